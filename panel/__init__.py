@@ -1,0 +1,54 @@
+"""Panel econometrics of the contagion risk weight (specs, FE/RE, Hausman, tables).
+
+Pure science on top of linearmodels: no file I/O, no DVC, no ``params.yaml``.
+Seed 003 §4 / METHODS §5: ``CRW_it = mu_i + b1 R1 + b2 R2 + b3 R1 R2 + controls + e_it``.
+"""
+
+from panel.data import EXCLUSION_COLUMNS, ModelData, check_panel, model_data
+from panel.estimate import (
+    COEFFICIENT_COLUMNS,
+    FIT_COLUMNS,
+    ModelResult,
+    PanelConfig,
+    PanelResults,
+    estimate_model,
+    estimate_models,
+)
+from panel.hausman import HausmanTest, hausman_test
+from panel.spec import SEED003_CONTROLS, SEED003_MODELS, ModelSpec, interaction_name, model_specs, seed003_models
+from panel.tables import (
+    describe_variables,
+    regression_table,
+    table_note,
+    table_to_csv,
+    table_to_html,
+    table_to_latex,
+)
+
+__all__ = [
+    "COEFFICIENT_COLUMNS",
+    "EXCLUSION_COLUMNS",
+    "FIT_COLUMNS",
+    "SEED003_CONTROLS",
+    "SEED003_MODELS",
+    "HausmanTest",
+    "ModelData",
+    "ModelResult",
+    "ModelSpec",
+    "PanelConfig",
+    "PanelResults",
+    "check_panel",
+    "describe_variables",
+    "estimate_model",
+    "estimate_models",
+    "hausman_test",
+    "interaction_name",
+    "model_data",
+    "model_specs",
+    "regression_table",
+    "seed003_models",
+    "table_note",
+    "table_to_csv",
+    "table_to_html",
+    "table_to_latex",
+]

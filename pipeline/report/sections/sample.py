@@ -1,0 +1,47 @@
+"""Sample and coverage: banks, groups, trading days, balance-sheet periods."""
+
+from __future__ import annotations
+
+
+
+from pipeline.report.core import ReportContext, Section, table_html
+
+INTRO = (
+    "The banks in the sample, their peer group, the first and last trading day with a return, the number of daily "
+    "returns available (<em>returns</em>), of those masked as missing (<em>masked</em>: suspensions, gaps), and the "
+    "number of balance-sheet periods. Returns are daily log returns of the adjusted close; the system return is the "
+    "market-value-weighted return of the sample banks (or the sector index when <code>data.system: index</code>)."
+)
+
+
+def build(ctx: ReportContext) -> Section | None:
+    banks = ctx.artifact("interim/canonical/banks.parquet")
+    rets = ctx.artifact("interim/returns.parquet")
+    if banks is None or rets is None:
+        return None
+    bs = ctx.artifact("interim/canonical/balance_sheet.parquet")
+    cover = rets.groupby("bank_id").agg(
+        first=("date", "min"), last=("date", "max"), rows=("date", "size"), returns=("ret", "count")
+    )
+    cover["masked"] = cover["rows"] - cover["returns"]
+    if bs is not None:
+        cover["bs_periods"] = bs.groupby("bank_id").size().reindex(cover.index).fillna(0).astype(int)
+    table = banks.set_index("bank_id").join(cover, how="left").reset_index()
+    table = table.sort_values(["group", "bank_id"], kind="mergesort")
+    groups = banks.groupby("group").size().rename("banks").reset_index()
+    metrics = {
+        "n_banks": len(banks),
+        "n_groups": int(banks["group"].nunique()),
+        "first_date": rets["date"].min(),
+        "last_date": rets["date"].max(),
+        "n_days": int(rets["date"].nunique()),
+        "n_returns": int(rets["ret"].notna().sum()),
+        "n_masked": int(rets["ret"].isna().sum()),
+    }
+    blocks = [
+        table_html(groups, caption="Banks per group"),
+        table_html(table, caption="Coverage per bank", digits=0),
+    ]
+    return Section("sample", "Sample and coverage", INTRO, blocks, metrics, {"coverage": table})
+
+

@@ -1,0 +1,623 @@
+"""The canonical tables: the single schema module, parsing and validation.
+
+Every source format (canonical CSV/Parquet/Excel, Wind/iFinD exports, toolbox
+workbooks, the embedded simulator) is mapped onto five tidy tables (DESIGN §3):
+
+========== ================ =====================================================
+table      key              columns
+========== ================ =====================================================
+banks      bank_id          name, group
+prices     bank_id, date    close, market_cap, [shares, volume]
+system     date             close (sector index level)            — optional
+market_    date             one column per state variable          — optional
+states                      (larger = more stress)
+balance_   bank_id,         publication_date, total_assets, ..., real_estate_loans
+sheet      period_end                                              — optional
+========== ================ =====================================================
+
+:func:`build_table` parses and validates one table and :func:`validate_dataset`
+checks the tables against each other. Every rejection raises
+:class:`DataValidationError`, whose message names the file, sheet, column,
+row, bank, date and value, and what is allowed. Units are documented in
+``docs/data.md``; conversion factors come from :mod:`pipeline.units`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+ROW = "__row__"  # source row number carried by adapters into build_table
+MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", "--", "-", "—", "#n/a"})
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a canonical table.
+
+    ``kind``: text, date, money (currency units), ratio (fraction), count,
+    price (currency per share), level (index level or state value).
+    ``minimum``: smallest allowed value (inclusive) or None.
+    """
+
+    name: str
+    kind: str
+    required: bool
+    description: str
+    minimum: float | None = None
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    """A canonical table: name, key columns, columns in canonical order."""
+
+    name: str
+    key: tuple[str, ...]
+    columns: tuple[Column, ...]
+    description: str
+    free_numeric: bool = False  # market_states: any further numeric column is a state variable
+
+    def column(self, name: str) -> Column:
+        for col in self.columns:
+            if col.name == name:
+                return col
+        raise KeyError(f"table {self.name!r} has no column {name!r}; columns: {', '.join(self.names)}")
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if c.required)
+
+    @property
+    def date_key(self) -> str | None:
+        return next((k for k in self.key if self.column(k).kind == "date"), None)
+
+
+BANKS = TableSchema(
+    name="banks",
+    key=("bank_id",),
+    description="One row per bank: identifier, display name and peer group.",
+    columns=(
+        Column("bank_id", "text", True, "identifier used in every other table (e.g. ticker '601398.SH')"),
+        Column("name", "text", True, "display name"),
+        Column("group", "text", True, "peer group, e.g. state-owned / joint-stock / city / rural, or the user's"),
+    ),
+)
+
+PRICES = TableSchema(
+    name="prices",
+    key=("bank_id", "date"),
+    description="Daily adjusted close and market capitalization per bank and trading day.",
+    columns=(
+        Column("bank_id", "text", True, "bank identifier (must be in banks)"),
+        Column("date", "date", True, "trading day"),
+        Column("close", "price", True, "adjusted close price; 0 or missing = no valid price (suspended, delisted, failed)", 0.0),
+        Column("market_cap", "money", True, "total market capitalization", 0.0),
+        Column("shares", "count", False, "total shares outstanding", 0.0),
+        Column("volume", "count", False, "shares traded; 0 = no trading (suspension)", 0.0),
+    ),
+)
+
+SYSTEM = TableSchema(
+    name="system",
+    key=("date",),
+    description="Optional banking-sector index (used when measures.returns.system = index).",
+    columns=(
+        Column("date", "date", True, "trading day"),
+        Column("close", "level", True, "sector index level (> 0)", 0.0),
+    ),
+)
+
+MARKET_STATES = TableSchema(
+    name="market_states",
+    key=("date",),
+    description="State variables, one column each, oriented so that larger = more stress (METHODS §1.3).",
+    columns=(Column("date", "date", True, "trading day"),),
+    free_numeric=True,
+)
+
+MONEY_COLUMNS = (
+    "total_assets",
+    "total_liabilities",
+    "equity",
+    "loans",
+    "deposits",
+    "securities",
+    "liquid_assets",
+    "interbank_assets",
+    "interbank_liabilities",
+    "real_estate_loans",
+)
+RATIO_COLUMNS = ("car", "leverage_ratio", "lcr", "ldr", "liquidity_ratio", "npl", "nim", "loan_growth")
+
+_BS_DESCRIPTIONS = {
+    "total_assets": ("total assets", 0.0),
+    "total_liabilities": ("total liabilities (book debt D of SRISK)", 0.0),
+    "equity": ("book equity; may be negative (flagged)", None),
+    "loans": ("gross loans", 0.0),
+    "deposits": ("customer deposits", 0.0),
+    "securities": ("securities held (bonds and other investment securities)", 0.0),
+    "liquid_assets": ("liquid assets (cash, central-bank reserves, liquid securities)", 0.0),
+    "interbank_assets": ("claims on other banks (due from banks, interbank lending, reverse repo)", 0.0),
+    "interbank_liabilities": ("obligations to other banks (due to banks, interbank borrowing, repo)", 0.0),
+    "real_estate_loans": ("real-estate related loans (part of loans)", 0.0),
+    "car": ("capital adequacy ratio", 0.0),
+    "leverage_ratio": ("Basel III leverage ratio (tier-1 capital / exposure)", None),
+    "lcr": ("liquidity coverage ratio", 0.0),
+    "ldr": ("loan-to-deposit ratio", 0.0),
+    "liquidity_ratio": ("liquidity ratio (liquid assets / liquid liabilities)", 0.0),
+    "npl": ("non-performing loan ratio", 0.0),
+    "nim": ("net interest margin", None),
+    "loan_growth": ("year-on-year growth of loans", None),
+}
+
+BALANCE_SHEET = TableSchema(
+    name="balance_sheet",
+    key=("bank_id", "period_end"),
+    description="Balance-sheet and regulatory ratios per bank and reporting period; used from publication_date on.",
+    columns=(
+        Column("bank_id", "text", True, "bank identifier (must be in banks)"),
+        Column("period_end", "date", True, "end of the reporting period"),
+        Column("publication_date", "date", False, "date the figures became public (else data.publication_lag_days)"),
+        *(
+            Column(name, "money" if name in MONEY_COLUMNS else "ratio", False, _BS_DESCRIPTIONS[name][0], _BS_DESCRIPTIONS[name][1])
+            for name in (*MONEY_COLUMNS, *RATIO_COLUMNS)
+        ),
+    ),
+)
+
+SCHEMAS: dict[str, TableSchema] = {s.name: s for s in (BANKS, PRICES, SYSTEM, MARKET_STATES, BALANCE_SHEET)}
+REQUIRED_TABLES = ("banks", "prices")
+
+
+# --------------------------------------------------------------------------- errors
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a table came from: a file (and sheet), for error messages."""
+
+    file: str
+    sheet: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.file} (sheet {self.sheet!r})" if self.sheet else self.file
+
+
+class DataValidationError(ValueError):
+    """Input data rejected; the message names file, sheet, column, row, bank, date, value and what is allowed."""
+
+    def __init__(
+        self,
+        problem: str,
+        *,
+        source: Source | str | None = None,
+        table: str | None = None,
+        column: str | None = None,
+        row: int | None = None,
+        bank: str | None = None,
+        date: object = None,
+        value: object = None,
+        allowed: str | None = None,
+    ) -> None:
+        self.problem = problem
+        self.source = source
+        self.table = table
+        self.column = column
+        self.row = row
+        self.bank = bank
+        self.date = date
+        self.value = value
+        self.allowed = allowed
+        parts = []
+        if source is not None:
+            parts.append(str(source))
+        if table is not None:
+            parts.append(f"table {table}")
+        if column is not None:
+            parts.append(f"column {column!r}")
+        if row is not None:
+            parts.append(f"row {row}")
+        if bank is not None:
+            parts.append(f"bank {bank!r}")
+        if date is not None:
+            parts.append(f"date {_fmt_date(date)}")
+        if value is not None:
+            parts.append(f"value {value!r}")
+        where = ", ".join(parts)
+        message = f"{where}: {problem}" if where else problem
+        if allowed:
+            message += f" (allowed: {allowed})"
+        super().__init__(message)
+
+
+def _fmt_date(value: object) -> str:
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m-%d")
+    return str(value)
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _rows(frame: pd.DataFrame) -> np.ndarray:
+    if ROW in frame.columns:
+        return frame[ROW].to_numpy()
+    return np.arange(2, len(frame) + 2)  # header is row 1
+
+
+def _is_missing_token(value: object) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    if value is pd.NaT or value is pd.NA:
+        return True
+    return isinstance(value, str) and value.strip().lower() in MISSING_TOKENS
+
+
+def parse_dates(values: pd.Series, *, ctx: dict, rows: np.ndarray) -> pd.Series:
+    """Parse a date column: datetimes, ``YYYY-MM-DD`` / ``YYYY/MM/DD`` strings, ``YYYYMMDD`` integers or strings.
+
+    Missing tokens give NaT; anything else that does not parse raises
+    :class:`DataValidationError` naming the row and the value.
+    """
+    if pd.api.types.is_datetime64_any_dtype(values):
+        out = pd.to_datetime(values)
+        if getattr(out.dt, "tz", None) is not None:
+            out = out.dt.tz_localize(None)
+        return out.dt.normalize().astype("datetime64[ns]")
+    parsed = []
+    for value, row in zip(values.tolist(), rows, strict=True):
+        if _is_missing_token(value):
+            parsed.append(pd.NaT)
+            continue
+        try:
+            parsed.append(_parse_one_date(value))
+        except (ValueError, TypeError, OverflowError):
+            raise DataValidationError(
+                "cannot parse date",
+                **ctx,
+                row=int(row),
+                value=value,
+                allowed="YYYY-MM-DD, YYYY/MM/DD, YYYYMMDD or a spreadsheet date",
+            ) from None
+    return pd.Series(pd.DatetimeIndex(parsed).astype("datetime64[ns]"), index=values.index)
+
+
+def _parse_one_date(value: object) -> pd.Timestamp:
+    if isinstance(value, pd.Timestamp):
+        return value.tz_localize(None).normalize() if value.tzinfo else value.normalize()
+    if hasattr(value, "year") and hasattr(value, "month"):
+        return pd.Timestamp(value).normalize()
+    if isinstance(value, (int, np.integer)) or (isinstance(value, float) and float(value).is_integer()):
+        text = str(int(value))
+    elif isinstance(value, str):
+        text = value.strip()
+    else:
+        raise ValueError(value)
+    if len(text) == 8 and text.isdigit():
+        return pd.Timestamp(year=int(text[:4]), month=int(text[4:6]), day=int(text[6:]))
+    for fmt in ("%Y-%m-%d", "%Y/%m/%d", "%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M:%S"):
+        try:
+            return pd.to_datetime(text, format=fmt).normalize()
+        except ValueError:
+            continue
+    raise ValueError(text)
+
+
+_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$")
+
+
+def _to_float(value: object) -> float:
+    if isinstance(value, str):
+        text = value.strip()
+        if _THOUSANDS.match(text):
+            text = text.replace(",", "")
+        return float(text)
+    return float(value)
+
+
+def parse_numbers(values: pd.Series, *, ctx: dict, rows: np.ndarray, factor: float = 1.0) -> pd.Series:
+    """Parse a numeric column to float64 times ``factor``.
+
+    Missing tokens (``''``, ``NA``, ``NaN``, ``--`` ...) give NaN; thousands
+    separators are removed; any other non-numeric value, and ±inf, raise
+    :class:`DataValidationError` naming the row and the value.
+    """
+    if pd.api.types.is_bool_dtype(values):
+        raise DataValidationError("boolean column where numbers are expected", **ctx, allowed="numbers")
+    if pd.api.types.is_numeric_dtype(values):
+        out = values.to_numpy(dtype="float64", na_value=np.nan)
+    else:
+        out = np.empty(len(values), dtype="float64")
+        for i, (value, row) in enumerate(zip(values.tolist(), rows, strict=True)):
+            if _is_missing_token(value):
+                out[i] = np.nan
+                continue
+            if isinstance(value, bool):
+                raise DataValidationError("not a number", **ctx, row=int(row), value=value, allowed="numbers")
+            try:
+                out[i] = _to_float(value)
+            except (TypeError, ValueError):
+                raise DataValidationError(
+                    "not a number", **ctx, row=int(row), value=value, allowed=f"numbers or a missing marker ({', '.join(sorted(t for t in MISSING_TOKENS if t))})"
+                ) from None
+    bad = np.isinf(out)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataValidationError("infinite value", **ctx, row=int(rows[i]), value=float(out[i]), allowed="finite numbers or missing")
+    return pd.Series(out * factor if factor != 1.0 else out, index=values.index, dtype="float64")
+
+
+def parse_text(values: pd.Series, *, ctx: dict, rows: np.ndarray) -> pd.Series:
+    """Strip text; integers written as numbers become their digits; missing values raise."""
+    out = []
+    for value, row in zip(values.tolist(), rows, strict=True):
+        if _is_missing_token(value):
+            raise DataValidationError("missing value in a required text column", **ctx, row=int(row), value=value, allowed="non-empty text")
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        out.append(str(value).strip())
+    return pd.Series(out, index=values.index, dtype=object)
+
+
+# --------------------------------------------------------------------------- building tables
+
+
+def build_table(
+    frame: pd.DataFrame,
+    schema: TableSchema | str,
+    *,
+    source: Source | str,
+    factors: Mapping[str, float] | None = None,
+) -> pd.DataFrame:
+    """Parse, convert and validate one canonical table.
+
+    Parameters
+    ----------
+    frame
+        Columns named canonically (adapters rename them); values may still be
+        text. An optional ``__row__`` column holds each row's number in the
+        source file, used in error messages (default: position + 2).
+    schema
+        The table's :class:`TableSchema` or its name.
+    source
+        The file (and sheet) the table came from.
+    factors
+        Unit multipliers per column (from :func:`pipeline.units.unit_factor`).
+
+    Returns
+    -------
+    DataFrame
+        Canonical columns in schema order (present optional columns only, then
+        free state columns for ``market_states``), float64 numbers,
+        ``datetime64[ns]`` dates, sorted by key, with a fresh RangeIndex.
+
+    Raises
+    ------
+    DataValidationError
+        Empty table; missing required column; unparseable date; non-numeric,
+        infinite or below-minimum value; missing key; duplicate key; dates not
+        sorted (ascending within each bank).
+    """
+    schema = SCHEMAS[schema] if isinstance(schema, str) else schema
+    source = Source(source) if isinstance(source, str) else source
+    factors = dict(factors or {})
+    base = {"source": source, "table": schema.name}
+    if frame is None or len(frame) == 0:
+        raise DataValidationError("table is empty", **base, allowed="at least one data row")
+    present = [c for c in frame.columns if c != ROW]
+    missing = [c for c in schema.required if c not in present]
+    if missing:
+        raise DataValidationError(
+            f"missing required column(s) {', '.join(map(repr, missing))}; found: {', '.join(map(str, present))}",
+            **base,
+            allowed=f"required columns {', '.join(schema.required)}",
+        )
+    rows = _rows(frame)
+    out = {}
+    for col in schema.columns:
+        if col.name not in frame.columns:
+            continue
+        ctx = {**base, "column": col.name}
+        if col.kind == "text":
+            out[col.name] = parse_text(frame[col.name], ctx=ctx, rows=rows)
+        elif col.kind == "date":
+            out[col.name] = parse_dates(frame[col.name], ctx=ctx, rows=rows)
+        else:
+            out[col.name] = parse_numbers(frame[col.name], ctx=ctx, rows=rows, factor=factors.get(col.name, 1.0))
+    if schema.free_numeric:
+        extra = [c for c in present if c not in schema.names]
+        if not extra:
+            raise DataValidationError("no state-variable column", **base, allowed="one or more numeric columns besides 'date'")
+        for name in extra:
+            out[str(name)] = parse_numbers(frame[name], ctx={**base, "column": str(name)}, rows=rows, factor=factors.get(name, 1.0))
+    table = pd.DataFrame(out, index=frame.index)
+    table[ROW] = rows
+    _check_keys(table, schema, base)
+    _check_minimums(table, schema, base)
+    table = table.drop(columns=ROW).reset_index(drop=True)
+    return table
+
+
+def _row_context(table: pd.DataFrame, i: int, schema: TableSchema) -> dict:
+    ctx: dict = {"row": int(table[ROW].iloc[i])}
+    if "bank_id" in table.columns:
+        ctx["bank"] = table["bank_id"].iloc[i]
+    if schema.date_key:
+        ctx["date"] = table[schema.date_key].iloc[i]
+    return ctx
+
+
+def _check_keys(table: pd.DataFrame, schema: TableSchema, base: dict) -> None:
+    date_key = schema.date_key
+    if date_key is not None:
+        bad = table[date_key].isna().to_numpy()
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            ctx = _row_context(table, i, schema)
+            ctx.pop("date", None)
+            raise DataValidationError("missing date in a key column", **base, column=date_key, **ctx, allowed="a date on every row")
+    dup = table.duplicated(list(schema.key), keep=False).to_numpy()
+    if dup.any():
+        idx = np.flatnonzero(dup)
+        i, j = int(idx[0]), int(idx[1])
+        ctx = _row_context(table, j, schema)
+        raise DataValidationError(
+            f"duplicate key {', '.join(schema.key)} (also on row {int(table[ROW].iloc[i])})",
+            **base,
+            column=schema.key[-1],
+            **ctx,
+            allowed="one row per key",
+        )
+    if date_key is None:
+        return
+    group = [k for k in schema.key if k != date_key]
+    dates = table[date_key]
+    if group:
+        same = (table[group[0]] == table[group[0]].shift()).to_numpy()
+        earlier = (dates < dates.shift()).to_numpy() & same
+        # a bank's rows must also be contiguous
+        first_seen = ~table[group[0]].duplicated()
+        reentry = (~first_seen & ~(table[group[0]] == table[group[0]].shift())).to_numpy()
+        bad = earlier | reentry
+    else:
+        bad = (dates < dates.shift()).to_numpy()
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        ctx = _row_context(table, i, schema)
+        prev = _fmt_date(dates.iloc[i - 1])
+        raise DataValidationError(
+            f"rows are not sorted by {', '.join(schema.key)} (previous row {int(table[ROW].iloc[i - 1])} has {date_key} {prev})",
+            **base,
+            column=date_key,
+            **ctx,
+            allowed="rows sorted ascending by date within each bank, each bank's rows together",
+        )
+
+
+def _check_minimums(table: pd.DataFrame, schema: TableSchema, base: dict) -> None:
+    for col in schema.columns:
+        if col.minimum is None or col.name not in table.columns:
+            continue
+        values = table[col.name].to_numpy()
+        bad = values < col.minimum
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise DataValidationError(
+                "value below the allowed minimum",
+                **base,
+                column=col.name,
+                **_row_context(table, i, schema),
+                value=float(values[i]),
+                allowed=f">= {col.minimum:g}",
+            )
+
+
+# --------------------------------------------------------------------------- the dataset
+
+
+@dataclass
+class CanonicalData:
+    """The five canonical tables (``system``, ``market_states``, ``balance_sheet`` optional)
+    and the source of each, for messages."""
+
+    banks: pd.DataFrame
+    prices: pd.DataFrame
+    system: pd.DataFrame | None = None
+    market_states: pd.DataFrame | None = None
+    balance_sheet: pd.DataFrame | None = None
+    sources: dict[str, Source] = field(default_factory=dict)
+    currency: str = ""
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return {name: getattr(self, name) for name in SCHEMAS if getattr(self, name) is not None}
+
+
+def apply_publication_lag(balance_sheet: pd.DataFrame, lag_days: int | None, *, source: Source | str | None = None) -> pd.DataFrame:
+    """Fill missing ``publication_date`` as ``period_end + lag_days``.
+
+    Raises :class:`DataValidationError` naming bank and period when a period has no
+    publication date and no lag is given, or when a publication date precedes its period end.
+    """
+    bs = balance_sheet.copy()
+    if "publication_date" not in bs.columns:
+        bs.insert(2, "publication_date", pd.Series(pd.NaT, index=bs.index, dtype="datetime64[ns]"))
+    missing = bs["publication_date"].isna()
+    if missing.any():
+        if lag_days is None:
+            i = int(np.flatnonzero(missing.to_numpy())[0])
+            raise DataValidationError(
+                "balance-sheet period without a publication date and no publication lag set",
+                source=source,
+                table="balance_sheet",
+                column="publication_date",
+                bank=bs["bank_id"].iloc[i],
+                date=bs["period_end"].iloc[i],
+                allowed="a publication_date column, or data.publication_lag_days in params.yaml",
+            )
+        bs.loc[missing, "publication_date"] = bs.loc[missing, "period_end"] + pd.Timedelta(days=int(lag_days))
+    early = (bs["publication_date"] < bs["period_end"]).to_numpy()
+    if early.any():
+        i = int(np.flatnonzero(early)[0])
+        raise DataValidationError(
+            f"publication date {_fmt_date(bs['publication_date'].iloc[i])} precedes the period end",
+            source=source,
+            table="balance_sheet",
+            column="publication_date",
+            bank=bs["bank_id"].iloc[i],
+            date=bs["period_end"].iloc[i],
+            allowed="publication_date >= period_end",
+        )
+    return bs
+
+
+def validate_dataset(data: CanonicalData, *, publication_lag_days: int | None = None) -> CanonicalData:
+    """Cross-table checks; returns the dataset with publication dates filled.
+
+    Raises :class:`DataValidationError` for an unknown bank in any table (naming the
+    table, row position, bank and the known banks) and for balance-sheet periods
+    without a publication date or lag.
+    """
+    known = set(data.banks["bank_id"])
+    allowed = ", ".join(sorted(known)[:12]) + (", ..." if len(known) > 12 else "")
+    for name in ("prices", "balance_sheet"):
+        table = getattr(data, name)
+        if table is None:
+            continue
+        unknown = ~table["bank_id"].isin(known)
+        if unknown.any():
+            i = int(np.flatnonzero(unknown.to_numpy())[0])
+            raise DataValidationError(
+                "unknown bank (not in the banks table)",
+                source=data.sources.get(name),
+                table=name,
+                column="bank_id",
+                bank=table["bank_id"].iloc[i],
+                allowed=f"bank_id values of the banks table: {allowed}",
+            )
+    if data.balance_sheet is not None:
+        data.balance_sheet = apply_publication_lag(data.balance_sheet, publication_lag_days, source=data.sources.get("balance_sheet"))
+    return data
+
+
+def require_columns(table: pd.DataFrame | None, table_name: str, columns: Sequence[str], *, stage: str) -> None:
+    """For stages: fail with a message naming the missing table/columns a stage needs."""
+    if table is None:
+        raise DataValidationError(f"stage {stage} needs the {table_name} table, which the data source does not provide", table=table_name)
+    missing = [c for c in columns if c not in table.columns or table[c].isna().all()]
+    if missing:
+        raise DataValidationError(
+            f"stage {stage} needs column(s) {', '.join(missing)}, missing or empty in the data",
+            table=table_name,
+            allowed=f"present columns: {', '.join(map(str, table.columns))}",
+        )

@@ -1,0 +1,26 @@
+"""The import packages resolve to this repository (HoloViz Panel and others share the names)."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("name", ["measures", "panel", "pipeline"])
+def test_package_resolves_to_this_repository(name):
+    module = importlib.import_module(name)
+    assert Path(module.__file__).resolve().parent == REPO / name
+
+
+def test_science_packages_do_not_import_pipeline():
+    offenders = []
+    for package in ("measures", "panel"):
+        for path in (REPO / package).rglob("*.py"):
+            text = path.read_text(encoding="utf-8")
+            if "import pipeline" in text or "from pipeline" in text:
+                offenders.append(str(path.relative_to(REPO)))
+    assert offenders == [], f"measures/ and panel/ must not import pipeline: {offenders}"
