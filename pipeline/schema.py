@@ -528,8 +528,9 @@ def _check_minimums(table: pd.DataFrame, schema: TableSchema, base: dict) -> Non
 
 @dataclass
 class CanonicalData:
-    """The five canonical tables (``system``, ``market_states``, ``balance_sheet`` optional)
-    and the source of each, for messages."""
+    """The five canonical tables (``system``, ``market_states``, ``balance_sheet`` optional),
+    the source of each (for messages), the currency label, and the stress episodes
+    (name, start, end) when the source lists them (e.g. a toolbox workbook's 'Crises' sheet)."""
 
     banks: pd.DataFrame
     prices: pd.DataFrame
@@ -538,6 +539,7 @@ class CanonicalData:
     balance_sheet: pd.DataFrame | None = None
     sources: dict[str, Source] = field(default_factory=dict)
     currency: str = ""
+    episodes: pd.DataFrame | None = None
 
     def tables(self) -> dict[str, pd.DataFrame]:
         return {name: getattr(self, name) for name in SCHEMAS if getattr(self, name) is not None}

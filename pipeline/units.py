@@ -81,6 +81,9 @@ COUNT_SCALES: dict[str, float] = {
     "亿股": 1e8,
 }
 
+# Units accepted for prices, index levels and state values (after currency words are removed).
+PLAIN_UNITS = ("", "元", "index", "points", "level")
+
 CURRENCY_WORDS = ("cny", "rmb", "usd", "eur", "gbp", "jpy", "hkd", "yuan", "dollars", "dollar", "euro", "euros")
 
 _BRACKETS = re.compile(r"^(?P<name>.*?)\s*[\[(（]\s*(?P<unit>[^\])）]*)\s*[\])）]\s*$")
@@ -117,7 +120,7 @@ def _normalize(unit: str) -> str:
 
 
 def allowed_units(kind: str) -> list[str]:
-    table = {"money": MONEY_SCALES, "ratio": RATIO_SCALES, "count": COUNT_SCALES}.get(kind, {"": 1.0})
+    table = {"money": MONEY_SCALES, "ratio": RATIO_SCALES, "count": COUNT_SCALES}.get(kind, dict.fromkeys(PLAIN_UNITS, 1.0))
     return sorted(repr(k) if k == "" else k for k in table)
 
 
@@ -140,7 +143,7 @@ def unit_factor(unit: str, kind: str) -> float:
     elif kind == "count":
         table = COUNT_SCALES
     else:
-        if norm in ("", "元", "index", "points", "level"):
+        if norm in PLAIN_UNITS:
             return 1.0
         raise UnitError(unit, kind)
     if norm in table:

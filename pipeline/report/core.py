@@ -47,7 +47,12 @@ class ReportContext:
 
     @property
     def episodes(self) -> list[dict[str, Any]]:
-        return list(self.params.get("episodes", []) or [])
+        """``report.episodes`` from params; when that list is empty, the episodes the data source lists."""
+        listed = list(self.params.get("episodes", []) or [])
+        if listed:
+            return listed
+        data = self.artifact("interim/canonical/episodes.parquet")
+        return [] if data is None else data.to_dict("records")
 
 
 @dataclass

@@ -30,8 +30,15 @@ def write_canonical(data: CanonicalData, out_dir: Path) -> None:
         old.unlink()
     for name, table in data.tables().items():
         write_parquet(table, out_dir / f"{name}.parquet", key=SCHEMAS[name].key)
+    if data.episodes is not None:
+        write_parquet(data.episodes, out_dir / "episodes.parquet", key=["start", "name"])
     write_json(
-        {"currency": data.currency, "tables": sorted(data.tables()), "sources": {k: str(v) for k, v in sorted(data.sources.items())}},
+        {
+            "currency": data.currency,
+            "tables": sorted(data.tables()),
+            "episodes": data.episodes is not None,
+            "sources": {k: str(v) for k, v in sorted(data.sources.items())},
+        },
         out_dir / CANONICAL_META,
     )
 
@@ -45,7 +52,8 @@ def read_canonical(in_dir: Path) -> CanonicalData:
         raise FileNotFoundError(f"{meta_path} not found; run the ingest stage first (dvc repro ingest)")
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     tables = {name: read_parquet(Path(in_dir) / f"{name}.parquet") for name in meta["tables"]}
-    return CanonicalData(**tables, sources={k: Source(v) for k, v in meta["sources"].items()}, currency=meta["currency"])
+    episodes = read_parquet(Path(in_dir) / "episodes.parquet") if meta.get("episodes") else None
+    return CanonicalData(**tables, sources={k: Source(v) for k, v in meta["sources"].items()}, currency=meta["currency"], episodes=episodes)
 
 
 def write_quality(records: Iterable[QualityRecord], quality_dir: str | Path, stage: str) -> Path:
