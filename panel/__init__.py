@@ -4,7 +4,7 @@ Pure science on top of linearmodels: no file I/O, no DVC, no ``params.yaml``.
 Seed 003 §4 / METHODS §5: ``CRW_it = mu_i + b1 R1 + b2 R2 + b3 R1 R2 + controls + e_it``.
 """
 
-from panel.data import EXCLUSION_COLUMNS, ModelData, check_panel, model_data
+from panel.data import EXCLUSION_COLUMNS, ModelData, check_panel, lag_regressors, model_data
 from panel.estimate import (
     COEFFICIENT_COLUMNS,
     FIT_COLUMNS,
@@ -15,7 +15,7 @@ from panel.estimate import (
     estimate_models,
 )
 from panel.hausman import HausmanTest, hausman_test
-from panel.spec import SEED003_CONTROLS, SEED003_MODELS, ModelSpec, interaction_name, model_specs, seed003_models
+from panel.spec import SEED003_CONTROLS, SEED003_MODELS, ModelSpec, interaction_name, model_specs, model_variables, seed003_models
 from panel.tables import (
     describe_variables,
     regression_table,
@@ -43,8 +43,10 @@ __all__ = [
     "estimate_models",
     "hausman_test",
     "interaction_name",
+    "lag_regressors",
     "model_data",
     "model_specs",
+    "model_variables",
     "regression_table",
     "seed003_models",
     "table_note",
