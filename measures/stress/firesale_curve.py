@@ -1,0 +1,131 @@
+"""The fire-sale model over a grid of shocks α: the SR curve, the weighted-round elasticity TW
+(seed 000 eq. 25) and the three regions of seed 000 (linear → inverted U → linear)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from measures.stress.firesale import (
+    SYSTEM_OUTPUTS,
+    FireSaleConfig,
+    _simulate,
+    _system_outputs,
+    check_alpha,
+)
+from measures.stress.firesale_inputs import sector_weights, validate_fire_sale_balance_sheet
+
+
+def alpha_grid(start: float = 0.005, stop: float = 0.40, step: float = 0.005) -> np.ndarray:
+    """Shock grid ``start, start + step, ..., stop`` (seed 000: 0.5% to 40% by 0.5%, 80 points).
+
+    Points are ``start + k·step`` rounded to 12 decimals, so 0.005·k prints as it reads.
+    """
+    for name, value in (("start", start), ("stop", stop), ("step", step)):
+        check_alpha(value, name=name)
+    if step <= 0 or stop < start:
+        raise ValueError(f"alpha_grid needs step > 0 and stop >= start; got start={start}, stop={stop}, step={step}")
+    n = int(np.floor((stop - start) / step + 1e-9)) + 1
+    return np.round(start + step * np.arange(n), 12)
+
+
+def weighted_round_elasticity(alphas: Sequence[float], w: Sequence[float]) -> np.ndarray:
+    """TW (seed 000 eq. 25): the arc elasticity of W between consecutive grid points.
+
+    ``TW_k = ((W_k − W_{k−1}) / W_{k−1}) / ((α_k − α_{k−1}) / α_{k−1})``; ``TW_0`` and every
+    ``TW_k`` with ``W_{k−1} = 0`` (or ``α_{k−1} = 0``) are NaN. ``alphas`` must increase.
+    """
+    a = np.asarray(alphas, dtype=np.float64)
+    w = np.asarray(w, dtype=np.float64)
+    if a.ndim != 1 or a.shape != w.shape:
+        raise ValueError(f"alphas and w must be 1-d of the same length; got shapes {a.shape} and {w.shape}")
+    if a.size > 1 and not np.all(np.diff(a) > 0):
+        k = int(np.flatnonzero(np.diff(a) <= 0)[0]) + 1
+        raise ValueError(f"alphas must be strictly increasing; alphas[{k}]={a[k]!r} <= alphas[{k - 1}]={a[k - 1]!r}")
+    out = np.full(a.shape, np.nan)
+    if a.size < 2:
+        return out
+    w_prev, a_prev = w[:-1], a[:-1]
+    ok = (w_prev != 0) & (a_prev != 0)
+    dw = np.divide(w[1:] - w_prev, w_prev, out=np.full(w_prev.shape, np.nan), where=ok)
+    da = np.divide(a[1:] - a_prev, a_prev, out=np.full(a_prev.shape, np.nan), where=ok)
+    out[1:] = np.divide(dw, da, out=np.full(dw.shape, np.nan), where=ok)
+    return out
+
+
+def fire_sale_curve(
+    balance_sheet: pd.DataFrame,
+    alphas: Sequence[float],
+    *,
+    r_star: float,
+    omega: float,
+    tol: float = 1e-12,
+    max_rounds: int = 100,
+    tol_basis: str = "absolute",
+    cap_loan_sales: bool = False,
+    sector_correlations: Mapping[str, float] | None = None,
+) -> pd.DataFrame:
+    """System outputs of ``fire_sale`` at every α of a strictly increasing grid, plus ``tw``.
+
+    One row per α with columns ``alpha``, ``SYSTEM_OUTPUTS``, ``tw`` and ``status``; each row is
+    identical to ``fire_sale(balance_sheet, alpha=α, ...).system()`` (the table is validated once).
+    """
+    cfg = FireSaleConfig(r_star=r_star, omega=omega, tol=tol, max_rounds=max_rounds, tol_basis=tol_basis,
+                         cap_loan_sales=cap_loan_sales)
+    grid = [check_alpha(a, name=f"alphas[{k}]") for k, a in enumerate(alphas)]
+    if not grid:
+        raise ValueError("alphas is empty; give at least one shock")
+    names, rho = sector_weights(sector_correlations or {})
+    bs = validate_fire_sale_balance_sheet(balance_sheet, sector_columns=names)
+    rows = []
+    for alpha in grid:
+        sim = _simulate(bs, alpha, rho, cfg)
+        rows.append({"alpha": alpha, **_system_outputs(bs, sim), "status": sim["status"]})
+    curve = pd.DataFrame(rows, columns=["alpha", *SYSTEM_OUTPUTS, "status"])
+    curve.insert(len(curve.columns) - 1, "tw", weighted_round_elasticity(curve["alpha"], curve["w"]))
+    return curve
+
+
+def fire_sale_regions(curve: pd.DataFrame, *, il_share: float = 0.25) -> pd.DataFrame:
+    """Split an SR curve into seed 000's three regions.
+
+    Definition (seed 000 describes the regions only verbally; this rule is the project's):
+    the **contagion** region (inverted U) is the α span from the first to the last grid point
+    where the indirect loss ``IL = SR − DL`` is at least ``il_share`` times its maximum over the
+    grid; the **relief** region (linear, risk absorbed) lies before it and the **outbreak**
+    region (linear, failures at once) after it. With no contagion (max IL = 0) everything is
+    relief. Returns one row per region present: ``region, alpha_from, alpha_to, sr_max,
+    alpha_sr_max, n_failed_max, rounds_max``.
+    """
+    missing = [c for c in ("alpha", "sr", "il", "n_failed", "rounds") if c not in curve.columns]
+    if missing:
+        raise ValueError(f"curve is missing column(s) {', '.join(missing)}; pass the output of fire_sale_curve")
+    if not 0 < il_share <= 1:
+        raise ValueError(f"il_share={il_share!r} is out of range; allowed: (0, 1]")
+    il = curve["il"].to_numpy(dtype=np.float64)
+    label = np.full(len(curve), "relief", dtype=object)
+    top = il.max() if il.size else 0.0
+    if top > 0:
+        hot = np.flatnonzero(il >= il_share * top)
+        label[hot[0] : hot[-1] + 1] = "contagion"
+        label[hot[-1] + 1 :] = "outbreak"
+    rows = []
+    for region in ("relief", "contagion", "outbreak"):
+        part = curve[label == region]
+        if part.empty:
+            continue
+        k = int(np.argmax(part["sr"].to_numpy()))
+        rows.append(
+            {
+                "region": region,
+                "alpha_from": float(part["alpha"].iloc[0]),
+                "alpha_to": float(part["alpha"].iloc[-1]),
+                "sr_max": float(part["sr"].iloc[k]),
+                "alpha_sr_max": float(part["alpha"].iloc[k]),
+                "n_failed_max": int(part["n_failed"].max()),
+                "rounds_max": int(part["rounds"].max()),
+            }
+        )
+    return pd.DataFrame(rows)
