@@ -24,3 +24,10 @@ def test_science_packages_do_not_import_pipeline():
             if "import pipeline" in text or "from pipeline" in text:
                 offenders.append(str(path.relative_to(REPO)))
     assert offenders == [], f"measures/ and panel/ must not import pipeline: {offenders}"
+
+
+def test_every_public_measure_resolves():
+    import measures
+
+    missing = [name for name in measures.__all__ if getattr(measures, name, None) is None]
+    assert missing == []
