@@ -1,0 +1,22 @@
+"""DCC(1,1)-GARCH engine (Engle 2002): two-step QML, joint / composite / bivariate-per-bank."""
+
+from measures.dcc.config import DCCConfig
+from measures.dcc.fit import check_returns, fit_dcc, fit_dcc_bivariate, summarize_bivariate
+from measures.dcc.likelihood import correlation_loglik, correlation_matrices, loglik_terms, second_moment
+from measures.dcc.results import DCCResult
+from measures.dcc.simulate import GarchParams, simulate_dcc_garch
+
+__all__ = [
+    "DCCConfig",
+    "DCCResult",
+    "GarchParams",
+    "check_returns",
+    "correlation_loglik",
+    "correlation_matrices",
+    "fit_dcc",
+    "fit_dcc_bivariate",
+    "loglik_terms",
+    "second_moment",
+    "simulate_dcc_garch",
+    "summarize_bivariate",
+]

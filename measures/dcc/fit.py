@@ -1,0 +1,242 @@
+"""Two-step DCC(1,1)-GARCH fits (Engle 2002): joint N-variate, composite, bivariate per bank.
+
+Step one fits each series by ``arch`` (GARCH(1,1) or GJR-GARCH(1,1,1), see
+:mod:`measures.core.adapters.arch_adapter`); step two maximises the correlation likelihood
+of the standardised residuals over ``(a, b)`` (:mod:`measures.dcc.estimate`).
+
+Modes
+-----
+* :func:`fit_dcc` with ``likelihood="full"``: the joint N-variate model.
+* :func:`fit_dcc` with ``likelihood="composite"``: same model, the composite likelihood
+  over pairs of Engle, Shephard & Sheppard (2008) for large N.
+* :func:`fit_dcc_bivariate`: one bivariate model per bank with the system (V-Lab style).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from measures.core.adapters.arch_adapter import UnivariateGarchFit, fit_univariate_garch
+from measures.core.status import FitStatus, status_from_exception
+from measures.dcc.config import DCCConfig
+from measures.dcc.estimate import estimate_correlation_step
+from measures.dcc.likelihood import correlation_matrices, second_moment
+from measures.dcc.results import DCCResult
+
+_SEVERITY = {"ok": 0, "warning": 1, "failed": 2}
+
+
+def _as_frame(returns: pd.DataFrame | np.ndarray, argument: str) -> pd.DataFrame:
+    if isinstance(returns, pd.DataFrame):
+        frame = returns.astype(float)
+    else:
+        values = np.asarray(returns, dtype=float)
+        if values.ndim != 2:
+            raise ValueError(f"{argument} must be two-dimensional (T, N), got shape {values.shape}")
+        frame = pd.DataFrame(values, columns=[f"x{k}" for k in range(values.shape[1])])
+    frame.columns = [str(c) for c in frame.columns]
+    if frame.columns.has_duplicates:
+        raise ValueError(f"{argument} has duplicate column names: {list(frame.columns[frame.columns.duplicated()])}")
+    return frame
+
+
+def check_returns(frame: pd.DataFrame, *, min_obs: int, argument: str = "returns") -> None:
+    """Raise ``ValueError`` for too few rows, a non-finite value or a constant column.
+
+    The message names the argument, the column, the offending value and its index label.
+    """
+    if frame.shape[0] < min_obs:
+        raise ValueError(f"{argument} has {frame.shape[0]} observations; at least min_obs={min_obs} are required")
+    for name in frame.columns:
+        values = frame[name].to_numpy()
+        finite = np.isfinite(values)
+        if not finite.all():
+            pos = int(np.flatnonzero(~finite)[0])
+            raise ValueError(
+                f"{argument}[{name!r}] has a non-finite value {float(values[pos])} at index {frame.index[pos]}; "
+                "all returns must be finite (drop or fill the rows before the fit)"
+            )
+        if np.ptp(values) == 0.0:
+            raise ValueError(
+                f"{argument}[{name!r}] is constant ({float(values[0])}); a GARCH model needs varying returns"
+            )
+
+
+def _worst(statuses: list[FitStatus]) -> FitStatus:
+    return max(statuses, key=lambda s: _SEVERITY[s.kind])
+
+
+def _assemble(frame: pd.DataFrame, fits: tuple[UnivariateGarchFit, ...], config: DCCConfig) -> DCCResult:
+    """Step two on the residuals of given step-one fits, and the result object."""
+    statuses = [FitStatus.parse(f.status) for f in fits]
+    if any(s.failed for s in statuses):
+        bad, why = next((name, f.status) for name, f, s in zip(frame.columns, fits, statuses) if s.failed)
+        return _failed(frame, fits, config, FitStatus("failed", "UnivariateFitFailed", f"series {bad!r}: {why}"))
+    z = np.column_stack([f.std_resid for f in fits])
+    sigma = np.column_stack([f.sigma for f in fits])
+    qbar = second_moment(z)
+    step = estimate_correlation_step(
+        z,
+        qbar,
+        likelihood=config.likelihood,
+        pairs=config.pairs,
+        std_errors=config.std_errors,
+        max_persistence=config.max_persistence,
+    )
+    status = _worst([*statuses, step.status])
+    return DCCResult(
+        names=tuple(frame.columns),
+        index=frame.index,
+        univariate=fits,
+        a=step.a,
+        b=step.b,
+        std_errors=step.std_errors,
+        std_error_method=config.std_errors,
+        loglik_correlation=step.loglik,
+        loglik=float(sum(f.loglik for f in fits) + step.loglik),
+        sigma=sigma,
+        std_resid=z,
+        qbar=qbar,
+        correlation=correlation_matrices(z, qbar, step.a, step.b),
+        likelihood=config.likelihood,
+        status=str(status),
+    )
+
+
+def _failed(
+    frame: pd.DataFrame, fits: tuple[UnivariateGarchFit, ...], config: DCCConfig, status: FitStatus
+) -> DCCResult:
+    t, n = frame.shape
+    return DCCResult(
+        names=tuple(frame.columns),
+        index=frame.index,
+        univariate=fits,
+        a=float("nan"),
+        b=float("nan"),
+        std_errors=np.full(2, np.nan),
+        std_error_method=config.std_errors,
+        loglik_correlation=float("nan"),
+        loglik=float("nan"),
+        sigma=np.full((t, n), np.nan),
+        std_resid=np.full((t, n), np.nan),
+        qbar=np.full((n, n), np.nan),
+        correlation=np.full((t, n, n), np.nan),
+        likelihood=config.likelihood,
+        status=str(status),
+    )
+
+
+def _univariate(frame: pd.DataFrame, config: DCCConfig) -> tuple[UnivariateGarchFit, ...]:
+    return tuple(
+        fit_univariate_garch(frame[c].to_numpy(), vol=config.vol, dist=config.dist, mean=config.mean)
+        for c in frame.columns
+    )
+
+
+def fit_dcc(returns: pd.DataFrame | np.ndarray, *, config: DCCConfig | None = None) -> DCCResult:
+    """Fit the joint DCC(1,1)-GARCH model to N series by two-step QML (Engle 2002).
+
+    ``Q_t = (1-a-b) Qbar + a z_{t-1} z_{t-1}' + b Q_{t-1}``, ``R_t = diag(Q_t)^{-1/2} Q_t
+    diag(Q_t)^{-1/2}``; ``config.likelihood`` selects the full likelihood or the composite
+    likelihood over pairs (Engle, Shephard & Sheppard 2008).
+
+    Parameters
+    ----------
+    returns : DataFrame or ndarray, shape (T, N)
+        Daily log returns in decimals, all finite, N >= 2.
+    config : DCCConfig, optional
+
+    Raises
+    ------
+    ValueError
+        Fewer than ``config.min_obs`` rows, fewer than two columns, a non-finite value or a
+        constant column (the message names the column and the index).
+    """
+    config = config or DCCConfig()
+    frame = _as_frame(returns, "returns")
+    if frame.shape[1] < 2:
+        raise ValueError(f"returns must have at least 2 columns for a DCC model, got {frame.shape[1]}")
+    check_returns(frame, min_obs=config.min_obs)
+    return _assemble(frame, _univariate(frame, config), config)
+
+
+def _finite_span(frame: pd.DataFrame) -> tuple[int, int]:
+    """First and one-past-last rows where every column is finite (leading/trailing gaps trimmed)."""
+    finite = np.isfinite(frame.to_numpy()).all(axis=1)
+    rows = np.flatnonzero(finite)
+    if rows.size == 0:
+        return 0, 0
+    return int(rows[0]), int(rows[-1]) + 1
+
+
+def fit_dcc_bivariate(
+    system_returns: pd.Series,
+    bank_returns: pd.DataFrame,
+    *,
+    config: DCCConfig | None = None,
+) -> dict[str, DCCResult]:
+    """One bivariate DCC(1,1)-GARCH per bank with the system (V-Lab style).
+
+    Each pair ``(system, bank)`` is trimmed of its leading and trailing rows with a missing
+    value (a bank listed late or delisted); the system's univariate fit is reused for banks
+    with the same span. A bank whose trimmed sample is too short, still has a missing value
+    inside, or is constant is not fitted: its result carries ``status = "failed:..."`` and
+    NaN paths. Column order in each result: ``(system, bank)``.
+
+    Raises
+    ------
+    ValueError
+        When the system series itself is unusable or the indexes differ.
+    """
+    config = config or DCCConfig()
+    if not isinstance(system_returns, pd.Series):
+        raise ValueError(f"system_returns must be a pandas Series, got {type(system_returns).__name__}")
+    banks = _as_frame(bank_returns, "bank_returns")
+    if not system_returns.index.equals(banks.index):
+        raise ValueError("system_returns and bank_returns must share the same index (align them first)")
+    system_name = str(system_returns.name) if system_returns.name is not None else "system"
+    if system_name in banks.columns:
+        raise ValueError(f"system_returns.name={system_name!r} is also a bank column; rename one of them")
+    system_cache: dict[tuple[int, int], UnivariateGarchFit] = {}
+    results: dict[str, DCCResult] = {}
+    for bank in banks.columns:
+        pair = pd.DataFrame({system_name: system_returns.astype(float), bank: banks[bank]})
+        start, stop = _finite_span(pair)
+        sample = pair.iloc[start:stop]
+        try:
+            check_returns(sample, min_obs=config.min_obs, argument=f"pair ({system_name!r}, {bank!r})")
+        except ValueError as exc:
+            results[bank] = _failed(sample, (), config, status_from_exception(exc))
+            continue
+        key = (start, stop)
+        if key not in system_cache:
+            system_cache[key] = fit_univariate_garch(
+                sample[system_name].to_numpy(), vol=config.vol, dist=config.dist, mean=config.mean
+            )
+        bank_fit = fit_univariate_garch(sample[bank].to_numpy(), vol=config.vol, dist=config.dist, mean=config.mean)
+        results[bank] = _assemble(sample, (system_cache[key], bank_fit), config)
+    return results
+
+
+def summarize_bivariate(results: Mapping[str, DCCResult]) -> pd.DataFrame:
+    """One row per bank: ``bank, a, b, se_a, se_b, loglik, nobs, start, end, status``."""
+    rows = []
+    for bank, res in results.items():
+        rows.append(
+            {
+                "bank": bank,
+                "a": res.a,
+                "b": res.b,
+                "se_a": res.std_errors[0],
+                "se_b": res.std_errors[1],
+                "loglik": res.loglik,
+                "nobs": res.nobs,
+                "start": res.index[0] if res.nobs else None,
+                "end": res.index[-1] if res.nobs else None,
+                "status": res.status,
+            }
+        )
+    return pd.DataFrame(rows)

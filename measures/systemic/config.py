@@ -1,0 +1,67 @@
+"""Options of the MES / LRMES / SRISK / SES measures (frozen, keyword-only, validated)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from measures.core.config import Config, check_choice, check_range
+
+LRMES_ROUTES = ("closed_form", "simulation", "mes")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SystemicRiskConfig(Config):
+    """Parameters of METHODS §2–3 (defaults: V-Lab / Brownlees & Engle 2017).
+
+    Attributes
+    ----------
+    k : float
+        Prudential capital fraction in SRISK and SES (8%).
+    crash : float
+        Market decline ``d`` defining the crisis for LRMES (40%).
+    horizon : int
+        LRMES horizon ``h`` in trading days (126, six months).
+    kappa : float
+        Dynamic-MES threshold on the market return (-2%).
+    window : int
+        Historical-MES rolling window in days (252).
+    tail : float
+        Historical-MES tail share of the system return (5%).
+    lrmes_route : {"closed_form", "simulation", "mes"}
+        ``1 - exp(log(1-d) beta)``, the bootstrap simulation of Brownlees & Engle, or
+        ``1 - exp(-18 MES)`` (Acharya, Engle & Richardson 2012).
+    n_paths : int
+        Simulated paths per date for the simulation route.
+    seed : int
+        Seed of the bootstrap (numpy Generator).
+    covar_q : float
+        Loss quantile of ΔCoVaR-DCC (0.95).
+    mes_causal : bool
+        Dynamic MES tail expectations from residuals up to ``t`` only (``True``) or from the
+        whole sample as in Brownlees & Engle (``False``, default).
+    """
+
+    k: float = 0.08
+    crash: float = 0.40
+    horizon: int = 126
+    kappa: float = -0.02
+    window: int = 252
+    tail: float = 0.05
+    lrmes_route: str = "closed_form"
+    n_paths: int = 10_000
+    seed: int = 12345
+    covar_q: float = 0.95
+    mes_causal: bool = False
+
+    def validate(self) -> None:
+        check_range("k", self.k, low=0.0, high=1.0, low_open=True, high_open=True)
+        check_range("crash", self.crash, low=0.0, high=1.0, low_open=True, high_open=True)
+        check_range("horizon", self.horizon, low=1, integer=True)
+        check_range("kappa", self.kappa, high=0.0, high_open=True)
+        check_range("window", self.window, low=20, integer=True)
+        check_range("tail", self.tail, low=0.0, high=0.5, low_open=True)
+        check_choice("lrmes_route", self.lrmes_route, LRMES_ROUTES)
+        check_range("n_paths", self.n_paths, low=100, integer=True)
+        check_range("seed", self.seed, low=0, integer=True)
+        check_range("covar_q", self.covar_q, low=0.5, high=1.0, low_open=True, high_open=True)
+        check_choice("mes_causal", self.mes_causal, (False, True))
