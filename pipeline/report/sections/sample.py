@@ -10,7 +10,7 @@ INTRO = (
     "The banks in the sample, their peer group, the first and last trading day with a return, the number of daily "
     "returns available (<em>returns</em>), of those masked as missing (<em>masked</em>: suspensions, gaps), and the "
     "number of balance-sheet periods. Returns are daily log returns of the adjusted close; the system return is the "
-    "market-value-weighted return of the sample banks (or the sector index when <code>data.system: index</code>)."
+    "market-value-weighted return of the sample banks (or the sector index when <code>measures.returns.system: index</code>)."
 )
 
 
