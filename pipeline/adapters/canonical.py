@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.adapters.common import (
+    file_roles,
     as_numbers,
     assign_groups,
     column_factor,
@@ -110,10 +111,7 @@ def map_columns(raw: RawSheet, table: str, *, money_unit: str, records: list[Qua
 def load_canonical(config: DataConfig, *, root: Path) -> tuple[dict, dict, list[QualityRecord], Path]:
     """Read and build every canonical table present in ``data.raw_dir``."""
     raw_dir = root / config.raw_dir
-    files = dict(config.files)
-    unknown = sorted(set(files) - set(TABLES))
-    if unknown:
-        raise ValueError(f"data.files has unknown key(s) {', '.join(unknown)} for format canonical; allowed keys: {', '.join(TABLES)}")
+    files = file_roles(config.files, tuple(TABLES), fmt="canonical")
     records: list[QualityRecord] = []
     tables: dict[str, pd.DataFrame | None] = {}
     sources: dict[str, Source] = {}

@@ -26,6 +26,15 @@ UNASSIGNED = "unassigned"
 
 
 
+def file_roles(files: Mapping[str, object], allowed: tuple[str, ...], *, fmt: str) -> dict:
+    """``data.files`` as a dict, refusing keys the format does not know."""
+    files = dict(files)
+    unknown = sorted(set(files) - set(allowed))
+    if unknown:
+        raise ValueError(f"data.files has unknown key(s) {', '.join(unknown)} for format {fmt}; allowed keys: {', '.join(allowed)}")
+    return files
+
+
 def record(table: str, action: str, reason: str, detail: str, *, bank: str | None = None, n_rows: int = 0, dates=None) -> QualityRecord:
     """A :class:`QualityRecord` of the ingest stage (``dates``: optional (start, end))."""
     start, end = (None, None) if dates is None else (pd.Timestamp(dates[0]), pd.Timestamp(dates[1]))

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.adapters.canonical import named_file
-from pipeline.adapters.common import as_numbers, assign_groups, column_factor, derive_balance_sheet, finish, record
+from pipeline.adapters.common import as_numbers, assign_groups, column_factor, derive_balance_sheet, file_roles, finish, record
 from pipeline.adapters.readers import RawSheet, read_sheets, sheet_names
 from pipeline.params import DataConfig
 from pipeline.quality import QualityRecord
@@ -165,10 +165,7 @@ def _mask_empty_quarters(bs: pd.DataFrame, records: list[QualityRecord]) -> pd.D
 def load(config: DataConfig, *, root: Path):
     """Toolbox workbook → validated :class:`~pipeline.adapters.common.CanonicalData` and quality records."""
     raw_dir = root / config.raw_dir
-    files = dict(config.files)
-    unknown = sorted(set(files) - set(FILE_KEYS))
-    if unknown:
-        raise ValueError(f"data.files has unknown key(s) {', '.join(unknown)} for format toolbox; allowed keys: {', '.join(FILE_KEYS)}")
+    files = file_roles(config.files, tuple(FILE_KEYS), fmt="toolbox")
     path = _workbook(raw_dir, files)
     present = sheet_names(path)
     for sheet in REQUIRED_SHEETS:

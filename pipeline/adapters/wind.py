@@ -30,6 +30,7 @@ import pandas as pd
 
 from pipeline.adapters.canonical import named_file
 from pipeline.adapters.common import (
+    file_roles,
     as_numbers,
     assign_groups,
     check_known_banks,
@@ -220,10 +221,7 @@ def _build_banks(frame: pd.DataFrame, config: DataConfig, records: list[QualityR
 def load(config: DataConfig, *, root: Path):
     """Wind/iFinD exports → validated :class:`~pipeline.adapters.common.CanonicalData` and quality records."""
     raw_dir = root / config.raw_dir
-    files = dict(config.files)
-    unknown = sorted(set(files) - set(DEFAULT_FILES))
-    if unknown:
-        raise ValueError(f"data.files has unknown key(s) {', '.join(unknown)} for format wind; allowed keys: {', '.join(DEFAULT_FILES)}")
+    files = file_roles(config.files, tuple(DEFAULT_FILES), fmt="wind")
     records: list[QualityRecord] = []
     tables: dict[str, pd.DataFrame | None] = {}
     sources: dict[str, Source] = {}
