@@ -1,0 +1,149 @@
+"""Diebold–Yilmaz connectedness from the generalized FEVD of a VAR.
+
+Generalized forecast-error variance decomposition (Koop, Pesaran & Potter 1996; Pesaran & Shin
+1998, Econ. Lett. 58) at horizon H, for the VAR ``y_t = c + Σ_l A_l y_{t-l} + u_t``,
+``Var(u_t) = Σ``, with MA coefficients ``Φ_0 = I``, ``Φ_h = Σ_{l=1}^{min(h,p)} A_l Φ_{h-l}``:
+
+.. math:: θ_{ij}(H) = \\frac{σ_{jj}^{-1} \\sum_{h=0}^{H-1} (e_i' Φ_h Σ e_j)^2}
+                          {\\sum_{h=0}^{H-1} e_i' Φ_h Σ Φ_h' e_i},\\qquad
+          \\tildeθ_{ij}(H) = θ_{ij}(H) / \\sum_j θ_{ij}(H)
+
+(the share of series i's H-step forecast-error variance due to shocks in j; row-normalized as
+in Diebold & Yilmaz 2012, Int. J. Forecast. 28). ``θ_{ij}`` equals the Cholesky FEVD share of i
+due to shock j when j is ordered first, so with a diagonal ``Σ`` the generalized and the
+orthogonalized FEVD coincide (tests/test_connectedness.py checks both against statsmodels).
+
+Connectedness, in percent, with the conventions of Diebold & Yilmaz (2014, J. Econometrics 182):
+pairwise ``C_{i←j} = 100 θ̃_ij``; from others ``C_{i←•} = Σ_{j≠i} C_{i←j}``; to others
+``C_{•←j} = Σ_{i≠j} C_{i←j}``; net ``C_j = C_{•←j} − C_{j←•}``; net pairwise
+``C_{ij} = C_{j←i} − C_{i←j}`` (from i to j, net); total ``C = (1/N) Σ_{i≠j} C_{i←j}``.
+(DY 2012 divide the directional measures by N as well; we do not, so that the to/from columns
+are the off-diagonal column/row sums of the connectedness table, as printed in both papers.)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+
+from measures.contagion.granger import GrangerConfig
+from measures.contagion.var import fit_var, select_lag_order, series_to_array
+from measures.core.config import check_range
+from measures.core.windows import rolling_windows
+
+
+def generalized_fevd(coefs: np.ndarray, sigma_u: np.ndarray, *, horizon: int, normalize: bool = True) -> np.ndarray:
+    """Pesaran–Shin generalized FEVD ``θ(H)`` (``normalize=True``: rows scaled to sum to 1).
+
+    ``coefs`` is ``(p, N, N)`` with ``coefs[l][j, i]`` the effect of series i at lag l+1 on
+    series j (statsmodels' ``VARResults.coefs`` layout); ``sigma_u`` the ``(N, N)`` residual
+    covariance. Entry ``[i, j]`` is the share of i's forecast-error variance due to j.
+    """
+    check_range("horizon", horizon, low=1, integer=True)
+    coefs = np.asarray(coefs, dtype=float)
+    sigma = np.asarray(sigma_u, dtype=float)
+    if coefs.ndim != 3 or coefs.shape[1:] != sigma.shape or sigma.shape[0] != sigma.shape[1]:
+        raise ValueError(f"coefs must be (p, N, N) and sigma_u (N, N); got {coefs.shape} and {sigma.shape}")
+    if not (np.diag(sigma) > 0).all():
+        raise ValueError(f"sigma_u must have a positive diagonal; got {np.diag(sigma).tolist()}")
+    n, p = sigma.shape[0], coefs.shape[0]
+    phi = [np.eye(n)]
+    for h in range(1, horizon):
+        phi.append(sum(coefs[l - 1] @ phi[h - l] for l in range(1, min(h, p) + 1)))
+    num = np.zeros((n, n))
+    den = np.zeros(n)
+    for ph in phi:
+        ps = ph @ sigma
+        num += ps**2
+        den += np.einsum("ij,ij->i", ps, ph)
+    theta = num / np.diag(sigma)[None, :] / den[:, None]
+    return theta / theta.sum(axis=1, keepdims=True) if normalize else theta
+
+
+@dataclasses.dataclass(frozen=True)
+class Connectedness:
+    """Diebold–Yilmaz connectedness of one VAR (all in percent).
+
+    ``table[i, j]`` = ``C_{i←j}`` (row receives, column transmits); ``to``, ``from_``, ``net``
+    per bank; ``net_pairwise[i, j]`` = net flow from i to j; ``total``; plus the VAR ``lags``,
+    ``nobs``, ``horizon`` and fit ``status``.
+    """
+
+    table: pd.DataFrame
+    to: pd.Series
+    from_: pd.Series
+    net: pd.Series
+    net_pairwise: pd.DataFrame
+    total: float
+    lags: int
+    nobs: int
+    horizon: int
+    status: str = "ok"
+
+
+def connectedness_measures(fevd: np.ndarray, banks: pd.Index, *, lags: int = 0, nobs: int = 0,
+                           horizon: int = 0, status: str = "ok") -> Connectedness:
+    """Total, directional, net and pairwise connectedness from a row-normalized FEVD."""
+    c = 100.0 * np.asarray(fevd, dtype=float)
+    off = c - np.diag(np.diag(c))
+    banks = pd.Index(banks, name="bank_id")
+    to = pd.Series(off.sum(axis=0), index=banks, name="to")
+    from_ = pd.Series(off.sum(axis=1), index=banks, name="from")
+    return Connectedness(
+        table=pd.DataFrame(c, index=banks.rename("receiver"), columns=banks.rename("transmitter")),
+        to=to, from_=from_, net=(to - from_).rename("net"),
+        net_pairwise=pd.DataFrame(c.T - c, index=banks.rename("source"), columns=banks.rename("target")),
+        total=float(off.sum() / c.shape[0]), lags=lags, nobs=nobs, horizon=horizon, status=status,
+    )
+
+
+def estimate_connectedness(series: pd.DataFrame, *, horizon: int = 10, lags: int | None = None,
+                           max_lags: int = 5, ic: str = "aic") -> Connectedness:
+    """Fit a VAR on ``series`` (dates x banks) and return its DY connectedness at ``horizon``.
+
+    The lag order is ``lags`` if given, else chosen by ``ic`` over ``0 .. max_lags`` (at least
+    1), as in :func:`granger_pvalues`; an oversize VAR is refused the same way.
+    """
+    check_range("horizon", horizon, low=1, integer=True)
+    cfg = GrangerConfig(max_lags=max_lags, ic=ic, lags=lags)
+    y = series_to_array(series)
+    p = cfg.lags if cfg.lags is not None else max(1, select_lag_order(y, cfg.max_lags)[cfg.ic])
+    fit = fit_var(y, p)
+    theta = generalized_fevd(fit.coefs, fit.sigma_u, horizon=horizon)
+    return connectedness_measures(theta, series.columns, lags=p, nobs=fit.nobs, horizon=horizon, status=fit.status)
+
+
+@dataclasses.dataclass(frozen=True)
+class RollingConnectedness:
+    """``total``: ``window_end, total, lags, nobs, status``; ``directional``: ``window_end, bank_id, to, from, net``."""
+
+    total: pd.DataFrame
+    directional: pd.DataFrame
+
+
+def estimate_rolling_connectedness(series: pd.DataFrame, *, window: int = 200, step: int = 1,
+                                   horizon: int = 10, lags: int | None = None, max_lags: int = 5,
+                                   ic: str = "aic") -> RollingConnectedness:
+    """DY connectedness on rolling windows (``measures.core.windows.rolling_windows``).
+
+    Each window is estimated by :func:`estimate_connectedness` on its rows only (no look-ahead:
+    the value at ``window_end`` uses data up to that date).
+    """
+    wins = rolling_windows(series.index, window, step)
+    totals, directional = [], []
+    for end, rows in zip(wins.label, wins.slices()):
+        try:
+            c = estimate_connectedness(series.iloc[rows], horizon=horizon, lags=lags, max_lags=max_lags, ic=ic)
+        except ValueError as exc:
+            raise ValueError(f"window ending {end}: {exc}") from None
+        totals.append({"window_end": end, "total": c.total, "lags": c.lags, "nobs": c.nobs, "status": c.status})
+        directional.append(pd.DataFrame({"window_end": end, "bank_id": c.to.index.to_numpy(),
+                                         "to": c.to.to_numpy(), "from": c.from_.to_numpy(),
+                                         "net": c.net.to_numpy()}))
+    return RollingConnectedness(
+        total=pd.DataFrame(totals, columns=["window_end", "total", "lags", "nobs", "status"]),
+        directional=pd.concat(directional, ignore_index=True) if directional
+        else pd.DataFrame(columns=["window_end", "bank_id", "to", "from", "net"]),
+    )

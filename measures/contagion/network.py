@@ -1,0 +1,207 @@
+"""The contagion chain per window: standardize → Granger p-values → PageRank (METHODS §4).
+
+For each calendar year (default) or rolling window of a dates x banks frame (e.g. the DCC
+ΔCoVaR of every bank): keep the banks with at least ``min_obs`` observations and a non-constant
+series inside the window (the others are excluded *for that window* and recorded with the
+reason), standardize each kept series inside the window, ``z = (x - mean) / sd`` (``ddof=1``;
+Granger F tests and the IC choice are invariant to it, it only conditions the numerics),
+compute the Granger p-value matrix (:func:`granger_pvalues`), the BH-controlled edge set
+(:func:`granger_edges`) and the contagion risk weights (:func:`contagion_weights`, summing to 1
+per window). Windows come from :mod:`measures.core.windows`. A window with fewer than two
+kept banks gets no weights and a ``failed`` status row; an oversize system VAR is refused
+(``ValueError``, message prefixed with the window).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+
+from measures.contagion.edges import granger_edges
+from measures.contagion.granger import GrangerConfig, granger_pvalues
+from measures.contagion.pagerank import DIRECTIONS, contagion_weights
+from measures.core.config import Config, check_choice, check_range
+from measures.core.windows import calendar_windows, rolling_windows
+
+WINDOWS = ("year", "rolling")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ContagionConfig(Config):
+    """Options of :func:`estimate_contagion` (the ``contagion`` params group).
+
+    ``window_length`` and ``step`` (rows) apply to ``window="rolling"`` only; the default step of
+    20 rows (about a month of trading days) is this module's choice, METHODS is silent on it.
+    ``min_obs=120`` (about half a trading year) is likewise a default, not a METHODS value.
+    """
+
+    window: str = "year"
+    window_length: int = 250
+    step: int = 20
+    min_obs: int = 120
+    max_lags: int = 5
+    ic: str = "aic"
+    mode: str = "system"
+    lags: int | None = None
+    engine: str = "numpy"
+    direction: str = "source"
+    damping: float = 0.85
+    fdr_alpha: float = 0.05
+
+    def validate(self) -> None:
+        check_choice("window", self.window, WINDOWS)
+        check_range("window_length", self.window_length, low=2, integer=True)
+        check_range("step", self.step, low=1, integer=True)
+        check_range("min_obs", self.min_obs, low=2, integer=True)
+        GrangerConfig(max_lags=self.max_lags, ic=self.ic, mode=self.mode, lags=self.lags, engine=self.engine)
+        check_choice("direction", self.direction, DIRECTIONS)
+        check_range("damping", self.damping, low=0.0, high=1.0, low_open=True, high_open=True)
+        check_range("fdr_alpha", self.fdr_alpha, low=0.0, high=1.0, low_open=True, high_open=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class ContagionPanel:
+    """Result of :func:`estimate_contagion`; the window key is ``year`` (int) or ``window_end`` (date).
+
+    Attributes
+    ----------
+    crw : DataFrame
+        ``bank_id, <key>, crw`` — weights summing to 1 in each window.
+    edges : DataFrame
+        ``<key>, source, target, p_value, q_value, significant, lags, weight``.
+    windows : DataFrame
+        ``<key>, n_banks, nobs, lags, aic, bic, hqic, status`` — one row per window (for pairwise
+        mode ``nobs`` / ``lags`` / ICs are the median over pairs).
+    exclusions : DataFrame
+        ``bank_id, <key>, n_obs, reason`` — banks left out of a window.
+    pvalues : dict
+        Window label -> the p-value matrix (with its ``attrs``).
+    """
+
+    crw: pd.DataFrame
+    edges: pd.DataFrame
+    windows: pd.DataFrame
+    exclusions: pd.DataFrame
+    pvalues: dict
+
+
+def _standardize(block: pd.DataFrame) -> pd.DataFrame:
+    return (block - block.mean()) / block.std(ddof=1)
+
+
+def _screen(block: pd.DataFrame, min_obs: int) -> tuple[list, list[tuple]]:
+    """Banks kept, and ``(bank, n_obs, reason)`` for the excluded ones."""
+    kept, dropped = [], []
+    counts = block.notna().sum()
+    for bank in block.columns:
+        n = int(counts[bank])
+        if n < min_obs:
+            dropped.append((bank, n, f"fewer than min_obs={min_obs} observations in the window ({n})"))
+        elif not np.nanstd(block[bank].to_numpy(dtype=float, na_value=np.nan)) > 0:
+            dropped.append((bank, n, "constant series in the window (zero variance)"))
+        else:
+            kept.append(bank)
+    return kept, dropped
+
+
+def _summary(attrs: dict) -> dict:
+    def scalar(value):
+        if value is None:
+            return np.nan
+        if np.ndim(value) == 2:  # pairwise mode: median over the pairs
+            a = np.asarray(value, dtype=float)
+            return float(np.median(a[~np.eye(a.shape[0], dtype=bool)]))
+        return value
+
+    choice = attrs.get("lag_choice") or {}
+    return {"nobs": scalar(attrs["nobs"]), "lags": scalar(attrs["lags"]),
+            **{ic: scalar(choice.get(ic)) for ic in ("aic", "bic", "hqic")}}
+
+
+def estimate_contagion(
+    series: pd.DataFrame,
+    *,
+    window: str = "year",
+    window_length: int = 250,
+    step: int = 20,
+    min_obs: int = 120,
+    max_lags: int = 5,
+    ic: str = "aic",
+    mode: str = "system",
+    lags: int | None = None,
+    engine: str = "numpy",
+    direction: str = "source",
+    damping: float = 0.85,
+    fdr_alpha: float = 0.05,
+) -> ContagionPanel:
+    """Run the Granger → PageRank chain per window of a dates x banks frame.
+
+    Parameters
+    ----------
+    series : DataFrame
+        Strictly increasing DatetimeIndex, one column per bank (NaN = not observed).
+    window : {"year", "rolling"}
+        Calendar years, or rolling windows of ``window_length`` rows every ``step`` rows
+        (labelled by their last date: no look-ahead).
+    min_obs : int
+        A bank with fewer observations inside a window is excluded from it (recorded).
+    max_lags, ic, mode, lags, engine
+        As in :func:`granger_pvalues`.
+    direction, damping
+        As in :func:`contagion_weights`.
+    fdr_alpha : float
+        Benjamini–Hochberg level for the ``significant`` flag of the edge table.
+
+    Returns
+    -------
+    ContagionPanel
+
+    Notes
+    -----
+    The stage builds the options from ``params.yaml`` with
+    ``ContagionConfig.from_mapping(params["contagion"])`` (unknown keys raise) and calls
+    ``estimate_contagion(series, **config.to_dict())``.
+    """
+    cfg = ContagionConfig(window=window, window_length=window_length, step=step, min_obs=min_obs,
+                          max_lags=max_lags, ic=ic, mode=mode, lags=lags, engine=engine, direction=direction,
+                          damping=damping, fdr_alpha=fdr_alpha)
+    if not isinstance(series, pd.DataFrame) or not isinstance(series.index, pd.DatetimeIndex):
+        got = f"{type(series).__name__} with index {type(getattr(series, 'index', None)).__name__}"
+        raise ValueError(f"series must be a pandas DataFrame with a DatetimeIndex (dates x banks); got {got}")  # noqa: TRY004
+    if cfg.window == "year":
+        wins = calendar_windows(series.index, "Y")
+        key, labels = "year", [int(p.year) for p in wins.label]
+    else:
+        wins = rolling_windows(series.index, cfg.window_length, cfg.step)
+        key, labels = "window_end", list(wins.label)
+    crw, edges, rows, excl, pvals = [], [], [], [], {}
+    for label, rows_slice in zip(labels, wins.slices()):
+        block = series.iloc[rows_slice]
+        kept, dropped = _screen(block, cfg.min_obs)
+        excl += [{"bank_id": b, key: label, "n_obs": n, "reason": r} for b, n, r in dropped]
+        if len(kept) < 2:
+            rows.append({key: label, "n_banks": len(kept), "nobs": np.nan, "lags": np.nan, "aic": np.nan,
+                         "bic": np.nan, "hqic": np.nan,
+                         "status": f"failed:ValueError: {len(kept)} bank(s) left after min_obs screening; need 2"})
+            continue
+        try:
+            p = granger_pvalues(_standardize(block[kept]), max_lags=cfg.max_lags, ic=cfg.ic, mode=cfg.mode,
+                                lags=cfg.lags, engine=cfg.engine)
+        except ValueError as exc:
+            raise ValueError(f"{key} {label}: {exc}") from None
+        pvals[label] = p
+        rows.append({key: label, "n_banks": len(kept), **_summary(p.attrs), "status": p.attrs["status"]})
+        e = granger_edges(p, fdr_alpha=cfg.fdr_alpha)
+        edges.append(e.assign(**{key: label})[[key, *e.columns]])
+        w = contagion_weights(p, direction=cfg.direction, damping=cfg.damping)
+        crw.append(pd.DataFrame({"bank_id": w.index.to_numpy(), key: label, "crw": w.to_numpy()}))
+    empty_edges = pd.DataFrame(columns=[key, "source", "target", "p_value", "q_value", "significant", "lags", "weight"])
+    return ContagionPanel(
+        crw=pd.concat(crw, ignore_index=True) if crw else pd.DataFrame(columns=["bank_id", key, "crw"]),
+        edges=pd.concat(edges, ignore_index=True) if edges else empty_edges,
+        windows=pd.DataFrame(rows, columns=[key, "n_banks", "nobs", "lags", "aic", "bic", "hqic", "status"]),
+        exclusions=pd.DataFrame(excl, columns=["bank_id", key, "n_obs", "reason"]),
+        pvalues=pvals,
+    )
