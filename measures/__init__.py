@@ -16,6 +16,43 @@ _EXPORTS: dict[str, str] = {
     # returns and the system
     "ReturnsOptions": "measures.returns",
     "compute_returns": "measures.returns",
+    # the estimation core: windows and exact quantile regression
+    **{name: "measures.core.windows" for name in ("Windows", "rolling_windows", "expanding_windows", "calendar_windows")},
+    **{
+        name: "measures.core.quantreg"
+        for name in (
+            "QuantileRegressionNotCertified", "QuantileRegressionSolution", "check_loss", "quantile_regression",
+            "rolling_quantile_regression", "solve_quantile_regression", "solve_rolling_quantile_regression",
+        )
+    },
+    # ΔCoVaR by quantile regression and the market-spillover decomposition (METHODS §1)
+    **{name: "measures.covar_qr" for name in ("CoVaRConfig", "estimate_delta_covar", "fit_covar_regressions", "lag_states")},
+    **{
+        name: "measures.spillover"
+        for name in ("SpilloverConfig", "SpilloverResult", "decompose_spillover", "estimate_market_spillover", "market_levels", "weekly_last")
+    },
+    # DCC-GARCH and the measures built on it (METHODS §2-3)
+    **{
+        name: "measures.dcc"
+        for name in ("DCCConfig", "DCCResult", "GarchParams", "correlation_loglik", "fit_dcc", "fit_dcc_bivariate", "simulate_dcc_garch")
+    },
+    **{
+        name: "measures.systemic"
+        for name in (
+            "SystemicRiskConfig", "aggregate_srisk", "benoit2013", "carry_forward_liabilities", "covar_dcc", "covar_dcc_frame",
+            "dcc_beta", "dcc_mes_frame", "delta_covar_dcc", "dynamic_mes", "historical_mes", "kernel_tail_expectation",
+            "lrmes_closed_form", "lrmes_from_mes", "ses", "simulate_lrmes", "srisk", "srisk_share", "srisk_status",
+        )
+    },
+    # contagion networks (METHODS §4)
+    **{
+        name: "measures.contagion"
+        for name in (
+            "Connectedness", "ContagionConfig", "ContagionPanel", "GrangerConfig", "RollingConnectedness", "benjamini_hochberg",
+            "connectedness_measures", "contagion_weights", "estimate_connectedness", "estimate_contagion",
+            "estimate_rolling_connectedness", "generalized_fevd", "granger_edges", "granger_pvalues",
+        )
+    },
     # balance-sheet contagion (METHODS §6)
     **{
         name: "measures.stress"
@@ -24,7 +61,7 @@ _EXPORTS: dict[str, str] = {
             "FireSaleConfig", "FireSaleResult", "InterbankMatrixEstimate", "MaxEntropyConfig", "SequentialDefaultResult",
             "alpha_grid", "calibrate_omega", "cascade", "debtrank", "debtrank_by_bank", "eisenberg_noe", "failure_boundaries",
             "fire_sale", "fire_sale_curve", "fire_sale_regions", "group_failure_boundary", "map_eba_balance_sheet",
-            "max_entropy_matrix", "minimum_density_matrix", "saleable_stock", "sequential_default",
+            "max_entropy_matrix", "minimum_density_matrix", "saleable_stock", "sequential_default", "fire_sale_curve_with_banks",
         )
     },
 }

@@ -11,11 +11,15 @@ import pandas as pd
 from measures.stress.firesale import (
     SYSTEM_OUTPUTS,
     FireSaleConfig,
+    _bank_table,
     _simulate,
     _system_outputs,
     check_alpha,
 )
-from measures.stress.firesale_inputs import sector_weights, validate_fire_sale_balance_sheet
+from measures.stress.firesale_inputs import (
+    sector_weights,
+    validate_fire_sale_balance_sheet,
+)
 
 
 def alpha_grid(start: float = 0.005, stop: float = 0.40, step: float = 0.005) -> np.ndarray:
@@ -72,6 +76,38 @@ def fire_sale_curve(
     One row per α with columns ``alpha``, ``SYSTEM_OUTPUTS``, ``tw`` and ``status``; each row is
     identical to ``fire_sale(balance_sheet, alpha=α, ...).system()`` (the table is validated once).
     """
+    curve, _ = _run_grid(balance_sheet, alphas, banks=False, r_star=r_star, omega=omega, tol=tol,
+                         max_rounds=max_rounds, tol_basis=tol_basis, cap_loan_sales=cap_loan_sales,
+                         sector_correlations=sector_correlations)
+    return curve
+
+
+def fire_sale_curve_with_banks(
+    balance_sheet: pd.DataFrame,
+    alphas: Sequence[float],
+    *,
+    r_star: float,
+    omega: float,
+    tol: float = 1e-12,
+    max_rounds: int = 100,
+    tol_basis: str = "absolute",
+    cap_loan_sales: bool = False,
+    sector_correlations: Mapping[str, float] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``fire_sale_curve`` and the per-bank tables of every α in one pass.
+
+    Returns ``(curve, banks)``: ``curve`` as ``fire_sale_curve``; ``banks`` stacks
+    ``fire_sale(balance_sheet, alpha=α, ...).banks`` for every α with a leading ``alpha`` column
+    (bank order as in ``balance_sheet``).
+    """
+    curve, banks = _run_grid(balance_sheet, alphas, banks=True, r_star=r_star, omega=omega, tol=tol,
+                             max_rounds=max_rounds, tol_basis=tol_basis, cap_loan_sales=cap_loan_sales,
+                             sector_correlations=sector_correlations)
+    return curve, banks
+
+
+def _run_grid(balance_sheet, alphas, *, banks: bool, r_star, omega, tol, max_rounds, tol_basis, cap_loan_sales,
+              sector_correlations) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     cfg = FireSaleConfig(r_star=r_star, omega=omega, tol=tol, max_rounds=max_rounds, tol_basis=tol_basis,
                          cap_loan_sales=cap_loan_sales)
     grid = [check_alpha(a, name=f"alphas[{k}]") for k, a in enumerate(alphas)]
@@ -79,13 +115,18 @@ def fire_sale_curve(
         raise ValueError("alphas is empty; give at least one shock")
     names, rho = sector_weights(sector_correlations or {})
     bs = validate_fire_sale_balance_sheet(balance_sheet, sector_columns=names)
-    rows = []
+    rows, tables = [], []
     for alpha in grid:
         sim = _simulate(bs, alpha, rho, cfg)
         rows.append({"alpha": alpha, **_system_outputs(bs, sim), "status": sim["status"]})
+        if banks:
+            tables.append(_bank_table(bs, sim).assign(alpha=alpha))
     curve = pd.DataFrame(rows, columns=["alpha", *SYSTEM_OUTPUTS, "status"])
     curve.insert(len(curve.columns) - 1, "tw", weighted_round_elasticity(curve["alpha"], curve["w"]))
-    return curve
+    if not banks:
+        return curve, None
+    table = pd.concat(tables, ignore_index=True)
+    return curve, table[["alpha", *[c for c in table.columns if c != "alpha"]]]
 
 
 def fire_sale_regions(curve: pd.DataFrame, *, il_share: float = 0.25) -> pd.DataFrame:

@@ -3,6 +3,26 @@
 To add a section: write ``pipeline/report/sections/<name>.py`` and add it here.
 """
 
-from pipeline.report.sections import data_quality, market_states, returns_summary, sample
+from pipeline.report.sections import (
+    cascade,
+    contagion,
+    data_quality,
+    firesale,
+    market_states,
+    panel_regressions,
+    returns_summary,
+    sample,
+    srisk,
+)
 
-SECTIONS = [sample, data_quality, returns_summary, market_states]
+SECTIONS = [
+    sample,
+    data_quality,
+    returns_summary,
+    market_states,
+    srisk,
+    contagion,
+    panel_regressions,
+    firesale,
+    cascade,
+]

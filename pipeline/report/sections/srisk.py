@@ -1,0 +1,179 @@
+"""SRISK rankings and aggregate SRISK, SRISK%, ΔCoVaR-DCC and MES series, DCC estimation health."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+
+from pipeline.report.core import (
+    ReportContext,
+    Section,
+    figure_html,
+    shade_episodes,
+    table_html,
+)
+
+INTRO = (
+    "Capital shortfall in a crisis (Brownlees &amp; Engle 2017). For each bank and day, a bivariate DCC-GJR-GARCH "
+    "with the system return (stage <code>covar_dcc</code>, parameters <code>measures.covar_dcc</code>) gives the "
+    "conditional volatilities σ and correlation ρ. <b>ΔCoVaR-DCC</b> = Φ⁻¹(q)·ρ·σ<sub>sys</sub> is the rise of the "
+    "system's q-loss quantile when the bank moves from its median to its q-loss state (daily, as a fraction). "
+    "<b>MES</b> is the bank's expected daily loss on the system's bad days: <i>historical</i> = minus the mean bank "
+    "return on the 5% worst system days of the last <code>window</code> days; <i>dynamic</i> = the Brownlees–Engle "
+    "kernel estimate from the DCC with the market threshold κ. <b>β</b> = ρσ<sub>bank</sub>/σ<sub>sys</sub>; "
+    "<b>LRMES</b> = the expected equity fall if the system falls by d over h days (route "
+    "<code>lrmes_route</code>, by default 1 − exp(log(1−d)·β)). <b>SRISK</b> = k·D − (1−k)(1−LRMES)·W, D = book "
+    "liabilities carried forward from their publication date, W = market capitalisation, k = prudential capital "
+    "ratio; positive = capital shortfall. Aggregate SRISK = Σ max(SRISK, 0); <b>SRISK%</b> = a bank's share of it. "
+    "Money amounts are in billions of the data currency. Rankings by year use the bank's average daily SRISK over "
+    "the year. Rows whose fit failed or whose liabilities or market cap are missing carry a non-ok status and no "
+    "SRISK; the health table counts them."
+)
+
+BILLION = 1e9
+
+
+def _currency(ctx: ReportContext) -> str:
+    meta = ctx.data_dir / "interim" / "canonical" / "meta.json"
+    if meta.is_file():
+        return str(json.loads(meta.read_text(encoding="utf-8")).get("currency", ""))
+    return ""
+
+
+def _status_kind(status: pd.Series) -> pd.Series:
+    return status.astype(str).str.split(":", n=1).str[0]
+
+
+def _status_class(status: pd.Series) -> pd.Series:
+    text = status.astype(str)
+    return text.where(text == "ok", text.str.split(":", n=2).str[:2].str.join(":"))
+
+
+def health_table(artifacts: dict[str, pd.DataFrame | None]) -> pd.DataFrame:
+    """Row counts per artifact and status class, and the banks concerned."""
+    rows = []
+    for name, frame in artifacts.items():
+        if frame is None or "status" not in frame:
+            continue
+        classes = _status_class(frame["status"])
+        for cls, g in frame.groupby(classes, sort=True):
+            rows.append({"artifact": name, "status": cls, "rows": len(g), "banks": g["bank_id"].nunique(),
+                         "bank_ids": ", ".join(sorted(map(str, g["bank_id"].unique()))[:8])})
+    return pd.DataFrame(rows, columns=["artifact", "status", "rows", "banks", "bank_ids"])
+
+
+def yearly_ranking(sr: pd.DataFrame, top: int = 5) -> pd.DataFrame:
+    """Per year: the ``top`` banks by average daily SRISK, with their share of the yearly aggregate."""
+    valid = sr.dropna(subset=["srisk"])
+    if valid.empty:
+        return pd.DataFrame()
+    mean = valid.assign(year=valid["date"].dt.year).groupby(["year", "bank_id"])["srisk"].mean().reset_index()
+    rows = []
+    for year, g in mean.groupby("year", sort=True):
+        pos = g[g["srisk"] > 0].sort_values(["srisk", "bank_id"], ascending=[False, True])
+        total = pos["srisk"].sum()
+        row = {"year": int(year), "aggregate_bn": total / BILLION}
+        for k in range(top):
+            row[f"#{k + 1}"] = (
+                f"{pos.iloc[k]['bank_id']} ({pos.iloc[k]['srisk'] / total:.0%})" if k < len(pos) else "–"
+            )
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def build(ctx: ReportContext) -> Section | None:
+    sr = ctx.artifact("processed/measures/srisk.parquet")
+    total = ctx.artifact("processed/system/srisk_total.parquet")
+    if sr is None or total is None:
+        return None
+    mes = ctx.artifact("processed/measures/mes.parquet")
+    covar = ctx.artifact("processed/measures/covar_dcc.parquet")
+    estimates = ctx.artifact("processed/estimates/covar_dcc.parquet")
+    cur = _currency(ctx)
+    unit = f"bn {cur}".strip()
+    blocks: list[str] = []
+    plots: dict[str, pd.DataFrame] = {}
+    metrics: dict[str, object] = {}
+
+    # latest-date ranking
+    valid = sr.dropna(subset=["srisk"])
+    if not valid.empty:
+        latest = valid["date"].max()
+        last = valid[valid["date"] == latest].sort_values(["srisk", "bank_id"], ascending=[False, True])
+        rank = pd.DataFrame({
+            "rank": np.arange(1, len(last) + 1), "bank": last["bank_id"].to_numpy(),
+            f"SRISK ({unit})": last["srisk"].to_numpy() / BILLION, "SRISK%": last["srisk_share"].to_numpy() * 100,
+            "LRMES": last["lrmes"].to_numpy(), "beta": last["beta"].to_numpy(), "status": last["status"].to_numpy(),
+        })
+        plots["ranking_latest"] = rank
+        metrics["latest_date"] = latest
+        metrics["latest_top_bank"] = str(last["bank_id"].iloc[0])
+    ts = total.set_index("date")["srisk_total"] / BILLION
+    if ts.notna().any():
+        metrics["srisk_total_latest_bn"] = float(ts.dropna().iloc[-1])
+        metrics["srisk_total_max_bn"] = float(ts.max())
+        metrics["srisk_total_max_date"] = ts.idxmax()
+
+    def draw_total(fig):
+        ax = fig.subplots()
+        ax.plot(ts.index, ts.to_numpy(), lw=0.9, color="#8c1c13")
+        ax.set_ylabel(f"aggregate SRISK, {unit}")
+        shade_episodes(ax, ctx.episodes)
+        ax.grid(alpha=0.3)
+
+    blocks.append(figure_html(draw_total, caption="Aggregate SRISK Σ max(SRISK_i, 0); shaded: stress episodes"))
+    plots["srisk_total"] = total.assign(srisk_total_bn=ts.to_numpy())
+    if "ranking_latest" in plots:
+        blocks.append(table_html(plots["ranking_latest"], caption=f"SRISK ranking on {metrics['latest_date']:%Y-%m-%d}", digits=3))
+    yearly = yearly_ranking(sr)
+    if not yearly.empty:
+        blocks.append(table_html(yearly, caption=f"Top banks by average daily SRISK each year (share of the year's aggregate); aggregate in {unit}", digits=2))
+        plots["ranking_by_year"] = yearly
+    share = sr.assign(year=sr["date"].dt.year).groupby(["bank_id", "year"])["srisk_share"].mean().unstack("year") * 100
+    if share.notna().any().any():
+        share.columns = [str(c) for c in share.columns]
+        share = share.reset_index().rename(columns={"bank_id": "bank"})
+        blocks.append(table_html(share, caption="SRISK% (average daily share of aggregate SRISK, percent) by year", digits=1))
+        plots["srisk_share_by_year"] = share
+
+    # ΔCoVaR-DCC and MES series
+    series = []
+    if covar is not None:
+        series.append(("ΔCoVaR-DCC", covar.pivot(index="date", columns="bank_id", values="delta_covar")))
+    if mes is not None:
+        series.append(("MES dynamic", mes.pivot(index="date", columns="bank_id", values="mes_dyn")))
+        series.append(("MES historical", mes.pivot(index="date", columns="bank_id", values="mes_hist")))
+    if series:
+        def draw_series(fig):
+            axes = np.atleast_1d(fig.subplots(len(series), 1, sharex=True))
+            for ax, (label, wide) in zip(axes, series):
+                ax.plot(wide.index, wide.to_numpy() * 100, lw=0.3, color="#999", alpha=0.6)
+                ax.plot(wide.index, wide.median(axis=1).to_numpy() * 100, lw=1.0, color="#1f4e79")
+                ax.set_ylabel(f"{label}, %")
+                shade_episodes(ax, ctx.episodes)
+                ax.grid(alpha=0.3)
+
+        blocks.append(figure_html(draw_series, caption="Per bank (grey) and cross-sectional median (blue), daily loss in percent", height=2.2 * len(series) + 0.8))
+        plots["measures_median"] = pd.DataFrame({label: wide.median(axis=1) for label, wide in series}).reset_index()
+        means = pd.DataFrame({label: wide.mean() * 100 for label, wide in series})
+        means.index.name = "bank"
+        blocks.append(table_html(means.reset_index(), caption="Time-series mean per bank, percent", digits=3))
+
+    health = health_table({"covar_dcc": covar, "mes": mes, "srisk": sr})
+    if estimates is not None:
+        fits = estimates[estimates["term"] == "dcc_a"]
+        kinds = _status_kind(fits["status"]).value_counts()
+        metrics["fits"] = {k: int(kinds.get(k, 0)) for k in ("ok", "warning", "failed")}
+        dcc = estimates[estimates["term"].isin(["dcc_a", "dcc_b"])].pivot(index="bank_id", columns="term", values="estimate")
+        if dcc.notna().any().any():
+            metrics["dcc_a_median"] = float(dcc["dcc_a"].median())
+            metrics["dcc_b_median"] = float(dcc["dcc_b"].median())
+        fit_rows = health_table({"DCC fits (banks)": fits})
+        health = pd.concat([fit_rows, health], ignore_index=True)
+    blocks.append(table_html(health, caption="Estimation health: rows per status class (failed rows carry no value; warnings are kept)"))
+    plots["health"] = health
+    non_ok = health[health["status"] != "ok"]
+    metrics["non_ok_rows"] = {f"{a}|{s}": int(r) for a, s, r in zip(non_ok["artifact"], non_ok["status"], non_ok["rows"])}
+    return Section("srisk", "SRISK, MES and ΔCoVaR-DCC", INTRO, blocks, metrics, plots)

@@ -1,0 +1,167 @@
+"""Stage mes_srisk: MES (historical, dynamic), LRMES, SRISK, SRISK%, aggregate SRISK; report section."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.io import read_parquet
+from pipeline.report.core import ReportContext
+from pipeline.report.sections import srisk as srisk_section
+from pipeline.schema import DataValidationError
+from pipeline.stages import covar_dcc, mes_srisk
+
+_SPEC = importlib.util.spec_from_file_location("tiny_dcc", Path(__file__).parent / "fixtures" / "covar_dcc" / "tiny.py")
+tiny = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(tiny)
+
+
+def run_stage(data: Path, params: Path) -> dict[str, pd.DataFrame]:
+    measures, system, quality = data / "processed" / "measures", data / "processed" / "system", data / "processed" / "quality"
+    mes_srisk.run(str(params), str(data / "interim"), str(data / "interim" / "canonical"), str(measures), str(system), str(quality))
+    return {"mes": read_parquet(measures / "mes.parquet"), "srisk": read_parquet(measures / "srisk.parquet"),
+            "total": read_parquet(system / "srisk_total.parquet"), "quality": read_parquet(quality / "mes_srisk.parquet")}
+
+
+def test_default_data_srisk_by_hand_carry_forward_and_report(default_data_dir, tmp_path):
+    params = tiny.write_params(tmp_path / "params.yaml")
+    out = run_stage(default_data_dir, params)
+    blobs = {p: p.read_bytes() for p in (default_data_dir / "processed").glob("*/*.parquet") if "mes" in p.name or "srisk" in p.name}
+    mes, sr, total = out["mes"], out["srisk"], out["total"]
+    assert list(mes.columns) == ["bank_id", "date", "mes_hist", "mes_dyn", "status"]
+    assert list(sr.columns) == ["bank_id", "date", "beta", "lrmes", "srisk", "srisk_share", "status"]
+    assert list(total.columns) == ["date", "srisk_total"]
+    np.testing.assert_allclose(sr["lrmes"], 1 - np.exp(np.log(0.6) * sr["beta"]), rtol=1e-12)
+    # SRISK by hand for one bank, with liabilities published on a known date
+    bank = "SOB01"
+    bs = read_parquet(default_data_dir / "interim" / "canonical" / "balance_sheet.parquet")
+    bs = bs[bs.bank_id == bank].sort_values("publication_date")
+    pub, prev = bs.iloc[3], bs.iloc[2]
+    caps = read_parquet(default_data_dir / "interim" / "returns.parquet")
+    caps = caps[caps.bank_id == bank].set_index("date")["market_cap"]
+    rows = sr[sr.bank_id == bank].set_index("date")
+    on = rows.index[rows.index >= pub.publication_date][0]
+    before = rows.index[rows.index < pub.publication_date][-1]
+    for day, liab in ((on, pub.total_liabilities), (before, prev.total_liabilities)):  # never backward
+        expected = 0.08 * liab - 0.92 * (1 - rows.loc[day, "lrmes"]) * caps[day]
+        assert rows.loc[day, "srisk"] == pytest.approx(expected, rel=1e-12)
+    # before the first publication: no liabilities, a status, no SRISK
+    first = bs["publication_date"].min()
+    early = rows[rows.index < first]
+    assert len(early) and early["srisk"].isna().all() and early["status"].str.startswith("failed:MissingLiabilities").all()
+    # aggregate and shares
+    wide = sr.pivot(index="date", columns="bank_id", values="srisk")
+    np.testing.assert_allclose(total.set_index("date")["srisk_total"], wide.clip(lower=0).sum(axis=1).where(wide.notna().any(axis=1)), rtol=1e-12)
+    sums = sr.groupby("date")["srisk_share"].sum(min_count=1).dropna()
+    np.testing.assert_allclose(sums[sums > 0], 1.0, rtol=1e-12)
+    # MES: historical needs a full window; dynamic is positive on average; fits match covar_dcc
+    first_hist = mes[mes.bank_id == bank]["mes_hist"].first_valid_index()
+    assert first_hist - mes[mes.bank_id == bank].index[0] == 251
+    assert mes["mes_dyn"].mean() > 0 and (mes["status"] == "ok").all()
+    q = out["quality"]
+    assert set(q["reason"]) == {"missing_liabilities"} and q["bank_id"].nunique() == 16
+    run_stage(default_data_dir, params)
+    assert all(p.read_bytes() == b for p, b in blobs.items()) and len(blobs) == 4  # mes, srisk, srisk_total, quality
+    # the report section builds from these artifacts (with the covar_dcc ones)
+    covar_dcc.run(str(params), str(default_data_dir / "interim"), str(default_data_dir / "processed/measures/covar_dcc.parquet"),
+                  str(default_data_dir / "processed/estimates/covar_dcc.parquet"), str(default_data_dir / "processed/quality"))
+    cov = read_parquet(default_data_dir / "processed/measures/covar_dcc.parquet")
+    beta = cov["rho"] * cov["sigma_bank"] / cov["sigma_sys"]
+    np.testing.assert_allclose(sr["beta"], beta, rtol=1e-12)
+    section = srisk_section.build(ReportContext(default_data_dir, {"episodes": [{"name": "x", "start": "2015-06-01", "end": "2015-09-30"}]}))
+    assert section is not None and section.metrics["fits"] == {"ok": 16, "warning": 0, "failed": 0}
+    assert section.metrics["latest_date"] == pd.Timestamp("2020-12-31")
+    assert len(section.plots["ranking_by_year"]) == 13 and "data:image/png;base64," in "".join(section.blocks)
+    health = section.plots["health"]
+    n_missing = int(sr["status"].str.startswith("failed:MissingLiabilities").sum())
+    assert health.loc[(health.artifact == "srisk") & (health.status == "failed:MissingLiabilities"), "rows"].item() == n_missing
+
+
+def test_missing_liabilities_zero_cap_negative_equity_and_stale_liabilities(tmp_path):
+    dates, _ = tiny.simulate()
+    cap = np.tile([5e9, 3e9, 1e9], (tiny.NOBS, 1))
+    cap[400:410, 1] = 0.0  # B: price 0 for ten days
+    bs = tiny.balance_sheet(dates)
+    bs = bs[bs.bank_id != "C"]  # C: no liabilities at all
+    bs.loc[(bs.bank_id == "A") & (bs.period_end == pd.Timestamp("2019-06-30")), "equity"] = -1e8
+    bs = bs[~((bs.bank_id == "B") & (bs.period_end > pd.Timestamp("2019-12-31")))]  # B stops publishing
+    data = tiny.write_interim(tmp_path / "data", market_cap=cap, bs=bs)
+    out = run_stage(data, tiny.write_params(tmp_path / "p.yaml", mes={"max_liability_age_days": 200}))
+    sr = out["srisk"].set_index(["bank_id", "date"])
+    c = sr.loc["C"]
+    assert c["srisk"].isna().all() and c["status"].str.startswith("failed:MissingLiabilities").all()
+    assert sr.loc[("B", dates[405]), "status"].startswith("failed:NonPositiveMarketCap")
+    assert np.isnan(sr.loc[("B", dates[405]), "srisk"])
+    neg = sr.loc["A"]["status"] == "warning:NegativeBookEquity"
+    assert neg.any() and sr.loc["A"].loc[neg, "srisk"].notna().all()  # a warning keeps the value
+    assert sr.loc["A"].index[neg].min() == pd.Timestamp("2019-08-14")  # published 45 days after 2019-06-30
+    stale = sr.loc["B"]["status"].str.startswith("failed:StaleLiabilities")
+    assert stale.any() and sr.loc["B"].index[stale].min() > pd.Timestamp("2020-02-14") + pd.Timedelta(days=199)
+    assert sr.loc["B"].loc[stale, "srisk"].isna().all()
+    reasons = set(zip(out["quality"]["bank_id"], out["quality"]["reason"]))
+    assert {("C", "missing_liabilities"), ("B", "non_positive_market_cap"), ("A", "negative_book_equity"),
+            ("B", "stale_liabilities")} <= reasons
+    # SRISK% excludes C and the missing rows: shares still sum to one where any bank is positive
+    sums = out["srisk"].groupby("date")["srisk_share"].sum(min_count=1).dropna()
+    np.testing.assert_allclose(sums[sums > 0], 1.0, rtol=1e-12)
+
+
+def test_simulation_route_and_mes_route_and_bad_inputs(tmp_path):
+    data = tiny.write_interim(tmp_path / "data")
+    out = run_stage(data, tiny.write_params(tmp_path / "p.yaml", mes={"lrmes_route": "simulation", "n_paths": 500, "crash": 0.10,
+                                                                      "simulation_dates": "year_end"}))
+    sr = out["srisk"]
+    have = sr.dropna(subset=["lrmes"])
+    assert set(have["date"]) == {pd.Timestamp("2019-12-31"), pd.Timestamp("2020-12-31"), pd.Timestamp("2021-09-07")}
+    assert have["lrmes"].between(0, 1).all() and (out["mes"]["status"] == "ok").all()
+    assert sr.dropna(subset=["srisk"])["date"].nunique() == 3  # SRISK only where LRMES was simulated
+    out = run_stage(data, tiny.write_params(tmp_path / "p.yaml", mes={"lrmes_route": "mes"}))
+    merged = out["srisk"].merge(out["mes"], on=["bank_id", "date"])
+    np.testing.assert_allclose(merged["lrmes"], 1 - np.exp(-18 * merged["mes_dyn"]), rtol=1e-12)
+    with pytest.raises(ValueError, match="lrmes_route='vlab' is not allowed"):
+        run_stage(data, tiny.write_params(tmp_path / "p.yaml", mes={"lrmes_route": "vlab"}))
+    with pytest.raises(ValueError, match="k=1.5 is out of range"):
+        run_stage(data, tiny.write_params(tmp_path / "p.yaml", mes={"k": 1.5}))
+    bs = tiny.balance_sheet(tiny.simulate()[0]).drop(columns="total_liabilities")
+    tiny.write_interim(data, bs=bs)
+    with pytest.raises(DataValidationError, match="needs column.*total_liabilities"):
+        run_stage(data, tiny.write_params(tmp_path / "p.yaml"))
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_us_financials_2008_srisk_is_carried_by_the_large_banks(tmp_path, shared_data):
+    import yaml
+
+    from pipeline.stages import ingest, returns
+
+    params = tiny.write_params(tmp_path / "params.yaml")
+    full = yaml.safe_load(params.read_text(encoding="utf-8"))
+    full["data"] = {"source": "files", "format": "toolbox", "raw_dir": str(shared_data / "us-financials"),
+                    "files": {"workbook": "Example_Large.xlsx"}, "money_unit": "USD m", "currency": "USD",
+                    "start": None, "end": None, "publication_lag_days": 45}
+    full["measures"]["returns"] = {"system": "index", "suspensions": "mask", "suspension_min_run": 5, "drop_non_trading_days": True}
+    params.write_text(yaml.safe_dump(full), encoding="utf-8")
+    data = tmp_path / "data"
+    canonical, quality = data / "interim" / "canonical", data / "processed" / "quality"
+    ingest.run(str(params), str(canonical), str(quality), root=str(tmp_path))
+    returns.run(str(params), str(canonical), str(data / "interim"), str(quality))
+    out = run_stage(data, params)
+    sr = out["srisk"]
+    assert sr["bank_id"].nunique() == 20 and not sr["status"].str.startswith("failed:ValueError").any()
+    y = sr[sr.date.dt.year == 2008].groupby("bank_id")["srisk"].mean().clip(lower=0)
+    share = y / y.sum()
+    assert share.idxmax() == "C" and 0.15 < share["C"] < 0.25
+    assert {"BAC", "JPM", "MS", "FNMA", "FMCC", "GS", "AIG", "LEH"} <= set(share[share > 0.05].index)
+    assert share["BRK"] == 0.0  # Berkshire has a capital surplus
+    neg = sr[sr.status == "warning:NegativeBookEquity"]
+    assert set(neg["bank_id"]) == {"AIG", "FNMA", "FMCC"}
+    # FMCC's first negative equity is the 2008-06-30 period: used 45 days later, never before
+    assert neg.loc[neg.bank_id == "FMCC", "date"].min() == pd.Timestamp("2008-08-14")
+    assert sr.loc[sr.bank_id == "LEH", "date"].max() == pd.Timestamp("2008-09-15")
+    total = out["total"].set_index("date")["srisk_total"]
+    assert 500e9 < total[total.index.year == 2008].mean() < 900e9

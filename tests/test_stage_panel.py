@@ -1,0 +1,370 @@
+"""The panel stage (issue 6) on the default data, its report section, and the replication CLI.
+
+The stage's CRW input is made here (the contagion stage is tested on its own): a seeded
+stand-in with known slopes on the default data's year-end ratios,
+
+    crw_it = 0.0625 + mu_i - 0.5 (car_it - 0.125) + 0.3 (npl_it - 0.012) + e_it,
+    mu_i ~ N(0, 0.01^2),  e_it ~ N(0, 0.002^2),
+
+so model 7 (CAR + controls) must recover -0.5 and 0.3 within sampling error.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from pipeline.__main__ import main as cli_main
+from pipeline.__main__ import read_panel_csv
+from pipeline.io import read_parquet, write_parquet
+from pipeline.report.core import ReportContext, render_report
+from pipeline.report.sections import panel_regressions
+from pipeline.stages import panel as stage
+
+REPO = Path(__file__).resolve().parents[1]
+REFERENCE = REPO / "tests" / "reference" / "panel"
+MODELS = [
+    {"name": "m1", "regulators": ["car", "lcr"], "interactions": [["car", "lcr"]]},
+    {"name": "m2", "regulators": ["car", "ldr"], "interactions": [["car", "ldr"]]},
+    {"name": "m3", "regulators": ["car", "liq"], "interactions": [["car", "liq"]]},
+    {"name": "m4", "regulators": ["lev", "lcr"], "interactions": [["lev", "lcr"]]},
+    {"name": "m5", "regulators": ["lev", "ldr"], "interactions": [["lev", "ldr"]]},
+    {"name": "m6", "regulators": ["lev", "liq"], "interactions": [["lev", "liq"]]},
+    {"name": "m7", "regulators": ["car"]},
+    {"name": "m8", "regulators": ["lev"]},
+    {"name": "m9", "regulators": ["lcr"]},
+]
+#: The ``panel`` group exactly as in the params.yaml snippet.
+PANEL = {
+    "models": MODELS, "controls": ["npl", "nim", "loan_growth"], "effects": "entity", "covariance": "clustered",
+    "small_sample": True, "kernel": "bartlett", "bandwidth": None, "choose": "hausman", "alpha": 0.05,
+    "hausman_variance": "fe", "missing_columns": "skip", "lagged": False, "brackets": "se", "digits": 3,
+}
+ARTIFACTS = ("panel.parquet", "coefficients.parquet", "fit_stats.parquet", "descriptives.parquet",
+             "table1.csv", "table1.tex", "table1.html", "table2.csv", "table2.tex", "table2.html")
+
+
+def stand_in_crw(canonical: Path, seed: int = 3) -> pd.DataFrame:
+    bs = read_parquet(canonical / "balance_sheet.parquet")
+    bs = bs[bs["period_end"].dt.month == 12]
+    rng = np.random.default_rng(seed)
+    banks = sorted(bs["bank_id"].unique())
+    mu = dict(zip(banks, rng.normal(0.0, 0.01, len(banks))))
+    npl = bs["npl"] if "npl" in bs.columns else 0.012  # the real cn-banks data has no NPL ratio
+    crw = (0.0625 + bs["bank_id"].map(mu) - 0.5 * (bs["car"] - 0.125) + 0.3 * (npl - 0.012)
+           + rng.normal(0.0, 0.002, len(bs)))
+    return pd.DataFrame({"bank_id": bs["bank_id"].to_numpy(), "year": bs["period_end"].dt.year.astype("int64").to_numpy(),
+                         "crw": crw.to_numpy()})
+
+
+def make_tree(root: Path, default_data_dir: Path, panel: dict | None = None) -> tuple[Path, Path]:
+    """A data tree: the default canonical tables (shared, read-only), a CRW and a params file."""
+    data = root / "data"
+    crw = data / "processed" / "contagion" / "crw.parquet"
+    write_parquet(stand_in_crw(default_data_dir / "interim" / "canonical"), crw, key=["bank_id", "year"])
+    params = root / "params.yaml"
+    params.write_text(yaml.safe_dump({"panel": panel or PANEL}), encoding="utf-8")
+    return data, params
+
+
+def run_stage(data: Path, params: Path, canonical: Path) -> stage.PanelOutput:
+    return stage.run(str(params), str(data / "processed" / "contagion" / "crw.parquet"), str(canonical),
+                     str(data / "processed" / "panel"), str(data / "processed" / "quality"))
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory, default_data_dir):
+    root = tmp_path_factory.mktemp("panel_stage")
+    data, params = make_tree(root, default_data_dir)
+    output = run_stage(data, params, default_data_dir / "interim" / "canonical")
+    return data, params, output
+
+
+def test_stage_writes_every_artifact_sorted_with_statuses(default_run):
+    data, _, _ = default_run
+    out = data / "processed" / "panel"
+    for name in ARTIFACTS:
+        assert (out / name).is_file(), name
+    coef = read_parquet(out / "coefficients.parquet")
+    fits = read_parquet(out / "fit_stats.parquet")
+    assert list(coef.columns[:6]) == ["model", "term", "estimate", "std_error", "t_stat", "p_value"]
+    assert coef.equals(coef.sort_values(["model", "term"], kind="mergesort").reset_index(drop=True))
+    assert list(fits["model"]) == [f"m{i}" for i in range(1, 10)]
+    assert {"nobs", "banks", "r2_within", "hausman", "hausman_p", "chosen", "status"} <= set(fits.columns)
+    assert (fits["status"] == "ok").all() and set(fits["chosen"]) <= {"fe", "re"}
+    # LCR starts in 2014 in the default data: models with LCR lose the earlier bank-years
+    assert fits.set_index("model").loc[["m1", "m4", "m9"], "nobs"].tolist() == [112, 112, 112]
+    assert (fits.set_index("model").loc[["m2", "m7"], "nobs"] == 224).all()
+    assert set(coef.loc[coef.model == "m1", "term"]) == {"car", "lcr", "car:lcr", "npl", "nim", "loan_growth"} | (
+        {"const"} if fits.set_index("model").at["m1", "chosen"] == "re" else set())
+
+
+def test_stage_recovers_the_known_slopes_of_the_stand_in(default_run):
+    _, _, output = default_run
+    c = output.coefficients.set_index(["model", "term"])
+    for term, truth in (("car", -0.5), ("npl", 0.3)):
+        est, se = c.loc[("m7", term), ["estimate", "std_error"]]
+        assert abs(est - truth) < 4 * se, (term, est, se)
+    fits = output.fit_stats.set_index("model")
+    assert fits.at["m7", "r2_within"] > 0.5
+    # the stand-in's bank effects are independent of the ratios: Hausman should not reject in model 7
+    assert fits.at["m7", "hausman_p"] > 0.01
+
+
+def test_quality_records_rows_dropped_per_model(default_run):
+    data, _, _ = default_run
+    q = read_parquet(data / "processed" / "quality" / "panel.parquet")
+    missing = q[q.reason == "missing_value"]
+    assert len(missing) and (missing.action == "excluded").all()
+    # 16 banks x 2007..2013 without LCR, in each of m1, m4, m9
+    assert missing["n_rows"].sum() == 3 * 16 * 7
+    assert missing["detail"].str.contains("model m1: missing lcr").any()
+
+
+def test_tables_have_the_nine_columns_and_the_statistics_rows(default_run):
+    data, _, output = default_run
+    out = data / "processed" / "panel"
+    t2 = pd.read_csv(out / "table2.csv", keep_default_na=False, index_col=0)
+    assert list(t2.columns) == [f"m{i}" for i in range(1, 10)]
+    labels = list(t2.index)
+    for row in ("CAR", "CAR × LCR", "LEV × LIQ", "NPL", "Within R²", "Observations", "Banks", "Hausman χ²",
+                "Hausman p-value", "Estimator"):
+        assert row in labels
+    est = t2.loc["CAR", "m7"]
+    coef = output.coefficients.set_index(["model", "term"]).loc[("m7", "car")]
+    assert est.startswith(f"{coef.estimate:.3f}")
+    tex = (out / "table2.tex").read_text(encoding="utf-8")
+    assert "\\begin{tabular}" in tex and "CAR $\\times$ LCR" in tex
+    assert (out / "table1.html").read_text(encoding="utf-8").startswith('<table class="panel-table">')
+    t1 = pd.read_csv(out / "table1.csv")
+    assert list(t1["Variable"]) == ["CRW", "CAR", "LCR", "LDR", "LIQ", "LEV", "NPL", "NIM", "LOAN GROWTH"]
+    assert t1.set_index("Variable").at["LCR", "N"] == 112
+
+
+def test_rerun_gives_identical_bytes(tmp_path, default_run, default_data_dir):
+    data, params, _ = default_run
+    again = tmp_path / "data"
+    shutil.copytree(data / "processed" / "contagion", again / "processed" / "contagion")
+    run_stage(again, params, default_data_dir / "interim" / "canonical")
+    for name in ARTIFACTS:
+        assert (again / "processed" / "panel" / name).read_bytes() == (data / "processed" / "panel" / name).read_bytes(), name
+    q = "processed/quality/panel.parquet"
+    assert (again / q).read_bytes() == (data / q).read_bytes()
+
+
+def test_lagged_regressors_drop_each_banks_first_year(tmp_path, default_data_dir):
+    data, params = make_tree(tmp_path, default_data_dir, {**PANEL, "lagged": True, "models": MODELS[6:8]})
+    output = run_stage(data, params, default_data_dir / "interim" / "canonical")
+    fits = output.fit_stats.set_index("model")
+    assert fits.at["m7", "nobs"] == 224 - 16
+    q = read_parquet(data / "processed" / "quality" / "panel.parquet")
+    assert q["reason"].eq("no_year_end_ratios").sum() == 16  # the first CRW year of every bank has no t-1 report
+
+
+def test_missing_ratios_skip_models_and_are_recorded(default_data_dir):
+    bs = read_parquet(default_data_dir / "interim" / "canonical" / "balance_sheet.parquet")
+    ratios, records = stage.year_end_ratios(bs.drop(columns=["lcr", "leverage_ratio"]))
+    assert {"lcr", "lev"}.isdisjoint(ratios.columns) and {"car", "ldr", "liq", "ln_assets"} <= set(ratios.columns)
+    assert sorted(r.detail.split(" ")[0] for r in records if r.reason == "ratio_unavailable") == ["lcr", "leverage_ratio"]
+    crw = stand_in_crw(default_data_dir / "interim" / "canonical")
+    crw = pd.concat([crw, pd.DataFrame({"bank_id": ["CCB01"], "year": [2030], "crw": [0.06]})], ignore_index=True)
+    panel, more = stage.build_panel(crw, ratios)
+    assert [(r.bank_id, r.reason, r.n_rows) for r in more] == [("CCB01", "no_year_end_ratios", 1)]
+    params = stage.PanelParams.from_mapping(PANEL)
+    output = stage.estimate_panel(panel, params)
+    status = output.fit_stats.set_index("model")["status"]
+    assert (status[["m2", "m3", "m7"]] == "ok").all()
+    for m in ("m1", "m4", "m5", "m6", "m8", "m9"):
+        assert status[m].startswith(f"failed:MissingColumn: model '{m}': missing column(s) l")
+    assert list(output.table2.columns) == ["", "m2", "m3", "m7"]
+    assert "Not estimated: m1 (" in output.note
+    reasons = {r.reason for r in stage.output_records(output)}
+    assert "model_skipped" in reasons
+    with pytest.raises(ValueError, match=r"model 'm1': missing column\(s\) lcr.*missing_columns: skip"):
+        stage.estimate_panel(panel, stage.PanelParams.from_mapping({**PANEL, "missing_columns": "raise"}))
+
+
+def test_params_are_validated():
+    with pytest.raises(ValueError, match="unknown option"):
+        stage.PanelParams.from_mapping({"modles": []})
+    with pytest.raises(ValueError, match="panel.effects='bank'.*allowed values"):
+        stage.PanelParams.from_mapping({"effects": "bank"})
+    with pytest.raises(ValueError, match="hausman_variance"):
+        stage.PanelParams.from_mapping({"hausman_variance": "both"})
+    with pytest.raises(ValueError, match=r"model 'x'.*'car:ldr'|interaction"):
+        stage.PanelParams.from_mapping({"models": [{"name": "x", "regulators": ["car"], "interactions": [["car", "ldr"]]}]})
+    assert len(stage.PanelParams().specs()) == 9  # empty model list = seed 003's nine
+
+
+def test_report_section_builds_from_the_artifacts(default_run):
+    data, _, _ = default_run
+    ctx = ReportContext(data, {})
+    section = panel_regressions.build(ctx)
+    assert section is not None and section.metrics["models_estimated"] == 9
+    html = render_report(ctx, [section])
+    assert "Table 1. Descriptive statistics" in html and "Table 2. Contagion risk weight" in html
+    assert "CAR × LCR" in html and "Hausman χ²" in html
+    assert set(section.metrics["models"]) == {f"m{i}" for i in range(1, 10)}
+    assert panel_regressions.build(ReportContext(data.parent / "nothing", {})) is None
+
+
+# ---------------------------------------------------------------- replication mode
+
+
+def _cli(args: list[str], capsys) -> tuple[int, str]:
+    code = cli_main(args)
+    return code, capsys.readouterr().err
+
+
+def test_cli_replicates_plm_on_the_reference_panel(tmp_path, capsys):
+    params = tmp_path / "fe.yaml"
+    params.write_text(yaml.safe_dump({"panel": {**PANEL, "choose": "fe"}}), encoding="utf-8")
+    code, err = _cli(["panel", "--input", str(REFERENCE / "panel.csv"), "--out", str(tmp_path / "out"),
+                      "--params", str(params)], capsys)
+    assert code == 0 and err == ""
+    ref = json.loads((REFERENCE / "reference.json").read_text(encoding="utf-8"))["models"]
+    coef = pd.read_csv(tmp_path / "out" / "coefficients.csv")
+    assert list(coef.columns) == ["model", "term", "estimate", "std_error", "t_stat", "p_value"]
+    for model in (f"m{i}" for i in range(1, 10)):
+        got = coef[coef.model == model].set_index("term")
+        for term, value in ref[model]["fe_coef"].items():
+            assert got.at[term, "estimate"] == pytest.approx(value, abs=1e-8)
+            assert got.at[term, "std_error"] == pytest.approx(ref[model]["se_sss"][term], abs=1e-6)
+    fits = pd.read_csv(tmp_path / "out" / "fit_stats.csv")
+    assert list(fits.columns) == ["model", "nobs", "banks", "r2_within", "hausman", "hausman_p", "chosen"]
+    assert (fits["chosen"] == "fe").all() and (fits["banks"] == 18).all()
+    for r in fits.itertuples():
+        assert r.nobs == ref[r.model]["nobs"]
+        assert r.hausman == pytest.approx(ref[r.model]["hausman_sigmaless"], rel=1e-6)
+    for name in ("table1.csv", "table2.csv", "table2.tex", "table2.html", "exclusions.csv"):
+        assert (tmp_path / "out" / name).is_file()
+
+
+def test_cli_default_params_choose_by_hausman(tmp_path, capsys):
+    code, _ = _cli(["panel", "--input", str(REFERENCE / "panel.csv"), "--out", str(tmp_path)], capsys)
+    assert code == 0
+    fits = pd.read_csv(tmp_path / "fit_stats.csv").set_index("model")
+    # bank effects are correlated with CAR in the generated panel: FE wherever CAR enters
+    assert list(fits.loc[["m1", "m2", "m3", "m7"], "chosen"]) == ["fe"] * 4
+    assert list(fits.loc[["m4", "m5", "m6", "m8", "m9"], "chosen"]) == ["re"] * 5
+    counts = pd.read_csv(REFERENCE / "panel.csv").groupby("bank_id").size()
+    assert counts.nunique() > 1  # the panel is unbalanced
+    # the worked example of docs/replication.md is this run's Table 2
+    doc = (REPO / "docs" / "replication.md").read_text(encoding="utf-8")
+    excerpt = doc.split("An excerpt of `replication/table2.csv`")[1].split("How to read it")[0]
+    rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in excerpt.splitlines() if line.startswith("|")]
+    header, body = rows[0], rows[2:]
+    table = pd.read_csv(tmp_path / "table2.csv", keep_default_na=False, dtype=str)
+    assert header[1:] == ["m1", "m4", "m7", "m9"]
+    expected = [r for r in table[[table.columns[0], *header[1:]]].values.tolist() if any(r[1:])]  # rows empty here omitted
+    assert body == expected
+
+
+def test_python_m_pipeline_entry_point(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "pipeline", "panel", "--input", str(tmp_path / "none.csv"), "--out",
+                           str(tmp_path / "out")], capture_output=True, text=True, cwd=REPO, check=False)
+    assert proc.returncode == 2 and "none.csv: file not found" in proc.stderr
+
+
+def _bad_csv(tmp_path: Path, edit) -> Path:
+    frame = pd.read_csv(REFERENCE / "panel.csv", dtype=str, keep_default_na=False)
+    frame = edit(frame)
+    path = tmp_path / "bad.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda f: f.assign(car=f["car"].where(f.index != 4, "abc")), r"bad.csv: column 'car', row 5 \(line 6\): 'abc' is not a number"),
+        (lambda f: pd.concat([f, f.iloc[[7]]], ignore_index=True), r"duplicate \(bank_id, year\) = \(B00, 2021\)|duplicate \(bank_id, year\) = \(B0"),
+        (lambda f: f.assign(year=f["year"].where(f.index != 2, "2013.5")), r"column 'year', row 3 \(line 4\): '2013.5' is not an integer year"),
+        (lambda f: f.drop(columns="bank_id"), r"bad.csv: missing column\(s\) bank_id"),
+        (lambda f: f.assign(year=f["bank_id"].map({b: "2015" for b in f["bank_id"]})).drop_duplicates("bank_id"),
+         r"bad.csv: the panel has 1 year \(2015\); a panel needs at least 2 periods"),
+    ],
+)
+def test_cli_bad_input_names_file_column_and_row(tmp_path, capsys, edit, message):
+    path = _bad_csv(tmp_path, edit)
+    code, err = _cli(["panel", "--input", str(path), "--out", str(tmp_path / "out")], capsys)
+    assert code == 2
+    assert err.startswith("error: ")
+    assert re.search(message, err), err
+
+
+def test_cli_missing_column_raises_or_skips(tmp_path, capsys):
+    path = _bad_csv(tmp_path, lambda f: f.drop(columns="lev"))
+    strict = tmp_path / "strict.yaml"
+    strict.write_text(yaml.safe_dump({"panel": {**PANEL, "missing_columns": "raise"}}), encoding="utf-8")
+    code, err = _cli(["panel", "--input", str(path), "--out", str(tmp_path / "a"), "--params", str(strict)], capsys)
+    assert code == 2 and "missing column(s) lev (used by m4, m5, m6, m8)" in err
+    code, err = _cli(["panel", "--input", str(path), "--out", str(tmp_path / "b")], capsys)
+    assert code == 0 and "model m4 not estimated: failed:MissingColumn" in err
+    assert list(pd.read_csv(tmp_path / "b" / "fit_stats.csv")["model"]) == ["m1", "m2", "m3", "m7", "m9"]
+
+
+def test_cli_absorbed_and_collinear_regressors_name_model_and_variable(tmp_path, capsys):
+    def edit(f):
+        f = f.copy()
+        f["car"] = f.groupby("bank_id")["car"].transform("first")  # constant within every bank
+        f["liq"] = f["ldr"]  # perfectly collinear with ldr in a model holding both
+        return f
+
+    path = _bad_csv(tmp_path, edit)
+    params = tmp_path / "p.yaml"
+    params.write_text(yaml.safe_dump({"panel": {**PANEL, "models": [*MODELS[:3], MODELS[4],
+                                                                    {"name": "both", "regulators": ["ldr", "liq"]}]}}),
+                      encoding="utf-8")
+    code, err = _cli(["panel", "--input", str(path), "--out", str(tmp_path / "out"), "--params", str(params)], capsys)
+    assert code == 0
+    assert "model m1 not estimated: failed:ValueError: model 'm1': regressor 'car' is constant within every bank" in err
+    assert "model 'both': regressor 'liq' is perfectly collinear with ldr" in err
+    assert list(pd.read_csv(tmp_path / "out" / "fit_stats.csv")["model"]) == ["m5"]
+
+
+def test_read_panel_csv_treats_empty_and_na_as_missing(tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_text("bank_id,year,crw,car\nA,2010,0.1,\nA,2011,NA,0.12\nB,2010, 0.2 ,0.13\n", encoding="utf-8")
+    frame = read_panel_csv(path, ["crw", "car", "lev"])
+    assert list(frame.columns) == ["bank_id", "year", "crw", "car"]
+    assert np.isnan(frame.at[0, "car"]) and np.isnan(frame.at[1, "crw"]) and frame.at[2, "crw"] == 0.2
+
+
+# ---------------------------------------------------------------- real data (cn-banks: no LCR, no leverage ratio)
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_cn_banks_default_list_explains_and_available_ratios_run(tmp_path, shared_data):
+    from pipeline.stages import ingest
+
+    cn = shared_data / "cn-banks"
+    params = tmp_path / "params.yaml"
+    data = {"source": "files", "format": "wind", "raw_dir": str(cn / "wind-exports"), "currency": "CNY",
+            "start": "2007-01-01", "end": None, "publication_lag_days": 120}
+    params.write_text(yaml.safe_dump({"data": data, "panel": PANEL}), encoding="utf-8")
+    canonical = tmp_path / "canonical"
+    ingest.run(str(params), str(canonical), str(tmp_path / "quality"), root=str(tmp_path))
+    crw = stand_in_crw(canonical).query("2007 <= year <= 2014")
+    write_parquet(crw, tmp_path / "crw.parquet", key=["bank_id", "year"])
+    args = (str(tmp_path / "crw.parquet"), str(canonical), str(tmp_path / "panel"), str(tmp_path / "quality"))
+    with pytest.raises(ValueError, match=r"lcr \(needed by m1, m4, m9\).*lev \(needed by m4, m5, m6, m8\)"):
+        stage.run(str(params), *args)
+    own = {**PANEL, "controls": ["ln_assets"], "models": [MODELS[1], MODELS[6]]}
+    params.write_text(yaml.safe_dump({"data": data, "panel": own}), encoding="utf-8")
+    output = stage.run(str(params), *args)
+    fits = output.fit_stats.set_index("model")
+    assert (fits["status"] == "ok").all() and (fits["banks"] == 16).all() and (fits["nobs"] > 80).all()
+    q = read_parquet(tmp_path / "quality" / "panel.parquet")
+    unavailable = set(q.loc[q.reason == "ratio_unavailable", "detail"].str.split(" ").str[0])
+    assert {"lcr", "leverage_ratio", "liquidity_ratio"} <= unavailable

@@ -1,0 +1,294 @@
+"""The stress_cascade stage: 263-bank cross-section, scenarios, artifacts, report section, real data."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from pipeline.io import read_parquet, write_parquet
+from pipeline.report.core import ReportContext, render_report
+from pipeline.report.sections import cascade as cascade_section
+from pipeline.simulator.network_banks import GROUP_COUNTS, simulate_network_banks
+from pipeline.stages import stress_cascade
+
+# The defaults of the stress.cascade group (the same as the params.yaml snippet).
+DEFAULTS = {
+    "source": "synthetic",
+    "seed": 20190101,
+    "period": None,
+    "threshold": 0.0,
+    "seniority": "pari_passu",
+    "matrix": "maxent",
+    "rescale": "smaller",
+    "tol": 1e-10,
+    "alpha_grid": [0.0, 0.15, 50],
+    "beta_grid": [0.0, 1.0, 50],
+    "named": [
+        {"name": "largest_1", "banks": "largest", "n": 1},
+        {"name": "smallest_30", "banks": "smallest", "n": 30},
+        {"name": "smallest_100", "banks": "smallest", "n": 100},
+    ],
+    "named_alpha": 0.04,
+    "named_betas": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0],
+    "n_largest": 15,
+    "without_largest": "restrict",
+    "market": "remaining",
+    "market_depth": 4.0,
+    "residual_assets": "other",
+    "boundary_beta": 0.0,
+    "debtrank_weights": "capital",
+}
+SMALL = {"alpha_grid": [0.0, 0.15, 8], "beta_grid": [0.0, 1.0, 6], "named_betas": [0.5, 1.0]}
+OUTPUTS = ("cascade_matrix", "cascade_surface", "cascade_hierarchy", "cascade_boundary", "debtrank")
+
+
+def run_stage(tmp_path: Path, canonical: Path | str, name: str = "run", **override):
+    params = tmp_path / f"{name}.yaml"
+    params.write_text(yaml.safe_dump({"stress": {"cascade": {**DEFAULTS, **override}}}), encoding="utf-8")
+    data = tmp_path / name / "data"
+    out, quality = data / "processed" / "stress", data / "processed" / "quality"
+    stress_cascade.run(str(params), str(canonical), str(out), str(quality))
+    return data, {k: read_parquet(out / f"{k}.parquet") for k in OUTPUTS}, read_parquet(quality / "stress_cascade.parquet")
+
+
+# ----------------------------------------------------------------------------- simulator
+
+
+def test_network_banks_match_seed_001_table_1():
+    banks = simulate_network_banks(seed=20190101)
+    assert banks["group"].value_counts().to_dict() == GROUP_COUNTS
+    assert len(banks) == 263 and banks["bank_id"].is_unique
+    ln_assets = np.log(banks["total_assets"] / 1e4)  # table 1: ln(total assets in 10^4 yuan)
+    assert abs(ln_assets.mean() - 16.23) < 0.15 and abs(ln_assets.std() - 1.66) < 0.15
+    np.testing.assert_allclose(ln_assets.quantile([0.25, 0.5, 0.75]), [14.94, 16.14, 17.07], atol=0.2)
+    leverage = banks["total_assets"] / banks["equity"]
+    assert abs(leverage.mean() - 13.48) < 0.3 and abs(leverage.median() - 13.06) < 0.6
+    assert abs(banks["car"].mean() * 100 - 14.07) < 0.5 and abs(banks["ldr"].mean() * 100 - 72.87) < 2.5
+    np.testing.assert_allclose(banks["total_assets"], banks["total_liabilities"] + banks["equity"], rtol=1e-14)
+    assert banks["interbank_assets"].sum() == pytest.approx(banks["interbank_liabilities"].sum(), rel=1e-12)
+    used = banks["loans"] + banks["securities"] + banks["interbank_assets"]
+    assert (used <= 0.97 * banks["total_assets"] * (1 + 1e-12)).all()
+    assert (banks["real_estate_loans"] <= banks["loans"]).all()
+    # the six state-owned banks are the six largest
+    top6 = banks.nlargest(6, "total_assets")
+    assert set(top6["group"]) == {"state-owned"}
+
+
+def test_network_banks_deterministic_and_seeded():
+    a, b = simulate_network_banks(seed=7), simulate_network_banks(seed=7)
+    pd.testing.assert_frame_equal(a, b)
+    assert not np.allclose(a["equity"], simulate_network_banks(seed=8)["equity"])
+    with pytest.raises(ValueError, match="seed must be a non-negative integer"):
+        simulate_network_banks(seed=-1)
+
+
+# ----------------------------------------------------------------------------- stage on the defaults
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory, default_data_dir):
+    tmp = tmp_path_factory.mktemp("cascade")
+    start = time.perf_counter()
+    data, out, quality = run_stage(tmp, default_data_dir / "interim" / "canonical")
+    print(f"stress_cascade on the defaults (263 banks, 2 x 50 x 50 grid): {time.perf_counter() - start:.1f} s")
+    return data, out, quality
+
+
+def test_default_run_artifacts_and_statuses(default_run):
+    _, out, quality = default_run
+    matrix = out["cascade_matrix"]
+    assert list(matrix["system"]) == ["all"] and matrix["status"].eq("ok").all()
+    assert matrix["max_margin_error"].iloc[0] <= 1e-10 and matrix["relative_mismatch"].iloc[0] == 0.0
+    assert matrix["n_banks"].iloc[0] == 263 and matrix["period_end"].iloc[0] == pd.Timestamp("2019-12-31")
+    surface = out["cascade_surface"]
+    common = surface[surface["scenario"] == "common"]
+    assert common.groupby("system").size().to_dict() == {"all": 2500, "without_largest": 2500}
+    assert surface["status"].eq("ok").all()
+    assert set(common.loc[common["system"] == "without_largest", "n_banks"]) == {248}
+    losses = surface[["loss_shock", "loss_fire_sale", "loss_interbank"]]
+    assert (losses >= 0).all().all()
+    # the largest bank's scenario runs in the full system only
+    named = surface[surface["scenario"] != "common"]
+    assert set(named.loc[named["system"] == "without_largest", "scenario"]) == {"smallest_30", "smallest_100"}
+    assert len(quality) == 0
+
+
+def test_surface_is_monotone_and_graded(default_run):
+    surface = default_run[1]["cascade_surface"]
+    for system, g in surface[surface["scenario"] == "common"].groupby("system"):
+        grid = g.pivot(index="beta", columns="alpha", values="failed_share").to_numpy()
+        assert (np.diff(grid, axis=0) >= 0).all() and (np.diff(grid, axis=1) >= 0).all(), system
+        assert grid[0, 0] == 0.0 and grid[-1, -1] == 1.0
+        # graded, not all-or-nothing: many grid points with some but not all banks failed
+        partial = (grid > 0) & (grid < 1)
+        assert partial.sum() >= 100, (system, partial.sum())
+        assert len(np.unique(np.round(grid, 6))) >= 40
+
+
+def test_hierarchy_is_consistent_with_the_surface(default_run):
+    _, out, _ = default_run
+    surface, hierarchy = out["cascade_surface"], out["cascade_hierarchy"]
+    banks = simulate_network_banks(seed=DEFAULTS["seed"]).sort_values(["total_assets"], ascending=False)
+    largest, smallest = banks["bank_id"].iloc[0], list(banks["bank_id"].iloc[::-1][:30])
+    for row in surface[surface["scenario"] != "common"].itertuples():
+        h = hierarchy[(hierarchy.system == row.system) & (hierarchy.scenario == row.scenario) & (hierarchy.beta == row.beta)]
+        assert len(h) == row.n_failed and h["layer"].max() == row.rounds
+        assert set(range(1, row.rounds + 1)) == set(h["layer"])  # no empty layer in between
+        first = set(h.loc[h.layer == 1, "bank_id"])
+        if row.scenario == "largest_1":
+            assert first == {largest}
+        elif row.scenario == "smallest_30":
+            assert first == set(smallest)
+    big = surface[(surface.scenario == "largest_1")].set_index("beta")["n_failed"]
+    assert big.is_monotonic_increasing and big.iloc[0] == 1 and big.iloc[-1] > 1  # the largest bank's failure cascades at high β
+
+
+def test_boundaries_and_debtrank(default_run):
+    _, out, _ = default_run
+    bounds = out["cascade_boundary"]
+    banks = bounds[bounds["kind"] == "bank"]
+    assert len(banks) == 263
+    np.testing.assert_allclose(banks["boundary"], banks["capital"], rtol=1e-15)  # threshold 0: b_i = E_i
+    groups = bounds[bounds["kind"] == "group"].set_index("id")
+    assert {"largest_15", "smallest_30", "smallest_100", "group:state-owned", "group:rural"} <= set(groups.index)
+    assert (groups["n_failed"] >= groups["n_banks"]).all()
+    # a joint failure needs at least the write-down of the most robust member minus what the cascade adds,
+    # and never more than it
+    for name, g in groups.iterrows():
+        assert 0 < g["fraction"] <= 1
+    dr = out["debtrank"]
+    assert len(dr) == 263 and dr["debtrank"].between(0, 1).all() and dr["debtrank"].max() > 0
+
+
+def test_report_section_builds(default_run):
+    data = default_run[0]
+    ctx = ReportContext(data, {})
+    section = cascade_section.build(ctx)
+    assert section is not None and section.id == "cascade"
+    html = render_report(ctx, [section])
+    assert "Default hierarchy: largest_1, all banks" in html and "data:image/png;base64" in html
+    assert 0 < section.metrics["mean_failed_share_all"] < 1
+    assert set(section.plots["surface"]["system"]) == {"all", "without_largest"}
+    stats = cascade_section.boundary_stats(read_parquet(data / "processed" / "stress" / "cascade_boundary.parquet"))
+    assert set(stats["group"]) >= {"largest_15", "smallest_30"}
+    assert cascade_section.build(ReportContext(data.parent / "absent", {})) is None
+
+
+def test_deterministic_bytes(tmp_path, default_data_dir):
+    canonical = default_data_dir / "interim" / "canonical"
+    d1, _, _ = run_stage(tmp_path, canonical, "one", **SMALL)
+    d2, _, _ = run_stage(tmp_path, canonical, "two", **SMALL)
+    for k in OUTPUTS:
+        assert (d1 / "processed" / "stress" / f"{k}.parquet").read_bytes() == (d2 / "processed" / "stress" / f"{k}.parquet").read_bytes()
+
+
+def test_min_density_and_reestimate_options(tmp_path, default_data_dir):
+    canonical = default_data_dir / "interim" / "canonical"
+    _, out, _ = run_stage(tmp_path, canonical, "md", matrix="min_density", without_largest="reestimate", **SMALL)
+    matrix = out["cascade_matrix"].set_index("system")
+    assert list(matrix.index) == ["all", "without_largest"]
+    assert (matrix["n_links"] <= 2 * matrix["n_banks"] - 1).all() and (matrix["max_margin_error"] <= 1e-10).all()
+    assert matrix.loc["without_largest", "n_banks"] == 248
+
+
+# ----------------------------------------------------------------------------- balance_sheet source
+
+
+def test_balance_sheet_source_on_default_data(tmp_path, default_data_dir):
+    _, out, quality = run_stage(tmp_path, default_data_dir / "interim" / "canonical", source="balance_sheet", **SMALL)
+    bs = read_parquet(default_data_dir / "interim" / "canonical" / "balance_sheet.parquet")
+    matrix = out["cascade_matrix"]
+    assert matrix["n_banks"].iloc[0] == 16 and matrix["period_end"].iloc[0] == bs["period_end"].max()
+    # 15 largest removed leaves one bank: the system without them is not run, and that is recorded
+    assert set(out["cascade_surface"]["system"]) == {"all"}
+    reasons = set(quality["reason"])
+    assert {"too_few_banks", "named_group_too_large"} <= reasons
+    assert len(out["debtrank"]) == 16
+
+
+def test_balance_sheet_exclusions_are_recorded(tmp_path, default_data_dir):
+    canonical = tmp_path / "canonical"
+    shutil.copytree(default_data_dir / "interim" / "canonical", canonical)
+    bs = read_parquet(canonical / "balance_sheet.parquet")
+    last = bs["period_end"] == bs["period_end"].max()
+    ids = sorted(bs.loc[last, "bank_id"])
+    bs.loc[last & (bs.bank_id == ids[0]), "interbank_liabilities"] = np.nan
+    bs.loc[last & (bs.bank_id == ids[1]), "equity"] = -1.0
+    bs.loc[last & (bs.bank_id == ids[2]), "securities"] = np.nan
+    write_parquet(bs, canonical / "balance_sheet.parquet", key=["bank_id", "period_end"])
+    _, out, quality = run_stage(tmp_path, canonical, source="balance_sheet", n_largest=5, **SMALL)
+    assert out["cascade_matrix"]["n_banks"].iloc[0] == 14
+    excluded = quality[quality.action == "excluded"].set_index("bank_id")["reason"].to_dict()
+    assert excluded == {ids[0]: "missing_interbank_margin", ids[1]: "non_positive_equity"}
+    assert quality.loc[quality.bank_id == ids[2], "reason"].tolist() == ["missing_securities"]
+    assert set(out["cascade_surface"]["system"]) == {"all", "without_largest"}
+
+
+@pytest.mark.parametrize(
+    ("override", "match"),
+    [
+        ({"colour": 1}, "unknown option"),
+        ({"matrix": "ras"}, "matrix"),
+        ({"alpha_grid": [0.2, 0.1, 5]}, "alpha_grid stop"),
+        ({"beta_grid": [0.0, 1.0]}, r"beta_grid=.*\[start, stop, n\]"),
+        ({"named": [{"name": "x", "banks": "middle", "n": 3}]}, "banks"),
+        ({"named": [{"name": "common", "banks": "largest", "n": 1}]}, "reserved"),
+        ({"threshold": 1.0}, "threshold"),
+        ({"market_depth": 0.5}, "market_depth"),
+    ],
+)
+def test_bad_params_raise(tmp_path, override, match):
+    with pytest.raises(ValueError, match=match):
+        run_stage(tmp_path, tmp_path / "none", **override)
+
+
+def test_bad_period_and_empty_sample(tmp_path, default_data_dir):
+    canonical = default_data_dir / "interim" / "canonical"
+    with pytest.raises(ValueError, match=r"stress.cascade.period='1999-12-31': no balance_sheet rows"):
+        run_stage(tmp_path, canonical, "p", source="balance_sheet", period="1999-12-31")
+    with pytest.raises(ValueError, match="is not a date"):
+        run_stage(tmp_path, canonical, "q", source="balance_sheet", period="yesterday")
+
+
+# ----------------------------------------------------------------------------- real data
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_cn_banks_interbank_matrix_2014_and_2013(tmp_path, shared_data):
+    from pipeline.stages import ingest
+
+    params = tmp_path / "data.yaml"
+    params.write_text(yaml.safe_dump({"data": {
+        "source": "files", "format": "wind", "raw_dir": str(shared_data / "cn-banks" / "wind-exports"),
+        "currency": "CNY", "start": "2007-01-01", "end": None, "publication_lag_days": 120,
+        "bank_groups": {"state-owned": ["601288.SH", "601328.SH", "601398.SH", "601939.SH", "601988.SH"],
+                        "joint-stock": ["000001.SZ", "600000.SH", "600015.SH", "600016.SH", "600036.SH", "601166.SH",
+                                        "601818.SH", "601998.SH"],
+                        "city": ["002142.SZ", "601009.SH", "601169.SH"]},
+        "market_states": []}}), encoding="utf-8")
+    canonical = tmp_path / "canonical"
+    ingest.run(str(params), str(canonical), str(tmp_path / "q"), root=str(tmp_path))
+    real = {"source": "balance_sheet", "residual_assets": "securities", "n_largest": 5,
+            "named": [{"name": "largest_1", "banks": "largest", "n": 1}, {"name": "smallest_5", "banks": "smallest", "n": 5}],
+            **SMALL}
+    for period in ("2014-06-30", "2013-12-31"):
+        _, out, quality = run_stage(tmp_path, canonical, period, period=period, **real)
+        m = out["cascade_matrix"].iloc[0]
+        # the 16 listed banks borrow far more on the interbank market than they lend to each other
+        assert m["n_banks"] == 16 and m["relative_mismatch"] < -0.5 and m["status"] == "warning:RescaledMargins"
+        assert m["max_margin_error"] <= 1e-10
+        assert (quality["reason"] == "interbank_margins").sum() == 1
+        hier = out["cascade_hierarchy"]
+        assert set(hier.loc[(hier.scenario == "largest_1") & (hier.layer == 1), "bank_id"]) == {"601398.SH"}
+    # 2014-12-31: interbank margins for 5 banks only, and no total assets or equity: nothing to run
+    with pytest.raises(ValueError, match="at least 2 banks"):
+        run_stage(tmp_path, canonical, "late", period="2014-12-31", **real)
+    q = read_parquet(tmp_path / "late" / "data" / "processed" / "quality" / "stress_cascade.parquet")
+    assert q["action"].eq("excluded").sum() == 5
