@@ -20,11 +20,10 @@ def build(ctx: ReportContext) -> Section | None:
         .agg(records=("reason", "size"), rows=("n_rows", "sum"))
         .reset_index()
     )
-    detail = q.drop(columns=["detail"]).copy()
-    detail["bank_id"] = detail["bank_id"].fillna("")
     blocks = [table_html(counts, caption="Records by stage, action and reason", digits=0)]
     if len(q):
-        blocks.append(table_html(q.fillna({"bank_id": ""}), caption="All records", digits=0))
+        full = table_html(q.fillna({"bank_id": ""}), caption="All records", digits=0)
+        blocks.append(f"<details><summary>All {len(q)} records (click to expand)</summary>{full}</details>")
     metrics = {
         "n_records": len(q),
         "by_reason": {f"{r.stage}/{r.reason}": int(r.records) for r in counts.itertuples()},
