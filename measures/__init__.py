@@ -26,7 +26,7 @@ _EXPORTS: dict[str, str] = {
         )
     },
     # ΔCoVaR by quantile regression and the market-spillover decomposition (METHODS §1)
-    **{name: "measures.covar_qr" for name in ("CoVaRConfig", "estimate_delta_covar", "fit_covar_regressions", "lag_states")},
+    **{name: "measures.covar_qr" for name in ("CoVaRConfig", "estimate_delta_covar", "fit_covar_regressions", "lag_states", "rank_deficient_windows")},
     **{
         name: "measures.spillover"
         for name in ("SpilloverConfig", "SpilloverResult", "decompose_spillover", "estimate_market_spillover", "market_levels", "weekly_last")

@@ -20,16 +20,19 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from numpy.lib.stride_tricks import sliding_window_view
 
 from measures.core.config import Config, check_range
 from measures.core.quantreg import solve_quantile_regression, solve_rolling_quantile_regression
+from measures.core.windows import rolling_windows
 
 __all__ = [
     "CoVaRConfig",
     "CoVaRRegressions",
-    "fit_covar_regressions",
     "estimate_delta_covar",
+    "fit_covar_regressions",
     "lag_states",
+    "rank_deficient_windows",
 ]
 
 EQUATIONS = ("bank_q", "bank_median", "system")
@@ -132,15 +135,53 @@ def fit_covar_regressions(
     if window is None:
         fits = [solve_quantile_regression(xb, Xbank, q), solve_quantile_regression(xb, Xbank, 0.5),
                 solve_quantile_regression(xs, Xsys, q)]
+        status = _worst(*(f.status for f in fits))
+        coefs = [f.coef for f in fits]
+        start, end = fits[0].start, fits[0].stop - 1
     else:
-        fits = [solve_rolling_quantile_regression(xb, Xbank, q, window, step),
-                solve_rolling_quantile_regression(xb, Xbank, 0.5, window, step),
-                solve_rolling_quantile_regression(xs, Xsys, q, window, step)]
-    status = _worst(*(f.status for f in fits))
+        coefs, status, start, end = _rolling_fits(xb, xs, Xbank, Xsys, q, window, step)
     return CoVaRRegressions(
-        bank_q=fits[0].coef, bank_median=fits[1].coef, system=fits[2].coef, status=status,
-        start=fits[0].start, end=fits[0].stop - 1, index=frame.index, states=names, q=q,
+        bank_q=coefs[0], bank_median=coefs[1], system=coefs[2], status=status,
+        start=start, end=end, index=frame.index, states=names, q=q,
     )
+
+
+def rank_deficient_windows(X: np.ndarray, window: int, step: int = 1) -> np.ndarray:
+    """Boolean (K,): rolling window k (rows ``[k*step, k*step + window)``) of ``X`` has rank < p.
+
+    Same rank rule as the solver (``numpy.linalg.matrix_rank``'s default tolerance), batched.
+    A state variable constant over a window (a policy rate at its floor, a monthly series carried
+    forward) makes the window rank-deficient together with the constant column.
+    """
+    view = sliding_window_view(np.asarray(X, dtype=float), window, axis=0)[::step]  # (K, p, window)
+    return np.linalg.matrix_rank(np.swapaxes(view, 1, 2)) < X.shape[1]
+
+
+def _rolling_fits(xb, xs, Xbank, Xsys, q, window, step):
+    """Rolling fits of the three regressions; rank-deficient windows get a ``failed`` status and NaN.
+
+    Runs of consecutive full-rank windows are solved as one batch each (warm starts kept).
+    """
+    wins = rolling_windows(len(xb), window, step)
+    K = len(wins)
+    bad = rank_deficient_windows(Xsys, window, step)  # Xbank's columns are a subset of Xsys's
+    coefs = [np.full((K, Xbank.shape[1]), np.nan), np.full((K, Xbank.shape[1]), np.nan),
+             np.full((K, Xsys.shape[1]), np.nan)]
+    status = np.full(K, "failed:RankDeficient: the window's state variables (with the constant) are collinear, "
+                        "e.g. a state constant over the window", dtype=object)
+    good = np.flatnonzero(~bad)
+    if good.size:
+        runs = np.split(good, np.flatnonzero(np.diff(good) > 1) + 1)
+        for run in runs:
+            k0, k1 = int(run[0]), int(run[-1]) + 1
+            lo, hi = k0 * step, (k1 - 1) * step + window
+            fits = [solve_rolling_quantile_regression(xb[lo:hi], Xbank[lo:hi], q, window, step),
+                    solve_rolling_quantile_regression(xb[lo:hi], Xbank[lo:hi], 0.5, window, step),
+                    solve_rolling_quantile_regression(xs[lo:hi], Xsys[lo:hi], q, window, step)]
+            for c, f in zip(coefs, fits):
+                c[k0:k1] = f.coef
+            status[k0:k1] = _worst(*(f.status for f in fits))
+    return coefs, status, wins.start.copy(), wins.start + window - 1
 
 
 def estimate_delta_covar(

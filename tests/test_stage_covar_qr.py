@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from measures.core.quantreg import check_loss, quantile_regression
+from measures.core.status import FailureBudgetExceeded
 from pipeline.io import read_parquet, write_parquet
 from pipeline.stages import covar_qr
 
@@ -75,7 +76,7 @@ def test_full_sample_coefficients_are_the_exact_lp_optimum(full, default_data_di
     q = 0.95
     res = linprog(np.r_[np.zeros(p), q * np.ones(n), (1 - q) * np.ones(n)], A_eq=np.hstack([X, np.eye(n), -np.eye(n)]),
                   b_eq=y, bounds=[(None, None)] * p + [(0, None)] * (2 * n), method="highs")
-    assert check_loss(y, X, q, coef) <= res.fun * (1 + 1e-9)
+    assert check_loss(y, X, coef, q) <= res.fun * (1 + 1e-9)
 
 
 def test_weekly_is_last_trading_day_of_each_week(full):
@@ -147,6 +148,6 @@ def test_short_bank_excluded_and_rank_deficient_windows_failed(tmp_path):
 
 def test_failure_budget_stops_the_stage(tmp_path):
     data = _tiny(tmp_path, constant_state_from=0)
-    with pytest.raises(ValueError, match="rank-deficient|collinear"):
+    with pytest.raises(FailureBudgetExceeded, match="rank-deficient"):
         # full sample with a constant state: the fit fails; budget 0 stops the stage
         run_stage(data, tmp_path / "out", max_failure_share=0.0)

@@ -12,6 +12,7 @@ from pipeline.report.sections import (
     panel_regressions,
     returns_summary,
     sample,
+    spillover,
     srisk,
 )
 
@@ -21,6 +22,7 @@ SECTIONS = [
     returns_summary,
     market_states,
     srisk,
+    spillover,
     contagion,
     panel_regressions,
     firesale,

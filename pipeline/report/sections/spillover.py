@@ -1,0 +1,139 @@
+"""ΔCoVaR by quantile regression and the market-spillover decomposition (METHODS §1.1, §1.3; seed 004)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from pipeline.report.core import ReportContext, Section, figure_html, shade_episodes, table_html
+
+INTRO = (
+    "All values are daily losses (−Δlog price) as fractions, estimated by exact quantile regression at the loss "
+    "quantile q (0.95 by default; docs/covar.md). <b>Improved index</b> (seed 004, eq. 8): the market-value-weighted "
+    "sum over banks of the market-spillover ΔCoVaR<sup>M</sup><sub>i</sub> = CoVaR<sub>i</sub>(q; M<sup>s</sup>) − "
+    "CoVaR<sub>i</sub>(0.5; M<sup>n</sup>), the system's conditional VaR when the bank is at its q-VaR and every market "
+    "state at its stress level M<sup>s</sup> (the rolling q-quantile) minus the same when the bank is at its median and "
+    "markets at their normal level M<sup>n</sup> (the rolling median), from rolling windows "
+    "(<code>measures.spillover.window</code> trading days) with contemporaneous states. <b>Traditional index</b>: the "
+    "weighted sum of the classic ΔCoVaR<sub>i</sub> = β(VaR<sub>i</sub>(q) − VaR<sub>i</sub>(0.5)) — by default "
+    "(<code>measures.spillover.traditional: lagged</code>) METHODS §1.1's, with the states lagged one day and fitted on "
+    "the same rolling windows; with <code>same_window</code>, from the spillover fits at that day's states. "
+    "Weights are previous-day market-value shares. Both indices are shown weekly (the last trading day of each week). "
+    "<b>Per-market spillover</b> S<sub>k</sub> (eq. 11–12): the rise of CoVaR when only market k moves from its normal "
+    "to its stress level; S<sub>k</sub> = ΔM<sub>k</sub>(γ<sub>k</sub> + β c<sub>k</sub>), with the four channels: own "
+    "risk ΔM<sub>k</sub> = M<sub>k</sub><sup>s</sup> − M<sub>k</sub><sup>n</sup> (in the state's unit), risk-taking "
+    "c<sub>k</sub> (the bank's q-quantile loading on market k), information spillover γ<sub>k</sub> (the system's direct "
+    "loading on market k) and connectedness β (the system's loading on the bank's loss). The channel table gives their "
+    "means over all dates (each date weighted over banks); the mean of S<sub>k</sub> is not the product of the mean "
+    "channels. The episode table gives each index's mean inside each stress episode of <code>report.episodes</code> "
+    "(shaded in the figures) and its ratio to the full-sample mean. <b>Top banks</b>: the banks with the largest mean "
+    "ΔCoVaR by quantile regression with lagged state variables (METHODS §1.1, stage covar_qr) over the rows with "
+    "status ok, with their mean VaR<sub>q</sub>, CoVaR and — where the spillover stage ran — their mean "
+    "ΔCoVaR<sup>M</sup>. Rows with a non-ok status are counted, never used silently."
+)
+
+
+def _index_figure(weekly: pd.DataFrame, episodes: list) -> str:
+    def draw(fig):
+        ax = fig.subplots()
+        ax.plot(weekly["date"], weekly["improved_index"] * 100.0, lw=1.0, color="#d62728", label="improved ΔCoVaR^M (eq. 8)")
+        ax.plot(weekly["date"], weekly["traditional_index"] * 100.0, lw=1.0, color="#1f77b4", label="traditional ΔCoVaR")
+        ax.set_ylabel("index, % daily loss")
+        shade_episodes(ax, episodes)
+        ax.grid(alpha=0.3)
+        ax.legend(loc="upper left", fontsize=8)
+
+    return figure_html(draw, caption="System indices, weekly (last trading day of the week); shaded: stress episodes")
+
+
+def _markets_figure(weekly: pd.DataFrame, markets: list[str], episodes: list) -> str:
+    def draw(fig):
+        ax = fig.subplots()
+        for m in markets:
+            ax.plot(weekly["date"], weekly[f"spill_{m}"] * 100.0, lw=0.9, label=m)
+        ax.axhline(0.0, color="#666", lw=0.6)
+        ax.set_ylabel("S_k, % daily loss")
+        shade_episodes(ax, episodes)
+        ax.grid(alpha=0.3)
+        ax.legend(loc="upper left", fontsize=8, ncol=min(len(markets), 5))
+
+    return figure_html(draw, caption="Single-market spillovers S_k (eq. 11–12), weekly; shaded: stress episodes")
+
+
+def episode_table(daily: pd.DataFrame, episodes: list) -> pd.DataFrame:
+    """Mean of each index inside each episode and its ratio to the full-sample mean."""
+    rows = []
+    means = {c: daily[c].mean() for c in ("improved_index", "traditional_index")}
+    for ep in episodes:
+        inside = daily[(daily["date"] >= pd.Timestamp(ep["start"])) & (daily["date"] <= pd.Timestamp(ep["end"]))]
+        row = {"episode": ep["name"], "days": len(inside)}
+        for c, label in (("improved_index", "improved"), ("traditional_index", "traditional")):
+            m = inside[c].mean() if len(inside) else np.nan
+            row[f"{label} mean %"] = m * 100.0
+            row[f"{label} / full mean"] = m / means[c] if len(inside) else np.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def channel_table(channels: pd.DataFrame) -> pd.DataFrame:
+    """Means over dates of the weighted per-market spillover and channels (seed 004 tables 2–3)."""
+    t = channels.groupby("market", sort=True)[["spillover", "delta_m", "c", "gamma", "beta"]].mean()
+    t["spillover"] = t["spillover"] * 100.0
+    t = t.rename(columns={"spillover": "S_k mean %", "delta_m": "own risk ΔM_k", "c": "risk-taking c_k",
+                          "gamma": "information γ_k", "beta": "connectedness β"})
+    return t.sort_values("S_k mean %", ascending=False).reset_index()
+
+
+def top_banks(covar: pd.DataFrame, spill: pd.DataFrame | None, n: int = 10) -> pd.DataFrame:
+    ok = covar[covar["status"].astype(str) == "ok"]
+    t = ok.groupby("bank_id", sort=True).agg(delta_covar=("delta_covar", "mean"), var_q=("var_q", "mean"),
+                                             covar=("covar", "mean"), days=("date", "size"))
+    t["non_ok rows"] = covar.groupby("bank_id")["status"].apply(lambda s: int((s.astype(str) != "ok").sum()))
+    if spill is not None:
+        b = spill[spill["status"].astype(str) == "ok"].drop_duplicates(["bank_id", "date"])
+        t["delta_covar_m"] = b.groupby("bank_id")["delta_covar_m"].mean()
+    t = t.sort_values("delta_covar", ascending=False).head(n)
+    for c in ("delta_covar", "var_q", "covar", "delta_covar_m"):
+        if c in t:
+            t[c] = t[c] * 100.0
+    t = t.rename(columns={"delta_covar": "ΔCoVaR %", "var_q": "VaR_q %", "covar": "CoVaR %", "delta_covar_m": "ΔCoVaR^M %"})
+    return t.reset_index()
+
+
+def build(ctx: ReportContext) -> Section | None:
+    covar = ctx.artifact("processed/measures/covar_qr.parquet")
+    daily = ctx.artifact("processed/system/spillover_index.parquet")
+    weekly = ctx.artifact("processed/system/spillover_index_weekly.parquet")
+    channels = ctx.artifact("processed/system/spillover_channels.parquet")
+    spill = ctx.artifact("processed/measures/spillover.parquet")
+    if covar is None and daily is None:
+        return None
+    blocks, metrics, plots = [], {}, {}
+    episodes = ctx.episodes
+    if daily is not None and weekly is not None and len(daily):
+        markets = [c.removeprefix("spill_") for c in daily.columns if c.startswith("spill_")]
+        blocks.append(_index_figure(weekly, episodes))
+        blocks.append(_markets_figure(weekly, markets, episodes))
+        ep = episode_table(daily, episodes)
+        if len(ep):
+            blocks.append(table_html(ep, caption="Index means inside the stress episodes (percent) and ratio to the full-sample mean", digits=3))
+            plots["episodes"] = ep
+        metrics["improved_mean_pct"] = daily["improved_index"].mean() * 100.0
+        metrics["traditional_mean_pct"] = daily["traditional_index"].mean() * 100.0
+        metrics["corr_improved_traditional"] = daily["improved_index"].corr(daily["traditional_index"])
+        plots["indices_weekly"] = weekly
+    if channels is not None and len(channels):
+        ct = channel_table(channels)
+        blocks.append(table_html(ct, caption="Market-spillover channels: means over dates of the bank-weighted values "
+                                 "(S_k in percent of daily loss; ΔM_k in the state's unit)", digits=4))
+        metrics["mean_spillover_pct"] = dict(zip(ct["market"], ct["S_k mean %"]))
+        plots["channels"] = ct
+    if covar is not None and len(covar):
+        tb = top_banks(covar, spill)
+        blocks.append(table_html(tb, caption="Top banks by mean ΔCoVaR (quantile regression, lagged states), percent", digits=3))
+        status = covar["status"].astype(str)
+        metrics["covar_qr_rows"] = len(covar)
+        metrics["covar_qr_non_ok_rows"] = int((status != "ok").sum())
+        metrics["top_bank"] = str(tb["bank_id"].iloc[0]) if len(tb) else None
+        plots["top_banks"] = tb
+    return Section("spillover", "ΔCoVaR by quantile regression and market spillovers", INTRO, blocks, metrics, plots)
