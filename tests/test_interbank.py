@@ -192,3 +192,20 @@ def test_rogers_veraart_with_unit_rates_is_eisenberg_noe():
 def test_eisenberg_noe_bad_input(args, kwargs, match):
     with pytest.raises(ValueError, match=match):
         eisenberg_noe(*args, **kwargs)
+
+
+def test_eisenberg_noe_textbook_example_of_the_systemicrisk_package():
+    """The three-bank example of the documentation of R's ``systemicrisk`` (Gandy & Veraart),
+    ``default_clearing(L, ea, el)`` with ``x = 0.5``: every bank owes 0.5 to each other bank,
+    external assets ea = (1/2, 5/8, 3/4), external liabilities el = (3/2, 1/2, 1/2). External
+    creditors are a fourth node with no assets and no obligations.
+
+    By hand: bank 1 owes 5/2 (pays 1/5 of its payment to each bank), banks 2 and 3 owe 3/2
+    (1/3 to each bank). Assuming every bank defaults gives p3 = 195/128 > 3/2, so bank 3 is
+    solvent; with p3 = 3/2: p1 = 1/2 + p2/3 + 1/2 and p2 = 5/8 + p1/5 + 1/2, hence
+    p1 = 165/112, p2 = 159/112, and bank 3 receives 3/4 + p1/5 + p2/3 = 85/56 >= 3/2 (solvent).
+    """
+    liabilities = np.array([[0, 0.5, 0.5, 1.5], [0.5, 0, 0.5, 0.5], [0.5, 0.5, 0, 0.5], [0, 0, 0, 0]])
+    result = eisenberg_noe(liabilities, np.array([0.5, 0.625, 0.75, 0.0]))
+    np.testing.assert_allclose(result.payments[:3], [165 / 112, 159 / 112, 1.5], rtol=0, atol=1e-14)
+    assert list(np.asarray(result.default)[:3]) == [True, True, False]
