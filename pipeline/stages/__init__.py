@@ -9,6 +9,6 @@ import os
 
 # Stages run single-threaded BLAS: results do not depend on the machine's core count, and
 # small per-window solves are many times faster without thread start-up on busy machines.
-# Parallelism comes from ``compute.scheduler`` (processes), never from BLAS threads.
+# Any parallelism must come from processes over banks, windows, years or grids, never from BLAS threads.
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
