@@ -7,7 +7,6 @@ and records the publication dates filled from the lag.
 
 from __future__ import annotations
 
-import dataclasses
 import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
