@@ -34,8 +34,6 @@ class SystemicRiskConfig(Config):
         Simulated paths per date for the simulation route.
     seed : int
         Seed of the bootstrap (numpy Generator).
-    covar_q : float
-        Loss quantile of ΔCoVaR-DCC (0.95).
     mes_causal : bool
         Dynamic MES tail expectations from residuals up to ``t`` only (``True``) or from the
         whole sample as in Brownlees & Engle (``False``, default).
@@ -50,7 +48,6 @@ class SystemicRiskConfig(Config):
     lrmes_route: str = "closed_form"
     n_paths: int = 10_000
     seed: int = 12345
-    covar_q: float = 0.95
     mes_causal: bool = False
 
     def validate(self) -> None:
@@ -63,5 +60,4 @@ class SystemicRiskConfig(Config):
         check_choice("lrmes_route", self.lrmes_route, LRMES_ROUTES)
         check_range("n_paths", self.n_paths, low=100, integer=True)
         check_range("seed", self.seed, low=0, integer=True)
-        check_range("covar_q", self.covar_q, low=0.5, high=1.0, low_open=True, high_open=True)
         check_choice("mes_causal", self.mes_causal, (False, True))

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from measures.core.config import Config, check_choice, check_range
+from measures.core.config import check_choice, check_range
 from measures.core.status import FitStatus
 from measures.systemic import (
     SystemicRiskConfig,
@@ -48,29 +48,20 @@ _SEVERITY = {"ok": 0, "warning": 1, "failed": 2}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class MesSriskParams(Config):
-    """``measures.mes_srisk`` (docs/parameters.md)."""
+class MesSriskParams(SystemicRiskConfig):
+    """``measures.mes_srisk`` (docs/parameters.md): the measures' options plus the stage's own."""
 
-    k: float = 0.08
-    crash: float = 0.40
-    horizon: int = 126
-    kappa: float = -0.02
-    window: int = 252
-    tail: float = 0.05
-    lrmes_route: str = "closed_form"
-    n_paths: int = 10_000
-    seed: int = 12345
-    mes_causal: bool = False
     simulation_dates: str = "last"
     max_liability_age_days: int | None = 550
 
     def validate(self) -> None:
-        self.systemic_config()
+        super().validate()
         check_choice("measures.mes_srisk.simulation_dates", self.simulation_dates, SIMULATION_DATES)
         if self.max_liability_age_days is not None:
             check_range("measures.mes_srisk.max_liability_age_days", self.max_liability_age_days, low=1, integer=True)
 
     def systemic_config(self) -> SystemicRiskConfig:
+        """The options of the measures alone."""
         names = {f.name for f in dataclasses.fields(SystemicRiskConfig)}
         return SystemicRiskConfig(**{k: v for k, v in dataclasses.asdict(self).items() if k in names})
 
