@@ -59,57 +59,39 @@ def weighted_round_elasticity(alphas: Sequence[float], w: Sequence[float]) -> np
     return out
 
 
-def fire_sale_curve(
-    balance_sheet: pd.DataFrame,
-    alphas: Sequence[float],
-    *,
-    r_star: float,
-    omega: float,
-    tol: float = 1e-12,
-    max_rounds: int = 100,
-    tol_basis: str = "absolute",
-    cap_loan_sales: bool = False,
-    sector_correlations: Mapping[str, float] | None = None,
-) -> pd.DataFrame:
+def fire_sale_curve(balance_sheet: pd.DataFrame, alphas: Sequence[float], **options: object) -> pd.DataFrame:
     """System outputs of ``fire_sale`` at every α of a strictly increasing grid, plus ``tw``.
 
-    One row per α with columns ``alpha``, ``SYSTEM_OUTPUTS``, ``tw`` and ``status``; each row is
-    identical to ``fire_sale(balance_sheet, alpha=α, ...).system()`` (the table is validated once).
+    ``options`` are ``fire_sale``'s keyword options (``r_star``, ``omega``, ``tol``,
+    ``max_rounds``, ``tol_basis``, ``cap_loan_sales``, ``sector_correlations``). One row per α
+    with columns ``alpha``, ``SYSTEM_OUTPUTS``, ``tw`` and ``status``; each row is identical to
+    ``fire_sale(balance_sheet, alpha=α, **options).system()`` (the table is validated once).
     """
-    curve, _ = _run_grid(balance_sheet, alphas, banks=False, r_star=r_star, omega=omega, tol=tol,
-                         max_rounds=max_rounds, tol_basis=tol_basis, cap_loan_sales=cap_loan_sales,
-                         sector_correlations=sector_correlations)
+    curve, _ = _run_grid(balance_sheet, alphas, banks=False, **options)
     return curve
 
 
 def fire_sale_curve_with_banks(
-    balance_sheet: pd.DataFrame,
-    alphas: Sequence[float],
-    *,
-    r_star: float,
-    omega: float,
-    tol: float = 1e-12,
-    max_rounds: int = 100,
-    tol_basis: str = "absolute",
-    cap_loan_sales: bool = False,
-    sector_correlations: Mapping[str, float] | None = None,
+    balance_sheet: pd.DataFrame, alphas: Sequence[float], **options: object
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``fire_sale_curve`` and the per-bank tables of every α in one pass.
 
     Returns ``(curve, banks)``: ``curve`` as ``fire_sale_curve``; ``banks`` stacks
-    ``fire_sale(balance_sheet, alpha=α, ...).banks`` for every α with a leading ``alpha`` column
-    (bank order as in ``balance_sheet``).
+    ``fire_sale(balance_sheet, alpha=α, **options).banks`` for every α with a leading ``alpha``
+    column (bank order as in ``balance_sheet``).
     """
-    curve, banks = _run_grid(balance_sheet, alphas, banks=True, r_star=r_star, omega=omega, tol=tol,
-                             max_rounds=max_rounds, tol_basis=tol_basis, cap_loan_sales=cap_loan_sales,
-                             sector_correlations=sector_correlations)
-    return curve, banks
+    return _run_grid(balance_sheet, alphas, banks=True, **options)
 
 
-def _run_grid(balance_sheet, alphas, *, banks: bool, r_star, omega, tol, max_rounds, tol_basis, cap_loan_sales,
-              sector_correlations) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    cfg = FireSaleConfig(r_star=r_star, omega=omega, tol=tol, max_rounds=max_rounds, tol_basis=tol_basis,
-                         cap_loan_sales=cap_loan_sales)
+def _run_grid(
+    balance_sheet: pd.DataFrame,
+    alphas: Sequence[float],
+    *,
+    banks: bool,
+    sector_correlations: Mapping[str, float] | None = None,
+    **options: object,
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    cfg = FireSaleConfig(**options)
     grid = [check_alpha(a, name=f"alphas[{k}]") for k, a in enumerate(alphas)]
     if not grid:
         raise ValueError("alphas is empty; give at least one shock")
