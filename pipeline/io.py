@@ -7,7 +7,7 @@ or commit id inside, so that a forced rerun gives byte-identical files.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,15 +16,62 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 
-def write_parquet(frame: pd.DataFrame, path: str | Path, *, key: Sequence[str] | None = None) -> Path:
-    """Write ``frame`` sorted by ``key`` (stable), without index, deterministically."""
+PROVENANCE_KEY = "provenance"
+
+
+def normalize_dtypes(frame: pd.DataFrame, dtypes: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """The one place that fixes artifact dtypes before writing.
+
+    Datetime columns become ``datetime64[ns]`` (timezone-naive), string and categorical
+    columns ``object`` (stored as Arrow strings), and ``dtypes`` (column -> dtype, e.g. the
+    artifact registry's) is applied last, so an all-missing column keeps its declared type.
+    """
+    frame = frame.copy()
+    for col in frame.columns:
+        series = frame[col]
+        if isinstance(series.dtype, pd.DatetimeTZDtype):
+            frame[col] = series.dt.tz_localize(None).astype("datetime64[ns]")
+        elif pd.api.types.is_datetime64_any_dtype(series):
+            frame[col] = series.astype("datetime64[ns]")
+        elif isinstance(series.dtype, pd.CategoricalDtype) or (
+            pd.api.types.is_string_dtype(series) and not pd.api.types.is_object_dtype(series)
+        ):
+            frame[col] = series.astype(object).where(series.notna(), None)
+    for col, dtype in (dtypes or {}).items():
+        if col not in frame.columns:
+            continue
+        if dtype == "datetime64[ns]":
+            frame[col] = pd.to_datetime(frame[col]).astype("datetime64[ns]")
+        elif dtype == "object":
+            frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
+        else:
+            frame[col] = frame[col].astype(dtype)
+    return frame
+
+
+def write_parquet(
+    frame: pd.DataFrame,
+    path: str | Path,
+    *,
+    key: Sequence[str] | None = None,
+    dtypes: Mapping[str, str] | None = None,
+    provenance: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write ``frame`` sorted by ``key`` (stable), without index, deterministically.
+
+    ``dtypes`` are applied by :func:`normalize_dtypes`; ``provenance`` is stored as canonical
+    JSON (sorted keys) under the schema-metadata key ``provenance`` and is the only metadata
+    in the file (no pandas or library versions, no clock).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    frame = normalize_dtypes(frame, dtypes)
     if key:
         frame = frame.sort_values(list(key), kind="mergesort")
     frame = frame.reset_index(drop=True)
     table = pa.Table.from_pandas(frame, preserve_index=False)
-    table = table.replace_schema_metadata(None)  # no pandas/library version metadata
+    metadata = None if provenance is None else {PROVENANCE_KEY: canonical_json(provenance)}
+    table = table.replace_schema_metadata(metadata)
     pq.write_table(table, path, compression="zstd", write_statistics=True, use_dictionary=True)
     return path
 
@@ -43,9 +90,26 @@ def read_parquet(path: str | Path) -> pd.DataFrame:
     return frame
 
 
+def canonical_json(obj: Any) -> str:
+    """Compact JSON with sorted keys: the same object always gives the same bytes."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=str)
+
+
+def read_provenance(path: str | Path) -> dict[str, Any] | None:
+    """The ``provenance`` metadata of a Parquet artifact (None when it has none)."""
+    metadata = pq.read_schema(Path(path)).metadata or {}
+    raw = metadata.get(PROVENANCE_KEY.encode())
+    return None if raw is None else json.loads(raw.decode("utf-8"))
+
+
 def write_json(obj: Any, path: str | Path) -> Path:
     """Write JSON with sorted keys and a trailing newline (stable bytes)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8")
     return path
+
+
+def read_json(path: str | Path) -> Any:
+    """Read a JSON artifact."""
+    return json.loads(Path(path).read_text(encoding="utf-8"))

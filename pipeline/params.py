@@ -54,16 +54,6 @@ class DataConfig(Config):
             except ValueError:
                 raise ValueError(f"data.{name}={value!r} is not a date; allowed: YYYY-MM-DD") from None
 
-    @classmethod
-    def from_mapping(cls, mapping: Mapping[str, Any] | None, *, where: str = "data") -> "DataConfig":
-        mapping = dict(mapping or {})
-        if "market_states" in mapping:
-            mapping["market_states"] = tuple(mapping["market_states"] or ())
-        for key in ("start", "end"):
-            if mapping.get(key) is not None:
-                mapping[key] = str(mapping[key])
-        return super().from_mapping(mapping, where=where)
-
 
 def load_params(path: str | Path = "params.yaml") -> dict[str, Any]:
     """Read ``params.yaml`` as a plain mapping."""

@@ -1,6 +1,6 @@
 """Data-quality records: every exclusion or flag, with its reason.
 
-Nothing is dropped silently (METHODS §7). Each stage collects
+Nothing is dropped silently (docs/references.md, "Data quality"). Each stage collects
 :class:`QualityRecord` rows and writes them to
 ``data/processed/quality/<stage>.parquet``; the report counts them.
 """
@@ -54,3 +54,41 @@ def quality_frame(records: Iterable[QualityRecord]) -> pd.DataFrame:
         frame[col] = frame[col].astype(object)
     keys = ["stage", "table", "reason", "bank_id", "date_start", "detail"]
     return frame.sort_values(keys, na_position="first", kind="mergesort").reset_index(drop=True)
+
+
+def events_to_records(events: pd.DataFrame, *, stage: str, table: str) -> list[QualityRecord]:
+    """Quality records from an event frame of ``measures`` (bank_id, date_start, date_end, n_rows, action, reason, detail)."""
+    return [
+        QualityRecord(
+            stage=stage,
+            table=table,
+            bank_id=None if pd.isna(e.bank_id) else str(e.bank_id),
+            date_start=e.date_start,
+            date_end=e.date_end,
+            n_rows=int(e.n_rows),
+            action=e.action,
+            reason=e.reason,
+            detail=e.detail,
+        )
+        for e in events.itertuples(index=False)
+    ]
+
+
+def records_from_frame(frame: pd.DataFrame, *, stage: str, table: str, action: str, reason: str,
+                       detail: str | None = None) -> list[QualityRecord]:
+    """One record per row of ``frame`` (columns bank_id, and optionally date_start, date_end, n_rows, detail).
+
+    The one builder of repeated records: ``detail`` (a format string over the row's columns)
+    is used where the frame has no ``detail`` column.
+    """
+    rows = []
+    for row in frame.to_dict("records"):
+        text = row.get("detail") if detail is None else detail.format(**row)
+        rows.append(
+            QualityRecord(
+                stage=stage, table=table, bank_id=None if pd.isna(row.get("bank_id")) else str(row.get("bank_id")),
+                date_start=row.get("date_start"), date_end=row.get("date_end"), n_rows=int(row.get("n_rows", 0)),
+                action=action, reason=reason, detail=str(text),
+            )
+        )
+    return rows

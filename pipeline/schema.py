@@ -623,3 +623,29 @@ def require_columns(table: pd.DataFrame | None, table_name: str, columns: Sequen
             table=table_name,
             allowed=f"present columns: {', '.join(map(str, table.columns))}",
         )
+
+
+def trim_period(data: CanonicalData, start: str | None, end: str | None, *, stage: str = "ingest") -> list:
+    """Restrict the daily tables to [start, end] in place; one quality record per table that lost rows."""
+    from pipeline.quality import QualityRecord
+
+    records = []
+    lo = pd.Timestamp(start) if start else None
+    hi = pd.Timestamp(end) if end else None
+    for name in ("prices", "system", "market_states"):
+        table = getattr(data, name)
+        if table is None:
+            continue
+        inside = pd.Series(True, index=table.index)
+        if lo is not None:
+            inside &= table["date"] >= lo
+        if hi is not None:
+            inside &= table["date"] <= hi
+        out = table[~inside]
+        if len(out):
+            records.append(
+                QualityRecord(stage, name, None, out["date"].min(), out["date"].max(), len(out), "excluded", "outside_sample_period",
+                              f"rows outside data.start..data.end ({start} .. {end})")
+            )
+            setattr(data, name, table[inside].reset_index(drop=True))
+    return records

@@ -1,13 +1,68 @@
-"""Shared fixtures: the repository root and the real data beside it."""
+"""Shared fixtures: the repository root, the real data beside it, and one way to run stages.
+
+Stage tests run stages through the runner (:func:`pipeline.stage.run_stage`), the same path
+``dvc repro`` takes, with the repository's ``params.yaml`` and the overrides a test names.
+"""
 
 from __future__ import annotations
 
+import copy
+import shutil
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+def repo_params(**overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """``params.yaml`` with dotted-group overrides merged in.
+
+    ``repo_params(**{"measures.covar_qr": {"estimation": "rolling"}})`` replaces those keys of the
+    group and keeps the others; a value ``None`` for a whole group removes it.
+    """
+    params = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
+    for dotted, values in overrides.items():
+        node = params
+        *parents, last = dotted.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        if values is None:
+            node.pop(last, None)
+        elif isinstance(values, Mapping) and isinstance(node.get(last), Mapping):
+            merged = copy.deepcopy(dict(node[last]))
+            merged.update(values)
+            node[last] = merged
+        else:
+            node[last] = values
+    return params
+
+
+def run_stage(root: Path, name: str, params: Mapping[str, Any] | None = None, **overrides: Mapping[str, Any]):
+    """Run stage ``name`` under ``root`` (which holds ``data/``) through the runner; returns its context."""
+    from pipeline.stage import run_stage as run
+
+    return run(name, params=params if params is not None else repo_params(**overrides), root=root)
+
+
+def copy_root(src: Path, dst: Path, *names: str) -> Path:
+    """A new data root at ``dst`` holding copies of the artifacts ``names`` (registry names) of ``src``."""
+    from pipeline.artifacts import artifact
+
+    for name in names:
+        art = artifact(name)
+        source = src / art.tracked
+        target = dst / art.tracked
+        if source.is_dir():
+            shutil.copytree(source, target, dirs_exist_ok=True)
+        elif source.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    return dst
 
 
 @pytest.fixture(scope="session")
@@ -24,19 +79,24 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(scope="session")
-def default_data_dir(tmp_path_factory) -> Path:
-    """A DVC-like data tree with the backbone artifacts on the embedded default data.
+def default_root(tmp_path_factory) -> Path:
+    """A data root with the ingest and returns artifacts on the embedded default data (built once per session).
 
-    Runs the ingest and returns stages (not DVC) with the repository's ``params.yaml``
-    into a temporary ``data/`` folder: ``interim/canonical/*``, ``interim/returns.parquet``,
-    ``interim/system_returns.parquet``, ``processed/quality/{ingest,returns}.parquet``.
-    Stage tests read these and write their own outputs beside them.
+    Tests must not write into it: copy what a stage reads with :func:`copy_root` first.
     """
-    from pipeline.stages import ingest, returns
+    root = tmp_path_factory.mktemp("default")
+    run_stage(root, "ingest")
+    run_stage(root, "returns")
+    return root
 
-    data = tmp_path_factory.mktemp("default") / "data"
-    params = str(REPO / "params.yaml")
-    quality = data / "processed" / "quality"
-    ingest.run(params, str(data / "interim" / "canonical"), str(quality), root=str(REPO))
-    returns.run(params, str(data / "interim" / "canonical"), str(data / "interim"), str(quality))
-    return data
+
+@pytest.fixture(scope="session")
+def default_data_dir(default_root) -> Path:
+    """The ``data/`` folder of :func:`default_root`."""
+    return default_root / "data"
+
+
+@pytest.fixture
+def stage_root(tmp_path, default_root) -> Path:
+    """A fresh data root holding copies of the canonical tables and the returns artifacts."""
+    return copy_root(default_root, tmp_path / "root", "prices", "returns", "system_returns", "quality/ingest", "quality/returns")

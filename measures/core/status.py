@@ -1,8 +1,9 @@
-"""Fit status strings and the failure budget.
+"""Fit status and the failure budget.
 
 A status is ``"ok"``, ``"warning:<Class>"`` or ``"failed:<Class>: message"``
-(DESIGN §3). Non-ok rows are kept in the artifacts and counted in the report;
-they are never dropped silently.
+(docs/extending.md). Non-ok rows are kept in the artifacts and counted in the
+report; they are never dropped silently. :class:`FitStatus` orders statuses by
+severity (ok < warning < failed) so that :func:`worst` combines them.
 """
 
 from __future__ import annotations
@@ -11,15 +12,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 OK = "ok"
+SEVERITY = {"ok": 0, "warning": 1, "failed": 2}
 
 
 @dataclass(frozen=True)
 class FitStatus:
-    """Outcome of one fit: ``kind`` in {"ok", "warning", "failed"}."""
+    """Outcome of one fit: ``kind`` in {"ok", "warning", "failed"} with a severity order."""
 
     kind: str
     cls: str = ""
     message: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in SEVERITY:
+            raise ValueError(f"FitStatus kind={self.kind!r} is not allowed; allowed values: {', '.join(SEVERITY)}")
 
     def __str__(self) -> str:
         if self.kind == "ok":
@@ -29,6 +35,11 @@ class FitStatus:
         return f"failed:{self.cls}: {self.message}"
 
     @property
+    def severity(self) -> int:
+        """0 for ok, 1 for a warning, 2 for a failure."""
+        return SEVERITY[self.kind]
+
+    @property
     def ok(self) -> bool:
         return self.kind == "ok"
 
@@ -36,9 +47,15 @@ class FitStatus:
     def failed(self) -> bool:
         return self.kind == "failed"
 
+    @property
+    def warning(self) -> bool:
+        return self.kind == "warning"
+
     @classmethod
-    def parse(cls, text: str) -> "FitStatus":
-        """Inverse of ``str``."""
+    def parse(cls, text: "str | FitStatus") -> "FitStatus":
+        """Inverse of ``str`` (a :class:`FitStatus` is returned unchanged)."""
+        if isinstance(text, FitStatus):
+            return text
         if text == OK:
             return cls("ok")
         if text.startswith("warning:"):
@@ -48,6 +65,23 @@ class FitStatus:
             name, _, message = body.partition(": ")
             return cls("failed", name, message)
         raise ValueError(f"not a status string: {text!r}; expected 'ok', 'warning:<Class>' or 'failed:<Class>: message'")
+
+
+def is_failed(status: "str | FitStatus") -> bool:
+    """True when ``status`` is a failure."""
+    return FitStatus.parse(status).failed
+
+
+def worst(*statuses: "str | FitStatus | None") -> str:
+    """The most severe of ``statuses`` as a string (the first of equal severity); ``None`` entries are skipped."""
+    parsed = [(FitStatus.parse(s), s) for s in statuses if s is not None]
+    if not parsed:
+        return OK
+    best = parsed[0]
+    for item in parsed[1:]:
+        if item[0].severity > best[0].severity:
+            best = item
+    return str(best[1])
 
 
 def status_from_exception(exc: BaseException) -> FitStatus:
@@ -67,12 +101,16 @@ class FailureBudgetExceeded(RuntimeError):
     """More fits failed than ``max_failure_share`` allows."""
 
 
-def check_failure_budget(statuses: Iterable[str], max_failure_share: float, *, what: str) -> None:
-    """Raise :class:`FailureBudgetExceeded` when the share of ``failed:`` statuses exceeds the budget."""
+class NotEstimable(ValueError):
+    """The data cannot support the estimation asked for (too few banks, observations or columns)."""
+
+
+def check_failure_budget(statuses: Iterable["str | FitStatus"], max_failure_share: float, *, what: str) -> None:
+    """Raise :class:`FailureBudgetExceeded` when the share of failed statuses exceeds the budget."""
     statuses = list(statuses)
     if not statuses:
         return
-    failed = [s for s in statuses if s.startswith("failed:")]
+    failed = [str(s) for s in statuses if is_failed(s)]
     share = len(failed) / len(statuses)
     if share > max_failure_share:
         example = failed[0]

@@ -1,8 +1,9 @@
-"""One module per DVC stage; each runs as ``python -m pipeline.stages.<name>``.
+"""One module per DVC stage, each declaring ``STAGE`` (:class:`pipeline.stage.Stage`).
 
-A stage reads only the params groups it declares in ``dvc.yaml``, reads
-artifacts, calls the pure science in ``measures`` / ``panel`` and writes
-artifacts (``pipeline.io``) and its data-quality records.
+A stage wires artifacts to the science in ``measures`` / ``panel`` and nothing else;
+the runner (``python -m pipeline run <name>``) does params, I/O, quality records and
+errors, and ``dvc.yaml`` is generated from the declarations (``python -m pipeline dag``).
+No stage imports another stage.
 """
 
 import os
@@ -12,3 +13,18 @@ import os
 # Any parallelism must come from processes over banks, windows, years or grids, never from BLAS threads.
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
+
+#: The stages in DAG order (``dvc.yaml`` lists them in this order).
+STAGES = (
+    "ingest",
+    "returns",
+    "covar_dcc",
+    "mes_srisk",
+    "covar_qr",
+    "spillover",
+    "contagion",
+    "panel",
+    "stress_firesale",
+    "stress_cascade",
+    "report",
+)

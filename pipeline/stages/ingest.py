@@ -4,26 +4,22 @@
 ``data.source: files`` reads ``data.raw_dir`` through the adapter named by
 ``data.format`` (canonical, wind, toolbox). The sample period ``data.start`` ..
 ``data.end`` trims the daily tables; balance sheets are kept whole (earlier
-periods feed carry-forward). Outputs: ``data/interim/canonical/*.parquet`` and
-``data/processed/quality/ingest.parquet``.
+periods feed carry-forward). Outputs: the canonical tables in
+``data/interim/canonical/`` (with ``meta.json``) and the quality records.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-import pandas as pd
+from pipeline.params import DataConfig
+from pipeline.schema import CanonicalData, trim_period
+from pipeline.stage import Stage, StageContext, StageInputError
 
-from pipeline.params import DataConfig, load_params
-from pipeline.quality import QualityRecord
-from pipeline.schema import CanonicalData
-from pipeline.stages.common import parser, write_canonical, write_quality
-
-STAGE = "ingest"
+TABLES = ("banks", "prices", "system", "market_states", "balance_sheet")
 
 
-def load_source(config: DataConfig, *, root: Path) -> tuple[CanonicalData, list[QualityRecord]]:
+def load_source(config: DataConfig, *, root: Path) -> tuple[CanonicalData, list]:
     """The canonical dataset from the configured source, with the adapters' quality records."""
     if config.source == "synthetic":
         from pipeline.simulator import simulate
@@ -34,47 +30,44 @@ def load_source(config: DataConfig, *, root: Path) -> tuple[CanonicalData, list[
     return adapters.load(config, root=root)
 
 
-def trim_period(data: CanonicalData, start: str | None, end: str | None) -> list[QualityRecord]:
-    """Restrict daily tables to [start, end]; one record per table and side that lost rows."""
-    records = []
-    lo = pd.Timestamp(start) if start else None
-    hi = pd.Timestamp(end) if end else None
-    for name in ("prices", "system", "market_states"):
-        table = getattr(data, name)
-        if table is None:
-            continue
-        inside = pd.Series(True, index=table.index)
-        if lo is not None:
-            inside &= table["date"] >= lo
-        if hi is not None:
-            inside &= table["date"] <= hi
-        out = table[~inside]
-        if len(out):
-            records.append(
-                QualityRecord(STAGE, name, None, out["date"].min(), out["date"].max(), len(out), "excluded", "outside_sample_period",
-                              f"rows outside data.start..data.end ({start} .. {end})")
-            )
-            setattr(data, name, table[inside].reset_index(drop=True))
-    return records
+def data_source(config: DataConfig) -> dict:
+    """The ``data_source`` entry of every artifact's provenance."""
+    sample = {"start": config.start, "end": config.end}
+    if config.source == "synthetic":
+        return {"kind": "synthetic", "seed": config.seed, "sample": sample}
+    return {"kind": "files", "format": config.format, "raw_dir": config.raw_dir, "files": dict(config.files), "sample": sample}
 
 
-def run(params_path: str, out: str, quality: str, root: str = ".") -> None:
-    params = load_params(params_path)
-    config = DataConfig.from_mapping(params.get("data"))
-    data, records = load_source(config, root=Path(root))
-    records = [*records, *trim_period(data, config.start, config.end)]
+def run(ctx: StageContext) -> dict:
+    config = ctx.config()
+    ctx.data_source = data_source(config)
+    data, records = load_source(config, root=ctx.root)
+    ctx.record(records)
+    ctx.record(trim_period(data, config.start, config.end, stage=ctx.stage.name))
     if data.prices.empty:
-        raise SystemExit(f"no price rows inside the sample period {config.start} .. {config.end}")
-    write_canonical(data, Path(out))
-    write_quality(records, quality, STAGE)
+        raise StageInputError(f"no price rows inside the sample period data.start..data.end = {config.start} .. {config.end}")
+    folder = ctx.path("canonical/meta").parent
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.parquet"):
+        old.unlink()
+    tables = data.tables()
+    out = {name: tables[name] for name in TABLES if name in tables}
+    if data.episodes is not None:
+        out["episodes"] = data.episodes
+    out["canonical/meta"] = {
+        "currency": data.currency,
+        "tables": sorted(tables),
+        "episodes": data.episodes is not None,
+        "sources": {k: str(v) for k, v in sorted(data.sources.items())},
+    }
+    return out
 
 
-def main(argv: list[str] | None = None) -> None:
-    p = parser(STAGE, __doc__)
-    p.add_argument("--out", default="data/interim/canonical", help="directory of canonical tables")
-    args = p.parse_args(argv)
-    run(args.params, args.out, args.quality)
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])
+STAGE = Stage(
+    name="ingest",
+    run=run,
+    params={"data": DataConfig},
+    outputs=(*TABLES, "episodes", "canonical/meta"),
+    optional_outputs=("system", "market_states", "balance_sheet", "episodes"),
+    files=("pipeline/simulator_calibration.json", "data/raw"),
+)

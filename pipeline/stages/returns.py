@@ -1,50 +1,39 @@
 """Returns: log returns and losses per bank, market-value weights and the system return.
 
-Reads the canonical tables; writes ``data/interim/returns.parquet`` (bank_id,
-date: ret, loss, market_cap, weight), ``data/interim/system_returns.parquet``
-(date: ret, loss, n_banks, market_cap) and ``data/processed/quality/returns.parquet``
-(exits, suspensions, non-trading days, gaps, negative book equity). The science
-is :func:`measures.returns.compute_returns`.
+Reads the canonical prices (and the sector index with ``system: index``); writes
+``returns`` (bank_id, date: ret, loss, market_cap, weight), ``system_returns``
+(date: ret, loss, n_banks, market_cap) and the quality records (exits, suspensions,
+non-trading days, gaps, negative book equity). The science is
+:func:`measures.returns.compute_returns`.
 """
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 from measures.returns import ReturnsOptions, compute_returns, negative_equity_events
-from pipeline.io import write_parquet
-from pipeline.params import group, load_params
 from pipeline.schema import require_columns
-from pipeline.stages.common import events_to_records, parser, read_canonical, write_quality
-
-STAGE = "returns"
+from pipeline.stage import Stage, StageContext, StageInputError
 
 
-def run(params_path: str, canonical: str, out: str, quality: str) -> None:
-    params = load_params(params_path)
-    config = ReturnsOptions.from_mapping(group(params, "measures.returns"), where="measures.returns")
-    data = read_canonical(Path(canonical))
+def run(ctx: StageContext) -> dict:
+    config = ctx.config()
     index = None
     if config.system == "index":
-        require_columns(data.system, "system", ["close"], stage=STAGE)
-        index = data.system
-    result = compute_returns(data.prices, options=config, index=index)
-    out_dir = Path(out)
-    write_parquet(result.returns, out_dir / "returns.parquet", key=["bank_id", "date"])
-    write_parquet(result.system, out_dir / "system_returns.parquet", key=["date"])
-    records = events_to_records(result.events, stage=STAGE, table="prices")
-    records += events_to_records(negative_equity_events(data.balance_sheet), stage=STAGE, table="balance_sheet")
-    write_quality(records, quality, STAGE)
+        index = ctx.read("system", required=False)
+        if index is None:
+            raise StageInputError("measures.returns.system='index' needs the canonical system table; the data source has none")
+        require_columns(index, "system", ["close"], stage=ctx.stage.name)
+    result = compute_returns(ctx.read("prices"), options=config, index=index)
+    ctx.events(result.events, table="prices")
+    balance_sheet = ctx.read("balance_sheet", required=False)
+    if balance_sheet is not None:
+        ctx.events(negative_equity_events(balance_sheet), table="balance_sheet")
+    return {"returns": result.returns, "system_returns": result.system}
 
 
-def main(argv: list[str] | None = None) -> None:
-    p = parser(STAGE, __doc__)
-    p.add_argument("--canonical", default="data/interim/canonical")
-    p.add_argument("--out", default="data/interim")
-    args = p.parse_args(argv)
-    run(args.params, args.canonical, args.out, args.quality)
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])
+STAGE = Stage(
+    name="returns",
+    run=run,
+    params={"measures.returns": ReturnsOptions},
+    inputs=("prices", "system", "balance_sheet"),
+    outputs=("returns", "system_returns"),
+)

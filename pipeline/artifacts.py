@@ -1,0 +1,157 @@
+"""The artifact registry: every file a stage reads or writes, in one place.
+
+An :class:`Artifact` names a file under the data tree (paths relative to the
+working directory of ``dvc repro``), its sort key and the dtypes fixed on write
+(:func:`pipeline.io.normalize_dtypes`). Stages refer to artifacts by name; the
+runner (:mod:`pipeline.stage`) reads and writes them, and the DAG generator
+(:mod:`pipeline.dag`) turns them into the ``deps`` and ``outs`` of ``dvc.yaml``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+KINDS = ("parquet", "json", "dir", "file")
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One artifact.
+
+    ``dvc_path`` is the path DVC tracks (the enclosing folder for tables that live in a
+    folder output, e.g. the canonical tables); ``optional`` artifacts may be absent (a
+    consumer then depends on ``dvc_path``, which always exists); ``cache: False`` marks
+    DVC metrics and plots committed to git.
+    """
+
+    name: str
+    path: str
+    key: tuple[str, ...] = ()
+    dtypes: Mapping[str, str] = field(default_factory=dict)
+    kind: str = "parquet"
+    dvc_path: str | None = None
+    optional: bool = False
+    cache: bool = True
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"artifact {self.name}: kind={self.kind!r}; allowed values: {', '.join(KINDS)}")
+
+    @property
+    def tracked(self) -> str:
+        """The path under DVC control: ``dvc_path`` or ``path``."""
+        return self.dvc_path or self.path
+
+    @property
+    def dependency(self) -> str:
+        """What a consumer lists in ``deps``: the file itself, or the folder for optional members."""
+        return self.tracked if self.optional else self.path
+
+
+CANONICAL = "data/interim/canonical"
+INTERIM = "data/interim"
+QUALITY = "data/processed/quality"
+MEASURES = "data/processed/measures"
+ESTIMATES = "data/processed/estimates"
+SYSTEM = "data/processed/system"
+CONTAGION = "data/processed/contagion"
+PANEL = "data/processed/panel"
+STRESS = "data/processed/stress"
+REPORT = "data/report"
+
+_BANK_DATE = ("bank_id", "date")
+_STATUS = {"bank_id": "object", "status": "object"}
+
+
+def _canonical(name: str, key: tuple[str, ...], *, optional: bool = True) -> Artifact:
+    return Artifact(name, f"{CANONICAL}/{name}.parquet", key, dvc_path=CANONICAL, optional=optional)
+
+
+def _quality(stage: str) -> Artifact:
+    return Artifact(f"quality/{stage}", f"{QUALITY}/{stage}.parquet")
+
+
+def _panel(name: str, key: tuple[str, ...]) -> Artifact:
+    return Artifact(f"panel/{name}", f"{PANEL}/{name}.parquet", key, dvc_path=PANEL)
+
+
+def _build() -> dict[str, Artifact]:
+    items = [
+        # ingest: the canonical tables (schema in docs/data.md) and their metadata
+        _canonical("prices", _BANK_DATE, optional=False),
+        _canonical("system", ("date",)),
+        _canonical("market_states", ("date",)),
+        _canonical("balance_sheet", ("bank_id", "period_end")),
+        _canonical("banks", ("bank_id",), optional=False),
+        _canonical("episodes", ("start", "name")),
+        Artifact("canonical/meta", f"{CANONICAL}/meta.json", kind="json", dvc_path=CANONICAL),
+        # returns
+        Artifact("returns", f"{INTERIM}/returns.parquet", _BANK_DATE),
+        Artifact("system_returns", f"{INTERIM}/system_returns.parquet", ("date",)),
+        # market-data measures
+        Artifact("covar_dcc", f"{MEASURES}/covar_dcc.parquet", _BANK_DATE, _STATUS),
+        Artifact("covar_dcc_estimates", f"{ESTIMATES}/covar_dcc.parquet", ("bank_id", "window_end", "term"),
+                 {**_STATUS, "term": "object", "window_end": "datetime64[ns]"}),
+        Artifact("dcc_paths", f"{ESTIMATES}/dcc_paths.parquet", _BANK_DATE, _STATUS),
+        Artifact("mes", f"{MEASURES}/mes.parquet", _BANK_DATE, _STATUS),
+        Artifact("srisk", f"{MEASURES}/srisk.parquet", _BANK_DATE, _STATUS),
+        Artifact("srisk_total", f"{SYSTEM}/srisk_total.parquet", ("date",)),
+        Artifact("covar_qr", f"{MEASURES}/covar_qr.parquet", _BANK_DATE, _STATUS),
+        Artifact("covar_qr_weekly", f"{MEASURES}/covar_qr_weekly.parquet", _BANK_DATE, _STATUS),
+        Artifact("covar_qr_estimates", f"{ESTIMATES}/covar_qr.parquet", ("bank_id", "window_end", "equation", "term"), _STATUS),
+        Artifact("spillover", f"{MEASURES}/spillover.parquet", ("bank_id", "date", "market"), _STATUS),
+        Artifact("spillover_index", f"{SYSTEM}/spillover_index.parquet", ("date",)),
+        Artifact("spillover_index_weekly", f"{SYSTEM}/spillover_index_weekly.parquet", ("date",)),
+        Artifact("spillover_channels", f"{SYSTEM}/spillover_channels.parquet", ("date", "market")),
+        # contagion
+        Artifact("granger", f"{CONTAGION}/granger.parquet"),
+        Artifact("crw", f"{CONTAGION}/crw.parquet"),
+        Artifact("contagion_windows", f"{CONTAGION}/windows.parquet"),
+        Artifact("connectedness", f"{CONTAGION}/connectedness.parquet", ("window_end",)),
+        Artifact("connectedness_directional", f"{CONTAGION}/connectedness_directional.parquet",
+                 dtypes={"to": "float64", "from": "float64", "net": "float64"}),
+        # panel (a folder: Parquet tables plus Tables 1-2 as CSV, LaTeX and HTML)
+        _panel("panel", ("bank_id", "year")),
+        _panel("coefficients", ("model", "term")),
+        _panel("fit_stats", ("model",)),
+        _panel("descriptives", ("variable",)),
+        _panel("table1", ()),
+        _panel("table2", ()),
+        Artifact("panel/tables", PANEL, kind="dir", dvc_path=PANEL),
+        # balance-sheet stress tests
+        Artifact("firesale", f"{STRESS}/firesale.parquet", ("year", "alpha")),
+        Artifact("firesale_banks", f"{STRESS}/firesale_banks.parquet", ("year", "alpha", "bank_id")),
+        Artifact("firesale_regions", f"{STRESS}/firesale_regions.parquet"),
+        Artifact("firesale_inputs", f"{STRESS}/firesale_inputs.parquet"),
+        Artifact("firesale_mean", f"{STRESS}/firesale_mean.parquet", ("alpha",)),
+        Artifact("firesale_mean_regions", f"{STRESS}/firesale_mean_regions.parquet"),
+        Artifact("cascade_matrix", f"{STRESS}/cascade_matrix.parquet", ("system",)),
+        Artifact("cascade_surface", f"{STRESS}/cascade_surface.parquet", ("system", "scenario", "alpha", "beta")),
+        Artifact("cascade_hierarchy", f"{STRESS}/cascade_hierarchy.parquet", ("system", "scenario", "beta", "layer", "bank_id")),
+        Artifact("cascade_boundary", f"{STRESS}/cascade_boundary.parquet", ("kind", "id")),
+        Artifact("debtrank", f"{STRESS}/debtrank.parquet", ("bank_id",)),
+        # report
+        Artifact("report/html", f"{REPORT}/index.html", kind="file"),
+        Artifact("report/metrics", f"{REPORT}/metrics.json", kind="json", cache=False),
+        Artifact("report/plots", f"{REPORT}/plots", kind="dir", cache=False),
+    ]
+    items += [_quality(stage) for stage in QUALITY_STAGES]
+    registry = {a.name: a for a in items}
+    if len(registry) != len(items):
+        raise RuntimeError("duplicate artifact names in the registry")
+    return registry
+
+
+QUALITY_STAGES = ("ingest", "returns", "covar_dcc", "mes_srisk", "covar_qr", "spillover", "contagion", "panel",
+                  "stress_firesale", "stress_cascade")
+
+ARTIFACTS: dict[str, Artifact] = _build()
+
+
+def artifact(name: str) -> Artifact:
+    """The registered artifact ``name``; an unknown name raises listing the registered ones."""
+    try:
+        return ARTIFACTS[name]
+    except KeyError:
+        raise KeyError(f"no artifact named {name!r}; registered: {', '.join(sorted(ARTIFACTS))}") from None

@@ -1,0 +1,305 @@
+"""One stage mechanism: a stage is declared once, one runner does the rest.
+
+A :class:`Stage` names the params groups it reads (each with its configuration
+class), the artifacts it reads and writes, the non-Python files it loads, and a
+``run(ctx)`` function that wires artifacts to science and nothing else. The
+runner (:func:`run_stage`, ``python -m pipeline run <stage>``):
+
+* loads ``params.yaml`` and validates every declared group (unknown keys and bad
+  values name the key, the group and the allowed values);
+* reads input artifacts through the registry (:mod:`pipeline.artifacts`) and writes
+  the outputs with fixed dtypes, sort keys and a ``provenance`` schema-metadata key
+  (stage, resolved params, data source, package version: no clock, no commit id);
+* collects quality records (:meth:`StageContext.record`, :meth:`StageContext.events`)
+  into ``data/processed/quality/<stage>.parquet`` and checks failure budgets after the
+  outputs are written;
+* passes a :class:`~measures.core.mapping.Mapper` that shows progress on stderr;
+* on a known error (bad data, bad params, not estimable, failure budget) writes the
+  quality file, prints the message alone and exits with status 2 (a traceback only
+  with ``PIPELINE_DEBUG=1``).
+
+``dvc.yaml`` is generated from these declarations (:mod:`pipeline.dag`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import os
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from measures.core.config import Config, ConfigError
+from measures.core.mapping import Mapper
+from measures.core.status import FailureBudgetExceeded, NotEstimable, check_failure_budget
+from pipeline.artifacts import Artifact, artifact
+from pipeline.io import read_json, read_parquet, read_provenance, write_json, write_parquet
+from pipeline.params import group, load_params
+from pipeline.quality import QualityRecord, events_to_records, quality_frame
+from pipeline.schema import DataValidationError
+from pipeline.units import UnitError
+
+DEBUG_ENV = "PIPELINE_DEBUG"
+CHECK_DEPS_ENV = "PIPELINE_CHECK_DEPS"
+
+
+class StageInputError(ValueError):
+    """An input artifact is missing or unusable; the message names the file and the stage that makes it."""
+
+
+KNOWN_ERRORS: tuple[type[BaseException], ...] = (
+    ConfigError, DataValidationError, UnitError, NotEstimable, FailureBudgetExceeded, StageInputError,
+)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """The declaration of one DVC stage.
+
+    Parameters
+    ----------
+    name : str
+        Stage name (``dvc repro <name>``); also the name of its quality artifact.
+    run : callable
+        ``run(ctx: StageContext) -> Mapping[str, DataFrame] | None``: the wiring. Returned
+        frames are written to the output artifacts of the same name.
+    params : mapping
+        Params group (dotted, e.g. ``"measures.covar_qr"``) -> configuration class.
+    inputs, outputs : tuple of str
+        Artifact names (:mod:`pipeline.artifacts`). The stage's quality artifact is added.
+    files : tuple of str
+        Non-Python files the stage loads (templates, calibration files, raw data folders).
+    optional_outputs : tuple of str
+        Outputs the stage may leave unwritten (e.g. a table the data source does not have).
+    """
+
+    name: str
+    run: Callable[["StageContext"], Mapping[str, pd.DataFrame] | None]
+    params: Mapping[str, type[Config]] = field(default_factory=dict)
+    inputs: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()
+    files: tuple[str, ...] = ()
+    optional_outputs: tuple[str, ...] = ()
+    quality: bool = True
+    module: str = ""
+
+    @property
+    def all_outputs(self) -> tuple[str, ...]:
+        return (*self.outputs, f"quality/{self.name}") if self.quality else self.outputs
+
+
+class ProgressMapper:
+    """Serial mapper with a tqdm bar on stderr for loops that run longer than two seconds."""
+
+    def __init__(self, stage: str) -> None:
+        self.stage = stage
+
+    def map(self, fn: Callable[[Any], Any], items: Iterable[Any], *, desc: str = "") -> list[Any]:
+        from tqdm import tqdm
+
+        items = list(items)
+        bar = tqdm(items, desc=f"{self.stage}: {desc}" if desc else self.stage, file=sys.stderr, delay=2.0,
+                   mininterval=1.0, leave=False, disable=None if sys.stderr.isatty() else True)
+        return [fn(item) for item in bar]
+
+
+def package_version() -> str:
+    try:
+        return importlib.metadata.version("bank-systemic-risk")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - running from a plain checkout
+        return "unknown"
+
+
+@dataclass
+class StageContext:
+    """What a stage's ``run`` sees: validated configs, artifact reading, quality records, a mapper."""
+
+    stage: Stage
+    params: Mapping[str, Any]
+    root: Path
+    mapper: Mapper
+    configs: dict[str, Config] = field(default_factory=dict)
+    records: list[QualityRecord] = field(default_factory=list)
+    budgets: list[tuple[list[str], float, str]] = field(default_factory=list)
+    data_source: dict[str, Any] | None = None
+    written: dict[str, Path] = field(default_factory=dict)
+
+    # -- params -------------------------------------------------------------------------
+    def config(self, group_name: str | None = None) -> Any:
+        """The validated configuration of a declared params group (the only one when None)."""
+        if group_name is None:
+            if len(self.configs) != 1:
+                raise RuntimeError(f"stage {self.stage.name} reads {len(self.configs)} params groups; name one")
+            return next(iter(self.configs.values()))
+        return self.configs[group_name]
+
+    # -- artifacts ----------------------------------------------------------------------
+    def path(self, name: str) -> Path:
+        """The path of a declared input or output artifact under the data root."""
+        if name not in self.stage.inputs and name not in self.stage.all_outputs:
+            raise RuntimeError(f"stage {self.stage.name} does not declare artifact {name!r}")
+        return self.root / artifact(name).path
+
+    def exists(self, name: str) -> bool:
+        return self.path(name).exists()
+
+    def read(self, name: str, *, required: bool = True) -> pd.DataFrame | None:
+        """A declared input artifact (``None`` when absent and not ``required``)."""
+        art = artifact(name)
+        path = self.path(name)
+        if not path.exists():
+            if not required:
+                return None
+            raise StageInputError(
+                f"stage {self.stage.name}: input {art.path} not found; run the stage that writes it (dvc repro)"
+            )
+        self._note_source(path, art)
+        if art.kind == "json":
+            return read_json(path)
+        return read_parquet(path)
+
+    def _note_source(self, path: Path, art: Artifact) -> None:
+        if self.data_source is not None or art.kind != "parquet":
+            return
+        prov = read_provenance(path)
+        if prov and prov.get("data_source") is not None:
+            self.data_source = prov["data_source"]
+
+    def write(self, name: str, frame: pd.DataFrame, *, key: Iterable[str] | None = None) -> Path:
+        """Write a declared output artifact with the registry's dtypes, key (or ``key``) and provenance."""
+        if name not in self.stage.all_outputs:
+            raise RuntimeError(f"stage {self.stage.name} does not declare output {name!r}")
+        art = artifact(name)
+        path = self.root / art.path
+        if art.kind == "json":
+            write_json(frame, path)
+        else:
+            write_parquet(frame, path, key=list(key) if key is not None else art.key, dtypes=art.dtypes,
+                          provenance=self.provenance())
+        self.written[name] = path
+        return path
+
+    def provenance(self) -> dict[str, Any]:
+        """What made the artifacts of this run: stage, resolved params, data source, version."""
+        return {
+            "stage": self.stage.name,
+            "params": {name: cfg.to_dict() for name, cfg in sorted(self.configs.items())},
+            "data_source": self.data_source,
+            "version": package_version(),
+        }
+
+    # -- quality and failure budgets ----------------------------------------------------
+    def record(self, records: QualityRecord | Iterable[QualityRecord]) -> None:
+        """Add quality records (exclusions, flags, fills) of this stage."""
+        self.records.extend([records] if isinstance(records, QualityRecord) else records)
+
+    def events(self, events: pd.DataFrame, *, table: str) -> None:
+        """Add the rows of an event frame from ``measures`` (bank_id, date_start, date_end, n_rows,
+        action, reason, detail) as quality records of ``table``."""
+        self.record(events_to_records(events, stage=self.stage.name, table=table))
+
+    def budget(self, statuses: Iterable[Any], max_failure_share: float, *, what: str) -> None:
+        """Check, after the outputs are written, that at most ``max_failure_share`` of ``statuses`` failed."""
+        self.budgets.append(([str(s) for s in statuses], max_failure_share, what))
+
+
+def load_stage(name: str) -> Stage:
+    """The declaration ``STAGE`` of ``pipeline.stages.<name>``."""
+    from pipeline.stages import STAGES
+
+    if name not in STAGES:
+        raise ConfigError(f"unknown stage {name!r}; allowed values: {', '.join(STAGES)}")
+    module = importlib.import_module(f"pipeline.stages.{name}")
+    stage = module.STAGE
+    if stage.name != name:
+        raise RuntimeError(f"pipeline.stages.{name} declares stage {stage.name!r}")
+    return stage
+
+
+def configs_for(stage: Stage, params: Mapping[str, Any]) -> dict[str, Config]:
+    """Validated configurations of every params group the stage declares."""
+    configs = {}
+    for name, cls in stage.params.items():
+        try:
+            mapping = group(params, name)
+        except KeyError:
+            mapping = {}
+        configs[name] = cls.from_mapping(mapping, where=name)
+    return configs
+
+
+def run_stage(
+    stage: Stage | str,
+    *,
+    params: str | Path | Mapping[str, Any] = "params.yaml",
+    root: str | Path = ".",
+    mapper: Mapper | None = None,
+) -> StageContext:
+    """Run one stage: validate params, call ``run``, write outputs and quality, check budgets.
+
+    Raises the stage's exception (known errors are turned into exit status 2 by :func:`main`).
+    The quality artifact is written even when ``run`` raises.
+    """
+    stage = load_stage(stage) if isinstance(stage, str) else stage
+    values = load_params(params) if not isinstance(params, Mapping) else params
+    ctx = StageContext(stage=stage, params=values, root=Path(root), mapper=mapper or ProgressMapper(stage.name))
+    ctx.configs = configs_for(stage, values)
+    try:
+        produced = stage.run(ctx) or {}
+        for name, frame in produced.items():
+            ctx.write(name, frame)
+    finally:
+        if stage.quality:
+            write_parquet(quality_frame(ctx.records), ctx.root / artifact(f"quality/{stage.name}").path,
+                          provenance=ctx.provenance())
+    missing = [n for n in stage.outputs if n not in ctx.written and n not in stage.optional_outputs
+               and artifact(n).kind in ("parquet", "json")]
+    if missing:
+        raise RuntimeError(f"stage {stage.name} did not write its declared output(s) {', '.join(missing)}")
+    for statuses, share, what in ctx.budgets:
+        check_failure_budget(statuses, share, what=what)
+    return ctx
+
+
+def check_imports_covered(stage: Stage, dvc_yaml: str | Path = "dvc.yaml") -> list[str]:
+    """Repository modules imported in this process that the stage's ``deps`` in ``dvc.yaml`` miss."""
+    from pipeline.dag import REPO, covered, repo_module_files, stage_deps_in
+
+    deps = stage_deps_in(Path(dvc_yaml), stage.name)
+    return [f for f in repo_module_files(sys.modules.values()) if not covered(f, deps, REPO)]
+
+
+def main(argv: list[str]) -> int:
+    """``python -m pipeline run STAGE [--params FILE] [--root DIR]``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m pipeline run", description="Run one pipeline stage (as dvc repro does).")
+    parser.add_argument("stage")
+    parser.add_argument("--params", default="params.yaml", help="parameter file (default: params.yaml)")
+    parser.add_argument("--root", default=".", help="folder holding the data/ tree (default: the working directory)")
+    args = parser.parse_args(argv)
+    debug = os.environ.get(DEBUG_ENV, "") not in ("", "0")
+    try:
+        stage = load_stage(args.stage)
+        run_stage(stage, params=args.params, root=args.root)
+    except KNOWN_ERRORS as exc:
+        if debug:
+            raise
+        print(f"stage {args.stage}: {exc}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        if debug:
+            raise
+        print(f"stage {args.stage}: {exc}", file=sys.stderr)
+        return 2
+    if os.environ.get(CHECK_DEPS_ENV, "") not in ("", "0"):
+        uncovered = check_imports_covered(stage)
+        if uncovered:
+            print(f"stage {args.stage}: imported modules not in its dvc.yaml deps: {', '.join(uncovered)}", file=sys.stderr)
+            return 3
+    return 0
