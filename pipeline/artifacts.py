@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from pipeline.stages import STAGES
+
 KINDS = ("parquet", "json", "dir", "file")
 
 
@@ -136,17 +138,22 @@ def _build() -> dict[str, Artifact]:
         Artifact("report/metrics", f"{REPORT}/metrics.json", kind="json", cache=False),
         Artifact("report/plots", f"{REPORT}/plots", kind="dir", cache=False),
     ]
-    items += [_quality(stage) for stage in QUALITY_STAGES]
+    items += [_quality(stage) for stage in STAGES]
     registry = {a.name: a for a in items}
     if len(registry) != len(items):
         raise RuntimeError("duplicate artifact names in the registry")
     return registry
 
 
-QUALITY_STAGES = ("ingest", "returns", "covar_dcc", "mes_srisk", "covar_qr", "spillover", "contagion", "panel",
-                  "stress_firesale", "stress_cascade")
-
 ARTIFACTS: dict[str, Artifact] = _build()
+
+
+def register(item: Artifact) -> Artifact:
+    """Add an artifact to the registry (a new measure's output, docs/extending.md); names are unique."""
+    if item.name in ARTIFACTS:
+        raise ValueError(f"artifact {item.name!r} is already registered ({ARTIFACTS[item.name].path})")
+    ARTIFACTS[item.name] = item
+    return item
 
 
 def artifact(name: str) -> Artifact:

@@ -136,11 +136,13 @@ def _compress(files: Iterable[str]) -> list[str]:
 
 def stage_entry(stage) -> dict:
     """The ``dvc.yaml`` entry of one stage declaration."""
-    code = import_closure(f"pipeline.stages.{stage.name}")
+    code = set(import_closure("pipeline.__main__")) | set(import_closure("pipeline.stage"))
+    code |= set(import_closure(f"pipeline.stages.{stage.name}"))
     deps = _compress(code) + list(stage.files)
-    for name in stage.inputs:
-        dep = artifact(name).dependency
-        if dep not in deps:
+    data = [artifact(name).dependency for name in stage.inputs]
+    for dep in data:
+        inside_folder = any(dep.startswith(other + "/") for other in data)
+        if dep not in deps and not inside_folder:
             deps.append(dep)
     outs: list = []
     metrics: list = []

@@ -213,7 +213,7 @@ def load_stage(name: str) -> Stage:
     from pipeline.stages import STAGES
 
     if name not in STAGES:
-        raise ConfigError(f"unknown stage {name!r}; allowed values: {', '.join(STAGES)}")
+        raise ConfigError(f"unknown stage {name!r}; allowed values: {', '.join(map(repr, STAGES))}")
     module = importlib.import_module(f"pipeline.stages.{name}")
     stage = module.STAGE
     if stage.name != name:

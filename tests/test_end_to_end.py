@@ -2,7 +2,9 @@
 
 Checks the acceptance of the backbone: the report exists, ``dvc status`` is
 clean, a second ``dvc repro`` runs nothing, ``dvc repro -f`` gives byte-identical
-Parquet artifacts, and the committed ``dvc.lock`` matches the code and params.
+Parquet artifacts, every Parquet artifact carries its provenance, and the committed
+``dvc.lock`` matches the code and params. Stages run with ``PIPELINE_CHECK_DEPS=1``:
+each fails when it imported a repository module that its ``dvc.yaml`` deps miss.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ pytestmark = pytest.mark.slow
 
 
 def run(cmd: list[str], cwd: Path) -> str:
-    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "PIPELINE_CHECK_DEPS": "1", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
            "GIT_COMMITTER_EMAIL": "t@t"}
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
@@ -79,6 +81,13 @@ def test_repro_builds_the_report_and_is_reproducible(fresh_repo):
 
     first = digests(fresh_repo)
     assert any(k.endswith("returns.parquet") for k in first)
+    from pipeline.io import read_provenance
+
+    for rel in first:
+        prov = read_provenance(fresh_repo / rel)
+        assert prov is not None, f"{rel} has no provenance"
+        assert {"stage", "params", "data_source", "version"} <= set(prov), rel
+        assert prov["data_source"] is not None, rel
     dvc("repro", "-f", cwd=fresh_repo)
     assert digests(fresh_repo) == first
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from measures.returns import ReturnsOptions, compute_returns, negative_equity_events
 from pipeline.schema import require_columns
-from pipeline.stage import Stage, StageContext, StageInputError
+from pipeline.stage import Stage, StageContext
 
 
 def run(ctx: StageContext) -> dict:
@@ -19,8 +19,6 @@ def run(ctx: StageContext) -> dict:
     index = None
     if config.system == "index":
         index = ctx.read("system", required=False)
-        if index is None:
-            raise StageInputError("measures.returns.system='index' needs the canonical system table; the data source has none")
         require_columns(index, "system", ["close"], stage=ctx.stage.name)
     result = compute_returns(ctx.read("prices"), options=config, index=index)
     ctx.events(result.events, table="prices")

@@ -1,0 +1,161 @@
+"""The stage mechanism: configs from params, typed status, the runner's errors, quality, budgets, provenance."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import REPO, copy_root, run_stage
+
+from measures.core.config import Config, ConfigError, check_choice, check_range
+from measures.core.mapping import SERIAL
+from measures.core.status import FailureBudgetExceeded, FitStatus, NotEstimable, is_failed, worst
+from pipeline.io import normalize_dtypes, read_provenance
+from pipeline.quality import QualityRecord
+from pipeline.stage import ProgressMapper, Stage, run_stage as runner
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Inner(Config):
+    horizon: int = 10
+    scale: float = 1.0
+
+    def validate(self) -> None:
+        check_range("horizon", self.horizon, low=1, integer=True)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Outer(Config):
+    q: float = 0.95
+    grid: tuple[float, ...] = (0.0, 0.5)
+    pair: tuple[str, int] | None = None
+    inner: Inner = dataclasses.field(default_factory=Inner)
+    method: str = "a"
+
+    def validate(self) -> None:
+        check_choice("method", self.method, ("a", "b"))
+
+
+def test_from_mapping_converts_from_the_type_hints():
+    cfg = Outer.from_mapping({"q": 1, "grid": [1, 2], "pair": ["x", 3], "inner": {"horizon": 5, "scale": 2}}, where="g")
+    assert cfg.q == 1.0 and isinstance(cfg.q, float)
+    assert cfg.grid == (1.0, 2.0) and all(isinstance(v, float) for v in cfg.grid)
+    assert cfg.pair == ("x", 3)
+    assert cfg.inner == Inner(horizon=5, scale=2.0)
+    assert Outer.from_mapping({}) == Outer()
+    assert cfg.to_dict()["grid"] == [1.0, 2.0]
+
+
+def test_from_mapping_names_the_group_and_the_allowed_values():
+    with pytest.raises(ConfigError, match=r"^g: unknown option\(s\) methd for Outer; allowed options: grid, inner, method, pair, q$"):
+        Outer.from_mapping({"methd": "a"}, where="g")
+    with pytest.raises(ConfigError, match=r"^g: method='c' is not allowed; allowed values: 'a', 'b'$"):
+        Outer.from_mapping({"method": "c"}, where="g")
+    with pytest.raises(ConfigError, match=r"^g.inner: horizon=0 is out of range; allowed: \[1, inf\]$"):
+        Outer.from_mapping({"inner": {"horizon": 0}}, where="g")
+    with pytest.raises(ConfigError, match=r"g.inner: unknown option\(s\) h for Inner"):
+        Outer.from_mapping({"inner": {"h": 1}}, where="g")
+
+
+def test_fit_status_has_a_severity_order():
+    assert worst("ok", "warning:X", "ok") == "warning:X"
+    assert worst("warning:X", "failed:E: boom", "warning:Y") == "failed:E: boom"
+    assert worst("warning:X", "warning:Y") == "warning:X"
+    assert worst() == "ok" and worst(None, "ok") == "ok"
+    assert is_failed("failed:E: m") and not is_failed("warning:failed")
+    assert FitStatus.parse("failed:E: a: b") == FitStatus("failed", "E", "a: b")
+    with pytest.raises(ValueError, match="kind='bad'"):
+        FitStatus("bad")
+
+
+def test_normalize_dtypes_fixes_dates_strings_and_declared_types():
+    frame = pd.DataFrame({"date": pd.to_datetime(["2020-01-02"]).astype("datetime64[s]"),
+                          "bank": pd.Series(["A"], dtype="string"), "x": [None]})
+    out = normalize_dtypes(frame, {"x": "float64"})
+    assert str(out["date"].dtype) == "datetime64[ns]"
+    assert out["bank"].dtype == object and out["x"].dtype == "float64"
+
+
+def test_mappers_keep_the_item_order():
+    assert SERIAL.map(lambda x: x * x, [3, 1, 2]) == [9, 1, 4]
+    assert ProgressMapper("t").map(lambda x: -x, range(4)) == [0, -1, -2, -3]
+
+
+def _params(**groups):
+    return {"measures": {"returns": {}}, **groups}
+
+
+def test_quality_is_written_when_the_stage_fails(tmp_path):
+    def run(ctx):
+        ctx.record(QualityRecord("returns", "prices", "AAA", None, None, 1, "excluded", "test", "recorded before failing"))
+        raise NotEstimable("too few banks: 1 (need 2)")
+
+    stage = Stage(name="returns", run=run, outputs=("returns",))
+    with pytest.raises(NotEstimable, match="too few banks"):
+        runner(stage, params=_params(), root=tmp_path)
+    quality = pd.read_parquet(tmp_path / "data/processed/quality/returns.parquet")
+    assert quality["detail"].tolist() == ["recorded before failing"]
+    assert not (tmp_path / "data/interim/returns.parquet").exists()
+
+
+def test_failure_budget_is_checked_after_the_outputs_are_written(tmp_path):
+    def run(ctx):
+        ctx.budget(["ok", "failed:E: x", "failed:E: y"], 0.5, what="bank fits")
+        return {"returns": pd.DataFrame({"bank_id": ["A"], "date": pd.to_datetime(["2020-01-02"]), "ret": [0.1]})}
+
+    stage = Stage(name="returns", run=run, outputs=("returns",))
+    with pytest.raises(FailureBudgetExceeded, match=r"bank fits: 2 of 3 fits failed \(66.7%\) > max_failure_share=50.0%"):
+        runner(stage, params=_params(), root=tmp_path)
+    assert (tmp_path / "data/interim/returns.parquet").is_file()
+    assert (tmp_path / "data/processed/quality/returns.parquet").is_file()
+
+
+def test_a_declared_output_that_is_not_written_is_an_error(tmp_path):
+    stage = Stage(name="returns", run=lambda ctx: {}, outputs=("returns",))
+    with pytest.raises(RuntimeError, match="did not write its declared output"):
+        runner(stage, params=_params(), root=tmp_path)
+
+
+def test_every_artifact_records_its_provenance_and_reruns_are_byte_identical(default_root, tmp_path):
+    prov = read_provenance(default_root / "data/interim/returns.parquet")
+    assert prov["stage"] == "returns"
+    assert prov["params"] == {"measures.returns": {"system": "sample", "suspensions": "mask", "suspension_min_run": 5,
+                                                   "drop_non_trading_days": True}}
+    assert prov["data_source"] == {"kind": "synthetic", "seed": 20071012, "sample": {"start": "2007-10-12", "end": "2020-12-31"}}
+    assert prov["version"]
+    assert read_provenance(default_root / "data/interim/canonical/prices.parquet")["stage"] == "ingest"
+    assert read_provenance(default_root / "data/processed/quality/returns.parquet")["stage"] == "returns"
+    root = copy_root(default_root, tmp_path, "prices", "banks", "system", "balance_sheet")
+    run_stage(root, "returns")
+    for name in ("returns.parquet", "system_returns.parquet"):
+        assert (root / "data/interim" / name).read_bytes() == (default_root / "data/interim" / name).read_bytes()
+
+
+def _cli(args, cwd, **env):
+    full = {**os.environ, **env}
+    full.pop("PIPELINE_DEBUG", None) if "PIPELINE_DEBUG" not in env else None
+    return subprocess.run([sys.executable, "-m", "pipeline", *args], cwd=cwd, env=full, capture_output=True, text=True, check=False)
+
+
+def test_a_known_error_exits_2_with_the_message_alone(tmp_path):
+    params = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
+    params["data"]["source"] = "bloomberg"
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
+    proc = _cli(["run", "ingest", "--params", str(tmp_path / "params.yaml"), "--root", str(tmp_path)], REPO)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "stage ingest: data.source='bloomberg' is not allowed; allowed values: 'synthetic', 'files'"
+    assert "Traceback" not in proc.stderr
+    debug = _cli(["run", "ingest", "--params", str(tmp_path / "params.yaml"), "--root", str(tmp_path)], REPO, PIPELINE_DEBUG="1")
+    assert debug.returncode != 0 and "Traceback" in debug.stderr
+
+
+def test_an_unknown_stage_is_refused_with_the_stage_names(tmp_path):
+    proc = _cli(["run", "covar", "--root", str(tmp_path)], REPO)
+    assert proc.returncode == 2
+    assert "unknown stage 'covar'; allowed values: 'ingest', 'returns'" in proc.stderr
