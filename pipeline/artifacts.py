@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from pipeline.stages import STAGES
-
 KINDS = ("parquet", "json", "dir", "file")
 
 
@@ -138,7 +136,6 @@ def _build() -> dict[str, Artifact]:
         Artifact("report/metrics", f"{REPORT}/metrics.json", kind="json", cache=False),
         Artifact("report/plots", f"{REPORT}/plots", kind="dir", cache=False),
     ]
-    items += [_quality(stage) for stage in STAGES]
     registry = {a.name: a for a in items}
     if len(registry) != len(items):
         raise RuntimeError("duplicate artifact names in the registry")
@@ -158,6 +155,8 @@ def register(item: Artifact) -> Artifact:
 
 def artifact(name: str) -> Artifact:
     """The registered artifact ``name``; an unknown name raises listing the registered ones."""
+    if name.startswith("quality/") and name not in ARTIFACTS:
+        return _quality(name.removeprefix("quality/"))  # every stage has one: data/processed/quality/<stage>.parquet
     try:
         return ARTIFACTS[name]
     except KeyError:

@@ -10,7 +10,7 @@ import yaml
 from conftest import REPO
 
 from pipeline.dag import import_closure, render
-from pipeline.stages import STAGES
+from pipeline.dag import STAGES
 
 
 def test_dvc_yaml_is_up_to_date_with_the_declarations():

@@ -158,4 +158,4 @@ def test_a_known_error_exits_2_with_the_message_alone(tmp_path):
 def test_an_unknown_stage_is_refused_with_the_stage_names(tmp_path):
     proc = _cli(["run", "covar", "--root", str(tmp_path)], REPO)
     assert proc.returncode == 2
-    assert "unknown stage 'covar'; allowed values: 'ingest', 'returns'" in proc.stderr
+    assert "unknown stage 'covar'; allowed values: 'contagion', 'covar_dcc', 'covar_qr', 'ingest'" in proc.stderr

@@ -2,7 +2,8 @@
 
 A stage wires artifacts to the science in ``measures`` / ``panel`` and nothing else;
 the runner (``python -m pipeline run <name>``) does params, I/O, quality records and
-errors, and ``dvc.yaml`` is generated from the declarations (``python -m pipeline dag``).
+errors, and ``dvc.yaml`` is generated from the declarations (``python -m pipeline dag``,
+which lists the stages in DAG order: ``pipeline.dag.STAGES``).
 No stage imports another stage.
 """
 
@@ -13,18 +14,3 @@ import os
 # Any parallelism must come from processes over banks, windows, years or grids, never from BLAS threads.
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
-
-#: The stages in DAG order (``dvc.yaml`` lists them in this order).
-STAGES = (
-    "ingest",
-    "returns",
-    "covar_dcc",
-    "mes_srisk",
-    "covar_qr",
-    "spillover",
-    "contagion",
-    "panel",
-    "stress_firesale",
-    "stress_cascade",
-    "report",
-)
