@@ -1,4 +1,4 @@
-"""How the per-bank hot paths scale with the number of banks (DESIGN §9: N = 16, 64, 256, 1024).
+"""How the per-bank hot paths scale with the number of banks (benchmarks/scaling.py: N = 16, 64, 256, 1024).
 
 On seeded factor-model data (T = 1,000 days, five state variables), times for each N:
 

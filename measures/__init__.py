@@ -25,13 +25,13 @@ _EXPORTS: dict[str, str] = {
             "rolling_quantile_regression", "solve_quantile_regression", "solve_rolling_quantile_regression",
         )
     },
-    # ΔCoVaR by quantile regression and the market-spillover decomposition (METHODS §1)
+    # ΔCoVaR by quantile regression and the market-spillover decomposition (docs/covar.md)
     **{name: "measures.covar_qr" for name in ("CoVaRConfig", "estimate_delta_covar", "fit_covar_regressions", "lag_states", "rank_deficient_windows")},
     **{
         name: "measures.spillover"
         for name in ("SpilloverConfig", "SpilloverResult", "decompose_spillover", "estimate_market_spillover", "market_levels", "weekly_last")
     },
-    # DCC-GARCH and the measures built on it (METHODS §2-3)
+    # DCC-GARCH and the measures built on it (docs/srisk.md)
     **{
         name: "measures.dcc"
         for name in ("DCCConfig", "DCCResult", "GarchParams", "correlation_loglik", "fit_dcc", "fit_dcc_bivariate", "simulate_dcc_garch")
@@ -44,7 +44,7 @@ _EXPORTS: dict[str, str] = {
             "lrmes_closed_form", "lrmes_from_mes", "ses", "simulate_lrmes", "srisk", "srisk_share", "srisk_status",
         )
     },
-    # contagion networks (METHODS §4)
+    # contagion networks (docs/contagion.md)
     **{
         name: "measures.contagion"
         for name in (
@@ -53,7 +53,7 @@ _EXPORTS: dict[str, str] = {
             "estimate_rolling_connectedness", "generalized_fevd", "granger_edges", "granger_pvalues",
         )
     },
-    # balance-sheet contagion (METHODS §6)
+    # balance-sheet contagion (docs/firesale.md, docs/cascade.md)
     **{
         name: "measures.stress"
         for name in (

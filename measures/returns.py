@@ -1,9 +1,9 @@
 """Daily log returns, losses, market-value weights and the system return.
 
-Conventions (METHODS, "Conventions"): ``r_t = log(P_t) − log(P_{t−1})`` on the
+Conventions (docs/references.md, Conventions): ``r_t = log(P_t) − log(P_{t−1})`` on the
 adjusted close, in decimals; the loss is ``X_t = −r_t``. The system is, by
-default, the market-capitalization-weighted sample of banks (Fang, Chen & Yang
-2018, seed 004):
+default, the market-capitalization-weighted sample of banks (Fang–Chen–Yang
+2018, docs/references.md):
 
 .. math::
 

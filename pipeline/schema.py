@@ -1,7 +1,7 @@
 """The canonical tables: the single schema module, parsing and validation.
 
 Every source format (canonical CSV/Parquet/Excel, Wind/iFinD exports, toolbox
-workbooks, the embedded simulator) is mapped onto five tidy tables (DESIGN §3):
+workbooks, the embedded simulator) is mapped onto five tidy tables (docs/data.md):
 
 ========== ================ =====================================================
 table      key              columns
@@ -119,7 +119,7 @@ SYSTEM = TableSchema(
 MARKET_STATES = TableSchema(
     name="market_states",
     key=("date",),
-    description="State variables, one column each, oriented so that larger = more stress (METHODS §1.3).",
+    description="State variables, one column each, oriented so that larger = more stress (docs/covar.md).",
     columns=(Column("date", "date", True, "trading day"),),
     free_numeric=True,
 )

@@ -1,6 +1,6 @@
 """State variables built from raw index series (``data.market_states``).
 
-METHODS §1.3 wants each state oriented so that larger = more stress. Users turn
+docs/covar.md wants each state oriented so that larger = more stress. Users turn
 raw series (index levels, rates, yields, exchange rates) into such states with a
 list of specs, one per state::
 

@@ -7,7 +7,7 @@ Bank factor (GARCH(1,1) with standardized Student-t innovations and stress episo
 with ``m_t`` the product of the episode multipliers active on day t and ``mu_t`` the episode drift
 (Bollerslev 1986; the t innovation after Bollerslev 1987). The broad stock market (a CSI 300-like
 index) is ``c_t = lambda * f_t + v_t``; the real-estate sector index ``r^RE_t = 1.1 c_t + w_t``.
-The five state variables of METHODS §1.3 are oriented larger = more stress.
+The five state variables of docs/covar.md are oriented larger = more stress.
 """
 
 from __future__ import annotations

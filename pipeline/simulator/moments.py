@@ -4,7 +4,7 @@ Return moments use daily log returns ``r = diff(log close)`` inside ``[start, en
 of zero or missing volume (trading suspensions) masked. Per peer group: annualized volatility
 (``sd * sqrt(252)``, mean over banks), mean pairwise correlation within the group, excess
 kurtosis and first-order autocorrelation of squared returns (means over banks). The system
-return is the market-cap-weighted return ``sum_i w_{i,t-1} r_{i,t}`` (METHODS conventions).
+return is the market-cap-weighted return ``sum_i w_{i,t-1} r_{i,t}`` (docs/references.md, Conventions).
 Balance-sheet moments are means over bank-years of December period ends in the span.
 """
 
