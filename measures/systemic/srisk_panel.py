@@ -73,9 +73,10 @@ def daily_balance_sheet(
     bs["publication_date"] = pd.to_datetime(bs["publication_date"])
     liab_pub = published(bs, "total_liabilities").reindex(columns=banks)
     liab = carry_forward_liabilities(liab_pub, dates)
-    stamp = liab_pub.notna().mul(liab_pub.index.asi8.astype(float), axis=0).where(liab_pub.notna())
+    ns = pd.DatetimeIndex(liab_pub.index).as_unit("ns").asi8.astype(float)  # nanoseconds whatever the input unit
+    stamp = liab_pub.notna().mul(ns, axis=0).where(liab_pub.notna())
     published_on = carry_forward_liabilities(stamp, dates)
-    now = pd.Series(np.asarray(dates.asi8, dtype=float), index=dates)
+    now = pd.Series(np.asarray(pd.DatetimeIndex(dates).as_unit("ns").asi8, dtype=float), index=dates)
     age = published_on.rsub(now, axis=0) / 86400e9
     equity = None
     if "equity" in bs.columns and bs["equity"].notna().any():
