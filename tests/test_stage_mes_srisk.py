@@ -148,6 +148,9 @@ def test_simulation_route_and_mes_route_and_bad_inputs(tmp_path):
     tiny.write_interim(root, bs=bs)
     with pytest.raises(DataValidationError, match="needs column.*total_liabilities"):
         mes_srisk(root, fit=False)
+    (root / "data" / "interim" / "canonical" / "balance_sheet.parquet").unlink()
+    with pytest.raises(DataValidationError, match="needs the balance_sheet table, which the data source does not provide"):
+        mes_srisk(root, fit=False)
 
 
 def test_measures_come_from_the_stored_paths_not_a_refit(tmp_path):
