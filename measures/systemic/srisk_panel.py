@@ -168,7 +168,8 @@ def srisk_panel(
     bs_status = srisk_status(liab, cap, equity)
     if config.max_liability_age_days is not None:
         stale = (age > config.max_liability_age_days) & ~(cap.isna() | ~(cap > 0))
-        msg = f"failed:StaleLiabilities: last published liabilities older than max_liability_age_days={config.max_liability_age_days}"
+        msg = ("failed:StaleLiabilities: last published liabilities older than "
+               f"max_liability_age_days={config.max_liability_age_days}")
         bs_status = bs_status.mask(stale, msg)
 
     panel = pd.concat([frame.stack(future_stack=True).rename(name) for frame, name in
