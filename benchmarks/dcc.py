@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from measures.dcc import DCCConfig, GarchParams, correlation_loglik, fit_dcc_bivariate, second_moment  # noqa: E402
 from measures.dcc import simulate_dcc_garch  # noqa: E402
-from measures.dcc.loop import correlation_loglik_loop  # noqa: E402
+from dcc_loop import correlation_loglik_loop  # noqa: E402  (benchmarks/dcc_loop.py, beside this script)
 
 
 def best_of(func, repeat: int) -> float:

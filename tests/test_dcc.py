@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,7 +22,12 @@ from measures.dcc import (
     summarize_bivariate,
 )
 from measures.dcc.likelihood import bivariate_terms, pair_indices
-from measures.dcc.loop import correlation_loglik_loop
+
+# the plain-loop likelihood is a benchmark baseline (benchmarks/dcc_loop.py), not part of the science package
+_SPEC = importlib.util.spec_from_file_location("dcc_loop", Path(__file__).parents[1] / "benchmarks" / "dcc_loop.py")
+_LOOP = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(_LOOP)
+correlation_loglik_loop = _LOOP.correlation_loglik_loop
 
 TRUE_A, TRUE_B = 0.05, 0.90
 GARCH = (
@@ -289,3 +297,83 @@ def test_student_t_zero_mean_garch_option():
         fit.param("delta")
     with pytest.raises(ValueError, match="dist='skewt' is not allowed"):
         fit_univariate_garch(r, dist="skewt")
+
+
+# ---------------------------------------------------------------- per-bank fits on a panel (the covar_dcc stage's science)
+
+
+class RecordingMapper:
+    """A mapper that records what it mapped (and maps in reverse order, to show results keep item order)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int]] = []
+
+    def map(self, fn, items, *, desc=""):
+        items = list(items)
+        self.calls.append((desc, len(items)))
+        out = {k: fn(items[k]) for k in reversed(range(len(items)))}
+        return [out[k] for k in range(len(items))]
+
+
+@pytest.fixture(scope="module")
+def bank_panel() -> tuple[pd.DataFrame, pd.Series]:
+    rng = np.random.default_rng(77)
+    r, _, _ = simulate_dcc_garch(600, list(GARCH), TRUE_A, TRUE_B, QBAR3, rng)
+    dates = pd.bdate_range("2015-01-01", periods=600)
+    wide = pd.DataFrame({"A": r[:, 1], "B": r[:, 2], "C": r[:, 1] * 0.5 + r[:, 2] * 0.5, "D": np.nan}, index=dates)
+    wide.iloc[100:103, 2] = np.nan  # C: three days without a return inside its span
+    wide.iloc[:50, 1] = np.nan  # B: listed later (a shorter span, not a gap)
+    return wide, pd.Series(r[:, 0], index=dates, name="__system__")
+
+
+def test_fit_dcc_banks_samples_events_and_shared_system_fit(bank_panel):
+    from measures.dcc import fit_dcc_banks, pair_samples
+
+    wide, system = bank_panel
+    samples, events = pair_samples(wide, system, missing="drop")
+    assert len(samples["A"]) == 600 and len(samples["B"]) == 550 and len(samples["C"]) == 597 and len(samples["D"]) == 0
+    assert events[["bank_id", "n_rows", "action", "reason"]].values.tolist() == [["C", 3, "excluded", "missing_return"]]
+    assert events["date_start"].iloc[0] == wide.index[100] and events["date_end"].iloc[0] == wide.index[102]
+    mapper = RecordingMapper()
+    results, events = fit_dcc_banks(wide, system, DCCConfig(), mapper=mapper)
+    assert list(results) == ["A", "B", "C", "D"]
+    assert mapper.calls == [("system GARCH", 3), ("bank DCC fits", 4)]  # A, B, C have three different samples
+    # each bank's fit is the plain bivariate fit of its own sample
+    alone = fit_dcc_bivariate(system.loc[samples["C"]], wide.loc[samples["C"], ["C"]])["C"]
+    assert results["C"].a == alone.a and np.array_equal(results["C"].sigma, alone.sigma, equal_nan=True)
+    assert results["D"].status.startswith("failed:ValueError:") and results["D"].nobs == 0
+    flagged = events[events.reason == "fit_failed"]
+    assert flagged["bank_id"].tolist() == ["D"] and flagged["action"].tolist() == ["flagged"]
+    # missing="fail": the inside gap fails C with a status naming the first missing date
+    failed, events = fit_dcc_banks(wide, system, DCCConfig(), missing="fail")
+    assert failed["C"].status.startswith("failed:ValueError:") and str(wide.index[100]) in failed["C"].status
+    assert failed["A"].a == results["A"].a and "missing_return" not in set(events["reason"])
+    with pytest.raises(ValueError, match="missing='zero' is not allowed"):
+        fit_dcc_banks(wide, system, missing="zero")
+
+
+def test_banks_with_one_sample_share_the_system_fit_and_the_mapper_changes_nothing(bank_panel):
+    wide, system = bank_panel
+    both = wide[["A", "B"]].iloc[50:]
+    mapper = RecordingMapper()
+    mapped = fit_dcc_bivariate(system.iloc[50:], both, mapper=mapper)
+    serial = fit_dcc_bivariate(system.iloc[50:], both)
+    assert mapper.calls == [("system GARCH", 1), ("bank DCC fits", 2)]
+    assert mapped["A"].univariate[0] is mapped["B"].univariate[0]
+    for bank in ("A", "B"):
+        assert mapped[bank].a == serial[bank].a and np.array_equal(mapped[bank].correlation, serial[bank].correlation)
+
+
+def test_estimates_frame_layout(bank_panel):
+    from measures.dcc import estimates_frame, fit_dcc_banks
+
+    wide, system = bank_panel
+    results, _ = fit_dcc_banks(wide[["A", "D"]], system)
+    est = estimates_frame(results)
+    assert list(est.columns) == ["bank_id", "window_end", "term", "estimate", "std_error", "status"]
+    a = est[est.bank_id == "A"].set_index("term")
+    assert a.loc["dcc_a", "estimate"] == results["A"].a and a.loc["nobs", "estimate"] == 600
+    assert a.loc["bank_gamma", "estimate"] == results["A"].univariate[1].param("gamma")
+    assert (a["window_end"] == wide.index[-1]).all() and np.isnan(a.loc["loglik", "std_error"])
+    d = est[est.bank_id == "D"]
+    assert d["term"].tolist() == ["dcc_a", "dcc_b", "loglik", "nobs"] and d["window_end"].isna().all()

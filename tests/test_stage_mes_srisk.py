@@ -1,36 +1,55 @@
-"""Stage mes_srisk: MES (historical, dynamic), LRMES, SRISK, SRISK%, aggregate SRISK; report section."""
+"""Stage mes_srisk: MES (historical, dynamic), LRMES, SRISK, SRISK%, aggregate SRISK from the stored DCC fits."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import repo_params, run_stage
 
-from pipeline.io import read_parquet
+from measures.core.config import ConfigError
+from measures.systemic import SRiskPanelConfig, SystemicRiskConfig
+from pipeline.io import read_parquet, write_parquet
 from pipeline.report.core import ReportContext
 from pipeline.report.sections import srisk as srisk_section
 from pipeline.schema import DataValidationError
-from pipeline.stages import covar_dcc, mes_srisk
+from pipeline.stage import load_stage
 
 _SPEC = importlib.util.spec_from_file_location("tiny_dcc", Path(__file__).parent / "fixtures" / "covar_dcc" / "tiny.py")
 tiny = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(tiny)
 
-
-def run_stage(data: Path, params: Path) -> dict[str, pd.DataFrame]:
-    measures, system, quality = data / "processed" / "measures", data / "processed" / "system", data / "processed" / "quality"
-    mes_srisk.run(str(params), str(data / "interim"), str(data / "interim" / "canonical"), str(measures), str(system), str(quality))
-    return {"mes": read_parquet(measures / "mes.parquet"), "srisk": read_parquet(measures / "srisk.parquet"),
-            "total": read_parquet(system / "srisk_total.parquet"), "quality": read_parquet(quality / "mes_srisk.parquet")}
+ARTIFACTS = {"mes": "measures/mes", "srisk": "measures/srisk", "total": "system/srisk_total", "quality": "quality/mes_srisk"}
 
 
-def test_default_data_srisk_by_hand_carry_forward_and_report(default_data_dir, tmp_path):
-    params = tiny.write_params(tmp_path / "params.yaml")
-    out = run_stage(default_data_dir, params)
-    blobs = {p: p.read_bytes() for p in (default_data_dir / "processed").glob("*/*.parquet") if "mes" in p.name or "srisk" in p.name}
+def mes_srisk(root: Path, *, fit: bool = True, **changes) -> dict[str, pd.DataFrame]:
+    """Run covar_dcc (unless ``fit`` is False) and mes_srisk under ``root``; the mes_srisk artifacts."""
+    if fit:
+        run_stage(root, "covar_dcc", **tiny.overrides())
+    run_stage(root, "mes_srisk", **tiny.overrides(mes=changes))
+    return {k: read_parquet(root / "data" / "processed" / f"{v}.parquet") for k, v in ARTIFACTS.items()}
+
+
+def test_declaration_reads_the_stored_fits_and_params_are_the_api_defaults():
+    stage = load_stage("mes_srisk")
+    assert stage.inputs == ("dcc_paths", "covar_dcc_estimates", "returns", "balance_sheet")
+    assert stage.outputs == ("mes", "srisk", "srisk_total")
+    assert list(stage.params) == ["measures.mes_srisk"]  # no measures.covar_dcc: nothing is refitted
+    params_cls = stage.params["measures.mes_srisk"]
+    assert issubclass(params_cls, SystemicRiskConfig)
+    names = [f.name for f in dataclasses.fields(SystemicRiskConfig)]
+    assert {n: getattr(params_cls(), n) for n in names} == dataclasses.asdict(SystemicRiskConfig())
+    assert params_cls() == SRiskPanelConfig()
+
+
+def test_default_data_srisk_by_hand_carry_forward_and_report(stage_root):
+    data = stage_root / "data"
+    out = mes_srisk(stage_root)
+    blobs = {p: p.read_bytes() for p in (data / "processed").glob("*/*.parquet") if "mes" in p.name or "srisk" in p.name}
     mes, sr, total = out["mes"], out["srisk"], out["total"]
     assert list(mes.columns) == ["bank_id", "date", "mes_hist", "mes_dyn", "status"]
     assert list(sr.columns) == ["bank_id", "date", "beta", "lrmes", "srisk", "srisk_share", "status"]
@@ -38,10 +57,10 @@ def test_default_data_srisk_by_hand_carry_forward_and_report(default_data_dir, t
     np.testing.assert_allclose(sr["lrmes"], 1 - np.exp(np.log(0.6) * sr["beta"]), rtol=1e-12)
     # SRISK by hand for one bank, with liabilities published on a known date
     bank = "SOB01"
-    bs = read_parquet(default_data_dir / "interim" / "canonical" / "balance_sheet.parquet")
+    bs = read_parquet(data / "interim" / "canonical" / "balance_sheet.parquet")
     bs = bs[bs.bank_id == bank].sort_values("publication_date")
     pub, prev = bs.iloc[3], bs.iloc[2]
-    caps = read_parquet(default_data_dir / "interim" / "returns.parquet")
+    caps = read_parquet(data / "interim" / "returns.parquet")
     caps = caps[caps.bank_id == bank].set_index("date")["market_cap"]
     rows = sr[sr.bank_id == bank].set_index("date")
     on = rows.index[rows.index >= pub.publication_date][0]
@@ -64,15 +83,13 @@ def test_default_data_srisk_by_hand_carry_forward_and_report(default_data_dir, t
     assert mes["mes_dyn"].mean() > 0 and (mes["status"] == "ok").all()
     q = out["quality"]
     assert set(q["reason"]) == {"missing_liabilities"} and q["bank_id"].nunique() == 16
-    run_stage(default_data_dir, params)
+    mes_srisk(stage_root, fit=False)
     assert all(p.read_bytes() == b for p, b in blobs.items()) and len(blobs) == 4  # mes, srisk, srisk_total, quality
     # the report section builds from these artifacts (with the covar_dcc ones)
-    covar_dcc.run(str(params), str(default_data_dir / "interim"), str(default_data_dir / "processed/measures/covar_dcc.parquet"),
-                  str(default_data_dir / "processed/estimates/covar_dcc.parquet"), str(default_data_dir / "processed/quality"))
-    cov = read_parquet(default_data_dir / "processed/measures/covar_dcc.parquet")
+    cov = read_parquet(data / "processed/measures/covar_dcc.parquet")
     beta = cov["rho"] * cov["sigma_bank"] / cov["sigma_sys"]
     np.testing.assert_allclose(sr["beta"], beta, rtol=1e-12)
-    section = srisk_section.build(ReportContext(default_data_dir, {"episodes": [{"name": "x", "start": "2015-06-01", "end": "2015-09-30"}]}))
+    section = srisk_section.build(ReportContext(data, {"episodes": [{"name": "x", "start": "2015-06-01", "end": "2015-09-30"}]}))
     assert section is not None and section.metrics["fits"] == {"ok": 16, "warning": 0, "failed": 0}
     assert section.metrics["latest_date"] == pd.Timestamp("2020-12-31")
     assert len(section.plots["ranking_by_year"]) == 13 and "data:image/png;base64," in "".join(section.blocks)
@@ -89,8 +106,8 @@ def test_missing_liabilities_zero_cap_negative_equity_and_stale_liabilities(tmp_
     bs = bs[bs.bank_id != "C"]  # C: no liabilities at all
     bs.loc[(bs.bank_id == "A") & (bs.period_end == pd.Timestamp("2019-06-30")), "equity"] = -1e8
     bs = bs[~((bs.bank_id == "B") & (bs.period_end > pd.Timestamp("2019-12-31")))]  # B stops publishing
-    data = tiny.write_interim(tmp_path / "data", market_cap=cap, bs=bs)
-    out = run_stage(data, tiny.write_params(tmp_path / "p.yaml", mes={"max_liability_age_days": 200}))
+    root = tiny.write_interim(tmp_path, market_cap=cap, bs=bs)
+    out = mes_srisk(root, max_liability_age_days=200)
     sr = out["srisk"].set_index(["bank_id", "date"])
     c = sr.loc["C"]
     assert c["srisk"].isna().all() and c["status"].str.startswith("failed:MissingLiabilities").all()
@@ -111,46 +128,57 @@ def test_missing_liabilities_zero_cap_negative_equity_and_stale_liabilities(tmp_
 
 
 def test_simulation_route_and_mes_route_and_bad_inputs(tmp_path):
-    data = tiny.write_interim(tmp_path / "data")
-    out = run_stage(data, tiny.write_params(tmp_path / "p.yaml", mes={"lrmes_route": "simulation", "n_paths": 500, "crash": 0.10,
-                                                                      "simulation_dates": "year_end"}))
+    root = tiny.write_interim(tmp_path)
+    out = mes_srisk(root, lrmes_route="simulation", n_paths=500, crash=0.10, simulation_dates="year_end")
     sr = out["srisk"]
     have = sr.dropna(subset=["lrmes"])
     assert set(have["date"]) == {pd.Timestamp("2019-12-31"), pd.Timestamp("2020-12-31"), pd.Timestamp("2021-09-07")}
     assert have["lrmes"].between(0, 1).all() and (out["mes"]["status"] == "ok").all()
     assert sr.dropna(subset=["srisk"])["date"].nunique() == 3  # SRISK only where LRMES was simulated
-    out = run_stage(data, tiny.write_params(tmp_path / "p.yaml", mes={"lrmes_route": "mes"}))
+    out = mes_srisk(root, fit=False, lrmes_route="mes")
     merged = out["srisk"].merge(out["mes"], on=["bank_id", "date"])
     np.testing.assert_allclose(merged["lrmes"], 1 - np.exp(-18 * merged["mes_dyn"]), rtol=1e-12)
-    with pytest.raises(ValueError, match="lrmes_route='vlab' is not allowed"):
-        run_stage(data, tiny.write_params(tmp_path / "p.yaml", mes={"lrmes_route": "vlab"}))
-    with pytest.raises(ValueError, match="k=1.5 is out of range"):
-        run_stage(data, tiny.write_params(tmp_path / "p.yaml", mes={"k": 1.5}))
+    with pytest.raises(ConfigError, match="measures.mes_srisk: lrmes_route='vlab' is not allowed"):
+        mes_srisk(root, fit=False, lrmes_route="vlab")
+    with pytest.raises(ConfigError, match="k=1.5 is out of range"):
+        mes_srisk(root, fit=False, k=1.5)
+    with pytest.raises(ConfigError, match="simulation_dates='month_end' is not allowed"):
+        mes_srisk(root, fit=False, simulation_dates="month_end")
     bs = tiny.balance_sheet(tiny.simulate()[0]).drop(columns="total_liabilities")
-    tiny.write_interim(data, bs=bs)
+    tiny.write_interim(root, bs=bs)
     with pytest.raises(DataValidationError, match="needs column.*total_liabilities"):
-        run_stage(data, tiny.write_params(tmp_path / "p.yaml"))
+        mes_srisk(root, fit=False)
+    (root / "data" / "interim" / "canonical" / "balance_sheet.parquet").unlink()
+    with pytest.raises(DataValidationError, match="needs the balance_sheet table, which the data source does not provide"):
+        mes_srisk(root, fit=False)
+
+
+def test_measures_come_from_the_stored_paths_not_a_refit(tmp_path):
+    root = tiny.write_interim(tmp_path)
+    before = mes_srisk(root)["srisk"].set_index(["bank_id", "date"])
+    path = root / "data" / "processed" / "estimates" / "dcc_paths.parquet"
+    paths = read_parquet(path)
+    paths.loc[paths.bank_id == "A", "sigma_bank"] *= 2.0  # a different stored fit for A
+    write_parquet(paths, path, key=["bank_id", "date"])
+    (root / "data" / "interim" / "system_returns.parquet").unlink()  # not an input of mes_srisk
+    after = mes_srisk(root, fit=False)["srisk"].set_index(["bank_id", "date"])
+    np.testing.assert_allclose(after.loc["A", "beta"], 2.0 * before.loc["A", "beta"], rtol=1e-12)
+    pd.testing.assert_frame_equal(after.drop(index="A"), before.drop(index="A"))
 
 
 @pytest.mark.realdata
 @pytest.mark.slow
 def test_us_financials_2008_srisk_is_carried_by_the_large_banks(tmp_path, shared_data):
-    import yaml
-
-    from pipeline.stages import ingest, returns
-
-    params = tiny.write_params(tmp_path / "params.yaml")
-    full = yaml.safe_load(params.read_text(encoding="utf-8"))
-    full["data"] = {"source": "files", "format": "toolbox", "raw_dir": str(shared_data / "us-financials"),
-                    "files": {"workbook": "Example_Large.xlsx"}, "money_unit": "USD m", "currency": "USD",
-                    "start": None, "end": None, "publication_lag_days": 45}
-    full["measures"]["returns"] = {"system": "index", "suspensions": "mask", "suspension_min_run": 5, "drop_non_trading_days": True}
-    params.write_text(yaml.safe_dump(full), encoding="utf-8")
-    data = tmp_path / "data"
-    canonical, quality = data / "interim" / "canonical", data / "processed" / "quality"
-    ingest.run(str(params), str(canonical), str(quality), root=str(tmp_path))
-    returns.run(str(params), str(canonical), str(data / "interim"), str(quality))
-    out = run_stage(data, params)
+    params = repo_params(
+        **tiny.overrides(),
+        data={"source": "files", "format": "toolbox", "raw_dir": str(shared_data / "us-financials"),
+              "files": {"workbook": "Example_Large.xlsx"}, "money_unit": "USD m", "currency": "USD",
+              "start": None, "end": None, "publication_lag_days": 45},
+        **{"measures.returns": {"system": "index", "suspensions": "mask", "suspension_min_run": 5, "drop_non_trading_days": True}},
+    )
+    for stage in ("ingest", "returns", "covar_dcc", "mes_srisk"):
+        run_stage(tmp_path, stage, params)
+    out = {k: read_parquet(tmp_path / "data" / "processed" / f"{v}.parquet") for k, v in ARTIFACTS.items()}
     sr = out["srisk"]
     assert sr["bank_id"].nunique() == 20 and not sr["status"].str.startswith("failed:ValueError").any()
     y = sr[sr.date.dt.year == 2008].groupby("bank_id")["srisk"].mean().clip(lower=0)

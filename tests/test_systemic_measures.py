@@ -295,8 +295,8 @@ def test_systemic_config_validation():
 
 
 @pytest.fixture(scope="module")
-def bank_fits():
-    from measures.dcc import GarchParams, fit_dcc_bivariate, simulate_dcc_garch
+def bank_inputs():
+    from measures.dcc import GarchParams, simulate_dcc_garch
 
     rng = np.random.default_rng(31)
     garch = [GarchParams(omega=2e-6, alpha=0.04, gamma=0.08, beta=0.88)] * 2
@@ -308,7 +308,15 @@ def bank_fits():
         system = r[:, 0] if system is None else system
         banks[name] = r[:, 1]
     banks["B3"] = np.r_[np.full(600, np.nan), banks["B1"][600:]]  # too short: failed
-    return fit_dcc_bivariate(pd.Series(system, index=idx, name="sys"), pd.DataFrame(banks, index=idx))
+    return pd.DataFrame(banks, index=idx), pd.Series(system, index=idx, name="sys")
+
+
+@pytest.fixture(scope="module")
+def bank_fits(bank_inputs):
+    from measures.dcc import fit_dcc_bivariate
+
+    wide, system = bank_inputs
+    return fit_dcc_bivariate(system, wide)
 
 
 def test_covar_dcc_frame_layout_and_values(bank_fits):
@@ -367,3 +375,81 @@ def test_causal_dynamic_mes_uses_no_future_residuals():
     xi = (ei[: k + 1] - rh[: k + 1] * em[: k + 1]) / np.sqrt(1 - rh[: k + 1] ** 2)
     expected = -(si[k] * rh[k] * (w @ em[: k + 1]) / w.sum() + si[k] * np.sqrt(1 - rh[k] ** 2) * (w @ xi) / w.sum())
     assert full[k] == pytest.approx(expected, abs=1e-13)
+
+
+def test_measures_from_stored_paths_equal_those_from_the_fits(bank_inputs, bank_fits):
+    from measures.dcc import estimates_frame
+    from measures.systemic import dcc_mes_frame, dcc_paths_frame, historical_mes_frame
+
+    wide, system = bank_inputs
+    paths = dcc_paths_frame(bank_fits, wide, system)
+    assert list(paths.columns) == ["bank_id", "date", "ret_bank", "ret_sys", "sigma_bank", "sigma_sys", "rho",
+                                   "z_bank", "z_sys", "status"]
+    b1 = paths[paths.bank_id == "B1"]
+    np.testing.assert_array_equal(b1["z_sys"], bank_fits["B1"].std_resid[:, 0])
+    np.testing.assert_array_equal(b1["ret_bank"], wide["B1"])
+    assert len(paths[paths.bank_id == "B3"]) == 100  # the failed fit keeps its sample rows
+    estimates = estimates_frame(bank_fits)
+    for route in ("closed_form", "mes"):
+        config = SystemicRiskConfig(lrmes_route=route)
+        pd.testing.assert_frame_equal(dcc_mes_frame(paths, config=config), dcc_mes_frame(bank_fits, config=config))
+    # the simulation from the stored paths and estimates is the simulation from the fit object
+    config = SystemicRiskConfig(lrmes_route="simulation", crash=0.1, horizon=22, n_paths=2000, seed=5)
+    dates = [wide.index[300], wide.index[-1]]
+    sim = dcc_mes_frame(paths, config=config, estimates=estimates, simulation_dates=dates).set_index(["bank_id", "date"])
+    for rank, bank in enumerate(("B1", "B2")):
+        for pos in (300, 699):
+            expected, _ = simulate_lrmes(bank_fits[bank], at=pos, crash=0.1, horizon=22, n_paths=2000,
+                                         rng=np.random.default_rng([5, rank, pos]))
+            assert sim.loc[(bank, wide.index[pos]), "lrmes"] == expected
+    assert sim["lrmes"].notna().sum() == 4 and sim.loc["B3", "status"].str.startswith("failed:").all()
+    with pytest.raises(ValueError, match="needs the fit estimates"):
+        dcc_mes_frame(paths, config=config)
+    # historical MES on each bank's fitted sample
+    hist = historical_mes_frame(paths, window=100, tail=0.05).set_index(["bank_id", "date"])
+    np.testing.assert_array_equal(hist.loc["B2", "mes_hist"], historical_mes(wide["B2"], system, window=100, tail=0.05))
+    assert hist.loc["B3", "mes_hist"].iloc[-1] == pytest.approx(
+        historical_mes(wide["B3"].iloc[600:], system.iloc[600:], window=100).iloc[-1])
+
+
+def test_daily_balance_sheet_carries_forward_ages_and_goes_stale():
+    from measures.systemic import daily_balance_sheet
+
+    bs = pd.DataFrame({
+        "bank_id": ["A", "A", "A", "B"],
+        "period_end": pd.to_datetime(["2020-03-31", "2020-06-30", "2020-06-30", "2020-03-31"]),
+        "publication_date": pd.to_datetime(["2020-05-15", "2020-08-14", "2020-08-14", "2020-05-15"]),
+        "total_liabilities": [100.0, 120.0, 130.0, 50.0],
+        "equity": [10.0, -1.0, -2.0, 5.0],
+    })
+    dates = pd.bdate_range("2020-05-01", "2021-06-30")
+    liab, age, equity = daily_balance_sheet(bs, dates, ["A", "B", "C"], max_age_days=300)
+    assert np.isnan(liab.loc["2020-05-14", "A"]) and liab.loc["2020-05-15", "A"] == 100.0
+    assert liab.loc["2020-08-14", "A"] == 130.0 and equity.loc["2020-08-14", "A"] == -2.0  # the last row published that day
+    assert age.loc["2020-08-20", "A"] == 6.0 and liab["C"].isna().all()
+    stale_from = pd.Timestamp("2020-05-15") + pd.Timedelta(days=301)
+    assert np.isnan(liab.loc[liab.index >= stale_from, "B"]).all() and liab.loc["2021-03-10", "B"] == 50.0
+    assert np.isnan(equity.loc[liab.index >= stale_from, "B"]).all()
+    unlimited, _, _ = daily_balance_sheet(bs, dates, ["B"], max_age_days=None)
+    assert (unlimited["B"].loc["2020-05-15":] == 50.0).all()
+
+
+def test_simulation_dates_and_status_events():
+    from measures.systemic import simulation_dates, status_events
+
+    dates = pd.bdate_range("2019-11-01", "2020-05-05")
+    assert simulation_dates(dates, "last") is None
+    assert simulation_dates(dates, "year_end") == [pd.Timestamp("2019-12-31"), pd.Timestamp("2020-05-05")]
+    assert simulation_dates(dates, "quarter_end") == [pd.Timestamp("2019-12-31"), pd.Timestamp("2020-03-31"),
+                                                      pd.Timestamp("2020-05-05")]
+    with pytest.raises(ValueError, match="how='month_end' is not allowed"):
+        simulation_dates(dates, "month_end")
+    frame = pd.DataFrame({
+        "bank_id": ["A", "A", "A", "B", "B"], "date": dates[:5],
+        "bs_status": ["ok", "warning:NegativeBookEquity", "warning:NegativeBookEquity",
+                      "failed:MissingLiabilities: none", np.nan],
+    })
+    events = status_events(frame)
+    assert events[["bank_id", "n_rows", "action", "reason"]].values.tolist() == [
+        ["A", 2, "flagged", "negative_book_equity"], ["B", 1, "masked", "missing_liabilities"]]
+    assert events["date_start"].iloc[0] == dates[1] and events["date_end"].iloc[0] == dates[2]

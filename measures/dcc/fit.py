@@ -14,20 +14,19 @@ Modes
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
+from functools import partial
 
 import numpy as np
 import pandas as pd
 
 from measures.core.adapters.arch_adapter import UnivariateGarchFit, fit_univariate_garch
-from measures.core.status import FitStatus, status_from_exception
+from measures.core.mapping import Mapper, map_items
+from measures.core.status import FitStatus, status_from_exception, worst
 from measures.dcc.config import DCCConfig
 from measures.dcc.estimate import estimate_correlation_step
 from measures.dcc.likelihood import correlation_matrices, second_moment
 from measures.dcc.results import DCCResult
-
-_SEVERITY = {"ok": 0, "warning": 1, "failed": 2}
-
 
 def _as_frame(returns: pd.DataFrame | np.ndarray, argument: str) -> pd.DataFrame:
     if isinstance(returns, pd.DataFrame):
@@ -65,10 +64,6 @@ def check_returns(frame: pd.DataFrame, *, min_obs: int, argument: str = "returns
             )
 
 
-def _worst(statuses: list[FitStatus]) -> FitStatus:
-    return max(statuses, key=lambda s: _SEVERITY[s.kind])
-
-
 def _assemble(frame: pd.DataFrame, fits: tuple[UnivariateGarchFit, ...], config: DCCConfig) -> DCCResult:
     """Step two on the residuals of given step-one fits, and the result object."""
     statuses = [FitStatus.parse(f.status) for f in fits]
@@ -86,7 +81,7 @@ def _assemble(frame: pd.DataFrame, fits: tuple[UnivariateGarchFit, ...], config:
         std_errors=config.std_errors,
         max_persistence=config.max_persistence,
     )
-    status = _worst([*statuses, step.status])
+    status = worst(*statuses, step.status)
     return DCCResult(
         names=tuple(frame.columns),
         index=frame.index,
@@ -177,6 +172,7 @@ def fit_dcc_bivariate(
     bank_returns: pd.DataFrame,
     *,
     config: DCCConfig | None = None,
+    mapper: Mapper | None = None,
 ) -> dict[str, DCCResult]:
     """One bivariate DCC(1,1)-GARCH per bank with the system (V-Lab style).
 
@@ -200,25 +196,87 @@ def fit_dcc_bivariate(
     system_name = str(system_returns.name) if system_returns.name is not None else "system"
     if system_name in banks.columns:
         raise ValueError(f"system_returns.name={system_name!r} is also a bank column; rename one of them")
-    system_cache: dict[tuple[int, int], UnivariateGarchFit] = {}
-    results: dict[str, DCCResult] = {}
+    samples = {}
     for bank in banks.columns:
         pair = pd.DataFrame({system_name: system_returns.astype(float), bank: banks[bank]})
         start, stop = _finite_span(pair)
-        sample = pair.iloc[start:stop]
+        samples[bank] = ((start, stop), pair.iloc[start:stop])
+    return fit_pair_samples(samples, config=config, mapper=mapper)
+
+
+def fit_pair_samples(
+    samples: Mapping[str, tuple[Hashable, pd.DataFrame]],
+    *,
+    config: DCCConfig | None = None,
+    mapper: Mapper | None = None,
+) -> dict[str, DCCResult]:
+    """Bivariate DCC fits of given ``(system, bank)`` samples, one system fit per sample key.
+
+    Parameters
+    ----------
+    samples : mapping
+        Bank -> ``(key, frame)``: ``frame`` has the system in column 0 and the bank in
+        column 1; samples with the same ``key`` must hold the same system returns, whose
+        first-step fit is then computed once and shared.
+    mapper : Mapper, optional
+        Maps the per-bank fits (:mod:`measures.core.mapping`); results do not depend on it.
+
+    Returns
+    -------
+    dict
+        Bank -> :class:`DCCResult`, in the order of ``samples``; a sample that is too short,
+        has a missing value or is constant gives a ``failed:`` result with NaN paths.
+    """
+    config = config or DCCConfig()
+    items = []
+    for bank, (key, sample) in samples.items():
         try:
-            check_returns(sample, min_obs=config.min_obs, argument=f"pair ({system_name!r}, {bank!r})")
+            check_returns(sample, min_obs=config.min_obs, argument=f"pair ({sample.columns[0]!r}, {bank!r})")
+            items.append((key, sample, None))
         except ValueError as exc:
-            results[bank] = _failed(sample, (), config, status_from_exception(exc))
-            continue
-        key = (start, stop)
-        if key not in system_cache:
-            system_cache[key] = fit_univariate_garch(
-                sample[system_name].to_numpy(), vol=config.vol, dist=config.dist, mean=config.mean
-            )
-        bank_fit = fit_univariate_garch(sample[bank].to_numpy(), vol=config.vol, dist=config.dist, mean=config.mean)
-        results[bank] = _assemble(sample, (system_cache[key], bank_fit), config)
-    return results
+            items.append((key, sample, status_from_exception(exc)))
+    firsts: dict[Hashable, pd.DataFrame] = {}
+    for key, sample, failed in items:
+        if failed is None:
+            firsts.setdefault(key, sample)
+    fitted = map_items(mapper, partial(_system_fit, config=config), list(firsts.values()), desc="system GARCH")
+    system_fits = dict(zip(firsts, fitted))
+    jobs = [(sample, failed, system_fits.get(key)) for key, sample, failed in items]
+    return dict(zip(samples, map_items(mapper, partial(_pair_fit, config=config), jobs, desc="bank DCC fits")))
+
+
+def _system_fit(sample: pd.DataFrame, config: DCCConfig) -> UnivariateGarchFit:
+    return _univariate(sample.iloc[:, :1], config)[0]
+
+
+def _pair_fit(job: tuple[pd.DataFrame, FitStatus | None, UnivariateGarchFit | None], config: DCCConfig) -> DCCResult:
+    sample, failed, system_fit = job
+    if failed is not None:
+        return _failed(sample, (), config, failed)
+    return _assemble(sample, (system_fit, _univariate(sample.iloc[:, 1:], config)[0]), config)
+
+
+def estimates_frame(results: Mapping[str, DCCResult]) -> pd.DataFrame:
+    """Long table ``bank_id, window_end, term, estimate, std_error, status`` of bivariate fits.
+
+    Terms: ``sys_<p>`` and ``bank_<p>`` for the univariate parameters (``mu``, ``omega``,
+    ``alpha``, ``gamma``, ``beta``, ``nu``; decimal units), ``dcc_a``, ``dcc_b``, and the
+    fit's ``loglik`` and ``nobs`` (no standard error). ``window_end`` is the last date of the
+    fitted sample (one full-sample fit per bank; NaT for an empty sample).
+    """
+    rows: list[tuple] = []
+    for bank, res in results.items():
+        end = res.index[-1] if res.nobs else pd.NaT
+        for prefix, fit in zip(("sys", "bank"), res.univariate):
+            for term, est, se in zip(fit.param_names, fit.params, fit.std_errors):
+                rows.append((bank, end, f"{prefix}_{term}", float(est), float(se), fit.status))
+        for term, est, se in zip(("dcc_a", "dcc_b"), (res.a, res.b), res.std_errors):
+            rows.append((bank, end, term, float(est), float(se), res.status))
+        rows.append((bank, end, "loglik", float(res.loglik), np.nan, res.status))
+        rows.append((bank, end, "nobs", float(res.nobs), np.nan, res.status))
+    frame = pd.DataFrame(rows, columns=["bank_id", "window_end", "term", "estimate", "std_error", "status"])
+    frame["window_end"] = pd.to_datetime(frame["window_end"])
+    return frame
 
 
 def summarize_bivariate(results: Mapping[str, DCCResult]) -> pd.DataFrame:

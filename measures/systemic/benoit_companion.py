@@ -1,6 +1,6 @@
 """MES, LRMES, SRISK and three ΔCoVaRs with the conventions of Benoit, Colletaz, Hurlin & Pérignon (2013).
 
-"A theoretical and empirical comparison of systemic risk measures" (cited by seed 002); the
+"A theoretical and empirical comparison of systemic risk measures" (cited by Lu–Zhang); the
 conventions are those of the authors' companion code (``call_fct`` / ``fct_MES``, rev. 2015):
 
 1. returns are demeaned: ``x = r - mean(r)`` (market ``m``, firm ``i``);

@@ -11,7 +11,7 @@ LRMES_ROUTES = ("closed_form", "simulation", "mes")
 
 @dataclass(frozen=True, kw_only=True)
 class SystemicRiskConfig(Config):
-    """Parameters of METHODS §2–3 (defaults: V-Lab / Brownlees & Engle 2017).
+    """Parameters of MES, LRMES, SRISK and SES (docs/srisk.md; defaults: V-Lab / Brownlees & Engle 2017).
 
     Attributes
     ----------
@@ -61,3 +61,30 @@ class SystemicRiskConfig(Config):
         check_range("n_paths", self.n_paths, low=100, integer=True)
         check_range("seed", self.seed, low=0, integer=True)
         check_choice("mes_causal", self.mes_causal, (False, True))
+
+
+SIMULATION_DATES = ("last", "year_end", "quarter_end")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SRiskPanelConfig(SystemicRiskConfig):
+    """The measures' options plus those of the daily bank panel (:func:`measures.systemic.srisk_panel`).
+
+    Attributes
+    ----------
+    simulation_dates : {"last", "year_end", "quarter_end"}
+        Simulation route: the dates simulated (each bank's last date, or the last trading day
+        of each year or quarter).
+    max_liability_age_days : int or None
+        Published liabilities (and equity) older than this many calendar days count as
+        missing; ``None``: no limit.
+    """
+
+    simulation_dates: str = "last"
+    max_liability_age_days: int | None = 550
+
+    def validate(self) -> None:
+        super().validate()
+        check_choice("simulation_dates", self.simulation_dates, SIMULATION_DATES)
+        if self.max_liability_age_days is not None:
+            check_range("max_liability_age_days", self.max_liability_age_days, low=1, integer=True)

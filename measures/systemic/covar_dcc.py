@@ -1,4 +1,4 @@
-"""ΔCoVaR from a bivariate DCC-GARCH (METHODS §2; seed 003 §3.1 after Kreis & Leisen 2018).
+"""ΔCoVaR from a bivariate DCC-GARCH (Liu–Ma 2021, after Kreis & Leisen 2018; docs/srisk.md).
 
 With ``(X_i,t, X_sys,t)`` conditionally bivariate normal (losses, means zero or removed),
 volatilities ``sigma_i,t``, ``sigma_sys,t`` and correlation ``rho_i,t``,
@@ -51,7 +51,7 @@ def covar_dcc(rho, sigma_sys, sigma_i, var_i, *, q: float = 0.95) -> np.ndarray:
 
 
 def delta_covar_dcc(rho, sigma_sys, *, q: float = 0.95) -> np.ndarray:
-    """ΔCoVaR_i,t(q) = Phi^{-1}(q) rho_i,t sigma_sys,t (METHODS §2), a positive loss for rho > 0."""
+    """ΔCoVaR_i,t(q) = Phi^{-1}(q) rho_i,t sigma_sys,t (Liu–Ma 2021), a positive loss for rho > 0."""
     check_range("q", q, low=0.0, high=1.0, low_open=True, high_open=True)
     rho, sigma_sys = _arrays(rho=rho, sigma_sys=sigma_sys)
     _check_inputs(rho, sigma_sys)

@@ -1,12 +1,12 @@
 """Marginal Expected Shortfall: historical (rolling window) and dynamic (Brownlees & Engle).
 
-Both are reported as positive losses (METHODS §3).
+Both are reported as positive losses (docs/srisk.md).
 
 Historical MES (Acharya, Pedersen, Philippon & Richardson 2017):
 ``MES_i,t = -mean(r_i,s : s in W_t, r_m,s among the ceil(tail * |W_t|) lowest market returns)``
 over the window ``W_t`` of the ``window`` days ending at ``t`` (no look-ahead).
 
-Dynamic MES (Brownlees & Engle 2017, eq. 9; METHODS §3): with the bivariate DCC-GARCH
+Dynamic MES (Brownlees & Engle 2017, eq. 9; docs/srisk.md): with the bivariate DCC-GARCH
 standardised residuals ``eps_m,t`` and ``xi_i,t = (eps_i,t - rho_t eps_m,t)/sqrt(1 - rho_t^2)``,
 
     MES_i,t = -[ sigma_i,t rho_t E(eps_m | eps_m < c_t) + sigma_i,t sqrt(1 - rho_t^2) E(xi_i | eps_m < c_t) ],

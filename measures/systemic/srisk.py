@@ -1,4 +1,4 @@
-"""SRISK (Brownlees & Engle 2017; Acharya, Engle & Richardson 2012) and SES (seed 002 eq. 5).
+"""SRISK (Brownlees & Engle 2017; Acharya, Engle & Richardson 2012) and SES (Lu–Zhang, after Acharya et al. 2017).
 
     SRISK_i,t = k D_i,t - (1 - k)(1 - LRMES_i,t) W_i,t,
     SRISK_t   = sum_i max(SRISK_i,t, 0),     SRISK%_i,t = max(SRISK_i,t, 0) / SRISK_t,
@@ -93,7 +93,7 @@ def ses(
 ) -> pd.DataFrame:
     """Systemic expected shortfall ``(k L - 1 + theta MES + delta) W`` with ``L = (D + W)/W``.
 
-    ``theta`` and ``delta`` are the constants of Acharya et al. (2017) (seed 002 eq. 5);
+    ``theta`` and ``delta`` are the constants of Acharya et al. (2017) (as surveyed by Lu–Zhang);
     there is no default: they come from the parameters.
     """
     check_range("k", k, low=0.0, high=1.0, low_open=True, high_open=True)

@@ -21,7 +21,6 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from arch import arch_model
 
 from measures.core.config import check_choice
 from measures.core.status import FitStatus, status_from_exception, status_from_warnings
@@ -81,6 +80,13 @@ class UnivariateGarchFit:
     @property
     def nobs(self) -> int:
         return int(self.sigma.shape[0])
+
+
+def arch_model(*args, **kwargs):
+    """``arch.arch_model``, imported on first use (reading fitted paths needs no ``arch``)."""
+    from arch import arch_model as build
+
+    return build(*args, **kwargs)
 
 
 def _clean_name(name: str) -> str:

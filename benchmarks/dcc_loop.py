@@ -1,4 +1,4 @@
-"""A plain time loop over the DCC(1,1) recursion: the baseline of ``benchmarks/dcc.py``.
+"""A plain time loop over the DCC(1,1) recursion: the baseline of ``benchmarks/dcc.py`` and of the tests.
 
 It computes the same ``L_C(a, b)`` as :func:`measures.dcc.likelihood.correlation_loglik`
 (Engle 2002, eq. 26), one ``t`` at a time, with ``R_t^{-1}`` and ``log|R_t|`` from

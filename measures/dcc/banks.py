@@ -1,0 +1,148 @@
+"""Per-bank bivariate DCC-GARCH fits on a panel of bank returns with the system return.
+
+The pipeline's ``covar_dcc`` stage fits one bivariate DCC(1,1)-GARCH (Engle 2002) per bank
+with the system, V-Lab style (docs/srisk.md). Each bank's *pair sample* is
+
+* ``missing="drop"``: the days on which both the bank's and the system's return exist,
+  inside the span from the first to the last such day (the days left out, e.g. suspensions
+  masked by the returns stage, are reported as events);
+* ``missing="fail"``: the whole span; a missing value inside fails the bank's fit with a
+  status naming the date.
+
+Banks with the same pair sample share the system's first-step GARCH fit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from measures.core.mapping import Mapper
+from measures.core.status import FitStatus
+from measures.dcc.config import DCCConfig
+from measures.dcc.fit import fit_pair_samples
+from measures.dcc.results import DCCResult
+
+SYSTEM = "__system__"
+#: Columns of an event frame (the pipeline turns each row into a data-quality record).
+EVENT_COLUMNS = ("bank_id", "date_start", "date_end", "n_rows", "action", "reason", "detail")
+MISSING = ("drop", "fail")
+
+
+def bank_system_returns(returns: pd.DataFrame, system_returns: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    """Wide bank returns (dates x ``bank_id``) and the system return on the union of their dates.
+
+    Parameters
+    ----------
+    returns : DataFrame
+        Long ``bank_id, date, ret``.
+    system_returns : DataFrame
+        ``date, ret``.
+
+    Returns
+    -------
+    (wide, system)
+        ``wide`` has string columns; ``system`` is named :data:`SYSTEM`.
+    """
+    wide = returns.pivot(index="date", columns="bank_id", values="ret").sort_index()
+    wide.columns = [str(c) for c in wide.columns]
+    dates = wide.index.union(pd.DatetimeIndex(system_returns["date"]))
+    wide = wide.reindex(dates)
+    system = system_returns.set_index("date")["ret"].astype(float).reindex(dates).rename(SYSTEM)
+    return wide, system
+
+
+def pair_samples(
+    wide: pd.DataFrame, system: pd.Series, *, missing: str = "drop"
+) -> tuple[dict[str, pd.Index], pd.DataFrame]:
+    """Each bank's pair sample (dates) and the events of the days left out (see the module docstring).
+
+    Returns
+    -------
+    (samples, events)
+        ``samples``: bank -> dates (empty when the bank never has a return with the system);
+        ``events``: one ``excluded``/``missing_return`` row per bank with days dropped
+        (columns ``bank_id, date_start, date_end, n_rows, action, reason, detail``).
+    """
+    if missing not in MISSING:
+        raise ValueError(f"missing={missing!r} is not allowed; allowed values: {', '.join(map(repr, MISSING))}")
+    samples: dict[str, pd.Index] = {}
+    events = []
+    sys_ok = system.notna().to_numpy()
+    for bank in wide.columns:
+        bank_ok = wide[bank].notna().to_numpy()
+        both = np.flatnonzero(bank_ok & sys_ok)
+        if both.size == 0:
+            samples[bank] = wide.index[:0]
+            continue
+        span = np.arange(both[0], both[-1] + 1)
+        if missing == "fail":
+            samples[bank] = wide.index[span]
+            continue
+        keep = span[bank_ok[span] & sys_ok[span]]
+        dropped = np.setdiff1d(span, keep)
+        samples[bank] = wide.index[keep]
+        if dropped.size:
+            events.append((
+                bank, wide.index[dropped[0]], wide.index[dropped[-1]], int(dropped.size), "excluded", "missing_return",
+                f"{dropped.size} day(s) inside the bank's span without a bank or system return "
+                "(masked suspensions, missing prices) left out of the DCC sample (missing: drop)",
+            ))
+    return samples, pd.DataFrame(events, columns=list(EVENT_COLUMNS))
+
+
+def fit_dcc_banks(
+    wide: pd.DataFrame,
+    system: pd.Series,
+    config: DCCConfig | None = None,
+    *,
+    missing: str = "drop",
+    mapper: Mapper | None = None,
+) -> tuple[dict[str, DCCResult], pd.DataFrame]:
+    """One bivariate DCC(1,1)-GARCH per bank with the system, on each bank's pair sample.
+
+    Parameters
+    ----------
+    wide : DataFrame
+        Bank returns (dates x banks, decimals), e.g. from :func:`bank_system_returns`.
+    system : Series
+        The system return on the same dates.
+    config : DCCConfig, optional
+        The univariate and correlation specification (``likelihood`` is irrelevant for pairs).
+    missing : {"drop", "fail"}
+        How missing days inside a bank's span are handled (module docstring).
+    mapper : Mapper, optional
+        Maps the per-bank fits (progress, processes); results do not depend on it.
+
+    Returns
+    -------
+    (results, events)
+        ``results``: bank -> :class:`DCCResult` (columns ``(system, bank)``), sorted by bank;
+        a failed fit keeps NaN paths and a ``failed:`` status. ``events``: the days left out
+        (``excluded``/``missing_return``) and the fits that failed or warned (``flagged``,
+        ``fit_failed``/``fit_warning``).
+    """
+    config = config or DCCConfig()
+    samples, dropped = pair_samples(wide, system, missing=missing)
+    groups: dict[bytes, int] = {}
+    pairs = {}
+    for bank, dates in samples.items():
+        key = groups.setdefault(np.asarray(dates.asi8).tobytes(), len(groups))
+        pairs[bank] = (key, pd.DataFrame({SYSTEM: system.loc[dates], bank: wide.loc[dates, bank]}))
+    results = fit_pair_samples(pairs, config=config, mapper=mapper)
+    results = {bank: results[bank] for bank in sorted(results)}
+    return results, pd.concat([dropped, fit_events(results)], ignore_index=True)
+
+
+def fit_events(results: dict[str, DCCResult]) -> pd.DataFrame:
+    """One ``flagged`` event per fit that is not ok (``fit_failed`` or ``fit_warning``)."""
+    rows = []
+    for bank, res in results.items():
+        status = FitStatus.parse(res.status)
+        if status.ok:
+            continue
+        rows.append((
+            bank, res.index[0] if res.nobs else pd.NaT, res.index[-1] if res.nobs else pd.NaT, res.nobs, "flagged",
+            "fit_failed" if status.failed else "fit_warning", f"bivariate DCC-GARCH with the system: {res.status}",
+        ))
+    return pd.DataFrame(rows, columns=list(EVENT_COLUMNS))
