@@ -436,6 +436,12 @@ def bank_samples(panel: LossPanel, lag: int, need: int, detail: str) -> tuple[li
     return keep, used_by_bank, pd.DataFrame(rows, columns=list(EVENT_COLUMNS))
 
 
+def concat_events(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The non-empty event frames one after the other (an empty event frame when there is none)."""
+    frames = [f for f in frames if len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(EVENT_COLUMNS))
+
+
 def status_events(frame: pd.DataFrame, detail: str, *, failed_action: str = "flagged",
                   only_failed: bool = False) -> pd.DataFrame:
     """One event per bank and non-ok status of ``frame`` (bank_id, date, status).
@@ -536,5 +542,4 @@ def estimate_delta_covar_banks(panel: LossPanel, config: CoVaRConfig | None = No
     coef_df = coef_df[COEFFICIENT_COLUMNS]
     coef_df["window_end"] = pd.to_datetime(coef_df["window_end"])
     coef_df[["estimate", "std_error"]] = coef_df[["estimate", "std_error"]].astype(float)
-    events_df = pd.concat([e for e in events if len(e)], ignore_index=True) if any(len(e) for e in events) else sample_events.iloc[:0]
-    return DeltaCoVaRBanks(values_df, weekly_last(values_df, "date", by=["bank_id"]), coef_df, events_df)
+    return DeltaCoVaRBanks(values_df, weekly_last(values_df, "date", by=["bank_id"]), coef_df, concat_events(events))

@@ -43,6 +43,7 @@ from measures.covar_qr import (
     _align,
     bank_samples,
     check_states,
+    concat_events,
     estimate_delta_covar,
     failed_mask,
     fit_covar_regressions,
@@ -440,9 +441,8 @@ def estimate_spillover_banks(panel: LossPanel, config: SpilloverConfig | None = 
     index["n_banks"] = index["n_banks"].astype("int64")
     channels = markets[["date", "market", "spillover", "delta_m", "c", "gamma", "beta", "n_banks"]].copy()
     channels["n_banks"] = channels["n_banks"].astype("int64")
-    events_df = pd.concat([e for e in events if len(e)], ignore_index=True) if any(len(e) for e in events) else sample_events
-    return SpilloverBanks(per_bank, index, weekly_last(index, "date"), channels,
-                          banks["status"].astype(str), events_df)
+    return SpilloverBanks(per_bank, index, weekly_last(index, "date"), channels, banks["status"].astype(str),
+                          concat_events(events))
 
 
 def _window_events(banks: pd.DataFrame) -> pd.DataFrame:

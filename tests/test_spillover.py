@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from test_covar_qr import RecordingMapper
 
 from measures.core.config import ConfigError
 from measures.core.status import NotEstimable
@@ -166,16 +167,6 @@ def long_panel(n: int = 400, markets: tuple[str, ...] = ("stock", "bond"), short
     returns = losses.stack().rename("loss").rename_axis(["date", "bank_id"]).reset_index()
     returns["weight"] = returns["bank_id"].map({"A": 3.0, "B": 1.0, "C": 1.0})
     return loss_panel(returns, system.rename("loss").rename_axis("date").reset_index(), M.rename_axis("date").reset_index())
-
-
-class RecordingMapper:
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, int]] = []
-
-    def map(self, fn, items, *, desc=""):
-        items = list(items)
-        self.calls.append((desc, len(items)))
-        return [fn(item) for item in items]
 
 
 def test_spillover_banks_tables_traditional_lagged_and_events() -> None:
