@@ -17,7 +17,7 @@ _EXPORTS: dict[str, str] = {
     "ReturnsOptions": "measures.returns",
     "compute_returns": "measures.returns",
     # the estimation core: windows and exact quantile regression
-    **{name: "measures.core.windows" for name in ("Windows", "rolling_windows", "expanding_windows", "calendar_windows")},
+    **{name: "measures.core.windows" for name in ("Windows", "rolling_windows", "expanding_windows", "calendar_windows", "weekly_last")},
     **{
         name: "measures.core.quantreg"
         for name in (
@@ -25,11 +25,20 @@ _EXPORTS: dict[str, str] = {
             "rolling_quantile_regression", "solve_quantile_regression", "solve_rolling_quantile_regression",
         )
     },
-    # ΔCoVaR by quantile regression and the market-spillover decomposition (docs/covar.md)
-    **{name: "measures.covar_qr" for name in ("CoVaRConfig", "estimate_delta_covar", "fit_covar_regressions", "lag_states", "rank_deficient_windows")},
+    # ΔCoVaR by quantile regression (Adrian–Brunnermeier 2016) and the market-spillover decomposition (Fang–Chen–Yang 2018)
+    **{
+        name: "measures.covar_qr"
+        for name in (
+            "CoVaRConfig", "DeltaCoVaRBanks", "LossPanel", "estimate_delta_covar", "estimate_delta_covar_banks",
+            "fit_covar_regressions", "lag_states", "loss_panel", "rank_deficient_windows", "select_states",
+        )
+    },
     **{
         name: "measures.spillover"
-        for name in ("SpilloverConfig", "SpilloverResult", "decompose_spillover", "estimate_market_spillover", "market_levels", "weekly_last")
+        for name in (
+            "SpilloverBanks", "SpilloverConfig", "SpilloverResult", "check_identity", "decompose_spillover",
+            "estimate_market_spillover", "estimate_spillover_banks", "market_levels",
+        )
     },
     # DCC-GARCH and the measures built on it (docs/srisk.md)
     **{

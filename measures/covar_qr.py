@@ -1,4 +1,4 @@
-"""ΔCoVaR by quantile regression with state variables (Adrian & Brunnermeier 2016; METHODS §1.1).
+"""ΔCoVaR by quantile regression with state variables (Adrian–Brunnermeier 2016).
 
 For bank i with state variables ``M`` (lagged one period by default):
 
@@ -8,56 +8,113 @@ For bank i with state variables ``M`` (lagged one period by default):
    ``CoVaR_i,t(q) = α̂ + β̂ VaR_i,t(q) + γ̂' M_{t-1}``;
 3. ``ΔCoVaR_i,t(q) = β̂ (VaR_i,t(q) − VaR_i,t(0.5))``.
 
-Losses are ``-diff(log price)``; ``q = 0.95`` is the stress state (METHODS conventions).
-Coefficients are estimated on the full sample (constant, time variation through ``M``) or on
-rolling windows: the value at t uses the window ending at t (its last row's state variables).
-Every fit is the project's exact quantile regression (:mod:`measures.core.quantreg`).
+Losses are ``-diff(log price)``; ``q = 0.95`` is the stress state (docs/references.md,
+"Conventions"). Coefficients are estimated on the full sample (constant, time variation through
+``M``) or on rolling windows: the value at t uses the window ending at t (its last row's state
+variables). Every fit is the project's exact quantile regression (:mod:`measures.core.quantreg`).
+
+:func:`estimate_delta_covar` is one bank; :func:`estimate_delta_covar_banks` runs it over the
+banks of a :class:`LossPanel` (:func:`loss_panel`, shared with :mod:`measures.spillover`), with
+the exclusions and flags as an event frame and the weekly (Friday) series of Fang–Chen–Yang 2018.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
-from measures.core.config import Config, check_range
+from measures.core.config import Config, ConfigError, check_choice, check_range
+from measures.core.mapping import Mapper, map_items
 from measures.core.quantreg import solve_quantile_regression, solve_rolling_quantile_regression
-from measures.core.windows import rolling_windows
+from measures.core.status import NotEstimable, is_failed, status_from_exception, worst
+from measures.core.windows import rolling_windows, weekly_last
+from measures.returns import EVENT_COLUMNS
 
 __all__ = [
     "CoVaRConfig",
     "CoVaRRegressions",
+    "DeltaCoVaRBanks",
+    "LossPanel",
     "estimate_delta_covar",
+    "estimate_delta_covar_banks",
     "fit_covar_regressions",
     "lag_states",
+    "loss_panel",
     "rank_deficient_windows",
+    "select_states",
 ]
 
 EQUATIONS = ("bank_q", "bank_median", "system")
+ESTIMATION = ("full", "rolling")
+VALUE_COLUMNS = ["bank_id", "date", "var_q", "var_med", "covar", "delta_covar", "status"]
+COEFFICIENT_COLUMNS = ["bank_id", "window_end", "equation", "term", "estimate", "std_error", "status"]
+
+
+def check_states(name: str, states: object) -> None:
+    """``states`` is None (all state variables) or a non-empty tuple of distinct column names."""
+    if states is None:
+        return
+    if not isinstance(states, (list, tuple)) or not states or not all(isinstance(s, str) for s in states):
+        raise ConfigError(f"{name} must be null (all state variables) or a non-empty list of column names, got {states!r}")
+    if len(set(states)) != len(states):
+        raise ConfigError(f"{name} lists a state twice: {list(states)}")
 
 
 @dataclass(frozen=True, kw_only=True)
 class CoVaRConfig(Config):
-    """Options of the quantile-regression ΔCoVaR.
+    """Options of the quantile-regression ΔCoVaR (``measures.covar_qr`` in params.yaml).
 
-    ``q``: loss quantile of the stress state (0.95); ``window``: rows per rolling window, ``None``
-    for the full sample; ``step``: rows between rolling windows; ``lag``: periods by which the
-    state variables are lagged (1 in METHODS §1.1; 0 = contemporaneous, as in §1.3).
+    Attributes
+    ----------
+    q : float, default 0.95
+        Loss quantile of the stress state, in (0.5, 1).
+    estimation : {"full", "rolling"}, default "full"
+        ``full``: one fit per bank on its whole sample (coefficients constant, ΔCoVaR varies
+        through the states; in-sample). ``rolling``: one fit per window of ``window`` rows every
+        ``step`` rows; the value at t uses the window ending at t (no look-ahead).
+    window : int, default 250
+        Rolling only: usable rows per window (>= 10).
+    step : int, default 1
+        Rolling only: rows between window ends.
+    lag : int, default 1
+        Periods by which the state variables are lagged (0 = contemporaneous, as in the
+        market-spillover fits of :mod:`measures.spillover`).
+    states : tuple of str, optional
+        Columns of the market-states table to use (:func:`loss_panel`); None = all.
+    min_obs : int, default 250
+        Full sample only: a bank with fewer usable rows is excluded (an event).
+    max_failure_share : float, default 0.5
+        Failure budget: the share of failed bank × date values above which a caller stops
+        (:func:`measures.core.status.check_failure_budget`).
     """
 
     q: float = 0.95
-    window: int | None = None
+    estimation: str = "full"
+    window: int = 250
     step: int = 1
     lag: int = 1
+    states: tuple[str, ...] | None = None
+    min_obs: int = 250
+    max_failure_share: float = 0.5
 
     def validate(self) -> None:
         check_range("q", self.q, low=0.5, high=1.0, low_open=True, high_open=True)
-        if self.window is not None:
-            check_range("window", self.window, low=2, integer=True)
+        check_choice("estimation", self.estimation, ESTIMATION)
+        check_range("window", self.window, low=10, integer=True)
         check_range("step", self.step, low=1, integer=True)
         check_range("lag", self.lag, low=0, integer=True)
+        check_states("states", self.states)
+        check_range("min_obs", self.min_obs, low=10, integer=True)
+        check_range("max_failure_share", self.max_failure_share, low=0.0, high=1.0)
+
+    @property
+    def rolling_window(self) -> int | None:
+        """Rows per window, or None for the full sample."""
+        return self.window if self.estimation == "rolling" else None
 
 
 @dataclass(frozen=True)
@@ -87,13 +144,15 @@ def lag_states(states: pd.DataFrame, lag: int = 1) -> pd.DataFrame:
 
 
 def _worst(*statuses: np.ndarray) -> np.ndarray:
-    rank = {"ok": 0, "warning": 1, "failed": 2}
-    out = np.asarray(statuses[0], dtype=object).copy()
-    for other in statuses[1:]:
-        for k, s in enumerate(other):
-            if rank[s.split(":")[0]] > rank[out[k].split(":")[0]]:
-                out[k] = s
-    return out
+    """Element-wise :func:`~measures.core.status.worst` of status arrays of equal length."""
+    return np.array([worst(*row) for row in zip(*statuses)], dtype=object)
+
+
+def failed_mask(statuses: pd.Series) -> np.ndarray:
+    """Boolean array: the status is a failure (:func:`~measures.core.status.is_failed`)."""
+    statuses = statuses.astype(str)
+    failed = [s for s in statuses.unique() if is_failed(s)]
+    return statuses.isin(failed).to_numpy()
 
 
 def _align(bank_loss: pd.Series, system_loss: pd.Series, states: pd.DataFrame) -> pd.DataFrame:
@@ -120,7 +179,7 @@ def fit_covar_regressions(
 ) -> CoVaRRegressions:
     """Fit the bank regressions (at q and 0.5) and the system regression (at q), per window.
 
-    ``states`` enter as given (lag them first with :func:`lag_states` for §1.1). The three
+    ``states`` enter as given (lag them first with :func:`lag_states` for the lagged-state ΔCoVaR). The three
     series are aligned on their common index; rows with a missing value are dropped, and rolling
     windows count valid rows.
     """
@@ -190,7 +249,7 @@ def estimate_delta_covar(
     states: pd.DataFrame,
     config: CoVaRConfig | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """ΔCoVaR of one bank (METHODS §1.1): values per date and coefficients per window.
+    """ΔCoVaR of one bank (Adrian–Brunnermeier 2016): values per date and coefficients per window.
 
     Parameters
     ----------
@@ -199,7 +258,8 @@ def estimate_delta_covar(
     states : pandas.DataFrame
         State variables by date (not yet lagged; ``config.lag`` lags them).
     config : CoVaRConfig, optional
-        ``q`` (0.95), ``window`` (None: full sample), ``step``, ``lag`` (1).
+        ``q`` (0.95), ``estimation`` ("full"; "rolling": ``window`` rows every ``step``), ``lag`` (1);
+        the other options concern many banks (:func:`estimate_delta_covar_banks`).
 
     Returns
     -------
@@ -212,10 +272,10 @@ def estimate_delta_covar(
     """
     config = config or CoVaRConfig()
     lagged = lag_states(states, config.lag)
-    reg = fit_covar_regressions(bank_loss, system_loss, lagged, q=config.q, window=config.window, step=config.step)
+    reg = fit_covar_regressions(bank_loss, system_loss, lagged, q=config.q, window=config.rolling_window, step=config.step)
     frame = _align(bank_loss, system_loss, lagged)
     M = frame.iloc[:, 2:].to_numpy(dtype=float)
-    if config.window is None:
+    if config.rolling_window is None:
         rows = np.arange(len(frame))
         pick = np.zeros(len(frame), dtype=np.int64)
     else:
@@ -263,3 +323,223 @@ def coefficient_frame(reg: CoVaRRegressions) -> pd.DataFrame:
             )
         )
     return pd.concat(parts, ignore_index=True)
+
+
+# ----------------------------------------------------------------------------- many banks
+
+
+@dataclass(frozen=True)
+class LossPanel:
+    """Wide inputs of the quantile-regression measures.
+
+    ``losses`` (date × bank_id) bank losses, ``system`` (date) the system loss, ``weights``
+    (date × bank_id) the previous-day market-value weights, ``states`` (date × state) the chosen
+    state variables, not lagged; ``state_events``: one event per state variable with missing
+    dates (they are left out of every regression).
+    """
+
+    losses: pd.DataFrame
+    system: pd.Series
+    weights: pd.DataFrame
+    states: pd.DataFrame
+    state_events: pd.DataFrame
+
+
+def select_states(market_states: pd.DataFrame | None, names: tuple[str, ...] | None = None,
+                  *, where: str = "states") -> pd.DataFrame:
+    """The state-variable columns ``names`` (None = all) of a market-states table, by date.
+
+    Raises :class:`NotEstimable` when there is no table or no column, :class:`ConfigError` when
+    a name is not a column (the message lists the available ones; ``where`` names the option).
+    """
+    if market_states is None:
+        raise NotEstimable("the data source has no market_states table; add one "
+                           "(docs/formats.md §4, data.market_states) or run the ingest stage")
+    frame = market_states.set_index("date").sort_index() if "date" in market_states.columns else market_states.sort_index()
+    available = list(frame.columns)
+    names = available if names is None else list(names)
+    unknown = [n for n in names if n not in available]
+    if unknown:
+        raise ConfigError(f"{where}: state variable(s) {unknown} not in market_states; available: {available}")
+    if not names:
+        raise NotEstimable(f"{where}: market_states has no state-variable column")
+    return frame[names].astype(float)
+
+
+def state_gap_events(states: pd.DataFrame) -> pd.DataFrame:
+    """One event per state variable with missing values (those dates are left out of every fit)."""
+    rows = []
+    for name in states.columns:
+        miss = states.index[states[name].isna()]
+        if miss.size:
+            rows.append((None, miss[0], miss[-1], int(miss.size), "excluded", "missing_state",
+                         f"{miss.size} date(s) without state variable {name!r} are left out of every regression"))
+    return pd.DataFrame(rows, columns=list(EVENT_COLUMNS))
+
+
+def loss_panel(returns: pd.DataFrame, system_returns: pd.DataFrame, market_states: pd.DataFrame | None,
+               states: tuple[str, ...] | None = None, *, where: str = "states") -> LossPanel:
+    """Wide losses, weights and state variables from long tables.
+
+    Parameters
+    ----------
+    returns : DataFrame
+        ``bank_id, date, loss, weight`` (one row per bank and date; :func:`measures.returns.compute_returns`).
+    system_returns : DataFrame
+        ``date, loss``.
+    market_states : DataFrame or None
+        ``date`` and one column per state variable.
+    states : tuple of str, optional
+        The state columns to use (None = all); see :func:`select_states` (``where``).
+    """
+    for name, frame, cols in (("returns", returns, ("bank_id", "date", "loss", "weight")),
+                              ("system_returns", system_returns, ("date", "loss"))):
+        missing = [c for c in cols if c not in frame.columns]
+        if missing:
+            raise NotEstimable(f"the {name} table lacks column(s) {missing}; rerun the returns stage")
+    losses = returns.pivot(index="date", columns="bank_id", values="loss").sort_index()
+    weights = returns.pivot(index="date", columns="bank_id", values="weight").sort_index()
+    losses.columns = [str(c) for c in losses.columns]
+    weights.columns = [str(c) for c in weights.columns]
+    system = system_returns.set_index("date")["loss"].astype(float).sort_index().rename("system")
+    chosen = select_states(market_states, states, where=where)
+    return LossPanel(losses, system, weights, chosen, state_gap_events(chosen))
+
+
+def bank_samples(panel: LossPanel, lag: int, need: int, detail: str) -> tuple[list[str], dict[str, pd.Index], pd.DataFrame]:
+    """The banks with at least ``need`` usable rows, each bank's usable dates, and the events.
+
+    A row is usable when the bank loss, the system loss and every state lagged by ``lag`` are
+    present. A bank with fewer rows is excluded (``too_few_observations``; ``detail`` is formatted
+    with ``n``); for a kept bank the days inside its span that cannot be used (masked
+    suspensions, the lag's first day, state gaps) are one ``missing_return`` event.
+    """
+    usable = pd.concat([panel.system, lag_states(panel.states, lag)], axis=1, join="inner").dropna().index
+    keep, used_by_bank, rows = [], {}, []
+    for bank in panel.losses.columns:
+        loss = panel.losses[bank]
+        used = loss.dropna().index.intersection(usable)
+        if used.size < need:
+            rows.append((bank, used[0] if used.size else None, used[-1] if used.size else None, int(used.size),
+                         "excluded", "too_few_observations", detail.format(n=used.size)))
+            continue
+        keep.append(bank)
+        used_by_bank[bank] = used
+        span = loss.index[loss.notna()]
+        inside = loss.index[(loss.index >= span[0]) & (loss.index <= span[-1])]
+        left = inside.difference(used)
+        if left.size:
+            rows.append((bank, left[0], left[-1], int(left.size), "excluded", "missing_return",
+                         f"{left.size} day(s) inside the bank's span without a bank loss, a system loss or a (lagged) "
+                         "state variable (masked suspensions, the lag's first day, state gaps) are left out of the "
+                         "regressions"))
+    return keep, used_by_bank, pd.DataFrame(rows, columns=list(EVENT_COLUMNS))
+
+
+def concat_events(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The non-empty event frames one after the other (an empty event frame when there is none)."""
+    frames = [f for f in frames if len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(EVENT_COLUMNS))
+
+
+def status_events(frame: pd.DataFrame, detail: str, *, failed_action: str = "flagged",
+                  only_failed: bool = False) -> pd.DataFrame:
+    """One event per bank and non-ok status of ``frame`` (bank_id, date, status).
+
+    ``detail`` is formatted with ``n`` (rows) and ``status``; warnings are ``flagged``
+    (``fit_warning``), failures get ``failed_action`` (``fit_failed``).
+    """
+    bad = frame[failed_mask(frame["status"])] if only_failed else frame[frame["status"].astype(str) != "ok"]
+    rows = []
+    for (bank, st), g in bad.groupby(["bank_id", "status"], sort=True):
+        failed = is_failed(str(st))
+        rows.append((str(bank), g["date"].min(), g["date"].max(), len(g), failed_action if failed else "flagged",
+                     "fit_failed" if failed else "fit_warning", detail.format(n=len(g), status=st)))
+    return pd.DataFrame(rows, columns=list(EVENT_COLUMNS))
+
+
+@dataclass(frozen=True)
+class DeltaCoVaRBanks:
+    """Output of :func:`estimate_delta_covar_banks`.
+
+    ``values``: bank_id, date, var_q, var_med, covar, delta_covar, status (one row per bank and
+    date; rolling: per window end). ``weekly``: the same on the last trading day of each week
+    (:func:`measures.core.windows.weekly_last`). ``coefficients``: bank_id, window_end, equation,
+    term, estimate, std_error (NaN: no quantile-regression inference), status. ``events``: the
+    exclusions and flags (bank_id, date_start, date_end, n_rows, action, reason, detail).
+    """
+
+    values: pd.DataFrame
+    weekly: pd.DataFrame
+    coefficients: pd.DataFrame
+    events: pd.DataFrame
+
+    def check_estimable(self) -> None:
+        """Raise :class:`NotEstimable` when no bank has enough observations for a ΔCoVaR."""
+        if not len(self.values):
+            raise NotEstimable("no bank has enough observations for a ΔCoVaR (see the quality records)")
+
+
+def _fit_bank(item: tuple[str, pd.Series, pd.Index], system: pd.Series, states: pd.DataFrame,
+              config: CoVaRConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+    bank, loss, used = item
+    try:
+        val, coef = estimate_delta_covar(loss, system, states, config)
+    except ValueError as exc:  # e.g. a rank-deficient full sample
+        val = pd.DataFrame({"date": used, "var_q": np.nan, "var_med": np.nan, "covar": np.nan,
+                            "delta_covar": np.nan, "status": str(status_from_exception(exc))})
+        coef = pd.DataFrame(columns=["window_end", "equation", "term", "estimate", "status"])
+    val.insert(0, "bank_id", bank)
+    coef.insert(0, "bank_id", bank)
+    return val, coef
+
+
+def estimate_delta_covar_banks(panel: LossPanel, config: CoVaRConfig | None = None, *,
+                               mapper: Mapper | None = None) -> DeltaCoVaRBanks:
+    """ΔCoVaR of every bank of ``panel`` (module docstring), with exclusions and flags.
+
+    ``ΔCoVaR_i,t(q) = β̂ (VaR_i,t(q) − VaR_i,t(0.5))`` per bank by :func:`estimate_delta_covar`
+    (Adrian–Brunnermeier 2016). A bank with fewer usable rows than ``config.min_obs`` (full
+    sample) or ``config.window`` (rolling) is excluded; a full-sample fit that raises gives the
+    bank's rows NaN with a ``failed:`` status; every non-ok status is an event.
+
+    Parameters
+    ----------
+    panel : LossPanel
+        From :func:`loss_panel`; the states are lagged here by ``config.lag``.
+    config : CoVaRConfig, optional
+    mapper : Mapper, optional
+        Maps the per-bank fits (:mod:`measures.core.mapping`; serial by default).
+
+    Returns
+    -------
+    DeltaCoVaRBanks
+    """
+    config = config or CoVaRConfig()
+    rolling = config.estimation == "rolling"
+    need = config.window if rolling else config.min_obs
+    option = "measures.covar_qr.window" if rolling else "measures.covar_qr.min_obs"
+    detail = f"{{n}} usable day(s) < {need} ({option}): no ΔCoVaR for this bank"
+    # a fit needs more rows than coefficients (the system regression has 2 + k)
+    keep, used, sample_events = bank_samples(panel, config.lag, max(need, len(panel.states.columns) + 2), detail)
+    fits = map_items(mapper, partial(_fit_bank, system=panel.system, states=panel.states, config=config),
+                     [(b, panel.losses[b], used[b]) for b in keep], desc="ΔCoVaR per bank")
+    fitted = dict(zip(keep, fits))
+    values, coefs, events = [], [], []
+    for bank in panel.losses.columns:  # the events in bank order, as the fits were reported
+        events.append(sample_events[sample_events["bank_id"] == bank])
+        if bank in fitted:
+            val, coef = fitted[bank]
+            values.append(val)
+            coefs.append(coef)
+            events.append(status_events(val, "{n} ΔCoVaR value(s) with status {status}"))
+    values_df = pd.concat(values, ignore_index=True) if values else pd.DataFrame(columns=VALUE_COLUMNS)
+    values_df = values_df[VALUE_COLUMNS]
+    values_df["date"] = pd.to_datetime(values_df["date"])
+    values_df[VALUE_COLUMNS[2:6]] = values_df[VALUE_COLUMNS[2:6]].astype(float)
+    coef_df = pd.concat(coefs, ignore_index=True) if coefs else pd.DataFrame(columns=COEFFICIENT_COLUMNS)
+    coef_df["std_error"] = np.nan  # no quantile-regression inference is computed (docs/covar.md)
+    coef_df = coef_df[COEFFICIENT_COLUMNS]
+    coef_df["window_end"] = pd.to_datetime(coef_df["window_end"])
+    coef_df[["estimate", "std_error"]] = coef_df[["estimate", "std_error"]].astype(float)
+    return DeltaCoVaRBanks(values_df, weekly_last(values_df, "date", by=["bank_id"]), coef_df, concat_events(events))

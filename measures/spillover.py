@@ -1,4 +1,4 @@
-"""Market-spillover ΔCoVaR and its decomposition (Fang, Chen & Yang 2018, seed 004; METHODS §1.3).
+"""Market-spillover ΔCoVaR and its decomposition (Fang–Chen–Yang 2018).
 
 Per rolling window (default 120 rows) and bank i, with **contemporaneous** market states M:
 bank ``X_i = a^τ + c^τ' M`` at τ ∈ {q, 0.5}; system ``X_sys = α + β X_i + γ' M`` at q. With
@@ -12,31 +12,52 @@ bank ``X_i = a^τ + c^τ' M`` at τ ∈ {q, 0.5}; system ``X_sys = α + β X_i +
   checked to 1e-12 (relative to the terms' size) for every bank, market and date;
 * the four channels: own risk ``ΔM_k``, risk-taking ``c_k^q``, information spillover ``γ_k``,
   connectedness ``β``;
-* eq. (8): improved index ``Σ_i w_i ΔCoVaR^M_i``; traditional index ``Σ_i w_i ΔCoVaR_i`` where here
+* eq. (8): improved index ``Σ_i w_i ΔCoVaR^M_i``; traditional index ``Σ_i w_i ΔCoVaR_i`` where
   ``ΔCoVaR_i = β (VaR_i(q; M_t) − VaR_i(0.5; M_t))`` from the same window fits at the window's last
-  state (the stage may substitute §1.1's lagged-state ΔCoVaR); ``S_k = Σ_i w_i S_k,i``.
+  state (``traditional: same_window``), or by default the lagged-state ΔCoVaR of Adrian–Brunnermeier
+  2016 (:mod:`measures.covar_qr`) on the same windows (``traditional: lagged``); ``S_k = Σ_i w_i S_k,i``.
   Weights: market-value shares renormalised over the banks with a value at that date.
 
 Values at date t use the window ending at t. Any number and kind of state variables works.
+:func:`estimate_market_spillover` is the decomposition; :func:`estimate_spillover_banks` adds the
+sample rules, the traditional index, the tidy tables and the events of the pipeline's stage.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
-from measures.core.config import Config, check_range
-from measures.core.windows import calendar_windows
-from measures.covar_qr import _align, fit_covar_regressions
+from measures.core.config import Config, check_choice, check_range
+from measures.core.mapping import Mapper, map_items
+from measures.core.status import NotEstimable
+from measures.core.windows import weekly_last
+from measures.covar_qr import (
+    CoVaRConfig,
+    LossPanel,
+    _align,
+    bank_samples,
+    check_states,
+    concat_events,
+    estimate_delta_covar,
+    failed_mask,
+    fit_covar_regressions,
+    status_events,
+)
 
 __all__ = [
+    "SpilloverBanks",
     "SpilloverConfig",
     "SpilloverResult",
+    "check_identity",
     "decompose_spillover",
     "estimate_market_spillover",
+    "estimate_spillover_banks",
     "market_levels",
     "weekly_last",
 ]
@@ -44,18 +65,48 @@ __all__ = [
 IDENTITY_TOL = 1e-12
 
 
+TRADITIONAL = ("lagged", "same_window")
+CHANNELS = {"own_risk": "delta_m", "risk_taking": "c", "information": "gamma", "connectedness": "beta"}
+BANK_COLUMNS = ["bank_id", "date", "market", "delta_m", "c", "gamma", "beta", "spillover", "delta_covar_m",
+                "delta_covar", "status"]
+
+
 @dataclass(frozen=True, kw_only=True)
 class SpilloverConfig(Config):
-    """``q`` (stress quantile of losses and states, 0.95), ``window`` (rows, 120), ``step`` (1)."""
+    """Options of the market-spillover ΔCoVaR (``measures.spillover`` in params.yaml).
+
+    Attributes
+    ----------
+    q : float, default 0.95
+        Loss quantile and stress quantile of each state, in (0.5, 1).
+    window : int, default 120
+        Usable rows per rolling window (>= 10); banks with fewer are excluded.
+    step : int, default 1
+        Rows between window ends.
+    states : tuple of str, optional
+        Markets / state variables (columns of the market-states table; None = all),
+        contemporaneous, larger = more stress.
+    traditional : {"lagged", "same_window"}, default "lagged"
+        The traditional index: the lagged-state ΔCoVaR (states lagged one day) on the same
+        windows, or ``β (VaR(q; M_t) − VaR(0.5; M_t))`` from the spillover fits.
+    max_failure_share : float, default 0.5
+        Failure budget: the share of failed bank windows above which a caller stops.
+    """
 
     q: float = 0.95
     window: int = 120
     step: int = 1
+    states: tuple[str, ...] | None = None
+    traditional: str = "lagged"
+    max_failure_share: float = 0.5
 
     def validate(self) -> None:
         check_range("q", self.q, low=0.5, high=1.0, low_open=True, high_open=True)
-        check_range("window", self.window, low=2, integer=True)
+        check_range("window", self.window, low=10, integer=True)
         check_range("step", self.step, low=1, integer=True)
+        check_states("states", self.states)
+        check_choice("traditional", self.traditional, TRADITIONAL)
+        check_range("max_failure_share", self.max_failure_share, low=0.0, high=1.0)
 
 
 @dataclass(frozen=True)
@@ -155,7 +206,8 @@ def decompose_spillover(
     return out
 
 
-def _bank_frames(bank_id, bank_loss, system_loss, states, config):
+def _bank_frames(item, system_loss, states, config):
+    bank_id, bank_loss = item
     reg = fit_covar_regressions(bank_loss, system_loss, states, q=config.q, window=config.window, step=config.step)
     frame = _align(bank_loss, system_loss, states)
     M = frame.iloc[:, 2:].to_numpy(dtype=float)
@@ -209,6 +261,8 @@ def estimate_market_spillover(
     states: pd.DataFrame,
     weights: pd.DataFrame,
     config: SpilloverConfig | None = None,
+    *,
+    mapper: Mapper | None = None,
 ) -> SpilloverResult:
     """Market-spillover ΔCoVaR, its decomposition and the system indices (module docstring).
 
@@ -217,12 +271,15 @@ def estimate_market_spillover(
     bank_losses : DataFrame (date × bank)
         Losses of each bank; a bank's missing rows are dropped and its windows count valid rows.
     system_loss : Series (date)
-        Loss of the system (market-cap-weighted bank return by default, METHODS conventions).
+        Loss of the system (market-cap-weighted bank return by default; docs/references.md, "Conventions").
     states : DataFrame (date × market)
         Market states oriented so that larger = more stress, contemporaneous; any subset.
     weights : DataFrame (date × bank)
         Market values (or shares) for the weighted indices; renormalised per date.
     config : SpilloverConfig, optional
+        ``q``, ``window``, ``step`` (the other options concern :func:`estimate_spillover_banks`).
+    mapper : Mapper, optional
+        Maps the per-bank fits (:mod:`measures.core.mapping`; serial by default).
     """
     config = config or SpilloverConfig()
     if not isinstance(bank_losses, pd.DataFrame) or bank_losses.shape[1] == 0:
@@ -230,14 +287,11 @@ def estimate_market_spillover(
     missing = [b for b in bank_losses.columns if b not in weights.columns]
     if missing:
         raise ValueError(f"weights has no column for bank(s) {missing}; it needs one market-value column per bank")
-    banks, channels = [], []
-    for bank_id in bank_losses.columns:
-        b, c = _bank_frames(bank_id, bank_losses[bank_id], system_loss, states, config)
-        banks.append(b)
-        channels.append(c)
-    banks_df = pd.concat(banks, ignore_index=True)
-    channels_df = pd.concat(channels, ignore_index=True)
-    ok_banks = banks_df[~banks_df["status"].str.startswith("failed")]
+    fits = map_items(mapper, partial(_bank_frames, system_loss=system_loss, states=states, config=config),
+                     [(bank_id, bank_losses[bank_id]) for bank_id in bank_losses.columns], desc="spillover per bank")
+    banks_df = pd.concat([b for b, _ in fits], ignore_index=True)
+    channels_df = pd.concat([c for _, c in fits], ignore_index=True)
+    ok_banks = banks_df[~failed_mask(banks_df["status"])]
     system = _weighted(ok_banks, weights, ["date"], ["delta_covar_m", "delta_covar"]).rename(
         columns={"delta_covar_m": "improved_index", "delta_covar": "traditional_index"}
     )
@@ -248,12 +302,152 @@ def estimate_market_spillover(
     return SpilloverResult(banks=banks_df, channels=channels_df, system=system, markets=markets)
 
 
-def weekly_last(frame: pd.DataFrame, date_column: str = "date", by: list[str] | None = None) -> pd.DataFrame:
-    """Rows of the last trading day of each week (Friday-ending weeks, seed 004), per group ``by``."""
-    groups = [frame] if not by else [g for _, g in frame.groupby(by, sort=True)]
-    keep = []
-    for g in groups:
-        g = g.sort_values(date_column)
-        wins = calendar_windows(pd.DatetimeIndex(g[date_column]), "W-FRI")
-        keep.append(g.iloc[wins.end])
-    return pd.concat(keep, ignore_index=True) if keep else frame.iloc[:0]
+# ----------------------------------------------------------------------------- the tables of many banks
+
+
+def check_identity(frame: pd.DataFrame) -> float:
+    """Largest relative gap of ``spillover = delta_m (gamma + beta c)`` over the finite rows.
+
+    ``S_k = ΔM_k (γ_k + β c_k)`` (Fang–Chen–Yang 2018, eq. 12) checked on a tidy table
+    (columns ``spillover, delta_m, gamma, beta, c``), relative to ``1 + |ΔM_k| (|γ_k| + |β c_k|)``.
+
+    Raises
+    ------
+    AssertionError
+        If the gap exceeds 1e-12.
+    """
+    f = frame.loc[frame["spillover"].notna()]
+    rhs = f["delta_m"] * (f["gamma"] + f["beta"] * f["c"])
+    size = 1.0 + f["delta_m"].abs() * (f["gamma"].abs() + (f["beta"] * f["c"]).abs())
+    gap = float(((f["spillover"] - rhs).abs() / size).max()) if len(f) else 0.0
+    if not gap <= IDENTITY_TOL:
+        raise AssertionError(f"spillover: identity S_k = dM_k (gamma_k + beta c_k) fails by {gap:.3e} > {IDENTITY_TOL}")
+    return gap
+
+
+def weighted_index(frame: pd.DataFrame, weights: pd.DataFrame, column: str) -> pd.Series:
+    """``Σ_i w_i x_i / Σ_i w_i`` by date over the rows with a finite value and a non-failed status."""
+    w = weights.stack().rename("w").rename_axis(["date", "bank_id"]).reset_index()
+    m = frame.merge(w, on=["date", "bank_id"], how="inner")
+    m = m[np.isfinite(m[column]) & (m["w"] > 0) & ~failed_mask(m["status"])]
+    num = (m[column] * m["w"]).groupby(m["date"]).sum()
+    return num / m.groupby("date")["w"].sum()
+
+
+def _lagged_bank(item: tuple[str, pd.Series], system_loss: pd.Series, states: pd.DataFrame,
+                 config: CoVaRConfig) -> pd.DataFrame:
+    bank, loss = item
+    values, _ = estimate_delta_covar(loss, system_loss, states, config)
+    values.insert(0, "bank_id", bank)
+    return values[["bank_id", "date", "delta_covar", "status"]]
+
+
+def lagged_delta_covar(panel: LossPanel, banks: list[str], config: SpilloverConfig, *,
+                       mapper: Mapper | None = None) -> pd.DataFrame:
+    """The lagged-state ΔCoVaR (states lagged one day) on the spillover's rolling windows.
+
+    ``ΔCoVaR_i,t = β̂ (VaR_i,t(q) − VaR_i,t(0.5))`` of Adrian–Brunnermeier 2016 with its own three
+    quantile regressions per window of ``config.window`` rows every ``config.step`` rows:
+    ``bank_id, date, delta_covar, status``.
+    """
+    science = CoVaRConfig(q=config.q, estimation="rolling", window=config.window, step=config.step, lag=1)
+    parts = map_items(mapper, partial(_lagged_bank, system_loss=panel.system, states=panel.states, config=science),
+                      [(bank, panel.losses[bank]) for bank in banks], desc="lagged ΔCoVaR per bank")
+    return pd.concat(parts, ignore_index=True)
+
+
+@dataclass(frozen=True)
+class SpilloverBanks:
+    """Output of :func:`estimate_spillover_banks`.
+
+    ``banks``: one row per bank, date and market (``BANK_COLUMNS``: the channels ``delta_m, c,
+    gamma, beta``, ``spillover``, the bank-level ``delta_covar_m`` and ``delta_covar`` repeated over
+    the markets, ``status``). ``index``: date, improved_index, traditional_index, n_banks,
+    ``spill_<market>``...; ``index_weekly``: its last trading day of each week; ``channels``:
+    date, market, spillover, delta_m, c, gamma, beta, n_banks (weighted means over banks);
+    ``statuses``: the status of every bank window; ``events``: exclusions and flags.
+    """
+
+    banks: pd.DataFrame
+    index: pd.DataFrame
+    index_weekly: pd.DataFrame
+    channels: pd.DataFrame
+    statuses: pd.Series
+    events: pd.DataFrame
+    not_estimable: str = ""
+
+    def check_estimable(self) -> None:
+        """Raise :class:`NotEstimable` when no bank has enough observations (``not_estimable`` says why)."""
+        if self.not_estimable:
+            raise NotEstimable(self.not_estimable)
+
+
+def estimate_spillover_banks(panel: LossPanel, config: SpilloverConfig | None = None, *,
+                             mapper: Mapper | None = None) -> SpilloverBanks:
+    """Market-spillover ΔCoVaR of every bank of ``panel``, the indices and the channel tables.
+
+    Fang–Chen–Yang 2018 (module docstring): ``ΔCoVaR^M_i = CoVaR_i(q; M^s) − CoVaR_i(0.5; M^n)``,
+    ``S_k,i = ΔM_k (γ_k + β c_k)``, indices ``Σ_i w_i ΔCoVaR^M_i`` and ``Σ_i w_i ΔCoVaR_i``. A bank
+    with fewer than ``config.window`` usable rows (contemporaneous states) is excluded. With
+    ``traditional: lagged`` the traditional index is the lagged-state ΔCoVaR of Adrian–Brunnermeier
+    2016 on the same windows (:func:`lagged_delta_covar`); its failed windows leave ``delta_covar``
+    missing. Failed spillover windows are left out of the indices. The identity is checked on
+    the tidy table (:func:`check_identity`).
+
+    Parameters
+    ----------
+    panel : LossPanel
+        From :func:`measures.covar_qr.loss_panel` (``panel.weights``: previous-day market values).
+    config : SpilloverConfig, optional
+    mapper : Mapper, optional
+        Maps the per-bank fits (:mod:`measures.core.mapping`; serial by default).
+
+    Returns
+    -------
+    SpilloverBanks
+        Empty tables and ``not_estimable`` set when no bank has ``config.window`` usable days
+        (:meth:`SpilloverBanks.check_estimable` raises then; the events are kept).
+    """
+    config = config or SpilloverConfig()
+    keep, _, sample_events = bank_samples(
+        panel, 0, config.window, f"{{n}} usable day(s) < measures.spillover.window={config.window}: no spillover for this bank")
+    events = [sample_events]
+    if not keep:
+        empty = pd.DataFrame(columns=["date"])
+        return SpilloverBanks(pd.DataFrame(columns=BANK_COLUMNS), empty, empty, empty, pd.Series([], dtype=object),
+                              sample_events, f"no bank has {config.window} usable days (see the quality records)")
+    weights = panel.weights[keep].fillna(0.0)
+    res = estimate_market_spillover(panel.losses[keep], panel.system, panel.states, weights, config, mapper=mapper)
+    banks = res.banks
+    if config.traditional == "lagged":
+        lag = lagged_delta_covar(panel, keep, config, mapper=mapper)
+        failed = failed_mask(lag["status"])
+        events.append(status_events(lag, "{n} lagged-state ΔCoVaR window(s) with status {status}: delta_covar missing, "
+                                         "out of the traditional index", failed_action="masked", only_failed=True))
+        lag.loc[failed, "delta_covar"] = np.nan
+        banks = banks.drop(columns=["delta_covar"]).merge(lag.drop(columns=["status"]), on=["bank_id", "date"], how="left")
+        system = res.system.set_index("date")
+        system["traditional_index"] = weighted_index(banks, weights, "delta_covar").reindex(system.index)
+        res = dataclasses.replace(res, system=system.reset_index())
+    events.append(_window_events(banks))
+    per_bank = res.channels.rename(columns=CHANNELS).merge(banks, on=["date", "bank_id"], how="left")[BANK_COLUMNS]
+    per_bank["date"] = pd.to_datetime(per_bank["date"])
+    check_identity(per_bank)
+    markets = res.markets.rename(columns=CHANNELS)
+    wide = markets.pivot(index="date", columns="market", values="spillover")
+    wide = wide[[m for m in panel.states.columns if m in wide.columns]]
+    wide.columns = [f"spill_{m}" for m in wide.columns]
+    index = res.system.set_index("date").join(wide, how="left").reset_index()
+    index["n_banks"] = index["n_banks"].astype("int64")
+    channels = markets[["date", "market", "spillover", "delta_m", "c", "gamma", "beta", "n_banks"]].copy()
+    channels["n_banks"] = channels["n_banks"].astype("int64")
+    return SpilloverBanks(per_bank, index, weekly_last(index, "date"), channels, banks["status"].astype(str),
+                          concat_events(events))
+
+
+def _window_events(banks: pd.DataFrame) -> pd.DataFrame:
+    """Warnings flagged, failures excluded (left out of the indices), per bank and status."""
+    warn = status_events(banks, "{n} window(s) with status {status}", failed_action="excluded")
+    failed = warn["reason"] == "fit_failed"
+    warn.loc[failed, "detail"] = warn.loc[failed, "detail"] + " (left out of the indices)"
+    return warn

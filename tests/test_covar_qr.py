@@ -1,4 +1,4 @@
-"""ΔCoVaR by quantile regression (METHODS §1.1): known truth, identities, rolling, HiGHS reference."""
+"""ΔCoVaR by quantile regression (Adrian–Brunnermeier 2016): known truth, identities, rolling, HiGHS reference, many banks."""
 
 from __future__ import annotations
 
@@ -9,8 +9,17 @@ from scipy import sparse
 from scipy.optimize import linprog
 from scipy.stats import norm
 
+from measures.core.config import ConfigError
 from measures.core.quantreg import check_loss
-from measures.covar_qr import CoVaRConfig, estimate_delta_covar, fit_covar_regressions, lag_states
+from measures.core.status import NotEstimable
+from measures.covar_qr import (
+    CoVaRConfig,
+    estimate_delta_covar,
+    estimate_delta_covar_banks,
+    fit_covar_regressions,
+    lag_states,
+    loss_panel,
+)
 
 Z95 = norm.ppf(0.95)
 
@@ -89,7 +98,7 @@ def test_reference_against_highs() -> None:
 
 def test_rolling_equals_full_sample_fit_per_window() -> None:
     bank, system, states, _ = simulate(400, seed=5)
-    config = CoVaRConfig(q=0.95, window=150, step=25)
+    config = CoVaRConfig(q=0.95, estimation="rolling", window=150, step=25)
     values, coefs = estimate_delta_covar(bank, system, states, config)
     assert len(values) == (399 - 150) // 25 + 1
     lagged = lag_states(states)
@@ -118,6 +127,11 @@ def test_missing_rows_are_dropped_per_bank() -> None:
     [
         ({"q": 0.3}, r"q=0.3 is out of range; allowed: \(0.5, 1.0\)"),
         ({"window": 1}, r"window=1 is out of range"),
+        ({"estimation": "expanding"}, r"estimation='expanding' is not allowed; allowed values: 'full', 'rolling'"),
+        ({"states": ("a", "a")}, r"states lists a state twice"),
+        ({"states": ()}, r"states must be null \(all state variables\) or a non-empty list"),
+        ({"min_obs": 5}, r"min_obs=5 is out of range"),
+        ({"max_failure_share": 1.5}, r"max_failure_share=1.5 is out of range"),
         ({"step": 0}, r"step=0 is out of range"),
         ({"lag": -1}, r"lag=-1 is out of range"),
     ],
@@ -128,7 +142,8 @@ def test_config_errors(options: dict, message: str) -> None:
 
 
 def test_config_unknown_option_and_states_error() -> None:
-    with pytest.raises(ValueError, match=r"unknown option\(s\) tau for CoVaRConfig; allowed options: lag, q, step, window"):
+    with pytest.raises(ValueError, match=r"unknown option\(s\) tau for CoVaRConfig; allowed options: estimation, lag, max_failure_share, min_obs, q, states, "
+                       r"step, window"):
         CoVaRConfig.from_mapping({"tau": 0.9})
     bank, system, states, _ = simulate(50)
     with pytest.raises(ValueError, match=r"states must be a DataFrame with at least one state variable column"):
@@ -140,3 +155,84 @@ def test_infinite_loss_is_named_by_date() -> None:
     bank.iloc[40] = np.inf
     with pytest.raises(ValueError, match=r"bank_loss is infinite \(inf\) at 2000-02-28 00:00:00"):
         estimate_delta_covar(bank, system, states)
+
+
+# ----------------------------------------------------------------------------- many banks
+
+
+def long_tables(n: int = 600, seed: int = 4):
+    """Long returns / system / market-states tables: bank A full, B with a 10-day gap, C short; state m2 with a gap."""
+    bank, system, states, _ = simulate(n, seed=seed)
+    rng = np.random.default_rng(seed)
+    rows = []
+    for name, start in (("A", 0), ("B", 0), ("C", n - 150)):
+        loss = bank + 0.1 * rng.standard_normal(n) if name != "A" else bank
+        if name == "B":
+            loss = loss.copy()
+            loss.iloc[100:110] = np.nan
+        rows.append(pd.DataFrame({"bank_id": name, "date": bank.index[start:], "loss": loss.iloc[start:].to_numpy(),
+                                  "weight": 1.0}))
+    returns = pd.concat(rows, ignore_index=True)
+    sys_tab = pd.DataFrame({"date": system.index, "loss": system.to_numpy()})
+    market = states.reset_index(names="date")
+    market.loc[300:304, "m2"] = np.nan
+    return returns, sys_tab, market
+
+
+class RecordingMapper:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int]] = []
+
+    def map(self, fn, items, *, desc=""):
+        items = list(items)
+        self.calls.append((desc, len(items)))
+        return [fn(item) for item in items]
+
+
+def test_banks_equal_the_single_bank_fits_with_events_and_weekly() -> None:
+    returns, system, market = long_tables()
+    panel = loss_panel(returns, system, market)
+    mapper = RecordingMapper()
+    res = estimate_delta_covar_banks(panel, CoVaRConfig(min_obs=250), mapper=mapper)
+    assert mapper.calls == [("ΔCoVaR per bank", 2)]  # C is excluded before the fits
+    for bank in ("A", "B"):
+        want, coef = estimate_delta_covar(panel.losses[bank], panel.system, panel.states)
+        got = res.values[res.values.bank_id == bank].drop(columns="bank_id").reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, want, check_dtype=False)
+        assert np.array_equal(res.coefficients.loc[res.coefficients.bank_id == bank, "estimate"], coef["estimate"])
+    assert res.coefficients["std_error"].isna().all()
+    ev = res.events.set_index(["bank_id", "reason"])
+    assert ev.loc[("C", "too_few_observations"), "n_rows"] == 150  # its last 150 days, after the state gap
+    assert ev.loc[("C", "too_few_observations"), "detail"].startswith("150 usable day(s) < 250 (measures.covar_qr.min_obs)")
+    assert ev.loc[("B", "missing_return"), "n_rows"] == 10 + 5  # the gap and the (lagged) state gap
+    assert list(panel.state_events["reason"]) == ["missing_state"] and panel.state_events["n_rows"].iloc[0] == 5
+    # weekly: the last row of each Friday-ending week per bank
+    a = res.values[res.values.bank_id == "A"]
+    last = a.groupby(a["date"].dt.to_period("W-FRI")).tail(1)
+    assert list(res.weekly.loc[res.weekly.bank_id == "A", "date"]) == list(last["date"])
+    res.check_estimable()
+
+
+def test_failed_full_sample_fit_is_kept_with_status_and_flagged() -> None:
+    returns, system, market = long_tables()
+    market["m2"] = 0.5  # constant state: the full-sample design is rank-deficient
+    res = estimate_delta_covar_banks(loss_panel(returns, system, market), CoVaRConfig(min_obs=100))
+    assert res.values["delta_covar"].isna().all() and res.values["status"].str.startswith("failed:").all()
+    flagged = res.events[res.events.reason == "fit_failed"]
+    assert sorted(flagged["bank_id"]) == ["A", "B", "C"] and set(flagged["action"]) == {"flagged"}
+    assert res.coefficients.empty and list(res.coefficients.columns)[-2:] == ["std_error", "status"]
+
+
+def test_no_bank_estimable_and_input_errors() -> None:
+    returns, system, market = long_tables(n=200)
+    res = estimate_delta_covar_banks(loss_panel(returns, system, market), CoVaRConfig(min_obs=1000))
+    assert res.values.empty and set(res.events["reason"]) == {"too_few_observations"}
+    with pytest.raises(NotEstimable, match="no bank has enough observations"):
+        res.check_estimable()
+    with pytest.raises(NotEstimable, match=r"returns table lacks column\(s\) \['weight'\]"):
+        loss_panel(returns.drop(columns="weight"), system, market)
+    with pytest.raises(NotEstimable, match="no market_states table"):
+        loss_panel(returns, system, None)
+    with pytest.raises(ConfigError, match=r"g.states: state variable\(s\) \['vix'\] not in market_states; available: \['m1', 'm2'\]"):
+        loss_panel(returns, system, market, ("vix",), where="g.states")
+    assert list(loss_panel(returns, system, market, ("m2",)).states.columns) == ["m2"]

@@ -1,17 +1,23 @@
-"""Market-spillover ΔCoVaR and its decomposition (METHODS §1.3, seed 004)."""
+"""Market-spillover ΔCoVaR and its decomposition (Fang–Chen–Yang 2018)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
+from test_covar_qr import RecordingMapper
 
+from measures.core.config import ConfigError
+from measures.core.status import NotEstimable
+from measures.covar_qr import CoVaRConfig, estimate_delta_covar, loss_panel
 from measures.spillover import (
+    BANK_COLUMNS,
     SpilloverConfig,
+    check_identity,
     decompose_spillover,
     estimate_market_spillover,
+    estimate_spillover_banks,
     market_levels,
-    weekly_last,
 )
 
 FIVE = ["real_estate", "stock", "money", "bond", "fx"]
@@ -128,14 +134,6 @@ def test_weights_renormalised_when_a_bank_is_missing() -> None:
     assert first["improved_index"] == pytest.approx(a["delta_covar_m"].iloc[0], rel=1e-14)
 
 
-def test_weekly_last_takes_the_last_trading_day_of_each_week() -> None:
-    idx = pd.bdate_range("2024-01-01", "2024-01-31").drop(pd.Timestamp("2024-01-19"))  # a Friday holiday
-    frame = pd.DataFrame({"date": idx, "x": np.arange(len(idx))})
-    weekly = weekly_last(frame)
-    days = list(weekly["date"].dt.strftime("%Y-%m-%d"))
-    assert days == ["2024-01-05", "2024-01-12", "2024-01-18", "2024-01-26", "2024-01-31"]
-
-
 def test_errors() -> None:
     losses, system, M, _, _ = simulate(200, ["stock"])
     with pytest.raises(ValueError, match=r"weights has no column for bank\(s\) \['B'\]"):
@@ -145,3 +143,67 @@ def test_errors() -> None:
     with pytest.raises(ValueError, match=r"window=500 is larger than the data \(n=200 rows\)"):
         estimate_market_spillover(losses, system, M, pd.DataFrame(1.0, index=losses.index, columns=["A", "B"]),
                                   SpilloverConfig(window=500))
+    with pytest.raises(ConfigError, match=r"traditional='both' is not allowed; allowed values: 'lagged', 'same_window'"):
+        SpilloverConfig(traditional="both")
+    with pytest.raises(ConfigError, match=r"unknown option\(s\) lag for SpilloverConfig; allowed options: max_failure_share, q, "
+                                          r"states, step, traditional, window"):
+        SpilloverConfig.from_mapping({"lag": 1})
+
+
+def test_identity_check_catches_a_broken_table() -> None:
+    frame = pd.DataFrame({"delta_m": [1.0], "gamma": [0.1], "beta": [0.5], "c": [0.2], "spillover": [0.2 + 1e-9]})
+    with pytest.raises(AssertionError, match="identity"):
+        check_identity(frame)
+    frame["spillover"] = 0.2
+    assert check_identity(frame) <= 1e-12
+
+
+def long_panel(n: int = 400, markets: tuple[str, ...] = ("stock", "bond"), short: int = 0):
+    """The simulated banks A, B (and a bank C with ``short`` rows) as the long tables of the pipeline."""
+    losses, system, M, _, _ = simulate(n, list(markets))
+    if short:
+        losses["C"] = np.nan
+        losses.iloc[-short:, 2] = losses["A"].iloc[-short:].to_numpy()
+    returns = losses.stack().rename("loss").rename_axis(["date", "bank_id"]).reset_index()
+    returns["weight"] = returns["bank_id"].map({"A": 3.0, "B": 1.0, "C": 1.0})
+    return loss_panel(returns, system.rename("loss").rename_axis("date").reset_index(), M.rename_axis("date").reset_index())
+
+
+def test_spillover_banks_tables_traditional_lagged_and_events() -> None:
+    panel = long_panel(short=50)
+    mapper = RecordingMapper()
+    config = SpilloverConfig(window=120, step=10)
+    res = estimate_spillover_banks(panel, config, mapper=mapper)
+    assert mapper.calls == [("spillover per bank", 2), ("lagged ΔCoVaR per bank", 2)]
+    assert list(res.banks.columns) == BANK_COLUMNS and set(res.banks["bank_id"]) == {"A", "B"}
+    short = res.events[res.events.reason == "too_few_observations"]
+    assert list(short["bank_id"]) == ["C"] and short["n_rows"].iloc[0] == 50
+    # the traditional ΔCoVaR is the lagged-state one on the same windows, weighted 3:1
+    lagged = {b: estimate_delta_covar(panel.losses[b], panel.system, panel.states,
+                                      CoVaRConfig(estimation="rolling", window=120, step=10, lag=1))[0].set_index("date")
+              for b in ("A", "B")}
+    got = res.banks[(res.banks.bank_id == "A") & (res.banks.market == "bond")].set_index("date")["delta_covar"]
+    want = lagged["A"]["delta_covar"].reindex(got.index)
+    np.testing.assert_array_equal(got.to_numpy(), want.to_numpy())
+    both = pd.concat({b: lagged[b]["delta_covar"] for b in lagged}, axis=1).dropna()
+    idx = res.index.set_index("date")["traditional_index"].reindex(both.index).dropna()
+    np.testing.assert_allclose(idx, ((3 * both["A"] + both["B"]) / 4).reindex(idx.index), rtol=1e-13)
+    assert list(res.index.columns) == ["date", "improved_index", "traditional_index", "n_banks", "spill_stock", "spill_bond"]
+    assert res.index["n_banks"].dtype == "int64" and res.channels["n_banks"].dtype == "int64"
+    assert len(res.statuses) == res.banks.groupby(["bank_id", "date"]).ngroups and (res.statuses == "ok").all()
+    weeks = res.index.groupby(res.index["date"].dt.to_period("W-FRI"))["date"].max()
+    assert list(res.index_weekly["date"]) == list(weeks)
+    res.check_estimable()
+
+
+def test_spillover_banks_same_window_and_not_estimable() -> None:
+    panel = long_panel()
+    mapper = RecordingMapper()
+    res = estimate_spillover_banks(panel, SpilloverConfig(window=120, step=20, traditional="same_window"), mapper=mapper)
+    assert [d for d, _ in mapper.calls] == ["spillover per bank"]  # no extra fits
+    direct = estimate_market_spillover(panel.losses, panel.system, panel.states, panel.weights, SpilloverConfig(window=120, step=20))
+    np.testing.assert_array_equal(res.index["traditional_index"], direct.system["traditional_index"])
+    empty = estimate_spillover_banks(panel, SpilloverConfig(window=1000))
+    assert empty.banks.empty and sorted(empty.events["bank_id"]) == ["A", "B"]
+    with pytest.raises(NotEstimable, match="no bank has 1000 usable days"):
+        empty.check_estimable()

@@ -7,45 +7,50 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
+from conftest import copy_root, repo_params, run_stage
 
+from measures.core.config import ConfigError
 from measures.core.quantreg import check_loss, quantile_regression
-from measures.core.status import FailureBudgetExceeded
-from pipeline.io import read_parquet, write_parquet
-from pipeline.stages import covar_qr
+from measures.core.status import FailureBudgetExceeded, NotEstimable
+from measures.covar_qr import CoVaRConfig
+from pipeline.artifacts import artifact
+from pipeline.io import read_parquet, read_provenance, write_parquet
+from pipeline.stage import load_stage
 
-DEFAULTS = {"q": 0.95, "estimation": "full", "window": 250, "step": 1, "lag": 1, "states": None, "min_obs": 250,
-            "max_failure_share": 0.5}
-
-
-def write_params(tmp: Path, **over) -> str:
-    path = tmp / "params.yaml"
-    path.write_text(yaml.safe_dump({"measures": {"covar_qr": {**DEFAULTS, **over}}}), encoding="utf-8")
-    return str(path)
+INPUTS = ("prices", "returns", "system_returns")
 
 
-def run_stage(data: Path, out: Path, **over) -> dict[str, Path]:
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {"values": out / "covar_qr.parquet", "weekly": out / "covar_qr_weekly.parquet",
-             "estimates": out / "estimates.parquet", "quality": out / "quality"}
-    covar_qr.run(write_params(out, **over), str(data / "interim"), str(data / "interim" / "canonical"),
-                 str(paths["values"]), str(paths["weekly"]), str(paths["estimates"]), str(paths["quality"]))
-    return paths
+def out(root: Path, name: str) -> Path:
+    return root / artifact(name).path
+
+
+def read(root: Path, name: str) -> pd.DataFrame:
+    return read_parquet(out(root, name))
 
 
 @pytest.fixture(scope="module")
-def full(default_data_dir, tmp_path_factory):
-    return run_stage(default_data_dir, tmp_path_factory.mktemp("cq_full"))
+def full(default_root, tmp_path_factory) -> Path:
+    root = copy_root(default_root, tmp_path_factory.mktemp("cq_full"), *INPUTS)
+    run_stage(root, "covar_qr")
+    return root
+
+
+def test_params_group_is_the_science_config_with_the_same_defaults() -> None:
+    stage = load_stage("covar_qr")
+    assert stage.params == {"measures.covar_qr": CoVaRConfig}
+    group = repo_params()["measures"]["covar_qr"]
+    assert CoVaRConfig.from_mapping(group, where="measures.covar_qr") == CoVaRConfig()
+    assert set(group) == set(CoVaRConfig().to_dict())
 
 
 def test_full_sample_artifacts_and_contagion_input(full, default_data_dir):
-    v = read_parquet(full["values"])
+    v = read(full, "covar_qr")
     assert list(v.columns) == ["bank_id", "date", "var_q", "var_med", "covar", "delta_covar", "status"]
     assert not v.duplicated(["bank_id", "date"]).any()  # one row per bank and date: contagion.series qr
     assert (v["status"] == "ok").all() and v["bank_id"].nunique() == 16
-    assert np.allclose(v["delta_covar"], v["delta_covar"])  # finite
+    assert np.isfinite(v["delta_covar"]).all()
     assert (v["var_q"] > v["var_med"]).mean() > 0.99
-    e = read_parquet(full["estimates"])
+    e = read(full, "covar_qr_estimates")
     assert list(e.columns) == ["bank_id", "window_end", "equation", "term", "estimate", "std_error", "status"]
     assert e["std_error"].isna().all()
     states = read_parquet(default_data_dir / "interim" / "canonical" / "market_states.parquet")
@@ -56,6 +61,8 @@ def test_full_sample_artifacts_and_contagion_input(full, default_data_dir):
     beta = e[(e.bank_id == bank) & (e.equation == "system") & (e.term == "bank_loss")]["estimate"].iloc[0]
     vb = v[v.bank_id == bank]
     assert np.allclose(vb["delta_covar"], beta * (vb["var_q"] - vb["var_med"]), rtol=0, atol=1e-15)
+    prov = read_provenance(out(full, "covar_qr"))
+    assert prov["stage"] == "covar_qr" and prov["params"]["measures.covar_qr"]["q"] == 0.95
 
 
 def test_full_sample_coefficients_are_the_exact_lp_optimum(full, default_data_dir):
@@ -68,7 +75,7 @@ def test_full_sample_coefficients_are_the_exact_lp_optimum(full, default_data_di
     loss = rets[rets.bank_id == bank].set_index("date")["loss"]
     frame = pd.concat([loss, states.shift(1)], axis=1, join="inner").dropna()
     y, X = frame["loss"].to_numpy(), np.column_stack([np.ones(len(frame)), frame.iloc[:, 1:].to_numpy()])
-    e = read_parquet(full["estimates"])
+    e = read(full, "covar_qr_estimates")
     est = e[(e.bank_id == bank) & (e.equation == "bank_q")].set_index("term")["estimate"]
     coef = est.reindex(["const", *states.columns]).to_numpy()
     assert np.allclose(coef, quantile_regression(y, X, 0.95), atol=1e-12)
@@ -80,7 +87,7 @@ def test_full_sample_coefficients_are_the_exact_lp_optimum(full, default_data_di
 
 
 def test_weekly_is_last_trading_day_of_each_week(full):
-    v, w = read_parquet(full["values"]), read_parquet(full["weekly"])
+    v, w = read(full, "covar_qr"), read(full, "covar_qr_weekly")
     b = v[v.bank_id == "CCB01"].set_index("date")
     last = b.groupby(b.index.to_period("W-FRI")).tail(1)
     wb = w[w.bank_id == "CCB01"].set_index("date")
@@ -88,14 +95,14 @@ def test_weekly_is_last_trading_day_of_each_week(full):
     assert np.array_equal(wb["delta_covar"].to_numpy(), last["delta_covar"].to_numpy())
 
 
-def test_rolling_subset_of_states_and_determinism(default_data_dir, tmp_path):
-    a = run_stage(default_data_dir, tmp_path / "a", estimation="rolling", window=500, step=5, states=["stock_vol", "money"])
-    b = run_stage(default_data_dir, tmp_path / "b", estimation="rolling", window=500, step=5, states=["stock_vol", "money"])
-    for key in ("values", "weekly", "estimates"):
-        assert a[key].read_bytes() == b[key].read_bytes()
-    assert (a["quality"] / "covar_qr.parquet").read_bytes() == (b["quality"] / "covar_qr.parquet").read_bytes()
-    v = read_parquet(a["values"])
-    e = read_parquet(a["estimates"])
+def test_rolling_subset_of_states_and_determinism(default_root, tmp_path):
+    over = {"measures.covar_qr": {"estimation": "rolling", "window": 500, "step": 5, "states": ["stock_vol", "money"]}}
+    roots = [copy_root(default_root, tmp_path / name, *INPUTS) for name in ("a", "b")]
+    for root in roots:
+        run_stage(root, "covar_qr", **over)
+    for name in ("covar_qr", "covar_qr_weekly", "covar_qr_estimates", "quality/covar_qr"):
+        assert out(roots[0], name).read_bytes() == out(roots[1], name).read_bytes(), name
+    v, e = read(roots[0], "covar_qr"), read(roots[0], "covar_qr_estimates")
     assert set(e["term"]) == {"const", "stock_vol", "money", "bank_loss"}
     g = v[v.bank_id == "CCB01"]
     # rolling: one value per window end, every step-th usable day after the first full window
@@ -103,15 +110,17 @@ def test_rolling_subset_of_states_and_determinism(default_data_dir, tmp_path):
     assert set(e.loc[e.bank_id == "CCB01", "window_end"]) == set(g["date"])
 
 
-def test_unknown_state_and_bad_option_raise(default_data_dir, tmp_path):
-    with pytest.raises(ValueError, match="not in market_states; available"):
-        run_stage(default_data_dir, tmp_path / "x", states=["vix"])
-    with pytest.raises(ValueError, match="estimation"):
-        run_stage(default_data_dir, tmp_path / "y", estimation="expanding")
+def test_unknown_state_unknown_key_and_bad_option_raise(stage_root):
+    with pytest.raises(ConfigError, match=r"measures.covar_qr.states: .*not in market_states; available"):
+        run_stage(stage_root, "covar_qr", **{"measures.covar_qr": {"states": ["vix"]}})
+    with pytest.raises(ConfigError, match=r"measures.covar_qr: estimation='expanding' is not allowed; allowed values: 'full', 'rolling'"):
+        run_stage(stage_root, "covar_qr", **{"measures.covar_qr": {"estimation": "expanding"}})
+    with pytest.raises(ConfigError, match=r"unknown option\(s\) tau .*allowed options: estimation, lag"):
+        run_stage(stage_root, "covar_qr", **{"measures.covar_qr": {"tau": 0.9}})
 
 
-def _tiny(tmp: Path, n: int = 400, constant_state_from: int | None = None) -> Path:
-    """Two banks (one short), a system and two states on n business days."""
+def _tiny(root: Path, n: int = 400, constant_state_from: int | None = None) -> Path:
+    """Two banks (one short), a system and two states on n business days, at the registry's paths."""
     rng = np.random.default_rng(7)
     dates = pd.bdate_range("2010-01-04", periods=n)
     m = pd.DataFrame({"date": dates, "s1": rng.normal(size=n), "s2": rng.normal(size=n)})
@@ -124,18 +133,16 @@ def _tiny(tmp: Path, n: int = 400, constant_state_from: int | None = None) -> Pa
         for t in range(start, n):
             rows.append((bank, dates[t], -loss[t], loss[t], 1e9, 0.5))
     rets = pd.DataFrame(rows, columns=["bank_id", "date", "ret", "loss", "market_cap", "weight"])
-    data = tmp / "data"
-    write_parquet(rets, data / "interim" / "returns.parquet", key=["bank_id", "date"])
-    write_parquet(pd.DataFrame({"date": dates, "ret": -sys_loss, "loss": sys_loss}), data / "interim" / "system_returns.parquet")
-    write_parquet(m, data / "interim" / "canonical" / "market_states.parquet")
-    return data
+    write_parquet(rets, out(root, "returns"), key=["bank_id", "date"])
+    write_parquet(pd.DataFrame({"date": dates, "ret": -sys_loss, "loss": sys_loss}), out(root, "system_returns"))
+    write_parquet(m, out(root, "market_states"))
+    return root
 
 
 def test_short_bank_excluded_and_rank_deficient_windows_failed(tmp_path):
-    data = _tiny(tmp_path, constant_state_from=250)
-    paths = run_stage(data, tmp_path / "out", estimation="rolling", window=120, min_obs=250, max_failure_share=0.9)
-    v = read_parquet(paths["values"])
-    q = read_parquet(paths["quality"] / "covar_qr.parquet")
+    root = _tiny(tmp_path, constant_state_from=250)
+    run_stage(root, "covar_qr", **{"measures.covar_qr": {"estimation": "rolling", "window": 120, "max_failure_share": 0.9}})
+    v, q = read(root, "covar_qr"), read(root, "quality/covar_qr")
     assert set(v["bank_id"]) == {"A"}
     short = q[q.reason == "too_few_observations"]
     assert list(short["bank_id"]) == ["B"] and short["n_rows"].iloc[0] == 100
@@ -146,8 +153,19 @@ def test_short_bank_excluded_and_rank_deficient_windows_failed(tmp_path):
     assert "fit_failed" in set(q["reason"])
 
 
-def test_failure_budget_stops_the_stage(tmp_path):
-    data = _tiny(tmp_path, constant_state_from=0)
+def test_failure_budget_stops_the_stage_after_writing(tmp_path):
+    root = _tiny(tmp_path, constant_state_from=0)
     with pytest.raises(FailureBudgetExceeded, match="rank-deficient"):
         # full sample with a constant state: the fit fails; budget 0 stops the stage
-        run_stage(data, tmp_path / "out", max_failure_share=0.0)
+        run_stage(root, "covar_qr", **{"measures.covar_qr": {"max_failure_share": 0.0}})
+    v = read(root, "covar_qr")
+    assert v["delta_covar"].isna().all() and v["status"].str.startswith("failed:").all()
+
+
+def test_no_bank_estimable_writes_the_quality_records(tmp_path):
+    root = _tiny(tmp_path)
+    with pytest.raises(NotEstimable, match="no bank has enough observations"):
+        run_stage(root, "covar_qr", **{"measures.covar_qr": {"min_obs": 1000}})
+    q = read(root, "quality/covar_qr")
+    assert sorted(q.loc[q.reason == "too_few_observations", "bank_id"]) == ["A", "B"]
+    assert not out(root, "covar_qr").exists()

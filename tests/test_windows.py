@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from measures.core.windows import Windows, calendar_windows, expanding_windows, rolling_windows
+from measures.core.windows import Windows, calendar_windows, expanding_windows, rolling_windows, weekly_last
 
 
 def test_rolling_windows_positions() -> None:
@@ -87,3 +87,20 @@ def test_calendar_windows_weekly_friday() -> None:
 def test_window_errors(call, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_weekly_last_takes_the_last_trading_day_of_each_week() -> None:
+    idx = pd.bdate_range("2024-01-01", "2024-01-31").drop(pd.Timestamp("2024-01-19"))  # a Friday holiday
+    frame = pd.DataFrame({"date": idx, "x": np.arange(len(idx))})
+    weekly = weekly_last(frame)
+    days = list(weekly["date"].dt.strftime("%Y-%m-%d"))
+    assert days == ["2024-01-05", "2024-01-12", "2024-01-18", "2024-01-26", "2024-01-31"]
+
+
+def test_weekly_last_per_group_and_empty() -> None:
+    idx = pd.bdate_range("2024-01-01", "2024-01-12")
+    frame = pd.concat([pd.DataFrame({"bank_id": b, "date": idx[i:], "x": 1.0}) for b, i in (("B", 0), ("A", 6))])
+    weekly = weekly_last(frame.sample(frac=1.0, random_state=0), by=["bank_id"])
+    assert list(weekly["bank_id"]) == ["A", "B", "B"]
+    assert list(weekly["date"].dt.strftime("%m-%d")) == ["01-12", "01-05", "01-12"]
+    assert weekly_last(frame.iloc[:0], by=["bank_id"]).empty

@@ -1,4 +1,4 @@
-"""The one window generator every measure uses (DESIGN §5).
+"""The one window generator every measure uses (rolling, expanding, calendar; docs/extending.md).
 
 Three kinds of estimation windows over ``n`` ordered observations:
 
@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["Windows", "rolling_windows", "expanding_windows", "calendar_windows"]
+__all__ = ["Windows", "rolling_windows", "expanding_windows", "calendar_windows", "weekly_last"]
 
 
 @dataclass(frozen=True)
@@ -187,3 +187,36 @@ def calendar_windows(index: pd.DatetimeIndex, freq: str = "Y", *, min_obs: int =
     keep = (stop - start) >= min_obs
     start, stop = start[keep], stop[keep]
     return Windows(start, stop, periods[start], "calendar")
+
+
+def weekly_last(frame: pd.DataFrame, date_column: str = "date", by: list[str] | None = None) -> pd.DataFrame:
+    """The rows of the last trading day of each week (weeks ending Friday), per group ``by``.
+
+    The weekly series of Fang–Chen–Yang 2018 is the Friday value of the daily rolling fits, or
+    the last trading day before it when Friday is a holiday: the last row of each
+    ``calendar_windows(dates, "W-FRI")`` window. The regressions are not re-estimated on weekly
+    data.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Rows with a date column; within each group the dates are distinct.
+    date_column : str, default "date"
+    by : list of str, optional
+        Group columns (e.g. ``["bank_id"]``): the last day of each week is taken per group, in the
+        sorted order of the groups.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The selected rows (a fresh index); ``frame`` itself when it is empty.
+    """
+    if not len(frame):
+        return frame
+    groups = [frame] if not by else [g for _, g in frame.groupby(by, sort=True)]
+    keep = []
+    for g in groups:
+        g = g.sort_values(date_column)
+        wins = calendar_windows(pd.DatetimeIndex(g[date_column]), "W-FRI")
+        keep.append(g.iloc[wins.end])
+    return pd.concat(keep, ignore_index=True)

@@ -1,4 +1,4 @@
-"""Exact quantile regression (Koenker & Bassett 1978), batched over rolling windows (METHODS §1.2)."""
+"""Exact quantile regression (Koenker & Bassett 1978), batched over rolling windows (docs/covar.md, "The solver: exact quantile regression")."""
 
 from measures.core.quantreg.solve import (
     CHAIN_LENGTH,

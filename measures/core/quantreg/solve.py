@@ -1,4 +1,4 @@
-"""Exact quantile regression, one sample or batched over rolling windows (METHODS §1.2).
+"""Exact quantile regression, one sample or batched over rolling windows (docs/covar.md, "The solver: exact quantile regression").
 
 The estimator is the linear-programming solution of Koenker & Bassett (1978):
 
