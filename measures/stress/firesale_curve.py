@@ -62,8 +62,9 @@ def weighted_round_elasticity(alphas: Sequence[float], w: Sequence[float]) -> np
 def fire_sale_curve(balance_sheet: pd.DataFrame, alphas: Sequence[float], **options: object) -> pd.DataFrame:
     """System outputs of ``fire_sale`` at every α of a strictly increasing grid, plus ``tw``.
 
-    ``options`` are ``fire_sale``'s keyword options (``r_star``, ``omega``, ``tol``,
-    ``max_rounds``, ``tol_basis``, ``cap_loan_sales``, ``sector_correlations``). One row per α
+    ``options`` are ``fire_sale``'s keyword options (``r_star``, ``omega``, ``omega_rule``, ``tol``,
+    ``max_rounds``, ``tol_basis``, ``cap_loan_sales``, ``sector_correlations``; the defaults of
+    ``FireSaleConfig``). One row per α
     with columns ``alpha``, ``SYSTEM_OUTPUTS``, ``tw`` and ``status``; each row is identical to
     ``fire_sale(balance_sheet, alpha=α, **options).system()`` (the table is validated once).
     """
@@ -91,15 +92,16 @@ def _run_grid(
     sector_correlations: Mapping[str, float] | None = None,
     **options: object,
 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    cfg = FireSaleConfig(**options)
+    cfg = FireSaleConfig(**options)  # type: ignore[arg-type]
     grid = [check_alpha(a, name=f"alphas[{k}]") for k, a in enumerate(alphas)]
     if not grid:
         raise ValueError("alphas is empty; give at least one shock")
     names, rho = sector_weights(sector_correlations or {})
     bs = validate_fire_sale_balance_sheet(balance_sheet, sector_columns=names)
+    omega = cfg.omega_for(bs)
     rows, tables = [], []
     for alpha in grid:
-        sim = _simulate(bs, alpha, rho, cfg)
+        sim = _simulate(bs, alpha, rho, cfg, omega)
         rows.append({"alpha": alpha, **_system_outputs(bs, sim), "status": sim["status"]})
         if banks:
             tables.append(_bank_table(bs, sim).assign(alpha=alpha))
