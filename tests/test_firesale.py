@@ -16,6 +16,7 @@ from measures.stress.firesale_inputs import (
     calibrate_omega,
     map_eba_balance_sheet,
     saleable_stock,
+    validate_fire_sale_balance_sheet,
 )
 
 
@@ -84,7 +85,7 @@ def test_toy2_two_rounds_stopped_by_tolerance():
     bs = _sheet(bank_id=["E"], total_assets=[100.0], capital=[10.0], liquid_assets=[40.0], interbank_assets=[0.0],
                 loans=[42.0], securities=[40.0], real_estate_loans=[10.0])
     omega, tol = 0.001, 0.1
-    res = fire_sale(bs, alpha=0.2, r_star=10.0, omega=omega, tol=tol)
+    res = fire_sale(bs, alpha=0.2, r_star=10.0, omega=omega, tol=tol, tol_basis="absolute")
     # Round 0: loss0 = 2 -> a = 98, c = 8, la = 40.
     # Round 1: del = 98 − 80 = 18, delina = 0, k = 40/80, della = delsi = 9;
     #   lossla = .001*9*9 = .081, losssi = .001*40*9 = .36 (sum .441 >= tol: go on).
@@ -257,7 +258,7 @@ def test_matches_literal_transcription_of_methods(seed, cap):
     omega = rng.uniform(0.2, 2.0) / saleable_stock(bs)
     checked = 0
     for alpha in (0.02, 0.06, 0.1, 0.15, 0.25, 0.4):
-        res = fire_sale(bs, alpha=alpha, r_star=25.0, omega=omega, tol=1e-9, cap_loan_sales=cap)
+        res = fire_sale(bs, alpha=alpha, r_star=25.0, omega=omega, tol=1e-9, tol_basis="absolute", cap_loan_sales=cap)
         if res.status not in ("ok", "warning:LoanOversale"):  # a guard acted where METHODS breaks down
             continue
         ref = literal_fire_sale(rows, alpha, 25.0, omega, 1e-9, 100, cap=cap)
@@ -274,7 +275,7 @@ def test_loan_oversale_by_hand():
     #          delsi = min(40, 86 − della) = 40*86/76 > 40 -> 40.
     bs = _sheet(bank_id=["X"], total_assets=[100.0], capital=[5.0], liquid_assets=[60.0], interbank_assets=[0.0],
                 loans=[40.0], securities=[40.0], real_estate_loans=[10.0])
-    res = fire_sale(bs, alpha=0.4, r_star=10.0, omega=0.0)
+    res = fire_sale(bs, alpha=0.4, r_star=10.0, omega=0.0, cap_loan_sales=False)
     assert res.status == "warning:HoldingFloor"  # ω = 0: it survives, and its loans would be 36 − 40.74 < 0
     assert res.banks.loc[0, "della"] == pytest.approx(86 * 36 / 76, rel=1e-15)
     assert res.banks.loc[0, "delsi"] == 40.0 and res.banks.loc[0, "loans"] == 0.0
@@ -282,7 +283,7 @@ def test_loan_oversale_by_hand():
     assert capped.status == "ok"
     assert capped.banks.loc[0, "della"] == 36.0 and capped.banks.loc[0, "delsi"] == 40.0
     # with a price impact the bank fails in that round: METHODS' phantom 40.74 of loans is priced
-    failing = fire_sale(bs, alpha=0.4, r_star=10.0, omega=0.01)
+    failing = fire_sale(bs, alpha=0.4, r_star=10.0, omega=0.01, cap_loan_sales=False)
     assert failing.status == "warning:LoanOversale" and failing.n_failed == 1
     assert failing.lossla == pytest.approx(0.01 * (86 * 36 / 76) ** 2 / 5.0, rel=1e-12)
 
@@ -488,3 +489,133 @@ def test_eba_2018_maps_to_model_inputs(shared_data):
     assert curve["n_failed"].iloc[0] < curve["n_failed"].iloc[-1] <= 48
     with pytest.raises(ValueError, match=r"column 'govbonds', bank 'AT01': value 'x\+1'"):
         map_eba_balance_sheet(raw.assign(govbonds=["x+1", *raw["govbonds"][1:]]))
+
+
+# ---------------------------------------------------------------- one config, the per-year study
+
+
+def test_api_defaults_are_the_pipeline_defaults():
+    from measures.stress.firesale import FireSaleConfig, OmegaRule
+
+    cfg = FireSaleConfig()
+    assert (cfg.tol_basis, cfg.cap_loan_sales, cfg.omega, cfg.omega_rule) == ("capital", True, None, OmegaRule())
+    bs = synthetic_cross_section(1)
+    omega = calibrate_omega(saleable_stock(bs), sold_share=0.01, price_drop=0.01)
+    explicit = fire_sale(bs, alpha=0.12, r_star=25.0, omega=omega, tol=1e-12, max_rounds=100, tol_basis="capital",
+                         cap_loan_sales=True)
+    assert fire_sale(bs, alpha=0.12).system() == explicit.system()
+    pd.testing.assert_frame_equal(fire_sale_curve(bs, [0.05, 0.12]), fire_sale_curve(bs, [0.05, 0.12], omega=omega))
+
+
+def test_curve_with_banks_equals_single_runs():
+    from measures.stress.firesale_curve import fire_sale_curve_with_banks
+
+    bs = synthetic_cross_section(3)
+    grid = [0.05, 0.1, 0.15, 0.3]
+    opts = {"r_star": 25.0, "omega": 1.2 / saleable_stock(bs), "tol_basis": "capital", "cap_loan_sales": True}
+    curve, banks = fire_sale_curve_with_banks(bs, grid, **opts)
+    pd.testing.assert_frame_equal(curve, fire_sale_curve(bs, grid, **opts))
+    assert banks["alpha"].tolist() == [a for a in grid for _ in range(len(bs))]
+    for alpha in grid:
+        single = fire_sale(bs, alpha=alpha, **opts).banks
+        mine = banks[banks["alpha"] == alpha].drop(columns="alpha").reset_index(drop=True)
+        pd.testing.assert_frame_equal(mine, single)
+
+
+def test_balance_sheet_inputs_fill_rules_and_screening():
+    from measures.stress.firesale_years import balance_sheet_inputs, screen_inputs
+
+    fill = {"securities": {"share": 0.2, "of": "total_assets"}, "real_estate_loans": {"share": 0.5, "of": "loans"}}
+    bs = pd.DataFrame({
+        "bank_id": ["A", "B", "C"], "period_end": pd.to_datetime(["2015-12-31", "2015-12-31", "2015-06-30"]),
+        "total_assets": [100.0, 50.0, 80.0], "equity": [8.0, -1.0, 5.0], "loans": [50.0, 20.0, 40.0],
+        "liquid_assets": [15.0, 10.0, 10.0], "interbank_assets": [3.0, 2.0, 1.0],
+    })
+    frame, events = balance_sheet_inputs(bs, fill=fill)
+    assert frame["securities"].tolist() == [20.0, 10.0] and frame["real_estate_loans"].tolist() == [25.0, 10.0]
+    assert {"not_annual", "fill_securities", "fill_real_estate_loans"} <= set(events["reason"])
+    filled = events[events["reason"] == "fill_securities"]
+    assert filled["bank_id"].tolist() == ["A", "B"] and (filled["date_start"] == pd.Timestamp("2015-12-31")).all()
+    kept, bad = screen_inputs(frame)
+    assert kept["bank_id"].tolist() == ["A"]
+    assert bad["bank_id"].tolist() == ["B"] and bad["reason"].tolist() == ["invalid_input"]
+    assert "capital" in bad["detail"].iloc[0]
+    _, missing = screen_inputs(frame.assign(liquid_assets=[np.nan, 1.0]))
+    assert missing["reason"].iloc[0] == "missing_input" and "liquid_assets" in missing["detail"].iloc[0]
+    assert missing["bank_id"].iloc[0] == "A"
+    _, outside = balance_sheet_inputs(bs, years=(2016, 2017))
+    assert outside["reason"].tolist() == ["not_annual", "outside_years"]
+
+
+def test_fill_of_loans_is_applied_before_shares_of_loans():
+    from measures.stress.firesale_years import balance_sheet_inputs
+
+    fill = {"real_estate_loans": {"share": 0.5, "of": "loans"}, "loans": {"share": 0.6, "of": "total_assets"}}
+    bs = pd.DataFrame({"bank_id": ["A"], "period_end": pd.to_datetime(["2016-12-31"]), "total_assets": [100.0],
+                       "equity": [8.0], "liquid_assets": [15.0], "interbank_assets": [3.0], "securities": [20.0]})
+    frame, events = balance_sheet_inputs(bs, fill=fill)
+    assert frame["loans"].tolist() == [60.0] and frame["real_estate_loans"].tolist() == [30.0]
+    assert events["reason"].tolist() == ["fill_loans", "fill_real_estate_loans"]
+    assert (events["date_start"] == events["date_end"]).all() and events["date_start"].iloc[0] == pd.Timestamp("2016-12-31")
+
+
+def test_used_sectors_sorts_and_reports_absent_columns():
+    from measures.stress.firesale_years import used_sectors
+
+    sectors, events = used_sectors({"loans_b": 0.5, "loans_a": 0.2, "loans_x": 0.9}, ["loans_a", "loans_b"])
+    assert list(sectors) == ["loans_a", "loans_b"]
+    assert events["reason"].tolist() == ["sector_column_absent"] and "loans_x" in events["detail"].iloc[0]
+
+
+class _ReversedMapper:
+    """Computes the items in reverse order (results returned in item order), as a parallel mapper may."""
+
+    def map(self, fn, items, *, desc=""):
+        items = list(items)
+        return [fn(x) for x in reversed(items)][::-1]
+
+
+def test_fire_sale_years_equals_per_year_curves_and_mean():
+    from measures.stress.firesale import FireSaleConfig
+    from measures.stress.firesale_years import fire_sale_years, mean_curve
+
+    years = [synthetic_cross_section(s).assign(year=2010 + s) for s in range(3)]
+    lonely = synthetic_cross_section(9).head(1).assign(year=2020)
+    frame = pd.concat([*years, lonely], ignore_index=True)
+    grid = alpha_grid(0.02, 0.30, 0.02)
+    result = fire_sale_years(frame, grid, il_share=0.4)
+    assert result.events["reason"].tolist() == ["too_few_banks"]
+    assert result.events["date_start"].iloc[0] == pd.Timestamp("2020-12-31")
+    assert sorted(result.system["year"].unique()) == [2010, 2011, 2012]
+    part = years[1].drop(columns="year").sort_values("bank_id", kind="mergesort").reset_index(drop=True)
+    omega = FireSaleConfig().omega_for(validate_fire_sale_balance_sheet(part))
+    curve = fire_sale_curve(part, grid, omega=omega)
+    mine = result.system[result.system["year"] == 2011].reset_index(drop=True)
+    pd.testing.assert_frame_equal(mine[curve.columns], curve)
+    assert (mine["omega"] == omega).all() and (mine["n_banks"] == len(part)).all()
+    regions = fire_sale_regions(curve, il_share=0.4)
+    assert result.regions[result.regions["year"] == 2011]["region"].tolist() == regions["region"].tolist()
+    other = fire_sale_years(frame, grid, il_share=0.4, mapper=_ReversedMapper())  # results do not depend on the mapper
+    pd.testing.assert_frame_equal(other.system, result.system)
+    pd.testing.assert_frame_equal(other.banks, result.banks)
+    mean, mean_regions = mean_curve(result.system, il_share=0.4)
+    assert mean["alpha"].tolist() == list(grid)
+    assert mean["sr"].iloc[3] == pytest.approx(result.system[result.system["alpha"] == grid[3]]["sr"].mean(), rel=1e-15)
+    pd.testing.assert_frame_equal(mean_regions, fire_sale_regions(mean, il_share=0.4))
+
+
+def test_fire_sale_years_without_two_banks_is_not_estimable():
+    from measures.core.status import NotEstimable
+    from measures.stress.firesale_years import fire_sale_years
+
+    with pytest.raises(NotEstimable, match="at least 2 banks"):
+        fire_sale_years(synthetic_cross_section(1).head(1).assign(year=2015), [0.1])
+
+
+def test_eba_inputs_record_the_mapping():
+    from measures.stress.firesale_years import EbaMapping, eba_inputs
+
+    eba = pd.DataFrame({"bank_id": ["X"], "CET1E": [1000.0], "leverage": [5.0], "debt_sec": [4000.0], "govbonds": ["1+2"]})
+    frame, events = eba_inputs(eba, EbaMapping(year=2017))
+    assert frame["year"].tolist() == [2017] and "government_bonds" not in frame
+    assert events["reason"].tolist() == ["eba_mapping"] and events["date_start"].iloc[0] == pd.Timestamp("2017-12-31")

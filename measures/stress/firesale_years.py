@@ -225,7 +225,7 @@ def eba_inputs(eba: pd.DataFrame, mapping: EbaMapping) -> tuple[pd.DataFrame, pd
     mapped.insert(0, "year", int(mapping.year))
     event = _event(None, int(mapping.year), len(mapped), "filled", "eba_mapping",
                    "total assets = CET1E/leverage, loans = the rest, liquid = cash + interbank + debt "
-                   "securities, real-estate loans = share of loans (docs/firesale.md, EBA 2018 data)")
+                   "securities, real-estate loans = share of loans (docs/firesale.md §4)")
     return mapped.drop(columns="government_bonds"), _events([event])
 
 
