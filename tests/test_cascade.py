@@ -1,4 +1,4 @@
-"""Bank–asset cascade (seed 001, METHODS §6.3): hand-computed toys, fixed point, monotonicity,
+"""Bank–asset cascade (Fan–Rong–Duan, docs/cascade.md): hand-computed toys, fixed point, monotonicity,
 hierarchy, failure boundaries, errors, and a 263-bank synthetic cross-section."""
 
 from __future__ import annotations
@@ -294,7 +294,7 @@ def test_bad_options_raise() -> None:
 
 
 # ---------------------------------------------------------------------------- 263 banks
-GROUPS = {  # count, range of log total assets (seed 001 table 1: quartiles 14.94 / 16.14 / 17.07)
+GROUPS = {  # count, range of log total assets (Fan–Rong–Duan table 1: quartiles 14.94 / 16.14 / 17.07)
     "large": (6, 20.8, 21.6),
     "joint_stock": (11, 19.6, 20.4),
     "city": (100, 15.0, 19.5),
@@ -303,7 +303,7 @@ GROUPS = {  # count, range of log total assets (seed 001 table 1: quartiles 14.9
 
 
 def synthetic_cross_section(seed: int = 2019) -> tuple[BankAssetNetwork, np.ndarray]:
-    """263 banks like seed 001's 2019 sample: log assets and leverage quartiles of its table 1."""
+    """263 banks like Fan–Rong–Duan's 2019 sample: log assets and leverage quartiles of its table 1."""
     rng = np.random.default_rng(seed)
     log_assets = np.concatenate([rng.uniform(lo, hi, k) for k, lo, hi in GROUPS.values()])
     group = np.repeat(list(GROUPS), [k for k, _, _ in GROUPS.values()])

@@ -1,4 +1,4 @@
-"""Double-layer fire-sale model (seed 000; METHODS §6.2): hand cases, invariants, the α-shape,
+"""Double-layer fire-sale model (Zhang–Guo–Wen–Sun; docs/firesale.md): hand cases, invariants, the α-shape,
 the ω calibration and the EBA 2018 mapping."""
 
 from __future__ import annotations
@@ -174,7 +174,7 @@ def test_invariants_on_random_balance_sheets(seed, n, alpha, impact, r_star):
 
 def literal_fire_sale(rows: list[dict], alpha: float, r_star: float, omega: float, tol: float, max_rounds: int,
                       cap: bool = False) -> dict:
-    """METHODS §6.2 transcribed bank by bank with plain Python floats (the independent reference);
+    """docs/firesale.md transcribed bank by bank with plain Python floats (the independent reference);
     ``cap`` sells at most the loan book (``cap_loan_sales=True``)."""
     banks = [dict(r) for r in rows]
     L0 = sum(b["liquid_assets"] for b in banks)
@@ -259,7 +259,7 @@ def test_matches_literal_transcription_of_methods(seed, cap):
     checked = 0
     for alpha in (0.02, 0.06, 0.1, 0.15, 0.25, 0.4):
         res = fire_sale(bs, alpha=alpha, r_star=25.0, omega=omega, tol=1e-9, tol_basis="absolute", cap_loan_sales=cap)
-        if res.status not in ("ok", "warning:LoanOversale"):  # a guard acted where METHODS breaks down
+        if res.status not in ("ok", "warning:LoanOversale"):  # a guard acted where the literal algorithm breaks down
             continue
         ref = literal_fire_sale(rows, alpha, 25.0, omega, 1e-9, 100, cap=cap)
         for name, value in ref.items():
@@ -271,7 +271,7 @@ def test_matches_literal_transcription_of_methods(seed, cap):
 def test_loan_oversale_by_hand():
     # One bank with 20 of other (unsaleable) assets: a = 100, c = 5, ina = 0, la = 40, si = 40, re = 10.
     # α = 0.4: loss0 = 4 -> a = 96, c = 1, la = 36; r* = 10: del = 86 = u > la + si = 76.
-    # METHODS: k = 36/76, della = 86*36/76 = 40.7368... > 36 (sold loans it does not hold),
+    # The literal rule: k = 36/76, della = 86*36/76 = 40.7368... > 36 (sold loans it does not hold),
     #          delsi = min(40, 86 − della) = 40*86/76 > 40 -> 40.
     bs = _sheet(bank_id=["X"], total_assets=[100.0], capital=[5.0], liquid_assets=[60.0], interbank_assets=[0.0],
                 loans=[40.0], securities=[40.0], real_estate_loans=[10.0])
@@ -282,7 +282,7 @@ def test_loan_oversale_by_hand():
     capped = fire_sale(bs, alpha=0.4, r_star=10.0, omega=0.0, cap_loan_sales=True)
     assert capped.status == "ok"
     assert capped.banks.loc[0, "della"] == 36.0 and capped.banks.loc[0, "delsi"] == 40.0
-    # with a price impact the bank fails in that round: METHODS' phantom 40.74 of loans is priced
+    # with a price impact the bank fails in that round: the literal algorithm's phantom 40.74 of loans is priced
     failing = fire_sale(bs, alpha=0.4, r_star=10.0, omega=0.01, cap_loan_sales=False)
     assert failing.status == "warning:LoanOversale" and failing.n_failed == 1
     assert failing.lossla == pytest.approx(0.01 * (86 * 36 / 76) ** 2 / 5.0, rel=1e-12)
@@ -353,7 +353,7 @@ def test_omega_calibration_makes_results_unit_free():
     assert big.rounds == small.rounds and big.n_failed == small.n_failed
     for name in ("sr", "ll", "cl", "il", "lgap", "cgap", "w"):
         assert getattr(big, name) == pytest.approx(getattr(small, name), rel=1e-9, abs=1e-14), name
-    # seed 000's worked example: ω = 1e-14 per yuan on a saleable stock of 1e14 yuan = "1% sold moves the price 1%"
+    # Zhang–Guo–Wen–Sun's worked example: ω = 1e-14 per yuan on a saleable stock of 1e14 yuan = "1% sold moves the price 1%"
     assert calibrate_omega(1e14, sold_share=0.01, price_drop=0.01) == pytest.approx(1e-14, rel=1e-15)
     assert calibrate_omega(1e5, sold_share=0.01, price_drop=0.01) == pytest.approx(1e-5, rel=1e-15)  # per billion
     with pytest.raises(ValueError, match="sold_share=0 is out of range"):
@@ -409,8 +409,8 @@ def test_bad_options(kwargs, match):
         fire_sale(TOY1, **options)
 
 
-# ---------------------------------------------------------------- seed 000's α-shape
-BANK_TYPES = {  # count, total-assets range, capital/assets range (seed 000's 39 listed banks)
+# ---------------------------------------------------------------- Zhang–Guo–Wen–Sun's α-shape
+BANK_TYPES = {  # count, total-assets range, capital/assets range (Zhang–Guo–Wen–Sun's 39 listed banks)
     "large": (6, (15000.0, 30000.0), (0.065, 0.080)),
     "joint_stock": (9, (3000.0, 8000.0), (0.055, 0.070)),
     "city": (17, (300.0, 2500.0), (0.045, 0.070)),
@@ -419,7 +419,7 @@ BANK_TYPES = {  # count, total-assets range, capital/assets range (seed 000's 39
 
 
 def synthetic_cross_section(seed: int) -> pd.DataFrame:
-    """39 banks like seed 000's sample, shares of total assets drawn uniformly: loans 45–55%,
+    """39 banks like Zhang–Guo–Wen–Sun's sample, shares of total assets drawn uniformly: loans 45–55%,
     securities 20–30%, interbank 2–5%, liquid assets 10–16%; real-estate (plus correlated
     sector) loans 50–70% of loans. Amounts in yuan billions. Capital/real-estate loans is at most
     0.08/(0.45·0.5) ≈ 0.356, so every bank fails at t = 0 for α ≥ 36%."""
@@ -440,7 +440,7 @@ def synthetic_cross_section(seed: int) -> pd.DataFrame:
 
 @pytest.mark.parametrize("seed", range(4))
 def test_synthetic_39_banks_show_linear_inverted_u_linear(seed):
-    """Robust features of seed 000's shape (ω: selling 1% of the saleable stock moves its price 1%):
+    """Robust features of Zhang–Guo–Wen–Sun's shape (ω: selling 1% of the saleable stock moves its price 1%):
     relief — at α ≤ 1% nobody fails and SR is the direct loss (IL ≤ 5% of SR);
     contagion — failures jump by ≥ 8 banks between two neighbouring α in (2%, 30%), and SR peaks
     strictly inside the grid at ≥ 1.5 × its value at 40% (inverted U);

@@ -1,5 +1,5 @@
 """The fire-sale model over a grid of shocks α: the SR curve, the weighted-round elasticity TW
-(seed 000 eq. 25) and the three regions of seed 000 (linear → inverted U → linear)."""
+(Zhang–Guo–Wen–Sun eq. 25) and the three regions of Zhang–Guo–Wen–Sun (linear → inverted U → linear)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from measures.stress.firesale_inputs import (
 
 
 def alpha_grid(start: float = 0.005, stop: float = 0.40, step: float = 0.005) -> np.ndarray:
-    """Shock grid ``start, start + step, ..., stop`` (seed 000: 0.5% to 40% by 0.5%, 80 points).
+    """Shock grid ``start, start + step, ..., stop`` (Zhang–Guo–Wen–Sun: 0.5% to 40% by 0.5%, 80 points).
 
     Points are ``start + k·step`` rounded to 12 decimals, so 0.005·k prints as it reads.
     """
@@ -36,7 +36,7 @@ def alpha_grid(start: float = 0.005, stop: float = 0.40, step: float = 0.005) ->
 
 
 def weighted_round_elasticity(alphas: Sequence[float], w: Sequence[float]) -> np.ndarray:
-    """TW (seed 000 eq. 25): the arc elasticity of W between consecutive grid points.
+    """TW (Zhang–Guo–Wen–Sun eq. 25): the arc elasticity of W between consecutive grid points.
 
     ``TW_k = ((W_k − W_{k−1}) / W_{k−1}) / ((α_k − α_{k−1}) / α_{k−1})``; ``TW_0`` and every
     ``TW_k`` with ``W_{k−1} = 0`` (or ``α_{k−1} = 0``) are NaN. ``alphas`` must increase.
@@ -114,9 +114,9 @@ def _run_grid(
 
 
 def fire_sale_regions(curve: pd.DataFrame, *, il_share: float = 0.25) -> pd.DataFrame:
-    """Split an SR curve into seed 000's three regions.
+    """Split an SR curve into Zhang–Guo–Wen–Sun's three regions.
 
-    Definition (seed 000 describes the regions only verbally; this rule is the project's):
+    Definition (Zhang–Guo–Wen–Sun describes the regions only verbally; this rule is the project's):
     the **contagion** region (inverted U) is the α span from the first to the last grid point
     where the indirect loss ``IL = SR − DL`` is at least ``il_share`` times its maximum over the
     grid; the **relief** region (linear, risk absorbed) lies before it and the **outbreak**
