@@ -173,7 +173,7 @@ def calibrate_omega(saleable_stock: float, *, sold_share: float, price_drop: flo
     Worked example (Zhang–Guo–Wen–Sun). Zhang–Guo–Wen–Sun sets ``ω = 1e-14`` per yuan for its 39 listed Chinese
     banks (2012–2020) without stating the stock. Their loans plus securities are of the order
     of ``S = 1e14`` yuan (100 trillion; an outside order-of-magnitude figure for the listed
-    banks over 2012–2020, not a number printed in the seed), so ω·S ≈ 1: Zhang–Guo–Wen–Sun's choice reads
+    banks over 2012–2020, not a number printed in the paper), so ω·S ≈ 1: Zhang–Guo–Wen–Sun's choice reads
     "selling 1% of the saleable stock moves its price by 1%", and
     ``calibrate_omega(1e14, sold_share=0.01, price_drop=0.01) == 1e-14`` per yuan. The same
     statement on data in yuan billions (S = 1e5) gives ω = 1e-5 per billion, on a sample with
