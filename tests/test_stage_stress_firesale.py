@@ -19,6 +19,7 @@ from measures.stress.firesale_years import MEAN_COLUMNS
 from pipeline.artifacts import artifact
 from pipeline.io import read_parquet, read_provenance
 from pipeline.simulator.stress_banks import GROUP_COUNTS, SECTOR_COLUMNS, SECTOR_CORRELATIONS, simulate_firesale_banks
+from pipeline.stage import StageInputError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "stress_firesale"
 GROUP = "stress.firesale"
@@ -174,9 +175,7 @@ def test_balance_sheet_source_on_default_data(canonical_root):
 
 
 def test_balance_sheet_source_without_the_table_exits_cleanly(tmp_path):
-    root = copy_root(Path("/nonexistent"), tmp_path / "empty")
-    from pipeline.stage import StageInputError
-
+    root = tmp_path / "empty"
     with pytest.raises(StageInputError, match="no balance_sheet table"):
         firesale(root, source="balance_sheet")
     assert (root / artifact("quality/stress_firesale").path).is_file()

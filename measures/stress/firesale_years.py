@@ -55,9 +55,15 @@ class AlphaGrid(Config):
     step: float = 0.005
 
     def validate(self) -> None:
-        self.values()
+        try:
+            self.values()
+        except ConfigError:
+            raise
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
 
     def values(self) -> np.ndarray:
+        """The grid points (:func:`alpha_grid`)."""
         return alpha_grid(start=self.start, stop=self.stop, step=self.step)
 
 

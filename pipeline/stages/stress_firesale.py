@@ -48,8 +48,8 @@ def load_inputs(ctx: StageContext, cfg: FireSaleParams) -> tuple[pd.DataFrame, s
     if cfg.source == "synthetic":
         from pipeline.simulator.stress_banks import simulate_firesale_banks
 
-        ctx.data_source = {"kind": "synthetic", "generator": GENERATOR, "seed": cfg.seed, "years": list(cfg.years or ())}
         first, last = cfg.years or (2012, 2020)
+        ctx.data_source = {"kind": "synthetic", "generator": GENERATOR, "seed": cfg.seed, "years": [first, last]}
         return simulate_firesale_banks(seed=cfg.seed, years=range(first, last + 1)).drop(columns="group"), "CNY"
     if cfg.source == "eba":
         ctx.data_source = {"kind": "files", "format": "eba2018", "files": {"eba": cfg.eba.file}}
