@@ -1,4 +1,4 @@
-"""Time the fire-sale model over the full α grid × 9 years of 39 banks (issue 7: < 5 s).
+"""Time the fire-sale model over the full α grid × 9 years of 39 banks (target: < 5 s).
 
 Project code: ``fire_sale_curve`` (validates each year once, system outputs only).
 Baseline: one ``fire_sale`` call per (year, α) — re-validation and the per-bank table each time —

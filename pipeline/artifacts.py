@@ -123,7 +123,7 @@ def _build() -> dict[str, Artifact]:
         Artifact("firesale", f"{STRESS}/firesale.parquet", ("year", "alpha")),
         Artifact("firesale_banks", f"{STRESS}/firesale_banks.parquet", ("year", "alpha", "bank_id")),
         Artifact("firesale_regions", f"{STRESS}/firesale_regions.parquet"),
-        Artifact("firesale_inputs", f"{STRESS}/firesale_inputs.parquet"),
+        Artifact("firesale_inputs", f"{STRESS}/firesale_inputs.parquet", ("year", "bank_id")),
         Artifact("firesale_mean", f"{STRESS}/firesale_mean.parquet", ("alpha",)),
         Artifact("firesale_mean_regions", f"{STRESS}/firesale_mean_regions.parquet"),
         Artifact("cascade_matrix", f"{STRESS}/cascade_matrix.parquet", ("system",)),

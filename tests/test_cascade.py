@@ -1,4 +1,4 @@
-"""Bank–asset cascade (seed 001, METHODS §6.3): hand-computed toys, fixed point, monotonicity,
+"""Bank–asset cascade (Fan–Rong–Duan, docs/cascade.md): hand-computed toys, fixed point, monotonicity,
 hierarchy, failure boundaries, errors, and a 263-bank synthetic cross-section."""
 
 from __future__ import annotations
@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from measures.core.status import FitStatus, is_failed
 from measures.stress.bank_asset import BankAssetNetwork
 from measures.stress.cascade import CascadeConfig, cascade
 from measures.stress.failure_boundary import failure_boundaries, group_failure_boundary
@@ -293,7 +294,7 @@ def test_bad_options_raise() -> None:
 
 
 # ---------------------------------------------------------------------------- 263 banks
-GROUPS = {  # count, range of log total assets (seed 001 table 1: quartiles 14.94 / 16.14 / 17.07)
+GROUPS = {  # count, range of log total assets (Fan–Rong–Duan table 1: quartiles 14.94 / 16.14 / 17.07)
     "large": (6, 20.8, 21.6),
     "joint_stock": (11, 19.6, 20.4),
     "city": (100, 15.0, 19.5),
@@ -302,7 +303,7 @@ GROUPS = {  # count, range of log total assets (seed 001 table 1: quartiles 14.9
 
 
 def synthetic_cross_section(seed: int = 2019) -> tuple[BankAssetNetwork, np.ndarray]:
-    """263 banks like seed 001's 2019 sample: log assets and leverage quartiles of its table 1."""
+    """263 banks like Fan–Rong–Duan's 2019 sample: log assets and leverage quartiles of its table 1."""
     rng = np.random.default_rng(seed)
     log_assets = np.concatenate([rng.uniform(lo, hi, k) for k, lo, hi in GROUPS.values()])
     group = np.repeat(list(GROUPS), [k for k, _, _ in GROUPS.values()])
@@ -385,7 +386,7 @@ def test_senior_rule_reaches_the_zero_floor_and_is_a_fixed_point(seed: int, floo
 
 def test_round_cap_is_reported() -> None:
     res = cascade(chain_network(), external_loss=[0.5, 0.0, 0.0], config=CascadeConfig(max_rounds=1))
-    assert res.status.startswith("failed:NotConverged:")
+    assert is_failed(res.status) and FitStatus.parse(res.status).cls == "NotConverged"
     np.testing.assert_array_equal(res.layer, [1, 0, 0])
 
 
@@ -438,3 +439,109 @@ def test_clearing_equals_eisenberg_noe_linear_programme(seed: int) -> None:
     )
     assert lp.status == 0
     np.testing.assert_allclose(r, lp.x, rtol=0, atol=1e-9)
+
+
+# ---------------------------------------------------------------------------- the study (measures.stress.cascade_study)
+def study_frame(n: int = 12, seed: int = 5):
+    """A small cross-section with the study's input columns (closed interbank market)."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    assets = rng.lognormal(3.0, 1.0, n)
+    ib_a = assets * rng.uniform(0.05, 0.2, n)
+    ib_l = assets * rng.uniform(0.05, 0.2, n)
+    ib_l *= ib_a.sum() / ib_l.sum()
+    loans = assets * rng.uniform(0.4, 0.55, n)
+    return pd.DataFrame({
+        "bank_id": [f"B{k:02d}" for k in range(n)], "group": ["big" if k < 4 else "small" for k in range(n)],
+        "total_assets": assets, "equity": assets * rng.uniform(0.05, 0.1, n), "loans": loans,
+        "real_estate_loans": loans * rng.uniform(0.2, 0.3, n), "securities": assets * rng.uniform(0.1, 0.2, n),
+        "interbank_assets": ib_a, "interbank_liabilities": ib_l,
+    })
+
+
+class ReversedMapper:
+    """Computes the items in reverse order and returns the results in item order."""
+
+    def map(self, fn, items, *, desc=""):
+        return [fn(x) for x in reversed(list(items))][::-1]
+
+
+def test_build_network_balances_the_sheet_and_deepens_the_market() -> None:
+    from measures.stress.cascade_study import build_network
+
+    frame = study_frame()
+    # total assets below interbank liabilities + equity: other assets raised so that the sheet balances
+    frame.loc[0, "total_assets"] = frame.loc[0, "equity"] + 0.5 * frame.loc[0, "interbank_liabilities"]
+    x = max_entropy_matrix(frame["interbank_assets"], frame["interbank_liabilities"]).matrix
+    net, raised = build_network(frame, x, threshold=0.1, depth=4.0)
+    assert raised == ["B00"]
+    q = net.external_assets
+    np.testing.assert_allclose(q[:, 0] + q[:, 1], frame["loans"])
+    np.testing.assert_allclose(q[:, 1], frame["real_estate_loans"])
+    np.testing.assert_allclose(net.market_size, 4.0 * q.sum(axis=0))
+    np.testing.assert_allclose(net.threshold, 0.1 * frame["equity"])
+    assert (net.other_liabilities >= -1e-9 * frame["total_assets"].to_numpy()).all()
+
+
+def test_estimate_matrix_smaller_rescales_to_the_smaller_total() -> None:
+    from measures.stress.cascade_study import CascadeStudyConfig, estimate_interbank_matrix
+
+    frame = study_frame()
+    frame["interbank_liabilities"] *= 2.0
+    est = estimate_interbank_matrix(frame, CascadeStudyConfig())
+    np.testing.assert_allclose(est.matrix.sum(axis=1), frame["interbank_assets"], rtol=1e-9)
+    assert est.status == "warning:RescaledMargins" and est.relative_mismatch < 0
+    dense = estimate_interbank_matrix(frame, CascadeStudyConfig(matrix="min_density"))
+    assert dense.n_links < est.n_links
+
+
+def test_cascade_study_tables_and_mapper_independence() -> None:
+    import pandas as pd
+
+    from measures.stress.cascade_study import CascadeStudyConfig, NamedFailure, cascade_study
+
+    cfg = CascadeStudyConfig(alpha_grid=(0.0, 0.15, 4), beta_grid=(0.0, 1.0, 3), named_betas=(0.5, 1.0), n_largest=3,
+                             named=(NamedFailure(name="largest_1", banks="largest", n=1),
+                                    NamedFailure(name="smallest_20", banks="smallest", n=20)))
+    frame = study_frame()
+    when = pd.Timestamp("2019-12-31")
+    study = cascade_study(frame, cfg, when=when)
+    assert study.events["reason"].tolist() == ["named_group_too_large"]
+    surface = study.surface
+    assert set(surface["system"]) == {"all", "without_largest"}
+    common = surface[surface["scenario"] == "common"]
+    assert len(common) == 2 * 4 * 3 and set(common.loc[common.system == "without_largest", "n_banks"]) == {9}
+    assert set(surface.loc[surface.system == "without_largest", "scenario"]) == {"common"}  # the largest bank is gone
+    named = surface[surface.scenario == "largest_1"]
+    largest = frame.loc[frame["total_assets"].idxmax(), "bank_id"]
+    h = study.hierarchy
+    assert set(h.loc[h.layer == 1, "bank_id"]) == {largest} and len(h) == named["n_failed"].sum()
+    bounds = study.boundary.set_index("id")
+    assert {"largest_3", "group:big", "group:small"} <= set(bounds.index)
+    assert bounds.loc[largest, "size_rank"] == 1
+    assert study.matrix["system"].tolist() == ["all"] and study.matrix["period_end"].iloc[0] == when
+    assert len(study.debtrank) == len(frame) and study.debtrank["debtrank"].between(0, 1).all()
+    other = cascade_study(frame, cfg, when=when, mapper=ReversedMapper())
+    for name in ("matrix", "surface", "hierarchy", "boundary", "debtrank"):
+        pd.testing.assert_frame_equal(getattr(other, name), getattr(study, name))
+
+
+def test_cascade_study_needs_two_banks() -> None:
+    import pandas as pd
+
+    from measures.core.status import NotEstimable
+    from measures.stress.cascade_study import cascade_study
+
+    with pytest.raises(NotEstimable, match="at least 2 banks"):
+        cascade_study(study_frame().head(1), when=pd.Timestamp("2019-12-31"))
+
+
+def test_residual_assets_to_securities() -> None:
+    from measures.stress.cascade_study import with_residual_assets
+
+    frame = study_frame()
+    moved = with_residual_assets(frame, "securities")
+    rest = (frame["total_assets"] - frame["loans"] - frame["securities"] - frame["interbank_assets"]).clip(lower=0)
+    np.testing.assert_allclose(moved["securities"], frame["securities"] + rest)
+    assert with_residual_assets(frame, "other") is frame

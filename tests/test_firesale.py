@@ -1,4 +1,4 @@
-"""Double-layer fire-sale model (seed 000; METHODS §6.2): hand cases, invariants, the α-shape,
+"""Double-layer fire-sale model (Zhang–Guo–Wen–Sun; docs/firesale.md): hand cases, invariants, the α-shape,
 the ω calibration and the EBA 2018 mapping."""
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from measures.stress.firesale_inputs import (
     calibrate_omega,
     map_eba_balance_sheet,
     saleable_stock,
+    validate_fire_sale_balance_sheet,
 )
 
 
@@ -84,7 +85,7 @@ def test_toy2_two_rounds_stopped_by_tolerance():
     bs = _sheet(bank_id=["E"], total_assets=[100.0], capital=[10.0], liquid_assets=[40.0], interbank_assets=[0.0],
                 loans=[42.0], securities=[40.0], real_estate_loans=[10.0])
     omega, tol = 0.001, 0.1
-    res = fire_sale(bs, alpha=0.2, r_star=10.0, omega=omega, tol=tol)
+    res = fire_sale(bs, alpha=0.2, r_star=10.0, omega=omega, tol=tol, tol_basis="absolute")
     # Round 0: loss0 = 2 -> a = 98, c = 8, la = 40.
     # Round 1: del = 98 − 80 = 18, delina = 0, k = 40/80, della = delsi = 9;
     #   lossla = .001*9*9 = .081, losssi = .001*40*9 = .36 (sum .441 >= tol: go on).
@@ -173,7 +174,7 @@ def test_invariants_on_random_balance_sheets(seed, n, alpha, impact, r_star):
 
 def literal_fire_sale(rows: list[dict], alpha: float, r_star: float, omega: float, tol: float, max_rounds: int,
                       cap: bool = False) -> dict:
-    """METHODS §6.2 transcribed bank by bank with plain Python floats (the independent reference);
+    """docs/firesale.md transcribed bank by bank with plain Python floats (the independent reference);
     ``cap`` sells at most the loan book (``cap_loan_sales=True``)."""
     banks = [dict(r) for r in rows]
     L0 = sum(b["liquid_assets"] for b in banks)
@@ -257,8 +258,8 @@ def test_matches_literal_transcription_of_methods(seed, cap):
     omega = rng.uniform(0.2, 2.0) / saleable_stock(bs)
     checked = 0
     for alpha in (0.02, 0.06, 0.1, 0.15, 0.25, 0.4):
-        res = fire_sale(bs, alpha=alpha, r_star=25.0, omega=omega, tol=1e-9, cap_loan_sales=cap)
-        if res.status not in ("ok", "warning:LoanOversale"):  # a guard acted where METHODS breaks down
+        res = fire_sale(bs, alpha=alpha, r_star=25.0, omega=omega, tol=1e-9, tol_basis="absolute", cap_loan_sales=cap)
+        if res.status not in ("ok", "warning:LoanOversale"):  # a guard acted where the literal algorithm breaks down
             continue
         ref = literal_fire_sale(rows, alpha, 25.0, omega, 1e-9, 100, cap=cap)
         for name, value in ref.items():
@@ -270,19 +271,19 @@ def test_matches_literal_transcription_of_methods(seed, cap):
 def test_loan_oversale_by_hand():
     # One bank with 20 of other (unsaleable) assets: a = 100, c = 5, ina = 0, la = 40, si = 40, re = 10.
     # α = 0.4: loss0 = 4 -> a = 96, c = 1, la = 36; r* = 10: del = 86 = u > la + si = 76.
-    # METHODS: k = 36/76, della = 86*36/76 = 40.7368... > 36 (sold loans it does not hold),
+    # The literal rule: k = 36/76, della = 86*36/76 = 40.7368... > 36 (sold loans it does not hold),
     #          delsi = min(40, 86 − della) = 40*86/76 > 40 -> 40.
     bs = _sheet(bank_id=["X"], total_assets=[100.0], capital=[5.0], liquid_assets=[60.0], interbank_assets=[0.0],
                 loans=[40.0], securities=[40.0], real_estate_loans=[10.0])
-    res = fire_sale(bs, alpha=0.4, r_star=10.0, omega=0.0)
+    res = fire_sale(bs, alpha=0.4, r_star=10.0, omega=0.0, cap_loan_sales=False)
     assert res.status == "warning:HoldingFloor"  # ω = 0: it survives, and its loans would be 36 − 40.74 < 0
     assert res.banks.loc[0, "della"] == pytest.approx(86 * 36 / 76, rel=1e-15)
     assert res.banks.loc[0, "delsi"] == 40.0 and res.banks.loc[0, "loans"] == 0.0
     capped = fire_sale(bs, alpha=0.4, r_star=10.0, omega=0.0, cap_loan_sales=True)
     assert capped.status == "ok"
     assert capped.banks.loc[0, "della"] == 36.0 and capped.banks.loc[0, "delsi"] == 40.0
-    # with a price impact the bank fails in that round: METHODS' phantom 40.74 of loans is priced
-    failing = fire_sale(bs, alpha=0.4, r_star=10.0, omega=0.01)
+    # with a price impact the bank fails in that round: the literal algorithm's phantom 40.74 of loans is priced
+    failing = fire_sale(bs, alpha=0.4, r_star=10.0, omega=0.01, cap_loan_sales=False)
     assert failing.status == "warning:LoanOversale" and failing.n_failed == 1
     assert failing.lossla == pytest.approx(0.01 * (86 * 36 / 76) ** 2 / 5.0, rel=1e-12)
 
@@ -352,7 +353,7 @@ def test_omega_calibration_makes_results_unit_free():
     assert big.rounds == small.rounds and big.n_failed == small.n_failed
     for name in ("sr", "ll", "cl", "il", "lgap", "cgap", "w"):
         assert getattr(big, name) == pytest.approx(getattr(small, name), rel=1e-9, abs=1e-14), name
-    # seed 000's worked example: ω = 1e-14 per yuan on a saleable stock of 1e14 yuan = "1% sold moves the price 1%"
+    # Zhang–Guo–Wen–Sun's worked example: ω = 1e-14 per yuan on a saleable stock of 1e14 yuan = "1% sold moves the price 1%"
     assert calibrate_omega(1e14, sold_share=0.01, price_drop=0.01) == pytest.approx(1e-14, rel=1e-15)
     assert calibrate_omega(1e5, sold_share=0.01, price_drop=0.01) == pytest.approx(1e-5, rel=1e-15)  # per billion
     with pytest.raises(ValueError, match="sold_share=0 is out of range"):
@@ -408,8 +409,8 @@ def test_bad_options(kwargs, match):
         fire_sale(TOY1, **options)
 
 
-# ---------------------------------------------------------------- seed 000's α-shape
-BANK_TYPES = {  # count, total-assets range, capital/assets range (seed 000's 39 listed banks)
+# ---------------------------------------------------------------- Zhang–Guo–Wen–Sun's α-shape
+BANK_TYPES = {  # count, total-assets range, capital/assets range (Zhang–Guo–Wen–Sun's 39 listed banks)
     "large": (6, (15000.0, 30000.0), (0.065, 0.080)),
     "joint_stock": (9, (3000.0, 8000.0), (0.055, 0.070)),
     "city": (17, (300.0, 2500.0), (0.045, 0.070)),
@@ -418,7 +419,7 @@ BANK_TYPES = {  # count, total-assets range, capital/assets range (seed 000's 39
 
 
 def synthetic_cross_section(seed: int) -> pd.DataFrame:
-    """39 banks like seed 000's sample, shares of total assets drawn uniformly: loans 45–55%,
+    """39 banks like Zhang–Guo–Wen–Sun's sample, shares of total assets drawn uniformly: loans 45–55%,
     securities 20–30%, interbank 2–5%, liquid assets 10–16%; real-estate (plus correlated
     sector) loans 50–70% of loans. Amounts in yuan billions. Capital/real-estate loans is at most
     0.08/(0.45·0.5) ≈ 0.356, so every bank fails at t = 0 for α ≥ 36%."""
@@ -439,7 +440,7 @@ def synthetic_cross_section(seed: int) -> pd.DataFrame:
 
 @pytest.mark.parametrize("seed", range(4))
 def test_synthetic_39_banks_show_linear_inverted_u_linear(seed):
-    """Robust features of seed 000's shape (ω: selling 1% of the saleable stock moves its price 1%):
+    """Robust features of Zhang–Guo–Wen–Sun's shape (ω: selling 1% of the saleable stock moves its price 1%):
     relief — at α ≤ 1% nobody fails and SR is the direct loss (IL ≤ 5% of SR);
     contagion — failures jump by ≥ 8 banks between two neighbouring α in (2%, 30%), and SR peaks
     strictly inside the grid at ≥ 1.5 × its value at 40% (inverted U);
@@ -488,3 +489,133 @@ def test_eba_2018_maps_to_model_inputs(shared_data):
     assert curve["n_failed"].iloc[0] < curve["n_failed"].iloc[-1] <= 48
     with pytest.raises(ValueError, match=r"column 'govbonds', bank 'AT01': value 'x\+1'"):
         map_eba_balance_sheet(raw.assign(govbonds=["x+1", *raw["govbonds"][1:]]))
+
+
+# ---------------------------------------------------------------- one config, the per-year study
+
+
+def test_api_defaults_are_the_pipeline_defaults():
+    from measures.stress.firesale import FireSaleConfig, OmegaRule
+
+    cfg = FireSaleConfig()
+    assert (cfg.tol_basis, cfg.cap_loan_sales, cfg.omega, cfg.omega_rule) == ("capital", True, None, OmegaRule())
+    bs = synthetic_cross_section(1)
+    omega = calibrate_omega(saleable_stock(bs), sold_share=0.01, price_drop=0.01)
+    explicit = fire_sale(bs, alpha=0.12, r_star=25.0, omega=omega, tol=1e-12, max_rounds=100, tol_basis="capital",
+                         cap_loan_sales=True)
+    assert fire_sale(bs, alpha=0.12).system() == explicit.system()
+    pd.testing.assert_frame_equal(fire_sale_curve(bs, [0.05, 0.12]), fire_sale_curve(bs, [0.05, 0.12], omega=omega))
+
+
+def test_curve_with_banks_equals_single_runs():
+    from measures.stress.firesale_curve import fire_sale_curve_with_banks
+
+    bs = synthetic_cross_section(3)
+    grid = [0.05, 0.1, 0.15, 0.3]
+    opts = {"r_star": 25.0, "omega": 1.2 / saleable_stock(bs), "tol_basis": "capital", "cap_loan_sales": True}
+    curve, banks = fire_sale_curve_with_banks(bs, grid, **opts)
+    pd.testing.assert_frame_equal(curve, fire_sale_curve(bs, grid, **opts))
+    assert banks["alpha"].tolist() == [a for a in grid for _ in range(len(bs))]
+    for alpha in grid:
+        single = fire_sale(bs, alpha=alpha, **opts).banks
+        mine = banks[banks["alpha"] == alpha].drop(columns="alpha").reset_index(drop=True)
+        pd.testing.assert_frame_equal(mine, single)
+
+
+def test_balance_sheet_inputs_fill_rules_and_screening():
+    from measures.stress.firesale_years import balance_sheet_inputs, screen_inputs
+
+    fill = {"securities": {"share": 0.2, "of": "total_assets"}, "real_estate_loans": {"share": 0.5, "of": "loans"}}
+    bs = pd.DataFrame({
+        "bank_id": ["A", "B", "C"], "period_end": pd.to_datetime(["2015-12-31", "2015-12-31", "2015-06-30"]),
+        "total_assets": [100.0, 50.0, 80.0], "equity": [8.0, -1.0, 5.0], "loans": [50.0, 20.0, 40.0],
+        "liquid_assets": [15.0, 10.0, 10.0], "interbank_assets": [3.0, 2.0, 1.0],
+    })
+    frame, events = balance_sheet_inputs(bs, fill=fill)
+    assert frame["securities"].tolist() == [20.0, 10.0] and frame["real_estate_loans"].tolist() == [25.0, 10.0]
+    assert {"not_annual", "fill_securities", "fill_real_estate_loans"} <= set(events["reason"])
+    filled = events[events["reason"] == "fill_securities"]
+    assert filled["bank_id"].tolist() == ["A", "B"] and (filled["date_start"] == pd.Timestamp("2015-12-31")).all()
+    kept, bad = screen_inputs(frame)
+    assert kept["bank_id"].tolist() == ["A"]
+    assert bad["bank_id"].tolist() == ["B"] and bad["reason"].tolist() == ["invalid_input"]
+    assert "capital" in bad["detail"].iloc[0]
+    _, missing = screen_inputs(frame.assign(liquid_assets=[np.nan, 1.0]))
+    assert missing["reason"].iloc[0] == "missing_input" and "liquid_assets" in missing["detail"].iloc[0]
+    assert missing["bank_id"].iloc[0] == "A"
+    _, outside = balance_sheet_inputs(bs, years=(2016, 2017))
+    assert outside["reason"].tolist() == ["not_annual", "outside_years"]
+
+
+def test_fill_of_loans_is_applied_before_shares_of_loans():
+    from measures.stress.firesale_years import balance_sheet_inputs
+
+    fill = {"real_estate_loans": {"share": 0.5, "of": "loans"}, "loans": {"share": 0.6, "of": "total_assets"}}
+    bs = pd.DataFrame({"bank_id": ["A"], "period_end": pd.to_datetime(["2016-12-31"]), "total_assets": [100.0],
+                       "equity": [8.0], "liquid_assets": [15.0], "interbank_assets": [3.0], "securities": [20.0]})
+    frame, events = balance_sheet_inputs(bs, fill=fill)
+    assert frame["loans"].tolist() == [60.0] and frame["real_estate_loans"].tolist() == [30.0]
+    assert events["reason"].tolist() == ["fill_loans", "fill_real_estate_loans"]
+    assert (events["date_start"] == events["date_end"]).all() and events["date_start"].iloc[0] == pd.Timestamp("2016-12-31")
+
+
+def test_used_sectors_sorts_and_reports_absent_columns():
+    from measures.stress.firesale_years import used_sectors
+
+    sectors, events = used_sectors({"loans_b": 0.5, "loans_a": 0.2, "loans_x": 0.9}, ["loans_a", "loans_b"])
+    assert list(sectors) == ["loans_a", "loans_b"]
+    assert events["reason"].tolist() == ["sector_column_absent"] and "loans_x" in events["detail"].iloc[0]
+
+
+class _ReversedMapper:
+    """Computes the items in reverse order (results returned in item order), as a parallel mapper may."""
+
+    def map(self, fn, items, *, desc=""):
+        items = list(items)
+        return [fn(x) for x in reversed(items)][::-1]
+
+
+def test_fire_sale_years_equals_per_year_curves_and_mean():
+    from measures.stress.firesale import FireSaleConfig
+    from measures.stress.firesale_years import fire_sale_years, mean_curve
+
+    years = [synthetic_cross_section(s).assign(year=2010 + s) for s in range(3)]
+    lonely = synthetic_cross_section(9).head(1).assign(year=2020)
+    frame = pd.concat([*years, lonely], ignore_index=True)
+    grid = alpha_grid(0.02, 0.30, 0.02)
+    result = fire_sale_years(frame, grid, il_share=0.4)
+    assert result.events["reason"].tolist() == ["too_few_banks"]
+    assert result.events["date_start"].iloc[0] == pd.Timestamp("2020-12-31")
+    assert sorted(result.system["year"].unique()) == [2010, 2011, 2012]
+    part = years[1].drop(columns="year").sort_values("bank_id", kind="mergesort").reset_index(drop=True)
+    omega = FireSaleConfig().omega_for(validate_fire_sale_balance_sheet(part))
+    curve = fire_sale_curve(part, grid, omega=omega)
+    mine = result.system[result.system["year"] == 2011].reset_index(drop=True)
+    pd.testing.assert_frame_equal(mine[curve.columns], curve)
+    assert (mine["omega"] == omega).all() and (mine["n_banks"] == len(part)).all()
+    regions = fire_sale_regions(curve, il_share=0.4)
+    assert result.regions[result.regions["year"] == 2011]["region"].tolist() == regions["region"].tolist()
+    other = fire_sale_years(frame, grid, il_share=0.4, mapper=_ReversedMapper())  # results do not depend on the mapper
+    pd.testing.assert_frame_equal(other.system, result.system)
+    pd.testing.assert_frame_equal(other.banks, result.banks)
+    mean, mean_regions = mean_curve(result.system, il_share=0.4)
+    assert mean["alpha"].tolist() == list(grid)
+    assert mean["sr"].iloc[3] == pytest.approx(result.system[result.system["alpha"] == grid[3]]["sr"].mean(), rel=1e-15)
+    pd.testing.assert_frame_equal(mean_regions, fire_sale_regions(mean, il_share=0.4))
+
+
+def test_fire_sale_years_without_two_banks_is_not_estimable():
+    from measures.core.status import NotEstimable
+    from measures.stress.firesale_years import fire_sale_years
+
+    with pytest.raises(NotEstimable, match="at least 2 banks"):
+        fire_sale_years(synthetic_cross_section(1).head(1).assign(year=2015), [0.1])
+
+
+def test_eba_inputs_record_the_mapping():
+    from measures.stress.firesale_years import EbaMapping, eba_inputs
+
+    eba = pd.DataFrame({"bank_id": ["X"], "CET1E": [1000.0], "leverage": [5.0], "debt_sec": [4000.0], "govbonds": ["1+2"]})
+    frame, events = eba_inputs(eba, EbaMapping(year=2017))
+    assert frame["year"].tolist() == [2017] and "government_bonds" not in frame
+    assert events["reason"].tolist() == ["eba_mapping"] and events["date_start"].iloc[0] == pd.Timestamp("2017-12-31")

@@ -1,4 +1,4 @@
-"""Sequential (Furfine) default cascade and Eisenberg–Noe / Rogers–Veraart clearing (METHODS §6.1)."""
+"""Sequential (Furfine) default cascade and Eisenberg–Noe / Rogers–Veraart clearing (docs/firesale.md §8)."""
 
 from __future__ import annotations
 

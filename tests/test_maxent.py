@@ -1,4 +1,4 @@
-"""Maximum-entropy (RAS) and minimum-density interbank matrices (METHODS §6.3, seed 001)."""
+"""Maximum-entropy (RAS) and minimum-density interbank matrices (docs/cascade.md, Fan–Rong–Duan)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import pytest
 import scipy.linalg
 from scipy.optimize import brentq, minimize
 
+from measures.core.status import FitStatus, is_failed
 from measures.stress.maxent import max_entropy_matrix, minimum_density_matrix
 
 
@@ -171,7 +172,8 @@ def test_ras_zero_margins_give_zero_rows_and_columns() -> None:
 def test_ras_reports_non_convergence() -> None:
     a, l = _margins(10, seed=6)
     est = max_entropy_matrix(a, l, max_iter=1)
-    assert est.status.startswith("failed:NotConverged: margin error")
+    status = FitStatus.parse(est.status)
+    assert is_failed(est.status) and status.cls == "NotConverged" and status.message.startswith("margin error")
 
 
 @pytest.mark.parametrize(

@@ -1,9 +1,9 @@
-"""The stress_cascade stage: 263-bank cross-section, scenarios, artifacts, report section, real data."""
+"""The stress_cascade stage: the 263-bank cross-section, scenarios, artifacts, sources, params, provenance, real data.
+
+The science (network, scenarios, boundaries) is tested in tests/test_cascade.py."""
 
 from __future__ import annotations
 
-import shutil
-import time
 from pathlib import Path
 
 import numpy as np
@@ -11,50 +11,30 @@ import pandas as pd
 import pytest
 import yaml
 
-from pipeline.io import read_parquet, write_parquet
-from pipeline.report.core import ReportContext, render_report
-from pipeline.report.sections import cascade as cascade_section
+from conftest import copy_root, repo_params, run_stage
+from measures.core.config import ConfigError
+from measures.core.status import NotEstimable
+from pipeline.artifacts import artifact
+from pipeline.io import read_parquet, read_provenance, write_parquet
 from pipeline.simulator.network_banks import GROUP_COUNTS, simulate_network_banks
-from pipeline.stages import stress_cascade
 
-# The defaults of the stress.cascade group (the same as the params.yaml snippet).
-DEFAULTS = {
-    "source": "synthetic",
-    "seed": 20190101,
-    "period": None,
-    "threshold": 0.0,
-    "seniority": "pari_passu",
-    "matrix": "maxent",
-    "rescale": "smaller",
-    "tol": 1e-10,
-    "alpha_grid": [0.0, 0.15, 50],
-    "beta_grid": [0.0, 1.0, 50],
-    "named": [
-        {"name": "largest_1", "banks": "largest", "n": 1},
-        {"name": "smallest_30", "banks": "smallest", "n": 30},
-        {"name": "smallest_100", "banks": "smallest", "n": 100},
-    ],
-    "named_alpha": 0.04,
-    "named_betas": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0],
-    "n_largest": 15,
-    "without_largest": "restrict",
-    "market": "remaining",
-    "market_depth": 4.0,
-    "residual_assets": "other",
-    "boundary_beta": 0.0,
-    "debtrank_weights": "capital",
-}
+GROUP = "stress.cascade"
 SMALL = {"alpha_grid": [0.0, 0.15, 8], "beta_grid": [0.0, 1.0, 6], "named_betas": [0.5, 1.0]}
 OUTPUTS = ("cascade_matrix", "cascade_surface", "cascade_hierarchy", "cascade_boundary", "debtrank")
 
 
-def run_stage(tmp_path: Path, canonical: Path | str, name: str = "run", **override):
-    params = tmp_path / f"{name}.yaml"
-    params.write_text(yaml.safe_dump({"stress": {"cascade": {**DEFAULTS, **override}}}), encoding="utf-8")
-    data = tmp_path / name / "data"
-    out, quality = data / "processed" / "stress", data / "processed" / "quality"
-    stress_cascade.run(str(params), str(canonical), str(out), str(quality))
-    return data, {k: read_parquet(out / f"{k}.parquet") for k in OUTPUTS}, read_parquet(quality / "stress_cascade.parquet")
+def outputs(root: Path) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    return ({k: read_parquet(root / artifact(k).path) for k in OUTPUTS},
+            read_parquet(root / artifact("quality/stress_cascade").path))
+
+
+def cascade(root: Path, **override):
+    run_stage(root, "stress_cascade", **{GROUP: override})
+    return outputs(root)
+
+
+def canonical(default_root: Path, root: Path) -> Path:
+    return copy_root(default_root, root, "balance_sheet", "banks", "canonical/meta")
 
 
 # ----------------------------------------------------------------------------- simulator
@@ -92,16 +72,14 @@ def test_network_banks_deterministic_and_seeded():
 
 
 @pytest.fixture(scope="module")
-def default_run(tmp_path_factory, default_data_dir):
-    tmp = tmp_path_factory.mktemp("cascade")
-    start = time.perf_counter()
-    data, out, quality = run_stage(tmp, default_data_dir / "interim" / "canonical")
-    print(f"stress_cascade on the defaults (263 banks, 2 x 50 x 50 grid): {time.perf_counter() - start:.1f} s")
-    return data, out, quality
+def default_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cascade")
+    out, quality = cascade(root)
+    return root, out, quality
 
 
 def test_default_run_artifacts_and_statuses(default_run):
-    _, out, quality = default_run
+    root, out, quality = default_run
     matrix = out["cascade_matrix"]
     assert list(matrix["system"]) == ["all"] and matrix["status"].eq("ok").all()
     assert matrix["max_margin_error"].iloc[0] <= 1e-10 and matrix["relative_mismatch"].iloc[0] == 0.0
@@ -117,6 +95,8 @@ def test_default_run_artifacts_and_statuses(default_run):
     named = surface[surface["scenario"] != "common"]
     assert set(named.loc[named["system"] == "without_largest", "scenario"]) == {"smallest_30", "smallest_100"}
     assert len(quality) == 0
+    prov = read_provenance(root / artifact("cascade_surface").path)
+    assert prov["data_source"] == {"kind": "synthetic", "generator": "pipeline.simulator.network_banks", "seed": 20190101}
 
 
 def test_surface_is_monotone_and_graded(default_run):
@@ -134,7 +114,7 @@ def test_surface_is_monotone_and_graded(default_run):
 def test_hierarchy_is_consistent_with_the_surface(default_run):
     _, out, _ = default_run
     surface, hierarchy = out["cascade_surface"], out["cascade_hierarchy"]
-    banks = simulate_network_banks(seed=DEFAULTS["seed"]).sort_values(["total_assets"], ascending=False)
+    banks = simulate_network_banks(seed=20190101).sort_values(["total_assets"], ascending=False)
     largest, smallest = banks["bank_id"].iloc[0], list(banks["bank_id"].iloc[::-1][:30])
     for row in surface[surface["scenario"] != "common"].itertuples():
         h = hierarchy[(hierarchy.system == row.system) & (hierarchy.scenario == row.scenario) & (hierarchy.beta == row.beta)]
@@ -166,31 +146,16 @@ def test_boundaries_and_debtrank(default_run):
     assert len(dr) == 263 and dr["debtrank"].between(0, 1).all() and dr["debtrank"].max() > 0
 
 
-def test_report_section_builds(default_run):
-    data = default_run[0]
-    ctx = ReportContext(data, {})
-    section = cascade_section.build(ctx)
-    assert section is not None and section.id == "cascade"
-    html = render_report(ctx, [section])
-    assert "Default hierarchy: largest_1, all banks" in html and "data:image/png;base64" in html
-    assert 0 < section.metrics["mean_failed_share_all"] < 1
-    assert set(section.plots["surface"]["system"]) == {"all", "without_largest"}
-    stats = cascade_section.boundary_stats(read_parquet(data / "processed" / "stress" / "cascade_boundary.parquet"))
-    assert set(stats["group"]) >= {"largest_15", "smallest_30"}
-    assert cascade_section.build(ReportContext(data.parent / "absent", {})) is None
-
-
-def test_deterministic_bytes(tmp_path, default_data_dir):
-    canonical = default_data_dir / "interim" / "canonical"
-    d1, _, _ = run_stage(tmp_path, canonical, "one", **SMALL)
-    d2, _, _ = run_stage(tmp_path, canonical, "two", **SMALL)
+def test_deterministic_bytes(tmp_path):
+    cascade(tmp_path / "one", **SMALL)
+    cascade(tmp_path / "two", **SMALL)
     for k in OUTPUTS:
-        assert (d1 / "processed" / "stress" / f"{k}.parquet").read_bytes() == (d2 / "processed" / "stress" / f"{k}.parquet").read_bytes()
+        path = artifact(k).path
+        assert (tmp_path / "one" / path).read_bytes() == (tmp_path / "two" / path).read_bytes(), k
 
 
-def test_min_density_and_reestimate_options(tmp_path, default_data_dir):
-    canonical = default_data_dir / "interim" / "canonical"
-    _, out, _ = run_stage(tmp_path, canonical, "md", matrix="min_density", without_largest="reestimate", **SMALL)
+def test_min_density_and_reestimate_options(tmp_path):
+    out, _ = cascade(tmp_path, matrix="min_density", without_largest="reestimate", **SMALL)
     matrix = out["cascade_matrix"].set_index("system")
     assert list(matrix.index) == ["all", "without_largest"]
     assert (matrix["n_links"] <= 2 * matrix["n_banks"] - 1).all() and (matrix["max_margin_error"] <= 1e-10).all()
@@ -200,29 +165,31 @@ def test_min_density_and_reestimate_options(tmp_path, default_data_dir):
 # ----------------------------------------------------------------------------- balance_sheet source
 
 
-def test_balance_sheet_source_on_default_data(tmp_path, default_data_dir):
-    _, out, quality = run_stage(tmp_path, default_data_dir / "interim" / "canonical", source="balance_sheet", **SMALL)
-    bs = read_parquet(default_data_dir / "interim" / "canonical" / "balance_sheet.parquet")
+def test_balance_sheet_source_on_default_data(tmp_path, default_root):
+    root = canonical(default_root, tmp_path / "root")
+    out, quality = cascade(root, source="balance_sheet", **SMALL)
+    bs = read_parquet(root / artifact("balance_sheet").path)
     matrix = out["cascade_matrix"]
     assert matrix["n_banks"].iloc[0] == 16 and matrix["period_end"].iloc[0] == bs["period_end"].max()
     # 15 largest removed leaves one bank: the system without them is not run, and that is recorded
     assert set(out["cascade_surface"]["system"]) == {"all"}
-    reasons = set(quality["reason"])
-    assert {"too_few_banks", "named_group_too_large"} <= reasons
+    assert {"too_few_banks", "named_group_too_large"} <= set(quality["reason"])
     assert len(out["debtrank"]) == 16
+    assert read_provenance(root / artifact("debtrank").path)["data_source"] == \
+        read_provenance(root / artifact("balance_sheet").path)["data_source"]
 
 
-def test_balance_sheet_exclusions_are_recorded(tmp_path, default_data_dir):
-    canonical = tmp_path / "canonical"
-    shutil.copytree(default_data_dir / "interim" / "canonical", canonical)
-    bs = read_parquet(canonical / "balance_sheet.parquet")
+def test_balance_sheet_exclusions_are_recorded(tmp_path, default_root):
+    root = canonical(default_root, tmp_path / "root")
+    path = root / artifact("balance_sheet").path
+    bs = read_parquet(path)
     last = bs["period_end"] == bs["period_end"].max()
     ids = sorted(bs.loc[last, "bank_id"])
     bs.loc[last & (bs.bank_id == ids[0]), "interbank_liabilities"] = np.nan
     bs.loc[last & (bs.bank_id == ids[1]), "equity"] = -1.0
     bs.loc[last & (bs.bank_id == ids[2]), "securities"] = np.nan
-    write_parquet(bs, canonical / "balance_sheet.parquet", key=["bank_id", "period_end"])
-    _, out, quality = run_stage(tmp_path, canonical, source="balance_sheet", n_largest=5, **SMALL)
+    write_parquet(bs, path, key=["bank_id", "period_end"])
+    out, quality = cascade(root, source="balance_sheet", n_largest=5, **SMALL)
     assert out["cascade_matrix"]["n_banks"].iloc[0] == 14
     excluded = quality[quality.action == "excluded"].set_index("bank_id")["reason"].to_dict()
     assert excluded == {ids[0]: "missing_interbank_margin", ids[1]: "non_positive_equity"}
@@ -234,26 +201,40 @@ def test_balance_sheet_exclusions_are_recorded(tmp_path, default_data_dir):
     ("override", "match"),
     [
         ({"colour": 1}, "unknown option"),
-        ({"matrix": "ras"}, "matrix"),
+        ({"matrix": "ras"}, "matrix='ras' is not allowed; allowed values: 'maxent', 'min_density'"),
         ({"alpha_grid": [0.2, 0.1, 5]}, "alpha_grid stop"),
         ({"beta_grid": [0.0, 1.0]}, r"beta_grid=.*\[start, stop, n\]"),
-        ({"named": [{"name": "x", "banks": "middle", "n": 3}]}, "banks"),
+        ({"named": [{"name": "x", "banks": "middle", "n": 3}]}, r"named\[0\]: named\[x\].banks='middle'"),
+        ({"named": [{"name": "x", "banks": "largest", "n": 3, "k": 1}]}, "unknown option"),
         ({"named": [{"name": "common", "banks": "largest", "n": 1}]}, "reserved"),
         ({"threshold": 1.0}, "threshold"),
         ({"market_depth": 0.5}, "market_depth"),
+        ({"period": "yesterday"}, "is not a date"),
+        ({"source": "files"}, "source='files' is not allowed"),
     ],
 )
 def test_bad_params_raise(tmp_path, override, match):
-    with pytest.raises(ValueError, match=match):
-        run_stage(tmp_path, tmp_path / "none", **override)
+    with pytest.raises(ConfigError, match=match):
+        cascade(tmp_path, **override)
 
 
-def test_bad_period_and_empty_sample(tmp_path, default_data_dir):
-    canonical = default_data_dir / "interim" / "canonical"
-    with pytest.raises(ValueError, match=r"stress.cascade.period='1999-12-31': no balance_sheet rows"):
-        run_stage(tmp_path, canonical, "p", source="balance_sheet", period="1999-12-31")
-    with pytest.raises(ValueError, match="is not a date"):
-        run_stage(tmp_path, canonical, "q", source="balance_sheet", period="yesterday")
+def test_bad_period_is_not_estimable(tmp_path, default_root):
+    root = canonical(default_root, tmp_path / "root")
+    with pytest.raises(NotEstimable, match=r"stress.cascade.period='1999-12-31': no balance_sheet rows"):
+        cascade(root, source="balance_sheet", period="1999-12-31")
+    with pytest.raises(NotEstimable, match="needs the canonical balance_sheet table"):
+        cascade(tmp_path / "empty", source="balance_sheet")
+
+
+def test_params_yaml_group_is_the_study_config():
+    from measures.stress.cascade import CascadeConfig
+    from measures.stress.cascade_study import CascadeParams, CascadeStudyConfig
+    from measures.stress.maxent import MaxEntropyConfig
+
+    cfg = CascadeParams.from_mapping(repo_params()["stress"]["cascade"], where=GROUP)
+    assert cfg == CascadeParams()  # params.yaml holds the defaults
+    assert cfg.study() == CascadeStudyConfig()
+    assert cfg.cascade_config() == CascadeConfig() and cfg.tol == MaxEntropyConfig().tol
 
 
 # ----------------------------------------------------------------------------- real data
@@ -262,24 +243,21 @@ def test_bad_period_and_empty_sample(tmp_path, default_data_dir):
 @pytest.mark.realdata
 @pytest.mark.slow
 def test_cn_banks_interbank_matrix_2014_and_2013(tmp_path, shared_data):
-    from pipeline.stages import ingest
-
-    params = tmp_path / "data.yaml"
-    params.write_text(yaml.safe_dump({"data": {
+    data = {
         "source": "files", "format": "wind", "raw_dir": str(shared_data / "cn-banks" / "wind-exports"),
         "currency": "CNY", "start": "2007-01-01", "end": None, "publication_lag_days": 120,
         "bank_groups": {"state-owned": ["601288.SH", "601328.SH", "601398.SH", "601939.SH", "601988.SH"],
                         "joint-stock": ["000001.SZ", "600000.SH", "600015.SH", "600016.SH", "600036.SH", "601166.SH",
                                         "601818.SH", "601998.SH"],
                         "city": ["002142.SZ", "601009.SH", "601169.SH"]},
-        "market_states": []}}), encoding="utf-8")
-    canonical = tmp_path / "canonical"
-    ingest.run(str(params), str(canonical), str(tmp_path / "q"), root=str(tmp_path))
+        "market_states": []}
+    source = tmp_path / "source"
+    run_stage(source, "ingest", data=data)
     real = {"source": "balance_sheet", "residual_assets": "securities", "n_largest": 5,
             "named": [{"name": "largest_1", "banks": "largest", "n": 1}, {"name": "smallest_5", "banks": "smallest", "n": 5}],
             **SMALL}
     for period in ("2014-06-30", "2013-12-31"):
-        _, out, quality = run_stage(tmp_path, canonical, period, period=period, **real)
+        out, quality = cascade(canonical(source, tmp_path / period), period=period, **real)
         m = out["cascade_matrix"].iloc[0]
         # the 16 listed banks borrow far more on the interbank market than they lend to each other
         assert m["n_banks"] == 16 and m["relative_mismatch"] < -0.5 and m["status"] == "warning:RescaledMargins"
@@ -288,7 +266,8 @@ def test_cn_banks_interbank_matrix_2014_and_2013(tmp_path, shared_data):
         hier = out["cascade_hierarchy"]
         assert set(hier.loc[(hier.scenario == "largest_1") & (hier.layer == 1), "bank_id"]) == {"601398.SH"}
     # 2014-12-31: interbank margins for 5 banks only, and no total assets or equity: nothing to run
-    with pytest.raises(ValueError, match="at least 2 banks"):
-        run_stage(tmp_path, canonical, "late", period="2014-12-31", **real)
-    q = read_parquet(tmp_path / "late" / "data" / "processed" / "quality" / "stress_cascade.parquet")
+    late = canonical(source, tmp_path / "late")
+    with pytest.raises(NotEstimable, match="at least 2 banks"):
+        cascade(late, period="2014-12-31", **real)
+    q = read_parquet(late / artifact("quality/stress_cascade").path)
     assert q["action"].eq("excluded").sum() == 5

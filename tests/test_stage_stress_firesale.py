@@ -1,87 +1,66 @@
-"""Stage ``stress_firesale`` (issue 7): the 39-bank synthetic cross-section, the three sources,
-artifacts, statuses, quality records, determinism, the report section, and the real data."""
+"""Stage ``stress_firesale``: the 39-bank synthetic panel, the three sources, the artifacts (with the
+mean curve and its regions), statuses, quality records, provenance, determinism and the real data.
+The science (inputs, fills, screening, the per-year study) is tested in tests/test_firesale.py."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
+from conftest import copy_root, repo_params, run_stage
+from measures.core.config import ConfigError
 from measures.stress import fire_sale
-from pipeline.io import read_parquet
-from pipeline.report.core import ReportContext
-from pipeline.report.sections import firesale as section
-from pipeline.simulator.stress_banks import (
-    GROUP_COUNTS,
-    SECTOR_COLUMNS,
-    SECTOR_CORRELATIONS,
-    simulate_firesale_banks,
-)
-from pipeline.stages import stress_firesale as stage
+from measures.stress.firesale_curve import fire_sale_regions
+from measures.stress.firesale_inputs import validate_fire_sale_balance_sheet
+from measures.stress.firesale_years import MEAN_COLUMNS
+from pipeline.artifacts import artifact
+from pipeline.io import read_parquet, read_provenance
+from pipeline.simulator.stress_banks import GROUP_COUNTS, SECTOR_COLUMNS, SECTOR_CORRELATIONS, simulate_firesale_banks
+from pipeline.stage import StageInputError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "stress_firesale"
-
-# The defaults of the stress.firesale group (the same as the params.yaml snippet).
-DEFAULTS = {
-    "source": "synthetic",
-    "seed": 20120000,
-    "years": [2012, 2020],
-    "alpha": {"start": 0.005, "stop": 0.40, "step": 0.005},
-    "r_star": 25.0,
-    "omega": None,
-    "omega_rule": {"sold_share": 0.01, "price_drop": 0.01},
-    "tol": 1.0e-12,
-    "tol_basis": "capital",
-    "max_rounds": 100,
-    "cap_loan_sales": True,
-    "sector_correlations": {f"loans_{k}": v for k, v in SECTOR_CORRELATIONS.items()},
-    "fill": {},
-    "eba": {"file": None, "year": 2018, "cash_share": 0.05, "interbank_share": 0.0, "real_estate_share": 0.3},
-    "il_share": 0.25,
-}
+GROUP = "stress.firesale"
 SMALL_GRID = {"start": 0.02, "stop": 0.30, "step": 0.02}
+OUTPUTS = ("firesale", "firesale_banks", "firesale_regions", "firesale_inputs", "firesale_mean", "firesale_mean_regions")
 
 
-def write_params(tmp_path: Path, **changes) -> str:
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    path = tmp_path / "params.yaml"
-    path.write_text(yaml.safe_dump({"stress": {"firesale": DEFAULTS | changes}}), encoding="utf-8")
-    return str(path)
+def read(root: Path, name: str) -> pd.DataFrame:
+    return read_parquet(root / artifact(name).path)
 
 
-def run_stage(tmp_path: Path, canonical: Path | str = "unused", **changes) -> tuple[Path, Path]:
-    out, quality = tmp_path / "stress", tmp_path / "quality"
-    stage.run(write_params(tmp_path, **changes), str(canonical), str(out), str(quality))
-    return out, quality
+def firesale(root: Path, **changes) -> Path:
+    run_stage(root, "stress_firesale", **{GROUP: changes})
+    return root
 
 
 @pytest.fixture(scope="module")
 def default_run(tmp_path_factory) -> Path:
-    tmp = tmp_path_factory.mktemp("firesale_default")
-    run_stage(tmp)
-    return tmp
+    return firesale(tmp_path_factory.mktemp("firesale_default"))
+
+
+@pytest.fixture
+def canonical_root(tmp_path, default_root) -> Path:
+    return copy_root(default_root, tmp_path / "root", "balance_sheet", "canonical/meta", "quality/ingest")
 
 
 # ------------------------------------------------------------------ simulator
 
 
-def test_simulator_39_banks_like_seed_000():
+def test_simulator_39_banks_like_zhang_guo_wen_sun():
     bs = simulate_firesale_banks(seed=7)
     assert bs["year"].unique().tolist() == list(range(2012, 2021))
     counts = bs[bs["year"] == 2012]["group"].value_counts().to_dict()
     assert counts == GROUP_COUNTS and sum(counts.values()) == 39
     pd.testing.assert_frame_equal(bs, simulate_firesale_banks(seed=7))
     assert not bs.equals(simulate_firesale_banks(seed=8))
-    # securities / loans: seed 000's 27.9% (2012) and 36.1% (2020) means, within sampling error
+    # securities / loans: the paper's 27.9% (2012) and 36.1% (2020) means, within sampling error
     ratio = (bs["securities"] / bs["loans"]).groupby(bs["year"]).mean()
     assert abs(ratio[2012] - 0.279) < 0.03 and abs(ratio[2020] - 0.361) < 0.03
-    # every year is a valid fire-sale input (sector loans are parts of loans)
-    for _, part in bs.groupby("year"):
-        stage.validate_fire_sale_balance_sheet(part.drop(columns=["year", "group"]), sector_columns=SECTOR_COLUMNS)
+    for _, part in bs.groupby("year"):  # every year is a valid input (sector loans are parts of loans)
+        validate_fire_sale_balance_sheet(part.drop(columns=["year", "group"]), sector_columns=SECTOR_COLUMNS)
     with pytest.raises(ValueError, match="seed"):
         simulate_firesale_banks(seed=-1)
     with pytest.raises(ValueError, match="years"):
@@ -91,19 +70,15 @@ def test_simulator_39_banks_like_seed_000():
 # ------------------------------------------------------------------ default run
 
 
-def test_default_run_artifacts_and_seed_000_shape(default_run):
-    out = default_run / "stress"
-    curve = read_parquet(out / "firesale.parquet")
-    banks = read_parquet(out / "firesale_banks.parquet")
-    regions = read_parquet(out / "firesale_regions.parquet")
-    inputs = read_parquet(out / "firesale_inputs.parquet")
+def test_default_run_artifacts_and_paper_shape(default_run):
+    curve, banks = read(default_run, "firesale"), read(default_run, "firesale_banks")
+    regions, inputs = read(default_run, "firesale_regions"), read(default_run, "firesale_inputs")
     assert len(curve) == 9 * 80 and curve[["year", "alpha"]].duplicated().sum() == 0
     assert list(curve.columns[:3]) == ["year", "alpha", "sr"] and {"tw", "omega", "region", "status"} <= set(curve.columns)
     assert len(banks) == 9 * 80 * 39 and len(inputs) == 9 * 39
     assert curve["status"].isin(["ok", "warning:HoldingFloor"]).all()  # cap_loan_sales: no oversale warning
     np.testing.assert_allclose(curve["sr"], curve["ll"] + curve["cl"], atol=1e-12)
     np.testing.assert_allclose(curve["sr"], curve["dl"] + curve["il"], atol=1e-12)
-    # per-bank counts add up to the system's
     failed = banks[banks["outcome"] == "failed"].groupby(["year", "alpha"]).size()
     merged = curve.set_index(["year", "alpha"])["n_failed"]
     assert (failed.reindex(merged.index, fill_value=0) == merged).all()
@@ -112,37 +87,53 @@ def test_default_run_artifacts_and_seed_000_shape(default_run):
         reg = regions[regions["year"] == year]
         assert reg["region"].tolist() == ["relief", "contagion", "outbreak"]
         relief, contagion, outbreak = (reg.iloc[k] for k in range(3))
-        # relief: nobody fails, SR linear in α (losses absorbed)
-        low = part[part["alpha"] <= relief["alpha_to"]]
-        assert (low["n_failed"] == 0).all()
-        # contagion: failures jump; inverted U (peak well above both ends)
+        assert (part[part["alpha"] <= relief["alpha_to"]]["n_failed"] == 0).all()  # relief: nobody fails
         mid = part[(part["alpha"] >= contagion["alpha_from"]) & (part["alpha"] <= contagion["alpha_to"])]
-        assert np.diff(part["n_failed"].to_numpy()).max() >= 8
+        assert np.diff(part["n_failed"].to_numpy()).max() >= 8  # contagion: failures jump; inverted U
         peak = int(np.argmax(mid["sr"].to_numpy()))
         after = part[part["alpha"] > contagion["alpha_to"]]["sr"]
         assert peak > 0 and mid["sr"].iloc[peak] > 1.5 * max(mid["sr"].iloc[0], after.iloc[0], part["sr"].iloc[-1])
-        # outbreak: every bank fails; the last points are SR = DL, exactly linear
-        tail = part.tail(10)
+        tail = part.tail(10)  # outbreak: every bank fails; SR = DL, exactly linear
         assert (tail["n_failed"] == 39).all()
         np.testing.assert_allclose(tail["sr"], tail["dl"], rtol=1e-12)
         np.testing.assert_allclose(np.diff(tail["sr"], 2), 0.0, atol=1e-12)
-        # where the regions fall (docs/firesale.md §5): relief ends 6.5–11%, outbreak starts 17.5–22%
-        assert 0.06 <= relief["alpha_to"] <= 0.115 and 0.17 <= outbreak["alpha_from"] <= 0.225
+        assert 0.06 <= relief["alpha_to"] <= 0.115 and 0.17 <= outbreak["alpha_from"] <= 0.225  # docs/firesale.md
         assert (part["region"] != "").all()
-    q = read_parquet(default_run / "quality" / "stress_firesale.parquet")
-    assert q.empty  # synthetic input: nothing excluded or filled
+    assert read(default_run, "quality/stress_firesale").empty  # synthetic input: nothing excluded or filled
+    prov = read_provenance(default_run / artifact("firesale").path)
+    assert prov["data_source"] == {"kind": "synthetic", "generator": "pipeline.simulator.stress_banks",
+                                   "seed": 20120000, "years": [2012, 2020]}
+    assert prov["params"][GROUP]["tol_basis"] == "capital" and prov["params"][GROUP]["cap_loan_sales"] is True
+
+
+def test_mean_curve_and_its_regions_are_written(default_run):
+    curve, mean = read(default_run, "firesale"), read(default_run, "firesale_mean")
+    expected = curve.groupby("alpha", sort=True)[list(MEAN_COLUMNS)].mean().reset_index()
+    pd.testing.assert_frame_equal(mean, expected, check_exact=True)
+    pd.testing.assert_frame_equal(read(default_run, "firesale_mean_regions"), fire_sale_regions(expected, il_share=0.25),
+                                  check_dtype=False)
+
+
+def test_mean_regions_follow_il_share(tmp_path):
+    wide = read(firesale(tmp_path / "a", alpha=SMALL_GRID, years=[2019, 2020]), "firesale_mean_regions")
+    narrow = read(firesale(tmp_path / "b", alpha=SMALL_GRID, years=[2019, 2020], il_share=0.6), "firesale_mean_regions")
+    mean = read(tmp_path / "b", "firesale_mean")
+    pd.testing.assert_frame_equal(narrow, fire_sale_regions(mean, il_share=0.6), check_dtype=False)
+    span = lambda r: r.set_index("region").loc["contagion", ["alpha_from", "alpha_to"]].tolist()  # noqa: E731
+    assert span(narrow) != span(wide)  # the regions of the mean curve use stress.firesale.il_share, not 0.25
+    assert span(narrow)[0] >= span(wide)[0] and span(narrow)[1] <= span(wide)[1]
 
 
 def test_rows_equal_single_model_runs(default_run):
-    curve = read_parquet(default_run / "stress" / "firesale.parquet")
-    banks = read_parquet(default_run / "stress" / "firesale_banks.parquet")
-    inputs = read_parquet(default_run / "stress" / "firesale_inputs.parquet")
+    curve, banks, inputs = read(default_run, "firesale"), read(default_run, "firesale_banks"), read(default_run, "firesale_inputs")
     row = curve[(curve["year"] == 2016) & (curve["alpha"] == 0.12)].iloc[0]
     bs = inputs[inputs["year"] == 2016].drop(columns=["year", "currency"]).reset_index(drop=True)
+    sectors = dict(sorted({f"loans_{k}": v for k, v in SECTOR_CORRELATIONS.items()}.items()))
     res = fire_sale(bs, alpha=0.12, r_star=25.0, omega=row["omega"], tol=1e-12, tol_basis="capital",
-                    cap_loan_sales=True, sector_correlations=dict(sorted(DEFAULTS["sector_correlations"].items())))
+                    cap_loan_sales=True, sector_correlations=sectors)
     for key, value in res.system().items():
         assert row[key] == value, key
+    assert fire_sale(bs, alpha=0.12, sector_correlations=sectors).system() == res.system()  # ω calibrated alike
     mine = banks[(banks["year"] == 2016) & (banks["alpha"] == 0.12)].reset_index(drop=True)
     assert mine["outcome"].tolist() == res.banks["status"].tolist()
     assert mine["failure_round"].fillna(-1).astype(int).tolist() == res.banks["failure_round"].fillna(-1).astype(int).tolist()
@@ -150,100 +141,86 @@ def test_rows_equal_single_model_runs(default_run):
 
 
 def test_deterministic_bytes(tmp_path):
-    one, _ = run_stage(tmp_path / "a", alpha=SMALL_GRID, years=[2019, 2020])
-    two, _ = run_stage(tmp_path / "b", alpha=SMALL_GRID, years=[2019, 2020])
-    for name in ("firesale", "firesale_banks", "firesale_regions", "firesale_inputs"):
-        assert (one / f"{name}.parquet").read_bytes() == (two / f"{name}.parquet").read_bytes(), name
+    one = firesale(tmp_path / "a", alpha=SMALL_GRID, years=[2019, 2020])
+    two = firesale(tmp_path / "b", alpha=SMALL_GRID, years=[2019, 2020])
+    for name in OUTPUTS:
+        path = artifact(name).path
+        assert (one / path).read_bytes() == (two / path).read_bytes(), name
 
 
 def test_loan_oversale_option_and_fixed_omega(tmp_path):
-    out, _ = run_stage(tmp_path, alpha=SMALL_GRID, years=[2012, 2012], cap_loan_sales=False, omega=1e-14)
-    curve = read_parquet(out / "firesale.parquet")
+    curve = read(firesale(tmp_path, alpha=SMALL_GRID, years=[2012, 2012], cap_loan_sales=False, omega=1e-14), "firesale")
     assert (curve["omega"] == 1e-14).all()
-    assert curve["status"].eq("warning:LoanOversale").any()  # METHODS' literal rule sells loans not held
+    assert curve["status"].eq("warning:LoanOversale").any()  # the literal rule sells loans not held
 
 
 # ------------------------------------------------------------------ other sources
 
 
-def test_balance_sheet_source_on_default_data(tmp_path, default_data_dir):
-    canonical = default_data_dir / "interim" / "canonical"
-    out, quality = run_stage(tmp_path, canonical, source="balance_sheet", alpha=SMALL_GRID, years=[2018, 2020])
-    inputs = read_parquet(out / "firesale_inputs.parquet")
-    bs = read_parquet(canonical / "balance_sheet.parquet")
+def test_balance_sheet_source_on_default_data(canonical_root):
+    firesale(canonical_root, source="balance_sheet", alpha=SMALL_GRID, years=[2018, 2020])
+    inputs = read(canonical_root, "firesale_inputs")
+    bs = read(canonical_root, "balance_sheet")
     row = inputs[(inputs["year"] == 2019)].iloc[0]
     src = bs[(bs["bank_id"] == row["bank_id"]) & (bs["period_end"] == pd.Timestamp("2019-12-31"))].iloc[0]
     assert row["capital"] == src["equity"] and row["loans"] == src["loans"]  # capital = book equity
     assert sorted(inputs["year"].unique()) == [2018, 2019, 2020]
-    q = read_parquet(quality / "stress_firesale.parquet")
+    q = read(canonical_root, "quality/stress_firesale")
     assert "sector_column_absent" in set(q["reason"]) and "outside_years" in set(q["reason"])
-    curve = read_parquet(out / "firesale.parquet")
+    curve = read(canonical_root, "firesale")
     assert len(curve) == 3 * 15 and (curve["n_banks"] == inputs.groupby("year").size().iloc[0]).all()
+    # the data source is the canonical tables'
+    assert read_provenance(canonical_root / artifact("firesale").path)["data_source"] == \
+        read_provenance(canonical_root / artifact("balance_sheet").path)["data_source"]
 
 
-def test_fill_rules_and_invalid_rows_are_recorded():
-    cfg = stage.FireSaleStageConfig.from_mapping(DEFAULTS | {
-        "source": "balance_sheet", "years": None,
-        "fill": {"securities": {"share": 0.2, "of": "total_assets"}, "real_estate_loans": {"share": 0.5, "of": "loans"}}})
-    bs = pd.DataFrame({
-        "bank_id": ["A", "B", "C"], "period_end": pd.to_datetime(["2015-12-31", "2015-12-31", "2015-06-30"]),
-        "total_assets": [100.0, 50.0, 80.0], "equity": [8.0, -1.0, 5.0], "loans": [50.0, 20.0, 40.0],
-        "liquid_assets": [15.0, 10.0, 10.0], "interbank_assets": [3.0, 2.0, 1.0],
-    })
-    records: list = []
-    frame = stage._from_balance_sheet(cfg, bs, records)
-    assert frame["securities"].tolist() == [20.0, 10.0] and frame["real_estate_loans"].tolist() == [25.0, 10.0]
-    reasons = {r.reason for r in records}
-    assert {"not_annual", "fill_securities", "fill_real_estate_loans"} <= reasons
-    kept, bad = stage.screen_inputs(frame, [])
-    assert kept["bank_id"].tolist() == ["A"]
-    assert bad[0].bank_id == "B" and bad[0].reason == "invalid_input" and "capital" in bad[0].detail
-    _, recs = stage.screen_inputs(frame.assign(liquid_assets=[np.nan, 1.0]), [])
-    assert recs[0].reason == "missing_input" and "liquid_assets" in recs[0].detail and recs[0].bank_id == "A"
+def test_balance_sheet_source_without_the_table_exits_cleanly(tmp_path):
+    root = tmp_path / "empty"
+    with pytest.raises(StageInputError, match="no balance_sheet table"):
+        firesale(root, source="balance_sheet")
+    assert (root / artifact("quality/stress_firesale").path).is_file()
 
 
 def test_eba_source_reads_space_separated_file(tmp_path):
-    eba = {**DEFAULTS["eba"], "file": str(FIXTURES / "eba_small.csv")}
-    out, quality = run_stage(tmp_path, source="eba", eba=eba, alpha=SMALL_GRID)
-    inputs = read_parquet(out / "firesale_inputs.parquet").set_index("bank_id")
+    eba = {"file": str(FIXTURES / "eba_small.csv")}
+    firesale(tmp_path, source="eba", eba=eba, alpha=SMALL_GRID)
+    inputs = read(tmp_path, "firesale_inputs").set_index("bank_id")
     # AA01: CET1E 1000, leverage 5% -> assets 20000; securities = debt_sec 4000; loans = .95*20000 - 4000
     assert inputs.loc["AA01", "total_assets"] == pytest.approx(20000.0, rel=1e-15)
     assert inputs.loc["AA01", "loans"] == pytest.approx(15000.0, rel=1e-15)
     assert inputs.loc["AA01", "real_estate_loans"] == pytest.approx(4500.0, rel=1e-15)
     assert (inputs["year"] == 2018).all() and (inputs["currency"] == "EUR m").all()
-    assert "eba_mapping" in set(read_parquet(quality / "stress_firesale.parquet")["reason"])
+    assert "eba_mapping" in set(read(tmp_path, "quality/stress_firesale")["reason"])
+    assert read_provenance(tmp_path / artifact("firesale").path)["data_source"]["format"] == "eba2018"
 
 
 @pytest.mark.parametrize(
     "changes, match",
     [
-        ({"source": "bloomberg"}, "source"),
+        ({"source": "bloomberg"}, "source='bloomberg' is not allowed; allowed values: 'synthetic', 'balance_sheet', 'eba'"),
         ({"alpha": {"start": 0.1, "stop": 0.05, "step": 0.01}}, "stop >= start"),
         ({"fill": {"securities": {"share": 2, "of": "total_assets"}}}, "share"),
-        ({"fill": {"capital": {"share": 0.1, "of": "equity"}}}, "of"),
+        ({"fill": {"capital": {"share": 0.1, "of": "equity"}}}, "allowed values: 'total_assets', 'loans'"),
         ({"source": "eba"}, "eba.file is required"),
-        ({"tol_basis": "relative"}, "tol_basis"),
+        ({"tol_basis": "relative"}, "tol_basis='relative' is not allowed; allowed values: 'absolute', 'capital'"),
+        ({"omega_rule": {"sold_share": 0.0}}, "stress.firesale.omega_rule: sold_share"),
+        ({"eba": {"colour": 1}}, "unknown option"),
         ({"colour": 1}, "unknown option"),
     ],
 )
 def test_bad_params_raise(tmp_path, changes, match):
-    with pytest.raises(ValueError, match=match):
-        run_stage(tmp_path, **changes)
+    with pytest.raises(ConfigError, match=match):
+        firesale(tmp_path, **changes)
 
 
-# ------------------------------------------------------------------ report
+def test_params_yaml_group_is_the_study_config():
+    from measures.stress.firesale import FireSaleConfig
+    from measures.stress.firesale_years import FireSaleParams
 
-
-def test_report_section_builds(default_run):
-    data = default_run / "data"
-    (data / "processed").mkdir(parents=True)
-    shutil.copytree(default_run / "stress", data / "processed" / "stress")
-    sec = section.build(ReportContext(data, {}))
-    assert sec is not None and sec.id == "firesale" and len(sec.blocks) == 8
-    assert sec.metrics["years"] == 9 and sec.metrics["runs"] == 720
-    assert 0.06 < sec.metrics["mean_contagion_from"] < sec.metrics["mean_alpha_sr_max"] < sec.metrics["mean_contagion_to"]
-    assert "LL" in sec.intro and "TW" in sec.intro and "il_share" in sec.intro
-    assert section.build(ReportContext(tmp := default_run / "empty", {})) is None and not tmp.exists()
+    group = repo_params()["stress"]["firesale"]
+    cfg = FireSaleParams.from_mapping(group, where=GROUP)
+    assert cfg.model() == FireSaleConfig() == FireSaleParams().model()  # the API's defaults are the pipeline's
+    assert cfg == FireSaleParams(sector_correlations=group["sector_correlations"])  # every other key at its default
 
 
 # ------------------------------------------------------------------ real data
@@ -251,11 +228,8 @@ def test_report_section_builds(default_run):
 
 @pytest.mark.realdata
 def test_eba_2018_real_data(tmp_path, shared_data):
-    path = shared_data / "eu-eba2018" / "EBA_2018.csv"
-    eba = {**DEFAULTS["eba"], "file": str(path)}
-    out, _ = run_stage(tmp_path, source="eba", eba=eba)
-    curve = read_parquet(out / "firesale.parquet")
-    regions = read_parquet(out / "firesale_regions.parquet")
+    firesale(tmp_path, source="eba", eba={"file": str(shared_data / "eu-eba2018" / "EBA_2018.csv")})
+    curve, regions = read(tmp_path, "firesale"), read(tmp_path, "firesale_regions")
     assert (curve["n_banks"] == 48).all() and len(curve) == 80
     assert regions["region"].tolist() == ["relief", "contagion", "outbreak"]
     assert curve["n_failed"].max() < 48  # the best-capitalised banks survive even α = 40% of 30% of loans
@@ -264,55 +238,18 @@ def test_eba_2018_real_data(tmp_path, shared_data):
 @pytest.mark.realdata
 @pytest.mark.slow
 def test_cn_banks_balance_sheets(tmp_path, shared_data):
-    from pipeline.stages import ingest
-
     cn = shared_data / "cn-banks"
     data = {"source": "files", "format": "wind", "raw_dir": str(cn / "wind-exports"), "currency": "CNY",
             "start": "2007-01-01", "end": None, "publication_lag_days": 120}
-    (tmp_path / "data.yaml").write_text(yaml.safe_dump({"data": data}), encoding="utf-8")
-    canonical = tmp_path / "canonical"
-    ingest.run(str(tmp_path / "data.yaml"), str(canonical), str(tmp_path / "q0"), root=str(tmp_path))
+    run_stage(tmp_path, "ingest", data=data)
     fill = {"securities": {"share": 0.22, "of": "total_assets"}, "liquid_assets": {"share": 0.25, "of": "total_assets"},
             "real_estate_loans": {"share": 0.75, "of": "loans"}}
-    out, quality = run_stage(tmp_path, canonical, source="balance_sheet", years=[2007, 2013], fill=fill,
-                             sector_correlations={})
-    q = read_parquet(quality / "stress_firesale.parquet")
+    run_stage(tmp_path, "stress_firesale", data=data, **{GROUP: {"source": "balance_sheet", "years": [2007, 2013],
+                                                                  "fill": fill, "sector_correlations": {}}})
+    q = read(tmp_path, "quality/stress_firesale")
     bad = q[q["reason"] == "invalid_input"]
     assert bad["bank_id"].tolist() == ["601288.SH"] and "capital" in bad["detail"].iloc[0]  # ABC 2007: negative equity
-    regions = read_parquet(out / "firesale_regions.parquet")
+    regions = read(tmp_path, "firesale_regions")
     assert sorted(regions["year"].unique()) == list(range(2007, 2014))
     assert (regions.groupby("year")["region"].apply(list) == pd.Series([["relief", "contagion", "outbreak"]] * 7,
                                                                         index=range(2007, 2014))).all()
-
-
-def test_curve_with_banks_equals_single_runs():
-    from measures.stress.firesale_curve import (
-        fire_sale_curve,
-        fire_sale_curve_with_banks,
-    )
-
-    bs = simulate_firesale_banks(seed=3, years=[2015]).drop(columns=["year", "group"])
-    sectors = dict(sorted({c: SECTOR_CORRELATIONS[c[6:]] for c in SECTOR_COLUMNS}.items()))
-    grid = [0.05, 0.1, 0.15, 0.3]
-    opts = {"r_star": 25.0, "omega": 1.2e-14, "tol_basis": "capital", "cap_loan_sales": True,
-            "sector_correlations": sectors}
-    curve, banks = fire_sale_curve_with_banks(bs, grid, **opts)
-    pd.testing.assert_frame_equal(curve, fire_sale_curve(bs, grid, **opts))
-    assert banks["alpha"].tolist() == [a for a in grid for _ in range(39)]
-    for alpha in grid:
-        single = fire_sale(bs, alpha=alpha, **opts).banks
-        mine = banks[banks["alpha"] == alpha].drop(columns="alpha").reset_index(drop=True)
-        pd.testing.assert_frame_equal(mine, single)
-
-
-def test_fill_of_loans_is_applied_before_shares_of_loans():
-    cfg = stage.FireSaleStageConfig.from_mapping(DEFAULTS | {
-        "source": "balance_sheet", "years": None,
-        "fill": {"real_estate_loans": {"share": 0.5, "of": "loans"}, "loans": {"share": 0.6, "of": "total_assets"}}})
-    bs = pd.DataFrame({"bank_id": ["A"], "period_end": pd.to_datetime(["2016-12-31"]), "total_assets": [100.0],
-                       "equity": [8.0], "liquid_assets": [15.0], "interbank_assets": [3.0], "securities": [20.0]})
-    records: list = []
-    frame = stage._from_balance_sheet(cfg, bs, records)
-    assert frame["loans"].tolist() == [60.0] and frame["real_estate_loans"].tolist() == [30.0]
-    assert [r.reason for r in records] == ["fill_loans", "fill_real_estate_loans"]
-    assert records[0].date_start == records[0].date_end == pd.Timestamp("2016-12-31")

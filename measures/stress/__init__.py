@@ -1,14 +1,17 @@
 """Balance-sheet contagion models: interbank default cascades, Eisenberg–Noe clearing,
 double-layer fire sales, maximum-entropy interbank matrices, bank–asset cascades, DebtRank.
 
-Pure functions of balance-sheet tables (no I/O). METHODS §6; docs/cascade.md.
+Pure functions of balance-sheet tables (no I/O): docs/firesale.md, docs/cascade.md. The studies
+the ``stress_firesale`` and ``stress_cascade`` stages run are :mod:`measures.stress.firesale_years`
+and :mod:`measures.stress.cascade_study`.
 """
 
 from measures.stress.bank_asset import BankAssetNetwork
 from measures.stress.cascade import CascadeConfig, CascadeResult, cascade
+from measures.stress.cascade_study import CascadeParams, CascadeStudy, CascadeStudyConfig, NamedFailure, cascade_study
 from measures.stress.debtrank import DebtRankResult, debtrank, debtrank_by_bank
 from measures.stress.failure_boundary import FailureBoundary, failure_boundaries, group_failure_boundary
-from measures.stress.firesale import FireSaleConfig, FireSaleResult, fire_sale
+from measures.stress.firesale import FireSaleConfig, FireSaleResult, OmegaRule, fire_sale
 from measures.stress.firesale_curve import (
     alpha_grid,
     fire_sale_curve,
@@ -17,24 +20,33 @@ from measures.stress.firesale_curve import (
     weighted_round_elasticity,
 )
 from measures.stress.firesale_inputs import calibrate_omega, map_eba_balance_sheet, saleable_stock, validate_fire_sale_balance_sheet
+from measures.stress.firesale_years import FireSaleParams, FireSaleYears, fire_sale_years, mean_curve
 from measures.stress.interbank import ClearingResult, SequentialDefaultResult, eisenberg_noe, sequential_default
 from measures.stress.maxent import InterbankMatrixEstimate, MaxEntropyConfig, max_entropy_matrix, minimum_density_matrix
 
 __all__ = [
     "BankAssetNetwork",
     "CascadeConfig",
+    "CascadeParams",
     "CascadeResult",
+    "CascadeStudy",
+    "CascadeStudyConfig",
     "ClearingResult",
     "DebtRankResult",
     "FailureBoundary",
     "FireSaleConfig",
+    "FireSaleParams",
     "FireSaleResult",
+    "FireSaleYears",
     "InterbankMatrixEstimate",
     "MaxEntropyConfig",
+    "NamedFailure",
+    "OmegaRule",
     "SequentialDefaultResult",
     "alpha_grid",
     "calibrate_omega",
     "cascade",
+    "cascade_study",
     "debtrank",
     "debtrank_by_bank",
     "eisenberg_noe",
@@ -43,8 +55,10 @@ __all__ = [
     "fire_sale_curve",
     "fire_sale_curve_with_banks",
     "fire_sale_regions",
+    "fire_sale_years",
     "group_failure_boundary",
     "map_eba_balance_sheet",
+    "mean_curve",
     "max_entropy_matrix",
     "minimum_density_matrix",
     "saleable_stock",

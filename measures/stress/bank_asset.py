@@ -148,7 +148,7 @@ class BankAssetNetwork:
         become other liabilities, so every kept balance sheet still balances and the
         removed banks can neither fail nor transmit losses. ``market="remaining"``
         (default) measures fire-sale shares against the kept banks' holdings (the
-        kept banks are the whole market, as in seed 001's sample without the large
+        kept banks are the whole market, as in Fan–Rong–Duan's sample without the large
         banks); ``"original"`` keeps this network's market sizes (the removed banks'
         holdings stay in the market as outside holders that never sell).
 

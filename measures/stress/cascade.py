@@ -1,4 +1,4 @@
-r"""Cascading failures on the bank–asset bipartite network (seed 001, METHODS §6.3).
+r"""Cascading failures on the bank–asset bipartite network (Fan–Rong–Duan, docs/cascade.md).
 
 Banks hold external assets by class (the bank–asset bipartite network of Huang et
 al. 2013) and claims on each other (the interbank matrix of

@@ -1,7 +1,7 @@
 r"""Failure boundaries: the smallest loss on external assets that makes a bank or a group fail.
 
-Seed 001 (tables 2–3) reports, per bank and per group of banks, the loss it can
-absorb on its assets before it fails. METHODS §6.3 fixes the definition: the
+Fan–Rong–Duan (tables 2–3) reports, per bank and per group of banks, the loss it can
+absorb on its assets before it fails. docs/cascade.md fixes the definition: the
 smallest loss on the bank's (group's) *external* assets that makes it fail, in the
 cascade model of :func:`measures.stress.cascade.cascade`.
 
@@ -14,7 +14,7 @@ in currency is :math:`x \sum_{i \in G} \sum_m q_{im}`. The boundary is
     x^*_G = \inf\{x \in [0, 1]: \text{criterion holds at the cascade fixed point}\},
     \qquad b_G = x^*_G \sum_{i \in G} \sum_m q_{im},
 
-with criterion ``"all"`` (every member failed: joint failure, seed 001's "联合倒闭")
+with criterion ``"all"`` (every member failed: joint failure, Fan–Rong–Duan's "联合倒闭")
 or ``"any"``. Failures are monotone in :math:`x`, so :math:`x^*` is found by
 bisection. The cascade runs in full (members failing sell their assets and default
 on each other), so a group's joint boundary can be far below the sum of its

@@ -1,5 +1,5 @@
-"""Double-layer fire sales under a real-estate credit shock (seed 000, Zhang–Guo–Wen–Sun;
-METHODS §6.2, whose algorithm is the definition implemented here)."""
+"""Double-layer fire sales under a real-estate credit shock (Zhang–Guo–Wen–Sun; the algorithm
+stated in docs/firesale.md is the definition implemented here)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,12 @@ import numpy as np
 import pandas as pd
 
 from measures.core.config import Config, check_choice, check_range
-from measures.stress.firesale_inputs import FireSaleBalanceSheet, sector_weights, validate_fire_sale_balance_sheet
+from measures.stress.firesale_inputs import (
+    FireSaleBalanceSheet,
+    calibrate_omega,
+    sector_weights,
+    validate_fire_sale_balance_sheet,
+)
 
 SYSTEM_OUTPUTS = (
     "sr", "ll", "cl", "dl", "il", "delina", "delsi", "delloss", "lossre", "losssi", "lossla",
@@ -28,42 +33,70 @@ _CAUSES = {_NONE: pd.NA, _INSOLVENCY: "insolvency", _LIQUIDITY: "liquidity"}
 
 
 @dataclass(frozen=True, kw_only=True)
-class FireSaleConfig(Config):
-    """Options of the fire-sale model.
+class OmegaRule(Config):
+    """The unit-free statement that calibrates the price impact ω (:func:`calibrate_omega`).
 
-    r_star : maximum assets/capital multiple (seed 000's 4% leverage ratio = 25), ≥ 1.
-    omega : linear price impact per currency unit sold (see ``calibrate_omega``), ≥ 0.
+    Selling ``sold_share`` of the system's saleable stock lowers its price by ``price_drop``:
+    ``ω = price_drop / (sold_share · Σ_i (loans_i + securities_i))``.
+    """
+
+    sold_share: float = 0.01
+    price_drop: float = 0.01
+
+    def validate(self) -> None:
+        check_range("sold_share", self.sold_share, low=0.0, high=1.0, low_open=True)
+        check_range("price_drop", self.price_drop, low=0.0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FireSaleConfig(Config):
+    """Options of the fire-sale model (the same defaults in the API and in ``params.yaml``).
+
+    r_star : maximum assets/capital multiple (Zhang–Guo–Wen–Sun's 4% leverage ratio = 25), ≥ 1.
+    omega : linear price impact per currency unit sold, ≥ 0; ``None`` (default) calibrates it
+        on each cross-section by ``omega_rule`` (see ``calibrate_omega``).
+    omega_rule : the statement ("selling x of the saleable stock moves its price by y") that
+        gives ω when ``omega`` is None.
     tol : stop when a round has no failure and its fire-sale losses sum below the threshold, > 0.
     max_rounds : hard cap on the rounds, ≥ 1.
-    tol_basis : ``"absolute"`` (METHODS §6.2: the threshold is ``tol`` in the data's currency
-        unit) or ``"capital"`` (the threshold is ``tol · Σ_i c_i,0``, which makes the number of
-        rounds independent of the currency unit).
-    cap_loan_sales : METHODS' ``della = k·u`` exceeds a bank's loans ``la`` when it must shed
-        more than its loans and securities (``u > la + si``: a bank whose capital is nearly gone
-        and which holds other, unsaleable assets). ``False`` (default) keeps METHODS' rule
-        exactly: the phantom sale counts in ``Σ della`` and hits every seller's loan price;
-        ``True`` sells at most ``la`` (``della = min(la, k·u)``; then ``delsi = si``).
+    tol_basis : ``"capital"`` (default: the threshold is ``tol · Σ_i c_i,0``, which makes the
+        number of rounds independent of the currency unit) or ``"absolute"`` (the literal rule
+        of the algorithm in docs/firesale.md: the threshold is ``tol`` in the data's currency unit).
+    cap_loan_sales : the literal rule ``della = k·u`` exceeds a bank's loans ``la`` when it must
+        shed more than its loans and securities (``u > la + si``: a bank whose capital is nearly
+        gone and which holds other, unsaleable assets). ``True`` (default) sells at most ``la``
+        (``della = min(la, k·u)``; then ``delsi = si``); ``False`` keeps the literal rule: the
+        phantom sale counts in ``Σ della`` and hits every seller's loan price.
     """
 
     r_star: float = 25.0
-    omega: float
+    omega: float | None = None
+    omega_rule: OmegaRule = OmegaRule()
     tol: float = 1e-12
     max_rounds: int = 100
-    tol_basis: str = "absolute"
-    cap_loan_sales: bool = False
+    tol_basis: str = "capital"
+    cap_loan_sales: bool = True
 
     def validate(self) -> None:
         check_choice("tol_basis", self.tol_basis, ("absolute", "capital"))
         check_choice("cap_loan_sales", self.cap_loan_sales, (False, True))
         check_range("r_star", self.r_star, low=1.0)
-        check_range("omega", self.omega, low=0.0)
+        if self.omega is not None:
+            check_range("omega", self.omega, low=0.0)
         check_range("tol", self.tol, low=0.0, low_open=True)
         check_range("max_rounds", self.max_rounds, low=1, integer=True)
+
+    def omega_for(self, bs: FireSaleBalanceSheet) -> float:
+        """ω of a validated cross-section: ``omega``, or the ``omega_rule`` calibration on its saleable stock."""
+        if self.omega is not None:
+            return float(self.omega)
+        stock = float(np.sum(bs.loans) + np.sum(bs.securities))
+        return calibrate_omega(stock, sold_share=self.omega_rule.sold_share, price_drop=self.omega_rule.price_drop)
 
 
 @dataclass(frozen=True)
 class FireSaleResult:
-    """System outputs of one fire-sale run (METHODS §6.2 "Outputs") and the per-bank table.
+    """System outputs of one fire-sale run (docs/firesale.md, "Outputs") and the per-bank table.
 
     Ratios: ``delina, delsi, delloss, ll, lgap`` are over ``L0 = Σ l_i``; ``lossre, losssi,
     lossla, cl, cgap`` over ``C0 = Σ c_i``; ``sr = ll + cl``; ``dl = lossre``; ``il = sr − dl``.
@@ -72,9 +105,9 @@ class FireSaleResult:
     ``max_rounds`` before the stopping rule held), ``"warning:PriceFloor"`` (a round's price
     impact ω·D exceeded 1 and was capped at 1), ``"warning:HoldingFloor"`` (a survivor's loans
     or securities went below 0 and were set to 0) or ``"warning:LoanOversale"`` (some bank's
-    ``della = k·u`` exceeded its loan book and ``cap_loan_sales`` was off: METHODS' rule sold
+    ``della = k·u`` exceeded its loan book and ``cap_loan_sales`` was off: the literal rule sold
     loans the bank did not hold), the first that applies in that order. ``"ok"`` and
-    ``"warning:LoanOversale"`` runs are exactly METHODS §6.2; the others deviate where it breaks.
+    ``"warning:LoanOversale"`` runs follow the literal algorithm exactly; the others deviate where it breaks.
     ``banks`` has one row per bank: ``bank_id, status ('failed'/'survived'), failure_round,
     cause ('insolvency'/'liquidity'), last_sale_round, loss0, delina, della, delsi, lossla,
     losssi`` (sums over rounds), ``lgap, cgap`` (the gaps in the failure round; 0 for survivors,
@@ -116,9 +149,9 @@ class FireSaleResult:
         return out
 
 
-def _simulate(bs: FireSaleBalanceSheet, alpha: float, rho: np.ndarray, cfg: FireSaleConfig) -> dict:
-    """The METHODS §6.2 algorithm on validated arrays; returns totals and per-bank arrays."""
-    r_star, omega, tol, max_rounds = float(cfg.r_star), float(cfg.omega), float(cfg.tol), cfg.max_rounds
+def _simulate(bs: FireSaleBalanceSheet, alpha: float, rho: np.ndarray, cfg: FireSaleConfig, omega: float) -> dict:
+    """The algorithm of :func:`fire_sale` on validated arrays; returns totals and per-bank arrays."""
+    r_star, tol, max_rounds = float(cfg.r_star), float(cfg.tol), cfg.max_rounds
     if cfg.tol_basis == "capital":
         tol *= float(bs.capital.sum())
     a, c, l = bs.total_assets.copy(), bs.capital.copy(), bs.liquid_assets.copy()
@@ -228,7 +261,7 @@ def _simulate(bs: FireSaleBalanceSheet, alpha: float, rho: np.ndarray, cfg: Fire
 
 
 def _system_outputs(bs: FireSaleBalanceSheet, sim: dict) -> dict[str, float | int]:
-    """METHODS §6.2 "Outputs" from one simulation."""
+    """The system outputs (docs/firesale.md, "Outputs") from one simulation."""
     l0, c0, a0 = bs.liquid_assets.sum(), bs.capital.sum(), bs.total_assets.sum()
     delina = sim["delina"].sum() / l0
     delsi = sim["delsi"].sum() / l0
@@ -285,15 +318,16 @@ def fire_sale(
     balance_sheet: pd.DataFrame,
     *,
     alpha: float,
-    r_star: float,
-    omega: float,
+    r_star: float = 25.0,
+    omega: float | None = None,
+    omega_rule: OmegaRule | None = None,
     tol: float = 1e-12,
     max_rounds: int = 100,
-    tol_basis: str = "absolute",
-    cap_loan_sales: bool = False,
+    tol_basis: str = "capital",
+    cap_loan_sales: bool = True,
     sector_correlations: Mapping[str, float] | None = None,
 ) -> FireSaleResult:
-    """Run seed 000's double-layer fire-sale model for one shock α (METHODS §6.2).
+    """Run Zhang–Guo–Wen–Sun's double-layer fire-sale model for one shock α (docs/firesale.md).
 
     Round 0: ``loss0_i = α re_i (+ α Σ_s ρ_s loans_i,s)``; banks with ``c_i − loss0_i < 0``
     fail (insolvency). Rounds t ≥ 1: a bank with ``a_i > r* c_i`` must shed
@@ -307,9 +341,9 @@ def fire_sale(
     Outputs: ``LL`` (eq. 19), ``CL`` (eq. 21), ``SR = LL + CL = DL + IL`` (eq. 23), ``LGAP``,
     ``CGAP`` (eq. 20, 22), ``W`` (eq. 24); see ``FireSaleResult``.
 
-    Guards, which change nothing while METHODS' algorithm keeps prices and survivors' holdings
+    Guards, which change nothing while the literal algorithm keeps prices and survivors' holdings
     non-negative: a round's price impact ``ω·Σdel`` is capped at 1 (a price cannot fall below
-    0); a survivor's loans ``la − della`` and securities ``si − delsi − losssi`` (METHODS marks
+    0); a survivor's loans ``la − della`` and securities ``si − delsi − losssi`` (the algorithm marks
     down the securities sold as well as those kept) are floored at 0. ``cap_loan_sales=True``
     additionally caps ``della_i`` at ``la_i`` (see ``FireSaleConfig``). Each guard that acts,
     and an uncapped loan oversale, sets ``status``.
@@ -318,16 +352,17 @@ def fire_sale(
     ----------
     balance_sheet : one row per bank with ``FIRE_SALE_COLUMNS`` (one currency unit).
     alpha : loss rate on real-estate loans, in [0, 1].
-    r_star, omega, tol, max_rounds, tol_basis, cap_loan_sales : see ``FireSaleConfig``.
+    r_star, omega, omega_rule, tol, max_rounds, tol_basis, cap_loan_sales : see ``FireSaleConfig``
+        (the defaults are its defaults; ``omega=None`` calibrates ω on this balance sheet).
     sector_correlations : optional ``{sector-loan column: correlation with real estate}``;
         those columns must be in ``balance_sheet`` and are parts of ``loans``.
     """
-    cfg = FireSaleConfig(r_star=r_star, omega=omega, tol=tol, max_rounds=max_rounds, tol_basis=tol_basis,
-                         cap_loan_sales=cap_loan_sales)
+    cfg = FireSaleConfig(r_star=r_star, omega=omega, omega_rule=omega_rule or OmegaRule(), tol=tol,
+                         max_rounds=max_rounds, tol_basis=tol_basis, cap_loan_sales=cap_loan_sales)
     alpha = check_alpha(alpha)
     names, rho = sector_weights(sector_correlations or {})
     bs = validate_fire_sale_balance_sheet(balance_sheet, sector_columns=names)
-    sim = _simulate(bs, alpha, rho, cfg)
+    sim = _simulate(bs, alpha, rho, cfg, cfg.omega_for(bs))
     history = pd.DataFrame(
         {col: np.array([h[col] for h in sim["history"]], dtype=np.int64 if col in _INT_HISTORY else np.float64)
          for col in _HISTORY_COLUMNS}

@@ -1,5 +1,5 @@
 """The fire-sale model over a grid of shocks α: the SR curve, the weighted-round elasticity TW
-(seed 000 eq. 25) and the three regions of seed 000 (linear → inverted U → linear)."""
+(Zhang–Guo–Wen–Sun eq. 25) and the three regions of Zhang–Guo–Wen–Sun (linear → inverted U → linear)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from measures.stress.firesale_inputs import (
 
 
 def alpha_grid(start: float = 0.005, stop: float = 0.40, step: float = 0.005) -> np.ndarray:
-    """Shock grid ``start, start + step, ..., stop`` (seed 000: 0.5% to 40% by 0.5%, 80 points).
+    """Shock grid ``start, start + step, ..., stop`` (Zhang–Guo–Wen–Sun: 0.5% to 40% by 0.5%, 80 points).
 
     Points are ``start + k·step`` rounded to 12 decimals, so 0.005·k prints as it reads.
     """
@@ -36,7 +36,7 @@ def alpha_grid(start: float = 0.005, stop: float = 0.40, step: float = 0.005) ->
 
 
 def weighted_round_elasticity(alphas: Sequence[float], w: Sequence[float]) -> np.ndarray:
-    """TW (seed 000 eq. 25): the arc elasticity of W between consecutive grid points.
+    """TW (Zhang–Guo–Wen–Sun eq. 25): the arc elasticity of W between consecutive grid points.
 
     ``TW_k = ((W_k − W_{k−1}) / W_{k−1}) / ((α_k − α_{k−1}) / α_{k−1})``; ``TW_0`` and every
     ``TW_k`` with ``W_{k−1} = 0`` (or ``α_{k−1} = 0``) are NaN. ``alphas`` must increase.
@@ -62,8 +62,9 @@ def weighted_round_elasticity(alphas: Sequence[float], w: Sequence[float]) -> np
 def fire_sale_curve(balance_sheet: pd.DataFrame, alphas: Sequence[float], **options: object) -> pd.DataFrame:
     """System outputs of ``fire_sale`` at every α of a strictly increasing grid, plus ``tw``.
 
-    ``options`` are ``fire_sale``'s keyword options (``r_star``, ``omega``, ``tol``,
-    ``max_rounds``, ``tol_basis``, ``cap_loan_sales``, ``sector_correlations``). One row per α
+    ``options`` are ``fire_sale``'s keyword options (``r_star``, ``omega``, ``omega_rule``, ``tol``,
+    ``max_rounds``, ``tol_basis``, ``cap_loan_sales``, ``sector_correlations``; the defaults of
+    ``FireSaleConfig``). One row per α
     with columns ``alpha``, ``SYSTEM_OUTPUTS``, ``tw`` and ``status``; each row is identical to
     ``fire_sale(balance_sheet, alpha=α, **options).system()`` (the table is validated once).
     """
@@ -91,15 +92,16 @@ def _run_grid(
     sector_correlations: Mapping[str, float] | None = None,
     **options: object,
 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    cfg = FireSaleConfig(**options)
+    cfg = FireSaleConfig(**options)  # type: ignore[arg-type]
     grid = [check_alpha(a, name=f"alphas[{k}]") for k, a in enumerate(alphas)]
     if not grid:
         raise ValueError("alphas is empty; give at least one shock")
     names, rho = sector_weights(sector_correlations or {})
     bs = validate_fire_sale_balance_sheet(balance_sheet, sector_columns=names)
+    omega = cfg.omega_for(bs)
     rows, tables = [], []
     for alpha in grid:
-        sim = _simulate(bs, alpha, rho, cfg)
+        sim = _simulate(bs, alpha, rho, cfg, omega)
         rows.append({"alpha": alpha, **_system_outputs(bs, sim), "status": sim["status"]})
         if banks:
             tables.append(_bank_table(bs, sim).assign(alpha=alpha))
@@ -112,9 +114,9 @@ def _run_grid(
 
 
 def fire_sale_regions(curve: pd.DataFrame, *, il_share: float = 0.25) -> pd.DataFrame:
-    """Split an SR curve into seed 000's three regions.
+    """Split an SR curve into Zhang–Guo–Wen–Sun's three regions.
 
-    Definition (seed 000 describes the regions only verbally; this rule is the project's):
+    Definition (Zhang–Guo–Wen–Sun describes the regions only verbally; this rule is the project's):
     the **contagion** region (inverted U) is the α span from the first to the last grid point
     where the indirect loss ``IL = SR − DL`` is at least ``il_share`` times its maximum over the
     grid; the **relief** region (linear, risk absorbed) lies before it and the **outbreak**

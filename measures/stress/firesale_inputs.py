@@ -1,4 +1,4 @@
-"""Balance-sheet input of the double-layer fire-sale model (METHODS §6.2): validation, the
+"""Balance-sheet input of the double-layer fire-sale model (docs/firesale.md): validation, the
 unit-free price-impact calibration and the mapping of the EBA 2018 extract to model inputs."""
 
 from __future__ import annotations
@@ -141,7 +141,7 @@ def _is_number(value: object) -> bool:
 
 
 def sector_weights(sector_correlations: Mapping[str, float]) -> tuple[tuple[str, ...], np.ndarray]:
-    """Sector columns and their shock weights ``ρ_s = max(0, corr_s)`` (METHODS §6.2, round 0).
+    """Sector columns and their shock weights ``ρ_s = max(0, corr_s)`` (docs/firesale.md §1, round 0).
 
     ``sector_correlations`` maps a sector-loan column to the correlation of that sector with
     real estate, in [-1, 1].
@@ -160,7 +160,7 @@ def calibrate_omega(saleable_stock: float, *, sold_share: float, price_drop: flo
     """Price impact ω per currency unit such that selling ``sold_share`` of the stock moves its price by ``price_drop``.
 
     The model's price impact is linear: selling D currency units lowers the price by ``ω·D``
-    (METHODS §6.2 step 4). ω therefore has the unit 1/currency and a value such as seed 000's
+    (docs/firesale.md §1, step 4). ω therefore has the unit 1/currency and a value such as Zhang–Guo–Wen–Sun's
     ``ω = 1e-14`` per yuan means nothing in EUR millions. Stated relative to the market,
     ``ω·S`` (S = the system's saleable stock at t = 0) is unit-free, and
 
@@ -170,10 +170,10 @@ def calibrate_omega(saleable_stock: float, *, sold_share: float, price_drop: flo
     same dynamics whatever the currency unit of the data: rescaling every amount by λ rescales
     ω by 1/λ and leaves SR, LL, CL, the rounds and the failures unchanged.
 
-    Worked example (seed 000). Seed 000 sets ``ω = 1e-14`` per yuan for its 39 listed Chinese
+    Worked example (Zhang–Guo–Wen–Sun). Zhang–Guo–Wen–Sun sets ``ω = 1e-14`` per yuan for its 39 listed Chinese
     banks (2012–2020) without stating the stock. Their loans plus securities are of the order
     of ``S = 1e14`` yuan (100 trillion; an outside order-of-magnitude figure for the listed
-    banks over 2012–2020, not a number printed in the seed), so ω·S ≈ 1: seed 000's choice reads
+    banks over 2012–2020, not a number printed in the paper), so ω·S ≈ 1: Zhang–Guo–Wen–Sun's choice reads
     "selling 1% of the saleable stock moves its price by 1%", and
     ``calibrate_omega(1e14, sold_share=0.01, price_drop=0.01) == 1e-14`` per yuan. The same
     statement on data in yuan billions (S = 1e5) gives ω = 1e-5 per billion, on a sample with
@@ -230,7 +230,7 @@ def map_eba_balance_sheet(
        non-impairment sale layer, which makes the model a one-layer fire sale).
     6. ``loans = total_assets − cash − securities − interbank_assets`` (INET's "other assets":
        everything else is treated as the loan book); a negative value raises.
-    7. ``liquid_assets = cash + interbank_assets + securities`` (seed 000 counts the saleable
+    7. ``liquid_assets = cash + interbank_assets + securities`` (Zhang–Guo–Wen–Sun counts the saleable
        bonds and interbank claims as liquid assets; selling them consumes liquidity).
     8. ``real_estate_loans = real_estate_share · loans`` (no data; default 0.3, the order of
        the household-mortgage share of EU bank loans — a scenario parameter, not an estimate).

@@ -1,10 +1,10 @@
 """Interbank contagion on a known exposure matrix: the sequential (Furfine) default cascade and
-the Eisenberg–Noe clearing vector with Rogers–Veraart default costs (METHODS §6.1).
+the Eisenberg–Noe clearing vector with Rogers–Veraart default costs (docs/firesale.md §8).
 
 Conventions
 -----------
 ``sequential_default`` takes **exposures**: ``exposures[i, j]`` is what bank j owes bank i (a
-claim of i on j, seed 002's ``x_ij`` read from the creditor's side). ``eisenberg_noe`` takes
+claim of i on j, Lu–Zhang's ``x_ij`` read from the creditor's side). ``eisenberg_noe`` takes
 **liabilities**: ``liabilities[i, j]`` is what bank i owes bank j, i.e. the transpose.
 Both accept numpy arrays or square DataFrames (index = columns = bank ids; the ids then label
 the results).
@@ -175,7 +175,7 @@ def sequential_default(exposures: object, capital: object, *, lgd: float, initia
 
     Banks in ``initial`` default in round 0. In round r ≥ 1 every surviving bank i books the
     loss ``loss_i = λ Σ_{h ∈ D_{r-1}} x_ih`` on its claims on all banks defaulted so far and
-    defaults when ``k_i − loss_i < 0`` (seed 002 eq. 1–2; METHODS §6.1). The cascade stops when a
+    defaults when ``k_i − loss_i < 0`` (Lu–Zhang eq. 1–2; docs/firesale.md §8). The cascade stops when a
     round adds no default.
 
     Parameters

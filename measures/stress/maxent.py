@@ -9,7 +9,7 @@ liabilities). The bilateral matrix :math:`X` (:math:`X_{ij}` = claim of bank
 
     \sum_j X_{ij} = A_i, \qquad \sum_i X_{ij} = L_j, \qquad X_{ii} = 0, \qquad X_{ij} \ge 0 .
 
-Two estimators (METHODS §6.3; seed 001 §IV.1, after Upper & Worms 2004):
+Two estimators (docs/cascade.md; Fan–Rong–Duan §IV.1, after Upper & Worms 2004):
 
 * :func:`max_entropy_matrix` — the matrix closest to the prior
   :math:`Q_{ij} = A_i L_j` (:math:`i \ne j`, :math:`Q_{ii} = 0`) in Kullback–Leibler
@@ -121,7 +121,7 @@ def max_entropy_matrix(
 
     with prior :math:`Q_{ij} = a_i l_j` for :math:`i \ne j` (the maximum-entropy
     matrix :math:`a_i l_j / T` with its diagonal removed; Upper & Worms 2004,
-    seed 001 §IV.1). The solution has the form :math:`X_{ij} = r_i s_j Q_{ij}`;
+    Fan–Rong–Duan §IV.1). The solution has the form :math:`X_{ij} = r_i s_j Q_{ij}`;
     RAS alternates
 
     .. math::

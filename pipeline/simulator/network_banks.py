@@ -1,13 +1,13 @@
 """A 2019 cross-section of 263 Chinese commercial banks for the balance-sheet contagion stage.
 
-Seed 001 (Fan, Rong & Duan) studies 263 banks in 2019: 6 large state-owned, 11 joint-stock,
+Fan–Rong–Duan (Fan, Rong & Duan) studies 263 banks in 2019: 6 large state-owned, 11 joint-stock,
 100 city and 146 rural commercial banks. ``simulate_network_banks(seed=...)`` builds such a
 cross-section, deterministic from the seed, with the canonical ``balance_sheet`` money
 columns the ``stress_cascade`` stage maps to the bank–asset network (``docs/cascade.md``):
 total assets, equity, loans, real-estate loans, securities, interbank assets and liabilities,
 deposits, and the ratios CAR and loan-to-deposit. Money is in yuan.
 
-Calibration (``docs/cascade.md`` §8), to seed 001 table 1 (263 banks, 2019):
+Calibration (``docs/cascade.md`` §8), to Fan–Rong–Duan table 1 (263 banks, 2019):
 
 * **size** — the 6 state-owned and 11 joint-stock banks have their 2019 reported total assets
   (rounded, in 10^12 yuan) times ``exp(N(0, 0.02))``; city and rural banks are log-normal
@@ -36,7 +36,7 @@ import pandas as pd
 
 __all__ = ["GROUP_COUNTS", "GROUP_SHARES", "simulate_network_banks"]
 
-#: Seed 001's sample: number of banks per group (263 in all).
+#: Fan–Rong–Duan's sample: number of banks per group (263 in all).
 GROUP_COUNTS = {"state-owned": 6, "joint-stock": 11, "city": 100, "rural": 146}
 PREFIX = {"state-owned": "SO", "joint-stock": "JS", "city": "CB", "rural": "RB"}
 #: 2019 total assets of the six large state-owned and eleven joint-stock banks, 10^12 yuan (annual reports).

@@ -1,6 +1,6 @@
-"""Synthetic fire-sale cross-section: 39 listed Chinese banks like seed 000's sample, 2012–2020.
+"""Synthetic fire-sale cross-section: 39 listed Chinese banks like Zhang–Guo–Wen–Sun's sample, 2012–2020.
 
-Seed 000 (Zhang–Guo–Wen–Sun) runs its double-layer fire-sale model on the annual balance
+Zhang–Guo–Wen–Sun (Zhang–Guo–Wen–Sun) runs its double-layer fire-sale model on the annual balance
 sheets of 39 listed banks — 6 large state-owned, 9 joint-stock, 17 city and 7 rural commercial
 banks — for 2012–2020. Its data are not public; this module draws a deterministic cross-section
 with the features the paper states, so that the ``stress_firesale`` stage has a default input of
@@ -10,13 +10,13 @@ the same shape (``docs/firesale.md`` §4):
   city 0.1–1.2, rural 0.06–0.5 trillion), growing 6–14 % a year;
 * capital (book equity) / assets rising over time (2012 ≈ 6.5 %, 2020 ≈ 8 %), bank effects;
 * loans ≈ 45–56 % of assets; securities / loans with mean 27.9 % in 2012 rising to 36.1 % in
-  2020 (seed 000 §5.3); interbank assets ≈ 1/13 of loans (seed 000: loans : securities :
+  2020 (Zhang–Guo–Wen–Sun §5.3); interbank assets ≈ 1/13 of loans (Zhang–Guo–Wen–Sun: loans : securities :
   interbank ≈ 13 : 6 : 1), falling after the 2013–2014 interbank tightening;
 * liquid assets = reserves (8–12 % of assets) + interbank assets + the government-bond part
   (35–55 %) of securities — the assets a bank can sell in a secondary market at once;
-* loans by sector: real-estate loans 22–32 % of loans and seed 000's nine correlated sectors
+* loans by sector: real-estate loans 22–32 % of loans and Zhang–Guo–Wen–Sun's nine correlated sectors
   (``SECTORS``, together 50–60 % of loans); the round-0 shock hits them through the sector
-  correlations ``SECTOR_CORRELATIONS`` (``ρ_s`` of METHODS §6.2).
+  correlations ``SECTOR_CORRELATIONS`` (``ρ_s`` of docs/firesale.md).
 
 Amounts are in yuan (currency ``CNY``). The same seed and years give identical tables.
 """
@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 GROUP_COUNTS = {"state-owned": 6, "joint-stock": 9, "city": 17, "rural": 7}
-"""Seed 000's sample: 6 large state-owned, 9 joint-stock, 17 city and 7 rural commercial banks."""
+"""Zhang–Guo–Wen–Sun's sample: 6 large state-owned, 9 joint-stock, 17 city and 7 rural commercial banks."""
 
 GROUP_PREFIX = {"state-owned": "SOB", "joint-stock": "JSB", "city": "CCB", "rural": "RCB"}
 
@@ -43,7 +43,7 @@ CAPITAL_2012 = {"state-owned": (0.062, 0.070), "joint-stock": (0.054, 0.064), "c
                 "rural": (0.064, 0.080)}
 CAPITAL_TREND = 0.002
 LOANS_SHARE = {"state-owned": (0.50, 0.56), "joint-stock": (0.46, 0.53), "city": (0.38, 0.46), "rural": (0.45, 0.52)}
-#: Securities / loans: mean 27.9 % in 2012 and 36.1 % in 2020 (seed 000), +1.025 points a year.
+#: Securities / loans: mean 27.9 % in 2012 and 36.1 % in 2020 (Zhang–Guo–Wen–Sun), +1.025 points a year.
 SECURITIES_2012 = (0.20, 0.36)
 SECURITIES_TREND = (0.361 - 0.279) / 8
 INTERBANK_2012 = (0.04, 0.09)  # interbank assets / loans; declines by 4 % a year (relative)
@@ -51,11 +51,11 @@ RESERVES = (0.08, 0.12)  # cash and central-bank reserves / assets
 GOVERNMENT_SHARE = (0.35, 0.55)  # government bonds / securities (liquid part)
 REAL_ESTATE_SHARE = (0.22, 0.32)  # real-estate loans / loans
 
-#: Seed 000's nine loan sectors (Shenwan level-1 industries) and their share of loans (sums to ≈ 0.55).
+#: Zhang–Guo–Wen–Sun's nine loan sectors (Shenwan level-1 industries) and their share of loans (sums to ≈ 0.55).
 SECTORS = ("transport", "manufacturing", "leasing_business", "utilities", "water_environment", "wholesale_retail",
            "construction", "mining", "finance")
 SECTOR_SHARES = (0.08, 0.14, 0.10, 0.05, 0.06, 0.05, 0.04, 0.02, 0.01)
-#: Correlation of each sector with real estate (illustrative values of the order seed 000 reports
+#: Correlation of each sector with real estate (illustrative values of the order Zhang–Guo–Wen–Sun reports
 #: for Shenwan daily indices; the stage takes them from params ``stress.firesale.sector_correlations``).
 SECTOR_CORRELATIONS = {"transport": 0.80, "manufacturing": 0.78, "leasing_business": 0.82, "utilities": 0.75,
                        "water_environment": 0.80, "wholesale_retail": 0.80, "construction": 0.88, "mining": 0.65,

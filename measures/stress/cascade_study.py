@@ -1,0 +1,546 @@
+r"""The balance-sheet contagion study of Fan–Rong–Duan on one cross-section (docs/cascade.md).
+
+From one period's balance sheets this module builds the interbank matrix (from the margins,
+:mod:`measures.stress.maxent`) and the bank–asset network
+(:class:`~measures.stress.bank_asset.BankAssetNetwork`), and runs on it, for the full system
+and the system without the largest banks:
+
+* the common-shock surface: :func:`~measures.stress.cascade.cascade` at every
+  :math:`(\alpha, \beta)` of a grid;
+* the named-failure scenarios (the largest or smallest banks fail first) at a fixed
+  :math:`\alpha` and several :math:`\beta`, with their default hierarchies;
+* the failure boundaries of every bank (closed form) and of every group (bisection);
+* DebtRank of each bank defaulting alone.
+
+:class:`CascadeStudyConfig` holds every option (the ``stress.cascade`` params group);
+:func:`cascade_study` runs everything and returns the tables and the quality events
+(bank_id, date_start, date_end, n_rows, action, reason, detail). No I/O.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from functools import partial
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from measures.core.config import Config, ConfigError, check_choice, check_range
+from measures.core.mapping import Mapper, map_items
+from measures.core.status import NotEstimable
+from measures.stress.bank_asset import BankAssetNetwork
+from measures.stress.cascade import CascadeConfig, cascade
+from measures.stress.debtrank import WEIGHT_RULES, debtrank_by_bank
+from measures.stress.failure_boundary import failure_boundaries, group_failure_boundary
+from measures.stress.maxent import (
+    RESCALE_RULES,
+    InterbankMatrixEstimate,
+    MaxEntropyConfig,
+    max_entropy_matrix,
+    minimum_density_matrix,
+)
+
+CLASSES = ("loans_other", "real_estate_loans", "securities")
+"""The external asset classes of the network."""
+NAMED_RULES = ("largest", "smallest")
+MATRIX_METHODS = ("maxent", "min_density")
+SOURCES = ("synthetic", "balance_sheet")
+INPUT_COLUMNS = ("bank_id", "group", "total_assets", "equity", "loans", "real_estate_loans", "securities",
+                 "interbank_assets", "interbank_liabilities")
+"""Columns of the study's input cross-section (one row per bank, one currency unit)."""
+EVENT_COLUMNS = ("bank_id", "date_start", "date_end", "n_rows", "action", "reason", "detail")
+SURFACE_COLUMNS = ("system", "scenario", "alpha", "beta", "n_banks", "n_failed", "failed_share", "rounds",
+                   "loss_shock", "loss_fire_sale", "loss_interbank", "status")
+
+
+def grid_values(name: str, value: Sequence[Any]) -> np.ndarray:
+    """``[start, stop, n]`` → ``n`` equally spaced values in [0, 1] (rounded to 12 decimals)."""
+    if not isinstance(value, (list, tuple)) or len(value) != 3:
+        raise ConfigError(f"{name}={value!r} must be [start, stop, n]")
+    start, stop, n = value
+    check_range(f"{name} start", start, low=0.0, high=1.0)
+    check_range(f"{name} stop", stop, low=float(start), high=1.0)
+    check_range(f"{name} n", n, low=1, integer=True)
+    return np.round(np.linspace(float(start), float(stop), int(n)), 12)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class NamedFailure(Config):
+    """A named-failure scenario: the ``n`` largest or smallest banks (by total assets) fail in layer 1."""
+
+    name: str
+    banks: str
+    n: int
+
+    def validate(self) -> None:
+        check_choice(f"named[{self.name}].banks", self.banks, NAMED_RULES)
+        check_range(f"named[{self.name}].n", self.n, low=1, integer=True)
+        if str(self.name) == "common":
+            raise ConfigError("named: the name 'common' is reserved for the common-shock scenario")
+
+
+DEFAULT_NAMED = (
+    NamedFailure(name="largest_1", banks="largest", n=1),
+    NamedFailure(name="smallest_30", banks="smallest", n=30),
+    NamedFailure(name="smallest_100", banks="smallest", n=100),
+)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class CascadeStudyConfig(Config):
+    """Options of :func:`cascade_study` (docs/cascade.md, "Parameters").
+
+    threshold : a bank fails when its equity < threshold × its initial capital, in [0, 1).
+    seniority : recovery rule of :class:`CascadeConfig`.
+    matrix : ``maxent`` (RAS, :func:`max_entropy_matrix`) or ``min_density``.
+    rescale : common total of the margins when ΣA ≠ ΣL: ``smaller`` (the smaller total: the
+        interbank market inside the sample is at most that) or a rule of :class:`MaxEntropyConfig`.
+    tol : RAS tolerance (:class:`MaxEntropyConfig`).
+    alpha_grid, beta_grid : ``[start, stop, n]`` of the common-shock surface.
+    named, named_alpha, named_betas : the named-failure scenarios and their (α, β).
+    n_largest, without_largest, market : the system without the ``n_largest`` largest banks:
+        ``restrict`` (the estimated matrix, claims on removed banks riskless; fire-sale shares
+        against the ``remaining`` or ``original`` market), ``reestimate`` or ``none``.
+    market_depth : market of each class = depth × the banks' holdings (≥ 1).
+    residual_assets : total assets − loans − securities − interbank assets: ``other`` (neither
+        shocked nor sold) or ``securities`` (added to the securities class).
+    boundary_beta : fire-sale discount behind the group failure boundaries.
+    debtrank_weights : DebtRank value weights.
+    """
+
+    threshold: float = 0.0
+    seniority: str = CascadeConfig().seniority
+    matrix: str = "maxent"
+    rescale: str = "smaller"
+    tol: float = MaxEntropyConfig().tol
+    alpha_grid: tuple[Any, ...] = (0.0, 0.15, 50)
+    beta_grid: tuple[Any, ...] = (0.0, 1.0, 50)
+    named: tuple[NamedFailure, ...] = DEFAULT_NAMED
+    named_alpha: float = 0.04
+    named_betas: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+    n_largest: int = 15
+    without_largest: str = "restrict"
+    market: str = "remaining"
+    market_depth: float = 4.0
+    residual_assets: str = "other"
+    boundary_beta: float = 0.0
+    debtrank_weights: str = "capital"
+
+    def validate(self) -> None:
+        check_range("threshold", self.threshold, low=0.0, high=1.0, high_open=True)
+        self.cascade_config()
+        check_choice("matrix", self.matrix, MATRIX_METHODS)
+        check_choice("rescale", self.rescale, (*RESCALE_RULES, "smaller"))
+        MaxEntropyConfig(tol=self.tol)
+        self.alphas()
+        self.betas()
+        check_range("named_alpha", self.named_alpha, low=0.0, high=1.0)
+        for b in self.named_betas:
+            check_range("named_betas", b, low=0.0, high=1.0)
+        check_range("n_largest", self.n_largest, low=0, integer=True)
+        check_choice("without_largest", self.without_largest, ("restrict", "reestimate", "none"))
+        check_choice("market", self.market, ("remaining", "original"))
+        check_range("market_depth", self.market_depth, low=1.0)
+        check_choice("residual_assets", self.residual_assets, ("other", "securities"))
+        check_range("boundary_beta", self.boundary_beta, low=0.0, high=1.0)
+        check_choice("debtrank_weights", self.debtrank_weights, WEIGHT_RULES)
+
+    def alphas(self) -> np.ndarray:
+        return grid_values("alpha_grid", self.alpha_grid)
+
+    def betas(self) -> np.ndarray:
+        return grid_values("beta_grid", self.beta_grid)
+
+    def cascade_config(self) -> CascadeConfig:
+        return CascadeConfig(seniority=self.seniority)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class CascadeParams(CascadeStudyConfig):
+    """The ``stress.cascade`` params group: :class:`CascadeStudyConfig` (same fields, same defaults) plus the input.
+
+    source : ``synthetic`` (the simulated 263-bank 2019 cross-section, ``seed``) or
+        ``balance_sheet`` (the canonical table at ``period``, YYYY-MM-DD; None = the latest).
+    """
+
+    source: str = "synthetic"
+    seed: int = 20190101
+    period: str | None = None
+
+    def validate(self) -> None:
+        super().validate()
+        check_choice("source", self.source, SOURCES)
+        check_range("seed", self.seed, low=0, integer=True)
+        if self.period is not None:
+            try:
+                pd.Timestamp(str(self.period))
+            except ValueError:
+                raise ConfigError(f"period={self.period!r} is not a date; allowed: YYYY-MM-DD or null") from None
+
+    def study(self) -> CascadeStudyConfig:
+        """The study options alone."""
+        return CascadeStudyConfig(**{f.name: getattr(self, f.name) for f in dataclasses.fields(CascadeStudyConfig)})
+
+
+@dataclasses.dataclass(frozen=True)
+class CascadeStudy:
+    """Tables of :func:`cascade_study` (columns: docs/cascade.md, "Outputs") and its quality events."""
+
+    matrix: pd.DataFrame
+    surface: pd.DataFrame
+    hierarchy: pd.DataFrame
+    boundary: pd.DataFrame
+    debtrank: pd.DataFrame
+    events: pd.DataFrame
+
+
+def _events(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=list(EVENT_COLUMNS))
+
+
+def _event(bank: object, when: pd.Timestamp, n: int, action: str, reason: str, detail: str) -> dict[str, Any]:
+    return {"bank_id": None if bank is None else str(bank), "date_start": when, "date_end": when, "n_rows": int(n),
+            "action": action, "reason": reason, "detail": detail}
+
+
+# ----------------------------------------------------------------------------- inputs
+
+
+def balance_sheet_inputs(bs: pd.DataFrame, banks: pd.DataFrame | None = None, period: str | None = None
+                         ) -> tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp]:
+    """One period of a canonical balance-sheet table as the study's input, with exclusions as events.
+
+    External classes: ``loans_other = loans − real_estate_loans``, ``real_estate_loans``
+    (at most ``loans``), ``securities`` (a missing real-estate or securities figure counts as 0,
+    a ``filled`` event); capital = ``equity``. Banks without both interbank margins, or without
+    positive equity, total assets or loans, are excluded (events). ``group`` comes from
+    ``banks`` (``"all"`` without one, ``"unassigned"`` for a bank it lacks). ``period`` is a
+    ``period_end`` (default: the latest).
+
+    Returns ``(frame, events, period_end)`` with ``frame`` sorted by bank_id, columns ``INPUT_COLUMNS``.
+
+    Raises
+    ------
+    NotEstimable
+        No table, a required column absent, or no rows at ``period``.
+    """
+    if bs is None or bs.empty:
+        raise NotEstimable("stress.cascade.source=balance_sheet needs the canonical balance_sheet table, which is empty or absent")
+    for col in ("total_assets", "equity", "loans", "interbank_assets", "interbank_liabilities"):
+        if col not in bs.columns:
+            raise NotEstimable(f"stress.cascade.source=balance_sheet needs balance_sheet column {col!r}; present: {sorted(bs.columns)}")
+    when = bs["period_end"].max() if period is None else pd.Timestamp(str(period))
+    frame = bs[bs["period_end"] == when].copy()
+    if frame.empty:
+        available = ", ".join(str(d.date()) for d in sorted(bs["period_end"].unique())[-8:])
+        raise NotEstimable(f"stress.cascade.period={period!r}: no balance_sheet rows at {when.date()}; latest periods: {available}")
+    rows: list[dict[str, Any]] = []
+
+    def record(part: pd.DataFrame, action: str, reason: str, detail: str) -> None:
+        rows.extend(_event(b, when, 1, action, reason, detail) for b in part["bank_id"])
+
+    for col in ("real_estate_loans", "securities"):
+        if col not in frame.columns:
+            frame[col] = np.nan
+    checks = (
+        (frame["interbank_assets"].isna() | frame["interbank_liabilities"].isna(), "missing_interbank_margin",
+         "interbank assets or liabilities missing: the bank cannot be placed in the interbank matrix"),
+        (~(frame["equity"] > 0), "non_positive_equity", "equity missing or <= 0: no capital to absorb losses"),
+        (~(frame["total_assets"] > 0) | frame["loans"].isna(), "missing_assets", "total assets or loans missing"),
+    )
+    keep = pd.Series(True, index=frame.index)
+    for bad, reason, detail in checks:
+        bad = bad & keep
+        record(frame[bad], "excluded", reason, detail)
+        keep &= ~bad
+    frame = frame[keep]
+    for col in ("real_estate_loans", "securities"):
+        missing = frame[col].isna()
+        record(frame[missing], "filled", f"missing_{col}", f"{col} missing: counted as 0 in the external asset classes")
+        frame[col] = frame[col].fillna(0.0)
+    frame["real_estate_loans"] = np.minimum(frame["real_estate_loans"], frame["loans"])
+    if banks is not None and "group" in banks.columns:
+        frame = frame.merge(banks[["bank_id", "group"]], on="bank_id", how="left")
+    if "group" not in frame.columns:
+        frame["group"] = "all"
+    frame["group"] = frame["group"].fillna("unassigned").astype(object)
+    frame = frame[list(INPUT_COLUMNS)].sort_values("bank_id", kind="mergesort").reset_index(drop=True)
+    return frame, _events(rows), when
+
+
+def with_residual_assets(frame: pd.DataFrame, rule: str) -> pd.DataFrame:
+    """``rule = "securities"``: add ``total_assets − loans − securities − interbank_assets`` (≥ 0) to
+    the securities; ``"other"``: unchanged."""
+    check_choice("residual_assets", rule, ("other", "securities"))
+    if rule == "other":
+        return frame
+    rest = frame["total_assets"] - frame["loans"] - frame["securities"] - frame["interbank_assets"]
+    return frame.assign(securities=frame["securities"] + rest.clip(lower=0.0))
+
+
+# ----------------------------------------------------------------------------- network
+
+
+def estimate_interbank_matrix(frame: pd.DataFrame, config: CascadeStudyConfig | None = None) -> InterbankMatrixEstimate:
+    """The interbank matrix from the margins ``interbank_assets`` / ``interbank_liabilities`` of ``frame``.
+
+    ``config.matrix``: :func:`max_entropy_matrix` (``tol``) or :func:`minimum_density_matrix`;
+    ``rescale = "smaller"`` scales both margins to the smaller of ΣA and ΣL.
+    """
+    config = config or CascadeStudyConfig()
+    a, l = frame["interbank_assets"].to_numpy(float), frame["interbank_liabilities"].to_numpy(float)
+    rescale = config.rescale
+    if rescale == "smaller":
+        rescale = "assets" if a.sum() <= l.sum() else "liabilities"
+    if config.matrix == "maxent":
+        return max_entropy_matrix(a, l, tol=config.tol, rescale=rescale)
+    return minimum_density_matrix(a, l, rescale=rescale)
+
+
+def build_network(frame: pd.DataFrame, x: np.ndarray, threshold: float, depth: float = 1.0
+                  ) -> tuple[BankAssetNetwork, list[str]]:
+    r"""The bank–asset network of a cross-section with interbank matrix ``x``.
+
+    Classes ``CLASSES``: :math:`q_{i\cdot} = (\text{loans} - \text{re}, \text{re}, \text{securities})`;
+    capital = equity; threshold :math:`\theta_i = \text{threshold}\cdot E_i`; market of class
+    :math:`m`: :math:`Q_m = \text{depth}\sum_i q_{im}` (:func:`deepen`). Other assets
+
+    .. math::
+
+        o_i = \max\bigl(a_i - \textstyle\sum_m q_{im} - \sum_j X_{ij},\;
+              \sum_j X_{ji} + E_i - \sum_m q_{im} - \sum_j X_{ij},\; 0\bigr),
+
+    i.e. the rest of total assets, raised where needed so that the implied other liabilities
+    are ≥ 0. Returns the network and the ids of the banks whose other assets were raised.
+    """
+    q = np.column_stack([
+        (frame["loans"] - frame["real_estate_loans"]).to_numpy(float),
+        frame["real_estate_loans"].to_numpy(float),
+        frame["securities"].to_numpy(float),
+    ])
+    capital = frame["equity"].to_numpy(float)
+    other = frame["total_assets"].to_numpy(float) - q.sum(axis=1) - x.sum(axis=1)
+    need = x.sum(axis=0) + capital - q.sum(axis=1) - x.sum(axis=1)
+    raised = other < need - 1e-9 * frame["total_assets"].to_numpy(float)
+    other = np.maximum(np.maximum(other, need), 0.0)
+    raised_ids = [str(b) for b in frame["bank_id"][raised]]
+    net = BankAssetNetwork(q, x, capital, threshold=threshold * capital, other_assets=other, names=list(frame["bank_id"]))
+    return deepen(net, depth), raised_ids
+
+
+def deepen(net: BankAssetNetwork, depth: float) -> BankAssetNetwork:
+    """The same network with market sizes ``Q_m = depth · Σ_i q_im``."""
+    return BankAssetNetwork(net.external_assets, net.interbank, net.capital, threshold=net.threshold,
+                            other_assets=net.other_assets, market_size=depth * net.external_assets.sum(axis=0),
+                            names=net.names)
+
+
+# ----------------------------------------------------------------------------- scenarios
+
+
+def _row(system: str, scenario: str, alpha: float, beta: float, res) -> dict[str, Any]:
+    losses = res.total_losses()
+    return {
+        "system": system, "scenario": scenario, "alpha": float(alpha), "beta": float(beta),
+        "n_banks": int(res.failed.size), "n_failed": res.n_failed, "failed_share": res.share_failed,
+        "rounds": int(res.rounds), "loss_shock": losses["shock"], "loss_fire_sale": losses["fire_sale"],
+        "loss_interbank": losses["interbank"], "status": res.status,
+    }
+
+
+def _common_row(item: tuple[str, BankAssetNetwork, float], *, betas: np.ndarray, config: CascadeConfig) -> list[dict]:
+    system, net, a = item
+    return [_row(system, "common", a, b, cascade(net, alpha=a, beta=b, config=config)) for b in betas]
+
+
+def _named_rows(item: tuple[str, BankAssetNetwork, list[str], str, list[int]], *, alpha: float,
+                betas: Sequence[float], config: CascadeConfig) -> tuple[list[dict], list[dict]]:
+    system, net, ids, scenario, start = item
+    rows, layers = [], []
+    for b in betas:
+        res = cascade(net, alpha=alpha, beta=b, initial_failures=start, config=config)
+        rows.append(_row(system, scenario, alpha, b, res))
+        layers += [{"system": system, "scenario": scenario, "beta": float(b), "bank_id": ids[k], "layer": int(res.layer[k])}
+                   for k in np.flatnonzero(res.failed)]
+    return rows, layers
+
+
+def run_scenarios(systems: Mapping[str, tuple[BankAssetNetwork, list[str]]], named: Mapping[str, list[str]],
+                  config: CascadeStudyConfig | None = None, *, mapper: Mapper | None = None
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The common-shock surface and the named-failure hierarchies on every system.
+
+    Surface: :func:`cascade` at every ``(α, β)`` of ``config.alphas() × config.betas()``
+    (scenario ``common``); named scenarios: the members of ``named[scenario]`` fail in layer 1
+    at ``α = named_alpha`` and each ``β`` of ``named_betas`` — skipped in a system that lacks
+    a member. Returns ``(surface, hierarchy)``: one row per run (``SURFACE_COLUMNS``), and
+    system, scenario, beta, bank_id, layer of every failed bank of the named runs.
+    ``mapper`` maps the (system, α) rows and the (system, scenario) runs.
+    """
+    config = config or CascadeStudyConfig()
+    ccfg = config.cascade_config()
+    common = [(s, net, float(a)) for s, (net, _) in systems.items() for a in config.alphas()]
+    runs = []
+    for system, (net, ids) in systems.items():
+        position = {bank: k for k, bank in enumerate(ids)}
+        for scenario, members in named.items():
+            start = [position[m] for m in members if m in position]
+            if len(start) == len(members):  # else a member was removed (the largest bank without the largest banks)
+                runs.append((system, net, ids, scenario, start))
+    surface_rows = map_items(mapper, partial(_common_row, betas=config.betas(), config=ccfg), common, desc="surface")
+    named_runs = map_items(mapper, partial(_named_rows, alpha=config.named_alpha, betas=config.named_betas, config=ccfg),
+                           runs, desc="named failures")
+    rows: list[dict] = []
+    layers: list[dict] = []
+    by_system = {s: [] for s in systems}
+    for item, chunk in zip(common, surface_rows, strict=True):
+        by_system[item[0]].append(chunk)
+    named_by_system = {s: [] for s in systems}
+    for item, result in zip(runs, named_runs, strict=True):
+        named_by_system[item[0]].append(result)
+    for system in systems:  # the order of the old loop: the surface of a system, then its named runs
+        rows += [r for chunk in by_system[system] for r in chunk]
+        for r, lay in named_by_system[system]:
+            rows += r
+            layers += lay
+    surface = pd.DataFrame(rows, columns=list(SURFACE_COLUMNS))
+    hierarchy = pd.DataFrame(layers, columns=["system", "scenario", "beta", "bank_id", "layer"])
+    return surface, hierarchy.astype({"layer": "int64", "beta": "float64"})
+
+
+def _group_row(item: tuple[str, np.ndarray], *, net: BankAssetNetwork, ext: np.ndarray, beta: float,
+               config: CascadeConfig) -> dict[str, Any]:
+    name, mask = item
+    fb = group_failure_boundary(net, mask, alpha=0.0, beta=beta, criterion="all", config=config)
+    return {"kind": "group", "id": name, "group": name, "n_banks": int(mask.sum()),
+            "external_assets": float(ext[mask].sum()), "capital": float(net.capital[mask].sum()),
+            "boundary": fb.loss, "fraction": fb.fraction, "n_failed": float(fb.n_failed), "status": "ok"}
+
+
+def boundaries(net: BankAssetNetwork, frame: pd.DataFrame, groups: Mapping[str, list[str]],
+               config: CascadeStudyConfig | None = None, *, mapper: Mapper | None = None) -> pd.DataFrame:
+    """Every bank's closed-form failure boundary (:func:`failure_boundaries`) and each group's joint
+    boundary (:func:`group_failure_boundary`, criterion ``all``, α = 0, β = ``boundary_beta``).
+
+    One row per bank (kind ``bank``) then per group (kind ``group``): id, group, n_banks,
+    external_assets, capital, boundary (currency), fraction (of the external assets), n_failed, status.
+    ``mapper`` maps the groups.
+    """
+    config = config or CascadeStudyConfig()
+    ext = net.external_assets.sum(axis=1)
+    b = failure_boundaries(net)
+    rows = [
+        {"kind": "bank", "id": bank, "group": g, "n_banks": 1, "external_assets": float(e), "capital": float(c),
+         "boundary": float(v), "fraction": float(v / e) if e > 0 else np.inf, "n_failed": np.nan, "status": "ok"}
+        for bank, g, e, c, v in zip(frame["bank_id"], frame["group"], ext, net.capital, b, strict=True)
+    ]
+    index = {bank: k for k, bank in enumerate(frame["bank_id"])}
+    masks = []
+    for name, members in groups.items():
+        mask = np.zeros(net.n_banks, dtype=bool)
+        mask[[index[m] for m in members]] = True
+        masks.append((name, mask))
+    rows += map_items(mapper, partial(_group_row, net=net, ext=ext, beta=config.boundary_beta,
+                                      config=config.cascade_config()), masks, desc="group boundaries")
+    return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------- the study
+
+
+def named_groups(frame: pd.DataFrame, named: Sequence[NamedFailure], when: pd.Timestamp
+                 ) -> tuple[dict[str, list[str]], list[dict[str, Any]]]:
+    """Members of each named scenario (by total assets, ties by row order); a scenario asking for
+    as many banks as the sample has or more is not run (an ``ignored`` event)."""
+    by_size = list(frame.sort_values(["size_rank"])["bank_id"])
+    out, rows = {}, []
+    for spec in named:
+        if spec.n >= len(frame):
+            rows.append(_event(None, when, len(frame), "ignored", "named_group_too_large",
+                               f"named scenario {spec.name}: {spec.n} banks requested but the sample has only "
+                               f"{len(frame)}; not run"))
+            continue
+        out[spec.name] = by_size[:spec.n] if spec.banks == "largest" else by_size[::-1][:spec.n]
+    return out, rows
+
+
+def cascade_study(frame: pd.DataFrame, config: CascadeStudyConfig | None = None, *, when: pd.Timestamp,
+                  mapper: Mapper | None = None) -> CascadeStudy:
+    """The whole balance-sheet contagion study of one cross-section (docs/cascade.md).
+
+    Steps: residual assets (``residual_assets``); size ranks (by total assets, descending,
+    ties by row order); the named groups; the interbank matrix and the network of the full
+    system (``all``); the system ``without_largest`` (the ``n_largest`` largest banks removed:
+    the matrix restricted or re-estimated); :func:`run_scenarios`; :func:`boundaries` of the
+    full system for the groups ``largest_<n>``, the named groups and each bank group
+    (``group:<name>``) with more than one but not all banks; DebtRank
+    (:func:`debtrank_by_bank`, ψ = 1) of each bank.
+
+    Parameters
+    ----------
+    frame : one row per bank with ``INPUT_COLUMNS`` (e.g. :func:`balance_sheet_inputs`).
+    config : options (default ``CascadeStudyConfig()``).
+    when : the period of the cross-section (dates the events and the matrix table).
+    mapper : maps the scenario runs and the group boundaries.
+
+    Raises
+    ------
+    NotEstimable
+        Fewer than two banks.
+    """
+    config = config or CascadeStudyConfig()
+    frame = with_residual_assets(frame[list(INPUT_COLUMNS)], config.residual_assets)
+    if len(frame) < 2:
+        raise NotEstimable(f"stress.cascade needs at least 2 banks with complete balance sheets; got {len(frame)} "
+                           "(see the stage's quality records)")
+    frame = frame.assign(size_rank=frame["total_assets"].rank(method="first", ascending=False).astype("int64"))
+    named, rows = named_groups(frame, config.named, when)
+    est = estimate_interbank_matrix(frame, config)
+    estimates = [("all", len(frame), est)]
+    net, raised = build_network(frame, est.matrix, config.threshold, config.market_depth)
+    systems = {"all": (net, list(frame["bank_id"]))}
+    n_large = min(config.n_largest, len(frame))
+    kept = frame[frame["size_rank"] > n_large].reset_index(drop=True)
+    if config.without_largest != "none" and config.n_largest > 0:
+        if len(kept) < 2:
+            rows.append(_event(None, when, len(kept), "ignored", "too_few_banks",
+                               f"without the {n_large} largest banks fewer than 2 remain: system without_largest not run"))
+        elif config.without_largest == "restrict":
+            sub = net.restrict(frame["size_rank"].to_numpy() > n_large, market=config.market)
+            sub = sub if config.market == "original" else deepen(sub, config.market_depth)
+            systems["without_largest"] = (sub, list(kept["bank_id"]))
+        else:
+            est2 = estimate_interbank_matrix(kept, config)
+            estimates.append(("without_largest", len(kept), est2))
+            sub, _ = build_network(kept, est2.matrix, config.threshold, config.market_depth)
+            systems["without_largest"] = (sub, list(kept["bank_id"]))
+    rows += [_event(bank, when, 1, "flagged", "other_assets_adjusted",
+                    "loans + securities + interbank assets exceed total assets, or the estimated interbank "
+                    "liabilities exceed total liabilities: other assets set so that the balance sheet balances")
+             for bank in raised]
+    matrix = pd.DataFrame([
+        {"system": s, "period_end": when, "method": config.matrix, "n_banks": n, "total_interbank_assets": e.total_assets,
+         "total_interbank_liabilities": e.total_liabilities, "relative_mismatch": e.relative_mismatch,
+         "max_margin_error": e.max_margin_error, "iterations": int(e.iterations), "n_links": int(e.n_links),
+         "density": e.n_links / (n * (n - 1)), "status": e.status}
+        for s, n, e in estimates
+    ])
+    rows += [_event(None, when, 0, "flagged", "interbank_margins",
+                    f"system {s}: {e.status}; relative mismatch of the totals {e.relative_mismatch:.4g}")
+             for s, _, e in estimates if e.status != "ok"]
+    surface, hierarchy = run_scenarios(systems, named, config, mapper=mapper)
+    by_size = list(frame.sort_values(["size_rank"])["bank_id"])
+    groups = {f"largest_{n_large}": by_size[:n_large]} if n_large > 1 else {}
+    groups.update({k: v for k, v in named.items() if len(v) > 1})
+    for g, members in frame.groupby("group", sort=True)["bank_id"]:
+        if 1 < len(members) < len(frame):
+            groups[f"group:{g}"] = list(members)
+    ranks = frame[["bank_id", "size_rank"]].rename(columns={"bank_id": "id"})
+    bounds = boundaries(net, frame, groups, config, mapper=mapper).merge(ranks, on="id", how="left")
+    dr = debtrank_by_bank(net.interbank, net.capital, psi=1.0, weights=config.debtrank_weights)
+    debt = frame[["bank_id", "group", "size_rank", "equity", "interbank_assets", "interbank_liabilities"]].assign(
+        debtrank=dr, status="ok")
+    return CascadeStudy(matrix=matrix, surface=surface, hierarchy=hierarchy, boundary=bounds, debtrank=debt,
+                        events=_events(rows))

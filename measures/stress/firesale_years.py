@@ -1,0 +1,381 @@
+"""The fire-sale stress test over every year of a panel of balance sheets (docs/firesale.md).
+
+Zhang–Guo–Wen–Sun run their double-layer fire-sale model (:func:`measures.stress.fire_sale`)
+on the annual cross-section of listed banks, every year, over a grid of real-estate shocks α,
+and read three regions off each year's SR curve. This module holds that study:
+
+* :class:`FireSaleParams` — the options of the study (the model's :class:`FireSaleConfig`
+  plus the input, the α grid and the region rule; the ``stress.firesale`` params group);
+* :func:`balance_sheet_inputs`, :func:`eba_inputs`, :func:`screen_inputs` — the model inputs
+  from a canonical balance-sheet table or the EBA 2018 extract, with every fill and
+  exclusion as a quality event (bank_id, date_start, date_end, n_rows, action, reason, detail);
+* :func:`fire_sale_years` — the curve, the per-bank outcomes and the regions of every year;
+* :func:`mean_curve` — the mean over years of the curves at each α, and its regions.
+
+No I/O: the ``stress_firesale`` stage reads and writes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from functools import partial
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from measures.core.config import Config, ConfigError, check_choice, check_range
+from measures.core.mapping import Mapper, map_items
+from measures.core.status import NotEstimable
+from measures.stress.firesale import SYSTEM_OUTPUTS, FireSaleConfig
+from measures.stress.firesale_curve import alpha_grid, fire_sale_curve_with_banks, fire_sale_regions
+from measures.stress.firesale_inputs import FIRE_SALE_COLUMNS, map_eba_balance_sheet, validate_fire_sale_balance_sheet
+
+SOURCES = ("synthetic", "balance_sheet", "eba")
+INPUTS = FIRE_SALE_COLUMNS[1:]
+"""The model inputs besides ``bank_id``."""
+FILL_BASES = ("total_assets", "loans")
+BANK_COLUMNS = ("outcome", "failure_round", "cause", "last_sale_round", "loss0", "delina", "della", "delsi",
+                "lossla", "losssi", "lgap", "cgap")
+"""Per-bank columns of the study (``outcome`` = the model's per-bank ``status``: failed / survived)."""
+MEAN_COLUMNS = ("sr", "ll", "cl", "dl", "il", "delina", "delsi", "delloss", "lossre", "losssi", "lossla", "rounds",
+                "n_failed", "n_failed_liquidity", "n_failed_insolvency", "w", "tw")
+"""Curve columns averaged over years by :func:`mean_curve`."""
+EVENT_COLUMNS = ("bank_id", "date_start", "date_end", "n_rows", "action", "reason", "detail")
+REGION_ORDER = {"relief": 0, "contagion": 1, "outbreak": 2}
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class AlphaGrid(Config):
+    """The shock grid ``start, start + step, ..., stop`` (:func:`alpha_grid`; the paper's 0.5% to 40% by 0.5%)."""
+
+    start: float = 0.005
+    stop: float = 0.40
+    step: float = 0.005
+
+    def validate(self) -> None:
+        try:
+            self.values()
+        except ConfigError:
+            raise
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+
+    def values(self) -> np.ndarray:
+        """The grid points (:func:`alpha_grid`)."""
+        return alpha_grid(start=self.start, stop=self.stop, step=self.step)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class FillRule(Config):
+    """A missing input set to ``share`` times the bank's ``of`` (``total_assets`` or ``loans``)."""
+
+    share: float
+    of: str
+
+    def validate(self) -> None:
+        check_range("share", self.share, low=0.0, high=1.0)
+        check_choice("of", self.of, FILL_BASES)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class EbaMapping(Config):
+    """The EBA 2018 extract as model inputs (:func:`measures.stress.map_eba_balance_sheet`)."""
+
+    file: str | None = None
+    year: int = 2018
+    cash_share: float = 0.05
+    interbank_share: float = 0.0
+    real_estate_share: float = 0.3
+
+    def validate(self) -> None:
+        check_range("year", self.year, integer=True)
+        for name in ("cash_share", "interbank_share", "real_estate_share"):
+            check_range(name, getattr(self, name), low=0.0, high=1.0)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class FireSaleParams(FireSaleConfig):
+    """The fire-sale study (params group ``stress.firesale``; docs/firesale.md): the model's
+    :class:`FireSaleConfig` (same fields, same defaults) plus
+
+    source : ``synthetic`` (the simulated 39-bank panel, ``seed``), ``balance_sheet`` (the
+        canonical table; capital = book equity) or ``eba`` (the EBA 2018 extract at ``eba.file``).
+    years : ``[first, last]`` years simulated (synthetic) or used (balance_sheet); None = all.
+    alpha : the shock grid. sector_correlations : ``{sector-loan column: ρ}`` of the round-0 shock.
+    fill : ``{input: FillRule mapping}`` for missing balance-sheet inputs (recorded).
+    il_share : region rule of :func:`fire_sale_regions`.
+    """
+
+    source: str = "synthetic"
+    seed: int = 20120000
+    years: tuple[int, ...] | None = (2012, 2020)
+    alpha: AlphaGrid = AlphaGrid()
+    sector_correlations: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    fill: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
+    eba: EbaMapping = EbaMapping()
+    il_share: float = 0.25
+
+    def validate(self) -> None:
+        super().validate()
+        check_choice("source", self.source, SOURCES)
+        check_range("seed", self.seed, low=0, integer=True)
+        check_range("il_share", self.il_share, low=0.0, high=1.0, low_open=True)
+        if self.years is not None and (
+                len(self.years) != 2 or any(isinstance(y, bool) or not isinstance(y, int) for y in self.years)
+                or self.years[0] > self.years[1]):
+            raise ConfigError(f"years={self.years!r}: allowed: null or [first, last] integer years, first <= last")
+        for col, rule in self.fill.items():
+            check_choice("fill key", col, INPUTS)
+            FillRule.from_mapping(rule, where=f"fill.{col}")
+        for name, rho in self.sector_correlations.items():
+            check_range(f"sector_correlations.{name}", rho, low=-1.0, high=1.0)
+        if self.source == "eba" and not self.eba.file:
+            raise ConfigError("eba.file is required when source = eba (path of EBA_2018.csv)")
+
+    def model(self) -> FireSaleConfig:
+        """The model options alone."""
+        names = [f.name for f in dataclasses.fields(FireSaleConfig)]
+        return FireSaleConfig(**{n: getattr(self, n) for n in names})
+
+
+@dataclasses.dataclass(frozen=True)
+class FireSaleYears:
+    """Outputs of :func:`fire_sale_years`.
+
+    system : year, alpha, ``SYSTEM_OUTPUTS``, tw, n_banks, omega, region, status (one row per year and α).
+    banks : year, alpha, bank_id, ``BANK_COLUMNS``, status (the run's status).
+    regions : year and the columns of :func:`fire_sale_regions`, in region order.
+    inputs : year, bank_id, the inputs and the sector columns used.
+    events : quality events (years with fewer than two banks).
+    """
+
+    system: pd.DataFrame
+    banks: pd.DataFrame
+    regions: pd.DataFrame
+    inputs: pd.DataFrame
+    events: pd.DataFrame
+
+
+def _year_end(year: int | None) -> pd.Timestamp | None:
+    return pd.Timestamp(f"{year}-12-31") if year is not None else None
+
+
+def _event(bank: object, year: int | None, n: int, action: str, reason: str, detail: str,
+           last_year: int | None = None) -> dict[str, Any]:
+    start = _year_end(year)
+    end = _year_end(last_year) if last_year is not None else start
+    return {"bank_id": None if bank is None else str(bank), "date_start": start, "date_end": end, "n_rows": int(n),
+            "action": action, "reason": reason, "detail": detail}
+
+
+def _events(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=list(EVENT_COLUMNS))
+
+
+def balance_sheet_inputs(bs: pd.DataFrame, *, years: tuple[int, int] | None = None,
+                         fill: Mapping[str, Mapping[str, Any]] | None = None,
+                         sector_columns: Sequence[str] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The model inputs of every bank-year from a canonical balance-sheet table, and the quality events.
+
+    Annual (31 December) periods only, one cross-section per year; ``capital = equity``; the
+    other inputs are the columns of the same name (missing: NaN). ``years = [first, last]``
+    keeps those years. ``fill`` sets a missing input to ``share · of`` (``FillRule``), loans
+    first (other inputs may be shares of loans), one ``filled`` event per bank. The sector
+    columns present in ``bs`` are kept. Returns ``(frame, events)``: year, bank_id, the inputs
+    and the sector columns.
+    """
+    fill = dict(fill or {})
+    rows: list[dict[str, Any]] = []
+    bs = bs.copy()
+    annual = (bs["period_end"].dt.month == 12) & (bs["period_end"].dt.day == 31)
+    if (~annual).any():
+        rows.append(_event(None, None, int((~annual).sum()), "ignored", "not_annual",
+                           "periods not ending on 31 December are not used (one balance sheet per bank and year)"))
+    bs = bs[annual]
+    bs["year"] = bs["period_end"].dt.year.astype(np.int64)
+    if years is not None:
+        inside = bs["year"].between(*years)
+        if (~inside).any():
+            rows.append(_event(None, None, int((~inside).sum()), "ignored", "outside_years",
+                               f"years outside stress.firesale.years {list(years)}"))
+        bs = bs[inside]
+    out = pd.DataFrame({"year": bs["year"].to_numpy(), "bank_id": bs["bank_id"].astype(object).to_numpy()})
+    out["capital"] = bs["equity"].to_numpy(dtype=float) if "equity" in bs else np.nan
+    for col in INPUTS:
+        if col != "capital":
+            out[col] = bs[col].to_numpy(dtype=float) if col in bs else np.nan
+    sectors = [c for c in sorted(sector_columns) if c in bs.columns]
+    for col in sectors:
+        out[col] = bs[col].to_numpy(dtype=float)
+    for col in sorted(fill, key=lambda c: (c != "loans", c)):
+        rule = FillRule.from_mapping(fill[col], where=f"fill.{col}")
+        miss = out[col].isna() & out[rule.of].notna()
+        if miss.any():
+            out.loc[miss, col] = float(rule.share) * out.loc[miss, rule.of]
+            for bank, g in out[miss].groupby("bank_id", sort=True):
+                first, last = int(g["year"].min()), int(g["year"].max())
+                rows.append(_event(bank, first, len(g), "filled", f"fill_{col}",
+                                   f"{col} missing in {len(g)} year(s) ({first}-{last}); "
+                                   f"set to {fill[col]['share']} x {rule.of} (stress.firesale.fill)", last_year=last))
+    return out[["year", "bank_id", *INPUTS, *sectors]], _events(rows)
+
+
+def eba_inputs(eba: pd.DataFrame, mapping: EbaMapping) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The EBA 2018 extract as model inputs of the year ``mapping.year`` (:func:`map_eba_balance_sheet`),
+    and the one ``filled`` event that documents the mapping."""
+    mapped = map_eba_balance_sheet(eba, cash_share=float(mapping.cash_share),
+                                   interbank_share=float(mapping.interbank_share),
+                                   real_estate_share=float(mapping.real_estate_share))
+    mapped.insert(0, "year", int(mapping.year))
+    event = _event(None, int(mapping.year), len(mapped), "filled", "eba_mapping",
+                   "total assets = CET1E/leverage, loans = the rest, liquid = cash + interbank + debt "
+                   "securities, real-estate loans = share of loans (docs/firesale.md §4)")
+    return mapped.drop(columns="government_bonds"), _events([event])
+
+
+def used_sectors(sector_correlations: Mapping[str, float], columns: Sequence[str]) -> tuple[dict[str, float], pd.DataFrame]:
+    """The sector correlations whose column is present, sorted by name (the shock sum
+    ``Σ_s ρ_s loans_s`` does not depend on the order of the keys), and an ``ignored`` event
+    naming the absent ones."""
+    sectors = {c: float(sector_correlations[c]) for c in sorted(sector_correlations) if c in columns}
+    absent = sorted(set(sector_correlations) - set(sectors))
+    rows = []
+    if absent:
+        rows.append(_event(None, None, 0, "ignored", "sector_column_absent",
+                           f"stress.firesale.sector_correlations lists {', '.join(absent)}, which the input does "
+                           "not have; the round-0 shock uses real_estate_loans and the sector columns present"))
+    return sectors, _events(rows)
+
+
+def screen_inputs(frame: pd.DataFrame, sector_columns: Sequence[str] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Drop the bank-years the model cannot take (missing or invalid inputs), one ``excluded`` event each.
+
+    A row is valid when :func:`validate_fire_sale_balance_sheet` accepts it alone.
+    """
+    sector_columns = list(sector_columns)
+    rows: list[dict[str, Any]] = []
+    keep = np.ones(len(frame), dtype=bool)
+    cols = [*INPUTS, *sector_columns]
+    if not frame[cols].isna().any().any():
+        try:  # the common case: every row valid, one check per year
+            for _, part in frame.groupby("year", sort=True):
+                validate_fire_sale_balance_sheet(part, sector_columns=sector_columns)
+            return frame.reset_index(drop=True), _events(rows)
+        except ValueError:
+            pass
+    for k, row in enumerate(frame.itertuples(index=False)):
+        values = {c: getattr(row, c) for c in cols}
+        missing = [c for c, v in values.items() if pd.isna(v)]
+        if missing:
+            keep[k] = False
+            rows.append(_event(row.bank_id, int(row.year), 1, "excluded", "missing_input",
+                               f"missing {', '.join(missing)} (no stress.firesale.fill rule)"))
+            continue
+        try:
+            validate_fire_sale_balance_sheet(pd.DataFrame([{"bank_id": row.bank_id, **values}]),
+                                             sector_columns=sector_columns)
+        except ValueError as exc:
+            keep[k] = False
+            rows.append(_event(row.bank_id, int(row.year), 1, "excluded", "invalid_input", str(exc)))
+    return frame[keep].reset_index(drop=True), _events(rows)
+
+
+def region_labels(curve: pd.DataFrame, regions: pd.DataFrame) -> np.ndarray:
+    """The region of every α of ``curve`` from the spans of :func:`fire_sale_regions`."""
+    label = np.full(len(curve), "", dtype=object)
+    for reg in regions.itertuples(index=False):
+        label[(curve["alpha"] >= reg.alpha_from) & (curve["alpha"] <= reg.alpha_to)] = reg.region
+    return label
+
+
+def _one_year(item: tuple[int, pd.DataFrame], *, alphas: np.ndarray, config: FireSaleConfig,
+              sectors: Mapping[str, float], il_share: float) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Curve (with n_banks, omega, region), per-bank rows and regions of one year's cross-section."""
+    year, bs = item
+    omega = config.omega_for(validate_fire_sale_balance_sheet(bs[list(FIRE_SALE_COLUMNS)]))
+    options = {f.name: getattr(config, f.name) for f in dataclasses.fields(FireSaleConfig)} | {"omega": omega}
+    system, banks = fire_sale_curve_with_banks(bs, alphas, **options, sector_correlations=dict(sectors) or None)
+    banks = banks.rename(columns={"status": "outcome"})[["alpha", "bank_id", *BANK_COLUMNS]]
+    banks["status"] = np.repeat(system["status"].to_numpy(), len(bs))
+    regions = fire_sale_regions(system, il_share=il_share)
+    system.insert(0, "year", int(year))
+    system["n_banks"] = len(bs)
+    system["omega"] = float(omega)
+    system["region"] = region_labels(system, regions)
+    banks.insert(0, "year", int(year))
+    regions.insert(0, "year", int(year))
+    return system, banks, regions
+
+
+def fire_sale_years(
+    frame: pd.DataFrame,
+    alphas: Sequence[float],
+    *,
+    config: FireSaleConfig | None = None,
+    sector_correlations: Mapping[str, float] | None = None,
+    il_share: float = 0.25,
+    mapper: Mapper | None = None,
+) -> FireSaleYears:
+    """The fire-sale curve of every year's cross-section over ``alphas``, with its regions.
+
+    For each year ``y`` with at least two banks (sorted by ``bank_id``), ω_y is ``config.omega``
+    or the ``omega_rule`` calibration on that year's saleable stock; the curve and the
+    per-bank outcomes are :func:`fire_sale_curve_with_banks` (every row equals
+    ``fire_sale(bs_y, alpha=α, omega=ω_y, ...)``); the regions are
+    :func:`fire_sale_regions` with ``il_share`` and label every α of the curve. Years with
+    fewer banks are skipped (an ``excluded`` event).
+
+    Parameters
+    ----------
+    frame : year, bank_id, the inputs and the sector columns (screened: :func:`screen_inputs`).
+    alphas : strictly increasing shocks in [0, 1].
+    config : the model options (default ``FireSaleConfig()``).
+    sector_correlations : ``{sector column: ρ}`` present in ``frame`` (:func:`used_sectors`).
+    il_share : region rule.
+    mapper : maps the years (default serial); results do not depend on it.
+
+    Raises
+    ------
+    NotEstimable
+        No year has two banks.
+    """
+    config = config or FireSaleConfig()
+    sectors = dict(sector_correlations or {})
+    grid = np.asarray(alphas, dtype=float)
+    rows, years = [], []
+    for year, bs in frame.groupby("year", sort=True):
+        bs = bs.drop(columns="year").sort_values("bank_id", kind="mergesort").reset_index(drop=True)
+        if len(bs) < 2:
+            rows.append(_event(None, int(year), len(bs), "excluded", "too_few_banks",
+                               "fewer than 2 banks with valid inputs in this year; no fire sale run"))
+        else:
+            years.append((int(year), bs))
+    if not years:
+        raise NotEstimable("stress.firesale: no year has at least 2 banks with valid inputs; see the stage's "
+                           "quality records for the exclusions")
+    fn = partial(_one_year, alphas=grid, config=config, sectors=sectors, il_share=il_share)
+    results = map_items(mapper, fn, years, desc="years")
+    system = pd.concat([r[0] for r in results], ignore_index=True)
+    regions = pd.concat([r[2] for r in results], ignore_index=True)
+    regions = regions.iloc[np.lexsort((regions["region"].map(REGION_ORDER).to_numpy(), regions["year"].to_numpy()))]
+    inputs = pd.concat([bs.assign(year=y) for y, bs in years], ignore_index=True)
+    return FireSaleYears(
+        system=system[["year", "alpha", *SYSTEM_OUTPUTS, "tw", "n_banks", "omega", "region", "status"]],
+        banks=pd.concat([r[1] for r in results], ignore_index=True),
+        regions=regions.reset_index(drop=True),
+        inputs=inputs[["year", "bank_id", *INPUTS, *sectors]],
+        events=_events(rows),
+    )
+
+
+def mean_curve(system: pd.DataFrame, *, il_share: float = 0.25) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The mean over years of the curves at each α, and the regions of that mean curve.
+
+    ``mean`` has ``alpha`` and the mean of every column of ``MEAN_COLUMNS`` over the years
+    that have the α, sorted by α; ``regions`` is :func:`fire_sale_regions` of it with
+    ``il_share`` (the same rule as each year's regions).
+    """
+    mean = system.groupby("alpha", sort=True)[list(MEAN_COLUMNS)].mean().reset_index()
+    return mean, fire_sale_regions(mean, il_share=il_share)
