@@ -122,7 +122,7 @@ def test_report_section_builds_with_both_stages(default_run, default_data_dir):
                  str(default_run / "processed" / "measures" / "covar_qr.parquet"),
                  str(default_run / "processed" / "measures" / "covar_qr_weekly.parquet"),
                  str(default_run / "processed" / "estimates" / "covar_qr.parquet"), str(default_run / "processed" / "quality"))
-    ctx = ReportContext(default_run, REPORT)
+    ctx = ReportContext.open(default_run.parent, REPORT)
     sec = section.build(ctx)
     assert sec is not None and sec.id == "spillover" and len(sec.blocks) == 5
     assert set(sec.metrics["mean_spillover_pct"]) == {"real_estate", "stock_vol", "money", "bond", "fx"}
@@ -130,7 +130,7 @@ def test_report_section_builds_with_both_stages(default_run, default_data_dir):
     assert list(sec.plots["episodes"]["episode"]) == [e["name"] for e in REPORT["episodes"]]
     html = render_report(ctx, [sec])
     assert "Improved index" in html and "connectedness" in html
-    assert section.build(ReportContext(default_run / "nothing", REPORT)) is None
+    assert section.build(ReportContext.open(default_run.parent / "nothing", REPORT)) is None
 
 
 @pytest.mark.realdata
@@ -174,5 +174,5 @@ def test_cn_banks_improved_index_rises_in_2008q3_and_2013(tmp_path, shared_data)
     assert imp["2013-06-30"] > 1.3 * imp["2013-03-31"] and imp["2013-09-30"] > 2 * imp["2013-03-31"]
     # the traditional index stays flatter in 2013 (seed 004)
     assert trad["2013"].max() / trad["2013"].min() < 0.6 * imp["2013"].max() / imp["2013"].min()
-    sec = section.build(ReportContext(d, REPORT))
+    sec = section.build(ReportContext.open(d.parent, REPORT))
     assert sec is not None and sec.metrics["mean_spillover_pct"]["stock_vol"] > 0

@@ -168,7 +168,7 @@ def test_boundaries_and_debtrank(default_run):
 
 def test_report_section_builds(default_run):
     data = default_run[0]
-    ctx = ReportContext(data, {})
+    ctx = ReportContext.open(data.parent, {})
     section = cascade_section.build(ctx)
     assert section is not None and section.id == "cascade"
     html = render_report(ctx, [section])
@@ -177,7 +177,7 @@ def test_report_section_builds(default_run):
     assert set(section.plots["surface"]["system"]) == {"all", "without_largest"}
     stats = cascade_section.boundary_stats(read_parquet(data / "processed" / "stress" / "cascade_boundary.parquet"))
     assert set(stats["group"]) >= {"largest_15", "smallest_30"}
-    assert cascade_section.build(ReportContext(data.parent / "absent", {})) is None
+    assert cascade_section.build(ReportContext.open(data.parent / "absent", {})) is None
 
 
 def test_deterministic_bytes(tmp_path, default_data_dir):

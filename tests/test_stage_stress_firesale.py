@@ -238,12 +238,12 @@ def test_report_section_builds(default_run):
     data = default_run / "data"
     (data / "processed").mkdir(parents=True)
     shutil.copytree(default_run / "stress", data / "processed" / "stress")
-    sec = section.build(ReportContext(data, {}))
+    sec = section.build(ReportContext.open(default_run, {}))
     assert sec is not None and sec.id == "firesale" and len(sec.blocks) == 8
     assert sec.metrics["years"] == 9 and sec.metrics["runs"] == 720
     assert 0.06 < sec.metrics["mean_contagion_from"] < sec.metrics["mean_alpha_sr_max"] < sec.metrics["mean_contagion_to"]
     assert "LL" in sec.intro and "TW" in sec.intro and "il_share" in sec.intro
-    assert section.build(ReportContext(tmp := default_run / "empty", {})) is None and not tmp.exists()
+    assert section.build(ReportContext.open(tmp := default_run / "empty", {})) is None and not tmp.exists()
 
 
 # ------------------------------------------------------------------ real data

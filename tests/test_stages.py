@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import run_stage
 from pipeline.io import read_parquet
 from pipeline.schema import DataValidationError
 from pipeline.stages import ingest, report, returns
@@ -27,23 +28,23 @@ def write_params(tmp_path: Path, **data) -> Path:
 
 
 def test_ingest_returns_report_on_canonical_fixture(tmp_path):
-    params = write_params(tmp_path)
+    params = yaml.safe_load(write_params(tmp_path).read_text(encoding="utf-8"))
     data = tmp_path / "data"
     canonical, quality = data / "interim" / "canonical", data / "processed" / "quality"
-    ingest.run(str(params), str(canonical), str(quality), root=str(tmp_path))
+    run_stage(tmp_path, "ingest", params)
     meta = json.loads((canonical / "meta.json").read_text())
     assert meta["tables"] == ["balance_sheet", "banks", "prices", "system"]
     prices = read_parquet(canonical / "prices.parquet")
     assert prices["market_cap"].iloc[0] == pytest.approx(1.5e8)  # [100m CNY] → yuan
     ingest_q = read_parquet(quality / "ingest.parquet")
     assert "ignored" in set(ingest_q["action"])  # the 'comment' column is recorded, not silently dropped
-    returns.run(str(params), str(canonical), str(data / "interim"), str(quality))
+    run_stage(tmp_path, "returns", params)
     system = read_parquet(data / "interim" / "system_returns.parquet")
     assert system["ret"].iloc[0] == pytest.approx(0.0104457, abs=1e-6)  # log(1010.5/1000), index system
-    report.run(str(params), str(data), str(data / "report" / "index.html"), str(data / "report" / "metrics.json"),
-               str(data / "report" / "plots"))
+    run_stage(tmp_path, "report", params)
     html = (data / "report" / "index.html").read_text(encoding="utf-8")
     assert "fixture" in html and "Data quality" in html and "data:image/png;base64," in html
+    assert f"files: format canonical, raw_dir {FIXTURES}" in html and "first date .. last date" in html
     metrics = json.loads((data / "report" / "metrics.json").read_text())
     assert metrics["sample"]["n_banks"] == 2
 

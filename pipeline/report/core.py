@@ -17,7 +17,7 @@ import pandas as pd
 from pipeline.artifacts import QUALITY_STAGES, artifact
 from pipeline.io import read_provenance
 from pipeline.report import provenance
-from pipeline.report.config import ReportConfig
+from pipeline.report_config import ReportConfig
 
 TEMPLATES = Path(__file__).with_name("templates")
 

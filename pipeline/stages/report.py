@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pipeline.artifacts import QUALITY_STAGES
 from pipeline.report import ReportContext, render_report
-from pipeline.report.config import ReportConfig
+from pipeline.report_config import ReportConfig
 from pipeline.report.core import build_sections, clean_metric, write_plots
 from pipeline.report.sections import SECTIONS
 from pipeline.stage import Stage, StageContext

@@ -1,5 +1,8 @@
 """The ``report`` params group: title, stress episodes, network drawings.
 
+It lives beside :mod:`pipeline.report`, not inside it, so that the report package
+imports nothing from ``measures`` (the configuration base class is there).
+
 One frozen :class:`~measures.core.config.Config` per level; defaults equal the
 ``report`` group of ``params.yaml`` (a test compares them). Unknown keys and bad
 values raise :class:`~measures.core.config.ConfigError` naming the key
