@@ -35,7 +35,7 @@ INTRO = (
     "the <i>contagion</i> region spans the α from the first to the last point where IL is at least "
     "<code>il_share</code> = {il_share} of its maximum over the grid; <i>relief</i> (linear, losses absorbed) "
     "lies before it and <i>outbreak</i> (linear, banks fail at once) after it. Curves marked 'mean' average the "
-    "years' values at each α, and the mean curve's regions are computed by the same rule. A status other than ok "
+    "years' values at each α, and the stage computes the mean curve's regions by the same rule and il_share. A status other than ok "
     "flags a run where a guard acted (e.g. HoldingFloor: a survivor that sold all its securities ended with "
     "negative holdings after the securities write-down of docs/firesale.md and was floored at 0)."
 )
