@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from measures.core.config import ConfigError
 from measures.core.status import FailureBudgetExceeded
 from pipeline.io import read_parquet, write_parquet
 from pipeline.report.core import ReportContext, render_report
@@ -129,7 +130,7 @@ def test_rerun_gives_identical_bytes(default_run, tmp_path, dcc_artifact):
 
 def test_report_section_builds_with_stable_figures(default_run):
     data, _, _ = default_run
-    ctx = ReportContext(data, REPORT)
+    ctx = ReportContext.open(data.parent, REPORT)
     s = section.build(ctx)
     assert s is not None and s.id == "contagion"
     assert len(s.blocks) == 7  # networks, CRW table, top banks, stability, windows, DY total, net table
@@ -139,7 +140,7 @@ def test_report_section_builds_with_stable_figures(default_run):
     assert set(s.plots) == {"crw", "stability", "dy_total"} and len(s.plots["stability"]) == 12
     html = render_report(ctx, [s])
     assert "CRW per bank and year" in html and "Granger networks per year" in html
-    assert section.build(ReportContext(data, REPORT)).blocks == s.blocks  # fixed layout seed: same bytes
+    assert section.build(ReportContext.open(data.parent, REPORT)).blocks == s.blocks  # fixed layout seed: same bytes
 
 
 def test_report_spring_layout_is_seeded(tmp_path):
@@ -149,14 +150,12 @@ def test_report_spring_layout_is_seeded(tmp_path):
     again = section._layout(edges, banks, "spring", 7)
     assert all(np.array_equal(first[b], again[b]) for b in banks)
     assert not np.allclose(first["a"], section._layout(edges, banks, "spring", 8)["a"])
-    write_parquet(pd.DataFrame({"bank_id": ["a", "b"], "year": [2010, 2010], "crw": [0.5, 0.5]}),
-                  tmp_path / "processed" / "contagion" / "crw.parquet")
-    with pytest.raises(ValueError, match="report.contagion.layout='grid' is not allowed"):
-        section.build(ReportContext(tmp_path, {**REPORT, "contagion": {"layout": "grid"}}))
+    with pytest.raises(ConfigError, match="report.contagion: layout='grid' is not allowed"):
+        ReportContext.open(tmp_path, {**REPORT, "contagion": {"layout": "grid"}})
 
 
 def test_report_section_absent_without_artifacts(tmp_path):
-    assert section.build(ReportContext(tmp_path, REPORT)) is None
+    assert section.build(ReportContext.open(tmp_path, REPORT)) is None
 
 
 # ---------------------------------------------------------------- tiny fixtures
@@ -227,7 +226,7 @@ def test_rolling_windows_key_by_window_end(tmp_path):
     assert len(ends) == 3 and np.allclose(crw.groupby("window_end").crw.sum(), 1.0)
     d = read_parquet(data / "processed" / "contagion" / "connectedness_directional.parquet")
     assert list(d.columns[:2]) == ["window_end", "bank_id"] and d.window_end.nunique() == 3
-    s = section.build(ReportContext(data, REPORT))
+    s = section.build(ReportContext.open(data.parent, REPORT))
     assert sorted(s.plots["crw"].year.unique()) == [2010, 2011]  # last window of each year
 
 

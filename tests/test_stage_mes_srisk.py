@@ -89,7 +89,7 @@ def test_default_data_srisk_by_hand_carry_forward_and_report(stage_root):
     cov = read_parquet(data / "processed/measures/covar_dcc.parquet")
     beta = cov["rho"] * cov["sigma_bank"] / cov["sigma_sys"]
     np.testing.assert_allclose(sr["beta"], beta, rtol=1e-12)
-    section = srisk_section.build(ReportContext(data, {"episodes": [{"name": "x", "start": "2015-06-01", "end": "2015-09-30"}]}))
+    section = srisk_section.build(ReportContext.open(data.parent, {"episodes": [{"name": "x", "start": "2015-06-01", "end": "2015-09-30"}]}))
     assert section is not None and section.metrics["fits"] == {"ok": 16, "warning": 0, "failed": 0}
     assert section.metrics["latest_date"] == pd.Timestamp("2020-12-31")
     assert len(section.plots["ranking_by_year"]) == 13 and "data:image/png;base64," in "".join(section.blocks)

@@ -207,14 +207,14 @@ def test_params_are_validated():
 
 def test_report_section_builds_from_the_artifacts(default_run):
     data, _, _ = default_run
-    ctx = ReportContext(data, {})
+    ctx = ReportContext.open(data.parent, {})
     section = panel_regressions.build(ctx)
     assert section is not None and section.metrics["models_estimated"] == 9
     html = render_report(ctx, [section])
     assert "Table 1. Descriptive statistics" in html and "Table 2. Contagion risk weight" in html
     assert "CAR × LCR" in html and "Hausman χ²" in html
     assert set(section.metrics["models"]) == {f"m{i}" for i in range(1, 10)}
-    assert panel_regressions.build(ReportContext(data.parent / "nothing", {})) is None
+    assert panel_regressions.build(ReportContext.open(data.parent / "nothing", {})) is None
 
 
 # ---------------------------------------------------------------- replication mode

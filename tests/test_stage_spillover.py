@@ -122,7 +122,7 @@ def test_bad_option_and_too_short_data_raise(stage_root):
 
 def test_report_section_builds_with_both_stages(default_run):
     run_stage(default_run, "covar_qr")
-    ctx = ReportContext(default_run / "data", REPORT)
+    ctx = ReportContext.open(default_run, REPORT)
     sec = section.build(ctx)
     assert sec is not None and sec.id == "spillover" and len(sec.blocks) == 5
     assert set(sec.metrics["mean_spillover_pct"]) == set(MARKETS)
@@ -130,7 +130,7 @@ def test_report_section_builds_with_both_stages(default_run):
     assert list(sec.plots["episodes"]["episode"]) == [e["name"] for e in REPORT["episodes"]]
     html = render_report(ctx, [sec])
     assert "Improved index" in html and "connectedness" in html
-    assert section.build(ReportContext(default_run / "nothing", REPORT)) is None
+    assert section.build(ReportContext.open(default_run.parent / "nothing", REPORT)) is None
 
 
 @pytest.mark.realdata
@@ -165,5 +165,5 @@ def test_cn_banks_improved_index_rises_in_2008q3_and_2013(tmp_path, shared_data)
     assert imp["2013-06-30"] > 1.3 * imp["2013-03-31"] and imp["2013-09-30"] > 2 * imp["2013-03-31"]
     # the traditional index stays flatter in 2013 (Fang–Chen–Yang 2018)
     assert trad["2013"].max() / trad["2013"].min() < 0.6 * imp["2013"].max() / imp["2013"].min()
-    sec = section.build(ReportContext(tmp_path / "data", REPORT))
+    sec = section.build(ReportContext.open(tmp_path, REPORT))
     assert sec is not None and sec.metrics["mean_spillover_pct"]["stock_vol"] > 0

@@ -40,6 +40,7 @@ def test_ingest_returns_report_on_canonical_fixture(tmp_path):
     run_stage(tmp_path, "report", params)
     html = (data / "report" / "index.html").read_text(encoding="utf-8")
     assert "fixture" in html and "Data quality" in html and "data:image/png;base64," in html
+    assert f"files: format canonical, raw_dir {FIXTURES}" in html and "first date .. last date" in html
     metrics = json.loads((data / "report" / "metrics.json").read_text())
     assert metrics["sample"]["n_banks"] == 2
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,44 +14,82 @@ import jinja2
 import numpy as np
 import pandas as pd
 
-from pipeline.io import read_parquet
+from pipeline.artifacts import QUALITY_STAGES, artifact
+from pipeline.io import read_provenance
+from pipeline.report import provenance
+from pipeline.report_config import ReportConfig
 
 TEMPLATES = Path(__file__).with_name("templates")
 
 
 @dataclass
 class ReportContext:
-    """Where the artifacts are and the report parameters.
+    """The report's view of the artifacts: read by registry name through the stage context.
 
-    ``data_dir`` is the DVC data tree (``data/``); :meth:`artifact` reads
-    ``data_dir / relative`` or returns ``None`` when it does not exist.
+    ``stage`` is the report stage's :class:`~pipeline.stage.StageContext` (``read``, ``path``);
+    :meth:`artifact` returns ``None`` for an absent artifact. Every name a section reads is
+    noted, so the stage can show the provenance (data source, parameters) behind each section.
     """
 
-    data_dir: Path
-    params: Mapping[str, Any]
-    _cache: dict[str, pd.DataFrame | None] = field(default_factory=dict)
+    stage: Any
+    config: ReportConfig
+    _cache: dict[str, Any] = field(default_factory=dict)
+    used: list[str] = field(default_factory=list)
 
-    def artifact(self, relative: str) -> pd.DataFrame | None:
-        if relative not in self._cache:
-            path = self.data_dir / relative
-            self._cache[relative] = read_parquet(path) if path.is_file() else None
-        return self._cache[relative]
+    @classmethod
+    def open(cls, root: str | Path, params: Mapping[str, Any] | None = None) -> "ReportContext":
+        """A context on the data tree under ``root`` (which holds ``data/``); ``params`` = the
+        ``report`` group (default: :class:`ReportConfig` defaults). For notebooks and tests."""
+        from pipeline.stage import ProgressMapper, StageContext, load_stage
+
+        stage = load_stage("report")
+        config = ReportConfig.from_mapping(params or {}, where="report")
+        ctx = StageContext(stage=stage, params={"report": config.to_dict()}, root=Path(root),
+                           mapper=ProgressMapper("report"), configs={"report": config})
+        return cls(ctx, config)
+
+    def artifact(self, name: str) -> Any:
+        """The artifact ``name`` (a DataFrame; a dict for JSON artifacts), ``None`` when absent."""
+        if name not in self.used:
+            self.used.append(name)
+        if name not in self._cache:
+            self._cache[name] = self.stage.read(name, required=False)
+        return self._cache[name]
+
+    def provenance(self, name: str) -> dict[str, Any] | None:
+        """The provenance metadata of a Parquet artifact (None when absent or not recorded)."""
+        path = self.stage.path(name)
+        if artifact(name).kind != "parquet" or not path.is_file():
+            return None
+        return read_provenance(path)
+
+    def param(self, name: str, dotted: str) -> Any:
+        """The value of ``group.key`` in the params that made artifact ``name`` (None when not recorded)."""
+        params = (self.provenance(name) or {}).get("params") or {}
+        for group in sorted(params, key=len, reverse=True):
+            if dotted.startswith(group + "."):
+                node: Any = params[group]
+                for part in dotted[len(group) + 1:].split("."):
+                    if not isinstance(node, Mapping) or part not in node:
+                        return None
+                    node = node[part]
+                return node
+        return None
 
     def quality(self) -> pd.DataFrame:
         """All data-quality records of every stage, concatenated."""
-        frames = [read_parquet(p) for p in sorted((self.data_dir / "processed" / "quality").glob("*.parquet"))]
-        frames = [f for f in frames if len(f)]
+        frames = [self.artifact(f"quality/{stage}") for stage in sorted(QUALITY_STAGES)]
+        frames = [f for f in frames if f is not None and len(f)]
         if not frames:
             return pd.DataFrame(columns=["stage", "table", "bank_id", "date_start", "date_end", "n_rows", "action", "reason", "detail"])
         return pd.concat(frames, ignore_index=True)
 
     @property
     def episodes(self) -> list[dict[str, Any]]:
-        """``report.episodes`` from params; when that list is empty, the episodes the data source lists."""
-        listed = list(self.params.get("episodes", []) or [])
-        if listed:
-            return listed
-        data = self.artifact("interim/canonical/episodes.parquet")
+        """``report.episodes``; when that list is empty, the episodes the data source lists."""
+        if self.config.episodes:
+            return [e.to_dict() for e in self.config.episodes]
+        data = self.artifact("episodes")
         return [] if data is None else data.to_dict("records")
 
 
@@ -62,7 +100,8 @@ class Section:
     ``intro`` explains in words what every number of the section is;
     ``blocks`` are HTML fragments (from :func:`table_html`, :func:`figure_html`);
     ``metrics`` go to ``metrics.json`` under the section id; ``plots`` are
-    written as ``plots/<id>_<name>.csv``.
+    written as ``plots/<id>_<name>.csv``; ``sources`` are the artifacts the section read
+    (set by :func:`build_sections`; their provenance is shown under the section).
     """
 
     id: str
@@ -71,6 +110,17 @@ class Section:
     blocks: list[str] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)
     plots: dict[str, pd.DataFrame] = field(default_factory=dict)
+    sources: list[str] = field(default_factory=list)
+    provenance: str = ""
+
+
+def status_kind(status: pd.Series) -> pd.Series:
+    """The kind of each status text: ``ok``, ``warning`` or ``failed`` (the part before the first colon).
+
+    Statuses are read from artifacts as text (``failed:NotConverged: ...``); the report imports no
+    estimator code, so it reads the kind from the text's documented form.
+    """
+    return status.astype(str).str.split(":", n=1).str[0]
 
 
 def table_html(frame: pd.DataFrame, *, caption: str = "", digits: int = 4, index: bool = False) -> str:
@@ -132,8 +182,37 @@ def clean_metric(value: Any) -> Any:
     return value
 
 
+def build_sections(ctx: ReportContext, modules: Iterable[Any]) -> list[Section]:
+    """Call each section module's ``build(ctx)``; keep those that return a section, with the
+    artifacts each one read and the provenance block of those artifacts."""
+    sections = []
+    for module in modules:
+        ctx.used = []
+        section = module.build(ctx)
+        if section is None:
+            continue
+        section.sources = list(ctx.used)
+        provs = {name: ctx.provenance(name) for name in section.sources if artifact(name).kind == "parquet"
+                 and ctx.stage.path(name).is_file()}
+        section.provenance = provenance.section_html(provs)
+        sections.append(section)
+    return sections
+
+
+def write_plots(folder: Path, sections: list[Section]) -> None:
+    """``plots/<section>_<name>.csv`` for ``dvc plots``; stale CSVs are removed first."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.csv"):
+        old.unlink()
+    for s in sections:
+        for name, frame in s.plots.items():
+            frame.to_csv(folder / f"{s.id}_{name}.csv", index=False, float_format="%.10g", date_format="%Y-%m-%d")
+
+
 def render_report(ctx: ReportContext, sections: list[Section]) -> str:
-    """The self-contained HTML page."""
+    """The self-contained HTML page; the header names the data source and the sample."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=jinja2.select_autoescape(["html", "j2"]))
     template = env.get_template("index.html.j2")
-    return template.render(title=ctx.params.get("title", "Banking systemic risk"), sections=sections, params=ctx.params)
+    head = provenance.header({name: ctx.provenance(name) for name in provenance.SOURCE_ARTIFACTS
+                              if name in ctx.stage.stage.inputs})
+    return template.render(title=ctx.config.title, sections=sections, header=head)

@@ -1,6 +1,7 @@
 """Report sections, in report order. Each module has ``build(ctx) -> Section | None``.
 
-To add a section: write ``pipeline/report/sections/<name>.py`` and add it here.
+To add a section: write ``pipeline/report/sections/<name>.py``, add it here and add the artifacts it
+reads (registry names) to the ``inputs`` of :data:`pipeline.stages.report.STAGE`.
 """
 
 from pipeline.report.sections import (

@@ -1,4 +1,4 @@
-"""Cascade failures on the bank–asset network (seed 001): surfaces, hierarchies, boundaries, DebtRank."""
+"""Cascade failures on the bank–asset network (Fan–Rong–Duan; docs/cascade.md): surfaces, hierarchies, boundaries, DebtRank."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ SYSTEM_LABEL = {"all": "all banks", "without_largest": "without the largest bank
 MAX_LISTED = 8
 
 INTRO = (
-    "Balance-sheet contagion after seed 001 (docs/cascade.md). Each bank holds external assets in three classes "
+    "Balance-sheet contagion after Fan–Rong–Duan (docs/cascade.md). Each bank holds external assets in three classes "
     "(loans other than real-estate loans, real-estate loans, securities), other assets that are neither shocked nor "
     "sold, and interbank claims. The interbank matrix is estimated from each bank's total interbank assets and "
     "liabilities (maximum entropy by RAS, or minimum density); the first table gives its diagnostics: the totals of "
@@ -24,9 +24,9 @@ INTRO = (
     "is revalued and fails when its equity falls below its threshold. Iterating gives the final set of failures and the "
     "<em>default hierarchy</em>: layer 1 = the named banks and those the shock fails by itself, layer k = banks that "
     "fail because of layers &lt; k. <b>Heatmaps</b>: share of banks failed at the fixed point over the (α, β) grid, "
-    "for all banks and for the system without the largest banks (\"too many to fail\", seed 001 fig. 2). "
-    "<b>Hierarchy tables</b> (seed 001 tables 4–8): for each named-failure scenario, the banks of each layer "
-    "(columns: β; at most eight banks are listed per cell, then the count). <b>Failure boundaries</b> (seed 001 tables "
+    "for all banks and for the system without the largest banks (\"too many to fail\", Fan–Rong–Duan fig. 2). "
+    "<b>Hierarchy tables</b> (Fan–Rong–Duan tables 4–8): for each named-failure scenario, the banks of each layer "
+    "(columns: β; at most eight banks are listed per cell, then the count). <b>Failure boundaries</b> (Fan–Rong–Duan tables "
     "2–3): the smallest loss on a bank's own external assets that makes it fail (equity − threshold, in currency units, "
     "and as a share of its external assets); for a group, the smallest uniform write-down of all members' external "
     "assets at which every member has failed, the cascade among them included (joint failure), and the distribution "
@@ -84,7 +84,7 @@ def hierarchy_tables(hierarchy: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
 
 
 def boundary_stats(bounds: pd.DataFrame) -> pd.DataFrame:
-    """Seed 001 table 3: the members' individual boundaries and the group's joint boundary, per group."""
+    """Fan–Rong–Duan table 3: the members' individual boundaries and the group's joint boundary, per group."""
     banks = bounds[bounds["kind"] == "bank"].set_index("id")
     rows = []
     for g in bounds[bounds["kind"] == "group"].itertuples(index=False):
@@ -102,13 +102,13 @@ def boundary_stats(bounds: pd.DataFrame) -> pd.DataFrame:
 
 
 def build(ctx: ReportContext) -> Section | None:
-    surface = ctx.artifact("processed/stress/cascade_surface.parquet")
+    surface = ctx.artifact("cascade_surface")
     if surface is None:
         return None
-    matrix = ctx.artifact("processed/stress/cascade_matrix.parquet")
-    hierarchy = ctx.artifact("processed/stress/cascade_hierarchy.parquet")
-    bounds = ctx.artifact("processed/stress/cascade_boundary.parquet")
-    debt = ctx.artifact("processed/stress/debtrank.parquet")
+    matrix = ctx.artifact("cascade_matrix")
+    hierarchy = ctx.artifact("cascade_hierarchy")
+    bounds = ctx.artifact("cascade_boundary")
+    debt = ctx.artifact("debtrank")
     common = surface[surface["scenario"] == "common"]
     blocks = []
     if matrix is not None:

@@ -1,4 +1,4 @@
-"""Contagion: the Granger network per year, the CRW panel with seed 003's moments, DY connectedness."""
+"""Contagion: the Granger network per year, the CRW panel with Liu–Ma 2021's moments, DY connectedness."""
 
 from __future__ import annotations
 
@@ -12,18 +12,20 @@ from pipeline.report.core import (
     Section,
     figure_html,
     shade_episodes,
+    status_kind,
     table_html,
 )
+from pipeline.report.provenance import NOT_RECORDED
 
 INTRO = (
-    "The contagion risk weight (CRW, seed 003 §3.2; docs/contagion.md) of each bank and window. In each calendar year "
+    "The contagion risk weight (CRW, Liu–Ma 2021; docs/contagion.md) of each bank and window. In each calendar year "
     "the banks' daily ΔCoVaR series (the one chosen by <code>contagion.series</code>) are standardized, a VAR on all "
     "banks is fitted (lag order by <code>contagion.ic</code>), and for every ordered pair the Granger F test "
     "“<em>i</em> causes <em>j</em>” gives a p-value <em>p<sub>ij</sub></em>. The network has an edge "
     "<em>i</em> → <em>j</em> of weight 1 − <em>p<sub>ij</sub></em>; the CRW is PageRank on it (damping "
-    "<code>contagion.damping</code>), by default on the reversed graph so that weight accumulates at the banks that "
-    "Granger-<em>cause</em> the others (<code>contagion.direction: source</code>). Weights sum to 1 in each year, so "
-    "their mean is 1/N; seed 003's table 1 reports mean ≈ 5%, minimum ≈ 3%, maximum &lt; 10% for about 20 banks. "
+    "<code>contagion.damping</code> = {damping}), with <code>contagion.direction</code> = {direction} (source: on the "
+    "reversed graph, so that weight accumulates at the banks that Granger-<em>cause</em> the others). Weights sum to 1 in each year, so "
+    "their mean is 1/N; Liu–Ma 2021's table 1 reports mean ≈ 5%, minimum ≈ 3%, maximum &lt; 10% for about 20 banks. "
     "The network drawings show, per year, the edges with weight ≥ <code>report.contagion.edge_threshold</code> "
     "(p ≤ 1 − threshold), node area proportional to the CRW, on one fixed layout "
     "(<code>report.contagion.layout</code>: circular, or spring with seed <code>report.contagion.layout_seed</code>) "
@@ -111,20 +113,16 @@ def _draw_networks(fig, crw_wide: pd.DataFrame, edges: pd.DataFrame, pos: dict, 
 
 
 def build(ctx: ReportContext) -> Section | None:
-    crw = ctx.artifact("processed/contagion/crw.parquet")
+    crw = ctx.artifact("crw")
     if crw is None:
         return None
-    opts = dict(ctx.params.get("contagion", {}) or {})
-    threshold = float(opts.get("edge_threshold", 0.99))
-    seed = int(opts.get("layout_seed", 20071012))
-    layout = str(opts.get("layout", "circular"))
-    if layout not in ("circular", "spring"):
-        raise ValueError(f"report.contagion.layout={layout!r} is not allowed; allowed values: 'circular', 'spring'")
+    drawing = ctx.config.contagion
+    threshold, seed, layout = drawing.edge_threshold, drawing.layout_seed, drawing.layout
     key = _key(crw)
-    edges = ctx.artifact("processed/contagion/granger.parquet")
-    windows = ctx.artifact("processed/contagion/windows.parquet")
-    conn = ctx.artifact("processed/contagion/connectedness.parquet")
-    directional = ctx.artifact("processed/contagion/connectedness_directional.parquet")
+    edges = ctx.artifact("granger")
+    windows = ctx.artifact("contagion_windows")
+    conn = ctx.artifact("connectedness")
+    directional = ctx.artifact("connectedness_directional")
 
     crw_y = _yearly(crw, key)
     wide = crw_y.pivot(index="bank_id", columns="year", values="crw").sort_index()
@@ -156,7 +154,7 @@ def build(ctx: ReportContext) -> Section | None:
         blocks.append(figure_html(lambda fig: _draw_networks(fig, wide, edges_y, pos, threshold),
                                   caption=f"Granger networks per year: edges with 1 − p ≥ {threshold:g}; node area ∝ CRW",
                                   width=10.0, height=height))
-    blocks.append(table_html(table.reset_index(), caption="CRW per bank and year, percent; moments as in seed 003 "
+    blocks.append(table_html(table.reset_index(), caption="CRW per bank and year, percent; moments as in Liu–Ma 2021 "
                              "table 1 (its mean ≈ 5%, min ≈ 3%, max < 10% for about 20 banks)", digits=2))
     blocks.append(table_html(top, caption="Bank with the largest CRW each year", digits=2))
     blocks.append(table_html(stability, caption="Year-to-year stability of the CRW ranking (Spearman)", digits=3))
@@ -165,7 +163,7 @@ def build(ctx: ReportContext) -> Section | None:
         if edges is not None and "significant" in edges.columns:
             sig = _yearly(edges, key).groupby("year")["significant"].sum().rename("BH edges")
             w = w.merge(sig, left_on="year", right_index=True, how="left")
-        metrics["failed_windows"] = int(windows["status"].astype(str).str.startswith("failed:").sum())
+        metrics["failed_windows"] = int((status_kind(windows["status"]) == "failed").sum())
         blocks.append(table_html(w, caption="Granger VAR per window: banks kept, observations, lag order used and "
                                  "the AIC / BIC / HQIC choices, status", digits=1))
     if conn is not None and len(conn):
@@ -191,4 +189,10 @@ def build(ctx: ReportContext) -> Section | None:
     plots = {"crw": crw_y[["bank_id", "year", "crw"]], "stability": stability}
     if conn is not None:
         plots["dy_total"] = conn[["window_end", "total"]]
-    return Section("contagion", "Contagion network and risk weights", INTRO, blocks, metrics, plots)
+    return Section("contagion", "Contagion network and risk weights", intro(ctx), blocks, metrics, plots)
+
+
+def intro(ctx: ReportContext) -> str:
+    """The section text with the parameter values recorded in the crw artifact's provenance."""
+    found = {key: ctx.param("crw", f"contagion.{key}") for key in ("damping", "direction")}
+    return INTRO.format(**{k: NOT_RECORDED if v is None else v for k, v in found.items()})

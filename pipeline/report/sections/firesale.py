@@ -1,25 +1,29 @@
-"""Double-layer fire sales under a real-estate credit shock (seed 000; METHODS §6.2): the SR curve
-over the shock α per year, its decompositions, failures, W and TW, and the three regions."""
+"""Double-layer fire sales under a real-estate credit shock (Zhang–Guo–Wen–Sun; docs/firesale.md): the SR
+curve over the shock α per year, its decompositions, failures, W and TW, and the three regions.
+
+Everything is read from the ``stress_firesale`` artifacts: the curves per year (``firesale``), their mean
+over years (``firesale_mean``), the regions per year (``firesale_regions``) and of the mean curve
+(``firesale_mean_regions``, by the stage's ``il_share``)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from measures.stress.firesale_curve import fire_sale_regions
 from pipeline.report.core import ReportContext, Section, figure_html, table_html
+from pipeline.report.provenance import NOT_RECORDED
 
 INTRO = (
-    "Stress test of seed 000 (Zhang–Guo–Wen–Sun; METHODS §6.2; docs/firesale.md), run by the "
+    "Stress test of Zhang–Guo–Wen–Sun (docs/firesale.md), run by the "
     "<code>stress_firesale</code> stage on every year's cross-section of banks. At t = 0 a share α of every bank's "
     "real-estate loans (plus α·ρ<sub>s</sub> of its loans to sectors correlated with real estate) is lost; banks whose "
     "capital cannot absorb it fail at once. A surviving bank whose assets exceed r* times its capital "
-    "(<code>r_star</code>, default 25, a 4% leverage ratio) sells assets: first interbank assets at no loss, then loans "
+    "(<code>r_star</code> = {r_star}) sells assets: first interbank assets at no loss, then loans "
     "and securities in proportion to their book values; each round's sales lower the loan and securities prices "
     "linearly (ω per currency unit sold, calibrated so that selling a stated share of the system's saleable stock "
     "moves the price by a stated percentage), which costs capital and liquidity and can make further banks fail "
     "(insolvency: negative capital gap; liquidity: negative liquidity gap). α runs over the grid of "
-    "<code>stress.firesale.alpha</code> (default 0.5% to 40% by 0.5%). "
+    "<code>stress.firesale.alpha</code> ({grid}). "
     "<b>LL</b> (liquidity loss) = interbank assets sold + securities sold + securities write-downs, over the system's "
     "liquid assets at t = 0; <b>CL</b> (capital loss) = direct shock loss (LOSSRE) + securities write-downs (LOSSSI) "
     "+ losses on loans sold (LOSSLA), over the system's capital at t = 0. <b>SR</b> = LL + CL = DL + IL, with DL the "
@@ -27,16 +31,30 @@ INTRO = (
     "shortage or insolvency. <b>T</b> (rounds) counts the rounds in which some bank sold; <b>failed banks</b> "
     "counts every failure including round 0; <b>W</b> is the asset-weighted failure round (Σ<sub>t</sub> t × assets "
     "of the banks failing in round t / total assets) and <b>TW</b> its arc elasticity between neighbouring α "
-    "(ΔW/W over Δα/α; blank where W was 0). <b>Regions</b> (the project's rule, seed 000 names them only in words): "
+    "(ΔW/W over Δα/α; blank where W was 0). <b>Regions</b> (the project's rule, the paper names them only in words): "
     "the <i>contagion</i> region spans the α from the first to the last point where IL is at least "
-    "<code>il_share</code> (default 25%) of its maximum over the grid; <i>relief</i> (linear, losses absorbed) "
+    "<code>il_share</code> = {il_share} of its maximum over the grid; <i>relief</i> (linear, losses absorbed) "
     "lies before it and <i>outbreak</i> (linear, banks fail at once) after it. Curves marked 'mean' average the "
-    "years' values at each α, and the mean curve's regions are computed by the same rule. A status other than ok "
+    "years' values at each α, and the stage computes the mean curve's regions by the same rule and il_share. A status other than ok "
     "flags a run where a guard acted (e.g. HoldingFloor: a survivor that sold all its securities ended with "
-    "negative holdings after METHODS' write-down and was floored at 0)."
+    "negative holdings after the securities write-down of docs/firesale.md and was floored at 0)."
 )
 
 _REGION_COLOURS = {"relief": "#2ca02c", "contagion": "#d62728", "outbreak": "#7f7f7f"}
+
+
+def intro(ctx: ReportContext) -> str:
+    """The section text with the parameter values recorded in the artifacts' provenance."""
+    r_star = ctx.param("firesale", "stress.firesale.r_star")
+    grid = ctx.param("firesale", "stress.firesale.alpha")
+    il_share = ctx.param("firesale_mean_regions", "stress.firesale.il_share")
+    leverage = f", a {100 / r_star:g}% leverage ratio" if isinstance(r_star, (int, float)) and r_star > 0 else ""
+    return INTRO.format(
+        r_star=NOT_RECORDED if r_star is None else f"{r_star:g}{leverage}",
+        grid=f"{100 * grid['start']:g}% to {100 * grid['stop']:g}% by {100 * grid['step']:g}%"
+        if isinstance(grid, dict) and {"start", "stop", "step"} <= set(grid) else f"values: {NOT_RECORDED}",
+        il_share=NOT_RECORDED if il_share is None else f"{100 * il_share:g}%",
+    )
 
 
 def _shade(ax, regions: pd.DataFrame, step: float) -> None:
@@ -46,15 +64,14 @@ def _shade(ax, regions: pd.DataFrame, step: float) -> None:
 
 
 def build(ctx: ReportContext) -> Section | None:
-    curve = ctx.artifact("processed/stress/firesale.parquet")
-    regions = ctx.artifact("processed/stress/firesale_regions.parquet")
-    if curve is None or regions is None or curve.empty:
+    curve = ctx.artifact("firesale")
+    regions = ctx.artifact("firesale_regions")
+    mean = ctx.artifact("firesale_mean")
+    mean_regions = ctx.artifact("firesale_mean_regions")
+    if curve is None or regions is None or mean is None or mean_regions is None or curve.empty:
         return None
     years = sorted(int(y) for y in curve["year"].unique())
-    cols = ["sr", "ll", "cl", "dl", "il", "delina", "delsi", "delloss", "lossre", "losssi", "lossla", "rounds",
-            "n_failed", "n_failed_liquidity", "n_failed_insolvency", "w", "tw"]
-    mean = curve.groupby("alpha", sort=True)[cols].mean().reset_index()
-    mean_regions = fire_sale_regions(mean)
+    mean = mean.sort_values("alpha", kind="mergesort").reset_index(drop=True)
     alpha_pct = 100 * mean["alpha"].to_numpy()
     step = float(np.median(np.diff(mean["alpha"]))) if len(mean) > 1 else 0.005
 
@@ -164,7 +181,7 @@ def build(ctx: ReportContext) -> Section | None:
         "mean_contagion_from": float(contagion["alpha_from"].iloc[0]) if len(contagion) else None,
         "mean_contagion_to": float(contagion["alpha_to"].iloc[0]) if len(contagion) else None,
     }
-    return Section("firesale", "Fire-sale stress test (double-layer fire sales)", INTRO, blocks, metrics,
+    return Section("firesale", "Fire-sale stress test (double-layer fire sales)", intro(ctx), blocks, metrics,
                    {"mean_curve": mean, "regions": regions, "summary": summary})
 
 

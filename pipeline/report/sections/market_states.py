@@ -7,7 +7,7 @@ import pandas as pd
 from pipeline.report.core import ReportContext, Section, figure_html, shade_episodes, table_html
 
 INTRO = (
-    "The market state variables, each oriented so that larger values mean more stress (METHODS §1.3): by default "
+    "The market state variables, each oriented so that larger values mean more stress (Fang–Chen–Yang 2018; docs/covar.md): by default "
     "the loss of the real-estate sector index, the 20-day rolling volatility of the stock index, the overnight "
     "money-market rate, the loss of the bond index and the loss of the USD/CNY central parity. Shaded: the stress "
     "episodes of <code>report.episodes</code>. The table gives each variable's mean, standard deviation, 5%, 50% "
@@ -16,7 +16,7 @@ INTRO = (
 
 
 def build(ctx: ReportContext) -> Section | None:
-    states = ctx.artifact("interim/canonical/market_states.parquet")
+    states = ctx.artifact("market_states")
     if states is None:
         return None
     states = states.set_index("date")

@@ -31,8 +31,8 @@ def _stats(x: pd.Series) -> dict[str, float]:
 
 
 def build(ctx: ReportContext) -> Section | None:
-    rets = ctx.artifact("interim/returns.parquet")
-    system = ctx.artifact("interim/system_returns.parquet")
+    rets = ctx.artifact("returns")
+    system = ctx.artifact("system_returns")
     if rets is None or system is None:
         return None
     rows = [{"series": "system", **_stats(system["ret"])}]

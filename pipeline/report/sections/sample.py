@@ -15,11 +15,11 @@ INTRO = (
 
 
 def build(ctx: ReportContext) -> Section | None:
-    banks = ctx.artifact("interim/canonical/banks.parquet")
-    rets = ctx.artifact("interim/returns.parquet")
+    banks = ctx.artifact("banks")
+    rets = ctx.artifact("returns")
     if banks is None or rets is None:
         return None
-    bs = ctx.artifact("interim/canonical/balance_sheet.parquet")
+    bs = ctx.artifact("balance_sheet")
     cover = rets.groupby("bank_id").agg(
         first=("date", "min"), last=("date", "max"), rows=("date", "size"), returns=("ret", "count")
     )

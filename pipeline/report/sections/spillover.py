@@ -1,4 +1,4 @@
-"""ΔCoVaR by quantile regression and the market-spillover decomposition (METHODS §1.1, §1.3; seed 004)."""
+"""ΔCoVaR by quantile regression and the market-spillover decomposition (Adrian–Brunnermeier 2016; Fang–Chen–Yang 2018; docs/covar.md)."""
 
 from __future__ import annotations
 
@@ -6,18 +6,19 @@ import numpy as np
 import pandas as pd
 
 from pipeline.report.core import ReportContext, Section, figure_html, shade_episodes, table_html
+from pipeline.report.provenance import NOT_RECORDED
 
 INTRO = (
     "All values are daily losses (−Δlog price) as fractions, estimated by exact quantile regression at the loss "
-    "quantile q (0.95 by default; docs/covar.md). <b>Improved index</b> (seed 004, eq. 8): the market-value-weighted "
+    "quantile q (<code>measures.covar_qr.q</code> = {q_qr}, <code>measures.spillover.q</code> = {q_sp}; docs/covar.md). <b>Improved index</b> (Fang–Chen–Yang 2018, eq. 8): the market-value-weighted "
     "sum over banks of the market-spillover ΔCoVaR<sup>M</sup><sub>i</sub> = CoVaR<sub>i</sub>(q; M<sup>s</sup>) − "
     "CoVaR<sub>i</sub>(0.5; M<sup>n</sup>), the system's conditional VaR when the bank is at its q-VaR and every market "
     "state at its stress level M<sup>s</sup> (the rolling q-quantile) minus the same when the bank is at its median and "
     "markets at their normal level M<sup>n</sup> (the rolling median), from rolling windows "
-    "(<code>measures.spillover.window</code> trading days) with contemporaneous states. <b>Traditional index</b>: the "
-    "weighted sum of the classic ΔCoVaR<sub>i</sub> = β(VaR<sub>i</sub>(q) − VaR<sub>i</sub>(0.5)) — by default "
-    "(<code>measures.spillover.traditional: lagged</code>) METHODS §1.1's, with the states lagged one day and fitted on "
-    "the same rolling windows; with <code>same_window</code>, from the spillover fits at that day's states. "
+    "(<code>measures.spillover.window</code> = {window} trading days) with contemporaneous states. <b>Traditional index</b>: the "
+    "weighted sum of the classic ΔCoVaR<sub>i</sub> = β(VaR<sub>i</sub>(q) − VaR<sub>i</sub>(0.5)) — "
+    "<code>measures.spillover.traditional</code> = {traditional}; with <code>lagged</code>, the covar_qr stage's "
+    "definition (docs/covar.md), with the states lagged one day and fitted on the same rolling windows; with <code>same_window</code>, from the spillover fits at that day's states. "
     "Weights are previous-day market-value shares. Both indices are shown weekly (the last trading day of each week). "
     "<b>Per-market spillover</b> S<sub>k</sub> (eq. 11–12): the rise of CoVaR when only market k moves from its normal "
     "to its stress level; S<sub>k</sub> = ΔM<sub>k</sub>(γ<sub>k</sub> + β c<sub>k</sub>), with the four channels: own "
@@ -27,7 +28,7 @@ INTRO = (
     "means over all dates (each date weighted over banks); the mean of S<sub>k</sub> is not the product of the mean "
     "channels. The episode table gives each index's mean inside each stress episode of <code>report.episodes</code> "
     "(shaded in the figures) and its ratio to the full-sample mean. <b>Top banks</b>: the banks with the largest mean "
-    "ΔCoVaR by quantile regression with lagged state variables (METHODS §1.1, stage covar_qr) over the rows with "
+    "ΔCoVaR by quantile regression with lagged state variables (stage covar_qr, docs/covar.md) over the rows with "
     "status ok, with their mean VaR<sub>q</sub>, CoVaR and — where the spillover stage ran — their mean "
     "ΔCoVaR<sup>M</sup>. Rows with a non-ok status are counted, never used silently."
 )
@@ -76,7 +77,7 @@ def episode_table(daily: pd.DataFrame, episodes: list) -> pd.DataFrame:
 
 
 def channel_table(channels: pd.DataFrame) -> pd.DataFrame:
-    """Means over dates of the weighted per-market spillover and channels (seed 004 tables 2–3)."""
+    """Means over dates of the weighted per-market spillover and channels (Fang–Chen–Yang 2018 tables 2–3)."""
     t = channels.groupby("market", sort=True)[["spillover", "delta_m", "c", "gamma", "beta"]].mean()
     t["spillover"] = t["spillover"] * 100.0
     t = t.rename(columns={"spillover": "S_k mean %", "delta_m": "own risk ΔM_k", "c": "risk-taking c_k",
@@ -101,11 +102,11 @@ def top_banks(covar: pd.DataFrame, spill: pd.DataFrame | None, n: int = 10) -> p
 
 
 def build(ctx: ReportContext) -> Section | None:
-    covar = ctx.artifact("processed/measures/covar_qr.parquet")
-    daily = ctx.artifact("processed/system/spillover_index.parquet")
-    weekly = ctx.artifact("processed/system/spillover_index_weekly.parquet")
-    channels = ctx.artifact("processed/system/spillover_channels.parquet")
-    spill = ctx.artifact("processed/measures/spillover.parquet")
+    covar = ctx.artifact("covar_qr")
+    daily = ctx.artifact("spillover_index")
+    weekly = ctx.artifact("spillover_index_weekly")
+    channels = ctx.artifact("spillover_channels")
+    spill = ctx.artifact("spillover")
     if covar is None and daily is None:
         return None
     blocks, metrics, plots = [], {}, {}
@@ -136,4 +137,13 @@ def build(ctx: ReportContext) -> Section | None:
         metrics["covar_qr_non_ok_rows"] = int((status != "ok").sum())
         metrics["top_bank"] = str(tb["bank_id"].iloc[0]) if len(tb) else None
         plots["top_banks"] = tb
-    return Section("spillover", "ΔCoVaR by quantile regression and market spillovers", INTRO, blocks, metrics, plots)
+    return Section("spillover", "ΔCoVaR by quantile regression and market spillovers", intro(ctx), blocks, metrics, plots)
+
+
+def intro(ctx: ReportContext) -> str:
+    """The section text with the parameter values recorded in the artifacts' provenance."""
+    values = {"q_qr": ("covar_qr", "measures.covar_qr.q"), "q_sp": ("spillover_index", "measures.spillover.q"),
+              "window": ("spillover_index", "measures.spillover.window"),
+              "traditional": ("spillover_index", "measures.spillover.traditional")}
+    found = {key: ctx.param(name, dotted) for key, (name, dotted) in values.items()}
+    return INTRO.format(**{k: NOT_RECORDED if v is None else v for k, v in found.items()})

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 
@@ -12,8 +10,10 @@ from pipeline.report.core import (
     Section,
     figure_html,
     shade_episodes,
+    status_kind,
     table_html,
 )
+from pipeline.report.provenance import NOT_RECORDED
 
 INTRO = (
     "Capital shortfall in a crisis (Brownlees &amp; Engle 2017). For each bank and day, a bivariate DCC-GJR-GARCH "
@@ -21,12 +21,12 @@ INTRO = (
     "conditional volatilities σ and correlation ρ. <b>ΔCoVaR-DCC</b> = Φ⁻¹(q)·ρ·σ<sub>sys</sub> is the rise of the "
     "system's q-loss quantile when the bank moves from its median to its q-loss state (daily, as a fraction). "
     "<b>MES</b> is the bank's expected daily loss on the system's bad days: <i>historical</i> = minus the mean bank "
-    "return on the 5% worst system days of the last <code>window</code> days; <i>dynamic</i> = the Brownlees–Engle "
-    "kernel estimate from the DCC with the market threshold κ. <b>β</b> = ρσ<sub>bank</sub>/σ<sub>sys</sub>; "
+    "return on the {tail} worst system days of the last <code>window</code> = {window} days; <i>dynamic</i> = the Brownlees–Engle "
+    "kernel estimate from the DCC with the market threshold κ = {kappa}. <b>β</b> = ρσ<sub>bank</sub>/σ<sub>sys</sub>; "
     "<b>LRMES</b> = the expected equity fall if the system falls by d over h days (route "
-    "<code>lrmes_route</code>, by default 1 − exp(log(1−d)·β)). <b>SRISK</b> = k·D − (1−k)(1−LRMES)·W, D = book "
+    "<code>lrmes_route</code> = {route}; closed_form: 1 − exp(log(1−d)·β), d = {crash}, h = {horizon}). <b>SRISK</b> = k·D − (1−k)(1−LRMES)·W, D = book "
     "liabilities carried forward from their publication date, W = market capitalisation, k = prudential capital "
-    "ratio; positive = capital shortfall. Aggregate SRISK = Σ max(SRISK, 0); <b>SRISK%</b> = a bank's share of it. "
+    "ratio ({k}); positive = capital shortfall. Aggregate SRISK = Σ max(SRISK, 0); <b>SRISK%</b> = a bank's share of it. "
     "Money amounts are in billions of the data currency. Rankings by year use the bank's average daily SRISK over "
     "the year. Rows whose fit failed or whose liabilities or market cap are missing carry a non-ok status and no "
     "SRISK; the health table counts them."
@@ -36,14 +36,8 @@ BILLION = 1e9
 
 
 def _currency(ctx: ReportContext) -> str:
-    meta = ctx.data_dir / "interim" / "canonical" / "meta.json"
-    if meta.is_file():
-        return str(json.loads(meta.read_text(encoding="utf-8")).get("currency", ""))
-    return ""
-
-
-def _status_kind(status: pd.Series) -> pd.Series:
-    return status.astype(str).str.split(":", n=1).str[0]
+    meta = ctx.artifact("canonical/meta")
+    return "" if meta is None else str(meta.get("currency", ""))
 
 
 def _status_class(status: pd.Series) -> pd.Series:
@@ -84,13 +78,13 @@ def yearly_ranking(sr: pd.DataFrame, top: int = 5) -> pd.DataFrame:
 
 
 def build(ctx: ReportContext) -> Section | None:
-    sr = ctx.artifact("processed/measures/srisk.parquet")
-    total = ctx.artifact("processed/system/srisk_total.parquet")
+    sr = ctx.artifact("srisk")
+    total = ctx.artifact("srisk_total")
     if sr is None or total is None:
         return None
-    mes = ctx.artifact("processed/measures/mes.parquet")
-    covar = ctx.artifact("processed/measures/covar_dcc.parquet")
-    estimates = ctx.artifact("processed/estimates/covar_dcc.parquet")
+    mes = ctx.artifact("mes")
+    covar = ctx.artifact("covar_dcc")
+    estimates = ctx.artifact("covar_dcc_estimates")
     cur = _currency(ctx)
     unit = f"bn {cur}".strip()
     blocks: list[str] = []
@@ -164,7 +158,7 @@ def build(ctx: ReportContext) -> Section | None:
     health = health_table({"covar_dcc": covar, "mes": mes, "srisk": sr})
     if estimates is not None:
         fits = estimates[estimates["term"] == "dcc_a"]
-        kinds = _status_kind(fits["status"]).value_counts()
+        kinds = status_kind(fits["status"]).value_counts()
         metrics["fits"] = {k: int(kinds.get(k, 0)) for k in ("ok", "warning", "failed")}
         dcc = estimates[estimates["term"].isin(["dcc_a", "dcc_b"])].pivot(index="bank_id", columns="term", values="estimate")
         if dcc.notna().any().any():
@@ -176,4 +170,14 @@ def build(ctx: ReportContext) -> Section | None:
     plots["health"] = health
     non_ok = health[health["status"] != "ok"]
     metrics["non_ok_rows"] = {f"{a}|{s}": int(r) for a, s, r in zip(non_ok["artifact"], non_ok["status"], non_ok["rows"])}
-    return Section("srisk", "SRISK, MES and ΔCoVaR-DCC", INTRO, blocks, metrics, plots)
+    return Section("srisk", "SRISK, MES and ΔCoVaR-DCC", intro(ctx), blocks, metrics, plots)
+
+
+def intro(ctx: ReportContext) -> str:
+    """The section text with the parameter values recorded in the srisk artifact's provenance."""
+    keys = ("window", "kappa", "crash", "horizon", "k")
+    found = {key: ctx.param("srisk", f"measures.mes_srisk.{key}") for key in keys}
+    found["route"] = ctx.param("srisk", "measures.mes_srisk.lrmes_route")
+    tail = ctx.param("srisk", "measures.mes_srisk.tail")
+    found["tail"] = None if tail is None else f"{100 * tail:g}%"
+    return INTRO.format(**{k: NOT_RECORDED if v is None else v for k, v in found.items()})

@@ -1,0 +1,178 @@
+"""The report stage: its params group, artifacts-only sections, provenance in the page, stable bytes."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import REPO, copy_root, repo_params, run_stage
+from measures.core.config import ConfigError
+from pipeline.artifacts import artifact
+from pipeline.io import write_parquet
+from pipeline.report import provenance
+from pipeline.report_config import Episode, NetworkDrawing, ReportConfig
+from pipeline.report.core import ReportContext, build_sections
+from pipeline.report.sections import firesale, panel_regressions
+
+SOURCE = {"kind": "synthetic", "seed": 7, "sample": {"start": "2010-01-01", "end": "2011-12-31"}}
+
+
+def put(root: Path, name: str, frame: pd.DataFrame, *, stage: str | None = None, params: dict | None = None) -> None:
+    """Write artifact ``name`` under ``root``, with a provenance when ``stage`` is given."""
+    prov = None if stage is None else {"stage": stage, "params": params or {}, "data_source": SOURCE, "version": "0"}
+    write_parquet(frame, root / artifact(name).path, provenance=prov)
+
+
+# ---------------------------------------------------------------- params
+
+
+def test_defaults_equal_the_params_yaml_report_group():
+    group = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))["report"]
+    assert ReportConfig.from_mapping(group, where="report") == ReportConfig()
+    assert ReportConfig().contagion == NetworkDrawing() and len(ReportConfig().episodes) == 4
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    ({"contagion": {"layout": "grid"}},
+     "report.contagion: layout='grid' is not allowed; allowed values: 'circular', 'spring'"),
+    ({"contagion": {"edge_threshold": 1.5}}, r"report.contagion: edge_threshold=1.5 is out of range; allowed: \[0.0, 1.0\]"),
+    ({"contagion": {"layout_seed": 1.5}}, "report.contagion: layout_seed=1.5 must be an integer"),
+    ({"contagion": {"seed": 1}}, "report.contagion: unknown option.*seed.*allowed options: edge_threshold, layout, layout_seed"),
+    ({"titel": "x"}, "report: unknown option.*titel.*allowed options: contagion, episodes, title"),
+    ({"episodes": [{"name": "e", "start": "2009-02-01", "end": "2009-01-01"}]},
+     "report.episodes.0.: start='2009-02-01' is after end='2009-01-01'"),
+    ({"episodes": [{"name": "e", "start": "2009-02-30", "end": "2009-03-01"}]}, "report.episodes.0.: start='2009-02-30' is not a date"),
+])
+def test_bad_values_name_the_key(values, message):
+    with pytest.raises(ConfigError, match=message):
+        ReportConfig.from_mapping(values, where="report")
+
+
+def test_the_runner_rejects_a_bad_layout_before_reading_anything(tmp_path):
+    with pytest.raises(ConfigError, match="report.contagion: layout='grid'"):
+        run_stage(tmp_path, "report", **{"report.contagion": {"layout": "grid"}})
+
+
+def test_yaml_dates_and_an_empty_episode_list():
+    cfg = ReportConfig.from_mapping({"episodes": [{"name": "e", "start": pd.Timestamp("2009-01-01").date(),
+                                                   "end": "2009-01-31"}]}, where="report")
+    assert cfg.episodes == (Episode(name="e", start="2009-01-01", end="2009-01-31"),)
+    assert ReportConfig.from_mapping({"episodes": []}).episodes == ()
+
+
+# ---------------------------------------------------------------- artifacts only
+
+
+def test_the_report_imports_no_science():
+    out = subprocess.run(["grep", "-rE", r"^\s*(from|import) (measures|panel)", "pipeline/report"], cwd=REPO,
+                         capture_output=True, text=True)
+    assert out.stdout == ""
+
+
+def _firesale_artifacts(root: Path, *, contagion: tuple[float, float]) -> None:
+    alpha = np.round(np.arange(1, 11) * 0.01, 2)
+    cols = ["sr", "ll", "cl", "dl", "il", "delina", "delsi", "delloss", "lossre", "losssi", "lossla", "rounds",
+            "n_failed", "n_failed_liquidity", "n_failed_insolvency", "w", "tw"]
+    rows = []
+    for year in (2012, 2013):
+        for a in alpha:
+            rows.append({"year": year, "alpha": a, **{c: a * (year - 2011) for c in cols}, "status": "ok",
+                         "n_banks": 5, "omega": 1e-3})
+    curve = pd.DataFrame(rows)
+    params = {"stress.firesale": {"il_share": 0.6, "r_star": 20.0, "alpha": {"start": 0.01, "stop": 0.1, "step": 0.01}}}
+    put(root, "firesale", curve, stage="stress_firesale", params=params)
+    regions = pd.DataFrame({"year": [2012], "region": ["relief"], "alpha_from": [0.01], "alpha_to": [0.1],
+                            "sr_max": [0.1], "alpha_sr_max": [0.1], "n_failed_max": [0.1], "rounds_max": [0.1]})
+    put(root, "firesale_regions", regions, stage="stress_firesale", params=params)
+    put(root, "firesale_mean", curve.groupby("alpha")[cols].mean().reset_index(), stage="stress_firesale", params=params)
+    mean_regions = pd.DataFrame({"region": ["relief", "contagion"], "alpha_from": [0.01, contagion[0]],
+                                 "alpha_to": [contagion[0] - 0.01, contagion[1]], "sr_max": [0.1, 0.2],
+                                 "alpha_sr_max": [0.02, 0.05], "n_failed_max": [0.0, 0.1], "rounds_max": [0.0, 0.1]})
+    put(root, "firesale_mean_regions", mean_regions, stage="stress_firesale", params=params)
+
+
+def test_firesale_regions_come_from_the_stage_artifact(tmp_path):
+    """The section shows the stage's mean-curve regions (its il_share), never recomputes them."""
+    _firesale_artifacts(tmp_path, contagion=(0.04, 0.07))
+    section = build_sections(ReportContext.open(tmp_path), [firesale])[0]
+    assert (section.metrics["mean_contagion_from"], section.metrics["mean_contagion_to"]) == (0.04, 0.07)
+    assert section.sources == ["firesale", "firesale_regions", "firesale_mean", "firesale_mean_regions"]
+    assert "<code>il_share</code> = 60%" in section.intro and "<code>r_star</code> = 20, a 5% leverage ratio" in section.intro
+    assert "stress.firesale.il_share</code></td><td>0.6" in section.provenance
+    assert "Built from simulated data (synthetic, seed 7)" in section.provenance
+    assert firesale.build(ReportContext.open(tmp_path / "absent")) is None
+
+
+def test_panel_tables_are_the_stage_display_tables(tmp_path):
+    params = {"panel": {"brackets": "t", "digits": 2, "covariance": "robust", "hausman_variance": "re"}}
+    coef = pd.DataFrame({"model": ["m1", "m1", "m2", "m2"], "term": ["car", "npl", "lev", "npl"], "position": [0, 1, 0, 1],
+                         "estimate": [0.5, 0.1, 0.2, 0.1], "std_error": [0.1, 0.2, 0.1, 0.2]})
+    fit = pd.DataFrame({"model": ["m1", "m2", "m3"], "position": [0, 1, 2], "nobs": [30, 30, 0], "banks": [5, 5, 0],
+                        "excluded": [0, 0, 0], "hausman_df": [1, 1, 0], "hausman_status": ["ok"] * 3,
+                        "chosen": ["FE", "RE", ""], "status": ["ok", "ok", "failed:MissingColumns: no lcr"],
+                        "r2_within": [0.1, 0.2, np.nan], "hausman": [1.0, 2.0, np.nan], "hausman_p": [0.3, 0.2, np.nan]})
+    table1 = pd.DataFrame({"Variable": ["CRW"], "N": ["30"], "mean": ["0.2000"]})
+    table2 = pd.DataFrame({"": ["CAR", "", "Estimator"], "m1": ["0.50***", "(5.00)", "FE"]})
+    for name, frame in (("panel/coefficients", coef), ("panel/fit_stats", fit), ("panel/table1", table1),
+                        ("panel/table2", table2)):
+        put(tmp_path, name, frame, stage="panel", params=params)
+    section = panel_regressions.build(ReportContext.open(tmp_path))
+    html = "".join(section.blocks)
+    assert "<td>0.50***</td>" in html and "<td>(5.00)</td>" in html and "<td>0.2000</td>" in html
+    assert "Coefficients with t statistics in brackets" in html
+    assert "<code>panel.covariance</code> = robust" in section.intro and "hausman_variance</code> = re" in section.intro
+    assert section.metrics["models_estimated"] == 2 and section.metrics["models_not_estimated"] == 1
+
+
+# ---------------------------------------------------------------- provenance
+
+
+def test_provenance_texts():
+    files = {"kind": "files", "format": "wind", "raw_dir": "data/raw", "sample": {"start": None, "end": "2020-12-31"}}
+    assert provenance.source_text(files) == "files: format wind, raw_dir data/raw"
+    assert provenance.sample_text(files) == "first date .. 2020-12-31"
+    assert provenance.source_text(SOURCE) == "simulated data (synthetic, seed 7)"
+    assert provenance.flatten({"b": {"y": [1, 2], "x": {"z": None}}, "a": 1.0}) == [("a", 1.0), ("b.x.z", None), ("b.y", [1, 2])]
+    assert provenance.header({"banks": None}) == {"source": "provenance not recorded", "sample": "provenance not recorded",
+                                                  "version": ""}
+    html = provenance.section_html({"crw": None})
+    assert "crw: provenance not recorded" in html and "simulated" not in html
+
+
+@pytest.fixture(scope="module")
+def report_root(default_root, tmp_path_factory) -> Path:
+    """The report on the ingest and returns artifacts of the default data (other sections skipped)."""
+    root = copy_root(default_root, tmp_path_factory.mktemp("report"), "prices", "banks", "balance_sheet",
+                     "market_states", "episodes", "canonical/meta", "returns", "system_returns", "quality/ingest",
+                     "quality/returns")
+    run_stage(root, "report")
+    return root
+
+
+def test_report_on_the_default_data_shows_source_sample_and_parameters(report_root):
+    html = (report_root / artifact("report/html").path).read_text(encoding="utf-8")
+    params = repo_params()["data"]
+    header = re.search(r'<dl class="source">(.*?)</dl>', html, re.S).group(1)
+    assert f"simulated data (synthetic, seed {params['seed']})" in header
+    assert f"{params['start']} .. {params['end']}" in header
+    assert "Parameters (ingest, returns)" in html and "<code>measures.returns.system</code></td><td>sample" in html
+    assert html.count("Built from simulated data") == 4  # sample, quality, returns, market states
+    metrics = json.loads((report_root / artifact("report/metrics").path).read_text(encoding="utf-8"))
+    assert sorted(metrics) == ["market_states", "quality", "returns", "sample"] and metrics["sample"]["n_banks"] == 16
+    assert sorted(p.name for p in (report_root / artifact("report/plots").path).glob("*.csv"))[0] == "market_states_states.csv"
+    assert not (report_root / "data/processed/quality/report.parquet").exists()  # quality=False
+
+
+def test_report_bytes_are_stable(report_root, tmp_path):
+    root = copy_root(report_root, tmp_path, "prices", "banks", "balance_sheet", "market_states", "episodes",
+                     "canonical/meta", "returns", "system_returns", "quality/ingest", "quality/returns")
+    run_stage(root, "report")
+    for name in ("report/html", "report/metrics"):
+        assert (root / artifact(name).path).read_bytes() == (report_root / artifact(name).path).read_bytes()
