@@ -14,7 +14,14 @@ panel --input PANEL.csv --out DIR [--params FILE]
 
 from __future__ import annotations
 
+import os
 import sys
+
+# Stages run single-threaded BLAS whatever the user's thread settings: set before numpy is
+# imported, so that results never depend on the core count or thread scheduling (a multi-threaded
+# reduction changes the last bits). Parallelism comes from the scheduler, over banks, windows, years.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS"):
+    os.environ[_var] = "1"
 
 COMMANDS = {"run": "pipeline.stage", "dag": "pipeline.dag", "panel": "pipeline.replication"}
 

@@ -14,7 +14,7 @@ import jinja2
 import numpy as np
 import pandas as pd
 
-from pipeline.artifacts import QUALITY_STAGES, artifact
+from pipeline.artifacts import artifact
 from pipeline.io import read_provenance
 from pipeline.report import provenance
 from pipeline.report_config import ReportConfig
@@ -78,7 +78,8 @@ class ReportContext:
 
     def quality(self) -> pd.DataFrame:
         """All data-quality records of every stage, concatenated."""
-        frames = [self.artifact(f"quality/{stage}") for stage in sorted(QUALITY_STAGES)]
+        names = sorted(n for n in self.stage.stage.inputs if n.startswith("quality/"))
+        frames = [self.artifact(name) for name in names]
         frames = [f for f in frames if f is not None and len(f)]
         if not frames:
             return pd.DataFrame(columns=["stage", "table", "bank_id", "date_start", "date_end", "n_rows", "action", "reason", "detail"])

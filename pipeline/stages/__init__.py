@@ -9,8 +9,8 @@ No stage imports another stage.
 
 import os
 
-# Stages run single-threaded BLAS: results do not depend on the machine's core count, and
+# Stages run single-threaded BLAS (``python -m pipeline`` forces it before numpy loads; this
+# covers stages imported from Python): results do not depend on the machine's core count, and
 # small per-window solves are many times faster without thread start-up on busy machines.
-# Any parallelism must come from processes over banks, windows, years or grids, never from BLAS threads.
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")

@@ -10,7 +10,7 @@ Outputs: ``data/report/index.html`` (cached), ``data/report/metrics.json`` and
 
 from __future__ import annotations
 
-from pipeline.artifacts import QUALITY_STAGES
+from pipeline.dag import STAGES
 from pipeline.report import ReportContext, render_report
 from pipeline.report_config import ReportConfig
 from pipeline.report.core import build_sections, clean_metric, write_plots
@@ -41,7 +41,7 @@ STAGE = Stage(
         "panel/coefficients", "panel/fit_stats", "panel/table1", "panel/table2",
         "firesale", "firesale_regions", "firesale_mean", "firesale_mean_regions",
         "cascade_surface", "cascade_matrix", "cascade_hierarchy", "cascade_boundary", "debtrank",
-        *(f"quality/{stage}" for stage in QUALITY_STAGES),
+        *(f"quality/{stage}" for stage in STAGES if stage != "report"),
     ),
     outputs=("report/html", "report/metrics", "report/plots"),
     files=("pipeline/report/templates",),
