@@ -1,4 +1,4 @@
-"""Fixed effects, random effects, Hausman choice: seed 003 §4 (METHODS §5).
+"""Fixed effects, random effects, Hausman choice: Liu–Ma 2021's panel regressions (docs/panel.md).
 
 For each :class:`~panel.spec.ModelSpec`:
 
@@ -8,12 +8,12 @@ For each :class:`~panel.spec.ModelSpec`:
    variance components (Baltagi–Chang form on unbalanced panels = R plm ``swar``).
 3. Hausman on the common slopes with the conventional covariances of both fits
    (the classical test: RE must be efficient under H0, so no robust covariance).
-   ``PanelConfig.hausman_variance``: ``own`` (default) gives each covariance its own
-   residual variance, as R ``plm::phtest`` and Stata's plain ``hausman``; ``fe`` / ``re``
-   base both on the FE / RE residual variance (Stata ``sigmaless`` / ``sigmamore``), which
-   makes V_FE - V_RE = s^2 [(X~'X~)^-1 - (X*'X*)^-1] positive semi-definite by construction
-   (the GLS-transformed X* adds a between part to the within X~).
-4. Choice (``PanelConfig.choose``): ``fe`` always reports FE (seed 003 does); ``hausman``
+   ``PanelConfig.hausman_variance``: ``fe`` (default) / ``re`` base both covariances on the
+   FE / RE residual variance (Stata ``sigmaless`` / ``sigmamore``), which makes
+   V_FE - V_RE = s^2 [(X~'X~)^-1 - (X*'X*)^-1] positive semi-definite by construction
+   (the GLS-transformed X* adds a between part to the within X~); ``own`` gives each
+   covariance its own residual variance, as R ``plm::phtest`` and Stata's plain ``hausman``.
+4. Choice (``PanelConfig.choose``): ``fe`` always reports FE (Liu–Ma 2021 do); ``hausman``
    reports FE if H0 is rejected at ``alpha``, else RE. When V_FE - V_RE is not positive
    definite the test is not valid and FE (consistent under both hypotheses) is reported.
 
@@ -50,19 +50,20 @@ class PanelConfig(Config):
         ``hausman``: FE if the Hausman test rejects at ``alpha``, else RE; ``fe``: always FE.
     alpha : float in (0, 1)
         Level of the Hausman test (default 5%).
-    hausman_variance : {"own", "fe", "re"}
-        Residual variance behind V_FE and V_RE: each its own (``own``, = plm ``phtest``),
-        or both the FE one (``fe``, Stata ``sigmaless``) or the RE one (``re``, Stata
-        ``sigmamore``); the common choices rarely give a non-positive-definite difference.
-    missing_columns : {"raise", "skip"}
-        A model whose columns are absent from the data raises (default), or is skipped
-        and listed in ``PanelResults.skipped`` with the reason (e.g. a data set without LCR).
+    hausman_variance : {"fe", "re", "own"}
+        Residual variance behind V_FE and V_RE: both the FE one (``fe``, default, Stata
+        ``sigmaless``), both the RE one (``re``, Stata ``sigmamore``), or each its own (``own``,
+        = plm ``phtest``); the common choices rarely give a non-positive-definite difference
+        (docs/panel.md).
+    missing_columns : {"skip", "raise"}
+        A model whose columns are absent from the data is skipped (default) and listed in
+        ``PanelResults.skipped`` with the reason (e.g. a data set without LCR), or raises.
     """
 
     choose: str = "hausman"
     alpha: float = 0.05
-    hausman_variance: str = "own"
-    missing_columns: str = "raise"
+    hausman_variance: str = "fe"
+    missing_columns: str = "skip"
 
     def validate(self) -> None:
         check_choice("choose", self.choose, ("hausman", "fe"))
