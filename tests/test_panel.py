@@ -96,11 +96,11 @@ def test_hausman_rejects_correlated_effects_and_keeps_re_when_uncorrelated():
         res = estimate_model(correlated, SPEC, PanelConfig(hausman_variance=variance))
         assert res.hausman.positive_definite and res.hausman.p_value < 1e-4 and res.chosen == "fe"
     # own variances (plm phtest): here V_FE - V_RE is not positive definite -> flagged, FE kept
-    res = estimate_model(correlated, SPEC)
+    res = estimate_model(correlated, SPEC, PanelConfig(hausman_variance="own"))
     assert res.hausman.status == "warning:NotPositiveDefinite" and res.chosen == "fe"
     assert res.fit_stats()["status"] == "warning:NotPositiveDefinite"
     uncorrelated, _ = simulate(4, corr=0.0, n_banks=60)
-    res = estimate_model(uncorrelated, SPEC)
+    res = estimate_model(uncorrelated, SPEC, PanelConfig(hausman_variance="own"))
     assert res.hausman.positive_definite and res.hausman.p_value > 0.05
     assert res.chosen == "re" and res.re is not None
     coefs = res.coefficients().set_index("term")["estimate"]
@@ -230,8 +230,8 @@ def test_models_with_absent_columns_can_be_skipped(data):
     rng = np.random.default_rng(0)
     no_lcr = data.drop(columns="lcr").assign(**{c: rng.normal(size=len(data)) for c in ("lev", "ldr", "liq")})
     with pytest.raises(ValueError, match=r"model 'm1': missing column\(s\) lcr"):
-        estimate_models(no_lcr, specs)
-    res = estimate_models(no_lcr, specs, PanelConfig(missing_columns="skip"))
+        estimate_models(no_lcr, specs, PanelConfig(missing_columns="raise"))
+    res = estimate_models(no_lcr, specs)  # skip is the default
     assert res.skipped.values.tolist() == [["m1", "missing column(s) lcr"], ["m4", "missing column(s) lcr"],
                                            ["m9", "missing column(s) lcr"]]
     assert res.fit_stats["model"].tolist() == ["m2", "m3", "m5", "m6", "m7", "m8"]
@@ -326,7 +326,7 @@ def test_hausman_size_under_random_effects():
         assert res.hausman.positive_definite
         p_values.append(res.hausman.p_value)
         if seed < 6:
-            not_pd_own += not estimate_model(df, SPEC).hausman.positive_definite
+            not_pd_own += not estimate_model(df, SPEC, PanelConfig(hausman_variance="own")).hausman.positive_definite
     p_values = np.array(p_values)
     assert np.mean(p_values < 0.05) <= 0.15
     assert 0.3 < p_values.mean() < 0.7  # roughly uniform

@@ -31,7 +31,7 @@ def panel() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def fitted(panel):
-    results = estimate_models(panel, seed003_models(), PanelConfig(choose="fe"))
+    results = estimate_models(panel, seed003_models(), PanelConfig(choose="fe", hausman_variance="own"))
     return {r.spec.name: r for r in results.results}, results
 
 
