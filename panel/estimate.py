@@ -168,7 +168,7 @@ def _bank_effects(md: ModelData, fit: PanelFit) -> pd.Series | None:
 
 
 def estimate_model(data: pd.DataFrame, spec: ModelSpec, config: PanelConfig | None = None) -> ModelResult:
-    """Estimate one model of seed 003 eq. 7 on a (bank_id, year) panel.
+    """Estimate one model of Liu–Ma 2021 eq. 7 on a (bank_id, year) panel.
 
     Raises ``ValueError`` naming the model and the variable for a missing column, a
     duplicate (bank, year), fewer than two years, an absorbed or collinear regressor.
@@ -221,7 +221,7 @@ def _estimate(md: ModelData, config: PanelConfig) -> ModelResult:
 
 @dataclass(frozen=True)
 class PanelResults:
-    """Results of a model list: per-model results and the tidy frames of DESIGN §3."""
+    """Results of a model list: per-model results and the tidy frames of docs/panel.md (Outputs)."""
 
     results: tuple[ModelResult, ...]
     coefficients: pd.DataFrame

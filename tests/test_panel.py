@@ -279,7 +279,7 @@ def test_non_numeric_and_missing_keys(data):
 
 
 def test_panel_imports_from_this_repository(repo_root: Path):
-    # HoloViz also ships a package named "panel" (DESIGN §2)
+    # HoloViz also ships a package named "panel": the import must resolve to this repository
     assert Path(panel.__file__).resolve().parent == repo_root / "panel"
 
 

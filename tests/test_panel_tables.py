@@ -1,4 +1,4 @@
-"""Seed 003 Table 1 / Table 2 builders and their CSV, LaTeX and HTML renderings."""
+"""Liu–Ma 2021's Table 1 / Table 2 builders and their CSV, LaTeX and HTML renderings."""
 
 from __future__ import annotations
 
