@@ -32,7 +32,7 @@ import pandas as pd
 
 from measures.core.adapters.linearmodels_adapter import PanelFit, fit_panel_ols, fit_random_effects
 from measures.core.config import Config, check_choice, check_range
-from measures.core.status import status_from_exception
+from measures.core.status import is_failed, status_from_exception
 from panel.data import ENTITY, EXCLUSION_COLUMNS, ModelData, model_data
 from panel.hausman import HausmanTest, hausman_test
 from panel.spec import ModelSpec
@@ -104,7 +104,7 @@ class ModelResult:
         for status in [f.status for f in fits if f is not None]:
             if status != "ok":
                 return status
-        if self.hausman_status.startswith("failed:"):
+        if is_failed(self.hausman_status):
             return "warning:HausmanFailed"  # the FE estimates stand; hausman_status has the reason
         return self.hausman_status
 

@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from conftest import repo_params, run_stage
+from test_contagion_chain import planted
 from measures.contagion import ConnectednessConfig, ContagionConfig
 from measures.core.config import ConfigError
 from measures.core.status import FailureBudgetExceeded, NotEstimable
@@ -154,18 +155,7 @@ def test_report_section_absent_without_artifacts(tmp_path):
 
 def planted_artifact(n_banks: int = 5, years=(2010, 2011), seed: int = 3) -> pd.DataFrame:
     """A VAR(1) in which bank B0 drives every other bank strongly (known source)."""
-    rng = np.random.default_rng(seed)
-    dates = pd.bdate_range(f"{years[0]}-01-01", f"{years[-1]}-12-31")
-    coef = 0.3 * np.eye(n_banks)
-    coef[1:, 0] = 0.5
-    y = np.zeros((len(dates) + 50, n_banks))
-    e = rng.standard_normal(y.shape)
-    for t in range(1, len(y)):
-        y[t] = coef @ y[t - 1] + e[t]
-    wide = pd.DataFrame(y[50:], index=pd.DatetimeIndex(dates, name="date"), columns=[f"B{k}" for k in range(n_banks)])
-    long = wide.stack().rename("delta_covar").reset_index().rename(columns={"level_1": "bank_id"})
-    long["status"] = "ok"
-    return long[["bank_id", "date", "delta_covar", "status"]]
+    return planted(n_banks, years, seed)
 
 
 def put(root: Path, frame: pd.DataFrame, name: str = "covar_dcc", key=("bank_id", "date")) -> None:
