@@ -2,7 +2,7 @@
 
 Rows with a missing (NaN or infinite) value in any variable of a model are dropped from
 that model only and returned as exclusion records ``(model, bank_id, year, reason)``
-(METHODS §7: no silent drop). Inputs that cannot identify the model raise a
+(no silent drop: docs/references.md, "Data quality"). Inputs that cannot identify the model raise a
 ``ValueError`` naming the model and the variable: a missing column, a duplicate
 (bank, year), fewer than two years, a regressor constant within every bank (absorbed by
 the bank effects) or within every year (absorbed by year effects), and perfect
@@ -178,7 +178,7 @@ def model_data(data: pd.DataFrame, spec: ModelSpec) -> ModelData:
 def lag_regressors(data: pd.DataFrame, columns: Sequence[str], *, lag: int = 1) -> pd.DataFrame:
     """Replace ``columns`` by their value ``lag`` years earlier for the same bank.
 
-    Seed 003 uses contemporaneous year-end ratios; this is the lagged-regressor option.
+    Liu–Ma 2021 use contemporaneous year-end ratios; this is the lagged-regressor option.
     The value of (bank, year) becomes that of (bank, year - lag); it is missing (and the
     row then excluded by :func:`model_data` as ``missing <column>``) when that year is absent.
     """

@@ -1,4 +1,4 @@
-"""Fixed effects, random effects, Hausman choice: seed 003 §4 (METHODS §5).
+"""Fixed effects, random effects, Hausman choice: Liu–Ma 2021's panel regressions (docs/panel.md).
 
 For each :class:`~panel.spec.ModelSpec`:
 
@@ -8,12 +8,12 @@ For each :class:`~panel.spec.ModelSpec`:
    variance components (Baltagi–Chang form on unbalanced panels = R plm ``swar``).
 3. Hausman on the common slopes with the conventional covariances of both fits
    (the classical test: RE must be efficient under H0, so no robust covariance).
-   ``PanelConfig.hausman_variance``: ``own`` (default) gives each covariance its own
-   residual variance, as R ``plm::phtest`` and Stata's plain ``hausman``; ``fe`` / ``re``
-   base both on the FE / RE residual variance (Stata ``sigmaless`` / ``sigmamore``), which
-   makes V_FE - V_RE = s^2 [(X~'X~)^-1 - (X*'X*)^-1] positive semi-definite by construction
-   (the GLS-transformed X* adds a between part to the within X~).
-4. Choice (``PanelConfig.choose``): ``fe`` always reports FE (seed 003 does); ``hausman``
+   ``PanelConfig.hausman_variance``: ``fe`` (default) / ``re`` base both covariances on the
+   FE / RE residual variance (Stata ``sigmaless`` / ``sigmamore``), which makes
+   V_FE - V_RE = s^2 [(X~'X~)^-1 - (X*'X*)^-1] positive semi-definite by construction
+   (the GLS-transformed X* adds a between part to the within X~); ``own`` gives each
+   covariance its own residual variance, as R ``plm::phtest`` and Stata's plain ``hausman``.
+4. Choice (``PanelConfig.choose``): ``fe`` always reports FE (Liu–Ma 2021 do); ``hausman``
    reports FE if H0 is rejected at ``alpha``, else RE. When V_FE - V_RE is not positive
    definite the test is not valid and FE (consistent under both hypotheses) is reported.
 
@@ -32,7 +32,7 @@ import pandas as pd
 
 from measures.core.adapters.linearmodels_adapter import PanelFit, fit_panel_ols, fit_random_effects
 from measures.core.config import Config, check_choice, check_range
-from measures.core.status import status_from_exception
+from measures.core.status import is_failed, status_from_exception
 from panel.data import ENTITY, EXCLUSION_COLUMNS, ModelData, model_data
 from panel.hausman import HausmanTest, hausman_test
 from panel.spec import ModelSpec
@@ -50,19 +50,20 @@ class PanelConfig(Config):
         ``hausman``: FE if the Hausman test rejects at ``alpha``, else RE; ``fe``: always FE.
     alpha : float in (0, 1)
         Level of the Hausman test (default 5%).
-    hausman_variance : {"own", "fe", "re"}
-        Residual variance behind V_FE and V_RE: each its own (``own``, = plm ``phtest``),
-        or both the FE one (``fe``, Stata ``sigmaless``) or the RE one (``re``, Stata
-        ``sigmamore``); the common choices rarely give a non-positive-definite difference.
-    missing_columns : {"raise", "skip"}
-        A model whose columns are absent from the data raises (default), or is skipped
-        and listed in ``PanelResults.skipped`` with the reason (e.g. a data set without LCR).
+    hausman_variance : {"fe", "re", "own"}
+        Residual variance behind V_FE and V_RE: both the FE one (``fe``, default, Stata
+        ``sigmaless``), both the RE one (``re``, Stata ``sigmamore``), or each its own (``own``,
+        = plm ``phtest``); the common choices rarely give a non-positive-definite difference
+        (docs/panel.md).
+    missing_columns : {"skip", "raise"}
+        A model whose columns are absent from the data is skipped (default) and listed in
+        ``PanelResults.skipped`` with the reason (e.g. a data set without LCR), or raises.
     """
 
     choose: str = "hausman"
     alpha: float = 0.05
-    hausman_variance: str = "own"
-    missing_columns: str = "raise"
+    hausman_variance: str = "fe"
+    missing_columns: str = "skip"
 
     def validate(self) -> None:
         check_choice("choose", self.choose, ("hausman", "fe"))
@@ -103,7 +104,7 @@ class ModelResult:
         for status in [f.status for f in fits if f is not None]:
             if status != "ok":
                 return status
-        if self.hausman_status.startswith("failed:"):
+        if is_failed(self.hausman_status):
             return "warning:HausmanFailed"  # the FE estimates stand; hausman_status has the reason
         return self.hausman_status
 
@@ -167,7 +168,7 @@ def _bank_effects(md: ModelData, fit: PanelFit) -> pd.Series | None:
 
 
 def estimate_model(data: pd.DataFrame, spec: ModelSpec, config: PanelConfig | None = None) -> ModelResult:
-    """Estimate one model of seed 003 eq. 7 on a (bank_id, year) panel.
+    """Estimate one model of Liu–Ma 2021 eq. 7 on a (bank_id, year) panel.
 
     Raises ``ValueError`` naming the model and the variable for a missing column, a
     duplicate (bank, year), fewer than two years, an absorbed or collinear regressor.
@@ -220,7 +221,7 @@ def _estimate(md: ModelData, config: PanelConfig) -> ModelResult:
 
 @dataclass(frozen=True)
 class PanelResults:
-    """Results of a model list: per-model results and the tidy frames of DESIGN §3."""
+    """Results of a model list: per-model results and the tidy frames of docs/panel.md (Outputs)."""
 
     results: tuple[ModelResult, ...]
     coefficients: pd.DataFrame

@@ -2,7 +2,7 @@
 
     H = d' (V_FE - V_RE)^{-1} d,   d = b_FE - b_RE,   H ~ chi2(k) under H0
 
-on the k slopes common to both models (METHODS §5). Under H0 (effects uncorrelated with
+on the k slopes common to both models (docs/panel.md). Under H0 (effects uncorrelated with
 the regressors) both estimators are consistent and RE is efficient, so V_FE - V_RE is
 positive semi-definite asymptotically. In a sample it need not be: then the result says
 so (``positive_definite=False``, status ``warning:NotPositiveDefinite``) and the

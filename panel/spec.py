@@ -1,6 +1,6 @@
 """Model specifications: a panel model is data (a frozen, validated spec), not code.
 
-Seed 003 (§4, eq. 7 as restored in METHODS §5):
+Liu–Ma 2021 (eq. 7, as restored in docs/panel.md):
 
     CRW_it = mu_i + b1 R1_it + b2 R2_it + b3 R1_it * R2_it + sum_c g_c Control_c,it + e_it
 
@@ -21,7 +21,7 @@ from measures.core.config import Config, check_choice, check_range
 #: Covariance estimators offered to the user (``unadjusted`` is used internally by Hausman).
 SPEC_COVARIANCES = tuple(c for c in COVARIANCES if c != "unadjusted")
 
-#: Seed 003's nine models (METHODS §5): regulator main effects and their products.
+#: Liu–Ma 2021's nine models (docs/panel.md): regulator main effects and their products.
 SEED003_MODELS: tuple[dict[str, Any], ...] = (
     {"name": "m1", "regulators": ["car", "lcr"], "interactions": [["car", "lcr"]]},
     {"name": "m2", "regulators": ["car", "ldr"], "interactions": [["car", "ldr"]]},
@@ -34,7 +34,7 @@ SEED003_MODELS: tuple[dict[str, Any], ...] = (
     {"name": "m9", "regulators": ["lcr"]},
 )
 
-#: Seed 003's controls: NPL ratio, net interest margin, loan growth.
+#: Liu–Ma 2021's controls: NPL ratio, net interest margin, loan growth.
 SEED003_CONTROLS = ("npl", "nim", "loan_growth")
 
 
@@ -61,16 +61,16 @@ class ModelSpec(Config):
     name : str
         Model label (a column of Table 2, the ``model`` key of the tidy outputs).
     dependent : str
-        Dependent variable (seed 003: the contagion risk weight ``crw``).
+        Dependent variable (Liu–Ma 2021: the contagion risk weight ``crw``).
     regulators : sequence of str
         Regulator main effects (at least one).
     interactions : sequence of (str, str)
         Products ``a * b`` of two distinct main effects of the model (regulators or
         controls); the term is named ``"a:b"``.
     controls : sequence of str
-        Control variables (seed 003: ``npl``, ``nim``, ``loan_growth``; ``ln_assets`` optional).
+        Control variables (Liu–Ma 2021: ``npl``, ``nim``, ``loan_growth``; ``ln_assets`` optional).
     entity_effects, time_effects : bool
-        Bank fixed effects ``mu_i`` (seed 003) and optional year effects ``lambda_t``.
+        Bank fixed effects ``mu_i`` (Liu–Ma 2021) and optional year effects ``lambda_t``.
         Without entity effects the model is pooled OLS with a constant and no Hausman test.
     covariance : {"clustered", "robust", "driscoll-kraay"}
         ``clustered`` by bank (default), White ``robust``, or Driscoll & Kraay (1998).
@@ -186,11 +186,11 @@ def model_specs(models: Sequence[Mapping[str, Any]], *, defaults: Mapping[str, A
 
 
 def seed003_models(options: Mapping[str, Any] | None = None) -> tuple[ModelSpec, ...]:
-    """Seed 003's nine models (METHODS §5) with common ``options``.
+    """Liu–Ma 2021's nine models (docs/panel.md) with common ``options``.
 
     ``options`` may set any :class:`ModelSpec` field except ``name``, ``regulators`` and
     ``interactions`` (default controls: NPL, NIM, loan growth), plus ``ln_assets: true``
-    to append the control ``ln_assets`` (log total assets; seed 003's optional size control).
+    to append the control ``ln_assets`` (log total assets; Liu–Ma 2021's optional size control).
     """
     options = dict(options or {})
     fixed = sorted({"name", "regulators", "interactions"} & set(options))

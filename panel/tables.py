@@ -1,4 +1,4 @@
-"""Seed 003's Table 1 (descriptive statistics) and Table 2 (models side by side).
+"""Liu–Ma 2021's Table 1 (descriptive statistics) and Table 2 (models side by side).
 
 Pure functions of data frames (Table 2 is built from the tidy ``coefficients`` and
 ``fit_stats`` frames alone, so a report can redraw it from the stored artifacts), and
@@ -161,10 +161,16 @@ def _cell(value, digits: int) -> str:
     return str(value)
 
 
+def format_table(table: pd.DataFrame, *, digits: int = 4) -> pd.DataFrame:
+    """The table as display strings: floats with ``digits`` decimals (empty for NaN, no "-0.000"),
+    everything else as ``str`` — the cells of :func:`table_to_csv`."""
+    return table.map(lambda v: _cell(v, digits))
+
+
 def table_to_csv(table: pd.DataFrame, *, digits: int = 4) -> str:
     """CSV text (numbers formatted with ``digits`` decimals, ``\\n`` line ends)."""
     out = io.StringIO()
-    table.map(lambda v: _cell(v, digits)).to_csv(out, index=False, lineterminator="\n")
+    format_table(table, digits=digits).to_csv(out, index=False, lineterminator="\n")
     return out.getvalue()
 
 

@@ -62,6 +62,7 @@ REPORT = "data/report"
 
 _BANK_DATE = ("bank_id", "date")
 _STATUS = {"bank_id": "object", "status": "object"}
+_YEAR = {"year": "int64"}
 
 
 def _canonical(name: str, key: tuple[str, ...], *, optional: bool = True) -> Artifact:
@@ -105,12 +106,16 @@ def _build() -> dict[str, Artifact]:
         Artifact("spillover_index_weekly", f"{SYSTEM}/spillover_index_weekly.parquet", ("date",)),
         Artifact("spillover_channels", f"{SYSTEM}/spillover_channels.parquet", ("date", "market")),
         # contagion
-        Artifact("granger", f"{CONTAGION}/granger.parquet"),
-        Artifact("crw", f"{CONTAGION}/crw.parquet"),
-        Artifact("contagion_windows", f"{CONTAGION}/windows.parquet"),
-        Artifact("connectedness", f"{CONTAGION}/connectedness.parquet", ("window_end",)),
+        # (the window key is year or window_end, per contagion.window: the stage passes the sort key)
+        Artifact("granger", f"{CONTAGION}/granger.parquet",
+                 dtypes={**_YEAR, "source": "object", "target": "object", "lags": "int64", "significant": "bool"}),
+        Artifact("crw", f"{CONTAGION}/crw.parquet", dtypes={**_YEAR, "bank_id": "object", "crw": "float64"}),
+        Artifact("contagion_windows", f"{CONTAGION}/windows.parquet",
+                 dtypes={**_YEAR, "n_banks": "int64", **dict.fromkeys(("nobs", "lags", "aic", "bic", "hqic"), "float64")}),
+        Artifact("connectedness", f"{CONTAGION}/connectedness.parquet", ("window_end",),
+                 {"n_banks": "int64", "total": "float64", "lags": "float64", "nobs": "float64", "status": "object"}),
         Artifact("connectedness_directional", f"{CONTAGION}/connectedness_directional.parquet",
-                 dtypes={"to": "float64", "from": "float64", "net": "float64"}),
+                 dtypes={**_YEAR, "bank_id": "object", "to": "float64", "from": "float64", "net": "float64"}),
         # panel (a folder: Parquet tables plus Tables 1-2 as CSV, LaTeX and HTML)
         _panel("panel", ("bank_id", "year")),
         _panel("coefficients", ("model", "term")),

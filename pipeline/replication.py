@@ -15,14 +15,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from measures.core.status import is_failed
+from panel.model_list import COEFFICIENT_CSV, FIT_CSV, PanelParams, estimate_panel
 from pipeline.params import load_params
-from pipeline.stages.panel import (
-    COEFFICIENT_CSV,
-    FIT_CSV,
-    PanelParams,
-    estimate_panel,
-    write_tables,
-)
 
 
 class InputError(ValueError):
@@ -120,10 +115,12 @@ def run_panel(input_path: str, out: str, params_path: str | None = None) -> int:
     except ValueError as exc:
         raise InputError(f"{input_path}: {exc}") from None
     out_dir = Path(out)
-    write_tables(output, out_dir, params.digits)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, text in output.table_files().items():
+        (out_dir / name).write_text(text, encoding="utf-8")
     _write_csv(output.coefficients[list(COEFFICIENT_CSV)], out_dir / "coefficients.csv")
     fits = output.fit_stats
-    _write_csv(fits.loc[~fits["status"].str.startswith("failed"), list(FIT_CSV)], out_dir / "fit_stats.csv")
+    _write_csv(fits.loc[~fits["status"].map(is_failed), list(FIT_CSV)], out_dir / "fit_stats.csv")
     _write_csv(fits.drop(columns="position"), out_dir / "fit_details.csv")
     _write_csv(output.exclusions, out_dir / "exclusions.csv")
     for model, status in output.problems:
@@ -133,7 +130,7 @@ def run_panel(input_path: str, out: str, params_path: str | None = None) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m pipeline panel",
-                            description="Run the panel model list (default: seed 003's nine models) on a CSV panel with "
+                            description="Run the panel model list (default: Liu–Ma 2021's nine models) on a CSV panel with "
                                         "columns bank_id, year, crw and the ratios (car, lev, lcr, ldr, liq, npl, nim, "
                                         "loan_growth, ...). See docs/replication.md.")
     p.add_argument("--input", required=True, help="the panel CSV (one row per bank and year)")

@@ -85,13 +85,13 @@ def _planted_run(seed: int) -> tuple[float, bool]:
 
 
 def test_planted_graph_auc():
-    """Acceptance (issue 5): the p-values rank true edges above non-edges, ROC AUC >= 0.9 in each of 20 seeds."""
+    """Acceptance (docs/contagion.md §3): the p-values rank true edges above non-edges, ROC AUC >= 0.9 in each of 20 seeds."""
     aucs = [_planted_run(seed)[0] for seed in range(20)]
     assert min(aucs) >= 0.9, aucs
 
 
 def test_planted_source_has_largest_weight():
-    """Acceptance (issue 5): the planted source has the largest CRW ("source") in >= 80% of the seeds.
+    """Acceptance (docs/contagion.md §3): the planted source has the largest CRW ("source") in >= 80% of the seeds.
 
     Measured over 200 seeds, not 20: with the seed-003 adjacency ``A = 1 - p`` every non-edge keeps
     a U(0, 1) weight whatever the sample size, so the hit rate is about 0.83 and a batch of 20

@@ -171,7 +171,7 @@ def test_estimate_contagion_errors():
 @pytest.mark.realdata
 def test_cn_banks_yearly_chain_runs(shared_data):
     """cn-banks 2008-2014 (losses as a stand-in for ΔCoVaR): the late listings are excluded and recorded,
-    every year's weights sum to 1 and stay near 1/N (seed 003's table 1: min ≈ 3%, max < 10-12%)."""
+    every year's weights sum to 1 and stay near 1/N (Liu–Ma 2021's table 1: min ≈ 3%, max < 10-12%)."""
     wide = pd.read_csv(shared_data / "cn-banks" / "cn_bank_daily_returns_wide_1991_2016.csv", index_col=0)
     wide.index = pd.to_datetime(wide.index, format="%Y-%m-%d")
     out = estimate_contagion(-wide.loc["2008":"2014"], min_obs=120, max_lags=5)

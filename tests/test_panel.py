@@ -1,4 +1,4 @@
-"""Panel regressions (seed 003 §4, METHODS §5): known truth, Hausman, specs and bad input."""
+"""Panel regressions (Liu–Ma 2021, docs/panel.md): known truth, Hausman, specs, bad input, the panel build."""
 
 from __future__ import annotations
 
@@ -96,11 +96,11 @@ def test_hausman_rejects_correlated_effects_and_keeps_re_when_uncorrelated():
         res = estimate_model(correlated, SPEC, PanelConfig(hausman_variance=variance))
         assert res.hausman.positive_definite and res.hausman.p_value < 1e-4 and res.chosen == "fe"
     # own variances (plm phtest): here V_FE - V_RE is not positive definite -> flagged, FE kept
-    res = estimate_model(correlated, SPEC)
+    res = estimate_model(correlated, SPEC, PanelConfig(hausman_variance="own"))
     assert res.hausman.status == "warning:NotPositiveDefinite" and res.chosen == "fe"
     assert res.fit_stats()["status"] == "warning:NotPositiveDefinite"
     uncorrelated, _ = simulate(4, corr=0.0, n_banks=60)
-    res = estimate_model(uncorrelated, SPEC)
+    res = estimate_model(uncorrelated, SPEC, PanelConfig(hausman_variance="own"))
     assert res.hausman.positive_definite and res.hausman.p_value > 0.05
     assert res.chosen == "re" and res.re is not None
     coefs = res.coefficients().set_index("term")["estimate"]
@@ -230,8 +230,8 @@ def test_models_with_absent_columns_can_be_skipped(data):
     rng = np.random.default_rng(0)
     no_lcr = data.drop(columns="lcr").assign(**{c: rng.normal(size=len(data)) for c in ("lev", "ldr", "liq")})
     with pytest.raises(ValueError, match=r"model 'm1': missing column\(s\) lcr"):
-        estimate_models(no_lcr, specs)
-    res = estimate_models(no_lcr, specs, PanelConfig(missing_columns="skip"))
+        estimate_models(no_lcr, specs, PanelConfig(missing_columns="raise"))
+    res = estimate_models(no_lcr, specs)  # skip is the default
     assert res.skipped.values.tolist() == [["m1", "missing column(s) lcr"], ["m4", "missing column(s) lcr"],
                                            ["m9", "missing column(s) lcr"]]
     assert res.fit_stats["model"].tolist() == ["m2", "m3", "m5", "m6", "m7", "m8"]
@@ -279,7 +279,7 @@ def test_non_numeric_and_missing_keys(data):
 
 
 def test_panel_imports_from_this_repository(repo_root: Path):
-    # HoloViz also ships a package named "panel" (DESIGN §2)
+    # HoloViz also ships a package named "panel": the import must resolve to this repository
     assert Path(panel.__file__).resolve().parent == repo_root / "panel"
 
 
@@ -326,8 +326,65 @@ def test_hausman_size_under_random_effects():
         assert res.hausman.positive_definite
         p_values.append(res.hausman.p_value)
         if seed < 6:
-            not_pd_own += not estimate_model(df, SPEC).hausman.positive_definite
+            not_pd_own += not estimate_model(df, SPEC, PanelConfig(hausman_variance="own")).hausman.positive_definite
     p_values = np.array(p_values)
     assert np.mean(p_values < 0.05) <= 0.15
     assert 0.3 < p_values.mean() < 0.7  # roughly uniform
     assert not_pd_own >= 1
+
+
+# --------------------------------------------------------------------------- the panel build and the model list
+
+
+def test_year_end_ratios_and_the_join_record_what_is_left_out(default_data_dir):
+    from panel import PanelParams, build_panel, estimate_panel, year_end_ratios
+
+    bs = pd.read_parquet(default_data_dir / "interim" / "canonical" / "balance_sheet.parquet")
+    ratios, events = year_end_ratios(bs.drop(columns=["lcr", "leverage_ratio"]))
+    assert {"lcr", "lev"}.isdisjoint(ratios.columns) and {"car", "ldr", "liq", "ln_assets"} <= set(ratios.columns)
+    assert sorted(events.loc[events.reason == "ratio_unavailable", "detail"].str.split(" ").str[0]) == ["lcr", "leverage_ratio"]
+    assert (ratios["year"].diff().dropna() != 0).any() and ratios.equals(ratios.sort_values(["bank_id", "year"], ignore_index=True))
+    year_end = bs[(bs.period_end.dt.month == 12) & (bs.period_end.dt.day == 31)]
+    np.testing.assert_allclose(np.exp(ratios["ln_assets"]), year_end.sort_values(["bank_id", "period_end"])["total_assets"])
+    rng = np.random.default_rng(0)
+    crw = ratios[["bank_id", "year"]].assign(crw=0.06 + 0.01 * rng.standard_normal(len(ratios)) - 0.5 * ratios["car"])
+    crw = pd.concat([crw, pd.DataFrame({"bank_id": ["CCB01"], "year": [2030], "crw": [0.06]})], ignore_index=True)
+    data, more = build_panel(crw, ratios)
+    assert more[["bank_id", "reason", "n_rows"]].values.tolist() == [["CCB01", "no_year_end_ratios", 1]]
+    assert len(data) == len(ratios) and list(data.columns[:3]) == ["bank_id", "year", "crw"]
+    lagged, missing = build_panel(crw, ratios, lagged=True)
+    assert missing["n_rows"].sum() == ratios["bank_id"].nunique() + 1  # each bank's first year, and 2030
+    output = estimate_panel(data, PanelParams())
+    status = output.fit_stats.set_index("model")["status"]
+    assert (status[["m2", "m3", "m7"]] == "ok").all()
+    for m in ("m1", "m4", "m5", "m6", "m8", "m9"):
+        assert status[m].startswith(f"failed:MissingColumn: model '{m}': missing column(s) l")
+    assert list(output.table2.columns) == ["", "m2", "m3", "m7"] and "Not estimated: m1 (" in output.note
+    assert output.events().reason.value_counts().to_dict() == {"model_skipped": 6}
+    assert set(output.display_tables()) == {"table1", "table2"}
+    assert set(output.table_files()) == {f"table{i}.{ext}" for i in (1, 2) for ext in ("csv", "tex", "html")}
+    from measures.core.status import NotEstimable
+
+    with pytest.raises(NotEstimable, match=r"model 'm1': missing column\(s\) lcr.*missing_columns: skip"):
+        estimate_panel(data, PanelParams(missing_columns="raise"))
+    with pytest.raises(NotEstimable, match="no model of the panel model list could be estimated"):
+        estimate_panel(data[["bank_id", "year", "crw"]], PanelParams())
+
+
+def test_model_list_params_are_validated():
+    from panel import PanelParams
+
+    with pytest.raises(ValueError, match="unknown option"):
+        PanelParams.from_mapping({"modles": []})
+    with pytest.raises(ValueError, match="panel: effects='bank' is not allowed; allowed values"):
+        PanelParams.from_mapping({"effects": "bank"}, where="panel")
+    with pytest.raises(ValueError, match="hausman_variance='both' is not allowed"):
+        PanelParams.from_mapping({"hausman_variance": "both"})
+    with pytest.raises(ValueError, match="models='m1' must be a list"):
+        PanelParams.from_mapping({"models": "m1"})
+    with pytest.raises(ValueError, match=r"model 'x'.*'car:ldr'|interaction"):
+        PanelParams.from_mapping({"models": [{"name": "x", "regulators": ["car"], "interactions": [["car", "ldr"]]}]})
+    params = PanelParams()
+    assert len(params.specs()) == 9  # empty model list = Liu–Ma 2021's nine
+    assert params.panel_config() == PanelConfig()  # the model list's estimator defaults are the API's
+    assert PanelParams.from_mapping({"controls": ["npl"]}).controls == ("npl",)  # YAML lists become tuples

@@ -1,7 +1,7 @@
 """Panel regressions against R plm 2.6 (numbers in tests/reference/panel/reference.json).
 
 The panel (tests/reference/panel/panel.csv, 18 banks x 2011-2020, unbalanced, 3 missing
-``nim``) is made by make_panel.py; make_reference.R fits seed 003's nine models with plm.
+``nim``) is made by make_panel.py; make_reference.R fits Liu–Ma 2021's nine models with plm.
 Mapping of the covariance corrections (linearmodels 7.1 -> plm), see the adapter docstring:
 clustered small_sample=True -> vcovHC(arellano, group, "sss"); small_sample=False -> "HC0";
 robust / Driscoll-Kraay -> white1 / vcovSCC "HC0" times sqrt(n / (n - G - k)).
@@ -31,7 +31,7 @@ def panel() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def fitted(panel):
-    results = estimate_models(panel, seed003_models(), PanelConfig(choose="fe"))
+    results = estimate_models(panel, seed003_models(), PanelConfig(choose="fe", hausman_variance="own"))
     return {r.spec.name: r for r in results.results}, results
 
 

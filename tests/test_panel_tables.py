@@ -1,4 +1,4 @@
-"""Seed 003 Table 1 / Table 2 builders and their CSV, LaTeX and HTML renderings."""
+"""Liu–Ma 2021's Table 1 / Table 2 builders and their CSV, LaTeX and HTML renderings."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from panel import describe_variables, regression_table, table_note, table_to_csv, table_to_html, table_to_latex
+from panel import describe_variables, format_table, regression_table, table_note, table_to_csv, table_to_html, table_to_latex
 from panel.tables import latex_escape, stars, term_label
 
 COEFS = pd.DataFrame(
@@ -94,6 +94,8 @@ def test_renderings():
     t1 = describe_variables(pd.DataFrame({"loan_growth": [0.1, 0.3]}), ["loan_growth"])
     assert "loan\\_growth & 2 & 0.2000 & 0.1414 & 0.1000 & 0.3000 \\\\" in table_to_latex(t1)
     assert table_to_csv(t1, digits=2) == "variable,N,mean,sd,min,max\nloan_growth,2,0.20,0.14,0.10,0.30\n"
+    cells = format_table(t1.assign(sd=np.nan), digits=2)  # the cells of the CSV, as strings
+    assert cells.values.tolist() == [["loan_growth", "2", "0.20", "", "0.10", "0.30"]]
 
 
 def test_no_negative_zero():

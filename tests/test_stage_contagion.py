@@ -1,15 +1,15 @@
-"""The contagion stage: ΔCoVaR → Granger → PageRank CRW per year, DY connectedness, quality, report.
+"""The contagion stage through the runner: ΔCoVaR → Granger → PageRank CRW per year, DY connectedness, quality, report.
 
 The covar_dcc artifact is built here from the backbone returns of the default data with the
 project's science (``measures.dcc.fit_dcc_bivariate`` + ``measures.systemic.covar_dcc_frame``),
-written to a private tree (not the shared ``default_data_dir``, where the covar_dcc stage's
-own tests may write theirs). Masked suspension days keep their rows with a missing
-``delta_covar``, as a ΔCoVaR stage would write them. Edge cases use tiny hand-made artifacts.
+written to a private tree (the covar_dcc stage is tested on its own). Masked suspension days keep
+their rows with a missing ``delta_covar``, as a ΔCoVaR stage would write them. Edge cases use tiny
+hand-made artifacts. The science is tested in tests/test_contagion_chain.py, test_granger.py,
+test_pagerank.py and test_connectedness.py.
 """
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -17,35 +17,32 @@ import pandas as pd
 import pytest
 import yaml
 
+from conftest import repo_params, run_stage
+from test_contagion_chain import planted
+from measures.contagion import ConnectednessConfig, ContagionConfig
 from measures.core.config import ConfigError
-from measures.core.status import FailureBudgetExceeded
+from measures.core.status import FailureBudgetExceeded, NotEstimable
+from pipeline.artifacts import artifact
 from pipeline.io import read_parquet, write_parquet
 from pipeline.report.core import ReportContext, render_report
 from pipeline.report.sections import contagion as section
-from pipeline.stages import contagion
+from pipeline.stage import StageInputError
+from pipeline.stage import main as stage_main
+from pipeline.stages.contagion import STAGE, ContagionParams
 
-# The defaults of the `contagion` group, as in the params.yaml snippet of the stage.
-DEFAULTS = {
-    "series": "dcc", "window": "year", "window_length": 250, "step": 20, "min_obs": 120, "max_lags": 5, "ic": "aic",
-    "mode": "system", "lags": None, "engine": "numpy", "direction": "source", "damping": 0.85, "fdr_alpha": 0.05,
-    "max_failure_share": 0.5, "connectedness": {"horizon": 10, "window": 250, "step": 5, "lags": None},
-}
 REPORT = {"title": "t", "episodes": [{"name": "GFC", "start": "2008-07-01", "end": "2008-12-31"}],
           "contagion": {"edge_threshold": 0.99, "layout": "circular", "layout_seed": 20071012}}
-OUTPUTS = ("granger", "crw", "windows", "connectedness", "connectedness_directional")
+OUTPUTS = ("granger", "crw", "contagion_windows", "connectedness", "connectedness_directional")
 
 
-def write_params(path: Path, **overrides) -> str:
-    group = {**DEFAULTS, **overrides}
-    path.write_text(yaml.safe_dump({"contagion": group, "report": REPORT}), encoding="utf-8")
-    return str(path)
+def read(root: Path, name: str) -> pd.DataFrame:
+    return read_parquet(root / artifact(name).path)
 
 
-def run_stage(root: Path, params: str) -> Path:
-    data = root / "data"
-    contagion.run(params, str(data / "processed" / "measures"), str(data / "processed" / "contagion"),
-                  str(data / "processed" / "quality"))
-    return data
+def contagion(root: Path, **overrides) -> Path:
+    """Run the stage with params.yaml's ``contagion`` group updated by ``overrides``; returns ``root / data``."""
+    run_stage(root, "contagion", **{"contagion": overrides})
+    return root / "data"
 
 
 @pytest.fixture(scope="module")
@@ -66,25 +63,23 @@ def dcc_artifact(default_data_dir) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def default_run(tmp_path_factory, dcc_artifact):
+def default_run(tmp_path_factory, dcc_artifact) -> Path:
     root = tmp_path_factory.mktemp("contagion_default")
-    write_parquet(dcc_artifact, root / "data" / "processed" / "measures" / "covar_dcc.parquet", key=["bank_id", "date"])
-    params = write_params(root / "params.yaml")
-    start = time.perf_counter()
-    data = run_stage(root, params)
-    return data, params, time.perf_counter() - start
+    put(root, dcc_artifact)
+    run_stage(root, "contagion")
+    return root
 
 
 def test_default_data_artifacts(default_run, dcc_artifact):
-    data, _, seconds = default_run
-    out = {name: read_parquet(data / "processed" / "contagion" / f"{name}.parquet") for name in OUTPUTS}
-    crw, granger, windows = out["crw"], out["granger"], out["windows"]
+    out = {name: read(default_run, name) for name in OUTPUTS}
+    crw, granger, windows = out["crw"], out["granger"], out["contagion_windows"]
     assert list(crw.columns) == ["bank_id", "year", "crw"]
     assert list(granger.columns) == ["year", "source", "target", "p_value", "lags", "weight", "q_value", "significant"]
     assert list(windows.columns) == ["year", "n_banks", "nobs", "lags", "aic", "bic", "hqic", "status"]
-    # sorted by key
+    # sorted by key, with the declared dtypes
     assert crw.equals(crw.sort_values(["bank_id", "year"], kind="mergesort", ignore_index=True))
     assert granger.equals(granger.sort_values(["year", "source", "target"], kind="mergesort", ignore_index=True))
+    assert granger.dtypes[["year", "lags", "significant"]].astype(str).tolist() == ["int64", "int64", "bool"]
     # 2007 has ~55 trading days: every bank is below min_obs, the window fails and is recorded
     assert windows.year.tolist() == list(range(2007, 2021))
     assert windows.status.iloc[0].startswith("failed:ValueError: 0 bank(s) left")
@@ -101,12 +96,10 @@ def test_default_data_artifacts(default_run, dcc_artifact):
     assert conn.window_end.is_monotonic_increasing and conn.window_end.min() > dcc_artifact.date.min()
     np.testing.assert_allclose(d["to"] - d["from"], d["net"], atol=1e-9)
     np.testing.assert_allclose(d.groupby("year").net.sum(), 0.0, atol=1e-8)
-    assert seconds < 60
 
 
 def test_default_data_quality_records(default_run, dcc_artifact):
-    data, _, _ = default_run
-    q = read_parquet(data / "processed" / "quality" / "contagion.parquet")
+    q = read(default_run, "quality/contagion")
     assert set(q.stage) == {"contagion"} and set(q.table) == {"covar_dcc"}
     low = q[q.reason == "min_obs"]
     assert len(low) == 16 and (low.date_start.dt.year == 2007).all() and (low.n_rows < 120).all()
@@ -118,19 +111,16 @@ def test_default_data_quality_records(default_run, dcc_artifact):
 
 
 def test_rerun_gives_identical_bytes(default_run, tmp_path, dcc_artifact):
-    data, params, _ = default_run
-    write_parquet(dcc_artifact, tmp_path / "data" / "processed" / "measures" / "covar_dcc.parquet", key=["bank_id", "date"])
-    again = run_stage(tmp_path, params)
-    for name in OUTPUTS:
-        rel = Path("processed") / "contagion" / f"{name}.parquet"
-        assert (data / rel).read_bytes() == (again / rel).read_bytes(), name
-    rel = Path("processed") / "quality" / "contagion.parquet"
-    assert (data / rel).read_bytes() == (again / rel).read_bytes()
+    put(tmp_path, dcc_artifact)
+    run_stage(tmp_path, "contagion")
+    for name in (*OUTPUTS, "quality/contagion"):
+        rel = artifact(name).path
+        assert (default_run / rel).read_bytes() == (tmp_path / rel).read_bytes(), name
 
 
 def test_report_section_builds_with_stable_figures(default_run):
-    data, _, _ = default_run
-    ctx = ReportContext.open(data.parent, REPORT)
+    data = default_run / "data"
+    ctx = ReportContext.open(default_run, REPORT)
     s = section.build(ctx)
     assert s is not None and s.id == "contagion"
     assert len(s.blocks) == 7  # networks, CRW table, top banks, stability, windows, DY total, net table
@@ -163,22 +153,11 @@ def test_report_section_absent_without_artifacts(tmp_path):
 
 def planted_artifact(n_banks: int = 5, years=(2010, 2011), seed: int = 3) -> pd.DataFrame:
     """A VAR(1) in which bank B0 drives every other bank strongly (known source)."""
-    rng = np.random.default_rng(seed)
-    dates = pd.bdate_range(f"{years[0]}-01-01", f"{years[-1]}-12-31")
-    coef = 0.3 * np.eye(n_banks)
-    coef[1:, 0] = 0.5
-    y = np.zeros((len(dates) + 50, n_banks))
-    e = rng.standard_normal(y.shape)
-    for t in range(1, len(y)):
-        y[t] = coef @ y[t - 1] + e[t]
-    wide = pd.DataFrame(y[50:], index=pd.DatetimeIndex(dates, name="date"), columns=[f"B{k}" for k in range(n_banks)])
-    long = wide.stack().rename("delta_covar").reset_index().rename(columns={"level_1": "bank_id"})
-    long["status"] = "ok"
-    return long[["bank_id", "date", "delta_covar", "status"]]
+    return planted(n_banks, years, seed)
 
 
 def put(root: Path, frame: pd.DataFrame, name: str = "covar_dcc", key=("bank_id", "date")) -> None:
-    write_parquet(frame, root / "data" / "processed" / "measures" / f"{name}.parquet", key=list(key))
+    write_parquet(frame, root / artifact(name).path, key=list(key))
 
 
 def test_planted_source_status_filter_and_min_obs(tmp_path):
@@ -187,7 +166,7 @@ def test_planted_source_status_filter_and_min_obs(tmp_path):
     art.loc[bad, "status"] = "failed:ConvergenceError: no"
     art.loc[(art.bank_id == "B2") & (art.date == "2010-05-03"), "status"] = "warning:ConvergenceWarning"
     put(tmp_path, art)
-    data = run_stage(tmp_path, write_params(tmp_path / "p.yaml"))
+    data = contagion(tmp_path)
     crw = read_parquet(data / "processed" / "contagion" / "crw.parquet")
     top = crw.loc[crw.groupby("year").crw.idxmax()]
     assert top.bank_id.tolist() == ["B0", "B0"]
@@ -205,8 +184,8 @@ def test_planted_source_status_filter_and_min_obs(tmp_path):
 
 def test_target_direction_and_no_fdr(tmp_path):
     put(tmp_path, planted_artifact())
-    source = read_parquet(run_stage(tmp_path, write_params(tmp_path / "p.yaml")) / "processed" / "contagion" / "crw.parquet")
-    data = run_stage(tmp_path, write_params(tmp_path / "p.yaml", direction="target", fdr_alpha=None))
+    source = read_parquet(contagion(tmp_path) / "processed" / "contagion" / "crw.parquet")
+    data = contagion(tmp_path, direction="target", fdr_alpha=None)
     crw = read_parquet(data / "processed" / "contagion" / "crw.parquet")
     b0 = crw.bank_id == "B0"
     # plain PageRank ranks receivers; B0's uniform row of 1 - p is spread evenly over the leaves, so
@@ -219,7 +198,7 @@ def test_target_direction_and_no_fdr(tmp_path):
 
 def test_rolling_windows_key_by_window_end(tmp_path):
     put(tmp_path, planted_artifact())
-    data = run_stage(tmp_path, write_params(tmp_path / "p.yaml", window="rolling", step=125))
+    data = contagion(tmp_path, window="rolling", step=125)
     crw = read_parquet(data / "processed" / "contagion" / "crw.parquet")
     assert list(crw.columns) == ["bank_id", "window_end", "crw"]
     ends = sorted(crw.window_end.unique())
@@ -233,7 +212,7 @@ def test_rolling_windows_key_by_window_end(tmp_path):
 def test_series_qr_and_spillover_inputs(tmp_path):
     art = planted_artifact(years=(2010,))
     put(tmp_path, art, "covar_qr")
-    data = run_stage(tmp_path, write_params(tmp_path / "p.yaml", series="qr"))
+    data = contagion(tmp_path, series="qr")
     qr = read_parquet(data / "processed" / "contagion" / "crw.parquet")
     # spillover: per-market rows summed per bank and date (no bank-level delta_covar column)
     markets = []
@@ -243,14 +222,14 @@ def test_series_qr_and_spillover_inputs(tmp_path):
         markets.append(m)
     spill = pd.concat(markets, ignore_index=True)
     put(tmp_path, spill, "spillover", key=("bank_id", "date", "market"))
-    data = run_stage(tmp_path, write_params(tmp_path / "p.yaml", series="spillover"))
+    data = contagion(tmp_path, series="spillover")
     sp = read_parquet(data / "processed" / "contagion" / "crw.parquet")
     assert sp.bank_id.tolist() == qr.bank_id.tolist()
     np.testing.assert_allclose(sp.crw, qr.crw, atol=1e-10)  # 0.25 x + 0.75 x = x
     # a failed status in one market excludes the bank's day (worst status over the markets)
     spill.loc[(spill.bank_id == "B1") & (spill.market == "m1") & (spill.date == "2010-06-01"), "status"] = "failed:X: y"
     put(tmp_path, spill, "spillover", key=("bank_id", "date", "market"))
-    data = run_stage(tmp_path, write_params(tmp_path / "p.yaml", series="spillover"))
+    data = contagion(tmp_path, series="spillover")
     q = read_parquet(data / "processed" / "quality" / "contagion.parquet")
     assert q.loc[q.reason == "fit_status", ["bank_id", "n_rows"]].values.tolist() == [["B1", 1]]
     # with a bank-level delta_covar_m column (ΔCoVaR^M, eq. 5) it is taken as is, and must agree across markets;
@@ -258,18 +237,18 @@ def test_series_qr_and_spillover_inputs(tmp_path):
     bank_level = art.rename(columns={"delta_covar": "delta_covar_m"}).assign(delta_covar=0.0)
     spill = pd.concat([bank_level.assign(market="m0"), bank_level.assign(market="m1")], ignore_index=True)
     put(tmp_path, spill, "spillover", key=("bank_id", "date", "market"))
-    data = run_stage(tmp_path, write_params(tmp_path / "p.yaml", series="spillover"))
+    data = contagion(tmp_path, series="spillover")
     pd.testing.assert_frame_equal(read_parquet(data / "processed" / "contagion" / "crw.parquet"), qr)
     put(tmp_path, bank_level, "spillover")  # a bank-level artifact (no market column)
-    data = run_stage(tmp_path, write_params(tmp_path / "p.yaml", series="spillover"))
+    data = contagion(tmp_path, series="spillover")
     pd.testing.assert_frame_equal(read_parquet(data / "processed" / "contagion" / "crw.parquet"), qr)
     spill.loc[0, "delta_covar_m"] += 1.0
     put(tmp_path, spill, "spillover", key=("bank_id", "date", "market"))
     with pytest.raises(ValueError, match="delta_covar_m differs across markets for bank 'B0' on 2010-01-01"):
-        run_stage(tmp_path, write_params(tmp_path / "p.yaml", series="spillover"))
+        contagion(tmp_path, series="spillover")
     put(tmp_path, spill.drop(columns=["delta_covar_m"]), "spillover", key=("bank_id", "date", "market"))
     with pytest.raises(ValueError, match="neither a 'delta_covar_m' nor a 'spillover' column"):
-        run_stage(tmp_path, write_params(tmp_path / "p.yaml", series="spillover"))
+        contagion(tmp_path, series="spillover")
 
 
 def test_oversize_system_var_is_refused_and_pairwise_runs(tmp_path):
@@ -279,9 +258,9 @@ def test_oversize_system_var_is_refused_and_pairwise_runs(tmp_path):
                         columns=["bank_id", "date", "delta_covar", "status"])
     put(tmp_path, long)
     with pytest.raises(ValueError, match=r"year 2012: system VAR too large: N=15 series .*mode='pairwise'"):
-        run_stage(tmp_path, write_params(tmp_path / "p.yaml", min_obs=50, max_lags=4))
-    data = run_stage(tmp_path, write_params(tmp_path / "p.yaml", min_obs=50, max_lags=4, mode="pairwise",
-                                            connectedness={"horizon": 10, "window": 50, "step": 10, "lags": None}))
+        contagion(tmp_path, min_obs=50, max_lags=4)
+    data = contagion(tmp_path, min_obs=50, max_lags=4, mode="pairwise",
+                     connectedness={"horizon": 10, "window": 50, "step": 10, "lags": None})
     crw = read_parquet(data / "processed" / "contagion" / "crw.parquet")
     assert len(crw) == 15 and crw.crw.sum() == pytest.approx(1.0)
     d = read_parquet(data / "processed" / "contagion" / "connectedness_directional.parquet")
@@ -296,76 +275,75 @@ def test_failure_budget(tmp_path):
     art = art[~((art.date.dt.year == 2011) & (art.bank_id != "B0"))]
     put(tmp_path, art)
     with pytest.raises(FailureBudgetExceeded, match="1 of 2 fits failed"):
-        run_stage(tmp_path, write_params(tmp_path / "p.yaml", max_failure_share=0.4))
-    data = run_stage(tmp_path, write_params(tmp_path / "p.yaml"))
+        contagion(tmp_path, max_failure_share=0.4)
+    data = contagion(tmp_path)
     assert read_parquet(data / "processed" / "contagion" / "windows.parquet").status.str.startswith("failed").sum() == 1
 
 
 @pytest.mark.parametrize(("override", "match"), [
-    ({"series": "garch"}, "contagion.series='garch' is not allowed; allowed values: 'dcc', 'qr', 'spillover'"),
-    ({"bogus": 1}, "contagion: unknown option.*bogus.*stage also takes: series, max_failure_share, connectedness"),
-    ({"direction": "up"}, "contagion.direction='up' is not allowed; allowed values: 'source', 'target'"),
-    ({"min_obs": 1}, r"contagion.min_obs=1 is out of range"),
-    ({"connectedness": {"horizon": 0}}, r"contagion.connectedness.horizon=0 is out of range"),
+    ({"series": "garch"}, "contagion: series='garch' is not allowed; allowed values: 'dcc', 'qr', 'spillover'"),
+    ({"bogus": 1}, "contagion: unknown option.*bogus for ContagionParams; allowed options: .*connectedness.*series"),
+    ({"direction": "up"}, "contagion: direction='up' is not allowed; allowed values: 'source', 'target'"),
+    ({"min_obs": 1}, r"contagion: min_obs=1 is out of range"),
+    ({"max_failure_share": 2}, r"contagion: max_failure_share=2.0 is out of range"),
+    ({"connectedness": {"horizon": 0}}, r"contagion.connectedness: horizon=0 is out of range"),
     ({"connectedness": {"window": 250, "h": 1}}, "contagion.connectedness: unknown option"),
 ])
 def test_bad_params_raise(tmp_path, override, match):
     put(tmp_path, planted_artifact(years=(2010,)))
-    with pytest.raises(ValueError, match=match):
-        run_stage(tmp_path, write_params(tmp_path / "p.yaml", **override))
+    with pytest.raises(ConfigError, match=match):
+        contagion(tmp_path, **override)
 
 
 def test_bad_inputs_raise(tmp_path):
-    with pytest.raises(FileNotFoundError, match="covar_dcc.parquet not found"):
-        run_stage(tmp_path, write_params(tmp_path / "p.yaml"))
+    with pytest.raises(StageInputError, match="covar_dcc.parquet not found"):
+        contagion(tmp_path)
     art = planted_artifact(years=(2010,))
     put(tmp_path, art.drop(columns=["delta_covar"]))
-    with pytest.raises(ValueError, match=r"column\(s\) \['delta_covar'\] missing"):
-        run_stage(tmp_path, write_params(tmp_path / "p.yaml"))
-    write_parquet(pd.concat([art, art.iloc[:1]]), tmp_path / "data" / "processed" / "measures" / "covar_dcc.parquet")
-    with pytest.raises(ValueError, match="duplicated row for bank 'B0' on 2010-01-01"):
-        run_stage(tmp_path, write_params(tmp_path / "p.yaml"))
+    with pytest.raises(NotEstimable, match=r"covar_dcc.parquet: column\(s\) \['delta_covar'\] missing"):
+        contagion(tmp_path)
+    put(tmp_path, pd.concat([art, art.iloc[:1]]), key=())
+    with pytest.raises(NotEstimable, match="duplicated row for bank 'B0' on 2010-01-01"):
+        contagion(tmp_path)
 
 
-def test_defaults_match_the_stage(tmp_path):
-    """The DEFAULTS mapping (= the params.yaml snippet) equals the stage's built-in defaults."""
-    built_in = contagion.stage_options({})
-    given = contagion.stage_options(DEFAULTS)
-    assert given == built_in
+def test_params_yaml_group_is_the_science_defaults():
+    """params.yaml's contagion group = ContagionParams() = the science configs' defaults."""
+    given = ContagionParams.from_mapping(repo_params()["contagion"], where="contagion")
+    assert given == ContagionParams()
+    assert ContagionParams().chain() == ContagionConfig() and ContagionParams().connectedness == ConnectednessConfig()
+    assert set(STAGE.inputs) == {"covar_dcc", "covar_qr", "spillover"}
 
 
-def test_main_cli(tmp_path):
+def test_cli_exit_status_and_message(tmp_path, capsys):
     put(tmp_path, planted_artifact(years=(2010,)))
-    params = write_params(tmp_path / "p.yaml")
-    d = tmp_path / "data" / "processed"
-    contagion.main(["--params", params, "--measures", str(d / "measures"), "--out", str(d / "c"),
-                    "--quality", str(d / "q")])
-    assert (d / "c" / "crw.parquet").is_file() and (d / "q" / "contagion.parquet").is_file()
+    params = tmp_path / "p.yaml"
+    params.write_text(yaml.safe_dump(repo_params(contagion={"series": "garch"})), encoding="utf-8")
+    assert stage_main(["contagion", "--params", str(params), "--root", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("stage contagion: contagion: series='garch' is not allowed") and "Traceback" not in err
+    params.write_text(yaml.safe_dump(repo_params()), encoding="utf-8")
+    assert stage_main(["contagion", "--params", str(params), "--root", str(tmp_path)]) == 0
+    assert all((tmp_path / artifact(name).path).is_file() for name in (*OUTPUTS, "quality/contagion"))
 
 
 @pytest.mark.realdata
 @pytest.mark.slow
 def test_cn_banks_dcc_chain(tmp_path, shared_data):
     """cn-banks 2007-2014 through ingest -> returns -> ΔCoVaR-DCC (the existing science) -> contagion:
-    ABC (601288.SH) and CEB (601818.SH) listed in 2010 are excluded before 2011 and recorded; seed 003's
+    ABC (601288.SH) and CEB (601818.SH) listed in 2010 are excluded before 2011 and recorded; Liu–Ma 2021's
     moments hold roughly (mean = 1/N, min > 1%, max < 15%)."""
     from measures.dcc import fit_dcc_bivariate
     from measures.systemic import covar_dcc_frame
-    from pipeline.stages import ingest, returns
 
     cn = shared_data / "cn-banks"
     data_params = {"source": "files", "format": "wind", "raw_dir": str(cn / "wind-exports"), "currency": "CNY",
                    "start": "2007-01-01", "end": "2014-12-31", "publication_lag_days": 120}
-    params = tmp_path / "params.yaml"
-    params.write_text(yaml.safe_dump({"data": data_params, "measures": {"returns": {
-        "system": "sample", "suspensions": "mask", "suspension_min_run": 5, "drop_non_trading_days": True}},
-        "contagion": DEFAULTS}), encoding="utf-8")
-    data = tmp_path / "data"
-    quality = data / "processed" / "quality"
-    ingest.run(str(params), str(data / "interim" / "canonical"), str(quality), root=str(tmp_path))
-    returns.run(str(params), str(data / "interim" / "canonical"), str(data / "interim"), str(quality))
-    rets = read_parquet(data / "interim" / "returns.parquet")
-    system = read_parquet(data / "interim" / "system_returns.parquet")
+    run_stage(tmp_path, "ingest", data=data_params)
+    run_stage(tmp_path, "returns", **{"data": data_params, "measures.returns": {
+        "system": "sample", "suspensions": "mask", "suspension_min_run": 5, "drop_non_trading_days": True}})
+    rets = read(tmp_path, "returns")
+    system = read(tmp_path, "system_returns")
     wide = rets.pivot(index="date", columns="bank_id", values="loss")
     inside = wide.notna().cummax() & wide[::-1].notna().cummax()[::-1]  # between a bank's first and last day
     res = fit_dcc_bivariate(system.set_index("date")["loss"].reindex(wide.index).rename("system"),
@@ -374,15 +352,15 @@ def test_cn_banks_dcc_chain(tmp_path, shared_data):
     gaps = (wide.isna() & inside).stack()
     frame.loc[frame.index.isin(gaps[gaps].index), "delta_covar"] = np.nan
     put(tmp_path, frame.reset_index())
-    run_stage(tmp_path, str(params))
-    crw = read_parquet(data / "processed" / "contagion" / "crw.parquet")
-    windows = read_parquet(data / "processed" / "contagion" / "windows.parquet")
+    run_stage(tmp_path, "contagion", data=data_params)
+    crw = read(tmp_path, "crw")
+    windows = read(tmp_path, "contagion_windows")
     assert (windows.status == "ok").all() and windows.year.tolist() == list(range(2007, 2015))
     assert windows.set_index("year").n_banks.loc[2011:].eq(16).all()
     np.testing.assert_allclose(crw.groupby("year").crw.sum(), 1.0, atol=1e-12)
     late = crw[crw.bank_id.isin(["601288.SH", "601818.SH"])]
     assert late.year.min() == 2011
-    q = read_parquet(quality / "contagion.parquet")
+    q = read(tmp_path, "quality/contagion")
     assert {("601288.SH", y) for y in range(2007, 2011)} <= set(zip(q[q.reason == "min_obs"].bank_id,
                                                                       q[q.reason == "min_obs"].date_start.dt.year))
     yearly = crw[crw.year >= 2008]

@@ -1,4 +1,4 @@
-"""The panel stage (issue 6) on the default data, its report section, and the replication CLI.
+"""The panel stage through the runner on the default data, its report section, and the replication CLI.
 
 The stage's CRW input is made here (the contagion stage is tested on its own): a seeded
 stand-in with known slopes on the default data's year-end ratios,
@@ -6,14 +6,14 @@ stand-in with known slopes on the default data's year-end ratios,
     crw_it = 0.0625 + mu_i - 0.5 (car_it - 0.125) + 0.3 (npl_it - 0.012) + e_it,
     mu_i ~ N(0, 0.01^2),  e_it ~ N(0, 0.002^2),
 
-so model 7 (CAR + controls) must recover -0.5 and 0.3 within sampling error.
+so model 7 (CAR + controls) must recover -0.5 and 0.3 within sampling error. The science
+(panel build, model list, tables) is tested in tests/test_panel*.py.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,12 +23,14 @@ import pandas as pd
 import pytest
 import yaml
 
+from conftest import copy_root, repo_params, run_stage
+from panel import PanelConfig, PanelParams
 from pipeline.__main__ import main as cli_main
-from pipeline.__main__ import read_panel_csv
+from pipeline.artifacts import artifact
 from pipeline.io import read_parquet, write_parquet
+from pipeline.replication import read_panel_csv
 from pipeline.report.core import ReportContext, render_report
 from pipeline.report.sections import panel_regressions
-from pipeline.stages import panel as stage
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO / "tests" / "reference" / "panel"
@@ -43,19 +45,18 @@ MODELS = [
     {"name": "m8", "regulators": ["lev"]},
     {"name": "m9", "regulators": ["lcr"]},
 ]
-#: The ``panel`` group exactly as in the params.yaml snippet.
-PANEL = {
-    "models": MODELS, "controls": ["npl", "nim", "loan_growth"], "effects": "entity", "covariance": "clustered",
-    "small_sample": True, "kernel": "bartlett", "bandwidth": None, "choose": "hausman", "alpha": 0.05,
-    "hausman_variance": "fe", "missing_columns": "skip", "lagged": False, "brackets": "se", "digits": 3,
-}
-ARTIFACTS = ("panel.parquet", "coefficients.parquet", "fit_stats.parquet", "descriptives.parquet",
-             "table1.csv", "table1.tex", "table1.html", "table2.csv", "table2.tex", "table2.html")
+#: The ``panel`` group exactly as in params.yaml.
+PANEL = repo_params()["panel"]
+TABLE_FILES = ("table1.csv", "table1.tex", "table1.html", "table2.csv", "table2.tex", "table2.html")
+PARQUET = ("panel/panel", "panel/coefficients", "panel/fit_stats", "panel/descriptives", "panel/table1", "panel/table2")
 
 
-def stand_in_crw(canonical: Path, seed: int = 3) -> pd.DataFrame:
-    bs = read_parquet(canonical / "balance_sheet.parquet")
-    bs = bs[bs["period_end"].dt.month == 12]
+def read(root: Path, name: str) -> pd.DataFrame:
+    return read_parquet(root / artifact(name).path)
+
+
+def stand_in_crw(balance_sheet: pd.DataFrame, seed: int = 3) -> pd.DataFrame:
+    bs = balance_sheet[balance_sheet["period_end"].dt.month == 12]
     rng = np.random.default_rng(seed)
     banks = sorted(bs["bank_id"].unique())
     mu = dict(zip(banks, rng.normal(0.0, 0.01, len(banks))))
@@ -66,36 +67,28 @@ def stand_in_crw(canonical: Path, seed: int = 3) -> pd.DataFrame:
                          "crw": crw.to_numpy()})
 
 
-def make_tree(root: Path, default_data_dir: Path, panel: dict | None = None) -> tuple[Path, Path]:
-    """A data tree: the default canonical tables (shared, read-only), a CRW and a params file."""
-    data = root / "data"
-    crw = data / "processed" / "contagion" / "crw.parquet"
-    write_parquet(stand_in_crw(default_data_dir / "interim" / "canonical"), crw, key=["bank_id", "year"])
-    params = root / "params.yaml"
-    params.write_text(yaml.safe_dump({"panel": panel or PANEL}), encoding="utf-8")
-    return data, params
-
-
-def run_stage(data: Path, params: Path, canonical: Path) -> stage.PanelOutput:
-    return stage.run(str(params), str(data / "processed" / "contagion" / "crw.parquet"), str(canonical),
-                     str(data / "processed" / "panel"), str(data / "processed" / "quality"))
+def make_tree(root: Path, default_root: Path) -> Path:
+    """A data root: the default canonical tables and the stand-in CRW."""
+    copy_root(default_root, root, "balance_sheet")
+    write_parquet(stand_in_crw(read(root, "balance_sheet")), root / artifact("crw").path, key=["bank_id", "year"])
+    return root
 
 
 @pytest.fixture(scope="module")
-def default_run(tmp_path_factory, default_data_dir):
-    root = tmp_path_factory.mktemp("panel_stage")
-    data, params = make_tree(root, default_data_dir)
-    output = run_stage(data, params, default_data_dir / "interim" / "canonical")
-    return data, params, output
+def default_run(tmp_path_factory, default_root) -> Path:
+    root = make_tree(tmp_path_factory.mktemp("panel_stage"), default_root)
+    run_stage(root, "panel")
+    return root
 
 
 def test_stage_writes_every_artifact_sorted_with_statuses(default_run):
-    data, _, _ = default_run
-    out = data / "processed" / "panel"
-    for name in ARTIFACTS:
+    out = default_run / "data" / "processed" / "panel"
+    for name in TABLE_FILES:
         assert (out / name).is_file(), name
-    coef = read_parquet(out / "coefficients.parquet")
-    fits = read_parquet(out / "fit_stats.parquet")
+    for name in PARQUET:
+        assert (default_run / artifact(name).path).is_file(), name
+    coef = read(default_run, "panel/coefficients")
+    fits = read(default_run, "panel/fit_stats")
     assert list(coef.columns[:6]) == ["model", "term", "estimate", "std_error", "t_stat", "p_value"]
     assert coef.equals(coef.sort_values(["model", "term"], kind="mergesort").reset_index(drop=True))
     assert list(fits["model"]) == [f"m{i}" for i in range(1, 10)]
@@ -109,30 +102,27 @@ def test_stage_writes_every_artifact_sorted_with_statuses(default_run):
 
 
 def test_stage_recovers_the_known_slopes_of_the_stand_in(default_run):
-    _, _, output = default_run
-    c = output.coefficients.set_index(["model", "term"])
+    c = read(default_run, "panel/coefficients").set_index(["model", "term"])
     for term, truth in (("car", -0.5), ("npl", 0.3)):
         est, se = c.loc[("m7", term), ["estimate", "std_error"]]
         assert abs(est - truth) < 4 * se, (term, est, se)
-    fits = output.fit_stats.set_index("model")
+    fits = read(default_run, "panel/fit_stats").set_index("model")
     assert fits.at["m7", "r2_within"] > 0.5
     # the stand-in's bank effects are independent of the ratios: Hausman should not reject in model 7
     assert fits.at["m7", "hausman_p"] > 0.01
 
 
 def test_quality_records_rows_dropped_per_model(default_run):
-    data, _, _ = default_run
-    q = read_parquet(data / "processed" / "quality" / "panel.parquet")
+    q = read(default_run, "quality/panel")
     missing = q[q.reason == "missing_value"]
-    assert len(missing) and (missing.action == "excluded").all()
+    assert len(missing) and (missing.action == "excluded").all() and set(missing.table) == {"panel"}
     # 16 banks x 2007..2013 without LCR, in each of m1, m4, m9
     assert missing["n_rows"].sum() == 3 * 16 * 7
     assert missing["detail"].str.contains("model m1: missing lcr").any()
 
 
 def test_tables_have_the_nine_columns_and_the_statistics_rows(default_run):
-    data, _, output = default_run
-    out = data / "processed" / "panel"
+    out = default_run / "data" / "processed" / "panel"
     t2 = pd.read_csv(out / "table2.csv", keep_default_na=False, index_col=0)
     assert list(t2.columns) == [f"m{i}" for i in range(1, 10)]
     labels = list(t2.index)
@@ -140,7 +130,7 @@ def test_tables_have_the_nine_columns_and_the_statistics_rows(default_run):
                 "Hausman p-value", "Estimator"):
         assert row in labels
     est = t2.loc["CAR", "m7"]
-    coef = output.coefficients.set_index(["model", "term"]).loc[("m7", "car")]
+    coef = read(default_run, "panel/coefficients").set_index(["model", "term"]).loc[("m7", "car")]
     assert est.startswith(f"{coef.estimate:.3f}")
     tex = (out / "table2.tex").read_text(encoding="utf-8")
     assert "\\begin{tabular}" in tex and "CAR $\\times$ LCR" in tex
@@ -150,64 +140,71 @@ def test_tables_have_the_nine_columns_and_the_statistics_rows(default_run):
     assert t1.set_index("Variable").at["LCR", "N"] == 112
 
 
-def test_rerun_gives_identical_bytes(tmp_path, default_run, default_data_dir):
-    data, params, _ = default_run
-    again = tmp_path / "data"
-    shutil.copytree(data / "processed" / "contagion", again / "processed" / "contagion")
-    run_stage(again, params, default_data_dir / "interim" / "canonical")
-    for name in ARTIFACTS:
-        assert (again / "processed" / "panel" / name).read_bytes() == (data / "processed" / "panel" / name).read_bytes(), name
-    q = "processed/quality/panel.parquet"
-    assert (again / q).read_bytes() == (data / q).read_bytes()
+def test_table_artifacts_are_the_csv_cells(default_run, tmp_path, default_root):
+    """panel/table1 and panel/table2 hold exactly the cells of table1.csv / table2.csv (params' brackets, digits)."""
+    out = default_run / "data" / "processed" / "panel"
+    for name in ("table1", "table2"):
+        frame = read(default_run, f"panel/{name}")
+        csv = pd.read_csv(out / f"{name}.csv", dtype=str, keep_default_na=False)
+        assert list(frame.columns) == [c if not c.startswith("Unnamed") else "" for c in csv.columns]
+        assert frame.to_numpy().tolist() == csv.to_numpy().tolist()
+    assert re.fullmatch(r"0\.\d{4}", read(default_run, "panel/table1").set_index("Variable").at["CRW", "mean"])  # digits + 1
+    root = make_tree(tmp_path, default_root)
+    run_stage(root, "panel", panel={"brackets": "t", "digits": 2})
+    t2 = read(root, "panel/table2")
+    assert t2.loc[1, "m7"].startswith("[") and len(t2.loc[0, "m7"].rstrip("*").split(".")[1]) == 2
 
 
-def test_lagged_regressors_drop_each_banks_first_year(tmp_path, default_data_dir):
-    data, params = make_tree(tmp_path, default_data_dir, {**PANEL, "lagged": True, "models": MODELS[6:8]})
-    output = run_stage(data, params, default_data_dir / "interim" / "canonical")
-    fits = output.fit_stats.set_index("model")
+def test_rerun_gives_identical_bytes(tmp_path, default_run, default_root):
+    root = make_tree(tmp_path, default_root)
+    run_stage(root, "panel")
+    for name in (*PARQUET, "quality/panel"):
+        rel = artifact(name).path
+        assert (root / rel).read_bytes() == (default_run / rel).read_bytes(), name
+    for name in TABLE_FILES:
+        rel = Path(artifact("panel/tables").path) / name
+        assert (root / rel).read_bytes() == (default_run / rel).read_bytes(), name
+
+
+def test_lagged_regressors_drop_each_banks_first_year(tmp_path, default_root):
+    root = make_tree(tmp_path, default_root)
+    run_stage(root, "panel", panel={"lagged": True, "models": MODELS[6:8]})
+    fits = read(root, "panel/fit_stats").set_index("model")
     assert fits.at["m7", "nobs"] == 224 - 16
-    q = read_parquet(data / "processed" / "quality" / "panel.parquet")
+    q = read(root, "quality/panel")
     assert q["reason"].eq("no_year_end_ratios").sum() == 16  # the first CRW year of every bank has no t-1 report
 
 
-def test_missing_ratios_skip_models_and_are_recorded(default_data_dir):
-    bs = read_parquet(default_data_dir / "interim" / "canonical" / "balance_sheet.parquet")
-    ratios, records = stage.year_end_ratios(bs.drop(columns=["lcr", "leverage_ratio"]))
-    assert {"lcr", "lev"}.isdisjoint(ratios.columns) and {"car", "ldr", "liq", "ln_assets"} <= set(ratios.columns)
-    assert sorted(r.detail.split(" ")[0] for r in records if r.reason == "ratio_unavailable") == ["lcr", "leverage_ratio"]
-    crw = stand_in_crw(default_data_dir / "interim" / "canonical")
-    crw = pd.concat([crw, pd.DataFrame({"bank_id": ["CCB01"], "year": [2030], "crw": [0.06]})], ignore_index=True)
-    panel, more = stage.build_panel(crw, ratios)
-    assert [(r.bank_id, r.reason, r.n_rows) for r in more] == [("CCB01", "no_year_end_ratios", 1)]
-    params = stage.PanelParams.from_mapping(PANEL)
-    output = stage.estimate_panel(panel, params)
-    status = output.fit_stats.set_index("model")["status"]
-    assert (status[["m2", "m3", "m7"]] == "ok").all()
-    for m in ("m1", "m4", "m5", "m6", "m8", "m9"):
-        assert status[m].startswith(f"failed:MissingColumn: model '{m}': missing column(s) l")
-    assert list(output.table2.columns) == ["", "m2", "m3", "m7"]
-    assert "Not estimated: m1 (" in output.note
-    reasons = {r.reason for r in stage.output_records(output)}
-    assert "model_skipped" in reasons
-    with pytest.raises(ValueError, match=r"model 'm1': missing column\(s\) lcr.*missing_columns: skip"):
-        stage.estimate_panel(panel, stage.PanelParams.from_mapping({**PANEL, "missing_columns": "raise"}))
+def test_params_yaml_group_is_the_science_defaults():
+    """params.yaml's panel group = PanelParams() (the nine models written out) = PanelConfig's estimator defaults."""
+    given = PanelParams.from_mapping(PANEL, where="panel")
+    assert given.specs() == PanelParams().specs()
+    assert dataclasses_equal(given, PanelParams(), but=("models",))
+    assert PanelParams().panel_config() == PanelConfig()
 
 
-def test_params_are_validated():
-    with pytest.raises(ValueError, match="unknown option"):
-        stage.PanelParams.from_mapping({"modles": []})
-    with pytest.raises(ValueError, match="panel.effects='bank'.*allowed values"):
-        stage.PanelParams.from_mapping({"effects": "bank"})
-    with pytest.raises(ValueError, match="hausman_variance"):
-        stage.PanelParams.from_mapping({"hausman_variance": "both"})
-    with pytest.raises(ValueError, match=r"model 'x'.*'car:ldr'|interaction"):
-        stage.PanelParams.from_mapping({"models": [{"name": "x", "regulators": ["car"], "interactions": [["car", "ldr"]]}]})
-    assert len(stage.PanelParams().specs()) == 9  # empty model list = seed 003's nine
+def dataclasses_equal(a, b, *, but=()) -> bool:
+    import dataclasses
+
+    return all(getattr(a, f.name) == getattr(b, f.name) for f in dataclasses.fields(a) if f.name not in but)
+
+
+def test_bad_params_stop_the_stage(tmp_path, default_root):
+    from measures.core.config import ConfigError
+    from measures.core.status import NotEstimable
+
+    root = make_tree(tmp_path, default_root)
+    with pytest.raises(ConfigError, match="panel: effects='bank' is not allowed; allowed values"):
+        run_stage(root, "panel", panel={"effects": "bank"})
+    with pytest.raises(ConfigError, match="panel: unknown option.*modles"):
+        run_stage(root, "panel", panel={"modles": []})
+    with pytest.raises(NotEstimable, match=r"model 'x': missing column\(s\) zzz.*missing_columns: skip"):
+        run_stage(root, "panel", panel={"models": [{"name": "x", "regulators": ["zzz"]}], "missing_columns": "raise"})
 
 
 def test_report_section_builds_from_the_artifacts(default_run):
-    data, _, _ = default_run
-    ctx = ReportContext.open(data.parent, {})
+    data = default_run / "data"
+    ctx = ReportContext.open(default_run, {})
     section = panel_regressions.build(ctx)
     assert section is not None and section.metrics["models_estimated"] == 9
     html = render_report(ctx, [section])
@@ -346,25 +343,19 @@ def test_read_panel_csv_treats_empty_and_na_as_missing(tmp_path):
 @pytest.mark.realdata
 @pytest.mark.slow
 def test_cn_banks_default_list_explains_and_available_ratios_run(tmp_path, shared_data):
-    from pipeline.stages import ingest
+    from measures.core.status import NotEstimable
 
     cn = shared_data / "cn-banks"
-    params = tmp_path / "params.yaml"
     data = {"source": "files", "format": "wind", "raw_dir": str(cn / "wind-exports"), "currency": "CNY",
             "start": "2007-01-01", "end": None, "publication_lag_days": 120}
-    params.write_text(yaml.safe_dump({"data": data, "panel": PANEL}), encoding="utf-8")
-    canonical = tmp_path / "canonical"
-    ingest.run(str(params), str(canonical), str(tmp_path / "quality"), root=str(tmp_path))
-    crw = stand_in_crw(canonical).query("2007 <= year <= 2014")
-    write_parquet(crw, tmp_path / "crw.parquet", key=["bank_id", "year"])
-    args = (str(tmp_path / "crw.parquet"), str(canonical), str(tmp_path / "panel"), str(tmp_path / "quality"))
-    with pytest.raises(ValueError, match=r"lcr \(needed by m1, m4, m9\).*lev \(needed by m4, m5, m6, m8\)"):
-        stage.run(str(params), *args)
-    own = {**PANEL, "controls": ["ln_assets"], "models": [MODELS[1], MODELS[6]]}
-    params.write_text(yaml.safe_dump({"data": data, "panel": own}), encoding="utf-8")
-    output = stage.run(str(params), *args)
-    fits = output.fit_stats.set_index("model")
+    run_stage(tmp_path, "ingest", data=data)
+    crw = stand_in_crw(read(tmp_path, "balance_sheet")).query("2007 <= year <= 2014")
+    write_parquet(crw, tmp_path / artifact("crw").path, key=["bank_id", "year"])
+    with pytest.raises(NotEstimable, match=r"lcr \(needed by m1, m4, m9\).*lev \(needed by m4, m5, m6, m8\)"):
+        run_stage(tmp_path, "panel", data=data)
+    run_stage(tmp_path, "panel", data=data, panel={"controls": ["ln_assets"], "models": [MODELS[1], MODELS[6]]})
+    fits = read(tmp_path, "panel/fit_stats").set_index("model")
     assert (fits["status"] == "ok").all() and (fits["banks"] == 16).all() and (fits["nobs"] > 80).all()
-    q = read_parquet(tmp_path / "quality" / "panel.parquet")
+    q = read(tmp_path, "quality/panel")
     unavailable = set(q.loc[q.reason == "ratio_unavailable", "detail"].str.split(" ").str[0])
     assert {"lcr", "leverage_ratio", "liquidity_ratio"} <= unavailable

@@ -1,16 +1,20 @@
-"""Contagion networks: Granger causality → PageRank weights (seed 003 §3.2, METHODS §4) and
+"""Contagion networks: Granger causality → PageRank weights (Liu–Ma 2021; docs/contagion.md) and
 Diebold–Yilmaz connectedness from the generalized FEVD of a VAR."""
 
+from measures.contagion.chain import ContagionAnalysis, analyse_contagion, connectedness_events, contagion_events
 from measures.contagion.connectedness import (
     Connectedness,
+    ConnectednessConfig,
     RollingConnectedness,
     connectedness_measures,
     estimate_connectedness,
     estimate_rolling_connectedness,
     generalized_fevd,
+    window_connectedness,
 )
 from measures.contagion.edges import benjamini_hochberg, granger_edges
 from measures.contagion.granger import GrangerConfig, granger_pvalues
+from measures.contagion.inputs import ContagionSeries, bank_level_spillover, contagion_series
 from measures.contagion.network import (
     ContagionConfig,
     ContagionPanel,
@@ -20,12 +24,20 @@ from measures.contagion.pagerank import contagion_weights
 
 __all__ = [
     "Connectedness",
+    "ConnectednessConfig",
+    "ContagionAnalysis",
     "ContagionConfig",
     "ContagionPanel",
+    "ContagionSeries",
     "GrangerConfig",
     "RollingConnectedness",
+    "analyse_contagion",
+    "bank_level_spillover",
     "benjamini_hochberg",
+    "connectedness_events",
     "connectedness_measures",
+    "contagion_events",
+    "contagion_series",
     "contagion_weights",
     "estimate_connectedness",
     "estimate_contagion",
@@ -33,4 +45,5 @@ __all__ = [
     "generalized_fevd",
     "granger_edges",
     "granger_pvalues",
+    "window_connectedness",
 ]

@@ -30,7 +30,9 @@ import pandas as pd
 
 from measures.contagion.granger import GrangerConfig
 from measures.contagion.var import fit_var, select_lag_order, series_to_array
-from measures.core.config import check_range
+from measures.core.config import Config, check_range
+from measures.core.mapping import Mapper, map_items
+from measures.core.status import status_from_exception
 from measures.core.windows import rolling_windows
 
 
@@ -115,35 +117,150 @@ def estimate_connectedness(series: pd.DataFrame, *, horizon: int = 10, lags: int
     return connectedness_measures(theta, series.columns, lags=p, nobs=fit.nobs, horizon=horizon, status=fit.status)
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ConnectednessConfig(Config):
+    """Options of the rolling and per-window connectedness (the ``contagion.connectedness`` params group).
+
+    ``horizon``: forecast horizon H of the generalized FEVD; ``window`` / ``step``: rows of the
+    rolling windows of the total-connectedness series (step 5: weekly, this module's choice);
+    ``lags``: fixed VAR order (None: chosen by the information criterion up to ``max_lags``,
+    as the Granger VAR).
+    """
+
+    horizon: int = 10
+    window: int = 250
+    step: int = 5
+    lags: int | None = None
+
+    def validate(self) -> None:
+        check_range("horizon", self.horizon, low=1, integer=True)
+        check_range("window", self.window, low=10, integer=True)
+        check_range("step", self.step, low=1, integer=True)
+        if self.lags is not None:
+            check_range("lags", self.lags, low=1, integer=True)
+
+
 @dataclasses.dataclass(frozen=True)
 class RollingConnectedness:
-    """``total``: ``window_end, total, lags, nobs, status``; ``directional``: ``window_end, bank_id, to, from, net``."""
+    """``total``: ``window_end, n_banks, total, lags, nobs, status`` (one row per window, a window that
+    cannot be estimated keeps a ``failed`` row); ``directional``: ``window_end, bank_id, to, from, net``."""
 
     total: pd.DataFrame
     directional: pd.DataFrame
 
 
-def estimate_rolling_connectedness(series: pd.DataFrame, *, window: int = 200, step: int = 1,
-                                   horizon: int = 10, lags: int | None = None, max_lags: int = 5,
-                                   ic: str = "aic") -> RollingConnectedness:
-    """DY connectedness on rolling windows (``measures.core.windows.rolling_windows``).
+TOTAL_COLUMNS = ("window_end", "n_banks", "total", "lags", "nobs", "status")
+DIRECTIONAL_COLUMNS = ("bank_id", "to", "from", "net")
 
-    Each window is estimated by :func:`estimate_connectedness` on its rows only (no look-ahead:
-    the value at ``window_end`` uses data up to that date).
+
+def _directional(c: Connectedness) -> pd.DataFrame:
+    return pd.DataFrame({"bank_id": c.to.index.to_numpy(), "to": c.to.to_numpy(), "from": c.from_.to_numpy(),
+                         "net": c.net.to_numpy()})
+
+
+def estimate_rolling_connectedness(series: pd.DataFrame, *, window: int = 250, step: int = 5,
+                                   horizon: int = 10, lags: int | None = None, max_lags: int = 5,
+                                   ic: str = "aic", min_obs: int | None = None,
+                                   mapper: Mapper | None = None) -> RollingConnectedness:
+    """DY connectedness on rolling windows ending at ``window_end`` (no look-ahead).
+
+    Windows come from :func:`measures.core.windows.rolling_windows` (``window`` rows every
+    ``step`` rows; none when the series is shorter than a window). In each window the banks with
+    at least ``min(min_obs, window)`` observations (``min_obs=None``: every row) and a varying
+    series enter, standardized inside the window, ``z = (x - mean) / sd`` (``ddof=1``, over the
+    observed rows; the generalized FEVD is invariant to it), and
+    :func:`estimate_connectedness` gives the total and directional connectedness of the window.
+    A window with fewer than two such banks, or whose VAR cannot be fitted (e.g. too large for
+    the window), keeps a row with a ``failed`` status and no directional rows.
+
+    Parameters
+    ----------
+    series : DataFrame
+        Dates x banks (NaN = not observed).
+    window, step : int
+        Rows per window and rows between window ends.
+    horizon, lags, max_lags, ic
+        As in :func:`estimate_connectedness`.
+    min_obs : int, optional
+        Observations a bank needs inside a window to enter it.
+    mapper : Mapper, optional
+        Maps the windows (:mod:`measures.core.mapping`); results do not depend on it.
+
+    Returns
+    -------
+    RollingConnectedness
     """
+    check_range("horizon", horizon, low=1, integer=True)
+    if len(series) < window:
+        return RollingConnectedness(total=pd.DataFrame(columns=list(TOTAL_COLUMNS)),
+                                    directional=pd.DataFrame(columns=["window_end", *DIRECTIONAL_COLUMNS]))
     wins = rolling_windows(series.index, window, step)
-    totals, directional = [], []
-    for end, rows in zip(wins.label, wins.slices()):
+    values = series.to_numpy(dtype=float)
+    banks = np.asarray(series.columns, dtype=object)
+    need = window if min_obs is None else min(min_obs, window)
+
+    def one(item: tuple) -> tuple[dict, pd.DataFrame | None]:
+        end, rows = item
+        y = values[rows]
+        observed = np.isfinite(y)
+        counts = observed.sum(axis=0)
+        mean = np.where(observed, y, 0.0).sum(axis=0) / np.maximum(counts, 1)
+        sd = np.sqrt((np.where(observed, y - mean, 0.0) ** 2).sum(axis=0) / np.maximum(counts - 1, 1))
+        keep = np.flatnonzero((counts >= need) & (sd > 0))
+        kept = banks[keep].tolist()
+        row = {"window_end": end, "n_banks": len(kept), "total": np.nan, "lags": np.nan, "nobs": np.nan}
+        if len(kept) < 2:
+            row["status"] = f"failed:ValueError: {len(kept)} bank(s) with min_obs={need if min_obs is None else min_obs} observations; need 2"
+            return row, None
         try:
-            c = estimate_connectedness(series.iloc[rows], horizon=horizon, lags=lags, max_lags=max_lags, ic=ic)
+            z = pd.DataFrame((y[:, keep] - mean[keep]) / sd[keep], columns=kept)
+            c = estimate_connectedness(z, horizon=horizon, lags=lags, max_lags=max_lags, ic=ic)
         except ValueError as exc:
-            raise ValueError(f"window ending {end}: {exc}") from None
-        totals.append({"window_end": end, "total": c.total, "lags": c.lags, "nobs": c.nobs, "status": c.status})
-        directional.append(pd.DataFrame({"window_end": end, "bank_id": c.to.index.to_numpy(),
-                                         "to": c.to.to_numpy(), "from": c.from_.to_numpy(),
-                                         "net": c.net.to_numpy()}))
-    return RollingConnectedness(
-        total=pd.DataFrame(totals, columns=["window_end", "total", "lags", "nobs", "status"]),
-        directional=pd.concat(directional, ignore_index=True) if directional
-        else pd.DataFrame(columns=["window_end", "bank_id", "to", "from", "net"]),
-    )
+            row["status"] = str(status_from_exception(exc))
+            return row, None
+        row.update(total=c.total, lags=c.lags, nobs=c.nobs, status=c.status)
+        return row, _directional(c).assign(window_end=end)
+
+    results = map_items(mapper, one, list(zip(wins.label, wins.slices())), desc="rolling connectedness")
+    parts = [d for _, d in results if d is not None]
+    directional = (pd.concat(parts, ignore_index=True)[["window_end", *DIRECTIONAL_COLUMNS]] if parts
+                   else pd.DataFrame(columns=["window_end", *DIRECTIONAL_COLUMNS]))
+    return RollingConnectedness(total=pd.DataFrame([r for r, _ in results], columns=list(TOTAL_COLUMNS)),
+                                directional=directional)
+
+
+def window_connectedness(series: pd.DataFrame, windows: pd.DataFrame, *, key: str = "year", horizon: int = 10,
+                         lags: int | None = None, max_lags: int = 5, ic: str = "aic",
+                         mapper: Mapper | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """DY directional connectedness on given windows, each with its own banks.
+
+    ``windows`` has one row per bank and window: ``<key>, bank_id, date_start, date_end`` (e.g. the
+    banks a contagion window kept, with its first and last date). Each window's block
+    ``series.loc[date_start:date_end, banks]`` is standardized (``ddof=1``) and passed to
+    :func:`estimate_connectedness`.
+
+    Returns
+    -------
+    (directional, failed)
+        ``<key>, bank_id, to, from, net`` for the windows estimated, and ``<key>, status`` for
+        the windows whose VAR could not be fitted.
+    """
+    check_range("horizon", horizon, low=1, integer=True)
+    groups = [(label, g) for label, g in windows.groupby(key, sort=True)]
+
+    def one(item: tuple) -> tuple[object, pd.DataFrame | None, str | None]:
+        label, g = item
+        first, last = g["date_start"].iloc[0], g["date_end"].iloc[0]
+        block = series.loc[first:last, list(g["bank_id"])]
+        block = (block - block.mean()) / block.std(ddof=1)
+        try:
+            c = estimate_connectedness(block, horizon=horizon, lags=lags, max_lags=max_lags, ic=ic)
+        except ValueError as exc:
+            return label, None, str(status_from_exception(exc))
+        return label, _directional(c), None
+
+    results = map_items(mapper, one, groups, desc="window connectedness")
+    parts = [d.assign(**{key: label})[[key, *DIRECTIONAL_COLUMNS]] for label, d, _ in results if d is not None]
+    failed = pd.DataFrame([(label, s) for label, _, s in results if s is not None], columns=[key, "status"])
+    directional = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=[key, *DIRECTIONAL_COLUMNS])
+    return directional, failed

@@ -47,7 +47,7 @@ def granger_edges(pvalues: pd.DataFrame, *, fdr_alpha: float = 0.05) -> pd.DataF
 
     Returns one row per ordered pair ``source != target`` (source Granger-causes target):
     ``source, target, p_value, q_value, significant, lags, weight`` where ``weight = 1 - p``
-    (the PageRank adjacency, seed 003), ``q_value`` the BH-adjusted p-value over the whole edge
+    (the PageRank adjacency of Liu–Ma 2021), ``q_value`` the BH-adjusted p-value over the whole edge
     set and ``significant`` whether the edge survives FDR control at ``fdr_alpha``; ``lags``
     comes from ``pvalues.attrs["lags"]`` (0 when absent). Sorted by source, target position.
     """

@@ -1,4 +1,4 @@
-"""Granger-causality p-value matrices between banks (seed 003 §3.2; METHODS §4 step 2).
+"""Granger-causality p-value matrices between banks (Liu–Ma 2021; docs/contagion.md, step 4).
 
 Two modes:
 

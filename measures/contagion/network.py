@@ -1,4 +1,4 @@
-"""The contagion chain per window: standardize → Granger p-values → PageRank (METHODS §4).
+"""The contagion chain per window: standardize → Granger p-values → PageRank (Liu–Ma 2021, docs/contagion.md).
 
 For each calendar year (default) or rolling window of a dates x banks frame (e.g. the DCC
 ΔCoVaR of every bank): keep the banks with at least ``min_obs`` observations and a non-constant
@@ -9,7 +9,7 @@ compute the Granger p-value matrix (:func:`granger_pvalues`), the BH-controlled 
 (:func:`granger_edges`) and the contagion risk weights (:func:`contagion_weights`, summing to 1
 per window). Windows come from :mod:`measures.core.windows`. A window with fewer than two
 kept banks gets no weights and a ``failed`` status row; an oversize system VAR is refused
-(``ValueError``, message prefixed with the window).
+(:class:`~measures.core.status.NotEstimable`, message prefixed with the window).
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from measures.contagion.edges import granger_edges
 from measures.contagion.granger import GrangerConfig, granger_pvalues
 from measures.contagion.pagerank import DIRECTIONS, contagion_weights
 from measures.core.config import Config, check_choice, check_range
+from measures.core.mapping import Mapper, map_items
+from measures.core.status import NotEstimable
 from measures.core.windows import calendar_windows, rolling_windows
 
 WINDOWS = ("year", "rolling")
@@ -33,8 +35,9 @@ class ContagionConfig(Config):
     """Options of :func:`estimate_contagion` (the ``contagion`` params group).
 
     ``window_length`` and ``step`` (rows) apply to ``window="rolling"`` only; the default step of
-    20 rows (about a month of trading days) is this module's choice, METHODS is silent on it.
-    ``min_obs=120`` (about half a trading year) is likewise a default, not a METHODS value.
+    20 rows (about a month of trading days) is this module's choice, the source papers are silent
+    on it. ``min_obs=120`` (about half a trading year) is likewise a default (docs/contagion.md).
+    ``fdr_alpha=None`` leaves the Benjamini–Hochberg columns out of the edge table.
     """
 
     window: str = "year"
@@ -48,7 +51,7 @@ class ContagionConfig(Config):
     engine: str = "numpy"
     direction: str = "source"
     damping: float = 0.85
-    fdr_alpha: float = 0.05
+    fdr_alpha: float | None = 0.05
 
     def validate(self) -> None:
         check_choice("window", self.window, WINDOWS)
@@ -58,7 +61,17 @@ class ContagionConfig(Config):
         GrangerConfig(max_lags=self.max_lags, ic=self.ic, mode=self.mode, lags=self.lags, engine=self.engine)
         check_choice("direction", self.direction, DIRECTIONS)
         check_range("damping", self.damping, low=0.0, high=1.0, low_open=True, high_open=True)
-        check_range("fdr_alpha", self.fdr_alpha, low=0.0, high=1.0, low_open=True, high_open=True)
+        if self.fdr_alpha is not None:
+            check_range("fdr_alpha", self.fdr_alpha, low=0.0, high=1.0, low_open=True, high_open=True)
+
+    @property
+    def key(self) -> str:
+        """The window key of the outputs: ``year`` or ``window_end``."""
+        return "year" if self.window == "year" else "window_end"
+
+    def chain_options(self) -> dict:
+        """The keyword options of :func:`estimate_contagion` (the fields of this class alone)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(ContagionConfig)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,7 +83,8 @@ class ContagionPanel:
     crw : DataFrame
         ``bank_id, <key>, crw`` — weights summing to 1 in each window.
     edges : DataFrame
-        ``<key>, source, target, p_value, q_value, significant, lags, weight``.
+        ``<key>, source, target, p_value, lags, weight`` and, unless ``fdr_alpha`` is None,
+        ``q_value, significant``.
     windows : DataFrame
         ``<key>, n_banks, nobs, lags, aic, bic, hqic, status`` — one row per window (for pairwise
         mode ``nobs`` / ``lags`` / ICs are the median over pairs).
@@ -78,6 +92,8 @@ class ContagionPanel:
         ``bank_id, <key>, n_obs, reason`` — banks left out of a window.
     pvalues : dict
         Window label -> the p-value matrix (with its ``attrs``).
+    spans : DataFrame
+        ``<key>, date_start, date_end, n_rows`` — the first and last date of every window.
     """
 
     crw: pd.DataFrame
@@ -85,6 +101,11 @@ class ContagionPanel:
     windows: pd.DataFrame
     exclusions: pd.DataFrame
     pvalues: dict
+    spans: pd.DataFrame
+
+    @property
+    def key(self) -> str:
+        return str(self.windows.columns[0])
 
 
 def _standardize(block: pd.DataFrame) -> pd.DataFrame:
@@ -134,7 +155,8 @@ def estimate_contagion(
     engine: str = "numpy",
     direction: str = "source",
     damping: float = 0.85,
-    fdr_alpha: float = 0.05,
+    fdr_alpha: float | None = 0.05,
+    mapper: Mapper | None = None,
 ) -> ContagionPanel:
     """Run the Granger → PageRank chain per window of a dates x banks frame.
 
@@ -151,8 +173,11 @@ def estimate_contagion(
         As in :func:`granger_pvalues`.
     direction, damping
         As in :func:`contagion_weights`.
-    fdr_alpha : float
-        Benjamini–Hochberg level for the ``significant`` flag of the edge table.
+    fdr_alpha : float or None
+        Benjamini–Hochberg level for the ``significant`` flag of the edge table (None: no
+        ``q_value`` / ``significant`` columns).
+    mapper : Mapper, optional
+        Maps the windows (:mod:`measures.core.mapping`); results do not depend on it.
 
     Returns
     -------
@@ -160,9 +185,11 @@ def estimate_contagion(
 
     Notes
     -----
-    The stage builds the options from ``params.yaml`` with
-    ``ContagionConfig.from_mapping(params["contagion"])`` (unknown keys raise) and calls
-    ``estimate_contagion(series, **config.to_dict())``.
+    The options are those of :class:`ContagionConfig`:
+    ``estimate_contagion(series, **config.chain_options())``. In each window ``w`` with kept
+    banks ``i = 1..N_w`` the series ``z_i = (x_i - mean_w(x_i)) / sd_w(x_i)`` enter one VAR
+    (or bivariate VARs), the adjacency is ``A_ij = 1 - p_ij`` and the weights are the PageRank
+    of ``A`` (Liu–Ma 2021; docs/contagion.md).
     """
     cfg = ContagionConfig(window=window, window_length=window_length, step=step, min_obs=min_obs,
                           max_lags=max_lags, ic=ic, mode=mode, lags=lags, engine=engine, direction=direction,
@@ -170,38 +197,50 @@ def estimate_contagion(
     if not isinstance(series, pd.DataFrame) or not isinstance(series.index, pd.DatetimeIndex):
         got = f"{type(series).__name__} with index {type(getattr(series, 'index', None)).__name__}"
         raise ValueError(f"series must be a pandas DataFrame with a DatetimeIndex (dates x banks); got {got}")  # noqa: TRY004
+    key = cfg.key
     if cfg.window == "year":
         wins = calendar_windows(series.index, "Y")
-        key, labels = "year", [int(p.year) for p in wins.label]
+        labels = [int(p.year) for p in wins.label]
     else:
         wins = rolling_windows(series.index, cfg.window_length, cfg.step)
-        key, labels = "window_end", list(wins.label)
-    crw, edges, rows, excl, pvals = [], [], [], [], {}
-    for label, rows_slice in zip(labels, wins.slices()):
+        labels = list(wins.label)
+    spans = pd.DataFrame({key: labels, "date_start": series.index[wins.start], "date_end": series.index[wins.stop - 1],
+                          "n_rows": (wins.stop - wins.start).astype("int64")})
+
+    def one(item: tuple) -> dict:
+        label, rows_slice = item
         block = series.iloc[rows_slice]
         kept, dropped = _screen(block, cfg.min_obs)
-        excl += [{"bank_id": b, key: label, "n_obs": n, "reason": r} for b, n, r in dropped]
+        out = {"exclusions": [{"bank_id": b, key: label, "n_obs": n, "reason": r} for b, n, r in dropped]}
         if len(kept) < 2:
-            rows.append({key: label, "n_banks": len(kept), "nobs": np.nan, "lags": np.nan, "aic": np.nan,
-                         "bic": np.nan, "hqic": np.nan,
-                         "status": f"failed:ValueError: {len(kept)} bank(s) left after min_obs screening; need 2"})
-            continue
+            out["window"] = {key: label, "n_banks": len(kept), "nobs": np.nan, "lags": np.nan, "aic": np.nan,
+                             "bic": np.nan, "hqic": np.nan,
+                             "status": f"failed:ValueError: {len(kept)} bank(s) left after min_obs screening; need 2"}
+            return out
         try:
             p = granger_pvalues(_standardize(block[kept]), max_lags=cfg.max_lags, ic=cfg.ic, mode=cfg.mode,
                                 lags=cfg.lags, engine=cfg.engine)
         except ValueError as exc:
-            raise ValueError(f"{key} {label}: {exc}") from None
-        pvals[label] = p
-        rows.append({key: label, "n_banks": len(kept), **_summary(p.attrs), "status": p.attrs["status"]})
-        e = granger_edges(p, fdr_alpha=cfg.fdr_alpha)
-        edges.append(e.assign(**{key: label})[[key, *e.columns]])
+            raise NotEstimable(f"{key} {label}: {exc}") from None
+        e = granger_edges(p, fdr_alpha=cfg.fdr_alpha if cfg.fdr_alpha is not None else 0.05)
+        if cfg.fdr_alpha is None:
+            e = e.drop(columns=["q_value", "significant"])
         w = contagion_weights(p, direction=cfg.direction, damping=cfg.damping)
-        crw.append(pd.DataFrame({"bank_id": w.index.to_numpy(), key: label, "crw": w.to_numpy()}))
-    empty_edges = pd.DataFrame(columns=[key, "source", "target", "p_value", "q_value", "significant", "lags", "weight"])
+        out.update(pvalues=p, window={key: label, "n_banks": len(kept), **_summary(p.attrs), "status": p.attrs["status"]},
+                   edges=e.assign(**{key: label})[[key, *e.columns]],
+                   crw=pd.DataFrame({"bank_id": w.index.to_numpy(), key: label, "crw": w.to_numpy()}))
+        return out
+
+    results = map_items(mapper, one, list(zip(labels, wins.slices())), desc="contagion windows")
+    edge_cols = [key, "source", "target", "p_value", "lags", "weight"] + (["q_value", "significant"] if cfg.fdr_alpha is not None else [])
+    crw = [r["crw"] for r in results if "crw" in r]
+    edges = [r["edges"][edge_cols] for r in results if "edges" in r]
     return ContagionPanel(
         crw=pd.concat(crw, ignore_index=True) if crw else pd.DataFrame(columns=["bank_id", key, "crw"]),
-        edges=pd.concat(edges, ignore_index=True) if edges else empty_edges,
-        windows=pd.DataFrame(rows, columns=[key, "n_banks", "nobs", "lags", "aic", "bic", "hqic", "status"]),
-        exclusions=pd.DataFrame(excl, columns=["bank_id", key, "n_obs", "reason"]),
-        pvalues=pvals,
+        edges=pd.concat(edges, ignore_index=True) if edges else pd.DataFrame(columns=edge_cols),
+        windows=pd.DataFrame([r["window"] for r in results],
+                             columns=[key, "n_banks", "nobs", "lags", "aic", "bic", "hqic", "status"]),
+        exclusions=pd.DataFrame([x for r in results for x in r["exclusions"]], columns=["bank_id", key, "n_obs", "reason"]),
+        pvalues={label: r["pvalues"] for label, r in zip(labels, results) if "pvalues" in r},
+        spans=spans,
     )

@@ -1,4 +1,4 @@
-"""Contagion risk weights (CRW): PageRank on the Granger network (seed 003 §3.2; METHODS §4).
+"""Contagion risk weights (CRW): PageRank on the Granger network (Liu–Ma 2021; docs/contagion.md).
 
 Adjacency ``A_ij = 1 - p_ij`` for "bank i Granger-causes bank j" (edge i -> j), ``A_ii = 0``.
 PageRank (Page, Brin, Motwani & Winograd 1999) with damping ``d`` is the stationary vector
@@ -9,7 +9,7 @@ PageRank (Page, Brin, Motwani & Winograd 1999) with damping ``d`` is the station
 computed by ``networkx.pagerank`` on the weighted directed graph ``W`` (a node whose
 out-weights are all zero is dangling and spreads its mass uniformly).
 
-Direction — why ``"source"`` is the default: seed 003 reads the weight as a bank's capacity to
+Direction — why ``"source"`` is the default: Liu–Ma 2021 read the weight as a bank's capacity to
 **cause** contagion (引发传染风险可能性的大小). Plain PageRank on ``A`` (``W = A``) rewards the
 banks that many others point *to*, i.e. the banks that are Granger-*caused* — the receivers.
 Running PageRank on the reversed graph (``W = A'``: edge j -> i with weight ``A_ij``) makes
@@ -46,10 +46,10 @@ def contagion_weights(
         :func:`granger_pvalues`); the diagonal is ignored.
     direction : {"source", "target"}
         ``"source"`` (default): PageRank on the reversed graph, weight flows to the banks that
-        Granger-cause others (seed 003's capacity to cause contagion, see module docstring);
+        Granger-cause others (Liu–Ma 2021's capacity to cause contagion, see module docstring);
         ``"target"``: plain PageRank, weight flows to the banks that are caused.
     damping : float
-        PageRank damping factor ``d`` in (0, 1) (0.85 in METHODS §4).
+        PageRank damping factor ``d`` in (0, 1) (0.85, the networkx default, as in docs/contagion.md).
     tol, max_iter
         Power-iteration tolerance (networkx's ``N * tol`` on the L1 change) and iteration cap;
         the defaults reach machine precision.

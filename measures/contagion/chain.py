@@ -1,0 +1,135 @@
+"""The whole contagion analysis of one ΔCoVaR panel: Granger → PageRank CRW and DY connectedness.
+
+:func:`analyse_contagion` runs, on a dates x banks frame (:func:`~measures.contagion.inputs.contagion_series`):
+
+1. :func:`~measures.contagion.network.estimate_contagion` — per window (calendar year or
+   rolling) the Granger p-values of the standardized series, the Benjamini–Hochberg edge set and
+   the contagion risk weights ``CRW = PageRank(A)``, ``A_ij = 1 - p_ij`` (Liu–Ma 2021);
+2. :func:`~measures.contagion.connectedness.estimate_rolling_connectedness` — the Diebold–Yilmaz
+   total connectedness ``C = (1/N) Σ_{i≠j} 100 θ̃_ij(H)`` on rolling windows (Diebold & Yilmaz 2012);
+3. :func:`~measures.contagion.connectedness.window_connectedness` — the directional
+   connectedness (to, from, net) on each contagion window with the banks that window kept;
+
+and collects the events of everything left out (banks excluded from a window, windows that
+failed, connectedness that could not be fitted) as a frame ``bank_id, date_start, date_end,
+n_rows, action, reason, detail``. Choices: docs/contagion.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from measures.contagion.connectedness import ConnectednessConfig, estimate_rolling_connectedness, window_connectedness
+from measures.contagion.inputs import EVENT_COLUMNS
+from measures.contagion.network import ContagionConfig, ContagionPanel, estimate_contagion
+from measures.core.mapping import Mapper
+from measures.core.status import FitStatus, is_failed
+
+
+@dataclass(frozen=True)
+class ContagionAnalysis:
+    """Result of :func:`analyse_contagion`.
+
+    Attributes
+    ----------
+    panel : ContagionPanel
+        CRW, edges, windows, exclusions, spans of the contagion windows.
+    connectedness : DataFrame
+        ``window_end, n_banks, total, lags, nobs, status`` (rolling DY total).
+    directional : DataFrame
+        ``<key>, bank_id, to, from, net`` on each contagion window.
+    events : DataFrame
+        Exclusions and flags (``EVENT_COLUMNS``).
+    """
+
+    panel: ContagionPanel
+    connectedness: pd.DataFrame
+    directional: pd.DataFrame
+    events: pd.DataFrame
+
+    @property
+    def key(self) -> str:
+        """``year`` or ``window_end``."""
+        return self.panel.key
+
+
+def contagion_events(panel: ContagionPanel) -> pd.DataFrame:
+    """Events of a :class:`ContagionPanel`: banks excluded from a window and windows without weights.
+
+    A bank below ``min_obs`` gives reason ``min_obs``, a constant one ``constant_series`` (with the
+    window's first and last date and the bank's observation count); a failed window gives
+    ``window_failed`` (no bank, the window's row count).
+    """
+    key = panel.key
+    spans = panel.spans.set_index(key)
+    rows = []
+    for e in panel.exclusions.itertuples(index=False):
+        label = getattr(e, key)
+        reason = "min_obs" if str(e.reason).startswith("fewer than") else "constant_series"
+        rows.append({"bank_id": str(e.bank_id), "date_start": spans.at[label, "date_start"],
+                     "date_end": spans.at[label, "date_end"], "n_rows": int(e.n_obs), "action": "excluded",
+                     "reason": reason, "detail": f"{key} {label}: {e.reason}"})
+    for w in panel.windows.itertuples(index=False):
+        if is_failed(w.status):
+            label = getattr(w, key)
+            rows.append({"bank_id": None, "date_start": spans.at[label, "date_start"],
+                         "date_end": spans.at[label, "date_end"], "n_rows": int(spans.at[label, "n_rows"]),
+                         "action": "excluded", "reason": "window_failed",
+                         "detail": f"{key} {label}: no contagion weights: {w.status}"})
+    return pd.DataFrame(rows, columns=list(EVENT_COLUMNS))
+
+
+def connectedness_events(panel: ContagionPanel, rolling: pd.DataFrame, failed: pd.DataFrame, *, window: int) -> pd.DataFrame:
+    """``connectedness_failed`` flags: contagion windows without directional connectedness
+    (``failed``: ``<key>, status``) and failed rolling windows of ``window`` rows (``rolling``)."""
+    key = panel.key
+    spans = panel.spans.set_index(key)
+    rows = []
+    for label, status in zip(failed[key], failed["status"]):
+        rows.append({"bank_id": None, "date_start": spans.at[label, "date_start"], "date_end": spans.at[label, "date_end"],
+                     "n_rows": int(spans.at[label, "n_rows"]), "action": "flagged", "reason": "connectedness_failed",
+                     "detail": f"{key} {label}: no directional connectedness: {FitStatus.parse(status).message}"})
+    for row in rolling.itertuples(index=False):
+        if is_failed(row.status):
+            rows.append({"bank_id": None, "date_start": row.window_end, "date_end": row.window_end, "n_rows": window,
+                         "action": "flagged", "reason": "connectedness_failed",
+                         "detail": f"rolling window ending {row.window_end:%Y-%m-%d}: {row.status}"})
+    return pd.DataFrame(rows, columns=list(EVENT_COLUMNS))
+
+
+def analyse_contagion(series: pd.DataFrame, config: ContagionConfig | None = None,
+                      connectedness: ConnectednessConfig | None = None, *, mapper: Mapper | None = None) -> ContagionAnalysis:
+    """Granger → PageRank CRW per window, rolling DY total and per-window DY directional connectedness.
+
+    Parameters
+    ----------
+    series : DataFrame
+        Dates x banks ΔCoVaR (NaN = not observed).
+    config : ContagionConfig, optional
+        The chain's options (windows, screening, VAR, PageRank, FDR); default ``ContagionConfig()``.
+        The connectedness VARs use its ``min_obs``, ``max_lags`` and ``ic``.
+    connectedness : ConnectednessConfig, optional
+        Horizon, rolling windows and lag order of the DY connectedness; default ``ConnectednessConfig()``.
+    mapper : Mapper, optional
+        Maps the windows (:mod:`measures.core.mapping`); results do not depend on it.
+
+    Returns
+    -------
+    ContagionAnalysis
+    """
+    config = config or ContagionConfig()
+    conn = connectedness or ConnectednessConfig()
+    panel = estimate_contagion(series, **config.chain_options(), mapper=mapper)
+    rolling = estimate_rolling_connectedness(series, window=conn.window, step=conn.step, horizon=conn.horizon,
+                                             lags=conn.lags, max_lags=config.max_lags, ic=config.ic,
+                                             min_obs=config.min_obs, mapper=mapper)
+    spans = panel.spans[[panel.key, "date_start", "date_end"]]
+    windows = panel.crw[["bank_id", panel.key]].merge(spans, on=panel.key, how="left")
+    directional, failed = window_connectedness(series, windows, key=panel.key, horizon=conn.horizon, lags=conn.lags,
+                                               max_lags=config.max_lags, ic=config.ic, mapper=mapper)
+    frames = [f for f in (contagion_events(panel), connectedness_events(panel, rolling.total, failed, window=conn.window))
+              if len(f)]
+    events = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(EVENT_COLUMNS))
+    return ContagionAnalysis(panel=panel, connectedness=rolling.total, directional=directional, events=events)
