@@ -148,11 +148,15 @@ def _compress(files: Iterable[str]) -> list[str]:
     return sorted(f for f in out if not any(f.startswith(o + "/") for o in out if o != f))
 
 
-def stage_entry(stage) -> dict:
-    """The ``dvc.yaml`` entry of one stage declaration."""
+def stage_entry(stage, params: dict | None = None) -> dict:
+    """The ``dvc.yaml`` entry of one stage declaration (``params``: the parsed ``params.yaml``)."""
     code = set(import_closure("pipeline.__main__")) | set(import_closure("pipeline.stage"))
     code |= set(import_closure(f"pipeline.stages.{stage.name}"))
     deps = _compress(code) + list(stage.files)
+    if stage.param_files is not None:
+        from pipeline.stage import configs_for
+
+        deps += [f for f in stage.param_files(configs_for(stage, params or {})) if f not in deps]
     data = [artifact(name).dependency for name in stage.inputs]
     for dep in data:
         inside_folder = any(dep.startswith(other + "/") for other in data)
@@ -183,9 +187,11 @@ def stage_entry(stage) -> dict:
 
 def render() -> str:
     """The text of ``dvc.yaml`` for the current declarations."""
+    from pipeline.params import load_params
     from pipeline.stage import load_stage
 
-    stages = {name: stage_entry(load_stage(name)) for name in STAGES}
+    params = load_params(REPO / "params.yaml")
+    stages = {name: stage_entry(load_stage(name), params) for name in STAGES}
     return HEADER + yaml.safe_dump({"stages": stages}, sort_keys=False, allow_unicode=True, width=200)
 
 
@@ -205,7 +211,8 @@ def main(argv: list[str]) -> int:
         return 0
     if args.check:
         if not target.is_file() or target.read_text(encoding="utf-8") != text:
-            print("dvc.yaml is out of date: run `python -m pipeline dag --write` and commit it (then dvc repro)", file=sys.stderr)
+            print("dvc.yaml is out of date with the stage declarations or with the files params.yaml names: "
+                  "run `python -m pipeline dag --write` (then dvc repro)", file=sys.stderr)
             return 1
         return 0
     sys.stdout.write(text)

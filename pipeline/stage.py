@@ -76,6 +76,9 @@ class Stage:
         Non-Python files the stage loads (templates, calibration files, raw data folders).
     optional_outputs : tuple of str
         Outputs the stage may leave unwritten (e.g. a table the data source does not have).
+    param_files : callable, optional
+        ``param_files(configs) -> tuple of str``: files named by the params (e.g. an input file
+        path option); :mod:`pipeline.dag` adds them to ``deps`` for the current ``params.yaml``.
     """
 
     name: str
@@ -86,7 +89,7 @@ class Stage:
     files: tuple[str, ...] = ()
     optional_outputs: tuple[str, ...] = ()
     quality: bool = True
-    module: str = ""
+    param_files: Callable[[Mapping[str, Config]], tuple[str, ...]] | None = None
 
     @property
     def all_outputs(self) -> tuple[str, ...]:

@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
+from conftest import run_stage
 
 from pipeline.io import read_parquet
-from pipeline.stages import ingest, returns
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 
@@ -23,13 +22,12 @@ RETURNS = {"system": "sample", "suspensions": "mask", "suspension_min_run": 5, "
 
 
 def run_stages(tmp_path: Path, data: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    params = tmp_path / "params.yaml"
-    params.write_text(yaml.safe_dump({"data": data, "measures": {"returns": RETURNS}}), encoding="utf-8")
-    canonical, quality = tmp_path / "canonical", tmp_path / "quality"
-    ingest.run(str(params), str(canonical), str(quality), root=str(tmp_path))
-    returns.run(str(params), str(canonical), str(tmp_path), str(quality))
+    params = {"data": data, "measures": {"returns": RETURNS}}
+    run_stage(tmp_path, "ingest", params)
+    run_stage(tmp_path, "returns", params)
+    quality, interim = tmp_path / "data/processed/quality", tmp_path / "data/interim"
     q = pd.concat([read_parquet(quality / "ingest.parquet"), read_parquet(quality / "returns.parquet")], ignore_index=True)
-    return read_parquet(tmp_path / "returns.parquet"), read_parquet(tmp_path / "system_returns.parquet"), q
+    return read_parquet(interim / "returns.parquet"), read_parquet(interim / "system_returns.parquet"), q
 
 
 def test_us_financials_quality_output_shows_exit_negative_equity_and_holidays(tmp_path, shared_data):
@@ -70,7 +68,7 @@ def test_cn_banks_load_through_wind_exports_and_run(tmp_path, shared_data):
     assert rets["bank_id"].nunique() == 16
     assert q.loc[q.reason == "outside_sample_period", "n_rows"].sum() > 0
     assert system["ret"].abs().max() < 0.2
-    canonical = tmp_path / "canonical"
+    canonical = tmp_path / "data/interim/canonical"
     states = read_parquet(canonical / "market_states.parquet")
     assert {"stock_vol", "money"} <= set(states.columns)
     bs = read_parquet(canonical / "balance_sheet.parquet")

@@ -85,9 +85,16 @@ def run(ctx: StageContext) -> dict:
     }
 
 
+def eba_file(configs) -> tuple[str, ...]:
+    """With ``source: eba``, the EBA extract is a dependency of the stage (``dvc.yaml`` is regenerated)."""
+    cfg = configs["stress.firesale"]
+    return (cfg.eba.file,) if cfg.source == "eba" and cfg.eba.file else ()
+
+
 STAGE = Stage(
     name="stress_firesale",
     run=run,
+    param_files=eba_file,
     params={"stress.firesale": FireSaleParams},
     inputs=("balance_sheet", "canonical/meta"),
     outputs=("firesale", "firesale_banks", "firesale_regions", "firesale_inputs", "firesale_mean",
