@@ -41,8 +41,8 @@ import numpy as np
 import pandas as pd
 
 from measures.core.config import Config, check_choice, check_range
+from measures.core.events import EVENT_COLUMNS
 
-EVENT_COLUMNS = ("bank_id", "date_start", "date_end", "n_rows", "action", "reason", "detail")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -15,13 +15,13 @@ import numpy as np
 import pandas as pd
 
 from measures.core.status import NotEstimable, is_failed
+from measures.core.events import EVENT_COLUMNS
 
 #: Canonical balance-sheet column -> panel variable name (Liu–Ma 2021's abbreviations).
 RATIOS = {"car": "car", "leverage_ratio": "lev", "lcr": "lcr", "ldr": "ldr", "liquidity_ratio": "liq",
           "npl": "npl", "nim": "nim", "loan_growth": "loan_growth"}
 #: Panel variables in the canonical order (``ln_assets`` = log of ``total_assets``).
 PANEL_VARIABLES = ("crw", *RATIOS.values(), "ln_assets")
-EVENT_COLUMNS = ("bank_id", "date_start", "date_end", "n_rows", "action", "reason", "detail")
 
 
 def year_end_ratios(balance_sheet: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

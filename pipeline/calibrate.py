@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from measures.core.adapters.arch_adapter import fit_univariate_garch
+from measures.core.status import is_failed
 from pipeline.params import DataConfig
 from pipeline.simulator import CALIBRATION_PATH, design, load_calibration, simulate
 from pipeline.simulator.markets import episode_arrays, simulate_factor
@@ -90,7 +91,7 @@ class RealData:
 
 def _garch(x: np.ndarray, what: str, max_persistence: float | None = 0.98) -> dict[str, float]:
     fit = fit_univariate_garch(np.asarray(x), vol="garch", dist="t", mean="constant")
-    if fit.status.startswith("failed"):
+    if is_failed(fit.status):
         raise RuntimeError(f"GARCH fit of {what} failed: {fit.status}")
     alpha, beta = fit.param("alpha"), fit.param("beta")
     if max_persistence is not None and alpha + beta > max_persistence:  # episodes carry the regime part

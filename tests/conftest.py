@@ -65,6 +65,19 @@ def copy_root(src: Path, dst: Path, *names: str) -> Path:
     return dst
 
 
+class RecordingMapper:
+    """A mapper that records what it mapped and runs the items in reverse order (results must keep item order)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int]] = []
+
+    def map(self, fn, items, *, desc=""):
+        items = list(items)
+        self.calls.append((desc, len(items)))
+        out = {k: fn(items[k]) for k in reversed(range(len(items)))}
+        return [out[k] for k in range(len(items))]
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import RecordingMapper
 from scipy import sparse
 from scipy.optimize import linprog
 from scipy.stats import norm
@@ -177,16 +178,6 @@ def long_tables(n: int = 600, seed: int = 4):
     market = states.reset_index(names="date")
     market.loc[300:304, "m2"] = np.nan
     return returns, sys_tab, market
-
-
-class RecordingMapper:
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, int]] = []
-
-    def map(self, fn, items, *, desc=""):
-        items = list(items)
-        self.calls.append((desc, len(items)))
-        return [fn(item) for item in items]
 
 
 def test_banks_equal_the_single_bank_fits_with_events_and_weekly() -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import RecordingMapper
 
 from measures.core.adapters.arch_adapter import fit_univariate_garch
 from measures.dcc import (
@@ -300,19 +301,6 @@ def test_student_t_zero_mean_garch_option():
 
 
 # ---------------------------------------------------------------- per-bank fits on a panel (the covar_dcc stage's science)
-
-
-class RecordingMapper:
-    """A mapper that records what it mapped (and maps in reverse order, to show results keep item order)."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, int]] = []
-
-    def map(self, fn, items, *, desc=""):
-        items = list(items)
-        self.calls.append((desc, len(items)))
-        out = {k: fn(items[k]) for k in reversed(range(len(items)))}
-        return [out[k] for k in range(len(items))]
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from measures.contagion.connectedness import ConnectednessConfig, estimate_rolling_connectedness, window_connectedness
-from measures.contagion.inputs import EVENT_COLUMNS
+from measures.core.events import EVENT_COLUMNS
 from measures.contagion.network import ContagionConfig, ContagionPanel, estimate_contagion
 from measures.core.mapping import Mapper
 from measures.core.status import FitStatus, is_failed

@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 
 from measures.core.status import SEVERITY, FitStatus, NotEstimable
+from measures.core.events import EVENT_COLUMNS
 
-EVENT_COLUMNS = ("bank_id", "date_start", "date_end", "n_rows", "action", "reason", "detail")
 FAILED = SEVERITY["failed"]
 
 

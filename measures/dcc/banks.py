@@ -22,10 +22,9 @@ from measures.core.status import FitStatus
 from measures.dcc.config import DCCConfig
 from measures.dcc.fit import fit_pair_samples
 from measures.dcc.results import DCCResult
+from measures.core.events import EVENT_COLUMNS
 
 SYSTEM = "__system__"
-#: Columns of an event frame (the pipeline turns each row into a data-quality record).
-EVENT_COLUMNS = ("bank_id", "date_start", "date_end", "n_rows", "action", "reason", "detail")
 MISSING = ("drop", "fail")
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from measures.core.adapters.arch_adapter import UnivariateGarchFit
+from measures.core.status import is_failed
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,7 +68,7 @@ class DCCResult:
     @property
     def converged(self) -> bool:
         """False when any step failed."""
-        return not self.status.startswith("failed:")
+        return not is_failed(self.status)
 
     @property
     def nobs(self) -> int:

@@ -41,6 +41,7 @@ from measures.stress.maxent import (
     max_entropy_matrix,
     minimum_density_matrix,
 )
+from measures.core.events import EVENT_COLUMNS
 
 CLASSES = ("loans_other", "real_estate_loans", "securities")
 """The external asset classes of the network."""
@@ -50,7 +51,6 @@ SOURCES = ("synthetic", "balance_sheet")
 INPUT_COLUMNS = ("bank_id", "group", "total_assets", "equity", "loans", "real_estate_loans", "securities",
                  "interbank_assets", "interbank_liabilities")
 """Columns of the study's input cross-section (one row per bank, one currency unit)."""
-EVENT_COLUMNS = ("bank_id", "date_start", "date_end", "n_rows", "action", "reason", "detail")
 SURFACE_COLUMNS = ("system", "scenario", "alpha", "beta", "n_banks", "n_failed", "failed_share", "rounds",
                    "loss_shock", "loss_fire_sale", "loss_interbank", "status")
 

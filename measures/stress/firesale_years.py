@@ -31,6 +31,7 @@ from measures.core.status import NotEstimable
 from measures.stress.firesale import SYSTEM_OUTPUTS, FireSaleConfig
 from measures.stress.firesale_curve import alpha_grid, fire_sale_curve_with_banks, fire_sale_regions
 from measures.stress.firesale_inputs import FIRE_SALE_COLUMNS, map_eba_balance_sheet, validate_fire_sale_balance_sheet
+from measures.core.events import EVENT_COLUMNS
 
 SOURCES = ("synthetic", "balance_sheet", "eba")
 INPUTS = FIRE_SALE_COLUMNS[1:]
@@ -42,7 +43,6 @@ BANK_COLUMNS = ("outcome", "failure_round", "cause", "last_sale_round", "loss0",
 MEAN_COLUMNS = ("sr", "ll", "cl", "dl", "il", "delina", "delsi", "delloss", "lossre", "losssi", "lossla", "rounds",
                 "n_failed", "n_failed_liquidity", "n_failed_insolvency", "w", "tw")
 """Curve columns averaged over years by :func:`mean_curve`."""
-EVENT_COLUMNS = ("bank_id", "date_start", "date_end", "n_rows", "action", "reason", "detail")
 REGION_ORDER = {"relief": 0, "contagion": 1, "outbreak": 2}
 
 

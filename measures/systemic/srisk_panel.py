@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from measures.core.status import FitStatus, worst
-from measures.dcc.banks import EVENT_COLUMNS
+from measures.core.events import EVENT_COLUMNS
 from measures.systemic.config import SIMULATION_DATES, SRiskPanelConfig
 from measures.systemic.frames import dcc_mes_frame, historical_mes_frame
 from measures.systemic.srisk import aggregate_srisk, carry_forward_liabilities, srisk, srisk_share, srisk_status
