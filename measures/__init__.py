@@ -74,8 +74,8 @@ _EXPORTS: dict[str, str] = {
         )
     },
     # the many-bank studies the stages run (one call per stage)
-    **{name: "measures.contagion" for name in ("ConnectednessConfig", "ContagionAnalysis", "ContagionSeries", "analyse_contagion", "contagion_series", "window_connectedness")},
-    **{name: "measures.dcc" for name in ("estimates_frame", "fit_dcc_banks", "pair_samples")},
+    **{name: "measures.contagion" for name in ("ConnectednessConfig", "ContagionParams", "ContagionAnalysis", "ContagionSeries", "analyse_contagion", "contagion_series", "window_connectedness")},
+    **{name: "measures.dcc" for name in ("CovarDCCParams", "estimates_frame", "fit_dcc_banks", "pair_samples")},
     **{name: "measures.stress" for name in ("CascadeParams", "CascadeStudy", "CascadeStudyConfig", "FireSaleParams", "FireSaleYears", "NamedFailure", "OmegaRule", "cascade_study", "fire_sale_years", "mean_curve")},
     **{name: "measures.systemic" for name in ("SRiskPanelConfig", "daily_balance_sheet", "dcc_paths_frame", "historical_mes_frame", "srisk_panel")},
 }

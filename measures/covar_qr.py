@@ -28,11 +28,11 @@ import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
 from measures.core.config import Config, ConfigError, check_choice, check_range
+from measures.core.events import EVENT_COLUMNS
 from measures.core.mapping import Mapper, map_items
 from measures.core.quantreg import solve_quantile_regression, solve_rolling_quantile_regression
 from measures.core.status import NotEstimable, is_failed, status_from_exception, worst
 from measures.core.windows import rolling_windows, weekly_last
-from measures.core.events import EVENT_COLUMNS
 
 __all__ = [
     "CoVaRConfig",

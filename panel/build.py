@@ -14,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from measures.core.status import NotEstimable, is_failed
 from measures.core.events import EVENT_COLUMNS
+from measures.core.status import NotEstimable, is_failed
 
 #: Canonical balance-sheet column -> panel variable name (Liu–Ma 2021's abbreviations).
 RATIOS = {"car": "car", "leverage_ratio": "lev", "lcr": "lcr", "ldr": "ldr", "liquidity_ratio": "liq",

@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 
 from measures.core.config import ConfigError, check_choice, check_range
+from measures.core.events import EVENT_COLUMNS
 from measures.core.mapping import Mapper, map_items
 from measures.core.status import FitStatus, NotEstimable, is_failed, status_from_exception
-from measures.core.events import EVENT_COLUMNS
 from panel.estimate import FIT_COLUMNS, PanelConfig, estimate_models
 from panel.spec import SEED003_CONTROLS, SEED003_MODELS, ModelSpec, model_specs, model_variables
 from panel.tables import describe_variables, format_table, regression_table, table_note, table_to_csv, table_to_html, table_to_latex

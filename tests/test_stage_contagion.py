@@ -28,7 +28,8 @@ from pipeline.report.core import ReportContext, render_report
 from pipeline.report.sections import contagion as section
 from pipeline.stage import StageInputError
 from pipeline.stage import main as stage_main
-from pipeline.stages.contagion import STAGE, ContagionParams
+from measures.contagion import ContagionParams
+from pipeline.stages.contagion import STAGE
 
 REPORT = {"title": "t", "episodes": [{"name": "GFC", "start": "2008-07-01", "end": "2008-12-31"}],
           "contagion": {"edge_threshold": 0.99, "layout": "circular", "layout_seed": 20071012}}

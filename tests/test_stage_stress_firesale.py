@@ -19,6 +19,7 @@ from measures.stress.firesale_years import MEAN_COLUMNS
 from pipeline.artifacts import artifact
 from pipeline.io import read_parquet, read_provenance
 from pipeline.simulator.stress_banks import GROUP_COUNTS, SECTOR_COLUMNS, SECTOR_CORRELATIONS, simulate_firesale_banks
+from pipeline.schema import DataValidationError
 from pipeline.stage import StageInputError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "stress_firesale"
@@ -192,6 +193,24 @@ def test_eba_source_reads_space_separated_file(tmp_path):
     assert (inputs["year"] == 2018).all() and (inputs["currency"] == "EUR m").all()
     assert "eba_mapping" in set(read(tmp_path, "quality/stress_firesale")["reason"])
     assert read_provenance(tmp_path / artifact("firesale").path)["data_source"]["format"] == "eba2018"
+
+
+def test_eba_file_problems_name_the_file_and_the_params_key(tmp_path):
+    with pytest.raises(DataValidationError, match=r"nowhere.csv: file not found \(params key stress.firesale.eba.file\)"):
+        firesale(tmp_path, source="eba", eba={"file": str(tmp_path / "nowhere.csv")}, alpha=SMALL_GRID)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("bank_id,CET1E,leverage\nAA01 1000 0.05\n", encoding="utf-8")
+    with pytest.raises(DataValidationError, match=r"bad.csv: header .* is not the EBA 2018 extract's \(allowed: bank_id CET1E"):
+        firesale(tmp_path, source="eba", eba={"file": str(bad)}, alpha=SMALL_GRID)
+
+
+def test_the_eba_file_becomes_a_dependency_of_the_stage():
+    from pipeline.dag import stage_entry
+    from pipeline.stage import load_stage
+
+    params = repo_params(**{GROUP: {"source": "eba", "eba": {"file": "inputs/EBA_2018.csv"}}})
+    assert "inputs/EBA_2018.csv" in stage_entry(load_stage("stress_firesale"), params)["deps"]
+    assert not any("EBA" in d for d in stage_entry(load_stage("stress_firesale"), repo_params())["deps"])
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 """Contagion networks: Granger causality → PageRank weights (Liu–Ma 2021; docs/contagion.md) and
 Diebold–Yilmaz connectedness from the generalized FEVD of a VAR."""
 
-from measures.contagion.chain import ContagionAnalysis, analyse_contagion, connectedness_events, contagion_events
+from measures.contagion.chain import SERIES, ContagionAnalysis, ContagionParams, analyse_contagion, connectedness_events, contagion_events
 from measures.contagion.connectedness import (
     Connectedness,
     ConnectednessConfig,
@@ -23,6 +23,8 @@ from measures.contagion.network import (
 from measures.contagion.pagerank import contagion_weights
 
 __all__ = [
+    "SERIES",
+    "ContagionParams",
     "Connectedness",
     "ConnectednessConfig",
     "ContagionAnalysis",

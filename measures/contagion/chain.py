@@ -17,15 +17,39 @@ n_rows, action, reason, detail``. Choices: docs/contagion.md.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import pandas as pd
 
 from measures.contagion.connectedness import ConnectednessConfig, estimate_rolling_connectedness, window_connectedness
-from measures.core.events import EVENT_COLUMNS
 from measures.contagion.network import ContagionConfig, ContagionPanel, estimate_contagion
+from measures.core.config import check_choice, check_range
+from measures.core.events import EVENT_COLUMNS
 from measures.core.mapping import Mapper
 from measures.core.status import FitStatus, is_failed
+
+#: ``contagion.series`` -> the pipeline artifact holding that ΔCoVaR series.
+SERIES = {"dcc": "covar_dcc", "qr": "covar_qr", "spillover": "spillover"}
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ContagionParams(ContagionConfig):
+    """The ``contagion`` params group: the chain's :class:`~measures.contagion.ContagionConfig`, the
+    input series, the failure budget and the nested :class:`~measures.contagion.ConnectednessConfig`."""
+
+    series: str = "dcc"
+    max_failure_share: float = 0.5
+    connectedness: ConnectednessConfig = ConnectednessConfig()
+
+    def validate(self) -> None:
+        super().validate()
+        check_choice("series", self.series, tuple(SERIES))
+        check_range("max_failure_share", self.max_failure_share, low=0.0, high=1.0)
+
+    def chain(self) -> ContagionConfig:
+        """The options of the chain alone."""
+        return ContagionConfig(**self.chain_options())
 
 
 @dataclass(frozen=True)

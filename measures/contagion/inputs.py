@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from measures.core.status import SEVERITY, FitStatus, NotEstimable
 from measures.core.events import EVENT_COLUMNS
+from measures.core.status import SEVERITY, FitStatus, NotEstimable
 
 FAILED = SEVERITY["failed"]
 

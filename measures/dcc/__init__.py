@@ -1,6 +1,6 @@
 """DCC(1,1)-GARCH engine (Engle 2002): two-step QML, joint / composite / bivariate-per-bank."""
 
-from measures.dcc.banks import bank_system_returns, fit_dcc_banks, pair_samples
+from measures.dcc.banks import CovarDCCParams, bank_system_returns, fit_dcc_banks, pair_samples
 from measures.dcc.config import DCCConfig
 from measures.dcc.fit import (
     check_returns,
@@ -15,6 +15,7 @@ from measures.dcc.results import DCCResult
 from measures.dcc.simulate import GarchParams, simulate_dcc_garch
 
 __all__ = [
+    "CovarDCCParams",
     "DCCConfig",
     "DCCResult",
     "GarchParams",

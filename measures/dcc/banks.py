@@ -14,18 +14,37 @@ Banks with the same pair sample share the system's first-step GARCH fit.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 
+from measures.core.config import check_choice, check_range
+from measures.core.events import EVENT_COLUMNS
 from measures.core.mapping import Mapper
 from measures.core.status import FitStatus
 from measures.dcc.config import DCCConfig
 from measures.dcc.fit import fit_pair_samples
 from measures.dcc.results import DCCResult
-from measures.core.events import EVENT_COLUMNS
 
 SYSTEM = "__system__"
 MISSING = ("drop", "fail")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class CovarDCCParams(DCCConfig):
+    """The ``measures.covar_dcc`` params group: :class:`DCCConfig` plus the ΔCoVaR level ``q``, the
+    handling of missing days (``missing``) and the failure budget (docs/parameters.md)."""
+
+    q: float = 0.95
+    missing: str = "drop"
+    max_failure_share: float = 0.5
+
+    def validate(self) -> None:
+        super().validate()
+        check_range("q", self.q, low=0.5, high=1.0, low_open=True, high_open=True)
+        check_choice("missing", self.missing, MISSING)
+        check_range("max_failure_share", self.max_failure_share, low=0.0, high=1.0)
 
 
 def bank_system_returns(returns: pd.DataFrame, system_returns: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:

@@ -26,12 +26,12 @@ import numpy as np
 import pandas as pd
 
 from measures.core.config import Config, ConfigError, check_choice, check_range
+from measures.core.events import EVENT_COLUMNS
 from measures.core.mapping import Mapper, map_items
 from measures.core.status import NotEstimable
 from measures.stress.firesale import SYSTEM_OUTPUTS, FireSaleConfig
 from measures.stress.firesale_curve import alpha_grid, fire_sale_curve_with_banks, fire_sale_regions
 from measures.stress.firesale_inputs import FIRE_SALE_COLUMNS, map_eba_balance_sheet, validate_fire_sale_balance_sheet
-from measures.core.events import EVENT_COLUMNS
 
 SOURCES = ("synthetic", "balance_sheet", "eba")
 INPUTS = FIRE_SALE_COLUMNS[1:]

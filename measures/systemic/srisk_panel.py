@@ -21,8 +21,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from measures.core.status import FitStatus, worst
 from measures.core.events import EVENT_COLUMNS
+from measures.core.status import FitStatus, worst
 from measures.systemic.config import SIMULATION_DATES, SRiskPanelConfig
 from measures.systemic.frames import dcc_mes_frame, historical_mes_frame
 from measures.systemic.srisk import aggregate_srisk, carry_forward_liabilities, srisk, srisk_share, srisk_status

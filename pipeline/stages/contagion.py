@@ -12,35 +12,9 @@ rolling DY total) and ``connectedness_directional`` (window, bank_id: to, from, 
 
 from __future__ import annotations
 
-import dataclasses
-
-from measures.contagion import ConnectednessConfig, ContagionConfig, analyse_contagion, contagion_series
-from measures.core.config import check_choice, check_range
+from measures.contagion import SERIES, ContagionParams, analyse_contagion, contagion_series
 from pipeline.artifacts import artifact
 from pipeline.stage import Stage, StageContext
-
-#: ``contagion.series`` -> the artifact it reads.
-SERIES = {"dcc": "covar_dcc", "qr": "covar_qr", "spillover": "spillover"}
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class ContagionParams(ContagionConfig):
-    """The ``contagion`` params group: the chain's :class:`~measures.contagion.ContagionConfig`, the
-    input series, the failure budget and the nested :class:`~measures.contagion.ConnectednessConfig`."""
-
-    series: str = "dcc"
-    max_failure_share: float = 0.5
-    connectedness: ConnectednessConfig = ConnectednessConfig()
-
-    def validate(self) -> None:
-        super().validate()
-        check_choice("series", self.series, tuple(SERIES))
-        check_range("max_failure_share", self.max_failure_share, low=0.0, high=1.0)
-
-    def chain(self) -> ContagionConfig:
-        """The options of the chain alone."""
-        return ContagionConfig(**self.chain_options())
-
 
 def run(ctx: StageContext) -> None:
     params = ctx.config()

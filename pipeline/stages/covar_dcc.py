@@ -11,29 +11,10 @@ sample, failed and warned fits). The science is :func:`measures.dcc.fit_dcc_bank
 
 from __future__ import annotations
 
-import dataclasses
-
-from measures.core.config import check_choice, check_range
-from measures.dcc import DCCConfig, bank_system_returns, estimates_frame, fit_dcc_banks
-from measures.dcc.banks import MISSING
+from measures.dcc import CovarDCCParams, bank_system_returns, estimates_frame, fit_dcc_banks
 from measures.systemic import covar_dcc_frame, dcc_paths_frame
 from pipeline.schema import require_columns
 from pipeline.stage import Stage, StageContext
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class CovarDCCParams(DCCConfig):
-    """``measures.covar_dcc`` (docs/parameters.md): the DCC-GARCH specification plus ΔCoVaR options."""
-
-    q: float = 0.95
-    missing: str = "drop"
-    max_failure_share: float = 0.5
-
-    def validate(self) -> None:
-        super().validate()
-        check_range("q", self.q, low=0.5, high=1.0, low_open=True, high_open=True)
-        check_choice("missing", self.missing, MISSING)
-        check_range("max_failure_share", self.max_failure_share, low=0.0, high=1.0)
 
 
 def run(ctx: StageContext) -> dict:

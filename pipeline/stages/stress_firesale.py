@@ -12,8 +12,6 @@ exclusions are quality records. The science: :func:`measures.stress.firesale_yea
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 
 from measures.stress.firesale_years import (
@@ -25,24 +23,10 @@ from measures.stress.firesale_years import (
     screen_inputs,
     used_sectors,
 )
+from pipeline.adapters.eba import read_eba
 from pipeline.stage import Stage, StageContext, StageInputError
 
 GENERATOR = "pipeline.simulator.stress_banks"
-EBA_COLUMNS = ["bank_id", "CET1E", "leverage", "debt_sec", "govbonds"]
-
-
-def read_eba(path: str | Path) -> pd.DataFrame:
-    """The EBA 2018 extract: space separated under a comma-separated header; ``govbonds`` as text ('a+b')."""
-    path = Path(path)
-    if not path.is_file():
-        raise StageInputError(f"stress.firesale.eba.file: {path} not found")
-    header = path.read_text(encoding="utf-8").splitlines()[0].replace(",", " ").split()
-    if header != EBA_COLUMNS:
-        raise StageInputError(f"{path}: header {header!r} is not the EBA 2018 extract's {EBA_COLUMNS!r}")
-    return pd.read_csv(path, sep=r"\s+", skiprows=1, header=None, names=EBA_COLUMNS,
-                       dtype={"govbonds": str, "bank_id": str})
-
-
 def load_inputs(ctx: StageContext, cfg: FireSaleParams) -> tuple[pd.DataFrame, str]:
     """The model inputs of the configured source (events recorded) and their currency label."""
     if cfg.source == "synthetic":
