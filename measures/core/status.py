@@ -67,21 +67,33 @@ class FitStatus:
         raise ValueError(f"not a status string: {text!r}; expected 'ok', 'warning:<Class>' or 'failed:<Class>: message'")
 
 
+def severity(status: "str | FitStatus") -> int:
+    """0 for ok, 1 for a warning, 2 for a failure (fast for status strings; raises for anything else)."""
+    if isinstance(status, FitStatus):
+        return status.severity
+    if status == OK:
+        return 0
+    kind = status.partition(":")[0]
+    if kind in ("warning", "failed") and ":" in status:
+        return SEVERITY[kind]
+    return FitStatus.parse(status).severity  # raises, naming the accepted forms
+
+
 def is_failed(status: "str | FitStatus") -> bool:
     """True when ``status`` is a failure."""
-    return FitStatus.parse(status).failed
+    return severity(status) == 2
 
 
 def worst(*statuses: "str | FitStatus | None") -> str:
     """The most severe of ``statuses`` as a string (the first of equal severity); ``None`` entries are skipped."""
-    parsed = [(FitStatus.parse(s), s) for s in statuses if s is not None]
-    if not parsed:
-        return OK
-    best = parsed[0]
-    for item in parsed[1:]:
-        if item[0].severity > best[0].severity:
-            best = item
-    return str(best[1])
+    best, level = OK, -1
+    for status in statuses:
+        if status is None:
+            continue
+        rank = severity(status)
+        if rank > level:
+            best, level = status, rank
+    return str(best)
 
 
 def status_from_exception(exc: BaseException) -> FitStatus:
