@@ -73,22 +73,3 @@ def events_to_records(events: pd.DataFrame, *, stage: str, table: str) -> list[Q
         for e in events.itertuples(index=False)
     ]
 
-
-def records_from_frame(frame: pd.DataFrame, *, stage: str, table: str, action: str, reason: str,
-                       detail: str | None = None) -> list[QualityRecord]:
-    """One record per row of ``frame`` (columns bank_id, and optionally date_start, date_end, n_rows, detail).
-
-    The one builder of repeated records: ``detail`` (a format string over the row's columns)
-    is used where the frame has no ``detail`` column.
-    """
-    rows = []
-    for row in frame.to_dict("records"):
-        text = row.get("detail") if detail is None else detail.format(**row)
-        rows.append(
-            QualityRecord(
-                stage=stage, table=table, bank_id=None if pd.isna(row.get("bank_id")) else str(row.get("bank_id")),
-                date_start=row.get("date_start"), date_end=row.get("date_end"), n_rows=int(row.get("n_rows", 0)),
-                action=action, reason=reason, detail=str(text),
-            )
-        )
-    return rows

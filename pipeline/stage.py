@@ -307,18 +307,18 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--root", default=".", help="folder holding the data/ tree (default: the working directory)")
     args = parser.parse_args(argv)
     debug = os.environ.get(DEBUG_ENV, "") not in ("", "0")
+    started = False
     try:
         stage = load_stage(args.stage)
+        started = True
         run_stage(stage, params=args.params, root=args.root)
-    except KNOWN_ERRORS as exc:
+    except (*KNOWN_ERRORS, FileNotFoundError) as exc:
         if debug:
             raise
         print(f"stage {args.stage}: {exc}", file=sys.stderr)
-        return 2
-    except FileNotFoundError as exc:
-        if debug:
-            raise
-        print(f"stage {args.stage}: {exc}", file=sys.stderr)
+        quality = Path(args.root) / artifact(f"quality/{args.stage}").path
+        if started and stage.quality and quality.is_file():
+            print(f"stage {args.stage}: the records of what it excluded or flagged so far are in {quality}", file=sys.stderr)
         return 2
     if os.environ.get(CHECK_DEPS_ENV, "") not in ("", "0"):
         uncovered = check_imports_covered(stage)

@@ -155,7 +155,41 @@ def test_a_known_error_exits_2_with_the_message_alone(tmp_path):
     assert debug.returncode != 0 and "Traceback" in debug.stderr
 
 
+def test_a_failing_stage_names_its_quality_file(default_root, tmp_path):
+    root = copy_root(default_root, tmp_path, "returns", "system_returns", "market_states")
+    params = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
+    params["measures"]["spillover"]["window"] = 5000  # longer than any bank's history: not estimable
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
+    proc = _cli(["run", "spillover", "--params", str(tmp_path / "p.yaml"), "--root", str(root)], REPO)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert lines[0].startswith("stage spillover: ") and "5000" in lines[0]
+    quality = root / "data/processed/quality/spillover.parquet"
+    assert lines[1] == f"stage spillover: the records of what it excluded or flagged so far are in {quality}"
+    assert len(pd.read_parquet(quality)) == 16  # every bank excluded, with its reason
+
+
 def test_an_unknown_stage_is_refused_with_the_stage_names(tmp_path):
     proc = _cli(["run", "covar", "--root", str(tmp_path)], REPO)
     assert proc.returncode == 2
     assert "unknown stage 'covar'; allowed values: 'contagion', 'covar_dcc', 'covar_qr', 'ingest'" in proc.stderr
+
+
+def _stage_groups():
+    from pipeline.dag import STAGES
+    from pipeline.stage import load_stage
+
+    return [(name, group, cls) for name in STAGES for group, cls in load_stage(name).params.items()]
+
+
+@pytest.mark.parametrize("stage, group, cls", _stage_groups(), ids=lambda v: getattr(v, "__name__", str(v)))
+def test_params_yaml_holds_the_api_defaults(stage, group, cls):
+    """One config per model: the shipped params.yaml group equals the configuration class's defaults,
+    so a notebook user calling the science with ``cls()`` gets what ``dvc repro`` computes."""
+    from pipeline.params import group as params_group
+
+    shipped = cls.from_mapping(params_group(yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8")), group), where=group)
+    if group == "panel":  # params.yaml spells out the nine default models that `models: []` stands for
+        assert shipped.specs() == cls().specs()
+        shipped = dataclasses.replace(shipped, models=cls().models)
+    assert shipped == cls()

@@ -339,7 +339,8 @@ def test_dcc_mes_frame_grouped_kernel_and_routes(bank_fits):
     for bank in ("B1", "B2"):
         res = bank_fits[bank]
         alone = dynamic_mes(
-            res.sigma[:, 1], res.sigma[:, 0], res.correlation[:, 0, 1], res.std_resid[:, 0], res.std_resid[:, 1]
+            res.sigma[:, 1], res.sigma[:, 0], res.correlation[:, 0, 1], res.std_resid[:, 0], res.std_resid[:, 1],
+            causal=True,  # SystemicRiskConfig's default: no look-ahead
         )
         rows = frame[frame["bank_id"] == bank]
         np.testing.assert_allclose(rows["mes_dyn"], alone, rtol=1e-12)

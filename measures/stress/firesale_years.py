@@ -95,6 +95,15 @@ class EbaMapping(Config):
             check_range(name, getattr(self, name), low=0.0, high=1.0)
 
 
+#: Correlation of each sector-loan column with real estate (the round-0 shock α·ρ_s·loans_s), of the
+#: order Zhang–Guo–Wen–Sun report; the defaults of ``stress.firesale.sector_correlations``.
+SECTOR_CORRELATIONS = {
+    "loans_transport": 0.80, "loans_manufacturing": 0.78, "loans_leasing_business": 0.82, "loans_utilities": 0.75,
+    "loans_water_environment": 0.80, "loans_wholesale_retail": 0.80, "loans_construction": 0.88, "loans_mining": 0.65,
+    "loans_finance": 0.85,
+}
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class FireSaleParams(FireSaleConfig):
     """The fire-sale study (params group ``stress.firesale``; docs/firesale.md): the model's
@@ -112,7 +121,7 @@ class FireSaleParams(FireSaleConfig):
     seed: int = 20120000
     years: tuple[int, ...] | None = (2012, 2020)
     alpha: AlphaGrid = AlphaGrid()
-    sector_correlations: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    sector_correlations: Mapping[str, float] = dataclasses.field(default_factory=lambda: dict(SECTOR_CORRELATIONS))
     fill: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
     eba: EbaMapping = EbaMapping()
     il_share: float = 0.25

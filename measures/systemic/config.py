@@ -35,8 +35,8 @@ class SystemicRiskConfig(Config):
     seed : int
         Seed of the bootstrap (numpy Generator).
     mes_causal : bool
-        Dynamic MES tail expectations from residuals up to ``t`` only (``True``) or from the
-        whole sample as in Brownlees & Engle (``False``, default).
+        Dynamic MES tail expectations from residuals up to ``t`` only (``True``, default: no
+        look-ahead) or from the whole sample as in Brownlees & Engle (``False``).
     """
 
     k: float = 0.08
@@ -48,7 +48,7 @@ class SystemicRiskConfig(Config):
     lrmes_route: str = "closed_form"
     n_paths: int = 10_000
     seed: int = 12345
-    mes_causal: bool = False
+    mes_causal: bool = True
 
     def validate(self) -> None:
         check_range("k", self.k, low=0.0, high=1.0, low_open=True, high_open=True)
