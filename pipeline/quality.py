@@ -12,6 +12,13 @@ from dataclasses import asdict, dataclass
 
 import pandas as pd
 
+from measures.core.status import SEVERITY, severity
+
+#: Status kinds by severity (0, 1, 2); the report reads statuses through :func:`severity`.
+KINDS = tuple(SEVERITY)
+
+__all__ = ["ACTIONS", "KINDS", "QUALITY_COLUMNS", "QualityRecord", "events_to_records", "quality_frame", "severity"]
+
 QUALITY_COLUMNS = ("stage", "table", "bank_id", "date_start", "date_end", "n_rows", "action", "reason", "detail")
 ACTIONS = ("excluded", "masked", "flagged", "kept", "ignored", "filled")
 

@@ -148,9 +148,6 @@ class StageContext:
             raise RuntimeError(f"stage {self.stage.name} does not declare artifact {name!r}")
         return self.root / artifact(name).path
 
-    def exists(self, name: str) -> bool:
-        return self.path(name).exists()
-
     def read(self, name: str, *, required: bool = True) -> pd.DataFrame | None:
         """A declared input artifact (``None`` when absent and not ``required``)."""
         art = artifact(name)

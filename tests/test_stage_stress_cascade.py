@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from conftest import copy_root, repo_params, run_stage
 from measures.core.config import ConfigError

@@ -16,6 +16,7 @@ import pandas as pd
 
 from pipeline.artifacts import artifact
 from pipeline.io import read_provenance
+from pipeline.quality import KINDS, severity
 from pipeline.report import provenance
 from pipeline.report_config import ReportConfig
 
@@ -116,12 +117,8 @@ class Section:
 
 
 def status_kind(status: pd.Series) -> pd.Series:
-    """The kind of each status text: ``ok``, ``warning`` or ``failed`` (the part before the first colon).
-
-    Statuses are read from artifacts as text (``failed:NotConverged: ...``); the report imports no
-    estimator code, so it reads the kind from the text's documented form.
-    """
-    return status.astype(str).str.split(":", n=1).str[0]
+    """The kind of each status (``ok``, ``warning`` or ``failed``), by :func:`measures.core.status.severity`."""
+    return status.map(lambda text: KINDS[severity(text)])
 
 
 def table_html(frame: pd.DataFrame, *, caption: str = "", digits: int = 4, index: bool = False) -> str:

@@ -2,7 +2,7 @@
 #
 #   cd tests/reference/panel && Rscript make_reference.R     # writes reference.json
 #
-# panel.csv is made by make_panel.py (seeded). Models: seed 003's nine (METHODS §5) with
+# panel.csv is made by make_panel.py (seeded). Models: Liu–Ma 2021's nine (docs/panel.md) with
 # controls npl, nim, loan_growth; rows with a missing value are dropped by R's na.omit,
 # as the Python side does (and records). For each model:
 #   fe_coef      plm(model = "within") slopes
