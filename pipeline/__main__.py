@@ -7,6 +7,14 @@ run STAGE [--params FILE] [--root DIR]
     with its message (``PIPELINE_DEBUG=1`` for the traceback).
 dag [--write | --check]
     Print, write or check ``dvc.yaml`` generated from the stage declarations (:mod:`pipeline.dag`).
+check [--params FILE] [--root DIR]
+    Validate params.yaml and the data, and print per stage what it will estimate
+    (:mod:`pipeline.check`).
+export-default --out DIR [--format csv|parquet]
+    Write the embedded default data as canonical input files (:mod:`pipeline.export`).
+fetch --source akshare|baostock --banks ... --start ... --end ... [--out DIR]
+    Download Chinese bank data into canonical raw files (optional extra ``[fetch]``,
+    :mod:`pipeline.fetch`).
 panel --input PANEL.csv --out DIR [--params FILE]
     Replication mode: the panel regressions from a CSV panel (:mod:`pipeline.replication`,
     docs/replication.md).
@@ -23,7 +31,14 @@ import sys
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS"):
     os.environ[_var] = "1"
 
-COMMANDS = {"run": "pipeline.stage", "dag": "pipeline.dag", "panel": "pipeline.replication"}
+COMMANDS = {
+    "run": "pipeline.stage",
+    "dag": "pipeline.dag",
+    "check": "pipeline.check",
+    "export-default": "pipeline.export",
+    "fetch": "pipeline.fetch",
+    "panel": "pipeline.replication",
+}
 
 
 def main(argv: list[str] | None = None) -> int:

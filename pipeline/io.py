@@ -113,3 +113,19 @@ def write_json(obj: Any, path: str | Path) -> Path:
 def read_json(path: str | Path) -> Any:
     """Read a JSON artifact."""
     return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def write_csv(frame: pd.DataFrame, path: str | Path, **options: Any) -> Path:
+    """Write ``frame`` as CSV (no index, ``\n`` line ends) with formula-safe text cells.
+
+    Text cells that a spreadsheet would run as a formula are prefixed with ``'``
+    (:func:`measures.core.cells.neutralize_formula_cells`); ``options`` go to
+    :meth:`pandas.DataFrame.to_csv` (e.g. ``float_format``).
+    """
+    from measures.core.cells import neutralize_formula_cells
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    neutralize_formula_cells(frame).to_csv(path, index=False, lineterminator="\n", **options)
+    return path
+

@@ -36,6 +36,7 @@ class DataConfig(Config):
     publication_lag_days: int | None = 120
     bank_groups: Mapping[str, str] = dataclasses.field(default_factory=dict)
     market_states: tuple[Mapping[str, Any], ...] = ()
+    screens: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # data.screens: validated by the returns stage
 
     def validate(self) -> None:
         check_choice("data.source", self.source, SOURCES)

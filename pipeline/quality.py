@@ -20,7 +20,7 @@ KINDS = tuple(SEVERITY)
 __all__ = ["ACTIONS", "KINDS", "QUALITY_COLUMNS", "QualityRecord", "events_to_records", "quality_frame", "severity"]
 
 QUALITY_COLUMNS = ("stage", "table", "bank_id", "date_start", "date_end", "n_rows", "action", "reason", "detail")
-ACTIONS = ("excluded", "masked", "flagged", "kept", "ignored", "filled")
+ACTIONS = ("excluded", "masked", "flagged", "kept", "ignored", "filled", "not_estimable")
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,8 @@ class QualityRecord:
 
     ``action``: excluded (rows removed), masked (values set to missing), flagged
     (kept, marked), kept (noted, unchanged), ignored (an input column not used),
-    filled (a value derived, e.g. a publication date from the lag).
+    filled (a value derived, e.g. a publication date from the lag), not_estimable (an
+    output written empty because the data cannot support it; ``detail`` says why).
     ``reason`` is a short machine-readable code (e.g. ``delisted``,
     ``suspension``, ``negative_equity``); ``detail`` a sentence for people.
     """

@@ -14,9 +14,13 @@ runner (:func:`run_stage`, ``python -m pipeline run <stage>``):
   into ``data/processed/quality/<stage>.parquet`` and checks failure budgets after the
   outputs are written;
 * passes a :class:`~measures.core.mapping.Mapper` that shows progress on stderr;
-* on a known error (bad data, bad params, not estimable, failure budget) writes the
-  quality file, prints the message alone and exits with status 2 (a traceback only
-  with ``PIPELINE_DEBUG=1``).
+* when the data cannot support the stage (:class:`~measures.core.status.NotEstimable`),
+  writes its outputs empty and marked not estimable, with the reason, and exits 0 so the
+  DAG goes on; consumers see the mark (:meth:`StageContext.read`) and the report shows
+  "not estimable from your data";
+* on a known error (bad data, bad params, failure budget) writes the quality file,
+  prints the message alone and exits with status 2 (a traceback only with
+  ``PIPELINE_DEBUG=1``).
 
 ``dvc.yaml`` is generated from these declarations (:mod:`pipeline.dag`).
 """
@@ -56,6 +60,13 @@ KNOWN_ERRORS: tuple[type[BaseException], ...] = (
     ConfigError, DataValidationError, UnitError, NotEstimable, FailureBudgetExceeded, StageInputError,
 )
 
+#: Provenance key (and JSON key) that marks an output written empty because the data cannot support it.
+NOT_ESTIMABLE = "not_estimable"
+
+#: Kinds of the lines a stage's ``check`` hook returns (``python -m pipeline check``).
+CHECK_KINDS = ("estimates", "fills", "skips", "cannot")
+CheckLine = tuple[str, str]
+
 
 @dataclass(frozen=True)
 class Stage:
@@ -79,6 +90,12 @@ class Stage:
     param_files : callable, optional
         ``param_files(configs) -> tuple of str``: files named by the params (e.g. an input file
         path option); :mod:`pipeline.dag` adds them to ``deps`` for the current ``params.yaml``.
+    check : callable, optional
+        ``check(data, configs) -> list of (kind, text)``: what the stage will estimate from the
+        canonical tables ``data`` (:class:`pipeline.schema.CanonicalData`, before any stage ran)
+        with the validated ``configs``; ``kind`` is one of :data:`CHECK_KINDS` (``estimates``,
+        ``fills``, ``skips``, ``cannot``). Printed by ``python -m pipeline check``; must not
+        raise for data it cannot use (say ``cannot`` instead).
     """
 
     name: str
@@ -90,6 +107,7 @@ class Stage:
     optional_outputs: tuple[str, ...] = ()
     quality: bool = True
     param_files: Callable[[Mapping[str, Config]], tuple[str, ...]] | None = None
+    check: Callable[[Any, Mapping[str, Config]], list[CheckLine]] | None = None
 
     @property
     def all_outputs(self) -> tuple[str, ...]:
@@ -131,6 +149,7 @@ class StageContext:
     budgets: list[tuple[list[str], float, str]] = field(default_factory=list)
     data_source: dict[str, Any] | None = None
     written: dict[str, Path] = field(default_factory=dict)
+    not_estimable_reason: str | None = None
 
     # -- params -------------------------------------------------------------------------
     def config(self, group_name: str | None = None) -> Any:
@@ -149,7 +168,12 @@ class StageContext:
         return self.root / artifact(name).path
 
     def read(self, name: str, *, required: bool = True) -> pd.DataFrame | None:
-        """A declared input artifact (``None`` when absent and not ``required``)."""
+        """A declared input artifact.
+
+        ``None`` when it is absent or marked not estimable and not ``required``; a required
+        input marked not estimable raises :class:`NotEstimable` with the upstream reason (so
+        the whole chain of consumers is marked, not stopped).
+        """
         art = artifact(name)
         path = self.path(name)
         if not path.exists():
@@ -158,6 +182,11 @@ class StageContext:
             raise StageInputError(
                 f"stage {self.stage.name}: input {art.path} not found; run the stage that writes it (dvc repro)"
             )
+        mark = not_estimable_mark(path, art)
+        if mark is not None:
+            if not required:
+                return None
+            raise NotEstimable(f"input {art.path} is not estimable: {mark.get('reason', '')}", needs=mark.get("needs", ""))
         self._note_source(path, art)
         if art.kind == "json":
             return read_json(path)
@@ -184,6 +213,33 @@ class StageContext:
         self.written[name] = path
         return path
 
+    def not_estimable(self, *names: str, reason: str, needs: str = "", table: str | None = None) -> None:
+        """Write the outputs ``names`` empty and marked not estimable, with a quality record.
+
+        A Parquet output gets the registry's columns and no rows, and its provenance carries
+        ``not_estimable: {reason, needs}``; a JSON output is ``{"not_estimable": {...}}``; a folder
+        output is created. Consumers reading it get ``None`` (optional input) or
+        :class:`NotEstimable` (required input); the report shows the reason and ``needs``.
+        """
+        mark = {"reason": reason, "needs": needs}
+        for name in names:
+            if name not in self.stage.all_outputs:
+                raise RuntimeError(f"stage {self.stage.name} does not declare output {name!r}")
+            art = artifact(name)
+            path = self.root / art.path
+            if art.kind == "json":
+                write_json({NOT_ESTIMABLE: mark}, path)
+            elif art.kind == "parquet":
+                columns = list(dict.fromkeys([*art.key, *art.dtypes]))
+                write_parquet(pd.DataFrame({c: pd.Series([], dtype=art.dtypes.get(c, "object")) for c in columns}),
+                              path, dtypes=art.dtypes, provenance={**self.provenance(), NOT_ESTIMABLE: mark})
+            else:
+                path.mkdir(parents=True, exist_ok=True)
+            self.written[name] = path
+        detail = f"{', '.join(names)} not estimable: {reason}" + (f" (needs: {needs})" if needs else "")
+        self.record(QualityRecord(stage=self.stage.name, table=table or self.stage.name, bank_id=None, date_start=None,
+                                  date_end=None, n_rows=0, action="not_estimable", reason=NOT_ESTIMABLE, detail=detail))
+
     def provenance(self) -> dict[str, Any]:
         """What made the artifacts of this run: stage, resolved params, data source, version."""
         return {
@@ -206,6 +262,16 @@ class StageContext:
     def budget(self, statuses: Iterable[Any], max_failure_share: float, *, what: str) -> None:
         """Check, after the outputs are written, that at most ``max_failure_share`` of ``statuses`` failed."""
         self.budgets.append(([str(s) for s in statuses], max_failure_share, what))
+
+
+def not_estimable_mark(path: Path, art: Artifact) -> dict[str, str] | None:
+    """The ``{reason, needs}`` mark of an output written by :meth:`StageContext.not_estimable` (else None)."""
+    if art.kind == "parquet" and path.is_file():
+        return (read_provenance(path) or {}).get(NOT_ESTIMABLE)
+    if art.kind == "json" and path.is_file():
+        value = read_json(path)
+        return value.get(NOT_ESTIMABLE) if isinstance(value, dict) and set(value) == {NOT_ESTIMABLE} else None
+    return None
 
 
 def stage_names() -> list[str]:
@@ -255,7 +321,13 @@ def run_stage(
     ctx = StageContext(stage=stage, params=values, root=Path(root), mapper=mapper or ProgressMapper(stage.name))
     ctx.configs = configs_for(stage, values)
     try:
-        produced = stage.run(ctx) or {}
+        try:
+            produced = stage.run(ctx) or {}
+        except NotEstimable as exc:
+            ctx.not_estimable_reason = str(exc)
+            pending = [n for n in stage.outputs if n not in ctx.written]
+            ctx.not_estimable(*pending, reason=str(exc), needs=getattr(exc, "needs", ""))
+            produced = {}
         for name, frame in produced.items():
             ctx.write(name, frame)
     finally:
@@ -308,7 +380,7 @@ def main(argv: list[str]) -> int:
     try:
         stage = load_stage(args.stage)
         started = True
-        run_stage(stage, params=args.params, root=args.root)
+        ctx = run_stage(stage, params=args.params, root=args.root)
     except (*KNOWN_ERRORS, FileNotFoundError) as exc:
         if debug:
             raise
@@ -317,6 +389,9 @@ def main(argv: list[str]) -> int:
         if started and stage.quality and quality.is_file():
             print(f"stage {args.stage}: the records of what it excluded or flagged so far are in {quality}", file=sys.stderr)
         return 2
+    if ctx.not_estimable_reason is not None:
+        print(f"stage {args.stage}: not estimable from this data: {ctx.not_estimable_reason}; its outputs are "
+              "written empty and marked, and the report says why", file=sys.stderr)
     if os.environ.get(CHECK_DEPS_ENV, "") not in ("", "0"):
         uncovered = check_imports_covered(stage)
         if uncovered:

@@ -49,6 +49,16 @@ def run_stage(root: Path, name: str, params: Mapping[str, Any] | None = None, **
     return run(name, params=params if params is not None else repo_params(**overrides), root=root)
 
 
+def assert_not_estimable(ctx, match: str) -> str:
+    """Assert that a stage run (its context) was not estimable with a reason matching ``match``."""
+    import re
+
+    reason = ctx.not_estimable_reason
+    assert reason is not None, f"stage {ctx.stage.name} ran; expected it to be not estimable ({match})"
+    assert re.search(match, reason), f"not-estimable reason {reason!r} does not match {match!r}"
+    return reason
+
+
 def copy_root(src: Path, dst: Path, *names: str) -> Path:
     """A new data root at ``dst`` holding copies of the artifacts ``names`` (registry names) of ``src``."""
     from pipeline.artifacts import artifact

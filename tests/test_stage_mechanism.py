@@ -93,14 +93,39 @@ def _params(**groups):
 def test_quality_is_written_when_the_stage_fails(tmp_path):
     def run(ctx):
         ctx.record(QualityRecord("returns", "prices", "AAA", None, None, 1, "excluded", "test", "recorded before failing"))
-        raise NotEstimable("too few banks: 1 (need 2)")
+        raise ConfigError("measures.returns.system='x' is not allowed")
 
     stage = Stage(name="returns", run=run, outputs=("returns",))
-    with pytest.raises(NotEstimable, match="too few banks"):
+    with pytest.raises(ConfigError, match="is not allowed"):
         runner(stage, params=_params(), root=tmp_path)
     quality = pd.read_parquet(tmp_path / "data/processed/quality/returns.parquet")
     assert quality["detail"].tolist() == ["recorded before failing"]
     assert not (tmp_path / "data/interim/returns.parquet").exists()
+
+
+def test_a_stage_the_data_cannot_support_writes_its_outputs_empty_and_marked(tmp_path):
+    def run(ctx):
+        ctx.record(QualityRecord("returns", "prices", "AAA", None, None, 1, "excluded", "test", "too short"))
+        raise NotEstimable("too few banks: 1 (need 2)", needs="a second bank's prices")
+
+    stage = Stage(name="returns", run=run, outputs=("returns", "system_returns"))
+    ctx = runner(stage, params=_params(), root=tmp_path)
+    assert ctx.not_estimable_reason == "too few banks: 1 (need 2)"
+    out = tmp_path / "data/interim/returns.parquet"
+    assert pd.read_parquet(out).empty
+    assert read_provenance(out)["not_estimable"] == {"reason": "too few banks: 1 (need 2)", "needs": "a second bank's prices"}
+    quality = pd.read_parquet(tmp_path / "data/processed/quality/returns.parquet")
+    assert quality["action"].tolist() == ["excluded", "not_estimable"]
+    assert "returns, system_returns not estimable: too few banks" in quality["detail"].iloc[1]
+
+    def consume(ctx):
+        assert ctx.read("system_returns", required=False) is None
+        ctx.read("returns")
+
+    consumer = Stage(name="covar_qr", run=consume, inputs=("returns", "system_returns"), outputs=("covar_qr",))
+    ctx = runner(consumer, params=_params(), root=tmp_path)
+    assert ctx.not_estimable_reason.startswith("input data/interim/returns.parquet is not estimable: too few banks")
+    assert read_provenance(tmp_path / "data/processed/measures/covar_qr.parquet")["not_estimable"]["needs"] == "a second bank's prices"
 
 
 def test_failure_budget_is_checked_after_the_outputs_are_written(tmp_path):
@@ -154,18 +179,38 @@ def test_a_known_error_exits_2_with_the_message_alone(tmp_path):
     assert debug.returncode != 0 and "Traceback" in debug.stderr
 
 
-def test_a_failing_stage_names_its_quality_file(default_root, tmp_path):
+def test_a_not_estimable_stage_exits_0_and_says_why(default_root, tmp_path):
     root = copy_root(default_root, tmp_path, "returns", "system_returns", "market_states")
     params = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
     params["measures"]["spillover"]["window"] = 5000  # longer than any bank's history: not estimable
     (tmp_path / "p.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
     proc = _cli(["run", "spillover", "--params", str(tmp_path / "p.yaml"), "--root", str(root)], REPO)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().startswith("stage spillover: not estimable from this data: ") and "5000" in proc.stderr
+    quality = pd.read_parquet(root / "data/processed/quality/spillover.parquet")
+    assert (quality["action"] == "excluded").sum() == 16  # every bank excluded, with its reason
+    assert pd.read_parquet(root / "data/processed/measures/spillover.parquet").empty
+
+
+def test_a_failing_stage_names_its_quality_file(tmp_path):
+    raw = tmp_path / "data/raw"
+    raw.mkdir(parents=True)
+    for name in ("banks.csv", "prices.csv"):
+        (raw / name).write_bytes((REPO / "tests/fixtures/canonical" / name).read_bytes())
+    lines = (raw / "prices.csv").read_text(encoding="utf-8").splitlines()
+    head, first = lines[0].split(","), lines[1].split(",")
+    first[head.index("close")] = "abc"
+    (raw / "prices.csv").write_text("\n".join([lines[0], ",".join(first), *lines[2:]]) + "\n", encoding="utf-8")
+    params = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
+    params["data"].update(source="files", start=None, end=None)
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
+    proc = _cli(["run", "ingest", "--params", str(tmp_path / "p.yaml"), "--root", str(tmp_path)], tmp_path)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
-    assert lines[0].startswith("stage spillover: ") and "5000" in lines[0]
-    quality = root / "data/processed/quality/spillover.parquet"
-    assert lines[1] == f"stage spillover: the records of what it excluded or flagged so far are in {quality}"
-    assert len(pd.read_parquet(quality)) == 16  # every bank excluded, with its reason
+    assert lines[0].startswith("stage ingest: ") and "'abc'" in lines[0]
+    quality = tmp_path / "data/processed/quality/ingest.parquet"
+    assert lines[1] == f"stage ingest: the records of what it excluded or flagged so far are in {quality}"
+    assert quality.is_file()
 
 
 def test_an_unknown_stage_is_refused_with_the_stage_names(tmp_path):

@@ -10,9 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import copy_root, repo_params, run_stage
+from conftest import assert_not_estimable, copy_root, repo_params, run_stage
 from measures.core.config import ConfigError
-from measures.core.status import NotEstimable
 from pipeline.artifacts import artifact
 from pipeline.io import read_parquet, read_provenance, write_parquet
 from pipeline.simulator.network_banks import GROUP_COUNTS, simulate_network_banks
@@ -219,10 +218,8 @@ def test_bad_params_raise(tmp_path, override, match):
 
 def test_bad_period_is_not_estimable(tmp_path, default_root):
     root = canonical(default_root, tmp_path / "root")
-    with pytest.raises(NotEstimable, match=r"stress.cascade.period='1999-12-31': no balance_sheet rows"):
-        cascade(root, source="balance_sheet", period="1999-12-31")
-    with pytest.raises(NotEstimable, match="needs the canonical balance_sheet table"):
-        cascade(tmp_path / "empty", source="balance_sheet")
+    assert_not_estimable(run_stage(root, "stress_cascade", **{GROUP: dict(source="balance_sheet", period="1999-12-31")}), r"stress.cascade.period='1999-12-31': no balance_sheet rows")
+    assert_not_estimable(run_stage(tmp_path / "empty", "stress_cascade", **{GROUP: dict(source="balance_sheet")}), "needs the canonical balance_sheet table")
 
 
 def test_params_yaml_group_is_the_study_config():
@@ -266,7 +263,6 @@ def test_cn_banks_interbank_matrix_2014_and_2013(tmp_path, shared_data):
         assert set(hier.loc[(hier.scenario == "largest_1") & (hier.layer == 1), "bank_id"]) == {"601398.SH"}
     # 2014-12-31: interbank margins for 5 banks only, and no total assets or equity: nothing to run
     late = canonical(source, tmp_path / "late")
-    with pytest.raises(NotEstimable, match="at least 2 banks"):
-        cascade(late, period="2014-12-31", **real)
+    assert_not_estimable(run_stage(late, "stress_cascade", **{GROUP: dict(period="2014-12-31", **real)}), "at least 2 banks")
     q = read_parquet(late / artifact("quality/stress_cascade").path)
     assert q["action"].eq("excluded").sum() == 5

@@ -114,7 +114,16 @@ class FailureBudgetExceeded(RuntimeError):
 
 
 class NotEstimable(ValueError):
-    """The data cannot support the estimation asked for (too few banks, observations or columns)."""
+    """The data cannot support the estimation asked for (too few banks, observations or columns).
+
+    ``needs`` says what to add to the data for the estimation to run (shown in the report's
+    "not estimable from your data" notes). Raised inside a stage, it does not stop the DAG:
+    the runner writes the stage's outputs empty, marked not estimable (``pipeline.stage``).
+    """
+
+    def __init__(self, message: str, *, needs: str = "") -> None:
+        super().__init__(message)
+        self.needs = needs
 
 
 def check_failure_budget(statuses: Iterable["str | FitStatus"], max_failure_share: float, *, what: str) -> None:
