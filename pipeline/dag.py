@@ -24,6 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 #: The stages in DAG order (``dvc.yaml`` lists them in this order); each is ``pipeline/stages/<name>.py``.
 STAGES = (
+    "params",
     "ingest",
     "returns",
     "covar_dcc",
@@ -175,9 +176,12 @@ def stage_entry(stage, params: dict | None = None) -> dict:
         elif entry not in outs:
             outs.append(entry)
     body: dict = {"cmd": f"python -m pipeline run {stage.name}", "deps": deps}
-    if stage.params:
+    if stage.all_params:
+        body["params"] = [{"params.yaml": None}]
+    elif stage.params:
         body["params"] = sorted(stage.params)
-    body["outs"] = outs
+    if outs:
+        body["outs"] = outs
     if metrics:
         body["metrics"] = metrics
     if plots:

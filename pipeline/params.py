@@ -14,7 +14,23 @@ from typing import Any
 
 import yaml
 
-from measures.core.config import Config, check_choice, check_range
+from measures.core.config import Config, ConfigError, check_choice, check_range
+
+#: Every params group a stage reads (tests/test_stage_mechanism.py checks this against the stage
+#: declarations). Groups under ``measures`` and ``stress`` are nested one level.
+KNOWN_GROUPS = (
+    "data",
+    "measures.returns",
+    "measures.covar_dcc",
+    "measures.mes_srisk",
+    "measures.covar_qr",
+    "measures.spillover",
+    "contagion",
+    "panel",
+    "stress.firesale",
+    "stress.cascade",
+    "report",
+)
 
 SOURCES = ("synthetic", "files")
 FORMATS = ("canonical", "wind", "toolbox")
@@ -76,3 +92,110 @@ def group(params: Mapping[str, Any], dotted: str) -> Any:
             raise KeyError(f"params.yaml has no group {dotted!r} (missing {part!r})")
         node = node[part]
     return node
+
+
+def _suggest(name: str, allowed: list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, allowed, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def check_groups(params: Mapping[str, Any], *, source: str = "params.yaml") -> None:
+    """Raise :class:`ConfigError` for unknown or null params groups.
+
+    Every top-level key must be a known group (:data:`KNOWN_GROUPS`), every key under
+    ``measures`` and ``stress`` a known subgroup, and no group may be null (``measures.covar_qr:``
+    with nothing after it would otherwise run with the defaults silently). All problems are
+    listed in one message, each with the allowed groups.
+    """
+    tops = sorted({g.split(".")[0] for g in KNOWN_GROUPS})
+    errors: list[str] = []
+    for key, value in params.items():
+        if key not in tops:
+            errors.append(f"unknown group {key!r}{_suggest(str(key), tops)}; allowed groups: {', '.join(tops)}")
+            continue
+        subs = sorted(g.split(".", 1)[1] for g in KNOWN_GROUPS if g.startswith(f"{key}."))
+        if value is None:
+            errors.append(f"group {key!r} is empty (null); give it options or delete the line to use the defaults")
+        elif subs:
+            if not isinstance(value, Mapping):
+                errors.append(f"group {key!r} must be a mapping of the groups {', '.join(subs)}; got {value!r}")
+                continue
+            for sub, inner in value.items():
+                if sub not in subs:
+                    errors.append(f"unknown group '{key}.{sub}'{_suggest(str(sub), subs)}; allowed groups under "
+                                  f"{key!r}: {', '.join(subs)}")
+                elif inner is None:
+                    errors.append(f"group '{key}.{sub}' is empty (null); give it options or delete the line to use the defaults")
+    if errors:
+        raise ConfigError(f"{source}: " + "; ".join(errors))
+
+
+#: The folder of raw input data that the ingest stage tracks as a DVC dependency.
+RAW_DIR = "data/raw"
+
+
+def input_paths(config: DataConfig, *, root: str | Path = ".") -> list[tuple[str, str]]:
+    """(params key, path) of every file or folder the ``data`` group names (files source only).
+
+    Paths are normalized and relative to ``root`` when they lie under it (absolute otherwise):
+    ``data.raw_dir``, each ``data.files`` entry and each ``data.market_states[i].file``
+    (the last two relative to ``data.raw_dir`` unless absolute).
+    """
+    import os
+
+    if config.source != "files":
+        return []
+    raw = config.raw_dir
+    named: list[tuple[str, str]] = [("data.raw_dir", raw)]
+    for role, entry in sorted(config.files.items()):
+        name = entry if isinstance(entry, str) else entry.get("file") if isinstance(entry, Mapping) else None
+        if name:
+            named.append((f"data.files.{role}", name if os.path.isabs(name) else os.path.join(raw, str(name))))
+    for i, spec in enumerate(config.market_states):
+        name = spec.get("file") if isinstance(spec, Mapping) else None
+        if name:
+            named.append((f"data.market_states[{i}].file", name if os.path.isabs(name) else os.path.join(raw, str(name))))
+    base = os.path.abspath(root)
+    out = []
+    for key, path in named:
+        full = os.path.normpath(path if os.path.isabs(path) else os.path.join(base, path))
+        rel = os.path.relpath(full, base)
+        out.append((key, full if rel.startswith("..") else rel))
+    return out
+
+
+def untracked_inputs(config: DataConfig, *, root: str | Path, deps: list[str]) -> list[tuple[str, str]]:
+    """The :func:`input_paths` that DVC would not track: not inside ``data/raw`` or a path of ``deps``.
+
+    DVC follows a dependency that is itself a link, but not links inside a tracked folder: a
+    path counts as tracked when its real location lies inside the real location of ``data/raw``
+    or of a dependency.
+    """
+    import os
+
+    base = os.path.abspath(root)
+    real = [os.path.realpath(os.path.join(base, d)) for d in (RAW_DIR, *deps)]
+
+    def covered(path: str) -> bool:
+        target = os.path.realpath(os.path.join(base, path))
+        return any(target == d or target.startswith(d.rstrip("/") + "/") for d in real)
+
+    return [(key, path) for key, path in input_paths(config, root=root) if not covered(path)]
+
+
+def check_tracked(config: DataConfig, *, root: str | Path, deps: list[str]) -> None:
+    """Raise :class:`ConfigError` when a path named by the ``data`` group is not tracked by DVC."""
+    missing = untracked_inputs(config, root=root, deps=deps)
+    if not missing:
+        return
+    named = "; ".join(f"{key}={path!r}" for key, path in missing)
+    raise ConfigError(
+        f"data: {named}: outside {RAW_DIR} (or a link out of it, which DVC does not follow) and not a dependency "
+        f"of the ingest stage in dvc.yaml, so DVC would not see an edit of it and would keep old results. Either "
+        f"copy or move the data under {RAW_DIR} (and `dvc add` it if DVC should version the data itself), or run "
+        f"`python -m pipeline dag --write`, which adds these paths to the ingest stage's deps (a link under "
+        f"{RAW_DIR} to data elsewhere is tracked that way too)"
+    )
+

@@ -43,7 +43,7 @@ from measures.core.mapping import Mapper
 from measures.core.status import FailureBudgetExceeded, NotEstimable, check_failure_budget
 from pipeline.artifacts import Artifact, artifact
 from pipeline.io import read_json, read_parquet, read_provenance, write_json, write_parquet
-from pipeline.params import group, load_params
+from pipeline.params import check_groups, group, load_params
 from pipeline.quality import QualityRecord, events_to_records, quality_frame
 from pipeline.schema import DataValidationError
 from pipeline.units import UnitError
@@ -90,6 +90,9 @@ class Stage:
     param_files : callable, optional
         ``param_files(configs) -> tuple of str``: files named by the params (e.g. an input file
         path option); :mod:`pipeline.dag` adds them to ``deps`` for the current ``params.yaml``.
+    all_params : bool
+        The stage depends on every key of ``params.yaml`` (DVC reruns it on any change); the
+        ``params`` stage uses it to refuse unknown groups that no other stage would notice.
     check : callable, optional
         ``check(data, configs) -> list of (kind, text)``: what the stage will estimate from the
         canonical tables ``data`` (:class:`pipeline.schema.CanonicalData`, before any stage ran)
@@ -107,6 +110,7 @@ class Stage:
     optional_outputs: tuple[str, ...] = ()
     quality: bool = True
     param_files: Callable[[Mapping[str, Config]], tuple[str, ...]] | None = None
+    all_params: bool = False
     check: Callable[[Any, Mapping[str, Config]], list[CheckLine]] | None = None
 
     @property
@@ -293,7 +297,8 @@ def load_stage(name: str) -> Stage:
 
 
 def configs_for(stage: Stage, params: Mapping[str, Any]) -> dict[str, Config]:
-    """Validated configurations of every params group the stage declares."""
+    """Validated configurations of every params group the stage declares (unknown or null groups are errors)."""
+    check_groups(params)
     configs = {}
     for name, cls in stage.params.items():
         try:
@@ -316,10 +321,22 @@ def run_stage(
     Raises the stage's exception (known errors are turned into exit status 2 by :func:`main`).
     The quality artifact is written even when ``run`` raises.
     """
+    from threadpoolctl import threadpool_limits
+
+    for lib in ("numpy", "scipy.linalg"):  # load the BLAS libraries before limiting them
+        importlib.import_module(lib)
+
     stage = load_stage(stage) if isinstance(stage, str) else stage
     values = load_params(params) if not isinstance(params, Mapping) else params
     ctx = StageContext(stage=stage, params=values, root=Path(root), mapper=mapper or ProgressMapper(stage.name))
     ctx.configs = configs_for(stage, values)
+    with threadpool_limits(limits=1):  # one result whatever the user's BLAS/OpenMP thread settings
+        _execute(ctx)
+    return ctx
+
+
+def _execute(ctx: StageContext) -> None:
+    stage = ctx.stage
     try:
         try:
             produced = stage.run(ctx) or {}
@@ -340,7 +357,6 @@ def run_stage(
         raise RuntimeError(f"stage {stage.name} did not write its declared output(s) {', '.join(missing)}")
     for statuses, share, what in ctx.budgets:
         check_failure_budget(statuses, share, what=what)
-    return ctx
 
 
 def check_imports_covered(stage: Stage, dvc_yaml: str | Path = "dvc.yaml") -> list[str]:
@@ -381,8 +397,12 @@ def main(argv: list[str]) -> int:
         stage = load_stage(args.stage)
         started = True
         ctx = run_stage(stage, params=args.params, root=args.root)
-    except (*KNOWN_ERRORS, FileNotFoundError) as exc:
-        if debug:
+    except BaseException as exc:
+        if started and not isinstance(exc, KeyboardInterrupt):
+            from pipeline.stale import mark_stale
+
+            mark_stale(Path(args.root) / artifact("report/html").path, stage.name, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        if debug or not isinstance(exc, (*KNOWN_ERRORS, FileNotFoundError)):
             raise
         print(f"stage {args.stage}: {exc}", file=sys.stderr)
         quality = Path(args.root) / artifact(f"quality/{args.stage}").path

@@ -23,11 +23,14 @@ REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 
-def run(cmd: list[str], cwd: Path) -> str:
-    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "PIPELINE_CHECK_DEPS": "1", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@t"}
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+ENV = {"DVC_NO_ANALYTICS": "1", "PIPELINE_CHECK_DEPS": "1", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+       "GIT_COMMITTER_EMAIL": "t@t"}
+
+
+def run(cmd: list[str], cwd: Path, *, rc: int | None = 0, **env: str) -> str:
+    proc = subprocess.run(cmd, cwd=cwd, env={**os.environ, **ENV, **env}, capture_output=True, text=True, check=False)
+    if rc is not None:
+        assert proc.returncode == rc, f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
     return proc.stdout + proc.stderr
 
 
@@ -58,8 +61,8 @@ def fresh_repo(tmp_path_factory) -> Path:
     return root
 
 
-def dvc(*args: str, cwd: Path) -> str:
-    return run([sys.executable, "-m", "dvc", *args], cwd)
+def dvc(*args: str, cwd: Path, rc: int | None = 0, **env: str) -> str:
+    return run([sys.executable, "-m", "dvc", *args], cwd, rc=rc, **env)
 
 
 def test_repro_builds_the_report_and_is_reproducible(fresh_repo):
@@ -88,8 +91,49 @@ def test_repro_builds_the_report_and_is_reproducible(fresh_repo):
         assert prov is not None, f"{rel} has no provenance"
         assert {"stage", "params", "data_source", "version"} <= set(prov), rel
         assert prov["data_source"] is not None, rel
-    dvc("repro", "-f", cwd=fresh_repo)
+    lock = (fresh_repo / "dvc.lock").read_text(encoding="utf-8")
+    # the user's thread settings do not change a byte (BLAS pinned to one thread inside the stages)
+    dvc("repro", "-f", cwd=fresh_repo, OPENBLAS_NUM_THREADS="2", OMP_NUM_THREADS="2", MKL_NUM_THREADS="2")
     assert digests(fresh_repo) == first
+    assert (fresh_repo / "dvc.lock").read_text(encoding="utf-8") == lock
+
+
+def test_a_stage_killed_mid_run_is_restored_by_the_next_repro(fresh_repo):
+    import signal
+    import time
+
+    dvc("repro", cwd=fresh_repo)
+    before, out = digests(fresh_repo), fresh_repo / "data/processed/measures/covar_qr.parquet"
+    proc = subprocess.Popen([sys.executable, "-m", "dvc", "repro", "-f", "-s", "covar_qr"], cwd=fresh_repo,
+                            env={**os.environ, **ENV}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    for _ in range(600):  # DVC removes the stage's outputs before it runs the command: then it is mid-stage
+        if not out.exists() or proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not out.exists(), "the stage finished before it could be killed"
+    assert "covar_qr" in dvc("status", cwd=fresh_repo)
+    dvc("repro", cwd=fresh_repo)
+    assert digests(fresh_repo) == before
+    assert "up to date" in dvc("status", cwd=fresh_repo)
+
+
+def test_bad_input_misspelled_params_group_fails_repro_and_marks_the_report_stale(fresh_repo):
+    dvc("repro", cwd=fresh_repo)
+    params = fresh_repo / "params.yaml"
+    text = params.read_text(encoding="utf-8")
+    try:
+        params.write_text(text + "\ncontagoin:\n  window: rolling\n", encoding="utf-8")
+        out = dvc("repro", cwd=fresh_repo, rc=None)
+        assert "unknown group 'contagoin' (did you mean 'contagion'?); allowed groups: contagion, data, measures" in out
+        assert "Traceback" not in out
+        html = (fresh_repo / "data/report/index.html").read_text(encoding="utf-8")
+        assert "This report is stale: stage params failed on the last run" in html
+    finally:
+        params.write_text(text, encoding="utf-8")
+    dvc("repro", cwd=fresh_repo)
+    assert "This report is stale" not in (fresh_repo / "data/report/index.html").read_text(encoding="utf-8")
 
 
 def test_committed_lock_matches_code_and_params(fresh_repo):

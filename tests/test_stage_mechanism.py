@@ -237,3 +237,110 @@ def test_params_yaml_holds_the_api_defaults(stage, group, cls):
         assert shipped.specs() == cls().specs()
         shipped = dataclasses.replace(shipped, models=cls().models)
     assert shipped == cls()
+
+
+def test_known_groups_are_the_groups_the_stages_declare():
+    from pipeline.params import KNOWN_GROUPS
+    from pipeline.stage import load_stage, stage_names
+
+    declared = {g for name in stage_names() for g in load_stage(name).params}
+    assert set(KNOWN_GROUPS) == declared
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"contagoin": {"window": "year"}}, "unknown group 'contagoin' (did you mean 'contagion'?); allowed groups: contagion, data, measures, panel, report, stress"),
+    ({"measures": {"covar_q": {}}}, "unknown group 'measures.covar_q' (did you mean 'covar_qr'?); allowed groups under 'measures': covar_dcc, covar_qr"),
+    ({"measures": {"covar_qr": None}}, "group 'measures.covar_qr' is empty (null); give it options or delete the line"),
+    ({"panel": None}, "group 'panel' is empty (null)"),
+    ({"stress": ["firesale"]}, "group 'stress' must be a mapping of the groups cascade, firesale"),
+])
+def test_bad_input_unknown_or_null_params_groups(params, message, tmp_path):
+    stage = Stage(name="returns", run=lambda ctx: None, params={"measures.returns": type(Outer())})
+    with pytest.raises(ConfigError) as err:
+        runner(stage, params={"measures": {"returns": {}}, **params} if "measures" not in params else params, root=tmp_path)
+    assert str(err.value).startswith("params.yaml: ") and message in str(err.value)
+
+
+def test_stages_run_with_one_blas_thread_whatever_the_environment(tmp_path):
+    from threadpoolctl import threadpool_info
+
+    seen = []
+    stage = Stage(name="returns", run=lambda ctx: seen.extend(i["num_threads"] for i in threadpool_info()))
+    runner(stage, params=_params(), root=tmp_path)
+    assert seen and set(seen) == {1}
+
+
+def _data_config(**values):
+    from pipeline.params import DataConfig
+
+    return DataConfig.from_mapping({"source": "files", "start": None, "end": None, **values}, where="data")
+
+
+def test_bad_input_data_outside_data_raw_is_untracked(tmp_path):
+    from pipeline.params import check_tracked, untracked_inputs
+
+    root, outside = tmp_path / "root", tmp_path / "elsewhere"
+    outside.mkdir()
+    (root / "data/raw/mine").mkdir(parents=True)
+    inside = _data_config(raw_dir="data/raw/mine", files={"prices": "p.csv"},
+                          market_states=[{"name": "m", "file": "../states.csv", "column": "x"}])
+    assert untracked_inputs(inside, root=root, deps=[]) == []
+    config = _data_config(raw_dir=str(outside), files={"prices": "p.csv"})
+    assert untracked_inputs(config, root=root, deps=[]) == [("data.raw_dir", str(outside)), ("data.files.prices", str(outside / "p.csv"))]
+    assert untracked_inputs(config, root=root, deps=[str(outside)]) == []
+    with pytest.raises(ConfigError, match=r"data: data.raw_dir='.*elsewhere'.*outside data/raw .*python -m pipeline dag --write"):
+        check_tracked(config, root=root, deps=[])
+    escape = _data_config(raw_dir="data/raw/mine", market_states=[{"name": "m", "file": "../../../states.csv", "column": "x"}])
+    assert untracked_inputs(escape, root=root, deps=[]) == [("data.market_states[0].file", "states.csv")]
+
+
+def test_bad_input_a_link_out_of_data_raw_is_untracked_unless_listed(tmp_path):
+    from pipeline.params import untracked_inputs
+
+    target = tmp_path / "shared"
+    target.mkdir()
+    (tmp_path / "data/raw").mkdir(parents=True)
+    (tmp_path / "data/raw/linked").symlink_to(target)
+    config = _data_config(raw_dir="data/raw/linked")
+    assert untracked_inputs(config, root=tmp_path, deps=[]) == [("data.raw_dir", "data/raw/linked")]  # DVC does not follow it
+    assert untracked_inputs(config, root=tmp_path, deps=["data/raw/linked"]) == []
+
+
+def test_bad_input_ingest_refuses_untracked_data_in_a_dvc_project(tmp_path):
+    (tmp_path / "ext").mkdir()
+    for name in ("banks.csv", "prices.csv"):
+        (tmp_path / "ext" / name).write_bytes((REPO / "tests/fixtures/canonical" / name).read_bytes())
+    (tmp_path / "dvc.yaml").write_text("stages:\n  ingest:\n    cmd: x\n    deps: [data/raw]\n", encoding="utf-8")
+    params = {"data": {"source": "files", "raw_dir": str(tmp_path / "ext"), "start": None, "end": None}}
+    with pytest.raises(ConfigError, match="not a dependency of the ingest stage in dvc.yaml"):
+        run_stage(tmp_path, "ingest", params)
+    (tmp_path / "dvc.yaml").write_text(f"stages:\n  ingest:\n    cmd: x\n    deps: [data/raw, {tmp_path / 'ext'}]\n", encoding="utf-8")
+    run_stage(tmp_path, "ingest", params)
+    assert (tmp_path / "data/interim/canonical/prices.parquet").is_file()
+
+
+def test_ingest_lists_external_data_as_dependencies():
+    from pipeline.stage import configs_for, load_stage
+
+    stage = load_stage("ingest")
+    configs = configs_for(stage, {"data": {"source": "files", "raw_dir": "/srv/bank-data", "start": None, "end": None,
+                                           "files": {"prices": "p.csv"}}})
+    assert stage.param_files(configs) == ("/srv/bank-data",)
+    assert stage.param_files(configs_for(stage, {"data": {}})) == ()
+
+
+def test_a_failing_stage_marks_the_previous_report_stale(tmp_path):
+    from pipeline.stale import mark_stale
+
+    report = tmp_path / "data/report/index.html"
+    report.parent.mkdir(parents=True)
+    report.write_text("<html><body>\n<h1>Report</h1></body></html>", encoding="utf-8")
+    proc = _cli(["run", "returns", "--root", str(tmp_path)], REPO)
+    assert proc.returncode == 2 and "prices.parquet not found" in proc.stderr
+    html = report.read_text(encoding="utf-8")
+    assert html.count("This report is stale: stage returns failed on the last run: stage returns: input ") == 1
+    assert html.index("stale-report") < html.index("<h1>Report</h1>")
+    assert mark_stale(report, "x", "a <b> & c")
+    html = report.read_text(encoding="utf-8")
+    assert html.count('id="stale-report"') == 1 and "a &lt;b&gt; &amp; c" in html
+    assert not mark_stale(tmp_path / "none.html", "x", "y")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.params import DataConfig
+from pipeline.params import RAW_DIR, DataConfig, check_tracked, untracked_inputs
 from pipeline.schema import CanonicalData, trim_period
 from pipeline.stage import Stage, StageContext, StageInputError
 
@@ -38,8 +38,29 @@ def data_source(config: DataConfig) -> dict:
     return {"kind": "files", "format": config.format, "raw_dir": config.raw_dir, "files": dict(config.files), "sample": sample}
 
 
+def ingest_deps(root: Path) -> list[str] | None:
+    """The ``deps`` of the ingest stage in ``root/dvc.yaml`` (None outside a DVC project)."""
+    import yaml
+
+    path = root / "dvc.yaml"
+    if not path.is_file():
+        return None
+    spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return [str(d) for d in spec.get("stages", {}).get("ingest", {}).get("deps", [])]
+
+
+def external_paths(configs: dict) -> tuple[str, ...]:
+    """Paths named by the ``data`` group that ``data/raw`` does not cover (outside it, or links out of it):
+    ``dvc.yaml`` lists them as deps of this stage (run in the project folder)."""
+    paths = [p for _, p in untracked_inputs(configs["data"], root=".", deps=[])]
+    return tuple(p for p in dict.fromkeys(paths) if not any(p.startswith(o.rstrip("/") + "/") for o in paths))
+
+
 def run(ctx: StageContext) -> dict:
     config = ctx.config()
+    deps = ingest_deps(ctx.root)
+    if deps is not None:  # in a DVC project every input must be tracked
+        check_tracked(config, root=ctx.root, deps=deps)
     ctx.data_source = data_source(config)
     data, records = load_source(config, root=ctx.root)
     ctx.record(records)
@@ -69,5 +90,6 @@ STAGE = Stage(
     params={"data": DataConfig},
     outputs=(*TABLES, "episodes", "canonical/meta"),
     optional_outputs=("system", "market_states", "balance_sheet", "episodes"),
-    files=("pipeline/simulator_calibration.json", "data/raw"),
+    files=("pipeline/simulator_calibration.json", RAW_DIR),
+    param_files=external_paths,
 )
