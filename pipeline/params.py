@@ -115,7 +115,8 @@ def check_groups(params: Mapping[str, Any], *, source: str = "params.yaml") -> N
         if key not in tops:
             errors.append(f"unknown group {key!r}{_suggest(str(key), tops)}; allowed groups: {', '.join(tops)}")
             continue
-        subs = sorted(g.split(".", 1)[1] for g in KNOWN_GROUPS if g.startswith(f"{key}."))
+        container = key not in KNOWN_GROUPS  # measures, stress: hold groups; data holds options (and data.screens)
+        subs = sorted(g.split(".", 1)[1] for g in KNOWN_GROUPS if g.startswith(f"{key}.")) if container else []
         if value is None:
             errors.append(f"group {key!r} is empty (null); give it options or delete the line to use the defaults")
         elif subs:
