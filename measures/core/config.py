@@ -94,6 +94,8 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
         raise ConfigError(f"{where}={value!r} must be a mapping of the options of {tp.__name__}")
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if origin in (Mapping, dict) and not isinstance(value, Mapping):
+        raise ConfigError(f"{where}={value!r} must be a mapping (key: value lines); allowed: a mapping or null")
     if origin is tuple and isinstance(value, (list, tuple)):
         args = typing.get_args(tp)
         if len(args) == 2 and args[1] is Ellipsis:
