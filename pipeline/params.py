@@ -8,6 +8,7 @@ the allowed values in the message (see ``measures.core.config``).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -15,22 +16,6 @@ from typing import Any
 import yaml
 
 from measures.core.config import Config, ConfigError, check_choice, check_range
-
-#: Every params group a stage reads (tests/test_stage_mechanism.py checks this against the stage
-#: declarations). Groups under ``measures`` and ``stress`` are nested one level.
-KNOWN_GROUPS = (
-    "data",
-    "measures.returns",
-    "measures.covar_dcc",
-    "measures.mes_srisk",
-    "measures.covar_qr",
-    "measures.spillover",
-    "contagion",
-    "panel",
-    "stress.firesale",
-    "stress.cascade",
-    "report",
-)
 
 SOURCES = ("synthetic", "files")
 FORMATS = ("canonical", "wind", "toolbox")
@@ -94,6 +79,27 @@ def group(params: Mapping[str, Any], dotted: str) -> Any:
     return node
 
 
+def known_groups() -> tuple[str, ...]:
+    """Every params group a stage declares, read from the ``params={...}`` literals of
+    ``pipeline/stages/*.py`` without importing them (the runner of one stage must not load the
+    others: its DVC deps are its own import closure)."""
+    return _declared_groups(tuple(sorted(Path(__file__).with_name("stages").glob("*.py"))))
+
+
+@functools.lru_cache(maxsize=4)
+def _declared_groups(files: tuple[Path, ...]) -> tuple[str, ...]:
+    import ast
+
+    groups: set[str] = set()
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Stage":
+                for kw in node.keywords:
+                    if kw.arg == "params" and isinstance(kw.value, ast.Dict):
+                        groups.update(k.value for k in kw.value.keys if isinstance(k, ast.Constant))
+    return tuple(sorted(groups))
+
+
 def _suggest(name: str, allowed: list[str]) -> str:
     import difflib
 
@@ -104,19 +110,20 @@ def _suggest(name: str, allowed: list[str]) -> str:
 def check_groups(params: Mapping[str, Any], *, source: str = "params.yaml") -> None:
     """Raise :class:`ConfigError` for unknown or null params groups.
 
-    Every top-level key must be a known group (:data:`KNOWN_GROUPS`), every key under
+    Every top-level key must be a known group (:func:`known_groups`), every key under
     ``measures`` and ``stress`` a known subgroup, and no group may be null (``measures.covar_qr:``
     with nothing after it would otherwise run with the defaults silently). All problems are
     listed in one message, each with the allowed groups.
     """
-    tops = sorted({g.split(".")[0] for g in KNOWN_GROUPS})
+    known = known_groups()
+    tops = sorted({g.split(".")[0] for g in known})
     errors: list[str] = []
     for key, value in params.items():
         if key not in tops:
             errors.append(f"unknown group {key!r}{_suggest(str(key), tops)}; allowed groups: {', '.join(tops)}")
             continue
-        container = key not in KNOWN_GROUPS  # measures, stress: hold groups; data holds options (and data.screens)
-        subs = sorted(g.split(".", 1)[1] for g in KNOWN_GROUPS if g.startswith(f"{key}.")) if container else []
+        container = key not in known  # measures, stress: hold groups; data holds options (and data.screens)
+        subs = sorted(g.split(".", 1)[1] for g in known if g.startswith(f"{key}.")) if container else []
         if value is None:
             errors.append(f"group {key!r} is empty (null); give it options or delete the line to use the defaults")
         elif subs:
