@@ -17,4 +17,4 @@ def run(ctx: StageContext) -> None:
     return None  # the runner's check_groups(params) has already run
 
 
-STAGE = Stage(name="params", run=run, all_params=True, quality=False)
+STAGE = Stage(name="params", run=run, all_params=True, quality=False, files=("pipeline/stages",))  # groups read from the declarations
