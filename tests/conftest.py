@@ -7,6 +7,7 @@ Stage tests run stages through the runner (:func:`pipeline.stage.run_stage`), th
 from __future__ import annotations
 
 import copy
+import os
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -86,6 +87,25 @@ class RecordingMapper:
         self.calls.append((desc, len(items)))
         out = {k: fn(items[k]) for k in reversed(range(len(items)))}
         return [out[k] for k in range(len(items))]
+
+
+def copy_repository(dst: Path) -> Path:
+    """A git repository at ``dst`` with the repository's tracked files (no data outputs), as a user's clone."""
+    import subprocess
+
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    out = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=REPO, capture_output=True,
+                         text=True, check=True).stdout
+    for rel in (f for f in out.splitlines() if f and (REPO / f).is_file()):
+        (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / rel, dst / rel)
+    for name in ("data/interim", "data/processed", "data/report"):
+        shutil.rmtree(dst / name, ignore_errors=True)
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-q", "-m", "fresh"]):
+        subprocess.run(cmd, cwd=dst, check=True, capture_output=True, env={**os.environ, **env})
+    return dst
 
 
 @pytest.fixture(scope="session")

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from conftest import copy_repository
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -34,31 +34,13 @@ def run(cmd: list[str], cwd: Path, *, rc: int | None = 0, **env: str) -> str:
     return proc.stdout + proc.stderr
 
 
-def tracked_files() -> list[str]:
-    out = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=REPO, capture_output=True, text=True,
-                         check=True).stdout
-    return [f for f in out.splitlines() if f and (REPO / f).is_file()]
-
-
 def digests(root: Path) -> dict[str, str]:
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted((root / "data").rglob("*.parquet"))}
 
 
 @pytest.fixture(scope="module")
 def fresh_repo(tmp_path_factory) -> Path:
-    if shutil.which("git") is None:
-        pytest.skip("git is not installed")
-    root = tmp_path_factory.mktemp("repo")
-    for rel in tracked_files():
-        dest = root / rel
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO / rel, dest)
-    for name in ("data/interim", "data/processed", "data/report"):
-        shutil.rmtree(root / name, ignore_errors=True)
-    run(["git", "init", "-q"], root)
-    run(["git", "add", "-A"], root)
-    run(["git", "commit", "-q", "-m", "fresh"], root)
-    return root
+    return copy_repository(tmp_path_factory.mktemp("repo"))
 
 
 def dvc(*args: str, cwd: Path, rc: int | None = 0, **env: str) -> str:
