@@ -24,6 +24,7 @@ from measures.core.status import NotEstimable
 from panel.build import build_panel, year_end_ratios
 from panel.coverage import NEEDS_BALANCE_SHEET, NO_BALANCE_SHEET, panel_check
 from panel.model_list import PanelParams, estimate_panel
+from pipeline.replication import write_tables
 from pipeline.stage import CheckLine, Stage, StageContext
 
 
@@ -38,10 +39,7 @@ def run(ctx: StageContext) -> dict:
     ctx.events(join_events, table="balance_sheet")
     output = estimate_panel(data, params, mapper=ctx.mapper)
     ctx.events(output.events(), table="panel")
-    folder = ctx.path("panel/tables")
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, text in output.table_files().items():
-        (folder / name).write_text(text, encoding="utf-8")
+    write_tables(output, ctx.path("panel/tables"))
     tables = output.display_tables()
     return {"panel/panel": data, "panel/coefficients": output.coefficients, "panel/fit_stats": output.fit_stats,
             "panel/descriptives": output.descriptives, "panel/table1": tables["table1"], "panel/table2": tables["table2"]}
