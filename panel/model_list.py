@@ -12,7 +12,7 @@ estimated keeps a ``failed`` row instead of stopping the list. Choices: docs/pan
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +23,7 @@ from measures.core.config import ConfigError, check_choice, check_range
 from measures.core.events import EVENT_COLUMNS
 from measures.core.mapping import Mapper, map_items
 from measures.core.status import FitStatus, NotEstimable, is_failed, status_from_exception
+from panel.coverage import Coverage, model_coverage
 from panel.estimate import FIT_COLUMNS, PanelConfig, estimate_models
 from panel.spec import SEED003_CONTROLS, SEED003_MODELS, ModelSpec, model_specs, model_variables
 from panel.tables import describe_variables, format_table, regression_table, table_note, table_to_csv, table_to_html, table_to_latex
@@ -140,32 +141,38 @@ def _failed_row(spec: ModelSpec, status: str, position: int) -> dict:
             "position": position}
 
 
-def estimate_panel(data: pd.DataFrame, params: PanelParams | None = None, *, mapper: Mapper | None = None) -> PanelOutput:
+def estimate_panel(data: pd.DataFrame, params: PanelParams | None = None, *, mapper: Mapper | None = None,
+                   source: str = "balance_sheet") -> PanelOutput:
     """Run the model list on a (bank_id, year) panel; a model that cannot be estimated gets a failed row.
 
-    A model whose columns are absent raises with ``missing_columns="raise"`` and is recorded as
-    ``failed:MissingColumn`` with ``"skip"``; a model the data cannot identify (absorbed or
-    collinear regressor, fewer than two years) is recorded as ``failed:ValueError`` with the
-    message naming the model and the variable. Table 1 describes the variables of the estimated
-    models on the whole panel; Table 2 sets them side by side (:func:`~panel.tables.regression_table`).
+    A model whose columns are absent (:func:`panel.coverage.model_coverage`) raises with
+    ``missing_columns="raise"`` and is recorded as ``failed:MissingColumn`` with ``"skip"``; a
+    model the data cannot identify (absorbed or collinear regressor, fewer than two years) is
+    recorded as ``failed:ValueError`` with the message naming the model and the variable. Table 1
+    describes the variables of the estimated models on the whole panel; Table 2 sets them side by
+    side (:func:`~panel.tables.regression_table`). ``source`` (``balance_sheet`` or ``csv``) names
+    the columns to add in the messages.
 
     Raises
     ------
     NotEstimable
-        No model is estimated, or (``missing_columns="raise"``) a model's column is absent.
+        No model is estimated (the message lists each model's missing columns or reason, ``needs``
+        the columns to add or the models the data can carry), or (``missing_columns="raise"``) a
+        model's column is absent.
     """
     params = params or PanelParams()
     specs = params.specs()
     config = params.panel_config()
+    coverage = model_coverage(specs, data.columns)
 
     def one(item: tuple[int, ModelSpec]) -> tuple[dict, pd.DataFrame | None, pd.DataFrame | None]:
         position, spec = item
-        absent = [c for c in spec.variables if c not in data.columns]
-        if absent:
-            message = (f"model {spec.name!r}: missing column(s) {', '.join(absent)}; available columns: "
+        if coverage.absent[spec.name]:
+            message = (f"model {spec.name!r}: missing column(s) {coverage.lacks(spec)}; available columns: "
                        f"{', '.join(map(str, data.columns))}")
             if config.missing_columns == "raise":
-                raise NotEstimable(message + " (set panel.missing_columns: skip to skip such models)")
+                raise NotEstimable(message + " (set panel.missing_columns: skip to skip such models)",
+                                   needs=coverage.needs(source))
             return _failed_row(spec, f"failed:MissingColumn: {message}", position), None, None
         try:
             result = estimate_models(data, [spec], config)
@@ -179,7 +186,7 @@ def estimate_panel(data: pd.DataFrame, params: PanelParams | None = None, *, map
     estimated = [spec for spec, (_, coef, _) in zip(specs, results) if coef is not None]
     fit_stats = pd.DataFrame([fit for fit, _, _ in results], columns=[*FIT_COLUMNS, "position"])
     if not estimated:
-        raise NotEstimable(_nothing_estimated(specs, fit_stats, data))
+        raise _nothing_estimated(coverage, fit_stats, source)
     fit_stats = fit_stats.astype({"nobs": "int64", "banks": "int64", "hausman_df": "int64", "excluded": "int64",
                                   "position": "int64"})
     coefficients = pd.concat([coef for _, coef, _ in results if coef is not None], ignore_index=True)
@@ -190,31 +197,26 @@ def estimate_panel(data: pd.DataFrame, params: PanelParams | None = None, *, map
     descriptives["position"] = np.arange(1, len(descriptives) + 1)
     ok = fit_stats[~fit_stats["status"].map(is_failed)]
     table2 = regression_table(coefficients, ok, brackets=params.brackets, digits=params.digits)
-    note = table_note(params.brackets) + estimator_note(fit_stats, params)
+    note = table_note(params.brackets) + estimator_note(fit_stats, params, coverage)
     return PanelOutput(coefficients, fit_stats, excl, descriptives, table1_frame(descriptives), table2, note, params.digits)
 
 
-def _nothing_estimated(specs: Sequence[ModelSpec], fit_stats: pd.DataFrame, data: pd.DataFrame) -> str:
-    """One message for a model list of which nothing could be estimated (absent columns grouped)."""
-    absent: dict[str, list[str]] = {}
-    for spec in specs:
-        for c in spec.variables:
-            if c not in data.columns:
-                absent.setdefault(c, []).append(spec.name)
-    parts = [f"{c} (needed by {', '.join(m) if len(m) < len(specs) else 'every model'})" for c, m in absent.items()]
+def _nothing_estimated(coverage: Coverage, fit_stats: pd.DataFrame, source: str) -> NotEstimable:
+    """One error for a model list of which nothing could be estimated: each model's missing columns or reason."""
+    text = "no model of the panel model list could be estimated"
+    if coverage.skipped:
+        text += f"; missing column(s): {coverage.message()}"
     others = [f"{m}: {s.split(': ', 1)[-1]}" for m, s in zip(fit_stats["model"], fit_stats["status"])
               if FitStatus.parse(s).cls != "MissingColumn"]
-    text = "no model of the panel model list could be estimated"
-    if parts:
-        text += (f"; missing column(s): {'; '.join(parts)}; available columns: {', '.join(map(str, data.columns))} — "
-                 "set panel.controls and panel.models to variables the data has (docs/replication.md)")
     if others:
-        text += "; " + "; ".join(others)
-    return text
+        text += "; not identified: " + "; ".join(others)
+    needs = coverage.needs(source) if coverage.skipped else "a panel on which the models are identified (see the reasons)"
+    return NotEstimable(text, needs=needs)
 
 
-def estimator_note(fit_stats: pd.DataFrame, params: PanelParams | None = None) -> str:
-    """The part of Table 2's note that says how the estimator was chosen and what was not estimated."""
+def estimator_note(fit_stats: pd.DataFrame, params: PanelParams | None = None, coverage: Coverage | None = None) -> str:
+    """The part of Table 2's note that says how the estimator was chosen and what was not estimated
+    (with ``coverage``, a model skipped for an absent column is listed with those columns only)."""
     parts = []
     if params is not None:
         cov = {"clustered": "clustered by bank", "robust": "heteroskedasticity-robust (White)",
@@ -223,9 +225,11 @@ def estimator_note(fit_stats: pd.DataFrame, params: PanelParams | None = None) -
                 else f"FE if the Hausman test rejects at {params.alpha:g}, else RE")
         parts.append(f" Standard errors {cov}; {rule}.")
     skipped = fit_stats[fit_stats["status"].map(is_failed)]
+    absent = coverage.absent if coverage is not None else {}
     if len(skipped):
-        parts.append(" Not estimated: " + "; ".join(f"{m} ({s.split(': ', 1)[-1]})" for m, s in
-                                                     zip(skipped["model"], skipped["status"])) + ".")
+        parts.append(" Not estimated: " + "; ".join(
+            f"{m} (no {', '.join(absent[m])} in the data)" if absent.get(m) else f"{m} ({s.split(': ', 1)[-1]})"
+            for m, s in zip(skipped["model"], skipped["status"])) + ".")
     return "".join(parts)
 
 

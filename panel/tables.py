@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from measures.core.cells import neutralize_formula_cells
 from measures.core.config import check_choice, check_range
 
 STARS = ((0.01, "***"), (0.05, "**"), (0.10, "*"))
@@ -168,9 +169,11 @@ def format_table(table: pd.DataFrame, *, digits: int = 4) -> pd.DataFrame:
 
 
 def table_to_csv(table: pd.DataFrame, *, digits: int = 4) -> str:
-    """CSV text (numbers formatted with ``digits`` decimals, ``\\n`` line ends)."""
+    """CSV text (numbers formatted with ``digits`` decimals, ``\\n`` line ends), formula-safe: a text cell
+    that a spreadsheet would run (``=...``, ``@...``) gets a leading ``'``; formatted numbers such as
+    ``-0.123***`` are left alone (:func:`measures.core.cells.neutralize_formula_cells`)."""
     out = io.StringIO()
-    format_table(table, digits=digits).to_csv(out, index=False, lineterminator="\n")
+    neutralize_formula_cells(format_table(table, digits=digits)).to_csv(out, index=False, lineterminator="\n")
     return out.getvalue()
 
 

@@ -8,15 +8,19 @@ ratios the models use) and writes Tables 1–2 (CSV, LaTeX, HTML), ``coefficient
 from __future__ import annotations
 
 import argparse
+import csv
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 
-from measures.core.status import is_failed
-from panel.model_list import COEFFICIENT_CSV, FIT_CSV, PanelParams, estimate_panel
+from measures.core.config import ConfigError
+from measures.core.status import NotEstimable, is_failed
+from panel.model_list import COEFFICIENT_CSV, FIT_CSV, PanelOutput, PanelParams, estimate_panel
+from pipeline.io import write_csv
 from pipeline.params import load_params
 
 
@@ -28,25 +32,29 @@ def read_panel_csv(path: str | Path, columns: Sequence[str]) -> pd.DataFrame:
     """Read a replication panel: ``bank_id``, integer ``year`` and numeric ``columns`` (those present).
 
     Empty cells and ``NA`` are missing values (the row is then dropped from the models that use
-    the column, and listed in ``exclusions.csv``). Raises :class:`InputError` naming the file,
-    the column, the row (1-based data row) and its line in the file.
+    the column, and listed in ``exclusions.csv``); ``inf``, ``-inf`` or a number too large for a
+    float are errors, not missing values. Raises :class:`InputError` naming the file, the column,
+    the row (1-based data row), its line in the file and the value.
     """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: file not found")
     try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: not a readable CSV file ({str(exc).strip()})") from None
+        with path.open(encoding="utf-8", newline="") as fh:
+            header = [c.strip() for c in next(csv.reader(fh), [])]
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True, encoding="utf-8")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(f"{path}: not a readable CSV file ({str(exc).strip() or type(exc).__name__}); "
+                         "expected UTF-8 text with a header line bank_id,year,crw,...") from None
+    dup_cols = sorted({c for c in header if header.count(c) > 1})  # before pandas renames them 'car.1'
+    if dup_cols:
+        raise InputError(f"{path}: column(s) {', '.join(dup_cols)} appear more than once in the header")
     raw.columns = [str(c).strip() for c in raw.columns]
     if raw.empty:
         raise InputError(f"{path}: no data rows")
     missing = [c for c in ("bank_id", "year") if c not in raw.columns]
     if missing:
         raise InputError(f"{path}: missing column(s) {', '.join(missing)}; found: {', '.join(raw.columns)}")
-    dup_cols = sorted({c for c in raw.columns if list(raw.columns).count(c) > 1})
-    if dup_cols:
-        raise InputError(f"{path}: column(s) {', '.join(dup_cols)} appear more than once in the header")
 
     def where(i: int) -> str:
         return f"row {i + 1} (line {i + 2})"
@@ -82,6 +90,11 @@ def read_panel_csv(path: str | Path, columns: Sequence[str]) -> pd.DataFrame:
             i = int(np.flatnonzero(bad)[0])
             raise InputError(f"{path}: column {col!r}, {where(i)}: {raw[col].iloc[i]!r} is not a number "
                              f"(leave the cell empty or write NA for a missing value)")
+        infinite = np.isinf(values.to_numpy(dtype=float))
+        if infinite.any():
+            i = int(np.flatnonzero(infinite)[0])
+            raise InputError(f"{path}: column {col!r}, {where(i)}: {raw[col].iloc[i]!r} is not a finite number "
+                             f"(an infinite value is not a missing one: leave the cell empty or write NA)")
         out[col] = values.to_numpy(dtype=float)
     return out
 
@@ -90,13 +103,27 @@ def panel_params(path: str | None) -> PanelParams:
     """The ``panel`` group of a params file (a ``params.yaml`` with a ``panel:`` group, or the group itself)."""
     if path is None:
         return PanelParams()
-    params = load_params(path)
-    group = params.get("panel", params)
-    return PanelParams.from_mapping(group or {}, where=f"{path}: panel")
+    try:
+        params = load_params(path)
+    except yaml.YAMLError as exc:
+        raise InputError(f"{path}: not a readable YAML file ({' '.join(str(exc).split())})") from None
+    if "panel" in params and params["panel"] is None:
+        raise ConfigError(f"{path}: panel: the group is empty (null); give its keys or remove the line")
+    return PanelParams.from_mapping(params.get("panel", params), where=f"{path}: panel")
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    frame.to_csv(path, index=False, float_format="%.17g", lineterminator="\n")
+    write_csv(frame, path, float_format="%.17g")
+
+
+def write_tables(output: PanelOutput, folder: Path) -> None:
+    """Tables 1 and 2 as ``.csv`` (through :func:`pipeline.io.write_csv`, formula-safe), ``.tex`` and ``.html``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, frame in output.display_tables().items():
+        write_csv(frame, folder / f"{name}.csv")
+    for name, text in output.table_files().items():
+        if not name.endswith(".csv"):
+            (folder / name).write_text(text, encoding="utf-8")
 
 
 def run_panel(input_path: str, out: str, params_path: str | None = None) -> int:
@@ -111,13 +138,17 @@ def run_panel(input_path: str, out: str, params_path: str | None = None) -> int:
         raise InputError(f"{input_path}: missing column(s) " + "; ".join(f"{c} (used by {', '.join(m)})" for c, m in users.items())
                          + f"; found: {', '.join(data.columns)}")
     try:
-        output = estimate_panel(data, params)
+        output = estimate_panel(data, params, source="csv")
+    except NotEstimable as exc:
+        raise InputError(f"{input_path}: {exc}; to run: {exc.needs}") from None
     except ValueError as exc:
         raise InputError(f"{input_path}: {exc}") from None
     out_dir = Path(out)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for name, text in output.table_files().items():
-        (out_dir / name).write_text(text, encoding="utf-8")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"--out {out}: cannot create the output directory ({exc.strerror or exc})") from None
+    write_tables(output, out_dir)
     _write_csv(output.coefficients[list(COEFFICIENT_CSV)], out_dir / "coefficients.csv")
     fits = output.fit_stats
     _write_csv(fits.loc[~fits["status"].map(is_failed), list(FIT_CSV)], out_dir / "fit_stats.csv")
@@ -139,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         run_panel(args.input, args.out, args.params)
-    except (InputError, ValueError, FileNotFoundError) as exc:
+    except (InputError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

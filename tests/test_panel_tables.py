@@ -107,3 +107,19 @@ def test_no_negative_zero():
 def test_labels_and_escaping():
     assert term_label("car:lcr") == "CAR × LCR" and term_label("loan_growth") == "LOAN GROWTH"
     assert latex_escape("a_b & 5% #1 {x} ~ ^") == "a\\_b \\& 5\\% \\#1 \\{x\\} \\textasciitilde{} \\^{}"
+
+
+def test_bad_input_table_csv_neutralizes_formula_text_but_not_signed_numbers():
+    table = pd.DataFrame({"": ["=cmd|' /C calc'!A0", "@SUM(A1)", "-x", "CAR"], "m1": ["-0.123***", "(0.045)", "+1.5e-3", "[-2.31]"],
+                          "=bad": [-0.5, np.nan, 0.25, 1.0]})
+    rows = list(csv_rows(table_to_csv(table, digits=3)))
+    assert rows[0] == ["", "m1", "'=bad"]
+    assert [r[0] for r in rows[1:]] == ["'=cmd|' /C calc'!A0", "'@SUM(A1)", "'-x", "CAR"]
+    assert [r[1] for r in rows[1:]] == ["-0.123***", "(0.045)", "+1.5e-3", "[-2.31]"]  # formatted numbers left alone
+    assert [r[2] for r in rows[1:]] == ["-0.500", "", "0.250", "1.000"]
+
+
+def csv_rows(text: str):
+    import csv
+
+    return csv.reader(io.StringIO(text))

@@ -29,6 +29,9 @@ from pipeline.__main__ import main as cli_main
 from pipeline.artifacts import artifact
 from pipeline.io import read_parquet, write_parquet
 from pipeline.replication import read_panel_csv
+from pipeline.schema import CanonicalData
+from pipeline.stage import not_estimable_mark
+from pipeline.stages.panel import STAGE
 from pipeline.report.core import ReportContext, render_report
 from pipeline.report.sections import panel_regressions
 
@@ -61,7 +64,8 @@ def stand_in_crw(balance_sheet: pd.DataFrame, seed: int = 3) -> pd.DataFrame:
     banks = sorted(bs["bank_id"].unique())
     mu = dict(zip(banks, rng.normal(0.0, 0.01, len(banks))))
     npl = bs["npl"] if "npl" in bs.columns else 0.012  # the real cn-banks data has no NPL ratio
-    crw = (0.0625 + bs["bank_id"].map(mu) - 0.5 * (bs["car"] - 0.125) + 0.3 * (npl - 0.012)
+    car = bs["car"] if "car" in bs.columns else 0.125  # nor the US toolbox workbook a CAR
+    crw = (0.0625 + bs["bank_id"].map(mu) - 0.5 * (car - 0.125) + 0.3 * (npl - 0.012)
            + rng.normal(0.0, 0.002, len(bs)))
     return pd.DataFrame({"bank_id": bs["bank_id"].to_numpy(), "year": bs["period_end"].dt.year.astype("int64").to_numpy(),
                          "crw": crw.to_numpy()})
@@ -278,25 +282,6 @@ def _bad_csv(tmp_path: Path, edit) -> Path:
     return path
 
 
-@pytest.mark.parametrize(
-    ("edit", "message"),
-    [
-        (lambda f: f.assign(car=f["car"].where(f.index != 4, "abc")), r"bad.csv: column 'car', row 5 \(line 6\): 'abc' is not a number"),
-        (lambda f: pd.concat([f, f.iloc[[7]]], ignore_index=True), r"duplicate \(bank_id, year\) = \(B00, 2021\)|duplicate \(bank_id, year\) = \(B0"),
-        (lambda f: f.assign(year=f["year"].where(f.index != 2, "2013.5")), r"column 'year', row 3 \(line 4\): '2013.5' is not an integer year"),
-        (lambda f: f.drop(columns="bank_id"), r"bad.csv: missing column\(s\) bank_id"),
-        (lambda f: f.assign(year=f["bank_id"].map({b: "2015" for b in f["bank_id"]})).drop_duplicates("bank_id"),
-         r"bad.csv: the panel has 1 year \(2015\); a panel needs at least 2 periods"),
-    ],
-)
-def test_cli_bad_input_names_file_column_and_row(tmp_path, capsys, edit, message):
-    path = _bad_csv(tmp_path, edit)
-    code, err = _cli(["panel", "--input", str(path), "--out", str(tmp_path / "out")], capsys)
-    assert code == 2
-    assert err.startswith("error: ")
-    assert re.search(message, err), err
-
-
 def test_cli_missing_column_raises_or_skips(tmp_path, capsys):
     path = _bad_csv(tmp_path, lambda f: f.drop(columns="lev"))
     strict = tmp_path / "strict.yaml"
@@ -335,23 +320,95 @@ def test_read_panel_csv_treats_empty_and_na_as_missing(tmp_path):
     assert np.isnan(frame.at[0, "car"]) and np.isnan(frame.at[1, "crw"]) and frame.at[2, "crw"] == 0.2
 
 
-# ---------------------------------------------------------------- real data (cn-banks: no LCR, no leverage ratio)
+# ---------------------------------------------------------------- what the data lack
+
+
+def test_models_without_their_columns_are_skipped_and_listed(tmp_path, default_root):
+    root = make_tree(tmp_path, default_root)
+    path = root / artifact("balance_sheet").path
+    write_parquet(read(root, "balance_sheet").drop(columns=["lcr"]), path, key=["bank_id", "period_end"])
+    run_stage(root, "panel")
+    fits = read(root, "panel/fit_stats").set_index("model")
+    skipped = fits[fits["status"].str.startswith("failed:MissingColumn")].index.tolist()
+    assert skipped == ["m1", "m4", "m9"] and (fits.drop(index=skipped)["status"] == "ok").all()
+    q = read(root, "quality/panel")
+    assert sorted(q.loc[q.reason == "model_skipped", "detail"].str.split(":").str[0]) == ["model m1", "model m4", "model m9"]
+    assert q["detail"].str.startswith("lcr (lcr) is absent from the balance sheet").any()
+    tex = (root / artifact("panel/tables").path / "table2.tex").read_text(encoding="utf-8")
+    assert "Not estimated: m1 (no lcr in the data); m4 (no lcr in the data); m9 (no lcr in the data)." in tex
+
+
+def test_bad_input_no_balance_sheet_is_not_estimable(tmp_path, default_root):
+    root = make_tree(tmp_path, default_root)
+    (root / artifact("balance_sheet").path).unlink()
+    assert_not_estimable(run_stage(root, "panel"), r"^no balance_sheet table")
+    mark = not_estimable_mark(root / artifact("panel/coefficients").path, artifact("panel/coefficients"))
+    assert "year-end (31 December) rows of car, leverage_ratio" in mark["needs"]
+
+
+def canonical(root: Path) -> CanonicalData:
+    return CanonicalData(banks=read(root, "banks"), prices=read(root, "prices"), balance_sheet=read(root, "balance_sheet"))
+
+
+def test_check_hook_on_the_default_data(default_root):
+    lines = STAGE.check(canonical(default_root), {"panel": PanelParams.from_mapping(PANEL, where="panel")})
+    assert lines == [("estimates", "models m1, m2, m3, m4, m5, m6, m7, m8, m9 (of 9) on 16 banks with year-end "
+                                   "(31 December) rows, CRW years 2007–2020; the CRW comes from the contagion stage")]
+    bad = CanonicalData(banks=read(default_root, "banks"), prices=read(default_root, "prices"),
+                        balance_sheet=pd.DataFrame({"bank_id": ["A"]}))
+    (kind, text), = STAGE.check(bad, {"panel": PanelParams()})
+    assert kind == "cannot" and "the balance sheet cannot be read for the panel" in text
+
+
+# ---------------------------------------------------------------- real data (no params beyond the data section)
+
+CN_DATA = {"source": "files", "format": "wind", "raw_dir": "cn-banks/wind-exports", "currency": "CNY",
+           "start": "2007-01-01", "end": None, "publication_lag_days": 120}
+US_DATA = {"source": "files", "format": "toolbox", "raw_dir": "us-financials", "files": {"workbook": "Example_Large.xlsx"},
+           "money_unit": "USD m", "currency": "USD", "start": None, "end": None, "publication_lag_days": 45}
+
+
+def real_run(tmp_path: Path, shared_data: Path, data: dict) -> dict:
+    """Ingest the real data and write the stand-in CRW (the contagion stage's output in a full run)."""
+    data = {**data, "raw_dir": str(shared_data / data["raw_dir"])}
+    run_stage(tmp_path, "ingest", data=data)
+    write_parquet(stand_in_crw(read(tmp_path, "balance_sheet")), tmp_path / artifact("crw").path, key=["bank_id", "year"])
+    return data
 
 
 @pytest.mark.realdata
-@pytest.mark.slow
-def test_cn_banks_default_list_explains_and_available_ratios_run(tmp_path, shared_data):
-
-    cn = shared_data / "cn-banks"
-    data = {"source": "files", "format": "wind", "raw_dir": str(cn / "wind-exports"), "currency": "CNY",
-            "start": "2007-01-01", "end": None, "publication_lag_days": 120}
-    run_stage(tmp_path, "ingest", data=data)
-    crw = stand_in_crw(read(tmp_path, "balance_sheet")).query("2007 <= year <= 2014")
-    write_parquet(crw, tmp_path / artifact("crw").path, key=["bank_id", "year"])
-    assert_not_estimable(run_stage(tmp_path, "panel", data=data), r"lcr \(needed by m1, m4, m9\).*lev \(needed by m4, m5, m6, m8\)")
+def test_cn_banks_default_list_is_not_estimable_and_says_what_runs(tmp_path, shared_data):
+    """The Wind exports have CAR and LDR but none of the controls: every default model is skipped, the stage
+    is not estimable (exit 0, the DAG goes on) and says which models the data can carry."""
+    data = real_run(tmp_path, shared_data, CN_DATA)
+    lines = STAGE.check(canonical(tmp_path), {"panel": PanelParams.from_mapping(PANEL, where="panel")})
+    assert [k for k, _ in lines] == ["cannot"] and "m2 lacks npl, nim, loan_growth" in lines[0][1]
+    ctx = run_stage(tmp_path, "panel", data=data)
+    reason = assert_not_estimable(ctx, r"m1 lacks lcr, npl, nim, loan_growth; m2 lacks npl, nim, loan_growth; .*"
+                                       r"columns available: crw, car, ldr, ln_assets")
+    mark = not_estimable_mark(tmp_path / artifact("panel/fit_stats").path, artifact("panel/fit_stats"))
+    assert "leverage_ratio (leverage ratio; for m4, m5, m6, m8)" in mark["needs"]
+    assert "set panel.models to the models on the columns you have (m2, m7) and panel.controls to []" in mark["needs"]
+    q = read(tmp_path, "quality/panel")
+    unavailable = set(q.loc[q.reason == "ratio_unavailable", "detail"].str.split(" ").str[0])
+    assert {"lcr", "leverage_ratio", "liquidity_ratio", "npl", "nim", "loan_growth"} <= unavailable
+    assert "not_estimable" in set(q["action"]) and reason
+    # following the advice: the two models on CAR and LDR, with the size control the data have
     run_stage(tmp_path, "panel", data=data, panel={"controls": ["ln_assets"], "models": [MODELS[1], MODELS[6]]})
     fits = read(tmp_path, "panel/fit_stats").set_index("model")
     assert (fits["status"] == "ok").all() and (fits["banks"] == 16).all() and (fits["nobs"] > 80).all()
-    q = read(tmp_path, "quality/panel")
-    unavailable = set(q.loc[q.reason == "ratio_unavailable", "detail"].str.split(" ").str[0])
-    assert {"lcr", "leverage_ratio", "liquidity_ratio"} <= unavailable
+
+
+@pytest.mark.realdata
+def test_us_workbook_default_list_is_not_estimable_with_what_to_add(tmp_path, shared_data):
+    """The toolbox workbook has total assets, liabilities and equity only: no regulator of the list."""
+    data = real_run(tmp_path, shared_data, US_DATA)
+    (kind, text), = STAGE.check(canonical(tmp_path), {"panel": PanelParams.from_mapping(PANEL, where="panel")})
+    assert kind == "cannot" and "columns available: crw, ln_assets" in text
+    assert_not_estimable(run_stage(tmp_path, "panel", data=data), r"m7 lacks car, npl, nim, loan_growth; .*"
+                                                                   r"columns available: crw, ln_assets")
+    mark = not_estimable_mark(tmp_path / artifact("panel/coefficients").path, artifact("panel/coefficients"))
+    assert "car (capital adequacy ratio; for m1, m2, m3, m7)" in mark["needs"]
+    assert "no model of the list has its dependent variable and regulators in the data" in mark["needs"]
+    for name in PARQUET:
+        assert read(tmp_path, name).empty, name

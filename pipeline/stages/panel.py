@@ -3,7 +3,11 @@
 Joins each bank-year's CRW (``crw``, with ``contagion.window: year``) with the bank's year-end
 ratios from the canonical ``balance_sheet`` (:func:`panel.build.year_end_ratios`,
 :func:`panel.build.build_panel`; contemporaneous, or one year earlier with ``panel.lagged``) and
-estimates the model list of the ``panel`` params group (:func:`panel.model_list.estimate_panel`).
+estimates the model list of the ``panel`` params group (:func:`panel.model_list.estimate_panel`):
+models whose columns the data lack are skipped and listed (fit_stats, Table 2's note, quality
+records); when none can be estimated the stage is not estimable (the message lists each model's
+missing columns, ``needs`` what to add) and the DAG goes on. ``check`` says the same from the
+canonical balance sheet before any stage ran (:func:`panel.coverage.panel_check`).
 Writes ``panel/panel`` (the joined panel), ``panel/coefficients``, ``panel/fit_stats``,
 ``panel/descriptives``, Tables 1 and 2 as the display frames ``panel/table1`` / ``panel/table2``
 (the cells of their CSV files) and as ``table1`` / ``table2`` ``.csv``, ``.tex``, ``.html`` in
@@ -13,26 +17,41 @@ science on a CSV panel (:mod:`pipeline.replication`). Documentation: ``docs/pane
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from measures.core.config import Config
+from measures.core.status import NotEstimable
 from panel.build import build_panel, year_end_ratios
+from panel.coverage import NEEDS_BALANCE_SHEET, NO_BALANCE_SHEET, panel_check
 from panel.model_list import PanelParams, estimate_panel
-from pipeline.stage import Stage, StageContext
+from pipeline.replication import write_tables
+from pipeline.stage import CheckLine, Stage, StageContext
 
 
 def run(ctx: StageContext) -> dict:
     params = ctx.config()
-    ratios, ratio_events = year_end_ratios(ctx.read("balance_sheet"))
+    balance_sheet = ctx.read("balance_sheet", required=False)
+    if balance_sheet is None or balance_sheet.empty:
+        raise NotEstimable(NO_BALANCE_SHEET, needs=NEEDS_BALANCE_SHEET)
+    ratios, ratio_events = year_end_ratios(balance_sheet)
     data, join_events = build_panel(ctx.read("crw"), ratios, lagged=params.lagged)
     ctx.events(ratio_events, table="balance_sheet")
     ctx.events(join_events, table="balance_sheet")
     output = estimate_panel(data, params, mapper=ctx.mapper)
     ctx.events(output.events(), table="panel")
-    folder = ctx.path("panel/tables")
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, text in output.table_files().items():
-        (folder / name).write_text(text, encoding="utf-8")
+    write_tables(output, ctx.path("panel/tables"))
     tables = output.display_tables()
     return {"panel/panel": data, "panel/coefficients": output.coefficients, "panel/fit_stats": output.fit_stats,
             "panel/descriptives": output.descriptives, "panel/table1": tables["table1"], "panel/table2": tables["table2"]}
+
+
+def check(data, configs: Mapping[str, Config]) -> list[CheckLine]:
+    """The models the balance sheet can carry, those it cannot (with the missing columns), banks and years."""
+    params = configs["panel"]
+    try:
+        return panel_check(data.balance_sheet, params.specs(), lagged=params.lagged)
+    except Exception as exc:  # the check never stops: say what went wrong instead
+        return [("cannot", f"the balance sheet cannot be read for the panel: {exc}")]
 
 
 STAGE = Stage(
@@ -42,4 +61,5 @@ STAGE = Stage(
     inputs=("crw", "balance_sheet"),
     outputs=("panel/panel", "panel/coefficients", "panel/fit_stats", "panel/descriptives", "panel/table1",
              "panel/table2", "panel/tables"),
+    check=check,
 )
