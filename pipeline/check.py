@@ -174,13 +174,26 @@ def _wrap(head: str, text: str, width: int = 100) -> str:
     return textwrap.fill(text, width=width, initial_indent=head, subsequent_indent=" " * len(head), break_on_hyphens=False)
 
 
+def _wrap_items(head: str, lead: str, items, width: int = 100) -> list[str]:
+    """``head + lead`` then the comma-separated ``items``, wrapped at ``width`` between items only."""
+    lines, line = [], head + lead
+    for i, item in enumerate(items):
+        piece = item + ("," if i < len(items) - 1 else "")
+        if len(line) + 1 + len(piece) > width and line.strip() != lead.strip():
+            lines.append(line)
+            line = " " * len(head) + piece
+        else:
+            line = f"{line} {piece}"
+    return [*lines, line]
+
+
 def _span(dates) -> str:
     return f"{dates.min():%Y-%m-%d} .. {dates.max():%Y-%m-%d}"
 
 
-def _counts(values) -> str:
+def _counts(values) -> list[str]:
     counts = Counter(values)
-    return ", ".join(f"{k} {n}" for k, n in sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0]))))
+    return [f"{k} {n}" for k, n in sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))]
 
 
 def data_summary(config, data, records) -> list[str]:
@@ -189,18 +202,18 @@ def data_summary(config, data, records) -> list[str]:
         lines = [f"data: synthetic (the embedded simulator, seed {config.seed}): simulated data, not yours"]
     else:
         lines = [f"data: files, format {config.format}, from {config.raw_dir}"]
-    lines.append(f"  banks          {len(data.banks)}: {_counts(data.banks['group'])}")
+    lines.extend(_wrap_items("  banks          ", f"{len(data.banks)}:", _counts(data.banks["group"])))
     prices = data.prices
     lines.append(f"  prices         {_span(prices['date'])}, {prices['date'].nunique()} trading days, {len(prices)} rows")
     if data.system is not None:
         lines.append(f"  system         {len(data.system)} days, {_span(data.system['date'])}")
     if data.market_states is not None:
         states = [c for c in data.market_states.columns if c != "date"]
-        lines.append(_wrap("  market_states  ", f"{len(data.market_states)} days, states: {', '.join(states)}"))
+        lines.extend(_wrap_items("  market_states  ", f"{len(data.market_states)} days, states:", states))
     bs = data.balance_sheet
     if bs is not None:
         filled = [c for c in bs.columns if c not in ("bank_id", "period_end", "publication_date") and bs[c].notna().any()]
-        lines.append(_wrap("  balance_sheet  ", f"{len(bs)} bank periods, {_span(bs['period_end'])}: {', '.join(filled)}"))
+        lines.extend(_wrap_items("  balance_sheet  ", f"{len(bs)} bank periods, {_span(bs['period_end'])}:", filled))
     absent = [t for t in CANONICAL_TABLES if getattr(data, t) is None]
     lines.append(f"  absent         {', '.join(absent) if absent else '(none)'}")
     lines.append(f"  quality        {len(records)} ingest records (data/processed/quality/ingest.parquet after the run)")
@@ -208,7 +221,7 @@ def data_summary(config, data, records) -> list[str]:
     for rec in records:
         by_action.setdefault(rec.action, []).append(rec.reason)
     for action, reasons in sorted(by_action.items()):
-        lines.append(_wrap(" " * 17, f"{action}: {_counts(reasons)}"))
+        lines.extend(_wrap_items(" " * 17, f"{action}:", _counts(reasons)))
     return lines
 
 
@@ -221,6 +234,8 @@ def declared_lines(stage, data, producers: Mapping[str, str]) -> list[tuple[str,
     absent = [t for t in tables if getattr(data, t) is None]
     present = [t for t in tables if t not in absent]
     upstream = list(dict.fromkeys(producers.get(t, t) for t in stage.inputs if t not in CANONICAL_TABLES))
+    if len(upstream) > 1 and set(upstream) >= set(producers.values()) - {stage.name}:
+        upstream = ["every other stage"]
     lines = [("cannot", f"needs {t}: absent → not estimable, unless the stage can do without it") for t in absent]
     parts = [f"reads {', '.join(present)}" if present else "", f"after {', '.join(upstream)}" if upstream else ""]
     text = "; ".join(p for p in parts if p) or "reads the data source (above)"
