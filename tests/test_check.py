@@ -319,3 +319,14 @@ def test_documented_params_blocks_are_the_data_groups_of_the_supported_formats()
         config, errors = validate_group("data", group_class("data"), {"data": data})
         assert errors == [], (name, errors)
     assert str(SHARED_DATA.parent) not in text and "/work/" not in text
+
+
+def test_validate_params_tree_imports_no_stage(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import sys, pipeline.check as c; c.validate_params_tree({'data': {}}); "
+            "print(sorted(m for m in sys.modules if m.startswith(('pipeline.stages', 'pipeline.adapters', 'panel'))))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert out.stdout.strip() == "[]"
