@@ -83,6 +83,18 @@ def _children(known: tuple[str, ...]) -> dict[str, list[str]]:
     return out
 
 
+def _null(dotted: str) -> str:
+    return (f"{dotted}: the group is null (its line has nothing under it); allowed: a mapping of its options, "
+            "or remove the line to use the defaults (docs/parameters.md)")
+
+
+def _lookup(params: Any, dotted: str) -> Any:
+    node = params
+    for part in dotted.split("."):
+        node = node.get(part) if isinstance(node, Mapping) else None
+    return node
+
+
 def validate_params_tree(params: Mapping[str, Any], known: tuple[str, ...] = KNOWN_GROUPS) -> list[str]:
     """Errors in the shape of the params tree: unknown groups, null groups, non-mapping groups.
 
@@ -102,8 +114,7 @@ def validate_params_tree(params: Mapping[str, Any], known: tuple[str, ...] = KNO
                 where = f"{path}: unknown group" if path else "params.yaml: unknown top-level group"
                 errors.append(f"{where} {key!r}{_suggest(key, allowed)}; allowed groups: {', '.join(sorted(allowed))}")
             elif value is None:
-                errors.append(f"{dotted}: the group is null (its line has nothing under it); allowed: a mapping of "
-                              "its options, or remove the line to use the defaults (docs/parameters.md)")
+                errors.append(_null(dotted))
             elif not isinstance(value, Mapping):
                 errors.append(f"{dotted}: expected a mapping of options, got {value!r}")
             elif dotted in children:
@@ -112,6 +123,12 @@ def validate_params_tree(params: Mapping[str, Any], known: tuple[str, ...] = KNO
     if not isinstance(params, Mapping):
         return [f"params.yaml: the top level must be a mapping of parameter groups, got {type(params).__name__}"]
     walk(params, "")
+    for name in known:  # a group inside a group (e.g. data.screens): its parent's class does not see null
+        parent, _, last = name.rpartition(".")
+        if any(parent == g or parent.startswith(g + ".") for g in known):
+            node = _lookup(params, parent)
+            if isinstance(node, Mapping) and last in node and node[last] is None:
+                errors.append(_null(name))
     return errors
 
 

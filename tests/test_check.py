@@ -330,3 +330,10 @@ def test_validate_params_tree_imports_no_stage(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True,
                          env={**os.environ, "PYTHONPATH": str(REPO)})
     assert out.stdout.strip() == "[]"
+
+
+def test_bad_input_null_group_inside_a_group():
+    known = ("data", "data.screens", "measures.returns")
+    assert validate_params_tree({"data": {"screens": {}}, "measures": {"returns": {}}}, known) == []
+    errors = validate_params_tree({"data": {"screens": None}}, known)
+    assert len(errors) == 1 and errors[0].startswith("data.screens: the group is null")
