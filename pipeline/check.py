@@ -23,7 +23,6 @@ the runner too.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import os
 import re
 import sys
@@ -34,102 +33,13 @@ from pathlib import Path
 from typing import Any
 
 from measures.core.config import Config, ConfigError
-
-#: Every params group a stage declares (dotted). Static so that the runner can validate the
-#: tree without importing every stage; a test checks it against the stage declarations.
-KNOWN_GROUPS = (
-    "data",
-    "measures.returns",
-    "measures.covar_qr",
-    "measures.spillover",
-    "measures.covar_dcc",
-    "measures.mes_srisk",
-    "contagion",
-    "panel",
-    "stress.firesale",
-    "stress.cascade",
-    "report",
-)
+from pipeline.params import close_match, validate_params_tree
 
 #: Canonical tables, written by the ingest stage (the inputs a check can see before any stage ran).
 CANONICAL_TABLES = ("banks", "prices", "system", "market_states", "balance_sheet")
 
 
 # --------------------------------------------------------------------------- params
-
-
-def _close(word: str, choices) -> str | None:
-    match = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
-    return match[0] if match else None
-
-
-def _suggest(word: str, choices) -> str:
-    match = _close(word, choices)
-    return f" (did you mean {match!r}?)" if match else ""
-
-
-def _children(known: tuple[str, ...]) -> dict[str, list[str]]:
-    """Container path ('' = top level) -> allowed child names, for the paths that are not groups."""
-    out: dict[str, list[str]] = {}
-    for name in known:
-        parts = name.split(".")
-        for i in range(len(parts)):
-            parent = ".".join(parts[:i])
-            if parent in known:
-                break  # below a group its configuration class checks the keys
-            out.setdefault(parent, [])
-            if parts[i] not in out[parent]:
-                out[parent].append(parts[i])
-    return out
-
-
-def _null(dotted: str) -> str:
-    return (f"{dotted}: the group is null (its line has nothing under it); allowed: a mapping of its options, "
-            "or remove the line to use the defaults (docs/parameters.md)")
-
-
-def _lookup(params: Any, dotted: str) -> Any:
-    node = params
-    for part in dotted.split("."):
-        node = node.get(part) if isinstance(node, Mapping) else None
-    return node
-
-
-def validate_params_tree(params: Mapping[str, Any], known: tuple[str, ...] = KNOWN_GROUPS) -> list[str]:
-    """Errors in the shape of the params tree: unknown groups, null groups, non-mapping groups.
-
-    Top-level names and the names under containers such as ``measures`` and ``stress`` must be
-    a known group (or lead to one); a known group may be absent (its defaults apply) but not
-    ``null`` or a non-mapping. The keys inside a group are checked by its configuration class.
-    Pure: returns the messages (empty when the tree is fine), each starting with the dotted path.
-    """
-    errors: list[str] = []
-    children = _children(known)
-
-    def walk(node: Mapping[str, Any], path: str) -> None:
-        allowed = children[path]
-        for key, value in node.items():
-            dotted = f"{path}.{key}" if path else str(key)
-            if key not in allowed:
-                where = f"{path}: unknown group" if path else "params.yaml: unknown top-level group"
-                errors.append(f"{where} {key!r}{_suggest(key, allowed)}; allowed groups: {', '.join(sorted(allowed))}")
-            elif value is None:
-                errors.append(_null(dotted))
-            elif not isinstance(value, Mapping):
-                errors.append(f"{dotted}: expected a mapping of options, got {value!r}")
-            elif dotted in children:
-                walk(value, dotted)
-
-    if not isinstance(params, Mapping):
-        return [f"params.yaml: the top level must be a mapping of parameter groups, got {type(params).__name__}"]
-    walk(params, "")
-    for name in known:  # a group inside a group (e.g. data.screens): its parent's class does not see null
-        parent, _, last = name.rpartition(".")
-        if any(parent == g or parent.startswith(g + ".") for g in known):
-            node = _lookup(params, parent)
-            if isinstance(node, Mapping) and last in node and node[last] is None:
-                errors.append(_null(name))
-    return errors
 
 
 def _offending_keys(message: str, where: str, keys) -> list[str]:
@@ -165,7 +75,7 @@ def validate_group(name: str, cls: type[Config], params: Mapping[str, Any]) -> t
             keys = _offending_keys(message, name, remaining) if isinstance(remaining, dict) else []
             if "unknown option(s)" in message:
                 allowed = [f.name for f in dataclasses.fields(cls)]
-                message += "".join(f"; did you mean {_close(k, allowed)!r} for {k!r}?" for k in keys if _close(k, allowed))
+                message += "".join(f"; did you mean {close_match(k, allowed)!r} for {k!r}?" for k in keys if close_match(k, allowed))
             errors.append(message)
             if not keys:
                 return None, errors

@@ -8,6 +8,7 @@ the allowed values in the message (see ``measures.core.config``).
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import functools
 from collections.abc import Mapping
 from pathlib import Path
@@ -100,44 +101,88 @@ def _declared_groups(files: tuple[Path, ...]) -> tuple[str, ...]:
     return tuple(sorted(groups))
 
 
-def _suggest(name: str, allowed: list[str]) -> str:
-    import difflib
+def close_match(word: str, choices) -> str | None:
+    """The closest of ``choices`` to ``word`` (for "did you mean" hints), or None."""
+    match = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    return match[0] if match else None
 
-    close = difflib.get_close_matches(name, allowed, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+
+def _suggest(word: str, choices) -> str:
+    match = close_match(word, choices)
+    return f" (did you mean {match!r}?)" if match else ""
 
 
-def check_groups(params: Mapping[str, Any], *, source: str = "params.yaml") -> None:
-    """Raise :class:`ConfigError` for unknown or null params groups.
+def _children(known: tuple[str, ...]) -> dict[str, list[str]]:
+    """Container path ('' = top level) -> allowed child names, for the paths that are not groups."""
+    out: dict[str, list[str]] = {}
+    for name in known:
+        parts = name.split(".")
+        for i in range(len(parts)):
+            parent = ".".join(parts[:i])
+            if parent in known:
+                break  # below a group its configuration class checks the keys
+            out.setdefault(parent, [])
+            if parts[i] not in out[parent]:
+                out[parent].append(parts[i])
+    return out
 
-    Every top-level key must be a known group (:func:`known_groups`), every key under
-    ``measures`` and ``stress`` a known subgroup, and no group may be null (``measures.covar_qr:``
-    with nothing after it would otherwise run with the defaults silently). All problems are
-    listed in one message, each with the allowed groups.
+
+def _null(dotted: str) -> str:
+    return (f"{dotted}: the group is null (its line has nothing under it); allowed: a mapping of its options, "
+            "or remove the line to use the defaults (docs/parameters.md)")
+
+
+def _lookup(params: Any, dotted: str) -> Any:
+    node = params
+    for part in dotted.split("."):
+        node = node.get(part) if isinstance(node, Mapping) else None
+    return node
+
+
+def validate_params_tree(params: Mapping[str, Any], known: tuple[str, ...] | None = None) -> list[str]:
+    """Errors in the shape of the params tree: unknown groups, null groups, non-mapping groups.
+
+    Top-level names and the names under containers such as ``measures`` and ``stress`` must be
+    a known group (or lead to one); a known group may be absent (its defaults apply) but not
+    ``null`` or a non-mapping. The keys inside a group are checked by its configuration class.
+    Pure: returns the messages (empty when the tree is fine), each starting with the dotted path.
     """
-    known = known_groups()
-    tops = sorted({g.split(".")[0] for g in known})
+    known = known_groups() if known is None else known
     errors: list[str] = []
-    for key, value in params.items():
-        if key not in tops:
-            errors.append(f"unknown group {key!r}{_suggest(str(key), tops)}; allowed groups: {', '.join(tops)}")
-            continue
-        container = key not in known  # measures, stress: hold groups; data holds options (and data.screens)
-        subs = sorted(g.split(".", 1)[1] for g in known if g.startswith(f"{key}.")) if container else []
-        if value is None:
-            errors.append(f"group {key!r} is empty (null); give it options or delete the line to use the defaults")
-        elif subs:
-            if not isinstance(value, Mapping):
-                errors.append(f"group {key!r} must be a mapping of the groups {', '.join(subs)}; got {value!r}")
-                continue
-            for sub, inner in value.items():
-                if sub not in subs:
-                    errors.append(f"unknown group '{key}.{sub}'{_suggest(str(sub), subs)}; allowed groups under "
-                                  f"{key!r}: {', '.join(subs)}")
-                elif inner is None:
-                    errors.append(f"group '{key}.{sub}' is empty (null); give it options or delete the line to use the defaults")
+    children = _children(known)
+
+    def walk(node: Mapping[str, Any], path: str) -> None:
+        allowed = children[path]
+        for key, value in node.items():
+            dotted = f"{path}.{key}" if path else str(key)
+            if key not in allowed:
+                where = f"{path}: unknown group" if path else "params.yaml: unknown top-level group"
+                errors.append(f"{where} {key!r}{_suggest(key, allowed)}; allowed groups: {', '.join(sorted(allowed))}")
+            elif value is None:
+                errors.append(_null(dotted))
+            elif not isinstance(value, Mapping):
+                errors.append(f"{dotted}: expected a mapping of options, got {value!r}")
+            elif dotted in children:
+                walk(value, dotted)
+
+    if not isinstance(params, Mapping):
+        return [f"params.yaml: the top level must be a mapping of parameter groups, got {type(params).__name__}"]
+    walk(params, "")
+    for name in known:  # a group inside a group (e.g. data.screens): its parent's class does not see null
+        parent, _, last = name.rpartition(".")
+        if any(parent == g or parent.startswith(g + ".") for g in known):
+            node = _lookup(params, parent)
+            if isinstance(node, Mapping) and last in node and node[last] is None:
+                errors.append(_null(name))
+    return errors
+
+
+def check_groups(params: Mapping[str, Any]) -> None:
+    """Raise :class:`ConfigError` listing every error of :func:`validate_params_tree` (unknown, null
+    or non-mapping groups), each with the allowed groups."""
+    errors = validate_params_tree(params)
     if errors:
-        raise ConfigError(f"{source}: " + "; ".join(errors))
+        raise ConfigError("; ".join(errors))
 
 
 #: The folder of raw input data that the ingest stage tracks as a DVC dependency.

@@ -14,7 +14,8 @@ import pytest
 import yaml
 from conftest import REPO, SHARED_DATA, repo_params
 
-from pipeline.check import KNOWN_GROUPS, declared_lines, main, stage_lines, validate_group, validate_params_tree
+from pipeline.check import declared_lines, main, stage_lines, validate_group
+from pipeline.params import known_groups, validate_params_tree
 from pipeline.export import export_data
 from pipeline.simulator import simulate
 from pipeline.stage import Stage, load_stage, stage_names
@@ -51,7 +52,7 @@ def files_params(**data) -> dict:
 
 def test_known_groups_are_the_groups_the_stages_declare():
     declared = {name for stage in stage_names() for name in load_stage(stage).params}
-    assert set(KNOWN_GROUPS) == declared and len(KNOWN_GROUPS) == len(declared)
+    assert set(known_groups()) == declared and len(known_groups()) == len(declared)
 
 
 def test_repository_params_have_a_valid_tree():
@@ -117,7 +118,7 @@ def group_class(name: str):
 
 
 def test_bad_values_cover_every_group():
-    assert set(BAD_VALUES) == set(KNOWN_GROUPS)
+    assert set(BAD_VALUES) == set(known_groups())
 
 
 @pytest.mark.parametrize("name", sorted(BAD_VALUES))
@@ -325,7 +326,7 @@ def test_validate_params_tree_imports_no_stage(tmp_path):
     import subprocess
     import sys
 
-    code = ("import sys, pipeline.check as c; c.validate_params_tree({'data': {}}); "
+    code = ("import sys, pipeline.params as c; c.validate_params_tree({'data': {}}); "
             "print(sorted(m for m in sys.modules if m.startswith(('pipeline.stages', 'pipeline.adapters', 'panel'))))")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True,
                          env={**os.environ, "PYTHONPATH": str(REPO)})

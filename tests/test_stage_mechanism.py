@@ -248,17 +248,17 @@ def test_known_groups_are_the_groups_the_stages_declare():
 
 
 @pytest.mark.parametrize("params, message", [
-    ({"contagoin": {"window": "year"}}, "unknown group 'contagoin' (did you mean 'contagion'?); allowed groups: contagion, data, measures, panel, report, stress"),
-    ({"measures": {"covar_q": {}}}, "unknown group 'measures.covar_q' (did you mean 'covar_qr'?); allowed groups under 'measures': covar_dcc, covar_qr"),
-    ({"measures": {"covar_qr": None}}, "group 'measures.covar_qr' is empty (null); give it options or delete the line"),
-    ({"panel": None}, "group 'panel' is empty (null)"),
-    ({"stress": ["firesale"]}, "group 'stress' must be a mapping of the groups cascade, firesale"),
+    ({"contagoin": {"window": "year"}}, "params.yaml: unknown top-level group 'contagoin' (did you mean 'contagion'?); allowed groups: contagion, data, measures, panel, report, stress"),
+    ({"measures": {"covar_q": {}}}, "measures: unknown group 'covar_q' (did you mean 'covar_qr'?); allowed groups: covar_dcc, covar_qr"),
+    ({"measures": {"covar_qr": None}}, "measures.covar_qr: the group is null (its line has nothing under it); allowed: a mapping of its options"),
+    ({"panel": None}, "panel: the group is null"),
+    ({"stress": ["firesale"]}, "stress: expected a mapping of options, got ['firesale']"),
 ])
 def test_bad_input_unknown_or_null_params_groups(params, message, tmp_path):
     stage = Stage(name="returns", run=lambda ctx: None, params={"measures.returns": type(Outer())})
     with pytest.raises(ConfigError) as err:
         runner(stage, params={"measures": {"returns": {}}, **params} if "measures" not in params else params, root=tmp_path)
-    assert str(err.value).startswith("params.yaml: ") and message in str(err.value)
+    assert message in str(err.value)
 
 
 def test_stages_run_with_one_blas_thread_whatever_the_environment(tmp_path):
