@@ -374,3 +374,23 @@ def test_bad_input_arguments(monkeypatch, capsys, tmp_path):
     with pytest.raises(SystemExit) as exc:
         fetch_cli.main(["--source", "akshare", "--banks", "601398", "--start", "2nd Jan", "--end", END])
     assert exc.value.code == 2 and "'2nd Jan' is not a date; allowed: YYYY-MM-DD" in capsys.readouterr().err
+
+
+# --- docs --------------------------------------------------------------------------------------
+
+def _yaml_blocks(text: str) -> list:
+    return [yaml.safe_load(block.split("```")[0]) for block in text.split("```yaml\n")[1:]]
+
+
+def test_doc_stage_and_data_section_match_the_command(repo_root):
+    blocks = _yaml_blocks((repo_root / "docs" / "fetch.md").read_text(encoding="utf-8"))
+    data = next(b for b in blocks if "data" in b)
+    expected = yaml.safe_load(fetch_cli.snippet("data/raw/fetched", "2015-01-01", "2024-12-31", {"csi300.csv", "shibor.csv", "cgb_yields.csv"}, []))
+    assert data == expected
+    stage = next(b for b in blocks if "stages" in b)["stages"]["fetch"]
+    assert stage["always_changed"] is True and stage["wdir"] == ".." and stage["outs"] == ["data/raw/fetched"]
+    words = stage["cmd"].split()
+    assert words[:4] == ["python", "-m", "pipeline", "fetch"]
+    args = fetch_cli.parser().parse_args(words[4:])
+    assert args.out == "data/raw/fetched" and (args.start, args.end) == (expected["data"]["start"], expected["data"]["end"])
+    assert "fetch" not in yaml.safe_load((repo_root / "dvc.yaml").read_text(encoding="utf-8"))["stages"]  # not in the default DAG
