@@ -394,3 +394,19 @@ def test_doc_stage_and_data_section_match_the_command(repo_root):
     args = fetch_cli.parser().parse_args(words[4:])
     assert args.out == "data/raw/fetched" and (args.start, args.end) == (expected["data"]["start"], expected["data"]["end"])
     assert "fetch" not in yaml.safe_load((repo_root / "dvc.yaml").read_text(encoding="utf-8"))["stages"]  # not in the default DAG
+
+
+@pytest.mark.parametrize("source", ["akshare", "baostock"])
+def test_calls_match_the_real_signatures(monkeypatch, capsys, tmp_path, source):
+    """With the library installed (the [fetch] extra), every call the command makes binds to its real signature."""
+    import inspect
+
+    real = pytest.importorskip(source)
+    fake = fake_akshare() if source == "akshare" else fake_baostock()
+    for name in [n for n in vars(fake) if callable(getattr(fake, n)) and hasattr(real, n)]:
+        def checked(*args, _fn=getattr(fake, name), _sig=inspect.signature(getattr(real, name)), **kwargs):
+            _sig.bind(*args, **kwargs)
+            return _fn(*args, **kwargs)
+        setattr(fake, name, checked)
+    code, _, err = run_cli(monkeypatch, capsys, tmp_path, "--banks", "601398.SH", module=fake, source=source)
+    assert code == 0, err

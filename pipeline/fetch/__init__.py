@@ -13,7 +13,7 @@ index) — and the raw series of the market-state recipes: ``csi300.csv`` (CSI 3
 time of the fetch, notes). Then it prints the ``data`` section that makes ``dvc repro`` use
 them. The optional extra installs the libraries: ``pip install -e '.[fetch]'``. A failed
 call (no network, a refused service, an empty or changed response) prints one line and
-exits 2. docs/fetch.md describes the mapping and the optional DVC stage.
+exits 2 (``PIPELINE_DEBUG=1`` for the traceback). docs/fetch.md describes the mapping and the optional DVC stage.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +30,6 @@ import pandas as pd
 
 from pipeline.fetch import mapping
 from pipeline.fetch.banks import UNASSIGNED, bank_row, parse_banks
-from pipeline.fetch.layouts import LayoutError
 from pipeline.fetch.sources import SOURCES, Client, FetchError
 from pipeline.io import write_csv
 
@@ -137,10 +137,9 @@ def main(argv: list[str] | None = None) -> int:
         meta = {"source": client.name, "library_version": client.version, "functions": sorted(set(client.calls)),
                 "fetched_at_utc": pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ"), "start": args.start, "end": args.end, "banks": banks}
         paths = write(Path(args.out), fetched, meta)
-    except LayoutError as exc:
-        print(f"fetch {args.source}: {exc}", file=sys.stderr)
-        return 2
-    except (FetchError, ValueError) as exc:
+    except (FetchError, ValueError) as exc:  # LayoutError and the bank-code errors are ValueErrors
+        if os.environ.get("PIPELINE_DEBUG", "") not in ("", "0"):
+            raise
         print(exc if str(exc).startswith("fetch") else f"fetch {args.source}: {exc}", file=sys.stderr)
         return 2
     for note in fetched.notes:

@@ -3,15 +3,16 @@
 A call that raises (no network, a refused or changed service) becomes a
 :class:`FetchError` with one line naming the source, the function, the bank or
 series, the library's own message and what to do; so does an empty response and a
-missing library. Library output printed on stdout (baostock's login banner, say)
-goes to stderr, so that stdout carries only the params snippet.
+missing library. What a library prints on stdout (baostock's login banner and its own
+connection messages) is dropped, so that stdout carries only the params snippet and a
+failure is one line.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib
-import sys
+import io
 from collections.abc import Callable
 from typing import Any
 
@@ -55,7 +56,7 @@ class Client:
         """``fn(*args, **kwargs)``; any exception → a one-line :class:`FetchError` for ``function(target)``."""
         self.calls.append(function)
         try:
-            with contextlib.redirect_stdout(sys.stderr):
+            with contextlib.redirect_stdout(io.StringIO()):
                 return fn(*args, **kwargs)
         except Exception as exc:  # the libraries raise anything from ConnectionError to KeyError on a refused request
             raise FetchError(
