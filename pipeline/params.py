@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from measures.core.config import Config, check_choice, check_range
+from measures.screens import ScreensConfig
 
 SOURCES = ("synthetic", "files")
 FORMATS = ("canonical", "wind", "toolbox")
@@ -36,7 +37,7 @@ class DataConfig(Config):
     publication_lag_days: int | None = 120
     bank_groups: Mapping[str, str] = dataclasses.field(default_factory=dict)
     market_states: tuple[Mapping[str, Any], ...] = ()
-    screens: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # data.screens: validated by the returns stage
+    screens: ScreensConfig = dataclasses.field(default_factory=ScreensConfig)  # data.screens: read by the returns stage
 
     def validate(self) -> None:
         check_choice("data.source", self.source, SOURCES)
