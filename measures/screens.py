@@ -256,6 +256,7 @@ def screen_prices(close: pd.DataFrame, cap: pd.DataFrame, config: ScreensConfig 
             rows.append({"bank_id": bank, "date": dates[i], "column": column, "value": float(value), "rule": rule,
                          "action": getattr(config, RULES[rule][0]), "detail": detail})
     findings = pd.DataFrame(rows, columns=["bank_id", "date", "column", "value", "rule", "action", "detail"])
+    findings = findings.astype({"date": "datetime64[ns]", "value": float, "bank_id": object})
     order = {rule: k for k, rule in enumerate(RULES)}
     findings = findings.sort_values(["rule", "bank_id", "date"], key=lambda s: s.map(order) if s.name == "rule" else s,
                                     kind="mergesort").reset_index(drop=True)
