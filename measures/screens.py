@@ -161,68 +161,64 @@ def _impossible(c: np.ndarray, w: np.ndarray, config: ScreensConfig) -> list[tup
 
 
 def _screen_bank(c: np.ndarray, w: np.ndarray, dates: pd.DatetimeIndex, config: ScreensConfig):
-    """Findings (row, column, rule, detail), masked closes, masked caps, masked returns of one bank."""
+    """Findings (row, column, rule, detail, value), masked closes, masked caps, masked returns of one bank."""
     c, w = c.copy(), w.copy()
     n = len(c)
     found, mret = [], np.zeros(n, dtype=bool)
 
-    def mask_close(i: int, pos: np.ndarray) -> None:
-        c[i] = np.nan
-        mret[i] = True
-        later = pos[pos > i]
-        if later.size:
-            mret[later[0]] = True
-
     def valid_pos() -> np.ndarray:
         return np.flatnonzero(np.isfinite(c) & (c > 0))
 
+    def hit(i: int, column: str, rule: str, detail: str, pos: np.ndarray, *, what: str = "value") -> None:
+        """Record row i; unless the rule only flags, mask its value (a close takes its next return along) or return."""
+        value = r_all[i] if what == "return" else c[i] if column == "close" else w[i]
+        found.append((i, column, rule, detail, value))
+        if getattr(config, RULES[rule][0]) == "flag":
+            return
+        if what == "return":
+            mret[i] = True
+        elif column == "market_cap":
+            w[i] = np.nan
+        else:
+            c[i] = np.nan
+            mret[i] = True
+            later = pos[pos > i]
+            if later.size:
+                mret[later[0]] = True
+
+    r_all = np.full(n, np.nan)
     pos = valid_pos()
     for i, column, detail in _impossible(c, w, config):
-        found.append((i, column, "screen_impossible_value", detail, c[i] if column == "close" else w[i]))
-        if config.impossible != "flag":
-            if column == "close":
-                mask_close(i, pos)
-            else:
-                w[i] = np.nan
+        hit(i, column, "screen_impossible_value", detail, pos)
     pos = valid_pos()
     r = np.diff(np.log(c[pos]))
     for k in _reversing(r, config.spike_min_return, config.reversal_max_net):
         i = pos[k + 1]
-        found.append((i, "close", "screen_reversing_spike",
-                      f"close {c[i]:.6g} on {dates[i]:%Y-%m-%d}: log returns {r[k]:+.4f} into it and {r[k + 1]:+.4f} out of it "
-                      f"reverse (both |r| >= {PARAMS}.spike_min_return={config.spike_min_return:g}, |sum| {abs(r[k] + r[k + 1]):.4f} "
-                      f"<= {PARAMS}.reversal_max_net={config.reversal_max_net:g} x the smaller)", c[i]))
-    if config.spikes != "flag":
-        for k in _reversing(r, config.spike_min_return, config.reversal_max_net):
-            mask_close(pos[k + 1], pos)
+        hit(i, "close", "screen_reversing_spike",
+            f"close {c[i]:.6g} on {dates[i]:%Y-%m-%d}: log returns {r[k]:+.4f} into it and {r[k + 1]:+.4f} out of it "
+            f"reverse (both |r| >= {PARAMS}.spike_min_return={config.spike_min_return:g}, |sum| {abs(r[k] + r[k + 1]):.4f} "
+            f"<= {PARAMS}.reversal_max_net={config.reversal_max_net:g} x the smaller)", pos)
     pos = np.flatnonzero(np.isfinite(c) & (c > 0) & np.isfinite(w) & (w > 0))
     dw = np.diff(np.log(w[pos]))
     d = dw - np.diff(np.log(c[pos]))
-    jumps = [k for k in _reversing(dw, config.cap_jump_min, config.reversal_max_net)
-             if abs(d[k]) >= config.cap_jump_min and abs(d[k + 1]) >= config.cap_jump_min]
-    for k in jumps:
-        i = pos[k + 1]
-        found.append((i, "market_cap", "screen_cap_jump",
-                      f"market cap {w[i]:.6g} on {dates[i]:%Y-%m-%d}: log cap moves {dw[k]:+.4f} then {dw[k + 1]:+.4f} while the "
-                      f"close moves {dw[k] - d[k]:+.4f} then {dw[k + 1] - d[k + 1]:+.4f} (cap minus price >= "
-                      f"{PARAMS}.cap_jump_min={config.cap_jump_min:g} both days)", w[i]))
-        if config.cap_jumps != "flag":
-            w[i] = np.nan
+    for k in _reversing(dw, config.cap_jump_min, config.reversal_max_net):
+        if abs(d[k]) >= config.cap_jump_min and abs(d[k + 1]) >= config.cap_jump_min:
+            i = pos[k + 1]
+            hit(i, "market_cap", "screen_cap_jump",
+                f"market cap {w[i]:.6g} on {dates[i]:%Y-%m-%d}: log cap moves {dw[k]:+.4f} then {dw[k + 1]:+.4f} while the "
+                f"close moves {dw[k] - d[k]:+.4f} then {dw[k + 1] - d[k + 1]:+.4f} (cap minus price >= "
+                f"{PARAMS}.cap_jump_min={config.cap_jump_min:g} both days)", pos)
     pos = valid_pos()
-    r = np.full(n, np.nan)
-    r[pos[1:]] = np.diff(np.log(c[pos]))
-    r[mret] = np.nan
-    ok = np.isfinite(r)
+    r_all[pos[1:]] = np.diff(np.log(c[pos]))
+    r_all[mret] = np.nan
+    ok = np.isfinite(r_all)
     if ok.sum() >= config.mad_min_obs:
-        med = np.median(r[ok])
-        mad = np.median(np.abs(r[ok] - med))
-        if mad > 0:
-            for i in np.flatnonzero(ok & (np.abs(r - med) > config.mad_threshold * mad)):
-                found.append((i, "close", "screen_mad_outlier",
-                              f"log return {r[i]:+.4f} on {dates[i]:%Y-%m-%d} is {abs(r[i] - med) / mad:.1f} MADs from the bank's "
-                              f"median {med:+.4f} (MAD {mad:.4g}; > {PARAMS}.mad_threshold={config.mad_threshold:g})", r[i]))
-                if config.mad_outliers != "flag":
-                    mret[i] = True
+        med = np.median(r_all[ok])
+        mad = np.median(np.abs(r_all[ok] - med))
+        for i in np.flatnonzero(ok & (np.abs(r_all - med) > config.mad_threshold * mad)) if mad > 0 else ():
+            hit(i, "close", "screen_mad_outlier",
+                f"log return {r_all[i]:+.4f} on {dates[i]:%Y-%m-%d} is {abs(r_all[i] - med) / mad:.1f} MADs from the bank's "
+                f"median {med:+.4f} (MAD {mad:.4g}; > {PARAMS}.mad_threshold={config.mad_threshold:g})", pos, what="return")
     return found, c, w, mret
 
 
@@ -246,12 +242,12 @@ def screen_prices(close: pd.DataFrame, cap: pd.DataFrame, config: ScreensConfig 
     config = config or ScreensConfig()
     if not (cap.index.equals(close.index) and cap.columns.equals(close.columns)):
         cap = cap.reindex(index=close.index, columns=close.columns)
-    masks = {name: pd.DataFrame(False, index=close.index, columns=close.columns) for name in ("close", "cap", "ret")}
+    arrays = {name: np.zeros(close.shape, dtype=bool) for name in ("close", "cap", "ret")}
     dates, rows = close.index, []
-    for bank in close.columns:
+    for j, bank in enumerate(close.columns):
         c0, w0 = close[bank].to_numpy(dtype=float), cap[bank].to_numpy(dtype=float)
         found, c, w, m = _screen_bank(c0, w0, dates, config)
-        masks["close"][bank], masks["cap"][bank], masks["ret"][bank] = np.isnan(c) & ~np.isnan(c0), np.isnan(w) & ~np.isnan(w0), m
+        arrays["close"][:, j], arrays["cap"][:, j], arrays["ret"][:, j] = np.isnan(c) & ~np.isnan(c0), np.isnan(w) & ~np.isnan(w0), m
         for i, column, rule, detail, value in found:
             rows.append({"bank_id": bank, "date": dates[i], "column": column, "value": float(value), "rule": rule,
                          "action": getattr(config, RULES[rule][0]), "detail": detail})
@@ -261,8 +257,9 @@ def screen_prices(close: pd.DataFrame, cap: pd.DataFrame, config: ScreensConfig 
     findings = findings.sort_values(["rule", "bank_id", "date"], key=lambda s: s.map(order) if s.name == "rule" else s,
                                     kind="mergesort").reset_index(drop=True)
     # unmasked tables are passed on as they are (same memory layout, same sums to the last bit)
-    out_c = close.mask(masks["close"]) if masks["close"].to_numpy().any() else close
-    out_w = cap.mask(masks["cap"]) if masks["cap"].to_numpy().any() else cap
+    masks = {name: pd.DataFrame(a, index=close.index, columns=close.columns) for name, a in arrays.items()}
+    out_c = close.mask(masks["close"]) if arrays["close"].any() else close
+    out_w = cap.mask(masks["cap"]) if arrays["cap"].any() else cap
     return ScreenResult(close=out_c, cap=out_w, masked_returns=masks["ret"], findings=findings)
 
 
