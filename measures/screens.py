@@ -28,7 +28,7 @@ returns and weights are computed, recorded) or ``fail`` (:class:`ScreenFailure`)
     weights then carry the previous day's cap.
 ``screen_mad_outlier``
     a return far from the bank's median in units of its median absolute deviation
-    (Hampel's identifier, Hampel 1974, docs/references.md):
+    (Hampel's identifier, Hampel 1974; full reference in docs/screens.md):
     ``|r_t − med(r)| > k · med(|r − med(r)|)`` with ``k = mad_threshold``, over the bank's
     returns left after the rules above (banks with fewer than ``mad_min_obs`` returns, or a
     MAD of zero, are not screened). Masking removes the return ``r_t`` alone.
