@@ -29,7 +29,11 @@ Data treatments, each reported as an event (never a silent drop):
   ``suspension_min_run`` consecutive zero returns (``suspension``); its returns
   are masked (set missing) or kept;
 * the first return after a stretch of missing prices spans several days
-  (``return_spans_gap``): kept and flagged.
+  (``return_spans_gap``): kept and flagged;
+* the plausibility screens (:mod:`measures.screens`, docs/screens.md) run on the trading
+  days before any return or weight: a masked close removes both returns it enters, a
+  masked market cap leaves the previous day's cap in the weights, a masked outlier
+  removes its return; each screened value is an event (reason ``screen_<rule>``).
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ import pandas as pd
 
 from measures.core.config import Config, check_choice, check_range
 from measures.core.events import EVENT_COLUMNS
-
+from measures.screens import ScreensConfig, screen_prices
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -116,11 +120,33 @@ def _non_trading_days(close: pd.DataFrame, volume: pd.DataFrame | None) -> np.nd
     return (same.all(axis=1) & (n_valid >= 2)).to_numpy()
 
 
+def trading_days(prices: pd.DataFrame, options: ReturnsOptions | None = None):
+    """Wide (date x bank) close, market cap and volume (or None) on the trading days, and the
+    events of the dates dropped as vendor-filled holidays (with ``drop_non_trading_days``)."""
+    options = options or ReturnsOptions()
+    events: list[dict] = []
+    close = _wide(prices, "close")
+    cap = _wide(prices, "market_cap")
+    volume = _wide(prices, "volume") if "volume" in prices.columns and prices["volume"].notna().any() else None
+    if options.drop_non_trading_days:
+        holiday = _non_trading_days(close, volume)
+        for d in close.index[holiday]:
+            events.append(
+                {"bank_id": None, "date_start": d, "date_end": d, "n_rows": int(close.loc[d].notna().sum()), "action": "excluded",
+                 "reason": "non_trading_day", "detail": "every bank's price and volume repeat the previous row (vendor-filled holiday); date dropped"}
+            )
+        keep = ~holiday
+        close, cap = close.loc[keep], cap.loc[keep]
+        volume = volume.loc[keep] if volume is not None else None
+    return close, cap, volume, events
+
+
 def compute_returns(
     prices: pd.DataFrame,
     *,
     options: ReturnsOptions | None = None,
     index: pd.DataFrame | None = None,
+    screens: ScreensConfig | None = None,
 ) -> ReturnsResult:
     """Log returns, losses, weights and the system return from canonical prices.
 
@@ -133,35 +159,31 @@ def compute_returns(
     index
         Optional sector index (date, close): when given, the system return is its
         log return instead of the value-weighted sample return.
+    screens
+        :class:`~measures.screens.ScreensConfig` (default: the default screens).
 
     Returns
     -------
     ReturnsResult
+
+    Raises
+    ------
+    measures.screens.ScreenFailure
+        When a screen whose action is ``fail`` finds a value.
     """
     options = options or ReturnsOptions()
-    events: list[dict] = []
-    close = _wide(prices, "close")
-    cap = _wide(prices, "market_cap")
-    volume = _wide(prices, "volume") if "volume" in prices.columns and prices["volume"].notna().any() else None
+    close, cap, volume, events = trading_days(prices, options)
     dates = close.index
-
-    if options.drop_non_trading_days:
-        holiday = _non_trading_days(close, volume)
-        for d in dates[holiday]:
-            events.append(
-                {"bank_id": None, "date_start": d, "date_end": d, "n_rows": int(close.loc[d].notna().sum()), "action": "excluded",
-                 "reason": "non_trading_day", "detail": "every bank's price and volume repeat the previous row (vendor-filled holiday); date dropped"}
-            )
-        keep = ~holiday
-        close, cap = close.loc[keep], cap.loc[keep]
-        volume = volume.loc[keep] if volume is not None else None
-        dates = close.index
+    screened = screen_prices(close, cap, screens)
+    screened.raise_failures()
+    close, cap, masked = screened.close, screened.cap, screened.masked_returns
 
     present = prices.assign(_p=True).pivot(index="date", columns="bank_id", values="_p").reindex(dates).notna()
     rets = {}
     for bank in close.columns:
         c = close[bank].to_numpy(dtype=float)
         row_present = present[bank].to_numpy()
+        screen = masked[bank].to_numpy()
         valid = np.isfinite(c) & (c > 0)
         ret = np.full(len(c), np.nan)
         if not valid.any():
@@ -169,15 +191,15 @@ def compute_returns(
             rets[bank] = ret
             continue
         first, last = int(np.flatnonzero(valid)[0]), int(np.flatnonzero(valid)[-1])
-        lead = np.flatnonzero(row_present[:first])
+        lead = np.flatnonzero((row_present & ~screen)[:first])
         if lead.size:
             events.append(_event(bank, dates, int(lead[0]), first - 1, "excluded", "no_price_yet", "rows before the first valid (positive) price"))
-        tail = np.flatnonzero(row_present[last + 1:])
+        tail = np.flatnonzero((row_present & ~screen)[last + 1:])
         if tail.size:
             i, j = last + 1 + int(tail[0]), last + 1 + int(tail[-1])
             events.append(_event(bank, dates, i, j, "excluded", "delisted_or_failed",
                                  f"no valid price after {dates[last]:%Y-%m-%d} (price 0 or missing): the firm exits at its last valid price"))
-        inner = ~valid & row_present
+        inner = ~valid & row_present & ~screen
         inner[: first] = False
         inner[last + 1:] = False
         for i, j in _runs(inner):
@@ -186,7 +208,8 @@ def compute_returns(
         pos = np.flatnonzero(valid)
         logp = np.log(c[pos])
         ret[pos[1:]] = np.diff(logp)
-        gaps = pos[1:][np.diff(pos) > 1]
+        ret[screen] = np.nan  # screened: recorded by the screen
+        gaps = pos[1:][(np.diff(pos) > 1) & ~screen[pos[1:]]]
         for g in gaps:
             events.append(_event(bank, dates, int(g), int(g), "flagged", "return_spans_gap", "return from the last valid price before a gap (multi-day)"))
         # suspensions: zero volume, or runs of zero returns
@@ -247,7 +270,7 @@ def compute_returns(
     long = long.sort_values(["bank_id", "date"], kind="mergesort").reset_index(drop=True)
     long["bank_id"] = long["bank_id"].astype(object)
 
-    ev = pd.DataFrame(events, columns=list(EVENT_COLUMNS))
+    ev = pd.concat([pd.DataFrame(events, columns=list(EVENT_COLUMNS)), screened.events()], ignore_index=True)
     return ReturnsResult(returns=long, system=system, events=ev)
 
 

@@ -21,6 +21,34 @@ pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 RETURNS = {"system": "sample", "suspensions": "mask", "suspension_min_run": 5, "drop_non_trading_days": True}
 
 
+def us_financials(shared_data: Path) -> dict:
+    """``data`` params for the us-financials toolbox workbook."""
+    return {
+        "source": "files", "format": "toolbox", "raw_dir": str(shared_data / "us-financials"),
+        "files": {"workbook": "Example_Large.xlsx"}, "money_unit": "USD m", "currency": "USD",
+        "start": None, "end": None, "publication_lag_days": 45,
+    }
+
+
+def cn_banks(shared_data: Path) -> dict:
+    """``data`` params for the cn-banks Wind exports (and raw series for the market states)."""
+    cn = shared_data / "cn-banks"
+    return {
+        "source": "files", "format": "wind", "raw_dir": str(cn / "wind-exports"), "currency": "CNY",
+        "start": "2007-01-01", "end": None, "publication_lag_days": 120,
+        "bank_groups": {"state-owned": ["601288.SH", "601328.SH", "601398.SH", "601939.SH", "601988.SH"],
+                        "joint-stock": ["000001.SZ", "600000.SH", "600015.SH", "600016.SH", "600036.SH", "601166.SH",
+                                        "601818.SH", "601998.SH"],
+                        "city": ["002142.SZ", "601009.SH", "601169.SH"]},
+        "market_states": [
+            {"name": "stock_vol", "file": "../cn_csi300_cgb_yields_daily.csv", "column": "csi300_close",
+             "transform": "rolling_vol", "window": 20},
+            {"name": "money", "file": "../cn_interbank_rates_daily.csv", "column": "shibor_1w_pct",
+             "fallback_column": "ibo007_pct", "unit": "%"},
+        ],
+    }
+
+
 def run_stages(tmp_path: Path, data: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     params = {"data": data, "measures": {"returns": RETURNS}}
     run_stage(tmp_path, "ingest", params)
@@ -31,11 +59,7 @@ def run_stages(tmp_path: Path, data: dict) -> tuple[pd.DataFrame, pd.DataFrame, 
 
 
 def test_us_financials_quality_output_shows_exit_negative_equity_and_holidays(tmp_path, shared_data):
-    rets, system, q = run_stages(tmp_path, {
-        "source": "files", "format": "toolbox", "raw_dir": str(shared_data / "us-financials"),
-        "files": {"workbook": "Example_Large.xlsx"}, "money_unit": "USD m", "currency": "USD",
-        "start": None, "end": None, "publication_lag_days": 45,
-    })
+    rets, system, q = run_stages(tmp_path, us_financials(shared_data))
     exit_ = q[(q.reason == "delisted_or_failed")]
     assert list(exit_["bank_id"]) == ["LEH"]
     assert exit_.iloc[0]["date_start"] == pd.Timestamp("2008-09-16") and exit_.iloc[0]["action"] == "excluded"
@@ -50,21 +74,7 @@ def test_us_financials_quality_output_shows_exit_negative_equity_and_holidays(tm
 
 
 def test_cn_banks_load_through_wind_exports_and_run(tmp_path, shared_data):
-    cn = shared_data / "cn-banks"
-    rets, system, q = run_stages(tmp_path, {
-        "source": "files", "format": "wind", "raw_dir": str(cn / "wind-exports"), "currency": "CNY",
-        "start": "2007-01-01", "end": None, "publication_lag_days": 120,
-        "bank_groups": {"state-owned": ["601288.SH", "601328.SH", "601398.SH", "601939.SH", "601988.SH"],
-                        "joint-stock": ["000001.SZ", "600000.SH", "600015.SH", "600016.SH", "600036.SH", "601166.SH",
-                                        "601818.SH", "601998.SH"],
-                        "city": ["002142.SZ", "601009.SH", "601169.SH"]},
-        "market_states": [
-            {"name": "stock_vol", "file": "../cn_csi300_cgb_yields_daily.csv", "column": "csi300_close",
-             "transform": "rolling_vol", "window": 20},
-            {"name": "money", "file": "../cn_interbank_rates_daily.csv", "column": "shibor_1w_pct",
-             "fallback_column": "ibo007_pct", "unit": "%"},
-        ],
-    })
+    rets, system, q = run_stages(tmp_path, cn_banks(shared_data))
     assert rets["bank_id"].nunique() == 16
     assert q.loc[q.reason == "outside_sample_period", "n_rows"].sum() > 0
     assert system["ret"].abs().max() < 0.2
