@@ -178,11 +178,12 @@ def stage_lines(stage, data, configs, producers: Mapping[str, str]) -> list[tupl
 
 
 def ordered_stages() -> list[str]:
-    """Stage names in DAG order, then any stage module the DAG order does not list."""
+    """Stage names in DAG order, then any stage module the DAG order does not list (not the
+    ``params`` stage: its check is the params part above)."""
     from pipeline.dag import STAGES
     from pipeline.stage import stage_names
 
-    names = stage_names()
+    names = [n for n in stage_names() if n != "params"]
     return [n for n in STAGES if n in names] + [n for n in names if n not in STAGES]
 
 

@@ -95,11 +95,18 @@ def _declared_groups(files: tuple[Path, ...]) -> tuple[str, ...]:
 
     groups: set[str] = set()
     for path in files:
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        names = {t.id: node.value.value for node in tree.body if isinstance(node, ast.Assign)
+                 and isinstance(node.value, ast.Constant) for t in node.targets if isinstance(t, ast.Name)}
+        for node in ast.walk(tree):
             if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Stage":
                 for kw in node.keywords:
                     if kw.arg == "params" and isinstance(kw.value, ast.Dict):
-                        groups.update(k.value for k in kw.value.keys if isinstance(k, ast.Constant))
+                        for key in kw.value.keys:
+                            value = key.value if isinstance(key, ast.Constant) else names.get(getattr(key, "id", None))
+                            if not isinstance(value, str):
+                                raise RuntimeError(f"{path.name}: Stage(params=...) keys must be strings or module-level string constants")
+                            groups.add(value)
     return tuple(sorted(groups))
 
 

@@ -100,6 +100,7 @@ def test_an_absent_group_is_fine_its_defaults_apply():
 
 BAD_VALUES = {
     "data": ("source", "web"),
+    "data.screens": ("mad_threshold", -1),
     "measures.returns": ("system", "market"),
     "measures.covar_qr": ("q", 1.5),
     "measures.spillover": ("window", 3),
@@ -167,14 +168,14 @@ def test_check_on_the_default_data_prints_the_data_and_every_stage(tmp_path, cap
     rc, out, err = run_check(tmp_path, repo_params(), capsys)
     assert rc == 0 and err == ""
     lines = out.splitlines()
-    assert lines[0] == "params: 11 groups, no errors"
+    assert lines[0] == "params: 12 groups, no errors"
     assert lines[1] == "data: synthetic (the embedded simulator, seed 20071012): simulated data, not yours"
     assert "  banks          16: joint-stock 8, state-owned 5, city 3" in lines
     assert "  prices         2007-10-12 .. 2020-12-31, 3450 trading days, 55200 rows" in lines
     assert "  absent         (none)" in lines
     stages = [line.strip() for line in lines if line.startswith("  ") and not line.startswith("   ")
               and line.strip() in stage_names()]
-    assert stages[:3] == ["ingest", "returns", "covar_dcc"] and sorted(stages) == stage_names()
+    assert stages[:3] == ["ingest", "returns", "covar_dcc"] and sorted(stages) == [s for s in stage_names() if s != "params"]
 
 
 def test_bad_input_all_errors_are_printed_together_with_no_traceback(tmp_path, capsys):
@@ -187,7 +188,7 @@ def test_bad_input_all_errors_are_printed_together_with_no_traceback(tmp_path, c
     for text in ("unknown top-level group 'contagoin'", "measures.covar_qr: the group is null",
                  "measures.covar_dcc: vol='egarch'", "panel: effects='fixed'"):
         assert text in err
-    assert out.splitlines()[0] == "params: 11 groups, 4 error(s) (below)"
+    assert out.splitlines()[0] == "params: 12 groups, 4 error(s) (below)"
     assert "data: synthetic" in out  # the data are still checked
     assert "    not checked: fix the errors below first" in out  # the stages whose group is bad
 

@@ -17,7 +17,8 @@ from measures.screens import ScreenFailure, ScreensConfig, check_lines
 from pipeline.schema import DataValidationError, require_columns
 from pipeline.stage import Stage, StageContext
 
-RETURNS, SCREENS = "measures.returns", "data.screens"
+RETURNS = "measures.returns"
+SCREENS = "data.screens"
 
 
 def run(ctx: StageContext) -> dict:
