@@ -204,7 +204,7 @@ def test_bad_date_names_row_and_value(tiny: Path) -> None:
 
 def test_non_numeric_value(tiny: Path) -> None:
     _xlsx(tiny / "银行分析指标.xlsx", IND_HEADER, [["601398.SH", "工商银行", 20131231, 60, "n.a.", 5, 6, 12.5, 1]])
-    with pytest.raises(DataValidationError, match=r"table balance_sheet, column 'deposits', row 2, value 'n.a.': not a number"):
+    with pytest.raises(DataValidationError, match=r"table balance_sheet, column 'deposits', row 2, bank '601398.SH', date 2013-12-31, value 'n.a.': not a number"):
         _load(tiny)
 
 
