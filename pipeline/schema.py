@@ -242,6 +242,8 @@ class DataValidationError(ValueError):
 
 
 def _fmt_date(value: object) -> str:
+    if isinstance(value, np.datetime64):
+        value = pd.Timestamp(value)
     if isinstance(value, pd.Timestamp):
         return value.strftime("%Y-%m-%d")
     return str(value)
@@ -659,7 +661,11 @@ def require_columns(table: pd.DataFrame | None, table_name: str, columns: Sequen
 
 
 def trim_period(data: CanonicalData, start: str | None, end: str | None, *, stage: str = "ingest") -> list:
-    """Restrict the daily tables to [start, end] in place; one quality record per table that lost rows."""
+    """Restrict the daily tables to [start, end] in place; then check what is left against the prices.
+
+    Records: one per table that lost rows (``outside_sample_period``), then the alignment
+    records of :func:`sample_records` (banks without prices, market states off the calendar).
+    """
     from pipeline.quality import QualityRecord
 
     records = []
@@ -681,4 +687,32 @@ def trim_period(data: CanonicalData, start: str | None, end: str | None, *, stag
                               f"rows outside data.start..data.end ({start} .. {end})")
             )
             setattr(data, name, table[inside].reset_index(drop=True))
+    return records + sample_records(data, stage=stage)
+
+
+def sample_records(data: CanonicalData, *, stage: str = "ingest") -> list:
+    """What the prices do not cover, recorded (the tables are kept as they are).
+
+    * a bank of ``banks`` without any price row (``no_prices``, action ``kept``: it stays in the
+      banks table and its balance sheet can serve balance-sheet stages, but it has no returns and
+      no market-based measure);
+    * ``market_states`` rows on dates without any price row (``state_not_trading_day``, kept, with
+      the count and the date range: such rows are not days of the returns panel).
+    """
+    from pipeline.quality import QualityRecord
+
+    records = []
+    priced = set(data.prices["bank_id"])
+    for bank in data.banks["bank_id"]:
+        if bank not in priced:
+            records.append(QualityRecord(stage, "prices", str(bank), None, None, 0, "kept", "no_prices",
+                                         f"bank {bank} is in the banks table but has no price row in the sample period: "
+                                         "no returns and no market-based measures for it"))
+    states = data.market_states
+    if states is not None and len(states):
+        off = states.loc[~states["date"].isin(set(data.prices["date"])), "date"]
+        if len(off):
+            records.append(QualityRecord(stage, "market_states", None, off.min(), off.max(), len(off), "kept", "state_not_trading_day",
+                                         f"{len(off)} market_states row(s) dated {_fmt_date(off.min())} .. {_fmt_date(off.max())} "
+                                         "fall on dates without any price row (not trading days of the prices table)"))
     return records

@@ -39,8 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline.adapters.common import as_numbers, normalize_text, record
-from pipeline.adapters.readers import read_sheet
+from pipeline.adapters.common import as_numbers, normalize_text, read_table_sheet, record
 from pipeline.quality import QualityRecord
 from pipeline.schema import DataValidationError, parse_dates, parse_numbers
 from pipeline.units import UnitError, allowed_units, unit_factor
@@ -88,7 +87,7 @@ def _check_spec(spec: Mapping, index: int) -> tuple[str, list[str]]:
 def _read_series(spec: Mapping, name: str, root: Path, records: list[QualityRecord]) -> pd.Series:
     path = Path(spec["file"])
     path = path if path.is_absolute() else root / path
-    raw = read_sheet(path, sheet=spec.get("sheet"), role=f"market state {name!r}")
+    raw = read_table_sheet(path, sheet=spec.get("sheet"), table="market_states", records=records, role=f"market state {name!r}")
     by_name = {normalize_text(h): j for j, h in enumerate(raw.headers) if h}
 
     def position(column: str) -> int:
