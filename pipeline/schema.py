@@ -368,12 +368,14 @@ def parse_numbers(values: pd.Series, *, ctx: dict, rows: np.ndarray, factor: flo
                 raise DataValidationError(
                     "not a number", **ctx, **_where(i, rows, keys), value=value, allowed=f"numbers or a missing marker ({', '.join(sorted(t for t in MISSING_TOKENS if t))})"
                 ) from None
-    for scaled, what in ((out, "infinite value"), (out * factor, f"value overflows when the unit factor {factor:g} is applied")):
-        bad = np.isinf(scaled)
+    with np.errstate(over="ignore"):
+        scaled = out * factor
+    for values_, what in ((out, "infinite value"), (scaled, f"value overflows when the unit factor {factor:g} is applied")):
+        bad = np.isinf(values_)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise DataValidationError(what, **ctx, **_where(i, rows, keys), value=float(out[i]), allowed="finite numbers or missing")
-    return pd.Series(out * factor if factor != 1.0 else out, index=values.index, dtype="float64")
+    return pd.Series(scaled if factor != 1.0 else out, index=values.index, dtype="float64")
 
 
 def parse_text(values: pd.Series, *, ctx: dict, rows: np.ndarray) -> pd.Series:

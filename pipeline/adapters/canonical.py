@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from measures.core.config import ConfigError
 from pipeline.adapters.common import (
     file_roles,
     as_numbers,
@@ -44,7 +45,7 @@ def file_entry(entry: object, *, key: str) -> tuple[str, str | None]:
         return entry, None
     if isinstance(entry, dict) and "file" in entry and set(entry) <= {"file", "sheet"}:
         return str(entry["file"]), (None if entry.get("sheet") is None else str(entry["sheet"]))
-    raise ValueError(f"data.files.{key}={entry!r} is not allowed; allowed: a file name, or a mapping with keys file and optional sheet")
+    raise ConfigError(f"data.files.{key}={entry!r} is not allowed; allowed: a file name, or a mapping with keys file and optional sheet")
 
 
 def named_file(raw_dir: Path, files: dict, key: str) -> tuple[Path, str | None]:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from measures.core.config import ConfigError
 from pipeline.adapters.readers import RawSheet, read_sheet
 from pipeline.params import DataConfig
 from pipeline.quality import QualityRecord
@@ -31,7 +32,7 @@ def file_roles(files: Mapping[str, object], allowed: tuple[str, ...], *, fmt: st
     files = dict(files)
     unknown = sorted(set(files) - set(allowed))
     if unknown:
-        raise ValueError(f"data.files has unknown key(s) {', '.join(unknown)} for format {fmt}; allowed keys: {', '.join(allowed)}")
+        raise ConfigError(f"data.files has unknown key(s) {', '.join(unknown)} for format {fmt}; allowed keys: {', '.join(allowed)}")
     return files
 
 

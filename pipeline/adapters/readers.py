@@ -264,7 +264,7 @@ def _read_parquet(path: Path) -> RawSheet:
     import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(path)
+        table = pq.ParquetFile(path).read()
     except (pa.ArrowException, OSError) as exc:
         raise _unreadable(path, "Parquet file", exc) from None
     names = list(table.column_names)

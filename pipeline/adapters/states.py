@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from measures.core.config import ConfigError
 from pipeline.adapters.common import as_numbers, normalize_text, read_table_sheet, record
 from pipeline.quality import QualityRecord
 from pipeline.schema import DataValidationError, parse_dates, parse_numbers
@@ -48,13 +49,13 @@ TRANSFORMS = ("level", "loss", "rolling_vol", "yield_change_loss", "carry_forwar
 SPEC_KEYS = ("name", "file", "sheet", "column", "date_column", "fallback_column", "transform", "window", "duration", "unit", "sign")
 
 
-def _fail(spec_name: str, message: str, allowed: str) -> ValueError:
-    return ValueError(f"data.market_states[{spec_name}]: {message}; allowed: {allowed}")
+def _fail(spec_name: str, message: str, allowed: str) -> ConfigError:
+    return ConfigError(f"data.market_states[{spec_name}]: {message}; allowed: {allowed}")
 
 
 def _check_spec(spec: Mapping, index: int) -> tuple[str, list[str]]:
     if not isinstance(spec, Mapping):
-        raise ValueError(f"data.market_states[{index}]={spec!r} must be a mapping; allowed keys: {', '.join(SPEC_KEYS)}")
+        raise ConfigError(f"data.market_states[{index}]={spec!r} must be a mapping; allowed keys: {', '.join(SPEC_KEYS)}")
     name = str(spec.get("name", index))
     unknown = sorted(set(spec) - set(SPEC_KEYS))
     if unknown:
@@ -183,7 +184,7 @@ def build_market_states(
     records = quality if quality is not None else []
     root = Path(root)
     if not specs:
-        raise ValueError("data.market_states is empty; allowed: one or more state specs")
+        raise ConfigError("data.market_states is empty; allowed: one or more state specs")
     daily: dict[str, pd.Series] = {}
     carried: dict[str, pd.Series] = {}
     seen: set[str] = set()
