@@ -268,11 +268,11 @@ def _is_missing_token(value: object) -> bool:
     return isinstance(value, str) and value.strip().lower() in MISSING_TOKENS
 
 
-def parse_dates(values: pd.Series, *, ctx: dict, rows: np.ndarray) -> pd.Series:
+def parse_dates(values: pd.Series, *, ctx: dict, rows: np.ndarray, keys: Mapping[str, pd.Series] | None = None) -> pd.Series:
     """Parse a date column: datetimes, ``YYYY-MM-DD`` / ``YYYY/MM/DD`` strings, ``YYYYMMDD`` integers or strings.
 
     Missing tokens give NaT; anything else that does not parse raises
-    :class:`DataValidationError` naming the row and the value.
+    :class:`DataValidationError` naming the row (and the bank of ``keys``) and the value.
     """
     if pd.api.types.is_datetime64_any_dtype(values):
         out = pd.to_datetime(values)
@@ -280,7 +280,7 @@ def parse_dates(values: pd.Series, *, ctx: dict, rows: np.ndarray) -> pd.Series:
             out = out.dt.tz_localize(None)
         return out.dt.normalize().astype("datetime64[ns]")
     parsed = []
-    for value, row in zip(values.tolist(), rows, strict=True):
+    for i, value in enumerate(values.tolist()):
         if _is_missing_token(value):
             parsed.append(pd.NaT)
             continue
@@ -290,7 +290,7 @@ def parse_dates(values: pd.Series, *, ctx: dict, rows: np.ndarray) -> pd.Series:
             raise DataValidationError(
                 "cannot parse date",
                 **ctx,
-                row=int(row),
+                **_where(i, rows, keys),
                 value=value,
                 allowed="YYYY-MM-DD, YYYY/MM/DD, YYYYMMDD or a spreadsheet date",
             ) from None
@@ -458,7 +458,7 @@ def build_table(
         if col.kind == "text":
             out[col.name] = parse_text(frame[col.name], ctx=ctx, rows=rows)
         elif col.kind == "date":
-            out[col.name] = parse_dates(frame[col.name], ctx=ctx, rows=rows)
+            out[col.name] = parse_dates(frame[col.name], ctx=ctx, rows=rows, keys=keys)
         else:
             out[col.name] = parse_numbers(frame[col.name], ctx=ctx, rows=rows, factor=factors.get(col.name, 1.0), keys=keys)
         if col.name == "bank_id" and col.name in schema.key:

@@ -198,7 +198,7 @@ def test_unknown_extension(tiny: Path) -> None:
 
 def test_bad_date_names_row_and_value(tiny: Path) -> None:
     _xlsx(tiny / "银行分析指标.xlsx", IND_HEADER, [["601398.SH", "工商银行", "2013年12月31日", 60, 80, 5, 6, 12.5, 1]])
-    with pytest.raises(DataValidationError, match=r"银行分析指标.xlsx \(sheet 'Sheet1'\), table balance_sheet, column '日期', row 2, value '2013年12月31日': cannot parse date"):
+    with pytest.raises(DataValidationError, match=r"银行分析指标.xlsx \(sheet 'Sheet1'\), table balance_sheet, column '日期', row 2, bank '601398.SH', value '2013年12月31日': cannot parse date"):
         _load(tiny)
 
 

@@ -368,3 +368,25 @@ def test_bad_input_files_entry_is_a_config_error(tmp_path: Path) -> None:
     raw = write_canonical(tmp_path / "raw", "csv")
     with pytest.raises(ConfigError, match=r"^data.files has unknown key\(s\) price for format canonical; allowed keys: banks, prices"):
         load_raw(raw, files={"price": "prices.csv"})
+
+
+def test_bad_input_toolbox_firm_column_twice(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    header = ["Date", "SP500", "AIG", "AIG"]
+    rows = [["2008-01-02", 1400, 50, 50], ["2008-01-03", 1410, 51, 51]]
+    wb = openpyxl.Workbook()
+    for k, name in enumerate(("Shares", "Capitalizations")):
+        ws = wb.active if k == 0 else wb.create_sheet(name)
+        ws.title = name
+        for row in [header if name == "Shares" else [header[0], *header[2:]], *(r if name == "Shares" else [r[0], *r[2:]] for r in rows)]:
+            ws.append(row)
+    raw.mkdir()
+    wb.save(raw / "book.xlsx")
+    with pytest.raises(DataValidationError, match=re.escape("book.xlsx (sheet 'Capitalizations'), column 'AIG': header 'AIG' appears twice (allowed: one column per firm)")):
+        load(DataConfig(source="files", format="toolbox", raw_dir="raw"), root=tmp_path)
+
+
+def test_bad_input_unparseable_date_names_the_bank(tmp_path: Path) -> None:
+    raw = write_canonical(tmp_path / "raw", "csv", set_column(canonical_tables(), "prices", "date", "2nd Jan", row=7))
+    with pytest.raises(DataValidationError, match=re.escape("prices.csv, table prices, column 'date', row 9, bank 'BBB', value '2nd Jan': cannot parse date")):
+        load_raw(raw)

@@ -47,14 +47,13 @@ class RawSheet:
         """The sheet restricted to the data rows where ``mask`` is true."""
         return RawSheet(self.frame.loc[mask].reset_index(drop=True), self.headers, self.rows[mask], self.source, self.others)
 
-    def duplicate_header(self, normalize=lambda h: h) -> str | None:
-        """The first non-empty header that appears twice (after ``normalize``), else None."""
+    def duplicate_header(self) -> str | None:
+        """The first non-empty header that appears twice, else None."""
         seen: set[str] = set()
         for header in self.headers:
-            key = normalize(header)
-            if header and key in seen:
+            if header and header in seen:
                 return header
-            seen.add(key)
+            seen.add(header)
         return None
 
 

@@ -80,6 +80,9 @@ def _wide(raw: RawSheet, *, dates: str = "date") -> tuple[pd.Series, list[str]]:
     firms = raw.headers[1:]
     if "" in firms:
         raise DataValidationError(f"column {firms.index('') + 2} has no header", source=raw.source, allowed="a firm name above every column")
+    twice = raw.duplicate_header()
+    if twice is not None:
+        raise DataValidationError(f"header {twice!r} appears twice", source=raw.source, column=twice, allowed="one column per firm")
     return parsed, firms
 
 

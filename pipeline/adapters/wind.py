@@ -189,7 +189,8 @@ def read_role(raw: RawSheet, role: str, *, money_unit: str, records: list[Qualit
     labels = {c: split_header(raw.headers[j])[0] for c, j in where.items()}
     for c in values:
         frame[c] = as_numbers(frame[c])
-    frame[date_col] = parse_dates(frame[date_col], ctx={"source": raw.source, "table": table, "column": raw.headers[where[date_col]]}, rows=frame[ROW].to_numpy())
+    keys = {"bank": frame["bank_id"]} if "bank_id" in frame.columns else None
+    frame[date_col] = parse_dates(frame[date_col], ctx={"source": raw.source, "table": table, "column": raw.headers[where[date_col]]}, rows=frame[ROW].to_numpy(), keys=keys)
     if "bank_id" in frame.columns:
         frame["bank_id"] = frame["bank_id"].map(lambda v: v.strip() if isinstance(v, str) else v)
         frame = frame.sort_values(["bank_id", date_col], kind="mergesort", key=lambda s: s.astype(str) if s.name == "bank_id" else s)
