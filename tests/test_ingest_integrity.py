@@ -211,7 +211,7 @@ def test_bad_input_second_excel_sheet_is_recorded(tmp_path: Path) -> None:
     data, records = load_raw(raw)
     rec = next(r for r in records if r.reason == "unread_sheet")
     assert (rec.table, rec.action) == ("prices", "ignored")
-    assert rec.detail == "prices.xlsx: sheet(s) 'Notes', 'Old' not read (only sheet 'Data' is; name another with data.files)"
+    assert rec.detail == "prices.xlsx: sheet(s) 'Notes', 'Old' not read (only sheet 'Data' is)"
     assert len(data.prices) == 18
 
 
@@ -220,7 +220,7 @@ def test_bad_input_second_sheet_of_a_wind_export_is_recorded(tmp_path: Path) -> 
     write_table(raw / "股价数据.xlsx", ["代码", "简称", "日期", "收盘价(元)", "总市值(元)"], [["601398.SH", "工商银行", 20140102, 4.0, 1.4e12]],
                 sheets={"说明": [["数据来源：Wind资讯"]]})
     _, records = load(DataConfig(source="files", format="wind", raw_dir="raw"), root=tmp_path)
-    assert [r.detail for r in records if r.reason == "unread_sheet"] == ["股价数据.xlsx: sheet(s) '说明' not read (only sheet 'Data' is; name another with data.files)"]
+    assert [r.detail for r in records if r.reason == "unread_sheet"] == ["股价数据.xlsx: sheet(s) '说明' not read (only sheet 'Data' is)"]
 
 
 def test_bad_input_bank_without_prices_is_recorded(tmp_path: Path) -> None:
@@ -236,7 +236,6 @@ def test_bad_input_bank_without_prices_is_recorded(tmp_path: Path) -> None:
 
 def test_bad_input_bank_priced_only_outside_the_sample_is_recorded(tmp_path: Path) -> None:
     data, _ = load_raw(write_canonical(tmp_path / "raw", "csv"))
-    head, rows = canonical_tables()["prices"]
     data.prices = data.prices[~((data.prices["bank_id"] == "CCC") & (data.prices["date"] > pd.Timestamp("2020-01-03")))].reset_index(drop=True)
     records = trim_period(data, "2020-01-06", None)
     assert [r.bank_id for r in records if r.reason == "no_prices"] == ["CCC"]

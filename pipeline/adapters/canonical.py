@@ -116,13 +116,13 @@ def map_columns(raw: RawSheet, table: str, *, money_unit: str, records: list[Qua
         frame[name] = as_numbers(values) if kind not in ("text", "date") else values
         labels[name], where[name] = label, j
     ignored_columns(raw.headers, unused, table=table, source=raw.source, records=records)
-    needed = [c for c in SCHEMAS[table].required if c not in frame and not (table == "banks" and c == "group")]
+    required = [c for c in schema.required if not (table == "banks" and c == "group")]  # groups may come from data.bank_groups
+    needed = [c for c in required if c not in frame]
     if needed:
         others = f"; the workbook's other sheets: {', '.join(map(repr, raw.others))} (choose one with data.files.{table}: {{file: ..., sheet: ...}})" if raw.others else ""
         raise DataValidationError(
             f"missing required column(s) {', '.join(map(repr, needed))}; found: {', '.join(h for h in raw.headers if h) or 'no header'}{others}",
-            source=raw.source, table=table,
-            allowed=f"columns {', '.join(c for c in schema.required if not (table == 'banks' and c == 'group'))}" + (" (group optional)" if table == "banks" else ""),
+            source=raw.source, table=table, allowed=f"columns {', '.join(required)}" + (" (group optional)" if table == "banks" else ""),
         )
     out = pd.DataFrame(frame)
     out[ROW] = raw.rows

@@ -46,7 +46,7 @@ def read_table_sheet(path: Path, *, sheet: str | None, table: str, records: list
     """:func:`~pipeline.adapters.readers.read_sheet`, and one 'ignored' record naming the workbook's sheets not read."""
     raw = read_sheet(path, sheet=sheet, role=role or table)
     if raw.others:
-        records.append(record(table, "ignored", "unread_sheet", f"{Path(path).name}: sheet(s) {', '.join(map(repr, raw.others))} not read (only sheet {raw.source.sheet!r} is; name another with data.files)"))
+        records.append(record(table, "ignored", "unread_sheet", f"{Path(path).name}: sheet(s) {', '.join(map(repr, raw.others))} not read (only sheet {raw.source.sheet!r} is)"))
     return raw
 
 
