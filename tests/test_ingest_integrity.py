@@ -389,3 +389,11 @@ def test_bad_input_unparseable_date_names_the_bank(tmp_path: Path) -> None:
     raw = write_canonical(tmp_path / "raw", "csv", set_column(canonical_tables(), "prices", "date", "2nd Jan", row=7))
     with pytest.raises(DataValidationError, match=re.escape("prices.csv, table prices, column 'date', row 9, bank 'BBB', value '2nd Jan': cannot parse date")):
         load_raw(raw)
+
+
+def test_bad_input_infinite_value_in_a_state_series_file(tmp_path: Path) -> None:
+    raw = write_canonical(tmp_path / "raw", "csv")
+    write_table(raw / "rates.csv", ["date", "shibor_pct"], [["2020-01-02", 2.5], ["2020-01-03", "inf"]])
+    spec = {"name": "money", "file": "rates.csv", "column": "shibor_pct", "unit": "%"}
+    with pytest.raises(DataValidationError, match=re.escape("rates.csv, table market_states, column 'shibor_pct', row 3, date 2020-01-03, value inf: infinite value")):
+        load_raw(raw, market_states=(spec,))

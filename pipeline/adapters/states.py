@@ -109,10 +109,11 @@ def _read_series(spec: Mapping, name: str, root: Path, records: list[QualityReco
         factor = unit_factor(str(spec.get("unit", "")), "ratio")
     except UnitError as exc:
         raise _fail(name, str(exc), ", ".join(allowed_units("ratio"))) from None
-    values = parse_numbers(as_numbers(raw.column(position(spec["column"]))), ctx={**ctx, "column": spec["column"]}, rows=raw.rows, factor=factor)
+    keys = {"date": dates}
+    values = parse_numbers(as_numbers(raw.column(position(spec["column"]))), ctx={**ctx, "column": spec["column"]}, rows=raw.rows, factor=factor, keys=keys)
     if spec.get("fallback_column"):
         fb = spec["fallback_column"]
-        backup = parse_numbers(as_numbers(raw.column(position(fb))), ctx={**ctx, "column": fb}, rows=raw.rows, factor=factor)
+        backup = parse_numbers(as_numbers(raw.column(position(fb))), ctx={**ctx, "column": fb}, rows=raw.rows, factor=factor, keys=keys)
         use = values.isna() & backup.notna()
         if use.any():
             d = dates[use]
