@@ -42,7 +42,8 @@ class Column:
 
     ``kind``: text, date, money (currency units), ratio (fraction), count,
     price (currency per share), level (index level or state value).
-    ``minimum``: smallest allowed value (inclusive) or None.
+    ``minimum`` / ``maximum``: the physical bounds (inclusive) or None; a ratio
+    outside them is rejected, with a hint when it looks like a percent (docs/data.md).
     """
 
     name: str
@@ -50,6 +51,7 @@ class Column:
     required: bool
     description: str
     minimum: float | None = None
+    maximum: float | None = None
 
 
 @dataclass(frozen=True)
@@ -138,25 +140,25 @@ MONEY_COLUMNS = (
 )
 RATIO_COLUMNS = ("car", "leverage_ratio", "lcr", "ldr", "liquidity_ratio", "npl", "nim", "loan_growth")
 
-_BS_DESCRIPTIONS = {
-    "total_assets": ("total assets", 0.0),
-    "total_liabilities": ("total liabilities (book debt D of SRISK)", 0.0),
-    "equity": ("book equity; may be negative (flagged)", None),
-    "loans": ("gross loans", 0.0),
-    "deposits": ("customer deposits", 0.0),
-    "securities": ("securities held (bonds and other investment securities)", 0.0),
-    "liquid_assets": ("liquid assets (cash, central-bank reserves, liquid securities)", 0.0),
-    "interbank_assets": ("claims on other banks (due from banks, interbank lending, reverse repo)", 0.0),
-    "interbank_liabilities": ("obligations to other banks (due to banks, interbank borrowing, repo)", 0.0),
-    "real_estate_loans": ("real-estate related loans (part of loans)", 0.0),
-    "car": ("capital adequacy ratio", 0.0),
-    "leverage_ratio": ("Basel III leverage ratio (tier-1 capital / exposure)", None),
-    "lcr": ("liquidity coverage ratio", 0.0),
-    "ldr": ("loan-to-deposit ratio", 0.0),
-    "liquidity_ratio": ("liquidity ratio (liquid assets / liquid liabilities)", 0.0),
-    "npl": ("non-performing loan ratio", 0.0),
-    "nim": ("net interest margin", None),
-    "loan_growth": ("year-on-year growth of loans", None),
+_BS_DESCRIPTIONS = {  # description, minimum, maximum (ratios as fractions; bounds documented in docs/data.md)
+    "total_assets": ("total assets", 0.0, None),
+    "total_liabilities": ("total liabilities (book debt D of SRISK)", 0.0, None),
+    "equity": ("book equity; may be negative (flagged)", None, None),
+    "loans": ("gross loans", 0.0, None),
+    "deposits": ("customer deposits", 0.0, None),
+    "securities": ("securities held (bonds and other investment securities)", 0.0, None),
+    "liquid_assets": ("liquid assets (cash, central-bank reserves, liquid securities)", 0.0, None),
+    "interbank_assets": ("claims on other banks (due from banks, interbank lending, reverse repo)", 0.0, None),
+    "interbank_liabilities": ("obligations to other banks (due to banks, interbank borrowing, repo)", 0.0, None),
+    "real_estate_loans": ("real-estate related loans (part of loans)", 0.0, None),
+    "car": ("capital adequacy ratio", 0.0, 1.0),
+    "leverage_ratio": ("Basel III leverage ratio (tier-1 capital / exposure)", -1.0, 1.0),
+    "lcr": ("liquidity coverage ratio", 0.0, 20.0),
+    "ldr": ("loan-to-deposit ratio", 0.0, 5.0),
+    "liquidity_ratio": ("liquidity ratio (liquid assets / liquid liabilities)", 0.0, 10.0),
+    "npl": ("non-performing loan ratio", 0.0, 1.0),
+    "nim": ("net interest margin", -1.0, 1.0),
+    "loan_growth": ("year-on-year growth of loans", -1.0, 5.0),
 }
 
 BALANCE_SHEET = TableSchema(
@@ -168,7 +170,7 @@ BALANCE_SHEET = TableSchema(
         Column("period_end", "date", True, "end of the reporting period"),
         Column("publication_date", "date", False, "date the figures became public (else data.publication_lag_days)"),
         *(
-            Column(name, "money" if name in MONEY_COLUMNS else "ratio", False, _BS_DESCRIPTIONS[name][0], _BS_DESCRIPTIONS[name][1])
+            Column(name, "money" if name in MONEY_COLUMNS else "ratio", False, *_BS_DESCRIPTIONS[name])
             for name in (*MONEY_COLUMNS, *RATIO_COLUMNS)
         ),
     ),
@@ -240,6 +242,8 @@ class DataValidationError(ValueError):
 
 
 def _fmt_date(value: object) -> str:
+    if isinstance(value, np.datetime64):
+        value = pd.Timestamp(value)
     if isinstance(value, pd.Timestamp):
         return value.strftime("%Y-%m-%d")
     return str(value)
@@ -264,11 +268,11 @@ def _is_missing_token(value: object) -> bool:
     return isinstance(value, str) and value.strip().lower() in MISSING_TOKENS
 
 
-def parse_dates(values: pd.Series, *, ctx: dict, rows: np.ndarray) -> pd.Series:
+def parse_dates(values: pd.Series, *, ctx: dict, rows: np.ndarray, keys: Mapping[str, pd.Series] | None = None) -> pd.Series:
     """Parse a date column: datetimes, ``YYYY-MM-DD`` / ``YYYY/MM/DD`` strings, ``YYYYMMDD`` integers or strings.
 
     Missing tokens give NaT; anything else that does not parse raises
-    :class:`DataValidationError` naming the row and the value.
+    :class:`DataValidationError` naming the row (and the bank of ``keys``) and the value.
     """
     if pd.api.types.is_datetime64_any_dtype(values):
         out = pd.to_datetime(values)
@@ -276,7 +280,7 @@ def parse_dates(values: pd.Series, *, ctx: dict, rows: np.ndarray) -> pd.Series:
             out = out.dt.tz_localize(None)
         return out.dt.normalize().astype("datetime64[ns]")
     parsed = []
-    for value, row in zip(values.tolist(), rows, strict=True):
+    for i, value in enumerate(values.tolist()):
         if _is_missing_token(value):
             parsed.append(pd.NaT)
             continue
@@ -286,7 +290,7 @@ def parse_dates(values: pd.Series, *, ctx: dict, rows: np.ndarray) -> pd.Series:
             raise DataValidationError(
                 "cannot parse date",
                 **ctx,
-                row=int(row),
+                **_where(i, rows, keys),
                 value=value,
                 allowed="YYYY-MM-DD, YYYY/MM/DD, YYYYMMDD or a spreadsheet date",
             ) from None
@@ -326,12 +330,23 @@ def _to_float(value: object) -> float:
     return float(value)
 
 
-def parse_numbers(values: pd.Series, *, ctx: dict, rows: np.ndarray, factor: float = 1.0) -> pd.Series:
+def _where(i: int, rows: np.ndarray, keys: Mapping[str, pd.Series] | None) -> dict:
+    """Row number of position ``i`` and, when known, its bank and date (for messages)."""
+    out: dict = {"row": int(rows[i])}
+    for name, values in (keys or {}).items():
+        value = values.iloc[i]
+        if not _is_missing_token(value):
+            out[name] = value
+    return out
+
+
+def parse_numbers(values: pd.Series, *, ctx: dict, rows: np.ndarray, factor: float = 1.0, keys: Mapping[str, pd.Series] | None = None) -> pd.Series:
     """Parse a numeric column to float64 times ``factor``.
 
     Missing tokens (``''``, ``NA``, ``NaN``, ``--`` ...) give NaN; thousands
-    separators are removed; any other non-numeric value, and ±inf, raise
-    :class:`DataValidationError` naming the row and the value.
+    separators are removed; any other non-numeric value, ±inf and a number that
+    overflows (also after the unit factor) raise :class:`DataValidationError`
+    naming the row (and ``keys``: the bank and date of each position) and the value.
     """
     if pd.api.types.is_bool_dtype(values):
         raise DataValidationError("boolean column where numbers are expected", **ctx, allowed="numbers")
@@ -339,23 +354,28 @@ def parse_numbers(values: pd.Series, *, ctx: dict, rows: np.ndarray, factor: flo
         out = values.to_numpy(dtype="float64", na_value=np.nan)
     else:
         out = np.empty(len(values), dtype="float64")
-        for i, (value, row) in enumerate(zip(values.tolist(), rows, strict=True)):
+        for i, value in enumerate(values.tolist()):
             if _is_missing_token(value):
                 out[i] = np.nan
                 continue
             if isinstance(value, bool):
-                raise DataValidationError("not a number", **ctx, row=int(row), value=value, allowed="numbers")
+                raise DataValidationError("not a number", **ctx, **_where(i, rows, keys), value=value, allowed="numbers")
             try:
                 out[i] = _to_float(value)
+            except OverflowError:
+                out[i] = np.inf
             except (TypeError, ValueError):
                 raise DataValidationError(
-                    "not a number", **ctx, row=int(row), value=value, allowed=f"numbers or a missing marker ({', '.join(sorted(t for t in MISSING_TOKENS if t))})"
+                    "not a number", **ctx, **_where(i, rows, keys), value=value, allowed=f"numbers or a missing marker ({', '.join(sorted(t for t in MISSING_TOKENS if t))})"
                 ) from None
-    bad = np.isinf(out)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise DataValidationError("infinite value", **ctx, row=int(rows[i]), value=float(out[i]), allowed="finite numbers or missing")
-    return pd.Series(out * factor if factor != 1.0 else out, index=values.index, dtype="float64")
+    with np.errstate(over="ignore"):
+        scaled = out * factor
+    for values_, what in ((out, "infinite value"), (scaled, f"value overflows when the unit factor {factor:g} is applied")):
+        bad = np.isinf(values_)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise DataValidationError(what, **ctx, **_where(i, rows, keys), value=float(out[i]), allowed="finite numbers or missing")
+    return pd.Series(scaled if factor != 1.0 else out, index=values.index, dtype="float64")
 
 
 def parse_text(values: pd.Series, *, ctx: dict, rows: np.ndarray) -> pd.Series:
@@ -379,6 +399,7 @@ def build_table(
     *,
     source: Source | str,
     factors: Mapping[str, float] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Parse, convert and validate one canonical table.
 
@@ -394,6 +415,9 @@ def build_table(
         The file (and sheet) the table came from.
     factors
         Unit multipliers per column (from :func:`pipeline.units.unit_factor`).
+    headers
+        Source header (without its unit) per canonical column, for the percent hint of a
+        ratio out of bounds (default: the canonical name).
 
     Returns
     -------
@@ -405,9 +429,10 @@ def build_table(
     Raises
     ------
     DataValidationError
-        Empty table; missing required column; unparseable date; non-numeric,
-        infinite or below-minimum value; missing key; duplicate key; dates not
-        sorted (ascending within each bank).
+        Empty table; missing required column; unparseable date; non-numeric or
+        infinite value (also after the unit factor); a value outside its column's
+        physical bounds (a ratio that looks like a percent without ``[%]`` says so);
+        missing key; duplicate key; dates not sorted (ascending within each bank).
     """
     schema = SCHEMAS[schema] if isinstance(schema, str) else schema
     source = Source(source) if isinstance(source, str) else source
@@ -424,7 +449,8 @@ def build_table(
             allowed=f"required columns {', '.join(schema.required)}",
         )
     rows = _rows(frame)
-    out = {}
+    out: dict[str, pd.Series] = {}
+    keys: dict[str, pd.Series] = {}  # bank and date of each row, for messages (key columns come first)
     for col in schema.columns:
         if col.name not in frame.columns:
             continue
@@ -432,19 +458,23 @@ def build_table(
         if col.kind == "text":
             out[col.name] = parse_text(frame[col.name], ctx=ctx, rows=rows)
         elif col.kind == "date":
-            out[col.name] = parse_dates(frame[col.name], ctx=ctx, rows=rows)
+            out[col.name] = parse_dates(frame[col.name], ctx=ctx, rows=rows, keys=keys)
         else:
-            out[col.name] = parse_numbers(frame[col.name], ctx=ctx, rows=rows, factor=factors.get(col.name, 1.0))
+            out[col.name] = parse_numbers(frame[col.name], ctx=ctx, rows=rows, factor=factors.get(col.name, 1.0), keys=keys)
+        if col.name == "bank_id" and col.name in schema.key:
+            keys["bank"] = out[col.name]
+        elif col.name == schema.date_key:
+            keys["date"] = out[col.name]
     if schema.free_numeric:
         extra = [c for c in present if c not in schema.names]
         if not extra:
             raise DataValidationError("no state-variable column", **base, allowed="one or more numeric columns besides 'date'")
         for name in extra:
-            out[str(name)] = parse_numbers(frame[name], ctx={**base, "column": str(name)}, rows=rows, factor=factors.get(name, 1.0))
+            out[str(name)] = parse_numbers(frame[name], ctx={**base, "column": str(name)}, rows=rows, factor=factors.get(name, 1.0), keys=keys)
     table = pd.DataFrame(out, index=frame.index)
     table[ROW] = rows
     _check_keys(table, schema, base)
-    _check_minimums(table, schema, base)
+    _check_bounds(table, schema, base, factors, dict(headers or {}))
     table = table.drop(columns=ROW).reset_index(drop=True)
     return table
 
@@ -505,22 +535,29 @@ def _check_keys(table: pd.DataFrame, schema: TableSchema, base: dict) -> None:
         )
 
 
-def _check_minimums(table: pd.DataFrame, schema: TableSchema, base: dict) -> None:
+def _check_bounds(table: pd.DataFrame, schema: TableSchema, base: dict, factors: Mapping[str, float], headers: Mapping[str, str]) -> None:
+    """Every value within its column's physical bounds; a ratio read without a unit that would fit
+    as a percent gets the hint to write the header with ``[%]``."""
     for col in schema.columns:
-        if col.minimum is None or col.name not in table.columns:
+        if col.name not in table.columns or (col.minimum is None and col.maximum is None):
             continue
         values = table[col.name].to_numpy()
-        bad = values < col.minimum
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise DataValidationError(
-                "value below the allowed minimum",
-                **base,
-                column=col.name,
-                **_row_context(table, i, schema),
-                value=float(values[i]),
-                allowed=f">= {col.minimum:g}",
-            )
+        lo = -np.inf if col.minimum is None else col.minimum
+        hi = np.inf if col.maximum is None else col.maximum
+        with np.errstate(invalid="ignore"):
+            bad = (values < lo) | (values > hi)
+        if not bad.any():
+            continue
+        i = int(np.flatnonzero(bad)[0])
+        value = float(values[i])
+        side = "below the allowed minimum" if value < lo else "above the allowed maximum"
+        problem = f"value {side}" + (f" ({int(bad.sum())} values of this column are outside)" if bad.sum() > 1 else "")
+        allowed = f">= {lo:g}" if col.maximum is None else f"{lo:g} .. {hi:g}"
+        if col.kind == "ratio":
+            allowed += " as a fraction (0.12 = 12 %)"
+            if factors.get(col.name, 1.0) == 1.0 and lo <= value / 100 <= hi:
+                problem += f"; looks like percent: write the header as `{headers.get(col.name, col.name)} [%]`"
+        raise DataValidationError(problem, **base, column=col.name, **_row_context(table, i, schema), value=value, allowed=allowed)
 
 
 # --------------------------------------------------------------------------- the dataset
@@ -626,7 +663,11 @@ def require_columns(table: pd.DataFrame | None, table_name: str, columns: Sequen
 
 
 def trim_period(data: CanonicalData, start: str | None, end: str | None, *, stage: str = "ingest") -> list:
-    """Restrict the daily tables to [start, end] in place; one quality record per table that lost rows."""
+    """Restrict the daily tables to [start, end] in place; then check what is left against the prices.
+
+    Records: one per table that lost rows (``outside_sample_period``), then the alignment
+    records of :func:`sample_records` (banks without prices, market states off the calendar).
+    """
     from pipeline.quality import QualityRecord
 
     records = []
@@ -648,4 +689,32 @@ def trim_period(data: CanonicalData, start: str | None, end: str | None, *, stag
                               f"rows outside data.start..data.end ({start} .. {end})")
             )
             setattr(data, name, table[inside].reset_index(drop=True))
+    return records + sample_records(data, stage=stage)
+
+
+def sample_records(data: CanonicalData, *, stage: str = "ingest") -> list:
+    """What the prices do not cover, recorded (the tables are kept as they are).
+
+    * a bank of ``banks`` without any price row (``no_prices``, action ``kept``: it stays in the
+      banks table and its balance sheet can serve balance-sheet stages, but it has no returns and
+      no market-based measure);
+    * ``market_states`` rows on dates without any price row (``state_not_trading_day``, kept, with
+      the count and the date range: such rows are not days of the returns panel).
+    """
+    from pipeline.quality import QualityRecord
+
+    records = []
+    priced = set(data.prices["bank_id"])
+    for bank in data.banks["bank_id"]:
+        if bank not in priced:
+            records.append(QualityRecord(stage, "prices", str(bank), None, None, 0, "kept", "no_prices",
+                                         f"bank {bank} is in the banks table but has no price row in the sample period: "
+                                         "no returns and no market-based measures for it"))
+    states = data.market_states
+    if states is not None and len(states):
+        off = states.loc[~states["date"].isin(set(data.prices["date"])), "date"]
+        if len(off):
+            records.append(QualityRecord(stage, "market_states", None, off.min(), off.max(), len(off), "kept", "state_not_trading_day",
+                                         f"{len(off)} market_states row(s) dated {_fmt_date(off.min())} .. {_fmt_date(off.max())} "
+                                         "fall on dates without any price row (not trading days of the prices table)"))
     return records

@@ -152,7 +152,7 @@ def test_several_files_for_one_table(raw: Path) -> None:
 def test_non_numeric_value_names_row_and_value(raw: Path) -> None:
     text = (raw / "prices.csv").read_text(encoding="utf-8").replace("10.5,1.575", "ten,1.575")
     (raw / "prices.csv").write_text(text, encoding="utf-8")
-    with pytest.raises(DataValidationError, match=r"prices.csv, table prices, column 'close', row 3, value 'ten': not a number"):
+    with pytest.raises(DataValidationError, match=r"prices.csv, table prices, column 'close', row 3, bank 'AAA', date 2020-01-03, value 'ten': not a number"):
         _load(raw.parent)
 
 

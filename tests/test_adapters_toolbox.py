@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import datetime as dt
 from pathlib import Path
 
@@ -13,7 +15,7 @@ import pytest
 from pipeline.adapters import load
 from pipeline.adapters.toolbox import quarter_end
 from pipeline.params import DataConfig
-from pipeline.schema import DataValidationError
+from pipeline.schema import DataValidationError, trim_period
 
 # --------------------------------------------------------------------------- the real workbook
 
@@ -184,3 +186,10 @@ def test_state_sign_value(raw: Path) -> None:
 def test_unknown_money_unit(raw: Path) -> None:
     with pytest.raises(DataValidationError, match=r"column 'Capitalizations', value 'USD zillion': unit 'USD zillion' \(from the data.money_unit\) cannot be read"):
         _load(raw, money_unit="USD zillion")
+
+
+@pytest.mark.realdata
+def test_real_workbook_has_every_bank_priced_and_states_on_trading_days(us) -> None:
+    data, records = us
+    extra = [*records, *trim_period(dataclasses.replace(data), None, None)]
+    assert not {r.reason for r in extra} & {"unread_sheet", "no_prices", "state_not_trading_day", "derived_total_liabilities_out_of_bounds"}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import math
 from pathlib import Path
 
@@ -13,7 +15,7 @@ import pytest
 from pipeline.adapters import load
 from pipeline.adapters.wind import header_key
 from pipeline.params import DataConfig
-from pipeline.schema import DataValidationError
+from pipeline.schema import DataValidationError, trim_period
 
 PRICE_HEADER = ["代码", "简称", "日期", "收盘价(元)", "成交量(股)", "成交金额(元)", "总市值(元)", "总股本(股)"]
 BS_HEADER = ["代码", "简称", "日期", "资产总计（万元）", "负债合计（万元）", "所有者权益合计（万元）", None, None]
@@ -198,13 +200,13 @@ def test_unknown_extension(tiny: Path) -> None:
 
 def test_bad_date_names_row_and_value(tiny: Path) -> None:
     _xlsx(tiny / "银行分析指标.xlsx", IND_HEADER, [["601398.SH", "工商银行", "2013年12月31日", 60, 80, 5, 6, 12.5, 1]])
-    with pytest.raises(DataValidationError, match=r"银行分析指标.xlsx \(sheet 'Sheet1'\), table balance_sheet, column '日期', row 2, value '2013年12月31日': cannot parse date"):
+    with pytest.raises(DataValidationError, match=r"银行分析指标.xlsx \(sheet 'Sheet1'\), table balance_sheet, column '日期', row 2, bank '601398.SH', value '2013年12月31日': cannot parse date"):
         _load(tiny)
 
 
 def test_non_numeric_value(tiny: Path) -> None:
     _xlsx(tiny / "银行分析指标.xlsx", IND_HEADER, [["601398.SH", "工商银行", 20131231, 60, "n.a.", 5, 6, 12.5, 1]])
-    with pytest.raises(DataValidationError, match=r"table balance_sheet, column 'deposits', row 2, value 'n.a.': not a number"):
+    with pytest.raises(DataValidationError, match=r"table balance_sheet, column 'deposits', row 2, bank '601398.SH', date 2013-12-31, value 'n.a.': not a number"):
         _load(tiny)
 
 
@@ -225,3 +227,13 @@ def test_percent_ratio_and_empty_period(tiny: Path) -> None:
     assert len(data.balance_sheet) == 2
     assert any(r.reason == "all_values_missing" and r.bank_id == "601398.SH" for r in records)
     assert np.isclose(data.balance_sheet.set_index("bank_id").loc["601398.SH", "ldr"], 0.75)
+
+
+@pytest.mark.realdata
+def test_real_exports_pass_the_integrity_checks_without_new_records(cn) -> None:
+    """No false positive of the ratio bounds, no unread sheet, alias, bank without prices or state off the calendar."""
+    data, records = cn
+    bs = data.balance_sheet
+    assert 0 < bs["car"].min() and bs["car"].max() < 0.35 and bs["ldr"].max() < 1.5  # real extremes: 0.39 % (601818.SH 2006), 30 % (601009.SH 2007)
+    extra = [*records, *trim_period(dataclasses.replace(data), "2007-01-01", None)]
+    assert not {r.reason for r in extra} & {"unread_sheet", "alias_column", "no_prices", "state_not_trading_day", "derived_ldr_out_of_bounds"}

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from measures.core.config import ConfigError
 from pipeline.adapters.states import build_market_states
 from pipeline.params import FORMATS, DataConfig
 from pipeline.quality import QualityRecord
@@ -45,7 +46,7 @@ def load(config: DataConfig, *, root: Path) -> tuple[CanonicalData, list[Quality
 
     modules = {"canonical": canonical, "wind": wind, "toolbox": toolbox}
     if config.format not in modules:
-        raise ValueError(f"data.format={config.format!r} is not allowed; allowed values: {', '.join(FORMATS)}")
+        raise ConfigError(f"data.format={config.format!r} is not allowed; allowed values: {', '.join(FORMATS)}")
     root = Path(root)
     data, records = modules[config.format].load(config, root=root)
     return data, [_relative(r, root) for r in records]

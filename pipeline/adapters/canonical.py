@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from measures.core.config import ConfigError
 from pipeline.adapters.common import (
     file_roles,
     as_numbers,
@@ -25,9 +26,10 @@ from pipeline.adapters.common import (
     finish,
     ignored_columns,
     normalize_text,
+    read_table_sheet,
     schema_kind,
 )
-from pipeline.adapters.readers import EXTENSIONS, RawSheet, check_extension, read_sheet
+from pipeline.adapters.readers import EXTENSIONS, RawSheet, check_extension
 from pipeline.params import DataConfig
 from pipeline.quality import QualityRecord
 from pipeline.schema import ROW, SCHEMAS, DataValidationError, Source, build_table
@@ -43,7 +45,7 @@ def file_entry(entry: object, *, key: str) -> tuple[str, str | None]:
         return entry, None
     if isinstance(entry, dict) and "file" in entry and set(entry) <= {"file", "sheet"}:
         return str(entry["file"]), (None if entry.get("sheet") is None else str(entry["sheet"]))
-    raise ValueError(f"data.files.{key}={entry!r} is not allowed; allowed: a file name, or a mapping with keys file and optional sheet")
+    raise ConfigError(f"data.files.{key}={entry!r} is not allowed; allowed: a file name, or a mapping with keys file and optional sheet")
 
 
 def named_file(raw_dir: Path, files: dict, key: str) -> tuple[Path, str | None]:
@@ -82,11 +84,17 @@ def locate(raw_dir: Path, table: str, files: dict, *, required: bool) -> tuple[P
     return None
 
 
-def map_columns(raw: RawSheet, table: str, *, money_unit: str, records: list[QualityRecord]) -> tuple[pd.DataFrame, dict[str, float]]:
-    """Rename canonical headers, read their units; unknown headers are recorded as ignored."""
+def map_columns(raw: RawSheet, table: str, *, money_unit: str, records: list[QualityRecord]) -> tuple[pd.DataFrame, dict[str, float], dict[str, str]]:
+    """Rename canonical headers, read their units; unknown headers are recorded as ignored.
+
+    Returns the frame (plus ``__row__``), the unit factors and the source label of each column.
+    A canonical column given twice (``close`` and ``Close [CNY]``) raises, naming both headers.
+    """
     schema = SCHEMAS[table]
     frame: dict[str, pd.Series] = {}
     factors: dict[str, float] = {}
+    labels: dict[str, str] = {}
+    where: dict[str, int] = {}
     unused: list[int] = []
     for j, header in enumerate(raw.headers):
         label, unit = split_header(header)
@@ -97,15 +105,28 @@ def map_columns(raw: RawSheet, table: str, *, money_unit: str, records: list[Qua
             unused.append(j)
             continue
         if name in frame:
-            raise DataValidationError(f"column {name!r} appears twice", source=raw.source, table=table, column=header, allowed="each canonical column once")
+            first = raw.headers[where[name]]
+            raise DataValidationError(
+                f"column {name!r} appears twice: header {first!r} (column {where[name] + 1}) and header {header!r} (column {j + 1})",
+                source=raw.source, table=table, column=header, allowed="each canonical column once",
+            )
         kind = schema_kind(table, name)
         factors[name] = column_factor(unit, kind, money_unit=money_unit, source=raw.source, table=table, header=header)
         values = raw.column(j)
         frame[name] = as_numbers(values) if kind not in ("text", "date") else values
+        labels[name], where[name] = label, j
     ignored_columns(raw.headers, unused, table=table, source=raw.source, records=records)
+    required = [c for c in schema.required if not (table == "banks" and c == "group")]  # groups may come from data.bank_groups
+    needed = [c for c in required if c not in frame]
+    if needed:
+        others = f"; the workbook's other sheets: {', '.join(map(repr, raw.others))} (choose one with data.files.{table}: {{file: ..., sheet: ...}})" if raw.others else ""
+        raise DataValidationError(
+            f"missing required column(s) {', '.join(map(repr, needed))}; found: {', '.join(h for h in raw.headers if h) or 'no header'}{others}",
+            source=raw.source, table=table, allowed=f"columns {', '.join(required)}" + (" (group optional)" if table == "banks" else ""),
+        )
     out = pd.DataFrame(frame)
     out[ROW] = raw.rows
-    return out, factors
+    return out, factors, labels
 
 
 def load_canonical(config: DataConfig, *, root: Path) -> tuple[dict, dict, list[QualityRecord], Path]:
@@ -119,14 +140,14 @@ def load_canonical(config: DataConfig, *, root: Path) -> tuple[dict, dict, list[
         where = locate(raw_dir, table, files, required=table in REQUIRED)
         if where is None:
             continue
-        raw = read_sheet(where[0], sheet=where[1], role=table)
-        frame, factors = map_columns(raw, table, money_unit=config.money_unit, records=records)
+        raw = read_table_sheet(where[0], sheet=where[1], table=table, records=records)
+        frame, factors, labels = map_columns(raw, table, money_unit=config.money_unit, records=records)
         if table == "banks" and "group" not in frame.columns:
             frame["group"] = "pending"  # placeholder, replaced below
             missing_group = True
         else:
             missing_group = False
-        built = build_table(frame, table, source=raw.source, factors=factors)
+        built = build_table(frame, table, source=raw.source, factors=factors, headers=labels)
         if table == "banks":
             default = {} if missing_group else dict(zip(built["bank_id"], built["group"], strict=True))
             built = assign_groups(built[["bank_id", "name"]], config.bank_groups, records, default=default)

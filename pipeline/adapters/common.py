@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from measures.core.config import ConfigError
+from pipeline.adapters.readers import RawSheet, read_sheet
 from pipeline.params import DataConfig
 from pipeline.quality import QualityRecord
 from pipeline.schema import ROW, SCHEMAS, CanonicalData, DataValidationError, Source, validate_dataset
@@ -30,7 +32,7 @@ def file_roles(files: Mapping[str, object], allowed: tuple[str, ...], *, fmt: st
     files = dict(files)
     unknown = sorted(set(files) - set(allowed))
     if unknown:
-        raise ValueError(f"data.files has unknown key(s) {', '.join(unknown)} for format {fmt}; allowed keys: {', '.join(allowed)}")
+        raise ConfigError(f"data.files has unknown key(s) {', '.join(unknown)} for format {fmt}; allowed keys: {', '.join(allowed)}")
     return files
 
 
@@ -38,6 +40,14 @@ def record(table: str, action: str, reason: str, detail: str, *, bank: str | Non
     """A :class:`QualityRecord` of the ingest stage (``dates``: optional (start, end))."""
     start, end = (None, None) if dates is None else (pd.Timestamp(dates[0]), pd.Timestamp(dates[1]))
     return QualityRecord(STAGE, table, bank, start, end, int(n_rows), action, reason, detail)
+
+
+def read_table_sheet(path: Path, *, sheet: str | None, table: str, records: list[QualityRecord], role: str | None = None) -> RawSheet:
+    """:func:`~pipeline.adapters.readers.read_sheet`, and one 'ignored' record naming the workbook's sheets not read."""
+    raw = read_sheet(path, sheet=sheet, role=role or table)
+    if raw.others:
+        records.append(record(table, "ignored", "unread_sheet", f"{Path(path).name}: sheet(s) {', '.join(map(repr, raw.others))} not read (only sheet {raw.source.sheet!r} is)"))
+    return raw
 
 
 def normalize_text(text: str) -> str:
@@ -146,7 +156,9 @@ def derive_balance_sheet(bs: pd.DataFrame, records: list[QualityRecord]) -> pd.D
     """Fill absent columns from identities, recording each derivation.
 
     ``total_liabilities = total_assets − equity``; ``equity = total_assets − total_liabilities``;
-    ``ldr = loans / deposits`` (deposits > 0). Only columns wholly absent from the source are derived.
+    ``ldr = loans / deposits`` (deposits > 0). Only columns wholly absent from the source are derived;
+    a derived value outside the column's physical bounds (docs/data.md) is set missing (masked, one
+    record per bank naming the values).
     """
     bs = bs.copy()
     rules = (
@@ -157,11 +169,24 @@ def derive_balance_sheet(bs: pd.DataFrame, records: list[QualityRecord]) -> pd.D
     for target, needs, rule, formula in rules:
         if target in bs.columns or not all(c in bs.columns for c in needs):
             continue
-        values = rule(bs)
+        values = _within_bounds(rule(bs), bs, target, records)
         bs[target] = values
         n = int(values.notna().sum())
         records.append(record("balance_sheet", "filled", f"derived_{target}", f"{target} derived as {formula} ({n} values)", n_rows=n))
     return bs
+
+
+def _within_bounds(values: pd.Series, bs: pd.DataFrame, target: str, records: list[QualityRecord]) -> pd.Series:
+    col = SCHEMAS["balance_sheet"].column(target)
+    lo = -np.inf if col.minimum is None else col.minimum
+    hi = np.inf if col.maximum is None else col.maximum
+    bad = ((values < lo) | (values > hi) | np.isinf(values)).to_numpy()
+    for bank, part in bs.loc[bad].groupby("bank_id", sort=True):
+        shown = ", ".join(f"{d:%Y-%m-%d}: {v:g}" for d, v in zip(part["period_end"], values[part.index]))
+        records.append(record("balance_sheet", "masked", f"derived_{target}_out_of_bounds",
+                              f"derived {target} outside {lo:g} .. {hi:g} set missing ({shown}); check the inputs it is made of",
+                              bank=bank, n_rows=len(part), dates=(part["period_end"].min(), part["period_end"].max())))
+    return values.where(~bad)
 
 
 def drop_empty_periods(bs: pd.DataFrame, records: list[QualityRecord], *, source: str) -> pd.DataFrame:

@@ -8,8 +8,10 @@ each data row, so that every later error can name file, sheet, column and row.
 
 from __future__ import annotations
 
+import csv
 import io
 import warnings
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,20 +30,31 @@ class RawSheet:
     ``frame`` has integer column labels 0..n-1 (position in the file) and object
     values; ``headers[j]`` is the header text of column j ('' when empty);
     ``rows[i]`` is the file row number of data row i (the header is row 1 in
-    CSV and Excel; Parquet records are numbered from 1).
+    CSV and Excel; Parquet records are numbered from 1); ``others`` are the
+    workbook's sheets that were not read (recorded by the adapters).
     """
 
     frame: pd.DataFrame
     headers: list[str]
     rows: np.ndarray
     source: Source
+    others: tuple[str, ...] = ()
 
     def column(self, j: int) -> pd.Series:
         return self.frame[j]
 
     def take(self, mask: np.ndarray) -> "RawSheet":
         """The sheet restricted to the data rows where ``mask`` is true."""
-        return RawSheet(self.frame.loc[mask].reset_index(drop=True), self.headers, self.rows[mask], self.source)
+        return RawSheet(self.frame.loc[mask].reset_index(drop=True), self.headers, self.rows[mask], self.source, self.others)
+
+    def duplicate_header(self) -> str | None:
+        """The first non-empty header that appears twice, else None."""
+        seen: set[str] = set()
+        for header in self.headers:
+            if header and header in seen:
+                return header
+            seen.add(header)
+        return None
 
 
 def check_extension(path: Path, *, role: str) -> None:
@@ -77,11 +90,23 @@ def read_sheet(path: Path, *, sheet: str | None = None, role: str = "input") -> 
         return _read_csv(path)
     if ext == ".parquet":
         return _read_parquet(path)
-    if ext == ".xlsx" or _is_xlsx(path):
-        names, cells = _read_xlsx(path, sheet)
-    else:
-        names, cells = _read_xls(path, sheet)
-    return _from_cells(cells, Source(str(path), names))
+    try:
+        if ext == ".xlsx" or _is_xlsx(path):
+            name, cells, present = _read_xlsx(path, sheet)
+        else:
+            name, cells, present = _read_xls(path, sheet)
+    except DataValidationError:
+        raise
+    except Exception as exc:  # a corrupt or truncated workbook: xlrd, openpyxl and zipfile raise many kinds
+        raise _unreadable(path, "Excel workbook", exc) from None
+    raw = _from_cells(cells, Source(str(path), name))
+    raw.others = tuple(n for n in present if n != name)
+    return raw
+
+
+def _unreadable(path: Path, kind: str, exc: Exception) -> DataValidationError:
+    return DataValidationError(f"file is not a readable {kind} ({type(exc).__name__}: {exc})", source=Source(str(path)),
+                               allowed=f"a {kind} as written by Excel, pandas or the vendor's export")
 
 
 def read_sheets(path: Path, sheets: list[str], *, role: str = "workbook") -> dict[str, RawSheet]:
@@ -90,7 +115,10 @@ def read_sheets(path: Path, sheets: list[str], *, role: str = "workbook") -> dic
     check_extension(path, role=role)
     if not path.is_file() or not _is_xlsx(path):
         return {s: read_sheet(path, sheet=s, role=role) for s in sheets}
-    wb = _open_xlsx(path)
+    try:
+        wb = _open_xlsx(path)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise _unreadable(path, "Excel workbook", exc) from None
     try:
         out = {}
         for sheet in sheets:
@@ -142,7 +170,7 @@ def _open_xlsx(path: Path):
         return openpyxl.load_workbook(io.BytesIO(path.read_bytes()), read_only=True, data_only=True, keep_links=False)
 
 
-def _read_xlsx(path: Path, sheet: str | None) -> tuple[str, list[tuple]]:
+def _read_xlsx(path: Path, sheet: str | None) -> tuple[str, list[tuple], list[str]]:
     wb = _open_xlsx(path)
     try:
         if sheet is None:
@@ -154,12 +182,12 @@ def _read_xlsx(path: Path, sheet: str | None) -> tuple[str, list[tuple]]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             cells = [tuple(r) for r in ws.iter_rows(values_only=True)]
-        return ws.title, cells
+        return ws.title, cells, list(wb.sheetnames)
     finally:
         wb.close()
 
 
-def _read_xls(path: Path, sheet: str | None) -> tuple[str, list[tuple]]:
+def _read_xls(path: Path, sheet: str | None) -> tuple[str, list[tuple], list[str]]:
     import xlrd
 
     book = xlrd.open_workbook(str(path))
@@ -184,7 +212,7 @@ def _read_xls(path: Path, sheet: str | None) -> tuple[str, list[tuple]]:
             else:
                 row.append(cell.value)
         cells.append(tuple(row))
-    return ws.name, cells
+    return ws.name, cells, names
 
 
 def _from_cells(cells: list[tuple], source: Source) -> RawSheet:
@@ -215,23 +243,37 @@ def _filled(value: object) -> bool:
 
 
 def _read_csv(path: Path) -> RawSheet:
+    """Cells as text, read with :mod:`csv` so that the header row is kept as written (pandas would
+    rename a second ``close`` to ``close.1``); ragged rows are padded."""
+    source = Source(str(path))
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", skip_blank_lines=False)
-    except pd.errors.EmptyDataError:
-        raise DataValidationError("file is empty (no header row)", source=Source(str(path)), allowed="a header row and data rows") from None
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            cells = [tuple(r) for r in csv.reader(fh)]
     except UnicodeDecodeError as exc:
-        raise DataValidationError(f"file is not UTF-8 text ({exc.reason})", source=Source(str(path)), allowed="UTF-8 encoded CSV") from None
-    headers = ["" if str(h).startswith("Unnamed: ") else str(h).strip() for h in frame.columns]
-    frame = frame.astype(object)
-    frame.columns = range(frame.shape[1])
-    rows = np.arange(2, len(frame) + 2, dtype=np.int64)
-    keep = frame.apply(lambda col: col.map(_filled)).any(axis=1).to_numpy() if len(frame) else np.zeros(0, bool)
-    return RawSheet(frame.loc[keep].reset_index(drop=True), headers, rows[keep], Source(str(path)))
+        raise DataValidationError(f"file is not UTF-8 text ({exc.reason})", source=source, allowed="UTF-8 encoded CSV") from None
+    except csv.Error as exc:
+        raise DataValidationError(f"file is not readable as CSV ({exc})", source=source, allowed="comma-separated UTF-8 text") from None
+    if not any(_filled(v) for r in cells for v in r):
+        raise DataValidationError("file is empty (no header row)", source=source, allowed="a header row and data rows")
+    return _from_cells(cells, source)
 
 
 def _read_parquet(path: Path) -> RawSheet:
-    frame = pd.read_parquet(path)
-    headers = [str(h).strip() for h in frame.columns]
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.ParquetFile(path).read()
+    except (pa.ArrowException, OSError) as exc:
+        raise _unreadable(path, "Parquet file", exc) from None
+    names = list(table.column_names)
+    if len(set(names)) < len(names):  # duplicate names survive by position (pandas metadata dropped)
+        table = table.replace_schema_metadata(None).rename_columns([str(j) for j in range(len(names))])
+    try:
+        frame = table.to_pandas()
+    except (pa.ArrowException, ValueError, TypeError, OverflowError) as exc:
+        raise _unreadable(path, "Parquet file", exc) from None
+    headers = [str(h).strip() for h in (names if len(set(names)) < len(names) else frame.columns)]
     frame = frame.reset_index(drop=True)
     frame.columns = range(frame.shape[1])
     for j in frame.columns:

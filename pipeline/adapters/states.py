@@ -39,8 +39,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline.adapters.common import as_numbers, normalize_text, record
-from pipeline.adapters.readers import read_sheet
+from measures.core.config import ConfigError
+from pipeline.adapters.common import as_numbers, normalize_text, read_table_sheet, record
 from pipeline.quality import QualityRecord
 from pipeline.schema import DataValidationError, parse_dates, parse_numbers
 from pipeline.units import UnitError, allowed_units, unit_factor
@@ -49,13 +49,13 @@ TRANSFORMS = ("level", "loss", "rolling_vol", "yield_change_loss", "carry_forwar
 SPEC_KEYS = ("name", "file", "sheet", "column", "date_column", "fallback_column", "transform", "window", "duration", "unit", "sign")
 
 
-def _fail(spec_name: str, message: str, allowed: str) -> ValueError:
-    return ValueError(f"data.market_states[{spec_name}]: {message}; allowed: {allowed}")
+def _fail(spec_name: str, message: str, allowed: str) -> ConfigError:
+    return ConfigError(f"data.market_states[{spec_name}]: {message}; allowed: {allowed}")
 
 
 def _check_spec(spec: Mapping, index: int) -> tuple[str, list[str]]:
     if not isinstance(spec, Mapping):
-        raise ValueError(f"data.market_states[{index}]={spec!r} must be a mapping; allowed keys: {', '.join(SPEC_KEYS)}")
+        raise ConfigError(f"data.market_states[{index}]={spec!r} must be a mapping; allowed keys: {', '.join(SPEC_KEYS)}")
     name = str(spec.get("name", index))
     unknown = sorted(set(spec) - set(SPEC_KEYS))
     if unknown:
@@ -88,7 +88,7 @@ def _check_spec(spec: Mapping, index: int) -> tuple[str, list[str]]:
 def _read_series(spec: Mapping, name: str, root: Path, records: list[QualityRecord]) -> pd.Series:
     path = Path(spec["file"])
     path = path if path.is_absolute() else root / path
-    raw = read_sheet(path, sheet=spec.get("sheet"), role=f"market state {name!r}")
+    raw = read_table_sheet(path, sheet=spec.get("sheet"), table="market_states", records=records, role=f"market state {name!r}")
     by_name = {normalize_text(h): j for j, h in enumerate(raw.headers) if h}
 
     def position(column: str) -> int:
@@ -109,10 +109,11 @@ def _read_series(spec: Mapping, name: str, root: Path, records: list[QualityReco
         factor = unit_factor(str(spec.get("unit", "")), "ratio")
     except UnitError as exc:
         raise _fail(name, str(exc), ", ".join(allowed_units("ratio"))) from None
-    values = parse_numbers(as_numbers(raw.column(position(spec["column"]))), ctx={**ctx, "column": spec["column"]}, rows=raw.rows, factor=factor)
+    keys = {"date": dates}
+    values = parse_numbers(as_numbers(raw.column(position(spec["column"]))), ctx={**ctx, "column": spec["column"]}, rows=raw.rows, factor=factor, keys=keys)
     if spec.get("fallback_column"):
         fb = spec["fallback_column"]
-        backup = parse_numbers(as_numbers(raw.column(position(fb))), ctx={**ctx, "column": fb}, rows=raw.rows, factor=factor)
+        backup = parse_numbers(as_numbers(raw.column(position(fb))), ctx={**ctx, "column": fb}, rows=raw.rows, factor=factor, keys=keys)
         use = values.isna() & backup.notna()
         if use.any():
             d = dates[use]
@@ -184,7 +185,7 @@ def build_market_states(
     records = quality if quality is not None else []
     root = Path(root)
     if not specs:
-        raise ValueError("data.market_states is empty; allowed: one or more state specs")
+        raise ConfigError("data.market_states is empty; allowed: one or more state specs")
     daily: dict[str, pd.Series] = {}
     carried: dict[str, pd.Series] = {}
     seen: set[str] = set()

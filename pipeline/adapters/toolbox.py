@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from measures.core.config import ConfigError
 from pipeline.adapters.canonical import named_file
 from pipeline.adapters.common import as_numbers, assign_groups, column_factor, derive_balance_sheet, file_roles, finish, record
 from pipeline.adapters.readers import RawSheet, read_sheets, sheet_names
@@ -79,6 +80,9 @@ def _wide(raw: RawSheet, *, dates: str = "date") -> tuple[pd.Series, list[str]]:
     firms = raw.headers[1:]
     if "" in firms:
         raise DataValidationError(f"column {firms.index('') + 2} has no header", source=raw.source, allowed="a firm name above every column")
+    twice = raw.duplicate_header()
+    if twice is not None:
+        raise DataValidationError(f"header {twice!r} appears twice", source=raw.source, column=twice, allowed="one column per firm")
     return parsed, firms
 
 
@@ -142,13 +146,13 @@ def _state_signs(signs: object, names: list[str], source: Source) -> dict[str, i
     if signs is None:
         return {}
     if not isinstance(signs, dict):
-        raise ValueError(f"data.files.state_signs={signs!r} is not allowed; allowed: a mapping state name → +1 or -1")
+        raise ConfigError(f"data.files.state_signs={signs!r} is not allowed; allowed: a mapping state name → +1 or -1")
     unknown = sorted(set(signs) - set(names))
     if unknown:
         raise DataValidationError(f"data.files.state_signs names unknown state(s) {', '.join(unknown)}", source=source, allowed=f"state variables of the sheet: {', '.join(names)}")
     for name, sign in signs.items():
         if sign not in (1, -1):
-            raise ValueError(f"data.files.state_signs.{name}={sign!r} is not allowed; allowed values: 1, -1")
+            raise ConfigError(f"data.files.state_signs.{name}={sign!r} is not allowed; allowed values: 1, -1")
     return {str(k): int(v) for k, v in signs.items()}
 
 

@@ -40,10 +40,11 @@ from pipeline.adapters.common import (
     finish,
     ignored_columns,
     normalize_text,
+    read_table_sheet,
     record,
     schema_kind,
 )
-from pipeline.adapters.readers import RawSheet, read_sheet
+from pipeline.adapters.readers import RawSheet
 from pipeline.params import DataConfig
 from pipeline.quality import QualityRecord
 from pipeline.schema import ROW, DataValidationError, Source, build_table, parse_dates
@@ -134,10 +135,12 @@ def header_key(header: str) -> tuple[str, str]:
     return _PREFIX.sub("", name), unit
 
 
-def read_role(raw: RawSheet, role: str, *, money_unit: str, records: list[QualityRecord]) -> tuple[pd.DataFrame, dict[str, float]]:
-    """Map one export onto canonical columns (plus ``__row__``), dates parsed, rows sorted by key.
+def read_role(raw: RawSheet, role: str, *, money_unit: str, records: list[QualityRecord]) -> tuple[pd.DataFrame, dict[str, float], dict[str, str]]:
+    """Map one export onto canonical columns (plus ``__row__``), dates parsed, rows sorted by key;
+    also the unit factors and the source label of each column.
 
-    Footer rows (no date and no value, e.g. ``数据来源：Wind资讯``) are dropped and recorded.
+    Footer rows (no date and no value, e.g. ``数据来源：Wind资讯``) are dropped and recorded. A mapped
+    header given twice raises; a second alias of a column (``总市值1`` after ``总市值``) is ignored (recorded).
     """
     table = ROLE_TABLE[role]
     mapping = HEADERS[role]
@@ -147,8 +150,15 @@ def read_role(raw: RawSheet, role: str, *, money_unit: str, records: list[Qualit
     for j, header in enumerate(raw.headers):
         name, unit = header_key(header)
         column = mapping.get(name)
-        if column is None or column in where:
+        if column is None:
             unused.append(j)
+            continue
+        if column in where:
+            first = raw.headers[where[column]]
+            if header_key(first)[0] == name:
+                raise DataValidationError(f"header {header!r} appears twice (columns {where[column] + 1} and {j + 1})", source=raw.source, table=table,
+                                          column=header, allowed="each mapped header once")
+            records.append(record(table, "ignored", "alias_column", f"{raw.source}: column {header!r} ignored: {column} is read from column {first!r}"))
             continue
         where[column], units[column] = j, unit
     missing = [c for c in REQUIRED[role] if c not in where]
@@ -176,15 +186,17 @@ def read_role(raw: RawSheet, role: str, *, money_unit: str, records: list[Qualit
         for c in where
         if c != "name"
     }
+    labels = {c: split_header(raw.headers[j])[0] for c, j in where.items()}
     for c in values:
         frame[c] = as_numbers(frame[c])
-    frame[date_col] = parse_dates(frame[date_col], ctx={"source": raw.source, "table": table, "column": raw.headers[where[date_col]]}, rows=frame[ROW].to_numpy())
+    keys = {"bank": frame["bank_id"]} if "bank_id" in frame.columns else None
+    frame[date_col] = parse_dates(frame[date_col], ctx={"source": raw.source, "table": table, "column": raw.headers[where[date_col]]}, rows=frame[ROW].to_numpy(), keys=keys)
     if "bank_id" in frame.columns:
         frame["bank_id"] = frame["bank_id"].map(lambda v: v.strip() if isinstance(v, str) else v)
         frame = frame.sort_values(["bank_id", date_col], kind="mergesort", key=lambda s: s.astype(str) if s.name == "bank_id" else s)
     else:
         frame = frame.sort_values(date_col, kind="mergesort")
-    return frame.reset_index(drop=True), factors
+    return frame.reset_index(drop=True), factors, labels
 
 
 def _blank(value: object) -> bool:
@@ -228,8 +240,8 @@ def load(config: DataConfig, *, root: Path):
     money = config.money_unit
 
     where = _locate(raw_dir, "prices", files, records)
-    raw = read_sheet(where[0], sheet=where[1], role="prices")
-    frame, factors = read_role(raw, "prices", money_unit=money, records=records)
+    raw = read_table_sheet(where[0], sheet=where[1], table="prices", records=records)
+    frame, factors, _ = read_role(raw, "prices", money_unit=money, records=records)
     tables["banks"] = _build_banks(frame, config, records, raw.source)
     tables["prices"] = build_table(frame.drop(columns=["name"], errors="ignore"), "prices", source=raw.source, factors=factors)
     sources["banks"] = sources["prices"] = raw.source
@@ -240,10 +252,10 @@ def load(config: DataConfig, *, root: Path):
         where = _locate(raw_dir, role, files, records)
         if where is None:
             continue
-        raw = read_sheet(where[0], sheet=where[1], role=role)
-        frame, factors = read_role(raw, role, money_unit=money, records=records)
+        raw = read_table_sheet(where[0], sheet=where[1], table="balance_sheet", records=records, role=role)
+        frame, factors, labels = read_role(raw, role, money_unit=money, records=records)
         check_known_banks(frame, known, source=raw.source, table="balance_sheet")
-        part = build_table(frame.drop(columns=["name"], errors="ignore"), "balance_sheet", source=raw.source, factors=factors)
+        part = build_table(frame.drop(columns=["name"], errors="ignore"), "balance_sheet", source=raw.source, factors=factors, headers=labels)
         if parts:
             dup = [c for c in part.columns if c in parts[0].columns and c not in ("bank_id", "period_end")]
             if dup:
@@ -262,8 +274,8 @@ def load(config: DataConfig, *, root: Path):
 
     where = _locate(raw_dir, "system", files, records)
     if where is not None:
-        raw = read_sheet(where[0], sheet=where[1], role="system")
-        frame, factors = read_role(raw, "system", money_unit=money, records=records)
+        raw = read_table_sheet(where[0], sheet=where[1], table="system", records=records)
+        frame, factors, _ = read_role(raw, "system", money_unit=money, records=records)
         if "bank_id" in frame.columns:
             codes = sorted(set(frame["bank_id"].astype(str)))
             if len(codes) > 1:
