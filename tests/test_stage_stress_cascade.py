@@ -191,7 +191,9 @@ def test_balance_sheet_exclusions_are_recorded(tmp_path, default_root):
     assert out["cascade_matrix"]["n_banks"].iloc[0] == 14
     excluded = quality[quality.action == "excluded"].set_index("bank_id")["reason"].to_dict()
     assert excluded == {ids[0]: "missing_interbank_margin", ids[1]: "non_positive_equity"}
-    assert quality.loc[quality.bank_id == ids[2], "reason"].tolist() == ["missing_securities"]
+    filled = quality[quality.bank_id == ids[2]]
+    assert filled["reason"].tolist() == ["fill_securities"] and filled["action"].tolist() == ["filled"]
+    assert "set to 0 x total_assets (stress.cascade.fill)" in filled["detail"].iloc[0]
     assert set(out["cascade_surface"]["system"]) == {"all", "without_largest"}
 
 
@@ -208,7 +210,10 @@ def test_balance_sheet_exclusions_are_recorded(tmp_path, default_root):
         ({"threshold": 1.0}, "threshold"),
         ({"market_depth": 0.5}, "market_depth"),
         ({"period": "yesterday"}, "is not a date"),
-        ({"source": "files"}, "source='files' is not allowed"),
+        ({"source": "files"}, "source='files' is not allowed; allowed values: 'auto', 'synthetic', 'balance_sheet'"),
+        ({"fill": {"equity": {"share": 0.1, "of": "total_assets"}}}, "fill key='equity' is not allowed"),
+        ({"fill": {"securities": {"share": 0.1, "of": "deposits"}}}, r"fill.securities: of='deposits'"),
+        ({"fill": {"securities": 0.1}}, "must be a mapping"),
     ],
 )
 def test_bad_params_raise(tmp_path, override, match):
@@ -219,7 +224,7 @@ def test_bad_params_raise(tmp_path, override, match):
 def test_bad_period_is_not_estimable(tmp_path, default_root):
     root = canonical(default_root, tmp_path / "root")
     assert_not_estimable(run_stage(root, "stress_cascade", **{GROUP: dict(source="balance_sheet", period="1999-12-31")}), r"stress.cascade.period='1999-12-31': no balance_sheet rows")
-    assert_not_estimable(run_stage(tmp_path / "empty", "stress_cascade", **{GROUP: dict(source="balance_sheet")}), "needs the canonical balance_sheet table")
+    assert_not_estimable(run_stage(tmp_path / "empty", "stress_cascade", **{GROUP: dict(source="balance_sheet")}), "stress.cascade: the dataset has no balance_sheet table")
 
 
 def test_params_yaml_group_is_the_study_config():

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import copy_root, repo_params, run_stage
+from conftest import assert_not_estimable, copy_root, repo_params, run_stage
 from measures.core.config import ConfigError
 from measures.stress import fire_sale
 from measures.stress.firesale_curve import fire_sale_regions
@@ -20,7 +20,7 @@ from pipeline.artifacts import artifact
 from pipeline.io import read_parquet, read_provenance
 from pipeline.simulator.stress_banks import GROUP_COUNTS, SECTOR_COLUMNS, SECTOR_CORRELATIONS, simulate_firesale_banks
 from pipeline.schema import DataValidationError
-from pipeline.stage import StageInputError
+from pipeline.stage import not_estimable_mark
 
 FIXTURES = Path(__file__).parent / "fixtures" / "stress_firesale"
 GROUP = "stress.firesale"
@@ -175,11 +175,14 @@ def test_balance_sheet_source_on_default_data(canonical_root):
         read_provenance(canonical_root / artifact("balance_sheet").path)["data_source"]
 
 
-def test_balance_sheet_source_without_the_table_exits_cleanly(tmp_path):
+def test_bad_input_balance_sheet_table_absent_is_not_estimable(tmp_path):
     root = tmp_path / "empty"
-    with pytest.raises(StageInputError, match="no balance_sheet table"):
-        firesale(root, source="balance_sheet")
+    ctx = run_stage(root, "stress_firesale", **{GROUP: {"source": "balance_sheet"}})
+    assert_not_estimable(ctx, r"stress.firesale: the dataset has no balance_sheet table \(records: "
+                              r"data/processed/quality/stress_firesale.parquet\)")
     assert (root / artifact("quality/stress_firesale").path).is_file()
+    assert not_estimable_mark(root / artifact("firesale").path, artifact("firesale"))["needs"].startswith(
+        "a balance_sheet table with total_assets")
 
 
 def test_eba_source_reads_space_separated_file(tmp_path):
@@ -216,7 +219,7 @@ def test_the_eba_file_becomes_a_dependency_of_the_stage():
 @pytest.mark.parametrize(
     "changes, match",
     [
-        ({"source": "bloomberg"}, "source='bloomberg' is not allowed; allowed values: 'synthetic', 'balance_sheet', 'eba'"),
+        ({"source": "bloomberg"}, "source='bloomberg' is not allowed; allowed values: 'auto', 'synthetic', 'balance_sheet', 'eba'"),
         ({"alpha": {"start": 0.1, "stop": 0.05, "step": 0.01}}, "stop >= start"),
         ({"fill": {"securities": {"share": 2, "of": "total_assets"}}}, "share"),
         ({"fill": {"capital": {"share": 0.1, "of": "equity"}}}, "allowed values: 'total_assets', 'loans'"),
