@@ -14,6 +14,7 @@ from conftest import assert_not_estimable, copy_root, repo_params, run_stage
 from measures.core.config import ConfigError
 from pipeline.artifacts import artifact
 from pipeline.io import read_parquet, read_provenance, write_parquet
+from pipeline.stage import not_estimable_mark
 from pipeline.simulator.network_banks import GROUP_COUNTS, simulate_network_banks
 
 GROUP = "stress.cascade"
@@ -195,6 +196,66 @@ def test_balance_sheet_exclusions_are_recorded(tmp_path, default_root):
     assert filled["reason"].tolist() == ["fill_securities"] and filled["action"].tolist() == ["filled"]
     assert "set to 0 x total_assets (stress.cascade.fill)" in filled["detail"].iloc[0]
     assert set(out["cascade_surface"]["system"]) == {"all", "without_largest"}
+
+
+FILES = {"data": {"source": "files"}}  # the stage reads data.source alone: the canonical tables of default_root stand in
+
+
+def test_auto_source_follows_the_data_source(tmp_path, default_root):
+    root = canonical(default_root, tmp_path / "root")
+    ctx = run_stage(root, "stress_cascade", **FILES, **{GROUP: dict(n_largest=5, **SMALL)})
+    assert ctx.not_estimable_reason is None
+    out, quality = outputs(root)
+    assert out["cascade_matrix"]["n_banks"].iloc[0] == 16 and len(out["debtrank"]) == 16
+    assert read_provenance(root / artifact("debtrank").path)["data_source"]["kind"] == "synthetic"  # the ingested tables'
+    assert read_provenance(root / artifact("debtrank").path)["data_source"] == \
+        read_provenance(root / artifact("balance_sheet").path)["data_source"]
+    assert "simulated_input" not in set(quality["reason"])
+
+
+def test_explicit_synthetic_source_with_files_data_is_labelled_simulated(tmp_path):
+    run_stage(tmp_path, "stress_cascade", **FILES, **{GROUP: dict(source="synthetic", **SMALL)})
+    out, quality = outputs(tmp_path)
+    assert out["cascade_matrix"]["n_banks"].iloc[0] == 263
+    assert read_provenance(tmp_path / artifact("debtrank").path)["data_source"]["kind"] == "synthetic"
+    flag = quality[quality.reason == "simulated_input"]
+    assert flag["action"].tolist() == ["flagged"] and "stress.cascade.source = synthetic while data.source = files" in \
+        flag["detail"].iloc[0]
+
+
+def test_bad_input_interbank_columns_missing_is_not_estimable(tmp_path, default_root):
+    root = canonical(default_root, tmp_path / "root")
+    path = root / artifact("balance_sheet").path
+    write_parquet(read_parquet(path).drop(columns=["interbank_assets", "interbank_liabilities"]), path,
+                  key=["bank_id", "period_end"])
+    reason = assert_not_estimable(run_stage(root, "stress_cascade", **FILES, **{GROUP: SMALL}),
+                                  r"^stress.cascade needs at least 2 banks with complete balance sheets in any period "
+                                  r"of balance_sheet \(.*\); got 0 at .*: interbank_assets: absent from balance_sheet; "
+                                  r"interbank_liabilities: absent from balance_sheet \(records: "
+                                  r"data/processed/quality/stress_cascade.parquet\)$")
+    mark = not_estimable_mark(root / artifact("cascade_surface").path, artifact("cascade_surface"))
+    assert mark["reason"] == reason and "interbank_assets" in mark["needs"]
+    assert (root / artifact("quality/stress_cascade").path).is_file()
+
+
+def test_check_hook_says_what_the_stage_will_run_on(default_root):
+    from pipeline.schema import CanonicalData
+    from pipeline.stage import configs_for, load_stage
+
+    stage = load_stage("stress_cascade")
+    c = default_root / "data/interim/canonical"
+    data = CanonicalData(banks=read_parquet(c / "banks.parquet"), prices=pd.DataFrame(),
+                         balance_sheet=read_parquet(c / "balance_sheet.parquet"))
+
+    def lines(**overrides):
+        return stage.check(data, configs_for(stage, repo_params(**overrides)))
+
+    assert lines() == [("estimates", "SIMULATED data (pipeline.simulator.network_banks, seed 20190101): cascade on "
+                                     "the 263-bank 2019 cross-section")]
+    assert "NOT your balance sheets" in lines(data={"source": "files"}, **{GROUP: {"source": "synthetic"}})[0][1]
+    last = data.balance_sheet["period_end"].max().date()
+    assert lines(data={"source": "files"})[0] == ("estimates", f"cascade on 16 banks at {last} (one cross-section)")
+    assert lines(data={"source": "files"}, **{GROUP: {"period": "1999-12-31"}})[0][0] == "cannot"
 
 
 @pytest.mark.parametrize(
