@@ -592,4 +592,4 @@ def test_bad_input_cascade_balance_sheet_without_interbank_columns_is_not_estima
     # without the default zero fills a missing securities figure excludes the bank (recorded)
     none = balance_sheet_inputs(_sheets(), period="2019-12-31", fill={})
     assert none.reason.startswith("stress.cascade needs at least 2 banks with complete balance sheets at "
-                                  "stress.cascade.period 2019-12-31; got 0 at 2019-12-31: real_estate_loans: absent")
+                                  "stress.cascade.period 2019-12-31; got 0: real_estate_loans: absent")

@@ -4,6 +4,7 @@ The science (network, scenarios, boundaries) is tested in tests/test_cascade.py.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -329,6 +330,50 @@ def test_cn_banks_interbank_matrix_2014_and_2013(tmp_path, shared_data):
         assert set(hier.loc[(hier.scenario == "largest_1") & (hier.layer == 1), "bank_id"]) == {"601398.SH"}
     # 2014-12-31: interbank margins for 5 banks only, and no total assets or equity: nothing to run
     late = canonical(source, tmp_path / "late")
-    assert_not_estimable(run_stage(late, "stress_cascade", **{GROUP: dict(period="2014-12-31", **real)}), "at least 2 banks")
-    q = read_parquet(late / artifact("quality/stress_cascade").path)
-    assert q["action"].eq("excluded").sum() == 5
+    reason = assert_not_estimable(run_stage(late, "stress_cascade", **{GROUP: dict(period="2014-12-31", **real)}),
+                                  "at least 2 banks with complete balance sheets at stress.cascade.period 2014-12-31; got 0")
+    assert reason.startswith("stress.cascade needs at least 2 banks with complete balance sheets at stress.cascade.period "
+                             "2014-12-31; got 0: total_assets: missing for every bank in 2014; equity: missing for "
+                             "every bank in 2014")
+    assert read_parquet(late / artifact("quality/stress_cascade").path)["action"].tolist() == ["not_estimable"]
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_cn_banks_auto_source_runs_on_the_latest_usable_period_with_fills(tmp_path_factory, shared_data):
+    from test_stage_stress_firesale import cn_data, ingested
+
+    data = cn_data(shared_data)
+    root = ingested(tmp_path_factory, "cn_cascade", data)
+    ctx = run_stage(root, "stress_cascade", data=data)  # only the data section changed
+    assert ctx.not_estimable_reason is None
+    out, quality = outputs(root)
+    m = out["cascade_matrix"].iloc[0]
+    # 2014-12-31 lacks total assets for 5 banks; 2014-09-30 is the latest period with the inputs, 5 banks lack margins
+    assert m["period_end"] == pd.Timestamp("2014-09-30") and m["n_banks"] == 11
+    assert quality.loc[quality.reason == "later_periods_incomplete", "n_rows"].tolist() == [5]
+    assert sorted(quality.loc[quality.reason == "missing_interbank_margin", "bank_id"]) == \
+        ["000001.SZ", "600000.SH", "600036.SH", "601288.SH", "601998.SH"]
+    fills = quality[quality.action == "filled"]
+    assert fills.groupby("reason")["bank_id"].nunique().to_dict() == {"fill_real_estate_loans": 11, "fill_securities": 11}
+    assert read_provenance(root / artifact("debtrank").path)["data_source"]["kind"] == "files"
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_us_toolbox_auto_source_is_not_estimable_and_says_what_is_missing(tmp_path_factory, shared_data):
+    from test_stage_stress_firesale import ingested, us_data
+
+    data = us_data(shared_data)
+    root = ingested(tmp_path_factory, "us_cascade", data)
+    reason = assert_not_estimable(run_stage(root, "stress_cascade", data=data), re.escape(
+        "stress.cascade needs at least 2 banks with complete balance sheets in any period of balance_sheet "
+        "(73 periods from 2001-12-31 to 2019-12-31); got 0 at 2019-12-31: "))
+    assert reason.endswith("loans: absent from balance_sheet; interbank_assets: absent from balance_sheet; "
+                           "interbank_liabilities: absent from balance_sheet; real_estate_loans: absent from "
+                           "balance_sheet; securities: absent from balance_sheet "
+                           "(records: data/processed/quality/stress_cascade.parquet)")
+    assert "total_assets: missing for 1 of 20 banks (LEH)" in reason
+    mark = not_estimable_mark(root / artifact("debtrank").path, artifact("debtrank"))
+    assert mark["needs"].startswith("balance_sheet columns total_assets, equity, loans, interbank_assets and "
+                                    "interbank_liabilities for at least 2 banks in one period")

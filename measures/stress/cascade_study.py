@@ -283,7 +283,8 @@ def balance_sheet_inputs(bs: pd.DataFrame | None, banks: pd.DataFrame | None = N
             f"in any period of balance_sheet ({periods_text(filled['period_end'])})"
         return InputPlan(frame=empty, events=_events(rows), needs=NEEDS, period=when,
                          reason=f"stress.cascade needs at least 2 banks with complete balance sheets {where}; got "
-                                f"{int(usable[at].sum())} at {when.date()}: " + "; ".join(gaps))
+                                f"{int(usable[at].sum())}{'' if period is not None else f' at {when.date()}'}: "
+                                + "; ".join(gaps))
     frame, fills = apply_fills(bs[bs["period_end"] == when], rules, where="stress.cascade.fill")
     frame = _with_inputs(frame)
 
