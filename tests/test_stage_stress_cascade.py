@@ -240,21 +240,14 @@ def test_bad_input_interbank_columns_missing_is_not_estimable(tmp_path, default_
 
 
 def test_check_hook_says_what_the_stage_will_run_on(default_root):
-    from pipeline.schema import CanonicalData
-    from pipeline.stage import configs_for, load_stage
+    from test_stage_stress_firesale import check_with
 
-    stage = load_stage("stress_cascade")
-    c = default_root / "data/interim/canonical"
-    data = CanonicalData(banks=read_parquet(c / "banks.parquet"), prices=pd.DataFrame(),
-                         balance_sheet=read_parquet(c / "balance_sheet.parquet"))
-
-    def lines(**overrides):
-        return stage.check(data, configs_for(stage, repo_params(**overrides)))
-
+    lines = check_with("stress_cascade", default_root)
+    data = read_parquet(default_root / artifact("balance_sheet").path)
     assert lines() == [("estimates", "SIMULATED data (pipeline.simulator.network_banks, seed 20190101): cascade on "
                                      "the 263-bank 2019 cross-section")]
     assert "NOT your balance sheets" in lines(data={"source": "files"}, **{GROUP: {"source": "synthetic"}})[0][1]
-    last = data.balance_sheet["period_end"].max().date()
+    last = data["period_end"].max().date()
     assert lines(data={"source": "files"})[0] == ("estimates", f"cascade on 16 banks at {last} (one cross-section)")
     assert lines(data={"source": "files"}, **{GROUP: {"period": "1999-12-31"}})[0][0] == "cannot"
 
@@ -306,14 +299,9 @@ def test_params_yaml_group_is_the_study_config():
 @pytest.mark.realdata
 @pytest.mark.slow
 def test_cn_banks_interbank_matrix_2014_and_2013(tmp_path, shared_data):
-    data = {
-        "source": "files", "format": "wind", "raw_dir": str(shared_data / "cn-banks" / "wind-exports"),
-        "currency": "CNY", "start": "2007-01-01", "end": None, "publication_lag_days": 120,
-        "bank_groups": {"state-owned": ["601288.SH", "601328.SH", "601398.SH", "601939.SH", "601988.SH"],
-                        "joint-stock": ["000001.SZ", "600000.SH", "600015.SH", "600016.SH", "600036.SH", "601166.SH",
-                                        "601818.SH", "601998.SH"],
-                        "city": ["002142.SZ", "601009.SH", "601169.SH"]},
-        "market_states": []}
+    from test_stage_stress_firesale import cn_data
+
+    data = {**cn_data(shared_data), "market_states": []}
     source = tmp_path / "source"
     run_stage(source, "ingest", data=data)
     real = {"source": "balance_sheet", "residual_assets": "securities", "n_largest": 5,

@@ -231,18 +231,23 @@ def test_bad_input_balance_sheet_columns_missing_is_not_estimable(canonical_root
     assert q.loc[q.reason == "fill_liquid_assets", "n_rows"].sum() == len(read(canonical_root, "firesale_inputs"))
 
 
+def check_with(name: str, root: Path):
+    """``lines(**overrides)``: the check hook of stage ``name`` on the canonical tables under ``root``."""
+    from pipeline.schema import CanonicalData
+    from pipeline.stage import configs_for, load_stage
+
+    stage = load_stage(name)
+    c = root / "data/interim/canonical"
+    data = CanonicalData(banks=read_parquet(c / "banks.parquet"), prices=pd.DataFrame(),
+                         balance_sheet=read_parquet(c / "balance_sheet.parquet"))
+    return lambda **overrides: stage.check(data, configs_for(stage, repo_params(**overrides)))
+
+
 def test_check_hook_says_what_the_stage_will_run_on(default_root):
     from pipeline.schema import CanonicalData
     from pipeline.stage import configs_for, load_stage
 
-    stage = load_stage("stress_firesale")
-    c = default_root / "data/interim/canonical"
-    data = CanonicalData(banks=read_parquet(c / "banks.parquet"), prices=pd.DataFrame(),
-                         balance_sheet=read_parquet(c / "balance_sheet.parquet"))
-
-    def lines(**overrides):
-        return stage.check(data, configs_for(stage, repo_params(**overrides)))
-
+    lines = check_with("stress_firesale", default_root)
     default = lines()
     assert default[0][0] == "estimates" and default[0][1].startswith(
         "SIMULATED data (pipeline.simulator.stress_banks, seed 20120000): fire sale on 39 banks in 2012-2020")
@@ -250,7 +255,8 @@ def test_check_hook_says_what_the_stage_will_run_on(default_root):
     own = lines(data={"source": "files"})
     assert own[0][0] == "estimates" and own[0][1].startswith("fire sale on 16 banks in 2012-2020")
     assert ("skips", "outside_years") in {(k, t.split(":")[0]) for k, t in own}
-    cannot = stage.check(CanonicalData(banks=data.banks, prices=data.prices),
+    stage = load_stage("stress_firesale")
+    cannot = stage.check(CanonicalData(banks=pd.DataFrame(), prices=pd.DataFrame()),
                          configs_for(stage, repo_params(data={"source": "files"})))
     assert cannot == [("cannot", "stress.firesale: the dataset has no balance_sheet table; needs: a balance_sheet table "
                                  "with total_assets, equity, liquid_assets, interbank_assets, loans, securities and "
@@ -365,34 +371,40 @@ def us_root(tmp_path_factory, shared_data) -> Path:
 CN_MISSING = "000001.SZ, 600000.SH, 600036.SH, 601288.SH, 601998.SH"
 
 
+def assert_firesale_not_estimable(root: Path, data: dict, expected: str) -> None:
+    """Only the data section changed: the stage is not estimable with exactly ``expected``, its quality file exists."""
+    records = "(records: data/processed/quality/stress_firesale.parquet)"
+    assert_not_estimable(run_stage(root, "stress_firesale", data=data), "^" + re.escape(f"{expected} {records}") + "$")
+    q = read(root, "quality/stress_firesale")
+    assert "not_estimable" in set(q["action"]) and "simulated_input" not in set(q["reason"])
+
+
 @pytest.mark.realdata
 @pytest.mark.slow
 def test_cn_banks_auto_source_is_not_estimable_and_says_what_is_missing(cn_root, shared_data):
-    # only the data section changed: the Wind exports have no liquid assets, securities or real-estate loans
-    ctx = run_stage(cn_root, "stress_firesale", data=cn_data(shared_data))
-    assert_not_estimable(ctx, "^" + re.escape(
+    # the Wind exports have no liquid assets, securities or real-estate loans
+    assert_firesale_not_estimable(cn_root, cn_data(shared_data), (
         "stress.firesale: no year has at least 2 banks with valid inputs in years 2012-2014: "
         f"total_assets: missing for 5 of 16 banks ({CN_MISSING}) in 2014; equity: missing for 5 of 16 banks "
         f"({CN_MISSING}) in 2014; liquid_assets: absent from balance_sheet; securities: absent from balance_sheet; "
-        "real_estate_loans: absent from balance_sheet (records: data/processed/quality/stress_firesale.parquet)") + "$")
+        "real_estate_loans: absent from balance_sheet"))
     mark = not_estimable_mark(cn_root / artifact("firesale").path, artifact("firesale"))
     assert mark["needs"].startswith("balance_sheet columns total_assets, equity, liquid_assets, securities, "
                                     "real_estate_loans for at least 2 banks in a year")
     q = read(cn_root, "quality/stress_firesale")
-    assert q.loc[q.reason == "missing_input", "n_rows"].sum() == 37 and "simulated_input" not in set(q["reason"])
+    assert q.loc[q.reason == "missing_input", "n_rows"].sum() == 37
 
 
 @pytest.mark.realdata
 @pytest.mark.slow
 def test_us_toolbox_auto_source_is_not_estimable_and_says_what_is_missing(us_root, shared_data):
-    ctx = run_stage(us_root, "stress_firesale", data=us_data(shared_data))
-    assert_not_estimable(ctx, "^" + re.escape(
+    # the toolbox workbook has total assets and equity only
+    assert_firesale_not_estimable(us_root, us_data(shared_data), (
         "stress.firesale: no year has at least 2 banks with valid inputs in years 2012-2019: "
         "total_assets: missing for 1 of 20 banks (LEH) in 2012-2019; equity: missing for 1 of 20 banks (LEH) in "
         "2012-2019; liquid_assets: absent from balance_sheet; interbank_assets: absent from balance_sheet; "
         "loans: absent from balance_sheet; securities: absent from balance_sheet; real_estate_loans: absent from "
-        "balance_sheet (records: data/processed/quality/stress_firesale.parquet)") + "$")
-    assert (us_root / artifact("quality/stress_firesale").path).is_file()
+        "balance_sheet"))
 
 
 @pytest.mark.realdata

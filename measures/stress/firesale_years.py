@@ -159,11 +159,9 @@ def _year_end(year: int | None) -> pd.Timestamp | None:
     return pd.Timestamp(f"{year}-12-31") if year is not None else None
 
 
-def _event(bank: object, year: int | None, n: int, action: str, reason: str, detail: str,
-           last_year: int | None = None) -> dict[str, Any]:
+def _event(bank: object, year: int | None, n: int, action: str, reason: str, detail: str) -> dict[str, Any]:
     start = _year_end(year)
-    end = _year_end(last_year) if last_year is not None else start
-    return {"bank_id": None if bank is None else str(bank), "date_start": start, "date_end": end, "n_rows": int(n),
+    return {"bank_id": None if bank is None else str(bank), "date_start": start, "date_end": start, "n_rows": int(n),
             "action": action, "reason": reason, "detail": detail}
 
 
