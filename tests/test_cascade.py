@@ -4,6 +4,7 @@ hierarchy, failure boundaries, errors, and a 263-bank synthetic cross-section.""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from measures.core.status import FitStatus, is_failed
@@ -545,3 +546,50 @@ def test_residual_assets_to_securities() -> None:
     rest = (frame["total_assets"] - frame["loans"] - frame["securities"] - frame["interbank_assets"]).clip(lower=0)
     np.testing.assert_allclose(moved["securities"], frame["securities"] + rest)
     assert with_residual_assets(frame, "other") is frame
+
+
+# ----------------------------------------------------------------------------- balance-sheet inputs
+
+
+def _sheets() -> pd.DataFrame:
+    when = pd.to_datetime(["2019-12-31"] * 3 + ["2020-06-30"] * 3)
+    return pd.DataFrame({"bank_id": ["A", "B", "C"] * 2, "period_end": when,
+                         "total_assets": [100.0, 80.0, 60.0] * 2, "equity": [8.0, 6.0, 5.0] * 2,
+                         "loans": [50.0, 40.0, 30.0] * 2,
+                         "interbank_assets": [5.0, 4.0, 3.0, 5.0, np.nan, np.nan],
+                         "interbank_liabilities": [4.0, 5.0, 3.0, 4.0, np.nan, np.nan]})
+
+
+def test_balance_sheet_inputs_latest_usable_period_and_zero_fills():
+    from measures.stress.cascade_study import balance_sheet_inputs
+
+    plan = balance_sheet_inputs(_sheets())
+    assert plan.reason is None and plan.period == pd.Timestamp("2019-12-31") and len(plan.frame) == 3
+    assert (plan.frame["securities"] == 0).all() and (plan.frame["real_estate_loans"] == 0).all()
+    filled = plan.events[plan.events["action"] == "filled"]
+    assert sorted(filled["reason"].unique()) == ["fill_real_estate_loans", "fill_securities"] and len(filled) == 6
+    assert (filled["date_start"] == pd.Timestamp("2019-12-31")).all()
+    later = plan.events[plan.events["reason"] == "later_periods_incomplete"]
+    assert later["n_rows"].tolist() == [3] and "2020-06-30" in later["detail"].iloc[0]
+    assert plan.check_lines()[0] == ("estimates", "cascade on 3 banks at 2019-12-31 (one cross-section)")
+
+
+def test_bad_input_cascade_balance_sheet_without_interbank_columns_is_not_estimable():
+    from measures.stress.cascade_study import DEFAULT_FILL, balance_sheet_inputs
+
+    plan = balance_sheet_inputs(_sheets().drop(columns=["interbank_assets", "interbank_liabilities"]))
+    assert plan.reason.startswith("stress.cascade needs at least 2 banks with complete balance sheets in any period "
+                                  "of balance_sheet (2019-12-31, 2020-06-30); got 0 at 2020-06-30: ")
+    assert "interbank_assets: absent from balance_sheet; interbank_liabilities: absent from balance_sheet" in plan.reason
+    assert plan.needs.startswith("balance_sheet columns total_assets, equity, loans, interbank_assets")
+    # a fill rule for the interbank margins makes it estimable, and each fill is recorded
+    fill = {**DEFAULT_FILL, "interbank_assets": {"share": 0.05, "of": "total_assets"},
+            "interbank_liabilities": {"share": 0.05, "of": "total_assets"}}
+    ok = balance_sheet_inputs(_sheets().drop(columns=["interbank_assets", "interbank_liabilities"]), fill=fill)
+    assert ok.reason is None and ok.period == pd.Timestamp("2020-06-30")
+    assert ok.frame["interbank_assets"].tolist() == [5.0, 4.0, 3.0]
+    assert set(ok.events.loc[ok.events["action"] == "filled", "reason"]) == {"fill_interbank_assets", "fill_interbank_liabilities", "fill_real_estate_loans", "fill_securities"}
+    # without the default zero fills a missing securities figure excludes the bank (recorded)
+    none = balance_sheet_inputs(_sheets(), period="2019-12-31", fill={})
+    assert none.reason.startswith("stress.cascade needs at least 2 banks with complete balance sheets at "
+                                  "stress.cascade.period 2019-12-31; got 0: real_estate_loans: absent")

@@ -619,3 +619,74 @@ def test_eba_inputs_record_the_mapping():
     frame, events = eba_inputs(eba, EbaMapping(year=2017))
     assert frame["year"].tolist() == [2017] and "government_bonds" not in frame
     assert events["reason"].tolist() == ["eba_mapping"] and events["date_start"].iloc[0] == pd.Timestamp("2017-12-31")
+
+
+# ------------------------------------------------------------------ coverage: source, fills, gaps (shared with the cascade)
+
+
+def test_resolve_source_follows_the_data_source():
+    from measures.stress.coverage import resolve_source
+
+    assert resolve_source("auto", "files") == "balance_sheet"
+    assert resolve_source("auto", "synthetic") == "synthetic"
+    assert resolve_source("synthetic", "files") == "synthetic" and resolve_source("eba", "synthetic") == "eba"
+
+
+def test_apply_fills_records_bank_periods_column_and_rule():
+    from measures.stress.coverage import FillRule, apply_fills
+
+    frame = pd.DataFrame({"bank_id": ["A", "A", "A", "B"],
+                          "period_end": pd.to_datetime(["2010-12-31", "2011-12-31", "2013-12-31", "2011-12-31"]),
+                          "total_assets": [100.0, 110.0, 120.0, 50.0], "securities": [np.nan, np.nan, np.nan, 5.0],
+                          "loans": [60.0, np.nan, 70.0, 30.0]})
+    rules = {"securities": FillRule(share=0.2, of="total_assets"), "real_estate_loans": FillRule(share=0.5, of="loans")}
+    out, events = apply_fills(frame, rules, where="stress.x.fill")
+    assert out["securities"].tolist() == [20.0, 22.0, 24.0, 5.0]
+    assert out["real_estate_loans"].tolist()[:1] == [30.0] and np.isnan(out["real_estate_loans"].iloc[1])  # no base
+    sec = events[events["reason"] == "fill_securities"].iloc[0]
+    assert (sec["bank_id"], sec["n_rows"], sec["action"]) == ("A", 3, "filled")
+    assert sec["date_start"] == pd.Timestamp("2010-12-31") and sec["date_end"] == pd.Timestamp("2013-12-31")
+    assert sec["detail"] == "securities missing in 2010-2011, 2013; set to 0.2 x total_assets (stress.x.fill)"
+    assert sorted(events.loc[events["reason"] == "fill_real_estate_loans", "bank_id"]) == ["A", "B"]
+
+
+def test_describe_missing_names_columns_banks_and_periods():
+    from measures.stress.coverage import describe_missing, periods_text, span
+
+    frame = pd.DataFrame({"bank_id": ["A", "B", "A", "B"],
+                          "period_end": pd.to_datetime(["2012-12-31", "2012-12-31", "2013-12-31", "2013-12-31"]),
+                          "loans": [1.0, np.nan, np.nan, np.nan], "equity": [1.0, 1.0, 1.0, 1.0],
+                          "securities": np.nan})
+    gaps = describe_missing(frame, ["equity", "loans", "securities", "real_estate_loans"],
+                            present=["bank_id", "period_end", "loans", "equity", "securities"])
+    assert gaps == ["loans: missing for 2 of 2 banks (A, B) in 2012-2013", "securities: missing for every bank in 2012-2013",
+                    "real_estate_loans: absent from balance_sheet"]
+    assert span([2007, 2008, 2009, 2012, 2014, 2015]) == "2007-2009, 2012, 2014-2015" and span([]) == ""
+    quarters = pd.date_range("2001-03-31", periods=8, freq="QE")
+    assert periods_text(quarters) == "8 periods from 2001-03-31 to 2002-12-31"
+    assert periods_text(quarters[:2]) == "2001-03-31, 2001-06-30"
+
+
+def test_firesale_plan_is_not_estimable_with_the_missing_columns():
+    from measures.stress.firesale_years import FireSaleParams, firesale_plan
+
+    bs = pd.DataFrame({"bank_id": ["A", "B", "A", "B"],
+                       "period_end": pd.to_datetime(["2015-12-31", "2015-12-31", "2016-12-31", "2016-12-31"]),
+                       "total_assets": [100.0, 50.0, 110.0, 55.0], "equity": [8.0, 4.0, 9.0, 4.0],
+                       "loans": [50.0, 20.0, 55.0, np.nan]})
+    plan = firesale_plan(bs, FireSaleParams(years=None, sector_correlations={}))
+    assert plan.reason == ("stress.firesale: no year has at least 2 banks with valid inputs in years 2015-2016: "
+                           "liquid_assets: absent from balance_sheet; interbank_assets: absent from balance_sheet; "
+                           "loans: missing for 1 of 2 banks (B) in 2016; securities: absent from balance_sheet; "
+                           "real_estate_loans: absent from balance_sheet")
+    assert plan.needs.startswith("balance_sheet columns liquid_assets, interbank_assets, loans, securities, real_estate_loans")
+    assert plan.check_lines()[0][0] == "cannot"
+    fill = {c: {"share": 0.1, "of": "total_assets"} for c in ("liquid_assets", "interbank_assets", "securities")}
+    fill["real_estate_loans"] = {"share": 0.3, "of": "loans"}
+    ok = firesale_plan(bs, FireSaleParams(years=None, sector_correlations={}, fill=fill))
+    assert ok.reason is None and ok.summary == "fire sale on 2 banks in 2015 (2 bank-years) at 80 shocks alpha"
+    kinds = [k for k, _ in ok.check_lines()]
+    assert kinds[0] == "estimates" and kinds.count("fills") == 4 and "skips" in kinds  # B 2016: no loans, excluded
+    none = firesale_plan(bs, FireSaleParams(years=(2001, 2002)))
+    assert none.reason.endswith("in stress.firesale.years [2001, 2002]; its 31 December periods: 2015-2016")
+    assert firesale_plan(None, FireSaleParams()).reason == "stress.firesale: the dataset has no balance_sheet table"

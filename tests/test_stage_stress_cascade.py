@@ -4,6 +4,7 @@ The science (network, scenarios, boundaries) is tested in tests/test_cascade.py.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from conftest import assert_not_estimable, copy_root, repo_params, run_stage
 from measures.core.config import ConfigError
 from pipeline.artifacts import artifact
 from pipeline.io import read_parquet, read_provenance, write_parquet
+from pipeline.stage import not_estimable_mark
 from pipeline.simulator.network_banks import GROUP_COUNTS, simulate_network_banks
 
 GROUP = "stress.cascade"
@@ -191,8 +193,63 @@ def test_balance_sheet_exclusions_are_recorded(tmp_path, default_root):
     assert out["cascade_matrix"]["n_banks"].iloc[0] == 14
     excluded = quality[quality.action == "excluded"].set_index("bank_id")["reason"].to_dict()
     assert excluded == {ids[0]: "missing_interbank_margin", ids[1]: "non_positive_equity"}
-    assert quality.loc[quality.bank_id == ids[2], "reason"].tolist() == ["missing_securities"]
+    filled = quality[quality.bank_id == ids[2]]
+    assert filled["reason"].tolist() == ["fill_securities"] and filled["action"].tolist() == ["filled"]
+    assert "set to 0 x total_assets (stress.cascade.fill)" in filled["detail"].iloc[0]
     assert set(out["cascade_surface"]["system"]) == {"all", "without_largest"}
+
+
+FILES = {"data": {"source": "files"}}  # the stage reads data.source alone: the canonical tables of default_root stand in
+
+
+def test_auto_source_follows_the_data_source(tmp_path, default_root):
+    root = canonical(default_root, tmp_path / "root")
+    ctx = run_stage(root, "stress_cascade", **FILES, **{GROUP: dict(n_largest=5, **SMALL)})
+    assert ctx.not_estimable_reason is None
+    out, quality = outputs(root)
+    assert out["cascade_matrix"]["n_banks"].iloc[0] == 16 and len(out["debtrank"]) == 16
+    assert read_provenance(root / artifact("debtrank").path)["data_source"]["kind"] == "synthetic"  # the ingested tables'
+    assert read_provenance(root / artifact("debtrank").path)["data_source"] == \
+        read_provenance(root / artifact("balance_sheet").path)["data_source"]
+    assert "simulated_input" not in set(quality["reason"])
+
+
+def test_explicit_synthetic_source_with_files_data_is_labelled_simulated(tmp_path):
+    run_stage(tmp_path, "stress_cascade", **FILES, **{GROUP: dict(source="synthetic", **SMALL)})
+    out, quality = outputs(tmp_path)
+    assert out["cascade_matrix"]["n_banks"].iloc[0] == 263
+    assert read_provenance(tmp_path / artifact("debtrank").path)["data_source"]["kind"] == "synthetic"
+    flag = quality[quality.reason == "simulated_input"]
+    assert flag["action"].tolist() == ["flagged"] and "stress.cascade.source = synthetic while data.source = files" in \
+        flag["detail"].iloc[0]
+
+
+def test_bad_input_interbank_columns_missing_is_not_estimable(tmp_path, default_root):
+    root = canonical(default_root, tmp_path / "root")
+    path = root / artifact("balance_sheet").path
+    write_parquet(read_parquet(path).drop(columns=["interbank_assets", "interbank_liabilities"]), path,
+                  key=["bank_id", "period_end"])
+    reason = assert_not_estimable(run_stage(root, "stress_cascade", **FILES, **{GROUP: SMALL}),
+                                  r"^stress.cascade needs at least 2 banks with complete balance sheets in any period "
+                                  r"of balance_sheet \(.*\); got 0 at .*: interbank_assets: absent from balance_sheet; "
+                                  r"interbank_liabilities: absent from balance_sheet \(records: "
+                                  r"data/processed/quality/stress_cascade.parquet\)$")
+    mark = not_estimable_mark(root / artifact("cascade_surface").path, artifact("cascade_surface"))
+    assert mark["reason"] == reason and "interbank_assets" in mark["needs"]
+    assert (root / artifact("quality/stress_cascade").path).is_file()
+
+
+def test_check_hook_says_what_the_stage_will_run_on(default_root):
+    from test_stage_stress_firesale import check_with
+
+    lines = check_with("stress_cascade", default_root)
+    data = read_parquet(default_root / artifact("balance_sheet").path)
+    assert lines() == [("estimates", "SIMULATED data (pipeline.simulator.network_banks, seed 20190101): cascade on "
+                                     "the 263-bank 2019 cross-section")]
+    assert "NOT your balance sheets" in lines(data={"source": "files"}, **{GROUP: {"source": "synthetic"}})[0][1]
+    last = data["period_end"].max().date()
+    assert lines(data={"source": "files"})[0] == ("estimates", f"cascade on 16 banks at {last} (one cross-section)")
+    assert lines(data={"source": "files"}, **{GROUP: {"period": "1999-12-31"}})[0][0] == "cannot"
 
 
 @pytest.mark.parametrize(
@@ -208,7 +265,10 @@ def test_balance_sheet_exclusions_are_recorded(tmp_path, default_root):
         ({"threshold": 1.0}, "threshold"),
         ({"market_depth": 0.5}, "market_depth"),
         ({"period": "yesterday"}, "is not a date"),
-        ({"source": "files"}, "source='files' is not allowed"),
+        ({"source": "files"}, "source='files' is not allowed; allowed values: 'auto', 'synthetic', 'balance_sheet'"),
+        ({"fill": {"equity": {"share": 0.1, "of": "total_assets"}}}, "fill key='equity' is not allowed"),
+        ({"fill": {"securities": {"share": 0.1, "of": "deposits"}}}, r"fill.securities: of='deposits'"),
+        ({"fill": {"securities": 0.1}}, "must be a mapping"),
     ],
 )
 def test_bad_params_raise(tmp_path, override, match):
@@ -219,7 +279,7 @@ def test_bad_params_raise(tmp_path, override, match):
 def test_bad_period_is_not_estimable(tmp_path, default_root):
     root = canonical(default_root, tmp_path / "root")
     assert_not_estimable(run_stage(root, "stress_cascade", **{GROUP: dict(source="balance_sheet", period="1999-12-31")}), r"stress.cascade.period='1999-12-31': no balance_sheet rows")
-    assert_not_estimable(run_stage(tmp_path / "empty", "stress_cascade", **{GROUP: dict(source="balance_sheet")}), "needs the canonical balance_sheet table")
+    assert_not_estimable(run_stage(tmp_path / "empty", "stress_cascade", **{GROUP: dict(source="balance_sheet")}), "stress.cascade: the dataset has no balance_sheet table")
 
 
 def test_params_yaml_group_is_the_study_config():
@@ -239,14 +299,9 @@ def test_params_yaml_group_is_the_study_config():
 @pytest.mark.realdata
 @pytest.mark.slow
 def test_cn_banks_interbank_matrix_2014_and_2013(tmp_path, shared_data):
-    data = {
-        "source": "files", "format": "wind", "raw_dir": str(shared_data / "cn-banks" / "wind-exports"),
-        "currency": "CNY", "start": "2007-01-01", "end": None, "publication_lag_days": 120,
-        "bank_groups": {"state-owned": ["601288.SH", "601328.SH", "601398.SH", "601939.SH", "601988.SH"],
-                        "joint-stock": ["000001.SZ", "600000.SH", "600015.SH", "600016.SH", "600036.SH", "601166.SH",
-                                        "601818.SH", "601998.SH"],
-                        "city": ["002142.SZ", "601009.SH", "601169.SH"]},
-        "market_states": []}
+    from test_stage_stress_firesale import cn_data
+
+    data = {**cn_data(shared_data), "market_states": []}
     source = tmp_path / "source"
     run_stage(source, "ingest", data=data)
     real = {"source": "balance_sheet", "residual_assets": "securities", "n_largest": 5,
@@ -263,6 +318,50 @@ def test_cn_banks_interbank_matrix_2014_and_2013(tmp_path, shared_data):
         assert set(hier.loc[(hier.scenario == "largest_1") & (hier.layer == 1), "bank_id"]) == {"601398.SH"}
     # 2014-12-31: interbank margins for 5 banks only, and no total assets or equity: nothing to run
     late = canonical(source, tmp_path / "late")
-    assert_not_estimable(run_stage(late, "stress_cascade", **{GROUP: dict(period="2014-12-31", **real)}), "at least 2 banks")
-    q = read_parquet(late / artifact("quality/stress_cascade").path)
-    assert q["action"].eq("excluded").sum() == 5
+    reason = assert_not_estimable(run_stage(late, "stress_cascade", **{GROUP: dict(period="2014-12-31", **real)}),
+                                  "at least 2 banks with complete balance sheets at stress.cascade.period 2014-12-31; got 0")
+    assert reason.startswith("stress.cascade needs at least 2 banks with complete balance sheets at stress.cascade.period "
+                             "2014-12-31; got 0: total_assets: missing for every bank in 2014; equity: missing for "
+                             "every bank in 2014")
+    assert read_parquet(late / artifact("quality/stress_cascade").path)["action"].tolist() == ["not_estimable"]
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_cn_banks_auto_source_runs_on_the_latest_usable_period_with_fills(tmp_path_factory, shared_data):
+    from test_stage_stress_firesale import cn_data, ingested
+
+    data = cn_data(shared_data)
+    root = ingested(tmp_path_factory, "cn_cascade", data)
+    ctx = run_stage(root, "stress_cascade", data=data)  # only the data section changed
+    assert ctx.not_estimable_reason is None
+    out, quality = outputs(root)
+    m = out["cascade_matrix"].iloc[0]
+    # 2014-12-31 lacks total assets for 5 banks; 2014-09-30 is the latest period with the inputs, 5 banks lack margins
+    assert m["period_end"] == pd.Timestamp("2014-09-30") and m["n_banks"] == 11
+    assert quality.loc[quality.reason == "later_periods_incomplete", "n_rows"].tolist() == [5]
+    assert sorted(quality.loc[quality.reason == "missing_interbank_margin", "bank_id"]) == \
+        ["000001.SZ", "600000.SH", "600036.SH", "601288.SH", "601998.SH"]
+    fills = quality[quality.action == "filled"]
+    assert fills.groupby("reason")["bank_id"].nunique().to_dict() == {"fill_real_estate_loans": 11, "fill_securities": 11}
+    assert read_provenance(root / artifact("debtrank").path)["data_source"]["kind"] == "files"
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_us_toolbox_auto_source_is_not_estimable_and_says_what_is_missing(tmp_path_factory, shared_data):
+    from test_stage_stress_firesale import ingested, us_data
+
+    data = us_data(shared_data)
+    root = ingested(tmp_path_factory, "us_cascade", data)
+    reason = assert_not_estimable(run_stage(root, "stress_cascade", data=data), re.escape(
+        "stress.cascade needs at least 2 banks with complete balance sheets in any period of balance_sheet "
+        "(73 periods from 2001-12-31 to 2019-12-31); got 0 at 2019-12-31: "))
+    assert reason.endswith("loans: absent from balance_sheet; interbank_assets: absent from balance_sheet; "
+                           "interbank_liabilities: absent from balance_sheet; real_estate_loans: absent from "
+                           "balance_sheet; securities: absent from balance_sheet "
+                           "(records: data/processed/quality/stress_cascade.parquet)")
+    assert "total_assets: missing for 1 of 20 banks (LEH)" in reason
+    mark = not_estimable_mark(root / artifact("debtrank").path, artifact("debtrank"))
+    assert mark["needs"].startswith("balance_sheet columns total_assets, equity, loans, interbank_assets and "
+                                    "interbank_liabilities for at least 2 banks in one period")

@@ -4,23 +4,24 @@ The science (inputs, fills, screening, the per-year study) is tested in tests/te
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import copy_root, repo_params, run_stage
+from conftest import assert_not_estimable, copy_root, repo_params, run_stage
 from measures.core.config import ConfigError
 from measures.stress import fire_sale
 from measures.stress.firesale_curve import fire_sale_regions
 from measures.stress.firesale_inputs import validate_fire_sale_balance_sheet
 from measures.stress.firesale_years import MEAN_COLUMNS
 from pipeline.artifacts import artifact
-from pipeline.io import read_parquet, read_provenance
+from pipeline.io import read_parquet, read_provenance, write_parquet
 from pipeline.simulator.stress_banks import GROUP_COUNTS, SECTOR_COLUMNS, SECTOR_CORRELATIONS, simulate_firesale_banks
 from pipeline.schema import DataValidationError
-from pipeline.stage import StageInputError
+from pipeline.stage import not_estimable_mark
 
 FIXTURES = Path(__file__).parent / "fixtures" / "stress_firesale"
 GROUP = "stress.firesale"
@@ -175,11 +176,91 @@ def test_balance_sheet_source_on_default_data(canonical_root):
         read_provenance(canonical_root / artifact("balance_sheet").path)["data_source"]
 
 
-def test_balance_sheet_source_without_the_table_exits_cleanly(tmp_path):
+def test_bad_input_balance_sheet_table_absent_is_not_estimable(tmp_path):
     root = tmp_path / "empty"
-    with pytest.raises(StageInputError, match="no balance_sheet table"):
-        firesale(root, source="balance_sheet")
+    ctx = run_stage(root, "stress_firesale", **{GROUP: {"source": "balance_sheet"}})
+    assert_not_estimable(ctx, r"stress.firesale: the dataset has no balance_sheet table \(records: "
+                              r"data/processed/quality/stress_firesale.parquet\)")
     assert (root / artifact("quality/stress_firesale").path).is_file()
+    assert not_estimable_mark(root / artifact("firesale").path, artifact("firesale"))["needs"].startswith(
+        "a balance_sheet table with total_assets")
+
+
+FILES = {"data": {"source": "files"}}  # the stage reads data.source alone: the canonical tables of default_root stand in
+
+
+def test_auto_source_follows_the_data_source(canonical_root):
+    # data.source: files -> the canonical balance_sheet (the same rows as source: balance_sheet)
+    run_stage(canonical_root, "stress_firesale", **FILES, **{GROUP: {"alpha": SMALL_GRID, "years": [2019, 2020]}})
+    inputs = read(canonical_root, "firesale_inputs")
+    bs = read(canonical_root, "balance_sheet")
+    assert set(inputs["bank_id"]) <= set(bs["bank_id"]) and sorted(inputs["year"].unique()) == [2019, 2020]
+    assert read_provenance(canonical_root / artifact("firesale").path)["data_source"] == \
+        read_provenance(canonical_root / artifact("balance_sheet").path)["data_source"]
+    assert "simulated_input" not in set(read(canonical_root, "quality/stress_firesale")["reason"])
+
+
+def test_explicit_synthetic_source_with_files_data_is_labelled_simulated(canonical_root):
+    run_stage(canonical_root, "stress_firesale", **FILES,
+              **{GROUP: {"source": "synthetic", "alpha": SMALL_GRID, "years": [2019, 2020]}})
+    assert read_provenance(canonical_root / artifact("firesale").path)["data_source"]["kind"] == "synthetic"
+    flag = read(canonical_root, "quality/stress_firesale").query("reason == 'simulated_input'")
+    assert flag["action"].tolist() == ["flagged"] and "SIMULATED data, not from your balance sheets" in flag["detail"].iloc[0]
+    assert read(canonical_root, "firesale_inputs")["bank_id"].nunique() == sum(GROUP_COUNTS.values())
+
+
+def test_bad_input_balance_sheet_columns_missing_is_not_estimable(canonical_root):
+    path = canonical_root / artifact("balance_sheet").path
+    bs = read(canonical_root, "balance_sheet")
+    write_parquet(bs.drop(columns=["liquid_assets", "real_estate_loans"]), path, key=["bank_id", "period_end"])
+    ctx = run_stage(canonical_root, "stress_firesale", **FILES, **{GROUP: {"alpha": SMALL_GRID, "years": [2019, 2020]}})
+    reason = assert_not_estimable(ctx, r"^stress.firesale: no year has at least 2 banks with valid inputs in years 2019-2020: "
+                                       r"liquid_assets: absent from balance_sheet; real_estate_loans: absent from balance_sheet "
+                                       r"\(records: data/processed/quality/stress_firesale.parquet\)$")
+    assert (canonical_root / "data/processed/quality/stress_firesale.parquet").is_file()
+    mark = not_estimable_mark(canonical_root / artifact("firesale").path, artifact("firesale"))
+    assert mark["reason"] == reason and mark["needs"].startswith("balance_sheet columns liquid_assets, real_estate_loans")
+    q = read(canonical_root, "quality/stress_firesale")
+    assert q.loc[q.reason == "missing_input", "n_rows"].sum() == bs["period_end"].dt.year.between(2019, 2020).sum()
+    # with fill rules for the two columns the same data run, and every fill is a record
+    fill = {"liquid_assets": {"share": 0.2, "of": "total_assets"}, "real_estate_loans": {"share": 0.3, "of": "loans"}}
+    run_stage(canonical_root, "stress_firesale", **FILES,
+              **{GROUP: {"alpha": SMALL_GRID, "years": [2019, 2020], "fill": fill}})
+    q = read(canonical_root, "quality/stress_firesale")
+    assert {"fill_liquid_assets", "fill_real_estate_loans"} <= set(q["reason"])
+    assert q.loc[q.reason == "fill_liquid_assets", "n_rows"].sum() == len(read(canonical_root, "firesale_inputs"))
+
+
+def check_with(name: str, root: Path):
+    """``lines(**overrides)``: the check hook of stage ``name`` on the canonical tables under ``root``."""
+    from pipeline.schema import CanonicalData
+    from pipeline.stage import configs_for, load_stage
+
+    stage = load_stage(name)
+    c = root / "data/interim/canonical"
+    data = CanonicalData(banks=read_parquet(c / "banks.parquet"), prices=pd.DataFrame(),
+                         balance_sheet=read_parquet(c / "balance_sheet.parquet"))
+    return lambda **overrides: stage.check(data, configs_for(stage, repo_params(**overrides)))
+
+
+def test_check_hook_says_what_the_stage_will_run_on(default_root):
+    from pipeline.schema import CanonicalData
+    from pipeline.stage import configs_for, load_stage
+
+    lines = check_with("stress_firesale", default_root)
+    default = lines()
+    assert default[0][0] == "estimates" and default[0][1].startswith(
+        "SIMULATED data (pipeline.simulator.stress_banks, seed 20120000): fire sale on 39 banks in 2012-2020")
+    assert "NOT your balance sheets" in lines(data={"source": "files"}, **{GROUP: {"source": "synthetic"}})[0][1]
+    own = lines(data={"source": "files"})
+    assert own[0][0] == "estimates" and own[0][1].startswith("fire sale on 16 banks in 2012-2020")
+    assert ("skips", "outside_years") in {(k, t.split(":")[0]) for k, t in own}
+    stage = load_stage("stress_firesale")
+    cannot = stage.check(CanonicalData(banks=pd.DataFrame(), prices=pd.DataFrame()),
+                         configs_for(stage, repo_params(data={"source": "files"})))
+    assert cannot == [("cannot", "stress.firesale: the dataset has no balance_sheet table; needs: a balance_sheet table "
+                                 "with total_assets, equity, liquid_assets, interbank_assets, loans, securities and "
+                                 "real_estate_loans at 31 December for at least 2 banks in a year (docs/formats.md)")]
 
 
 def test_eba_source_reads_space_separated_file(tmp_path):
@@ -216,7 +297,7 @@ def test_the_eba_file_becomes_a_dependency_of_the_stage():
 @pytest.mark.parametrize(
     "changes, match",
     [
-        ({"source": "bloomberg"}, "source='bloomberg' is not allowed; allowed values: 'synthetic', 'balance_sheet', 'eba'"),
+        ({"source": "bloomberg"}, "source='bloomberg' is not allowed; allowed values: 'auto', 'synthetic', 'balance_sheet', 'eba'"),
         ({"alpha": {"start": 0.1, "stop": 0.05, "step": 0.01}}, "stop >= start"),
         ({"fill": {"securities": {"share": 2, "of": "total_assets"}}}, "share"),
         ({"fill": {"capital": {"share": 0.1, "of": "equity"}}}, "allowed values: 'total_assets', 'loans'"),
@@ -243,6 +324,87 @@ def test_params_yaml_group_is_the_study_config():
 
 
 # ------------------------------------------------------------------ real data
+
+
+def cn_data(shared_data: Path) -> dict:
+    """The data section for the Chinese Wind exports (as in tests/test_real_data_stages.py)."""
+    cn = shared_data / "cn-banks"
+    return {
+        "source": "files", "format": "wind", "raw_dir": str(cn / "wind-exports"), "currency": "CNY",
+        "start": "2007-01-01", "end": None, "publication_lag_days": 120,
+        "bank_groups": {"state-owned": ["601288.SH", "601328.SH", "601398.SH", "601939.SH", "601988.SH"],
+                        "joint-stock": ["000001.SZ", "600000.SH", "600015.SH", "600016.SH", "600036.SH", "601166.SH",
+                                        "601818.SH", "601998.SH"],
+                        "city": ["002142.SZ", "601009.SH", "601169.SH"]},
+        "market_states": [
+            {"name": "stock_vol", "file": "../cn_csi300_cgb_yields_daily.csv", "column": "csi300_close",
+             "transform": "rolling_vol", "window": 20},
+            {"name": "money", "file": "../cn_interbank_rates_daily.csv", "column": "shibor_1w_pct",
+             "fallback_column": "ibo007_pct", "unit": "%"},
+        ],
+    }
+
+
+def us_data(shared_data: Path) -> dict:
+    """The data section for the US toolbox workbook (as in tests/test_real_data_stages.py)."""
+    return {"source": "files", "format": "toolbox", "raw_dir": str(shared_data / "us-financials"),
+            "files": {"workbook": "Example_Large.xlsx"}, "money_unit": "USD m", "currency": "USD",
+            "start": None, "end": None, "publication_lag_days": 45}
+
+
+def ingested(tmp_path_factory, name: str, data: dict) -> Path:
+    root = tmp_path_factory.mktemp(name)
+    run_stage(root, "ingest", data=data)
+    return root
+
+
+@pytest.fixture(scope="module")
+def cn_root(tmp_path_factory, shared_data) -> Path:
+    return ingested(tmp_path_factory, "cn", cn_data(shared_data))
+
+
+@pytest.fixture(scope="module")
+def us_root(tmp_path_factory, shared_data) -> Path:
+    return ingested(tmp_path_factory, "us", us_data(shared_data))
+
+
+CN_MISSING = "000001.SZ, 600000.SH, 600036.SH, 601288.SH, 601998.SH"
+
+
+def assert_firesale_not_estimable(root: Path, data: dict, expected: str) -> None:
+    """Only the data section changed: the stage is not estimable with exactly ``expected``, its quality file exists."""
+    records = "(records: data/processed/quality/stress_firesale.parquet)"
+    assert_not_estimable(run_stage(root, "stress_firesale", data=data), "^" + re.escape(f"{expected} {records}") + "$")
+    q = read(root, "quality/stress_firesale")
+    assert "not_estimable" in set(q["action"]) and "simulated_input" not in set(q["reason"])
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_cn_banks_auto_source_is_not_estimable_and_says_what_is_missing(cn_root, shared_data):
+    # the Wind exports have no liquid assets, securities or real-estate loans
+    assert_firesale_not_estimable(cn_root, cn_data(shared_data), (
+        "stress.firesale: no year has at least 2 banks with valid inputs in years 2012-2014: "
+        f"total_assets: missing for 5 of 16 banks ({CN_MISSING}) in 2014; equity: missing for 5 of 16 banks "
+        f"({CN_MISSING}) in 2014; liquid_assets: absent from balance_sheet; securities: absent from balance_sheet; "
+        "real_estate_loans: absent from balance_sheet"))
+    mark = not_estimable_mark(cn_root / artifact("firesale").path, artifact("firesale"))
+    assert mark["needs"].startswith("balance_sheet columns total_assets, equity, liquid_assets, securities, "
+                                    "real_estate_loans for at least 2 banks in a year")
+    q = read(cn_root, "quality/stress_firesale")
+    assert q.loc[q.reason == "missing_input", "n_rows"].sum() == 37
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_us_toolbox_auto_source_is_not_estimable_and_says_what_is_missing(us_root, shared_data):
+    # the toolbox workbook has total assets and equity only
+    assert_firesale_not_estimable(us_root, us_data(shared_data), (
+        "stress.firesale: no year has at least 2 banks with valid inputs in years 2012-2019: "
+        "total_assets: missing for 1 of 20 banks (LEH) in 2012-2019; equity: missing for 1 of 20 banks (LEH) in "
+        "2012-2019; liquid_assets: absent from balance_sheet; interbank_assets: absent from balance_sheet; "
+        "loans: absent from balance_sheet; securities: absent from balance_sheet; real_estate_loans: absent from "
+        "balance_sheet"))
 
 
 @pytest.mark.realdata

@@ -32,6 +32,7 @@ from measures.core.mapping import Mapper, map_items
 from measures.core.status import NotEstimable
 from measures.stress.bank_asset import BankAssetNetwork
 from measures.stress.cascade import CascadeConfig, cascade
+from measures.stress.coverage import InputPlan, apply_fills, check_fill, describe_missing, periods_text
 from measures.stress.debtrank import WEIGHT_RULES, debtrank_by_bank
 from measures.stress.failure_boundary import failure_boundaries, group_failure_boundary
 from measures.stress.maxent import (
@@ -47,10 +48,20 @@ CLASSES = ("loans_other", "real_estate_loans", "securities")
 """The external asset classes of the network."""
 NAMED_RULES = ("largest", "smallest")
 MATRIX_METHODS = ("maxent", "min_density")
-SOURCES = ("synthetic", "balance_sheet")
+SOURCES = ("auto", "synthetic", "balance_sheet")
 INPUT_COLUMNS = ("bank_id", "group", "total_assets", "equity", "loans", "real_estate_loans", "securities",
                  "interbank_assets", "interbank_liabilities")
 """Columns of the study's input cross-section (one row per bank, one currency unit)."""
+REQUIRED = ("total_assets", "equity", "loans", "interbank_assets", "interbank_liabilities", "real_estate_loans",
+            "securities")
+"""Balance-sheet columns the study needs for every bank of the period (after the fill rules)."""
+FILLABLE = ("loans", "real_estate_loans", "securities", "interbank_assets", "interbank_liabilities")
+DEFAULT_FILL = {"real_estate_loans": {"share": 0.0, "of": "loans"}, "securities": {"share": 0.0, "of": "total_assets"}}
+"""A missing real-estate or securities figure counts as 0 (its class is empty for that bank)."""
+NEEDS = ("balance_sheet columns total_assets, equity, loans, interbank_assets and interbank_liabilities for at least "
+         "2 banks in one period (docs/formats.md), or stress.cascade.fill rules for the fillable ones (docs/cascade.md)")
+
+
 SURFACE_COLUMNS = ("system", "scenario", "alpha", "beta", "n_banks", "n_failed", "failed_share", "rounds",
                    "loss_shock", "loss_fire_sale", "loss_interbank", "status")
 
@@ -161,18 +172,23 @@ class CascadeStudyConfig(Config):
 class CascadeParams(CascadeStudyConfig):
     """The ``stress.cascade`` params group: :class:`CascadeStudyConfig` (same fields, same defaults) plus the input.
 
-    source : ``synthetic`` (the simulated 263-bank 2019 cross-section, ``seed``) or
-        ``balance_sheet`` (the canonical table at ``period``, YYYY-MM-DD; None = the latest).
+    source : ``auto`` (``balance_sheet`` when ``data.source`` is ``files``, ``synthetic`` when it
+        is ``synthetic``), ``synthetic`` (the simulated 263-bank 2019 cross-section, ``seed``) or
+        ``balance_sheet`` (the canonical table at ``period``, YYYY-MM-DD; None = the latest
+        period with two usable banks).
+    fill : ``{column of FILLABLE: {share, of}}`` for missing balance-sheet inputs (recorded).
     """
 
-    source: str = "synthetic"
+    source: str = "auto"
     seed: int = 20190101
     period: str | None = None
+    fill: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=lambda: dict(DEFAULT_FILL))
 
     def validate(self) -> None:
         super().validate()
         check_choice("source", self.source, SOURCES)
         check_range("seed", self.seed, low=0, integer=True)
+        check_fill(self.fill, FILLABLE)
         if self.period is not None:
             try:
                 pd.Timestamp(str(self.period))
@@ -208,58 +224,88 @@ def _event(bank: object, when: pd.Timestamp, n: int, action: str, reason: str, d
 # ----------------------------------------------------------------------------- inputs
 
 
-def balance_sheet_inputs(bs: pd.DataFrame, banks: pd.DataFrame | None = None, period: str | None = None
-                         ) -> tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp]:
-    """One period of a canonical balance-sheet table as the study's input, with exclusions as events.
+def _with_inputs(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with every required column (NaN where the table lacks it)."""
+    return frame.assign(**{c: np.nan for c in REQUIRED if c not in frame.columns})
 
-    External classes: ``loans_other = loans − real_estate_loans``, ``real_estate_loans``
-    (at most ``loans``), ``securities`` (a missing real-estate or securities figure counts as 0,
-    a ``filled`` event); capital = ``equity``. Banks without both interbank margins, or without
-    positive equity, total assets or loans, are excluded (events). ``group`` comes from
-    ``banks`` (``"all"`` without one, ``"unassigned"`` for a bank it lacks). ``period`` is a
-    ``period_end`` (default: the latest).
 
-    Returns ``(frame, events, period_end)`` with ``frame`` sorted by bank_id, columns ``INPUT_COLUMNS``.
+def _usable(frame: pd.DataFrame) -> pd.Series:
+    """Rows with every required input and positive equity and total assets."""
+    return frame[list(REQUIRED)].notna().all(axis=1) & (frame["equity"] > 0) & (frame["total_assets"] > 0)
 
-    Raises
-    ------
-    NotEstimable
-        No table, a required column absent, or no rows at ``period``.
+
+def balance_sheet_inputs(bs: pd.DataFrame | None, banks: pd.DataFrame | None = None, period: str | None = None,
+                         fill: Mapping[str, Mapping[str, Any]] | None = None) -> InputPlan:
+    """One period of a canonical balance-sheet table as the study's input, or why there is none.
+
+    ``fill`` (default ``DEFAULT_FILL``: real-estate loans and securities 0 when missing) sets a
+    missing column of ``FILLABLE`` to ``share × of`` (:func:`measures.stress.coverage.apply_fills`,
+    one ``filled`` event per bank). External classes: ``loans_other = loans − real_estate_loans``,
+    ``real_estate_loans`` (at most ``loans``), ``securities``; capital = ``equity``. Banks
+    without both interbank margins, a loan, real-estate or securities figure, or positive
+    equity and total assets are excluded (events). ``group`` comes from ``banks`` (``"all"``
+    without one, ``"unassigned"`` for a bank it lacks). ``period`` is a ``period_end``; None =
+    the latest period with at least two usable banks (later periods: an ``ignored`` event).
+
+    Returns an :class:`~measures.stress.coverage.InputPlan`: ``frame`` sorted by bank_id with
+    ``INPUT_COLUMNS``, ``period``, and ``reason``/``needs`` (naming the missing columns × banks ×
+    periods) when no table, no rows at ``period`` or fewer than two usable banks.
     """
+    empty = pd.DataFrame(columns=list(INPUT_COLUMNS))
     if bs is None or bs.empty:
-        raise NotEstimable("stress.cascade.source=balance_sheet needs the canonical balance_sheet table, which is empty or absent")
-    for col in ("total_assets", "equity", "loans", "interbank_assets", "interbank_liabilities"):
-        if col not in bs.columns:
-            raise NotEstimable(f"stress.cascade.source=balance_sheet needs balance_sheet column {col!r}; present: {sorted(bs.columns)}")
-    when = bs["period_end"].max() if period is None else pd.Timestamp(str(period))
-    frame = bs[bs["period_end"] == when].copy()
-    if frame.empty:
-        available = ", ".join(str(d.date()) for d in sorted(bs["period_end"].unique())[-8:])
-        raise NotEstimable(f"stress.cascade.period={period!r}: no balance_sheet rows at {when.date()}; latest periods: {available}")
+        return InputPlan(frame=empty, events=_events([]), needs=NEEDS,
+                         reason="stress.cascade: the dataset has no balance_sheet table")
+    rules = check_fill(DEFAULT_FILL if fill is None else fill, FILLABLE)
+    filled = _with_inputs(apply_fills(bs, rules, where="stress.cascade.fill")[0])
+    usable = _usable(filled)
     rows: list[dict[str, Any]] = []
+    if period is not None:
+        when = pd.Timestamp(str(period))
+        if not (filled["period_end"] == when).any():
+            available = ", ".join(str(d.date()) for d in sorted(bs["period_end"].unique())[-8:])
+            return InputPlan(frame=empty, events=_events([]), needs=NEEDS,
+                             reason=f"stress.cascade.period={period!r}: no balance_sheet rows at {when.date()}; "
+                                    f"latest periods: {available}")
+    else:
+        counts = filled.loc[usable, "period_end"].value_counts()
+        good = counts[counts >= 2].index
+        when = max(good) if len(good) else filled["period_end"].max()
+        later = filled["period_end"] > when
+        if later.any():
+            rows.append(_event(None, when, int(later.sum()), "ignored", "later_periods_incomplete",
+                               f"later periods {periods_text(filled.loc[later, 'period_end'])} have fewer than 2 banks "
+                               f"with the inputs; the cross-section is {when.date()}"))
+    at = filled["period_end"] == when
+    if usable[at].sum() < 2:
+        scope = filled[at] if period is not None else filled
+        gaps = describe_missing(scope, REQUIRED, present=list(bs.columns)) or ["equity or total assets not positive"]
+        where = f"at stress.cascade.period {when.date()}" if period is not None else \
+            f"in any period of balance_sheet ({periods_text(filled['period_end'])})"
+        return InputPlan(frame=empty, events=_events(rows), needs=NEEDS, period=when,
+                         reason=f"stress.cascade needs at least 2 banks with complete balance sheets {where}; got "
+                                f"{int(usable[at].sum())}{'' if period is not None else f' at {when.date()}'}: "
+                                + "; ".join(gaps))
+    frame, fills = apply_fills(bs[bs["period_end"] == when], rules, where="stress.cascade.fill")
+    frame = _with_inputs(frame)
 
-    def record(part: pd.DataFrame, action: str, reason: str, detail: str) -> None:
-        rows.extend(_event(b, when, 1, action, reason, detail) for b in part["bank_id"])
+    def record(part: pd.DataFrame, reason: str, detail: str) -> None:
+        rows.extend(_event(b, when, 1, "excluded", reason, detail) for b in part["bank_id"])
 
-    for col in ("real_estate_loans", "securities"):
-        if col not in frame.columns:
-            frame[col] = np.nan
     checks = (
         (frame["interbank_assets"].isna() | frame["interbank_liabilities"].isna(), "missing_interbank_margin",
          "interbank assets or liabilities missing: the bank cannot be placed in the interbank matrix"),
         (~(frame["equity"] > 0), "non_positive_equity", "equity missing or <= 0: no capital to absorb losses"),
         (~(frame["total_assets"] > 0) | frame["loans"].isna(), "missing_assets", "total assets or loans missing"),
+        (frame["real_estate_loans"].isna() | frame["securities"].isna(), "missing_input",
+         "real_estate_loans or securities missing (no stress.cascade.fill rule)"),
     )
     keep = pd.Series(True, index=frame.index)
     for bad, reason, detail in checks:
         bad = bad & keep
-        record(frame[bad], "excluded", reason, detail)
+        record(frame[bad], reason, detail)
         keep &= ~bad
     frame = frame[keep]
-    for col in ("real_estate_loans", "securities"):
-        missing = frame[col].isna()
-        record(frame[missing], "filled", f"missing_{col}", f"{col} missing: counted as 0 in the external asset classes")
-        frame[col] = frame[col].fillna(0.0)
+    fills = fills[fills["bank_id"].isin(frame["bank_id"])]
     frame["real_estate_loans"] = np.minimum(frame["real_estate_loans"], frame["loans"])
     if banks is not None and "group" in banks.columns:
         frame = frame.merge(banks[["bank_id", "group"]], on="bank_id", how="left")
@@ -267,7 +313,9 @@ def balance_sheet_inputs(bs: pd.DataFrame, banks: pd.DataFrame | None = None, pe
         frame["group"] = "all"
     frame["group"] = frame["group"].fillna("unassigned").astype(object)
     frame = frame[list(INPUT_COLUMNS)].sort_values("bank_id", kind="mergesort").reset_index(drop=True)
-    return frame, _events(rows), when
+    summary = f"cascade on {len(frame)} banks at {when.date()} (one cross-section)"
+    return InputPlan(frame=frame, events=pd.concat([fills, _events(rows)], ignore_index=True), summary=summary,
+                     period=when)
 
 
 def with_residual_assets(frame: pd.DataFrame, rule: str) -> pd.DataFrame:

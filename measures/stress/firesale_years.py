@@ -29,14 +29,14 @@ from measures.core.config import Config, ConfigError, check_choice, check_range
 from measures.core.events import EVENT_COLUMNS
 from measures.core.mapping import Mapper, map_items
 from measures.core.status import NotEstimable
+from measures.stress.coverage import InputPlan, apply_fills, check_fill, describe_missing, names, span
 from measures.stress.firesale import SYSTEM_OUTPUTS, FireSaleConfig
 from measures.stress.firesale_curve import alpha_grid, fire_sale_curve_with_banks, fire_sale_regions
 from measures.stress.firesale_inputs import FIRE_SALE_COLUMNS, map_eba_balance_sheet, validate_fire_sale_balance_sheet
 
-SOURCES = ("synthetic", "balance_sheet", "eba")
+SOURCES = ("auto", "synthetic", "balance_sheet", "eba")
 INPUTS = FIRE_SALE_COLUMNS[1:]
 """The model inputs besides ``bank_id``."""
-FILL_BASES = ("total_assets", "loans")
 BANK_COLUMNS = ("outcome", "failure_round", "cause", "last_sale_round", "loss0", "delina", "della", "delsi",
                 "lossla", "losssi", "lgap", "cgap")
 """Per-bank columns of the study (``outcome`` = the model's per-bank ``status``: failed / survived)."""
@@ -65,18 +65,6 @@ class AlphaGrid(Config):
     def values(self) -> np.ndarray:
         """The grid points (:func:`alpha_grid`)."""
         return alpha_grid(start=self.start, stop=self.stop, step=self.step)
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class FillRule(Config):
-    """A missing input set to ``share`` times the bank's ``of`` (``total_assets`` or ``loans``)."""
-
-    share: float
-    of: str
-
-    def validate(self) -> None:
-        check_range("share", self.share, low=0.0, high=1.0)
-        check_choice("of", self.of, FILL_BASES)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -109,15 +97,17 @@ class FireSaleParams(FireSaleConfig):
     """The fire-sale study (params group ``stress.firesale``; docs/firesale.md): the model's
     :class:`FireSaleConfig` (same fields, same defaults) plus
 
-    source : ``synthetic`` (the simulated 39-bank panel, ``seed``), ``balance_sheet`` (the
-        canonical table; capital = book equity) or ``eba`` (the EBA 2018 extract at ``eba.file``).
+    source : ``auto`` (``balance_sheet`` when ``data.source`` is ``files``, ``synthetic`` when it
+        is ``synthetic``: :func:`measures.stress.coverage.resolve_source`), ``synthetic`` (the
+        simulated 39-bank panel, ``seed``), ``balance_sheet`` (the canonical table; capital =
+        book equity) or ``eba`` (the EBA 2018 extract at ``eba.file``).
     years : ``[first, last]`` years simulated (synthetic) or used (balance_sheet); None = all.
     alpha : the shock grid. sector_correlations : ``{sector-loan column: ρ}`` of the round-0 shock.
     fill : ``{input: FillRule mapping}`` for missing balance-sheet inputs (recorded).
     il_share : region rule of :func:`fire_sale_regions`.
     """
 
-    source: str = "synthetic"
+    source: str = "auto"
     seed: int = 20120000
     years: tuple[int, ...] | None = (2012, 2020)
     alpha: AlphaGrid = AlphaGrid()
@@ -135,9 +125,7 @@ class FireSaleParams(FireSaleConfig):
                 len(self.years) != 2 or any(isinstance(y, bool) or not isinstance(y, int) for y in self.years)
                 or self.years[0] > self.years[1]):
             raise ConfigError(f"years={self.years!r}: allowed: null or [first, last] integer years, first <= last")
-        for col, rule in self.fill.items():
-            check_choice("fill key", col, INPUTS)
-            FillRule.from_mapping(rule, where=f"fill.{col}")
+        check_fill(self.fill, INPUTS)
         for name, rho in self.sector_correlations.items():
             check_range(f"sector_correlations.{name}", rho, low=-1.0, high=1.0)
         if self.source == "eba" and not self.eba.file:
@@ -171,11 +159,9 @@ def _year_end(year: int | None) -> pd.Timestamp | None:
     return pd.Timestamp(f"{year}-12-31") if year is not None else None
 
 
-def _event(bank: object, year: int | None, n: int, action: str, reason: str, detail: str,
-           last_year: int | None = None) -> dict[str, Any]:
+def _event(bank: object, year: int | None, n: int, action: str, reason: str, detail: str) -> dict[str, Any]:
     start = _year_end(year)
-    end = _year_end(last_year) if last_year is not None else start
-    return {"bank_id": None if bank is None else str(bank), "date_start": start, "date_end": end, "n_rows": int(n),
+    return {"bank_id": None if bank is None else str(bank), "date_start": start, "date_end": start, "n_rows": int(n),
             "action": action, "reason": reason, "detail": detail}
 
 
@@ -190,12 +176,13 @@ def balance_sheet_inputs(bs: pd.DataFrame, *, years: tuple[int, int] | None = No
 
     Annual (31 December) periods only, one cross-section per year; ``capital = equity``; the
     other inputs are the columns of the same name (missing: NaN). ``years = [first, last]``
-    keeps those years. ``fill`` sets a missing input to ``share · of`` (``FillRule``), loans
-    first (other inputs may be shares of loans), one ``filled`` event per bank. The sector
+    keeps those years. ``fill`` sets a missing input to ``share · of``
+    (:func:`measures.stress.coverage.apply_fills`: loans first, one ``filled`` event per bank
+    and column naming the years and the rule). The sector
     columns present in ``bs`` are kept. Returns ``(frame, events)``: year, bank_id, the inputs
     and the sector columns.
     """
-    fill = dict(fill or {})
+    rules = check_fill(dict(fill or {}), INPUTS)
     rows: list[dict[str, Any]] = []
     bs = bs.copy()
     annual = (bs["period_end"].dt.month == 12) & (bs["period_end"].dt.day == 31)
@@ -210,7 +197,8 @@ def balance_sheet_inputs(bs: pd.DataFrame, *, years: tuple[int, int] | None = No
             rows.append(_event(None, None, int((~inside).sum()), "ignored", "outside_years",
                                f"years outside stress.firesale.years {list(years)}"))
         bs = bs[inside]
-    out = pd.DataFrame({"year": bs["year"].to_numpy(), "bank_id": bs["bank_id"].astype(object).to_numpy()})
+    out = pd.DataFrame({"year": bs["year"].to_numpy(), "bank_id": bs["bank_id"].astype(object).to_numpy(),
+                        "period_end": bs["period_end"].to_numpy()})
     out["capital"] = bs["equity"].to_numpy(dtype=float) if "equity" in bs else np.nan
     for col in INPUTS:
         if col != "capital":
@@ -218,17 +206,8 @@ def balance_sheet_inputs(bs: pd.DataFrame, *, years: tuple[int, int] | None = No
     sectors = [c for c in sorted(sector_columns) if c in bs.columns]
     for col in sectors:
         out[col] = bs[col].to_numpy(dtype=float)
-    for col in sorted(fill, key=lambda c: (c != "loans", c)):
-        rule = FillRule.from_mapping(fill[col], where=f"fill.{col}")
-        miss = out[col].isna() & out[rule.of].notna()
-        if miss.any():
-            out.loc[miss, col] = float(rule.share) * out.loc[miss, rule.of]
-            for bank, g in out[miss].groupby("bank_id", sort=True):
-                first, last = int(g["year"].min()), int(g["year"].max())
-                rows.append(_event(bank, first, len(g), "filled", f"fill_{col}",
-                                   f"{col} missing in {len(g)} year(s) ({first}-{last}); "
-                                   f"set to {fill[col]['share']} x {rule.of} (stress.firesale.fill)", last_year=last))
-    return out[["year", "bank_id", *INPUTS, *sectors]], _events(rows)
+    out, filled = apply_fills(out, rules, where="stress.firesale.fill")
+    return out[["year", "bank_id", *INPUTS, *sectors]], pd.concat([_events(rows), filled], ignore_index=True)
 
 
 def eba_inputs(eba: pd.DataFrame, mapping: EbaMapping) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -289,6 +268,61 @@ def screen_inputs(frame: pd.DataFrame, sector_columns: Sequence[str] = ()) -> tu
             keep[k] = False
             rows.append(_event(row.bank_id, int(row.year), 1, "excluded", "invalid_input", str(exc)))
     return frame[keep].reset_index(drop=True), _events(rows)
+
+
+NEEDS = ("a balance_sheet table with total_assets, equity, liquid_assets, interbank_assets, loans, securities "
+         "and real_estate_loans at 31 December for at least 2 banks in a year (docs/formats.md)")
+
+
+def firesale_plan(bs: pd.DataFrame | None, config: FireSaleParams) -> InputPlan:
+    """The fire-sale inputs a canonical balance-sheet table supports, or why it supports none.
+
+    :func:`balance_sheet_inputs` (years, fills) then :func:`screened_plan`. Not estimable
+    (``reason``/``needs`` set, nothing raised) without a table, without a 31 December period
+    inside ``config.years``, or without a year of two banks with valid inputs; the reason
+    names the missing columns × banks × years (:func:`measures.stress.coverage.describe_missing`).
+    """
+    if bs is None or bs.empty:
+        return InputPlan(frame=pd.DataFrame(columns=["year", "bank_id", *INPUTS]), events=_events([]),
+                         reason="stress.firesale: the dataset has no balance_sheet table", needs=NEEDS)
+    frame, events = balance_sheet_inputs(bs, years=config.years, fill=config.fill,
+                                         sector_columns=list(config.sector_correlations))
+    if frame.empty:
+        years = bs["period_end"][(bs["period_end"].dt.month == 12) & (bs["period_end"].dt.day == 31)].dt.year
+        return InputPlan(frame=frame, events=events, needs=NEEDS,
+                         reason=f"stress.firesale: balance_sheet has no 31 December period in stress.firesale.years "
+                                f"{list(config.years or [])}; its 31 December periods: {span(years) or 'none'}")
+    plan = screened_plan(frame, config, present=list(bs.columns))
+    return dataclasses.replace(plan, events=pd.concat([events, plan.events], ignore_index=True))
+
+
+def screened_plan(frame: pd.DataFrame, config: FireSaleParams, *, present: Sequence[str] | None = None) -> InputPlan:
+    """The rows of ``frame`` (year, bank_id, inputs, sector columns) the study uses:
+    :func:`used_sectors` and :func:`screen_inputs` (events), estimable when a year keeps two
+    banks. ``present``: the columns of the user's table (for the reason; None = ``frame``'s)."""
+    sectors, absent = used_sectors(config.sector_correlations, list(frame.columns))
+    kept, excluded = screen_inputs(frame, list(sectors))
+    events = pd.concat([absent, excluded], ignore_index=True)
+    counts = kept.groupby("year")["bank_id"].size()
+    good = counts[counts >= 2].index
+    if len(good):
+        summary = (f"fire sale on {kept['bank_id'].nunique()} banks in {span(good)} "
+                   f"({int(counts[good].sum())} bank-years) at {len(config.alpha.values())} shocks alpha")
+        return InputPlan(frame=kept, events=events, summary=summary, sectors=sectors)
+    table = frame.rename(columns={"capital": "equity"}).assign(
+        period_end=pd.to_datetime(frame["year"].astype(str) + "-12-31"))
+    cols = ["equity" if c == "capital" else c for c in (*INPUTS, *sectors)]
+    gaps = describe_missing(table, cols, present=list(table.columns) if present is None else list(present))
+    invalid = excluded[excluded["reason"] == "invalid_input"]
+    parts = gaps + ([f"{len(invalid)} bank-year(s) with inconsistent inputs ({names(invalid['bank_id'])}), e.g. "
+                     f"{invalid['detail'].iloc[0]}"] if len(invalid) else [])
+    missing = [g.split(":")[0] for g in gaps]
+    needs = (f"balance_sheet columns {', '.join(missing)} for at least 2 banks in a year (docs/formats.md), or "
+             "stress.firesale.fill rules for them (docs/firesale.md)") if missing else \
+        "consistent balance sheets for at least 2 banks in a year (the excluded rows are in the quality records)"
+    return InputPlan(frame=kept, events=events, needs=needs, sectors=sectors,
+                     reason=f"stress.firesale: no year has at least 2 banks with valid inputs in years "
+                            f"{span(frame['year'])}: " + "; ".join(parts))
 
 
 def region_labels(curve: pd.DataFrame, regions: pd.DataFrame) -> np.ndarray:

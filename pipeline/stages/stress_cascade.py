@@ -1,44 +1,72 @@
 """Stress cascade: interbank matrix, cascades on the bank–asset network, DebtRank (Fan–Rong–Duan; docs/cascade.md).
 
-Params group ``stress.cascade`` (:class:`measures.stress.cascade_study.CascadeParams`). Input
-(``source``): ``synthetic`` — the 263-bank 2019 cross-section of
-:func:`pipeline.simulator.network_banks.simulate_network_banks`; ``balance_sheet`` — one period of
-the canonical ``balance_sheet`` table (groups from ``banks``). Outputs: ``cascade_matrix``
-(interbank-matrix diagnostics per system), ``cascade_surface`` (system × scenario × α × β),
-``cascade_hierarchy`` (the failed banks of the named-failure runs by layer), ``cascade_boundary``
-(failure boundaries of banks and groups), ``debtrank``; exclusions and flags are quality
-records. The science: :func:`measures.stress.cascade_study.cascade_study`.
+Params group ``stress.cascade`` (:class:`measures.stress.cascade_study.CascadeParams`; ``data`` for
+``source: auto``). Input (``source``): ``auto`` — the canonical ``balance_sheet`` table when
+``data.source: files``, the simulator when ``data.source: synthetic``; ``synthetic`` — the
+263-bank 2019 cross-section of :func:`pipeline.simulator.network_banks.simulate_network_banks`
+(labelled simulated data in the provenance, and recorded when the dataset is the user's files);
+``balance_sheet`` — one period of the canonical ``balance_sheet`` table (groups from ``banks``,
+``fill`` rules). Data that cannot support the study make the stage not estimable, with the
+missing columns × banks × periods (:func:`measures.stress.cascade_study.balance_sheet_inputs`,
+also behind the ``check`` hook). Outputs: ``cascade_matrix`` (interbank-matrix diagnostics per
+system), ``cascade_surface`` (system × scenario × α × β), ``cascade_hierarchy`` (the failed banks
+of the named-failure runs by layer), ``cascade_boundary`` (failure boundaries of banks and
+groups), ``debtrank``; fills, exclusions and flags are quality records. The science:
+:func:`measures.stress.cascade_study.cascade_study`.
 """
 
 from __future__ import annotations
 
+from measures.core.status import NotEstimable
 from measures.stress.cascade_study import INPUT_COLUMNS, CascadeParams, balance_sheet_inputs, cascade_study
+from measures.stress.coverage import resolve_source, simulated_input_event
+from pipeline.artifacts import artifact
+from pipeline.params import DataConfig
 from pipeline.stage import Stage, StageContext
 
+GROUP = "stress.cascade"
 GENERATOR = "pipeline.simulator.network_banks"
 
 
 def run(ctx: StageContext) -> dict:
-    cfg: CascadeParams = ctx.config()
-    if cfg.source == "synthetic":
+    cfg: CascadeParams = ctx.config(GROUP)
+    data: DataConfig = ctx.config("data")
+    if resolve_source(cfg.source, data.source) == "synthetic":
         from pipeline.simulator.network_banks import PERIOD_END, simulate_network_banks
 
+        if data.source == "files":
+            ctx.events(simulated_input_event(f"{GROUP}.source"), table="balance_sheet")
         ctx.data_source = {"kind": "synthetic", "generator": GENERATOR, "seed": cfg.seed}
         frame, when = simulate_network_banks(seed=cfg.seed)[list(INPUT_COLUMNS)], PERIOD_END
     else:
-        frame, events, when = balance_sheet_inputs(ctx.read("balance_sheet", required=False),
-                                                   ctx.read("banks", required=False), cfg.period)
-        ctx.events(events, table="balance_sheet")
+        plan = balance_sheet_inputs(ctx.read("balance_sheet", required=False), ctx.read("banks", required=False),
+                                    cfg.period, cfg.fill)
+        ctx.events(plan.events, table="balance_sheet")
+        if plan.reason:
+            raise NotEstimable(f"{plan.reason} (records: {artifact('quality/stress_cascade').path})", needs=plan.needs)
+        frame, when = plan.frame, plan.period
     study = cascade_study(frame, cfg.study(), when=when, mapper=ctx.mapper)
     ctx.events(study.events, table="balance_sheet")
     return {"cascade_matrix": study.matrix, "cascade_surface": study.surface, "cascade_hierarchy": study.hierarchy,
             "cascade_boundary": study.boundary, "debtrank": study.debtrank}
 
 
+def check(data, configs) -> list[tuple[str, str]]:
+    """What the stage will run on (``python -m pipeline check``): the same inputs as :func:`run`, no estimation."""
+    cfg: CascadeParams = configs[GROUP]
+    kind = configs["data"].source
+    if resolve_source(cfg.source, kind) == "synthetic":
+        note = " — NOT your balance sheets (stress.cascade.source: synthetic)" if kind == "files" else ""
+        return [("estimates", f"SIMULATED data ({GENERATOR}, seed {cfg.seed}){note}: cascade on the 263-bank "
+                              "2019 cross-section")]
+    return balance_sheet_inputs(data.balance_sheet, data.banks, cfg.period, cfg.fill).check_lines()
+
+
 STAGE = Stage(
     name="stress_cascade",
     run=run,
-    params={"stress.cascade": CascadeParams},
+    check=check,
+    params={GROUP: CascadeParams, "data": DataConfig},
     inputs=("balance_sheet", "banks"),
     outputs=("cascade_matrix", "cascade_surface", "cascade_hierarchy", "cascade_boundary", "debtrank"),
 )
