@@ -20,6 +20,33 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
+CN_BANK_GROUPS = {
+    "state-owned": ["601288.SH", "601328.SH", "601398.SH", "601939.SH", "601988.SH"],
+    "joint-stock": ["000001.SZ", "600000.SH", "600015.SH", "600016.SH", "600036.SH", "601166.SH", "601818.SH", "601998.SH"],
+    "city": ["002142.SZ", "601009.SH", "601169.SH"],
+}
+
+
+def cn_banks_data(base: Path | str) -> dict[str, Any]:
+    """``data`` params for the cn-banks Wind exports under ``base`` (with raw series for the market states)."""
+    return {
+        "source": "files", "format": "wind", "raw_dir": f"{base}/cn-banks/wind-exports", "currency": "CNY",
+        "start": "2007-01-01", "end": None, "publication_lag_days": 120, "bank_groups": CN_BANK_GROUPS,
+        "market_states": [
+            {"name": "stock_vol", "file": "../cn_csi300_cgb_yields_daily.csv", "column": "csi300_close",
+             "transform": "rolling_vol", "window": 20},
+            {"name": "money", "file": "../cn_interbank_rates_daily.csv", "column": "shibor_1w_pct",
+             "fallback_column": "ibo007_pct", "unit": "%"},
+        ],
+    }
+
+
+def us_financials_data(base: Path | str) -> dict[str, Any]:
+    """``data`` params for the us-financials toolbox workbook under ``base``."""
+    return {"source": "files", "format": "toolbox", "raw_dir": f"{base}/us-financials", "files": {"workbook": "Example_Large.xlsx"},
+            "money_unit": "USD m", "currency": "USD", "start": None, "end": None, "publication_lag_days": 45}
+
+
 def repo_params(**overrides: Mapping[str, Any]) -> dict[str, Any]:
     """``params.yaml`` with dotted-group overrides merged in.
 

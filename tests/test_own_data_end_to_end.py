@@ -16,31 +16,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import copy_repository
+from conftest import cn_banks_data, copy_repository, us_financials_data
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 
-CN_GROUPS = {
-    "state-owned": ["601288.SH", "601328.SH", "601398.SH", "601939.SH", "601988.SH"],
-    "joint-stock": ["000001.SZ", "600000.SH", "600015.SH", "600016.SH", "600036.SH", "601166.SH", "601818.SH", "601998.SH"],
-    "city": ["002142.SZ", "601009.SH", "601169.SH"],
-}
-DATASETS = {
-    "cn-banks": {
-        "source": "files", "format": "wind", "raw_dir": "data/raw/cn-banks/wind-exports", "currency": "CNY",
-        "start": "2007-01-01", "end": None, "publication_lag_days": 120, "bank_groups": CN_GROUPS,
-        "market_states": [
-            {"name": "stock_vol", "file": "../cn_csi300_cgb_yields_daily.csv", "column": "csi300_close",
-             "transform": "rolling_vol", "window": 20},
-            {"name": "money", "file": "../cn_interbank_rates_daily.csv", "column": "shibor_1w_pct",
-             "fallback_column": "ibo007_pct", "unit": "%"},
-        ],
-    },
-    "us-financials": {
-        "source": "files", "format": "toolbox", "raw_dir": "data/raw/us-financials", "files": {"workbook": "Example_Large.xlsx"},
-        "money_unit": "USD m", "currency": "USD", "start": None, "end": None, "publication_lag_days": 45,
-    },
-}
+DATASETS = {"cn-banks": cn_banks_data("data/raw"), "us-financials": us_financials_data("data/raw")}
 
 
 def _run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import run_stage
+from conftest import cn_banks_data, us_financials_data, run_stage
 
 from pipeline.io import read_parquet
 
@@ -23,30 +23,12 @@ RETURNS = {"system": "sample", "suspensions": "mask", "suspension_min_run": 5, "
 
 def us_financials(shared_data: Path) -> dict:
     """``data`` params for the us-financials toolbox workbook."""
-    return {
-        "source": "files", "format": "toolbox", "raw_dir": str(shared_data / "us-financials"),
-        "files": {"workbook": "Example_Large.xlsx"}, "money_unit": "USD m", "currency": "USD",
-        "start": None, "end": None, "publication_lag_days": 45,
-    }
+    return us_financials_data(shared_data)
 
 
 def cn_banks(shared_data: Path) -> dict:
     """``data`` params for the cn-banks Wind exports (and raw series for the market states)."""
-    cn = shared_data / "cn-banks"
-    return {
-        "source": "files", "format": "wind", "raw_dir": str(cn / "wind-exports"), "currency": "CNY",
-        "start": "2007-01-01", "end": None, "publication_lag_days": 120,
-        "bank_groups": {"state-owned": ["601288.SH", "601328.SH", "601398.SH", "601939.SH", "601988.SH"],
-                        "joint-stock": ["000001.SZ", "600000.SH", "600015.SH", "600016.SH", "600036.SH", "601166.SH",
-                                        "601818.SH", "601998.SH"],
-                        "city": ["002142.SZ", "601009.SH", "601169.SH"]},
-        "market_states": [
-            {"name": "stock_vol", "file": "../cn_csi300_cgb_yields_daily.csv", "column": "csi300_close",
-             "transform": "rolling_vol", "window": 20},
-            {"name": "money", "file": "../cn_interbank_rates_daily.csv", "column": "shibor_1w_pct",
-             "fallback_column": "ibo007_pct", "unit": "%"},
-        ],
-    }
+    return cn_banks_data(shared_data)
 
 
 def run_stages(tmp_path: Path, data: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import assert_not_estimable, copy_root, repo_params, run_stage
+from conftest import cn_banks_data, us_financials_data, assert_not_estimable, copy_root, repo_params, run_stage
 from measures.core.config import ConfigError
 from measures.stress import fire_sale
 from measures.stress.firesale_curve import fire_sale_regions
@@ -327,29 +327,13 @@ def test_params_yaml_group_is_the_study_config():
 
 
 def cn_data(shared_data: Path) -> dict:
-    """The data section for the Chinese Wind exports (as in tests/test_real_data_stages.py)."""
-    cn = shared_data / "cn-banks"
-    return {
-        "source": "files", "format": "wind", "raw_dir": str(cn / "wind-exports"), "currency": "CNY",
-        "start": "2007-01-01", "end": None, "publication_lag_days": 120,
-        "bank_groups": {"state-owned": ["601288.SH", "601328.SH", "601398.SH", "601939.SH", "601988.SH"],
-                        "joint-stock": ["000001.SZ", "600000.SH", "600015.SH", "600016.SH", "600036.SH", "601166.SH",
-                                        "601818.SH", "601998.SH"],
-                        "city": ["002142.SZ", "601009.SH", "601169.SH"]},
-        "market_states": [
-            {"name": "stock_vol", "file": "../cn_csi300_cgb_yields_daily.csv", "column": "csi300_close",
-             "transform": "rolling_vol", "window": 20},
-            {"name": "money", "file": "../cn_interbank_rates_daily.csv", "column": "shibor_1w_pct",
-             "fallback_column": "ibo007_pct", "unit": "%"},
-        ],
-    }
+    """The data section for the Chinese Wind exports."""
+    return cn_banks_data(shared_data)
 
 
 def us_data(shared_data: Path) -> dict:
-    """The data section for the US toolbox workbook (as in tests/test_real_data_stages.py)."""
-    return {"source": "files", "format": "toolbox", "raw_dir": str(shared_data / "us-financials"),
-            "files": {"workbook": "Example_Large.xlsx"}, "money_unit": "USD m", "currency": "USD",
-            "start": None, "end": None, "publication_lag_days": 45}
+    """The data section for the US toolbox workbook."""
+    return us_financials_data(shared_data)
 
 
 def ingested(tmp_path_factory, name: str, data: dict) -> Path:
