@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pipeline.report.core import ReportContext, Section, table_html
 
+ID = "quality"
+TITLE = "Data quality: exclusions and flags"
 INTRO = (
     "Nothing is dropped silently. Each row below is one record written by a stage to "
     "<code>data/processed/quality/</code>: the stage, the table, the bank (blank when it concerns every bank), the "
@@ -30,4 +32,4 @@ def build(ctx: ReportContext) -> Section | None:
         "rows_excluded": int(q.loc[q["action"] == "excluded", "n_rows"].sum()) if len(q) else 0,
         "rows_masked": int(q.loc[q["action"] == "masked", "n_rows"].sum()) if len(q) else 0,
     }
-    return Section("quality", "Data quality: exclusions and flags", INTRO, blocks, metrics, {"records": q})
+    return Section(ID, TITLE, INTRO, blocks, metrics, {"records": q})
