@@ -19,7 +19,6 @@ from pipeline.io import read_provenance, write_csv
 from pipeline.quality import KINDS, severity
 from pipeline.report import notes, provenance
 from pipeline.report_config import ReportConfig
-from pipeline.stage import not_estimable_mark
 
 TEMPLATES = Path(__file__).with_name("templates")
 
@@ -61,6 +60,8 @@ class ReportContext:
         if name not in self.used:
             self.used.append(name)
         if name not in self._cache:
+            from pipeline.stage import not_estimable_mark  # here: pipeline.stage may import this package
+
             mark = not_estimable_mark(self.stage.path(name), artifact(name))
             if mark is not None:
                 self.marks[name] = dict(mark)

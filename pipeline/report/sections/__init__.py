@@ -9,6 +9,7 @@ from pipeline.report.sections import (
     contagion,
     data_quality,
     firesale,
+    fit_status,
     market_states,
     panel_regressions,
     returns_summary,
@@ -20,6 +21,7 @@ from pipeline.report.sections import (
 SECTIONS = [
     sample,
     data_quality,
+    fit_status,
     returns_summary,
     market_states,
     srisk,
