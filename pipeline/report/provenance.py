@@ -106,7 +106,7 @@ class DataLabel:
     def kind(self) -> str:
         flags = {sim for sim, _ in self.sources.values()}
         if not flags:
-            return NOT_RECORDED
+            return "not recorded"
         return "mixed" if len(flags) == 2 else "simulated" if True in flags else "user"
 
     def texts(self, simulated: bool) -> list[str]:
