@@ -137,7 +137,7 @@ def test_panel_tables_are_the_stage_display_tables(tmp_path):
 
 def test_provenance_texts():
     files = {"kind": "files", "format": "wind", "raw_dir": "data/raw", "sample": {"start": None, "end": "2020-12-31"}}
-    assert provenance.source_text(files) == "your files (format wind, raw_dir data/raw)"
+    assert provenance.source_text(files) == "your files: format wind, raw_dir data/raw"
     assert provenance.sample_text(files) == "first date .. 2020-12-31"
     assert provenance.source_text(SOURCE) == "simulated data (synthetic, seed 7)"
     assert provenance.flatten({"b": {"y": [1, 2], "x": {"z": None}}, "a": 1.0}) == [("a", 1.0), ("b.x.z", None), ("b.y", [1, 2])]

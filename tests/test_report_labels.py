@@ -93,14 +93,14 @@ def test_data_label_kinds_and_texts():
            "pipeline.simulator.stress_banks)" in sim.html()
     user = provenance.DataLabel.of({"returns": {"data_source": FILES}})
     assert (user.kind, user.badge(), user.html()) == ("user", "", "")
-    assert user.metrics() == {"data": "user", "data_source": "your files (format wind, raw_dir data/raw)"}
+    assert user.metrics() == {"data": "user", "data_source": "your files: format wind, raw_dir data/raw"}
     mixed = provenance.DataLabel.of({"quality/returns": {"data_source": FILES}, "quality/stress_firesale": {"data_source": STRESS}})
     assert mixed.metrics()["data"] == "mixed" and mixed.metrics()["simulated_artifacts"] == ["quality/stress_firesale"]
     assert "Partly simulated data" in mixed.html() and mixed.badge() == "Partly simulated data"
     assert provenance.DataLabel.of({"crw": None}).metrics() == {"data": "not recorded",
                                                                 "data_source": "provenance not recorded"}
     eba = {"kind": "files", "format": "eba2018", "files": {"eba": "data/raw/eba.xlsx"}}
-    assert provenance.source_text(eba) == "your files (format eba2018, eba data/raw/eba.xlsx)"
+    assert provenance.source_text(eba) == "your files: format eba2018, eba data/raw/eba.xlsx"
 
 
 def test_header_names_each_source_when_the_stress_sections_are_simulated():
@@ -111,9 +111,9 @@ def test_header_names_each_source_when_the_stress_sections_are_simulated():
               ("Data quality", provenance.DataLabel.of({"quality/returns": {"data_source": FILES},
                                                         "quality/stress_firesale": {"data_source": STRESS}}))]
     head = provenance.header(provs, labels)
-    assert head["source"] == ("market data: your files (format wind, raw_dir data/raw); sections “Fire sales”, "
+    assert head["source"] == ("market data: your files: format wind, raw_dir data/raw; sections “Fire sales”, "
                               "“Cascades”: simulated data (synthetic, seed 11, generator pipeline.simulator.stress_banks)")
-    assert provenance.header(provs, labels[:1])["source"] == "your files (format wind, raw_dir data/raw)"
+    assert provenance.header(provs, labels[:1])["source"] == "your files: format wind, raw_dir data/raw"
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +140,7 @@ def test_a_simulated_stress_section_is_labelled_beside_user_market_data(mixed_re
     returns = section_html(html, "returns")
     assert "Simulated data" not in returns and metrics["returns"]["data"] == "user"
     head = html[html.index("<dt>Data source</dt>"):html.index("<dt>Sample</dt>")]
-    assert head.startswith("<dt>Data source</dt><dd>market data: your files (format wind, raw_dir data/raw); sections ")
+    assert head.startswith("<dt>Data source</dt><dd>market data: your files: format wind, raw_dir data/raw; sections ")
     assert "“Fire-sale stress test (double-layer fire sales)”: simulated data (synthetic, seed 11" in head
     assert "“Returns”" not in head
     assert "(simulated data)</li>" in html  # the table of contents says it too

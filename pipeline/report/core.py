@@ -140,8 +140,8 @@ def status_kind(status: pd.Series) -> pd.Series:
     return status.map(lambda text: KINDS[severity(text)])
 
 
-def table_html(frame: pd.DataFrame, *, caption: str = "", digits: int = 4, index: bool = False) -> str:
-    """A DataFrame as an HTML table with fixed number formatting."""
+def table_html(frame: pd.DataFrame, *, caption: str = "", digits: int = 4, index: bool = False, wrap: bool = False) -> str:
+    """A DataFrame as an HTML table with fixed number formatting (``wrap``: long text cells wrap)."""
 
     def fmt(x: Any) -> str:
         if isinstance(x, (float, np.floating)):
@@ -154,7 +154,7 @@ def table_html(frame: pd.DataFrame, *, caption: str = "", digits: int = 4, index
 
     body = frame.to_html(index=index, classes="data", border=0, formatters={c: fmt for c in frame.columns}, na_rep="–", escape=True)
     cap = f"<p class='caption'>{jinja2.utils.markupsafe.escape(caption)}</p>" if caption else ""
-    return f"<div class='table'>{cap}{body}</div>"
+    return f"<div class='table{' wrap' if wrap else ''}'>{cap}{body}</div>"
 
 
 def figure_html(draw: Callable[[Any], None], *, caption: str = "", width: float = 9.0, height: float = 3.6) -> str:

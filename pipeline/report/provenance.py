@@ -53,7 +53,7 @@ def is_simulated(source: Any) -> bool:
 
 
 def source_text(source: Mapping[str, Any] | None) -> str:
-    """``simulated data (synthetic, seed 20071012)`` or ``your files (format wind, raw_dir data/raw)``."""
+    """``simulated data (synthetic, seed 20071012)`` or ``your files: format wind, raw_dir data/raw``."""
     if not source:
         return "not recorded"
     kind = source.get("kind")
@@ -70,7 +70,7 @@ def source_text(source: Mapping[str, Any] | None) -> str:
             where.append(f"raw_dir {source['raw_dir']}")
         else:
             where.extend(f"{k} {v}" for k, v in sorted((source.get("files") or {}).items()))
-        return f"your files ({', '.join(where)})"
+        return f"your files: {', '.join(where)}"
     return ", ".join(f"{k} {value_text(v)}" for k, v in sorted(source.items()) if k != "sample")
 
 
@@ -141,7 +141,7 @@ def header(provenances: Mapping[str, dict[str, Any] | None],
     """Data source, sample and version for the page header from the ingest/returns artifacts.
 
     When sections (``(title, label)`` pairs) draw only on other sources than the market data,
-    the source line names each: ``market data: your files (...); section “Fire-sale ...”:
+    the source line names each: ``market data: your files: ...; section “Fire-sale ...”:
     simulated data (...)`` (a section that mixes both, like data quality, says so itself).
     """
     head = {"source": NOT_RECORDED, "sample": NOT_RECORDED, "version": ""}

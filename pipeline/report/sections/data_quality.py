@@ -48,15 +48,15 @@ def build(ctx: ReportContext) -> Section | None:
     not_estimable = q[q["action"] == "not_estimable"][["stage", "table", "detail"]]
     if len(not_estimable):
         blocks.append(table_html(not_estimable, caption="Outputs not estimable from the data (written empty and "
-                                 "marked; their sections say what to add)"))
+                                 "marked; their sections say what to add)", wrap=True))
     if len(hits):
         per_rule = counts(hits, ["stage", "reason", "action"]).merge(
             hits.groupby(["stage", "reason", "action"])["bank_id"].nunique().rename("banks").reset_index())
         blocks.append(table_html(per_rule, caption="Plausibility-screen hits by rule", digits=0))
         blocks.append(table_html(hits.fillna({"bank_id": ""}), caption="Plausibility-screen hits: bank, dates, rule, "
-                                 "action, and the value in the detail", digits=0))
+                                 "action, and the value in the detail", digits=0, wrap=True))
     if len(q):
-        full = table_html(q.fillna({"bank_id": ""}), caption="All records", digits=0)
+        full = table_html(q.fillna({"bank_id": ""}), caption="All records", digits=0, wrap=True)
         blocks.append(f"<details><summary>All {len(q)} records (click to expand)</summary>{full}</details>")
     metrics = {
         "n_records": len(q),

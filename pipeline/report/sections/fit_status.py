@@ -57,5 +57,6 @@ def build(ctx: ReportContext) -> Section | None:
     table = status_table(frames)
     kinds = table.groupby(["artifact", "kind"])["count"].sum()
     metrics = {name: {kind: int(kinds.get((name, kind), 0)) for kind in ("ok", "warning", "failed")} for name in frames}
-    blocks = [table_html(table, caption="Status of every fit, window, model and run, by artifact", digits=0)]
+    blocks = [table_html(table, caption="Status of every fit, window, model and run, by artifact", digits=0,
+                         wrap=True)]
     return Section(ID, TITLE, INTRO, blocks, metrics, {"fits": table})

@@ -180,10 +180,13 @@ def build(ctx: ReportContext) -> Section | None:
 
 
 def intro(ctx: ReportContext) -> str:
-    """The section text with the parameter values recorded in the srisk artifact's provenance."""
-    keys = ("window", "kappa", "crash", "horizon", "k")
-    found = {key: ctx.param("srisk", f"measures.mes_srisk.{key}") for key in keys}
-    found["route"] = ctx.param("srisk", "measures.mes_srisk.lrmes_route")
-    tail = ctx.param("srisk", "measures.mes_srisk.tail")
+    """The section text with the parameter values recorded in the provenance of srisk (else mes: same stage)."""
+    def param(key: str):
+        values = (ctx.param(name, f"measures.mes_srisk.{key}") for name in ("srisk", "mes"))
+        return next((v for v in values if v is not None), None)
+
+    found = {key: param(key) for key in ("window", "kappa", "crash", "horizon", "k")}
+    found["route"] = param("lrmes_route")
+    tail = param("tail")
     found["tail"] = None if tail is None else f"{100 * tail:g}%"
     return INTRO.format(**{k: NOT_RECORDED if v is None else v for k, v in found.items()})
