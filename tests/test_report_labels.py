@@ -140,10 +140,36 @@ def test_a_simulated_stress_section_is_labelled_beside_user_market_data(mixed_re
     returns = section_html(html, "returns")
     assert "Simulated data" not in returns and metrics["returns"]["data"] == "user"
     head = html[html.index("<dt>Data source</dt>"):html.index("<dt>Sample</dt>")]
-    assert head.startswith("<dt>Data source</dt><dd>market data: your files: format wind, raw_dir data/raw; sections ")
-    assert "“Fire-sale stress test (double-layer fire sales)”: simulated data (synthetic, seed 11" in head
-    assert "“Returns”" not in head
+    assert head.startswith("<dt>Data source</dt><dd>market data: your files: format wind, raw_dir data/raw; section "
+                           "“Fire-sale stress test (double-layer fire sales)”: simulated data (synthetic, seed 11")
+    assert "“Returns”" not in head and "Estimation status" not in head  # a summary section labels itself only
+    assert metrics["status"]["data"] == "simulated" and "Simulated data" in section_html(html, "status")
     assert "(simulated data)</li>" in html  # the table of contents says it too
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_on_the_wind_exports_no_simulated_section_is_unlabelled(tmp_path, shared_data):
+    """The Chinese bank Wind exports: market data from the files; every section whose artifacts come
+    from a simulator (the stress stages, unless they run on the balance sheets) carries the label."""
+    import shutil
+
+    from conftest import repo_params
+
+    shutil.copytree(shared_data / "cn-banks" / "wind-exports", tmp_path / "data" / "raw" / "wind")
+    params = repo_params(data={"source": "files", "format": "wind", "raw_dir": "data/raw/wind", "start": None, "end": None})
+    for stage in ("ingest", "returns", "stress_firesale", "stress_cascade", "report"):
+        run_stage(tmp_path, stage, params)
+    html = (tmp_path / artifact("report/html").path).read_text(encoding="utf-8")
+    metrics = json.loads((tmp_path / artifact("report/metrics").path).read_text(encoding="utf-8"))
+    assert metrics["sample"]["data"] == "user" and metrics["returns"]["data"] == "user"
+    assert "<dd>market data: your files: format wind, raw_dir data/raw/wind" in html or \
+        "<dd>your files: format wind, raw_dir data/raw/wind</dd>" in html
+    for sid, values in metrics.items():
+        labelled = '<span class="badge simulated">' in section_html(html, sid).split("</h2>")[0]
+        assert labelled == (values["data"] in ("simulated", "mixed")), sid
+        if values["data"] == "simulated" and sid not in ("quality", "status"):
+            assert f"“{next(m.TITLE for m in SECTIONS if m.ID == sid)}”: simulated data" in html
 
 
 # ---------------------------------------------------------------- not estimable

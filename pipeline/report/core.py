@@ -120,7 +120,9 @@ class Section:
     written as ``plots/<id>_<name>.csv``; ``sources`` are the artifacts the section read
     (set by :func:`build_sections`; their provenance is shown under the section), ``label``
     says where their data come from (simulated or the user's) and ``estimable`` is
-    ``all``, ``part`` or ``none`` (some or all of them marked not estimable).
+    ``all``, ``part`` or ``none`` (some or all of them marked not estimable); ``summary``
+    sections (module attribute ``SUMMARY``: data quality, estimation status) gather the records
+    of every stage and are left out of the header's list of sources.
     """
 
     id: str
@@ -133,6 +135,7 @@ class Section:
     provenance: str = ""
     label: provenance.DataLabel | None = None
     estimable: str = "all"
+    summary: bool = False
 
 
 def status_kind(status: pd.Series) -> pd.Series:
@@ -223,6 +226,7 @@ def build_sections(ctx: ReportContext, modules: Iterable[Any]) -> list[Section]:
             section.blocks.insert(0, notes.not_estimable_html(marks, part=section.estimable == "part"))
             section.metrics["not_estimable"] = notes.not_estimable_metric(marks)
         section.sources = list(ctx.used)
+        section.summary = bool(getattr(module, "SUMMARY", False))
         provs = {name: ctx.provenance(name) for name in section.sources if artifact(name).kind == "parquet"
                  and ctx.stage.path(name).is_file()}
         section.label = provenance.DataLabel.of(provs)
@@ -248,5 +252,5 @@ def render_report(ctx: ReportContext, sections: list[Section]) -> str:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=jinja2.select_autoescape(["html", "j2"]))
     template = env.get_template("index.html.j2")
     head = provenance.header({name: ctx.provenance(name) for name in provenance.SOURCE_ARTIFACTS
-                              if name in ctx.stage.stage.inputs}, [(s.title, s.label) for s in sections if s.label])
+                              if name in ctx.stage.stage.inputs}, [(s.title, s.label) for s in sections if s.label and not s.summary])
     return template.render(title=ctx.config.title, sections=sections, header=head)

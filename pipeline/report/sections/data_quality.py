@@ -9,6 +9,7 @@ from pipeline.report.core import ReportContext, Section, table_html
 
 ID = "quality"
 TITLE = "Data quality: exclusions and flags"
+SUMMARY = True  # records of every stage: labelled here, not listed in the header
 INTRO = (
     "Nothing is dropped silently. Each row below is one record written by a stage to "
     "<code>data/processed/quality/</code>: the stage, the table, the bank (blank when it concerns every bank), the "

@@ -9,6 +9,7 @@ from pipeline.report.core import ReportContext, Section, status_kind, table_html
 
 ID = "status"
 TITLE = "Estimation status: non-converged fits and failed windows"
+SUMMARY = True  # records of every stage: labelled here, not listed in the header
 INTRO = (
     "Every estimate keeps its status: <em>ok</em>; <em>warning</em> (kept and flagged, e.g. a fit that converged "
     "only after a restart, or a stress run where a guard acted); <em>failed</em> (no value: the fit did not "
