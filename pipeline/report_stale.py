@@ -5,6 +5,10 @@ report depends on stops with an error: a banner right after ``<body>`` says whic
 its message, and that the numbers come from an earlier run. The page is rewritten atomically
 (a temporary file beside it, then :func:`os.replace`), never in place: DVC's cache may link the
 file. A second call replaces the banner (one banner, the latest failure).
+
+It lives beside :mod:`pipeline.report`, not inside it, so that the runner (:mod:`pipeline.stage`)
+can import it without the report package (and without making every stage depend on the report's
+code in ``dvc.yaml``); :mod:`pipeline.report` re-exports it as ``pipeline.report.mark_stale``.
 """
 
 from __future__ import annotations
