@@ -106,7 +106,8 @@ def test_firesale_regions_come_from_the_stage_artifact(tmp_path):
     assert section.sources == ["firesale", "firesale_regions", "firesale_mean", "firesale_mean_regions"]
     assert "<code>il_share</code> = 60%" in section.intro and "<code>r_star</code> = 20, a 5% leverage ratio" in section.intro
     assert "stress.firesale.il_share</code></td><td>0.6" in section.provenance
-    assert "Built from simulated data (synthetic, seed 7)" in section.provenance
+    assert "<b>Simulated data.</b> Every number in this section comes from simulated data (synthetic, seed 7)" \
+        in section.provenance and section.metrics["data"] == "simulated"
     assert firesale.build(ReportContext.open(tmp_path / "absent")) is None
 
 
@@ -136,7 +137,7 @@ def test_panel_tables_are_the_stage_display_tables(tmp_path):
 
 def test_provenance_texts():
     files = {"kind": "files", "format": "wind", "raw_dir": "data/raw", "sample": {"start": None, "end": "2020-12-31"}}
-    assert provenance.source_text(files) == "files: format wind, raw_dir data/raw"
+    assert provenance.source_text(files) == "your files: format wind, raw_dir data/raw"
     assert provenance.sample_text(files) == "first date .. 2020-12-31"
     assert provenance.source_text(SOURCE) == "simulated data (synthetic, seed 7)"
     assert provenance.flatten({"b": {"y": [1, 2], "x": {"z": None}}, "a": 1.0}) == [("a", 1.0), ("b.x.z", None), ("b.y", [1, 2])]
@@ -163,9 +164,12 @@ def test_report_on_the_default_data_shows_source_sample_and_parameters(report_ro
     assert f"simulated data (synthetic, seed {params['seed']})" in header
     assert f"{params['start']} .. {params['end']}" in header
     assert "Parameters (ingest, returns)" in html and "<code>measures.returns.system</code></td><td>sample" in html
-    assert html.count("Built from simulated data") == 4  # sample, quality, returns, market states
+    assert html.count('<span class="badge simulated">Simulated data</span></h2>') == 4  # sample, quality, returns, states
+    assert html.count("<b>Simulated data.</b> Every number in this section comes from simulated data (synthetic, "
+                      f"seed {params['seed']}), not from observed data.") == 4
     metrics = json.loads((report_root / artifact("report/metrics").path).read_text(encoding="utf-8"))
     assert sorted(metrics) == ["market_states", "quality", "returns", "sample"] and metrics["sample"]["n_banks"] == 16
+    assert {m["data"] for m in metrics.values()} == {"simulated"}
     assert sorted(p.name for p in (report_root / artifact("report/plots").path).glob("*.csv"))[0] == "market_states_states.csv"
     assert not (report_root / "data/processed/quality/report.parquet").exists()  # quality=False
 

@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 
 from pipeline.artifacts import artifact
-from pipeline.io import read_provenance
+from pipeline.io import read_provenance, write_csv
 from pipeline.quality import KINDS, severity
-from pipeline.report import provenance
+from pipeline.report import notes, provenance
 from pipeline.report_config import ReportConfig
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -36,6 +36,8 @@ class ReportContext:
     config: ReportConfig
     _cache: dict[str, Any] = field(default_factory=dict)
     used: list[str] = field(default_factory=list)
+    marks: dict[str, dict[str, str]] = field(default_factory=dict)
+    empty: set[str] = field(default_factory=set)
 
     @classmethod
     def open(cls, root: str | Path, params: Mapping[str, Any] | None = None) -> "ReportContext":
@@ -50,11 +52,24 @@ class ReportContext:
         return cls(ctx, config)
 
     def artifact(self, name: str) -> Any:
-        """The artifact ``name`` (a DataFrame; a dict for JSON artifacts), ``None`` when absent."""
+        """The artifact ``name`` (a DataFrame; a dict for JSON artifacts).
+
+        ``None`` when it is absent, marked not estimable (the mark is kept in :attr:`marks`)
+        or a table without rows (noted in :attr:`empty`): a section never sees an empty frame.
+        """
         if name not in self.used:
             self.used.append(name)
         if name not in self._cache:
-            self._cache[name] = self.stage.read(name, required=False)
+            from pipeline.stage import not_estimable_mark  # here: pipeline.stage may import this package
+
+            mark = not_estimable_mark(self.stage.path(name), artifact(name))
+            if mark is not None:
+                self.marks[name] = dict(mark)
+            value = self.stage.read(name, required=False)
+            if isinstance(value, pd.DataFrame) and value.empty:
+                self.empty.add(name)
+                value = None
+            self._cache[name] = value
         return self._cache[name]
 
     def provenance(self, name: str) -> dict[str, Any] | None:
@@ -103,7 +118,11 @@ class Section:
     ``blocks`` are HTML fragments (from :func:`table_html`, :func:`figure_html`);
     ``metrics`` go to ``metrics.json`` under the section id; ``plots`` are
     written as ``plots/<id>_<name>.csv``; ``sources`` are the artifacts the section read
-    (set by :func:`build_sections`; their provenance is shown under the section).
+    (set by :func:`build_sections`; their provenance is shown under the section), ``label``
+    says where their data come from (simulated or the user's) and ``estimable`` is
+    ``all``, ``part`` or ``none`` (some or all of them marked not estimable); ``summary``
+    sections (module attribute ``SUMMARY``: data quality, estimation status) gather the records
+    of every stage and are left out of the header's list of sources.
     """
 
     id: str
@@ -114,6 +133,9 @@ class Section:
     plots: dict[str, pd.DataFrame] = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)
     provenance: str = ""
+    label: provenance.DataLabel | None = None
+    estimable: str = "all"
+    summary: bool = False
 
 
 def status_kind(status: pd.Series) -> pd.Series:
@@ -121,8 +143,8 @@ def status_kind(status: pd.Series) -> pd.Series:
     return status.map(lambda text: KINDS[severity(text)])
 
 
-def table_html(frame: pd.DataFrame, *, caption: str = "", digits: int = 4, index: bool = False) -> str:
-    """A DataFrame as an HTML table with fixed number formatting."""
+def table_html(frame: pd.DataFrame, *, caption: str = "", digits: int = 4, index: bool = False, wrap: bool = False) -> str:
+    """A DataFrame as an HTML table with fixed number formatting (``wrap``: long text cells wrap)."""
 
     def fmt(x: Any) -> str:
         if isinstance(x, (float, np.floating)):
@@ -135,7 +157,7 @@ def table_html(frame: pd.DataFrame, *, caption: str = "", digits: int = 4, index
 
     body = frame.to_html(index=index, classes="data", border=0, formatters={c: fmt for c in frame.columns}, na_rep="–", escape=True)
     cap = f"<p class='caption'>{jinja2.utils.markupsafe.escape(caption)}</p>" if caption else ""
-    return f"<div class='table'>{cap}{body}</div>"
+    return f"<div class='table{' wrap' if wrap else ''}'>{cap}{body}</div>"
 
 
 def figure_html(draw: Callable[[Any], None], *, caption: str = "", width: float = 9.0, height: float = 3.6) -> str:
@@ -182,17 +204,34 @@ def clean_metric(value: Any) -> Any:
 
 def build_sections(ctx: ReportContext, modules: Iterable[Any]) -> list[Section]:
     """Call each section module's ``build(ctx)``; keep those that return a section, with the
-    artifacts each one read and the provenance block of those artifacts."""
+    artifacts each one read, their data label and provenance block, and the not-estimable
+    notes (:mod:`pipeline.report.notes`).
+
+    A module whose ``build`` returns ``None`` although some of its artifacts are marked not
+    estimable or have no rows still gets a section (its ``ID``, ``TITLE`` and intro) that says so.
+    """
     sections = []
     for module in modules:
         ctx.used = []
         section = module.build(ctx)
+        marks = {name: ctx.marks[name] for name in ctx.used if name in ctx.marks}
+        empty = [name for name in ctx.used if name in ctx.empty and name not in marks]
         if section is None:
-            continue
+            if not marks and not empty:
+                continue
+            intro = module.intro(ctx) if hasattr(module, "intro") else module.INTRO
+            section = Section(module.ID, module.TITLE, intro, notes.empty_blocks(empty) if not marks else [])
+        if marks:
+            section.estimable = "part" if section.blocks else "none"
+            section.blocks.insert(0, notes.not_estimable_html(marks, part=section.estimable == "part"))
+            section.metrics["not_estimable"] = notes.not_estimable_metric(marks)
         section.sources = list(ctx.used)
+        section.summary = bool(getattr(module, "SUMMARY", False))
         provs = {name: ctx.provenance(name) for name in section.sources if artifact(name).kind == "parquet"
                  and ctx.stage.path(name).is_file()}
-        section.provenance = provenance.section_html(provs)
+        section.label = provenance.DataLabel.of(provs)
+        section.metrics.update(section.label.metrics())
+        section.provenance = section.label.html() + provenance.section_html(provs)
         sections.append(section)
     return sections
 
@@ -204,13 +243,14 @@ def write_plots(folder: Path, sections: list[Section]) -> None:
         old.unlink()
     for s in sections:
         for name, frame in s.plots.items():
-            frame.to_csv(folder / f"{s.id}_{name}.csv", index=False, float_format="%.10g", date_format="%Y-%m-%d")
+            write_csv(frame, folder / f"{s.id}_{name}.csv", float_format="%.10g", date_format="%Y-%m-%d")
 
 
 def render_report(ctx: ReportContext, sections: list[Section]) -> str:
-    """The self-contained HTML page; the header names the data source and the sample."""
+    """The self-contained HTML page; the header names the data source (each one, when sections
+    differ: market data from the user's files, stress sections simulated) and the sample."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=jinja2.select_autoescape(["html", "j2"]))
     template = env.get_template("index.html.j2")
     head = provenance.header({name: ctx.provenance(name) for name in provenance.SOURCE_ARTIFACTS
-                              if name in ctx.stage.stage.inputs})
+                              if name in ctx.stage.stage.inputs}, [(s.title, s.label) for s in sections if s.label and not s.summary])
     return template.render(title=ctx.config.title, sections=sections, header=head)

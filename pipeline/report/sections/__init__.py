@@ -1,4 +1,7 @@
-"""Report sections, in report order. Each module has ``build(ctx) -> Section | None``.
+"""Report sections, in report order. Each module has ``build(ctx) -> Section | None``, ``ID``,
+``TITLE`` and ``INTRO`` (or ``intro(ctx)``): the report shows a section whose artifacts are marked
+not estimable or empty from these even when ``build`` returns ``None``, so ``build`` reads every
+artifact it uses before it returns.
 
 To add a section: write ``pipeline/report/sections/<name>.py``, add it here and add the artifacts it
 reads (registry names) to the ``inputs`` of :data:`pipeline.stages.report.STAGE`.
@@ -9,6 +12,7 @@ from pipeline.report.sections import (
     contagion,
     data_quality,
     firesale,
+    fit_status,
     market_states,
     panel_regressions,
     returns_summary,
@@ -20,6 +24,7 @@ from pipeline.report.sections import (
 SECTIONS = [
     sample,
     data_quality,
+    fit_status,
     returns_summary,
     market_states,
     srisk,

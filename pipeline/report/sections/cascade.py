@@ -10,6 +10,8 @@ from pipeline.report.core import ReportContext, Section, figure_html, table_html
 SYSTEM_LABEL = {"all": "all banks", "without_largest": "without the largest banks"}
 MAX_LISTED = 8
 
+ID = "cascade"
+TITLE = "Cascade failures on the bank–asset network"
 INTRO = (
     "Balance-sheet contagion after Fan–Rong–Duan (docs/cascade.md). Each bank holds external assets in three classes "
     "(loans other than real-estate loans, real-estate loans, securities), other assets that are neither shocked nor "
@@ -102,23 +104,23 @@ def boundary_stats(bounds: pd.DataFrame) -> pd.DataFrame:
 
 
 def build(ctx: ReportContext) -> Section | None:
-    surface = ctx.artifact("cascade_surface")
-    if surface is None:
+    surface, matrix, hierarchy, bounds, debt = (ctx.artifact(name) for name in (
+        "cascade_surface", "cascade_matrix", "cascade_hierarchy", "cascade_boundary", "debtrank"))
+    if all(frame is None for frame in (surface, matrix, hierarchy, bounds, debt)):
         return None
-    matrix = ctx.artifact("cascade_matrix")
-    hierarchy = ctx.artifact("cascade_hierarchy")
-    bounds = ctx.artifact("cascade_boundary")
-    debt = ctx.artifact("debtrank")
-    common = surface[surface["scenario"] == "common"]
+    common = surface[surface["scenario"] == "common"] if surface is not None else None
     blocks = []
     if matrix is not None:
         blocks.append(table_html(matrix, caption="Interbank matrix estimation", digits=4))
-    if len(common):
+    if common is not None and len(common):
         blocks.append(_heatmap(common))
-    named = surface[surface["scenario"] != "common"][["system", "scenario", "alpha", "beta", "n_failed", "failed_share",
-                                                      "rounds", "loss_fire_sale", "loss_interbank", "status"]]
-    if len(named):
-        blocks.append(table_html(named, caption="Named-failure scenarios: failures, layers and losses by channel", digits=3))
+    if surface is not None:
+        named = surface[surface["scenario"] != "common"][["system", "scenario", "alpha", "beta", "n_failed",
+                                                          "failed_share", "rounds", "loss_fire_sale", "loss_interbank",
+                                                          "status"]]
+        if len(named):
+            blocks.append(table_html(named, caption="Named-failure scenarios: failures, layers and losses by channel",
+                                     digits=3))
     if hierarchy is not None:
         for title, table in hierarchy_tables(hierarchy):
             blocks.append(table_html(table, caption=f"Default hierarchy: {title}"))
@@ -134,7 +136,9 @@ def build(ctx: ReportContext) -> Section | None:
         ranked = debt.sort_values(["debtrank", "bank_id"], ascending=[False, True]).head(15)
         blocks.append(table_html(ranked, caption="DebtRank of each bank defaulting alone (top 15)", digits=4))
         metrics["debtrank_max"] = float(debt["debtrank"].max())
-    for system, g in common.groupby("system", sort=True):
-        metrics[f"mean_failed_share_{system}"] = float(g["failed_share"].mean())
-    return Section("cascade", "Cascade failures on the bank–asset network", INTRO, blocks, metrics,
-                   {"surface": common[["system", "alpha", "beta", "failed_share"]].reset_index(drop=True)})
+    plots = {}
+    if common is not None:
+        for system, g in common.groupby("system", sort=True):
+            metrics[f"mean_failed_share_{system}"] = float(g["failed_share"].mean())
+        plots["surface"] = common[["system", "alpha", "beta", "failed_share"]].reset_index(drop=True)
+    return Section(ID, TITLE, INTRO, blocks, metrics, plots)

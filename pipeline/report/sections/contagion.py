@@ -17,6 +17,8 @@ from pipeline.report.core import (
 )
 from pipeline.report.provenance import NOT_RECORDED
 
+ID = "contagion"
+TITLE = "Contagion network and risk weights"
 INTRO = (
     "The contagion risk weight (CRW, Liu–Ma 2021; docs/contagion.md) of each bank and window. In each calendar year "
     "the banks' daily ΔCoVaR series (the one chosen by <code>contagion.series</code>) are standardized, a VAR on all "
@@ -112,18 +114,11 @@ def _draw_networks(fig, crw_wide: pd.DataFrame, edges: pd.DataFrame, pos: dict, 
         ax.set_axis_off()
 
 
-def build(ctx: ReportContext) -> Section | None:
-    crw = ctx.artifact("crw")
-    if crw is None:
-        return None
+def _crw_part(ctx: ReportContext, crw: pd.DataFrame, edges: pd.DataFrame | None, key: str
+              ) -> tuple[list[str], dict, dict[str, pd.DataFrame]]:
+    """The network drawings, the CRW table with its moments, the top bank and the rank stability."""
     drawing = ctx.config.contagion
     threshold, seed, layout = drawing.edge_threshold, drawing.layout_seed, drawing.layout
-    key = _key(crw)
-    edges = ctx.artifact("granger")
-    windows = ctx.artifact("contagion_windows")
-    conn = ctx.artifact("connectedness")
-    directional = ctx.artifact("connectedness_directional")
-
     crw_y = _yearly(crw, key)
     wide = crw_y.pivot(index="bank_id", columns="year", values="crw").sort_index()
     moments = pd.DataFrame({"mean": wide.mean(), "sd": wide.std(ddof=1), "min": wide.min(), "max": wide.max(),
@@ -141,12 +136,12 @@ def build(ctx: ReportContext) -> Section | None:
                         "CRW %": [wide[y].max() * 100.0 for y in wide.columns]})
 
     blocks = []
-    metrics: dict = {"n_windows": int(crw[key].nunique()), "mean_spearman": float(stability["spearman"].mean())
-                     if len(stability) else None,
-                     "crw_pct": {str(y): {m: float(moments.loc[m, y] * (1 if m == "n_banks" else 100.0))
-                                          for m in ("mean", "sd", "min", "max", "n_banks")} for y in wide.columns},
-                     "top_bank": {str(y): str(wide[y].idxmax()) for y in wide.columns},
-                     "highest_mean_rank": avg_rank.index[:3].tolist()}
+    metrics = {"n_windows": int(crw[key].nunique()),
+               "mean_spearman": float(stability["spearman"].mean()) if len(stability) else None,
+               "crw_pct": {str(y): {m: float(moments.loc[m, y] * (1 if m == "n_banks" else 100.0))
+                                    for m in ("mean", "sd", "min", "max", "n_banks")} for y in wide.columns},
+               "top_bank": {str(y): str(wide[y].idxmax()) for y in wide.columns},
+               "highest_mean_rank": avg_rank.index[:3].tolist()}
     if edges is not None and len(edges):
         edges_y = _yearly(edges, key)
         pos = _layout(edges_y[edges_y.weight >= threshold], list(wide.index), layout, seed)
@@ -158,6 +153,18 @@ def build(ctx: ReportContext) -> Section | None:
                              "table 1 (its mean ≈ 5%, min ≈ 3%, max < 10% for about 20 banks)", digits=2))
     blocks.append(table_html(top, caption="Bank with the largest CRW each year", digits=2))
     blocks.append(table_html(stability, caption="Year-to-year stability of the CRW ranking (Spearman)", digits=3))
+    return blocks, metrics, {"crw": crw_y[["bank_id", "year", "crw"]], "stability": stability}
+
+
+def build(ctx: ReportContext) -> Section | None:
+    """Each part shows when its artifacts are there (e.g. connectedness without the CRW)."""
+    crw, edges, windows, conn, directional = (ctx.artifact(name) for name in (
+        "crw", "granger", "contagion_windows", "connectedness", "connectedness_directional"))
+    present = [frame for frame in (crw, edges, windows, directional) if frame is not None]
+    if not present and conn is None:
+        return None
+    key = _key(present[0]) if present else "year"
+    blocks, metrics, plots = _crw_part(ctx, crw, edges, key) if crw is not None else ([], {}, {})
     if windows is not None:
         w = _yearly(windows, key) if key == "window_end" else windows
         if edges is not None and "significant" in edges.columns:
@@ -186,10 +193,9 @@ def build(ctx: ReportContext) -> Section | None:
         net.columns = [str(c) for c in net.columns]
         blocks.append(table_html(net.reset_index(), caption="Net directional connectedness (to others − from others), "
                                  "percent, per bank and year", digits=1))
-    plots = {"crw": crw_y[["bank_id", "year", "crw"]], "stability": stability}
     if conn is not None:
         plots["dy_total"] = conn[["window_end", "total"]]
-    return Section("contagion", "Contagion network and risk weights", intro(ctx), blocks, metrics, plots)
+    return Section(ID, TITLE, intro(ctx), blocks, metrics, plots)
 
 
 def intro(ctx: ReportContext) -> str:

@@ -13,6 +13,8 @@ import pandas as pd
 from pipeline.report.core import ReportContext, Section, figure_html, table_html
 from pipeline.report.provenance import NOT_RECORDED
 
+ID = "firesale"
+TITLE = "Fire-sale stress test (double-layer fire sales)"
 INTRO = (
     "Stress test of Zhang–Guo–Wen–Sun (docs/firesale.md), run by the "
     "<code>stress_firesale</code> stage on every year's cross-section of banks. At t = 0 a share α of every bank's "
@@ -181,7 +183,7 @@ def build(ctx: ReportContext) -> Section | None:
         "mean_contagion_from": float(contagion["alpha_from"].iloc[0]) if len(contagion) else None,
         "mean_contagion_to": float(contagion["alpha_to"].iloc[0]) if len(contagion) else None,
     }
-    return Section("firesale", "Fire-sale stress test (double-layer fire sales)", intro(ctx), blocks, metrics,
+    return Section(ID, TITLE, intro(ctx), blocks, metrics,
                    {"mean_curve": mean, "regions": regions, "summary": summary})
 
 

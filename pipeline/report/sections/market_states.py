@@ -6,6 +6,8 @@ import pandas as pd
 
 from pipeline.report.core import ReportContext, Section, figure_html, shade_episodes, table_html
 
+ID = "market_states"
+TITLE = "Market states"
 INTRO = (
     "The market state variables, each oriented so that larger values mean more stress (Fang–Chen–Yang 2018; docs/covar.md): by default "
     "the loss of the real-estate sector index, the 20-day rolling volatility of the stock index, the overnight "
@@ -39,4 +41,4 @@ def build(ctx: ReportContext) -> Section | None:
         figure_html(draw, caption="Market states (larger = more stress); shaded: stress episodes", height=1.3 * len(names) + 0.6),
         table_html(desc, caption="State variables: moments and episode means", digits=4),
     ]
-    return Section("market_states", "Market states", INTRO, blocks, {"n_states": len(names)}, {"states": states.reset_index()})
+    return Section(ID, TITLE, INTRO, blocks, {"n_states": len(names)}, {"states": states.reset_index()})

@@ -14,6 +14,8 @@ import pandas as pd
 from pipeline.report.core import ReportContext, Section, figure_html, status_kind, table_html
 from pipeline.report.provenance import NOT_RECORDED
 
+ID = "panel"
+TITLE = "Contagion risk weight and regulation (panel regressions)"
 INTRO = (
     "Liu–Ma 2021 (docs/panel.md) regress each bank's contagion risk weight CRW<sub>it</sub> (its PageRank weight in "
     "the year's Granger-causality network; the weights of a year sum to 1, so their mean is 1 / number of banks) on "
@@ -102,8 +104,6 @@ def build(ctx: ReportContext) -> Section | None:
     brackets = ctx.param("panel/table2", "panel.brackets")
     note = TABLE2_NOTE.format(inside=BRACKETS.get(brackets, "standard errors or t statistics (panel.brackets: "
                                                    f"{NOT_RECORDED})"))
-    intro = INTRO.format(covariance=_text(ctx.param("panel/coefficients", "panel.covariance")),
-                         hausman_variance=_text(ctx.param("panel/coefficients", "panel.hausman_variance")))
     health = fit_stats[["model", "nobs", "banks", "excluded", "hausman_df", "hausman_status", "chosen", "status"]]
     blocks = [
         table_html(_display(table1), caption="Table 1. Descriptive statistics of the panel variables"),
@@ -118,5 +118,11 @@ def build(ctx: ReportContext) -> Section | None:
                              "hausman": r.hausman, "hausman_p": r.hausman_p, "chosen": r.chosen}
                    for r in ok.itertuples(index=False)},
     }
-    return Section("panel", "Contagion risk weight and regulation (panel regressions)", intro, blocks, metrics,
+    return Section(ID, TITLE, intro(ctx), blocks, metrics,
                    {"coefficients": coefficients, "fit_stats": fit_stats})
+
+
+def intro(ctx: ReportContext) -> str:
+    """The section text with the parameter values recorded in the coefficients' provenance."""
+    return INTRO.format(covariance=_text(ctx.param("panel/coefficients", "panel.covariance")),
+                        hausman_variance=_text(ctx.param("panel/coefficients", "panel.hausman_variance")))

@@ -7,6 +7,8 @@ import pandas as pd
 
 from pipeline.report.core import ReportContext, Section, figure_html, shade_episodes, table_html
 
+ID = "returns"
+TITLE = "Returns"
 INTRO = (
     "Descriptive statistics of daily log returns (in percent): mean, standard deviation, annualized volatility "
     "(standard deviation × √252), skewness, excess kurtosis, minimum and maximum, and the 5% quantile (the return "
@@ -60,4 +62,4 @@ def build(ctx: ReportContext) -> Section | None:
     sysrow = rows[0]
     metrics = {k: sysrow[k] for k in ("mean_pct", "ann_vol_pct", "excess_kurtosis", "q05_pct")}
     plot = pd.DataFrame({"date": sys_series.index, "system_ret": sys_series.to_numpy(), "rolling_vol_pct": vol.to_numpy()})
-    return Section("returns", "Returns", INTRO, blocks, {"system": metrics}, {"system": plot, "stats": table})
+    return Section(ID, TITLE, INTRO, blocks, {"system": metrics}, {"system": plot, "stats": table})

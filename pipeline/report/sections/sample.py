@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pipeline.report.core import ReportContext, Section, table_html
 
+ID = "sample"
+TITLE = "Sample and coverage"
 INTRO = (
     "The banks in the sample, their peer group, the first and last trading day with a return, the number of daily "
     "returns available (<em>returns</em>), of those masked as missing (<em>masked</em>: suspensions, gaps), and the "
@@ -42,6 +44,6 @@ def build(ctx: ReportContext) -> Section | None:
         table_html(groups, caption="Banks per group"),
         table_html(table, caption="Coverage per bank", digits=0),
     ]
-    return Section("sample", "Sample and coverage", INTRO, blocks, metrics, {"coverage": table})
+    return Section(ID, TITLE, INTRO, blocks, metrics, {"coverage": table})
 
 

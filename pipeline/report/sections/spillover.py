@@ -8,6 +8,8 @@ import pandas as pd
 from pipeline.report.core import ReportContext, Section, figure_html, shade_episodes, table_html
 from pipeline.report.provenance import NOT_RECORDED
 
+ID = "spillover"
+TITLE = "ΔCoVaR by quantile regression and market spillovers"
 INTRO = (
     "All values are daily losses (−Δlog price) as fractions, estimated by exact quantile regression at the loss "
     "quantile q (<code>measures.covar_qr.q</code> = {q_qr}, <code>measures.spillover.q</code> = {q_sp}; docs/covar.md). <b>Improved index</b> (Fang–Chen–Yang 2018, eq. 8): the market-value-weighted "
@@ -137,7 +139,7 @@ def build(ctx: ReportContext) -> Section | None:
         metrics["covar_qr_non_ok_rows"] = int((status != "ok").sum())
         metrics["top_bank"] = str(tb["bank_id"].iloc[0]) if len(tb) else None
         plots["top_banks"] = tb
-    return Section("spillover", "ΔCoVaR by quantile regression and market spillovers", intro(ctx), blocks, metrics, plots)
+    return Section(ID, TITLE, intro(ctx), blocks, metrics, plots)
 
 
 def intro(ctx: ReportContext) -> str:

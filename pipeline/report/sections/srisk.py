@@ -15,6 +15,8 @@ from pipeline.report.core import (
 )
 from pipeline.report.provenance import NOT_RECORDED
 
+ID = "srisk"
+TITLE = "SRISK, MES and ΔCoVaR-DCC"
 INTRO = (
     "Capital shortfall in a crisis (Brownlees &amp; Engle 2017). For each bank and day, a bivariate DCC-GJR-GARCH "
     "with the system return (stage <code>covar_dcc</code>, parameters <code>measures.covar_dcc</code>) gives the "
@@ -77,23 +79,12 @@ def yearly_ranking(sr: pd.DataFrame, top: int = 5) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def build(ctx: ReportContext) -> Section | None:
-    sr = ctx.artifact("srisk")
-    total = ctx.artifact("srisk_total")
-    if sr is None or total is None:
-        return None
-    mes = ctx.artifact("mes")
-    covar = ctx.artifact("covar_dcc")
-    estimates = ctx.artifact("covar_dcc_estimates")
-    cur = _currency(ctx)
-    unit = f"bn {cur}".strip()
-    blocks: list[str] = []
-    plots: dict[str, pd.DataFrame] = {}
-    metrics: dict[str, object] = {}
-
-    # latest-date ranking
-    valid = sr.dropna(subset=["srisk"])
-    if not valid.empty:
+def _srisk_part(ctx: ReportContext, sr: pd.DataFrame | None, total: pd.DataFrame | None, blocks: list[str],
+                metrics: dict[str, object], plots: dict[str, pd.DataFrame]) -> None:
+    """Rankings, aggregate SRISK and SRISK% (what of it the artifacts allow), appended in place."""
+    unit = f"bn {_currency(ctx)}".strip()
+    valid = sr.dropna(subset=["srisk"]) if sr is not None else pd.DataFrame()
+    if not valid.empty:  # latest-date ranking
         latest = valid["date"].max()
         last = valid[valid["date"] == latest].sort_values(["srisk", "bank_id"], ascending=[False, True])
         rank = pd.DataFrame({
@@ -104,7 +95,7 @@ def build(ctx: ReportContext) -> Section | None:
         plots["ranking_latest"] = rank
         metrics["latest_date"] = latest
         metrics["latest_top_bank"] = str(last["bank_id"].iloc[0])
-    ts = total.set_index("date")["srisk_total"] / BILLION
+    ts = total.set_index("date")["srisk_total"] / BILLION if total is not None else pd.Series(dtype=float)
     if ts.notna().any():
         metrics["srisk_total_latest_bn"] = float(ts.dropna().iloc[-1])
         metrics["srisk_total_max_bn"] = float(ts.max())
@@ -117,10 +108,13 @@ def build(ctx: ReportContext) -> Section | None:
         shade_episodes(ax, ctx.episodes)
         ax.grid(alpha=0.3)
 
-    blocks.append(figure_html(draw_total, caption="Aggregate SRISK Σ max(SRISK_i, 0); shaded: stress episodes"))
-    plots["srisk_total"] = total.assign(srisk_total_bn=ts.to_numpy())
+    if total is not None:
+        blocks.append(figure_html(draw_total, caption="Aggregate SRISK Σ max(SRISK_i, 0); shaded: stress episodes"))
+        plots["srisk_total"] = total.assign(srisk_total_bn=ts.to_numpy())
     if "ranking_latest" in plots:
         blocks.append(table_html(plots["ranking_latest"], caption=f"SRISK ranking on {metrics['latest_date']:%Y-%m-%d}", digits=3))
+    if sr is None:
+        return
     yearly = yearly_ranking(sr)
     if not yearly.empty:
         blocks.append(table_html(yearly, caption=f"Top banks by average daily SRISK each year (share of the year's aggregate); aggregate in {unit}", digits=2))
@@ -131,6 +125,18 @@ def build(ctx: ReportContext) -> Section | None:
         share = share.reset_index().rename(columns={"bank_id": "bank"})
         blocks.append(table_html(share, caption="SRISK% (average daily share of aggregate SRISK, percent) by year", digits=1))
         plots["srisk_share_by_year"] = share
+
+
+def build(ctx: ReportContext) -> Section | None:
+    """Each part shows when its artifacts are there (e.g. MES and ΔCoVaR-DCC without SRISK)."""
+    sr, total, mes, covar, estimates = (ctx.artifact(name) for name in
+                                        ("srisk", "srisk_total", "mes", "covar_dcc", "covar_dcc_estimates"))
+    if all(frame is None for frame in (sr, total, mes, covar, estimates)):
+        return None
+    blocks: list[str] = []
+    plots: dict[str, pd.DataFrame] = {}
+    metrics: dict[str, object] = {}
+    _srisk_part(ctx, sr, total, blocks, metrics, plots)
 
     # ΔCoVaR-DCC and MES series
     series = []
@@ -170,14 +176,17 @@ def build(ctx: ReportContext) -> Section | None:
     plots["health"] = health
     non_ok = health[health["status"] != "ok"]
     metrics["non_ok_rows"] = {f"{a}|{s}": int(r) for a, s, r in zip(non_ok["artifact"], non_ok["status"], non_ok["rows"])}
-    return Section("srisk", "SRISK, MES and ΔCoVaR-DCC", intro(ctx), blocks, metrics, plots)
+    return Section(ID, TITLE, intro(ctx), blocks, metrics, plots)
 
 
 def intro(ctx: ReportContext) -> str:
-    """The section text with the parameter values recorded in the srisk artifact's provenance."""
-    keys = ("window", "kappa", "crash", "horizon", "k")
-    found = {key: ctx.param("srisk", f"measures.mes_srisk.{key}") for key in keys}
-    found["route"] = ctx.param("srisk", "measures.mes_srisk.lrmes_route")
-    tail = ctx.param("srisk", "measures.mes_srisk.tail")
+    """The section text with the parameter values recorded in the provenance of srisk (else mes: same stage)."""
+    def param(key: str):
+        values = (ctx.param(name, f"measures.mes_srisk.{key}") for name in ("srisk", "mes"))
+        return next((v for v in values if v is not None), None)
+
+    found = {key: param(key) for key in ("window", "kappa", "crash", "horizon", "k")}
+    found["route"] = param("lrmes_route")
+    tail = param("tail")
     found["tail"] = None if tail is None else f"{100 * tail:g}%"
     return INTRO.format(**{k: NOT_RECORDED if v is None else v for k, v in found.items()})
