@@ -399,7 +399,7 @@ def main(argv: list[str]) -> int:
         ctx = run_stage(stage, params=args.params, root=args.root)
     except BaseException as exc:
         if started and not isinstance(exc, KeyboardInterrupt):
-            from pipeline.stale import mark_stale
+            from pipeline.report_stale import mark_stale
 
             mark_stale(Path(args.root) / artifact("report/html").path, stage.name, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         if debug or not isinstance(exc, (*KNOWN_ERRORS, FileNotFoundError)):

@@ -331,7 +331,7 @@ def test_ingest_lists_external_data_as_dependencies():
 
 
 def test_a_failing_stage_marks_the_previous_report_stale(tmp_path):
-    from pipeline.stale import mark_stale
+    from pipeline.report_stale import mark_stale
 
     report = tmp_path / "data/report/index.html"
     report.parent.mkdir(parents=True)
@@ -343,5 +343,5 @@ def test_a_failing_stage_marks_the_previous_report_stale(tmp_path):
     assert html.index("stale-report") < html.index("<h1>Report</h1>")
     assert mark_stale(report, "x", "a <b> & c")
     html = report.read_text(encoding="utf-8")
-    assert html.count('id="stale-report"') == 1 and "a &lt;b&gt; &amp; c" in html
+    assert html.count("<!-- stale-report -->") == 1 and "a &lt;b&gt; &amp; c" in html
     assert not mark_stale(tmp_path / "none.html", "x", "y")
