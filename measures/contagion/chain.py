@@ -27,7 +27,7 @@ from measures.contagion.network import ContagionConfig, ContagionPanel, estimate
 from measures.core.config import check_choice, check_range
 from measures.core.events import EVENT_COLUMNS
 from measures.core.mapping import Mapper
-from measures.core.status import FitStatus, is_failed
+from measures.core.status import FitStatus, NotEstimable, is_failed
 
 #: ``contagion.series`` -> the pipeline artifact holding that ΔCoVaR series.
 SERIES = {"dcc": "covar_dcc", "qr": "covar_qr", "spillover": "spillover"}
@@ -78,6 +78,55 @@ class ContagionAnalysis:
         """``year`` or ``window_end``."""
         return self.panel.key
 
+    def check_estimable(self) -> None:
+        """Raise :class:`NotEstimable` when no window has contagion weights (naming the first window's reason)."""
+        if len(self.panel.crw):
+            return
+        windows = self.panel.windows
+        if not len(windows):
+            raise NotEstimable("the ΔCoVaR series has no contagion window", needs="a longer ΔCoVaR series")
+        # the most telling window: the first with banks (its VAR failed), else the first
+        with_banks = windows[windows["n_banks"] >= 2]
+        first = (with_banks if len(with_banks) else windows).iloc[0]
+        raise NotEstimable(f"no window can be estimated; {self.key} {first[self.key]}: "
+                           f"{FitStatus.parse(first['status']).message}",
+                           needs="at least two banks with contagion.min_obs observations in a window, and a window "
+                                 "long enough for the VAR (or contagion.mode: pairwise)")
+
+
+def check_plan(prices: pd.DataFrame, params: ContagionParams, *, has_states: bool) -> list[tuple[str, str]]:
+    """What :func:`analyse_contagion` will estimate, from the canonical prices (``python -m pipeline check`` lines).
+
+    With ``window: year``: per calendar year the banks with ``min_obs`` price days (an upper bound:
+    the ΔCoVaR series can only have fewer), the years with fewer than two such banks (no weights)
+    and the bank-years left out. ``has_states``: the data has a market_states table, which the
+    ``qr`` and ``spillover`` series need.
+    """
+    if params.series != "dcc" and not has_states:
+        return [("cannot", f"contagion with contagion.series: {params.series}: the {SERIES[params.series]} ΔCoVaR "
+                           "needs a market_states table, which the data lacks (contagion.series: dcc needs prices only)")]
+    if params.window != "year":
+        return [("estimates", f"contagion on rolling windows of {params.window_length} rows every {params.step} rows "
+                              f"(ΔCoVaR series: {params.series})")]
+    observed = prices[prices["close"].gt(0)]
+    counts = observed.groupby([observed["date"].dt.year, observed["bank_id"].astype(str)]).size().unstack(fill_value=0)
+    lines = []
+    good = [int(y) for y in counts.index if (counts.loc[y] >= params.min_obs).sum() >= 2]
+    if good:
+        lines.append(("estimates", f"CRW per year for {good[0]}..{good[-1]} ({len(good)} year(s); ΔCoVaR series: "
+                                   f"{params.series})"))
+    for year in counts.index:
+        short = sorted(b for b in counts.columns if 0 < counts.at[year, b] < params.min_obs)
+        if int(year) not in good:
+            lines.append(("skips", f"contagion year {int(year)}: fewer than 2 banks with {params.min_obs} days "
+                                   "(contagion.min_obs): no weights"))
+        elif short:
+            lines.append(("skips", f"contagion year {int(year)}: bank(s) {', '.join(short)} below contagion.min_obs="
+                                   f"{params.min_obs} days, left out of that year"))
+    if not good:
+        lines.append(("cannot", f"contagion: no year has two banks with contagion.min_obs={params.min_obs} days"))
+    return lines
+
 
 def contagion_events(panel: ContagionPanel) -> pd.DataFrame:
     """Events of a :class:`ContagionPanel`: banks excluded from a window and windows without weights.
@@ -91,7 +140,9 @@ def contagion_events(panel: ContagionPanel) -> pd.DataFrame:
     rows = []
     for e in panel.exclusions.itertuples(index=False):
         label = getattr(e, key)
-        reason = "min_obs" if str(e.reason).startswith("fewer than") else "constant_series"
+        text = str(e.reason)
+        reason = "min_obs" if text.startswith("fewer than") else "too_sparse" if text.startswith("too sparse") \
+            else "constant_series"
         rows.append({"bank_id": str(e.bank_id), "date_start": spans.at[label, "date_start"],
                      "date_end": spans.at[label, "date_end"], "n_rows": int(e.n_obs), "action": "excluded",
                      "reason": reason, "detail": f"{key} {label}: {e.reason}"})
