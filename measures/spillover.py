@@ -54,10 +54,10 @@ from measures.covar_qr import (
 
 __all__ = [
     "SpilloverBanks",
-    "check_plan",
     "SpilloverConfig",
     "SpilloverResult",
     "check_identity",
+    "check_plan",
     "decompose_spillover",
     "estimate_market_spillover",
     "estimate_spillover_banks",

@@ -381,11 +381,17 @@ def test_bad_input_bank_with_30pct_missing_days_is_excluded_from_the_year_not_fa
     crw = read_parquet(data / "processed" / "contagion" / "crw.parquet")
     assert "B7" not in set(crw.bank_id) and crw.crw.sum() == pytest.approx(1.0)
     q = read_parquet(data / "processed" / "quality" / "contagion.parquet")
-    sparse = q[q.reason == "too_sparse"]
+    sparse = q[(q.reason == "too_sparse") & q.detail.str.startswith("year")]
     assert sparse.bank_id.tolist() == ["B7"] and sparse.n_rows.tolist() == [(art.bank_id == "B7").sum()]
     assert sparse.date_start.iloc[0] == pd.Timestamp("2010-01-01")
     assert sparse.detail.str.match(r"year 2010: too sparse for the system VAR after aligning: with it \d+ observations "
                                    r"are usable at lag order 5 .*the VAR needs 97$").all()
+    # the rolling DY windows leave it out too (recorded once), and are estimated on the other 15
+    conn = read_parquet(data / "processed" / "contagion" / "connectedness.parquet")
+    assert len(conn) == 3 and (conn.status == "ok").all() and (conn.n_banks == 15).all()
+    rolling = q[(q.reason == "too_sparse") & q.detail.str.startswith("left out of 3 rolling")]
+    assert rolling.bank_id.tolist() == ["B7"] and rolling.n_rows.tolist() == [3]
+    assert "connectedness_failed" not in set(q.reason)
 
 
 def test_bad_input_all_but_one_bank_sparse_fails_the_window_and_the_stage_is_not_estimable(tmp_path):
@@ -396,7 +402,7 @@ def test_bad_input_all_but_one_bank_sparse_fails_the_window_and_the_stage_is_not
     ctx = run_stage(tmp_path, "contagion", contagion={"min_obs": 50})
     assert_not_estimable(ctx, r"no window can be estimated; year 2010: 1 bank\(s\) left")
     q = read(tmp_path, "quality/contagion")
-    assert sorted(q.loc[q.reason == "too_sparse", "bank_id"]) == ["B1", "B2"]
+    assert sorted(q.loc[(q.reason == "too_sparse") & q.detail.str.startswith("year 2010"), "bank_id"]) == ["B1", "B2"]
     assert read(tmp_path, "contagion_windows").empty and read(tmp_path, "crw").empty
 
 

@@ -156,9 +156,12 @@ def contagion_events(panel: ContagionPanel) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(EVENT_COLUMNS))
 
 
-def connectedness_events(panel: ContagionPanel, rolling: pd.DataFrame, failed: pd.DataFrame, *, window: int) -> pd.DataFrame:
+def connectedness_events(panel: ContagionPanel, rolling: pd.DataFrame, failed: pd.DataFrame, *, window: int,
+                         sparse: pd.DataFrame | None = None) -> pd.DataFrame:
     """``connectedness_failed`` flags: contagion windows without directional connectedness
-    (``failed``: ``<key>, status``) and failed rolling windows of ``window`` rows (``rolling``)."""
+    (``failed``: ``<key>, status``) and failed rolling windows of ``window`` rows (``rolling``); one
+    ``too_sparse`` exclusion per bank left out of rolling windows as too sparse for their VAR
+    (``sparse``: ``window_end, bank_id``)."""
     key = panel.key
     spans = panel.spans.set_index(key)
     rows = []
@@ -171,6 +174,11 @@ def connectedness_events(panel: ContagionPanel, rolling: pd.DataFrame, failed: p
             rows.append({"bank_id": None, "date_start": row.window_end, "date_end": row.window_end, "n_rows": window,
                          "action": "flagged", "reason": "connectedness_failed",
                          "detail": f"rolling window ending {row.window_end:%Y-%m-%d}: {row.status}"})
+    for bank, g in (sparse if sparse is not None else pd.DataFrame(columns=["window_end", "bank_id"])).groupby("bank_id"):
+        rows.append({"bank_id": str(bank), "date_start": g["window_end"].min(), "date_end": g["window_end"].max(),
+                     "n_rows": len(g), "action": "excluded", "reason": "too_sparse",
+                     "detail": f"left out of {len(g)} rolling connectedness window(s) of {window} rows (their ends: "
+                               "date_start .. date_end): too sparse for the window's VAR after aligning"})
     return pd.DataFrame(rows, columns=list(EVENT_COLUMNS))
 
 
@@ -204,7 +212,7 @@ def analyse_contagion(series: pd.DataFrame, config: ContagionConfig | None = Non
     windows = panel.crw[["bank_id", panel.key]].merge(spans, on=panel.key, how="left")
     directional, failed = window_connectedness(series, windows, key=panel.key, horizon=conn.horizon, lags=conn.lags,
                                                max_lags=config.max_lags, ic=config.ic, mapper=mapper)
-    frames = [f for f in (contagion_events(panel), connectedness_events(panel, rolling.total, failed, window=conn.window))
-              if len(f)]
+    flags = connectedness_events(panel, rolling.total, failed, window=conn.window, sparse=rolling.sparse)
+    frames = [f for f in (contagion_events(panel), flags) if len(f)]
     events = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(EVENT_COLUMNS))
     return ContagionAnalysis(panel=panel, connectedness=rolling.total, directional=directional, events=events)
