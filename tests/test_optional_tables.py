@@ -103,3 +103,27 @@ def test_bad_input_without_system_table_only_the_index_system_return_needs_it(de
         pd.testing.assert_frame_equal(read_parquet(path(root, name)), read_parquet(path(default_root, name)))
     with pytest.raises(DataValidationError, match="needs the system table"):
         run_stage(root, "returns", **{"measures.returns": {"system": "index"}})
+
+
+def test_bad_input_no_market_states_through_the_cli_and_dvc_deps(full_root, tmp_path, capsys):
+    """No raw "[Errno 2] No such file or directory": the stages' DVC deps name the canonical folder (always
+    written by ingest), never an optional table's file, and the CLI prints one not-estimable line, exit 0."""
+    import yaml
+
+    from pipeline.dag import render
+    from pipeline.stage import main
+
+    spec = yaml.safe_load(render())["stages"]
+    optional = {artifact(n).path for n in ("market_states", "balance_sheet", "system")}
+    for name in STAGES:
+        assert not optional & set(spec[name]["deps"]), name
+    root = copy(full_root, tmp_path)
+    path(root, "market_states").unlink()
+    params = tmp_path / "params.yaml"
+    from conftest import repo_params
+
+    params.write_text(yaml.safe_dump(repo_params(**SMALL)), encoding="utf-8")
+    assert main(["covar_qr", "--params", str(params), "--root", str(root)]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("stage covar_qr: not estimable from this data: the data source has no market_states table")
+    assert "Errno" not in err and "Traceback" not in err
