@@ -151,7 +151,7 @@ def test_bad_input_optimizer_error_and_near_constant_bank_fail_alone(tmp_path, m
     out = covar(root, max_failure_share=0.7)
     status = out["covar"].groupby("bank_id")["status"].first()
     assert status["A"] == "ok"
-    assert status["B"].startswith("failed:ValueError: bank 'B': the pair sample with the system['B'] is near-constant: "
+    assert status["B"].startswith("failed:ValueError: bank 'B': pair sample['B'] is near-constant: "
                                   "467 of 700 returns equal 0.0")
     assert status["C"] == "failed:ValueError: bank 'C': Inequality constraints incompatible"
     assert out["covar"].loc[out["covar"].bank_id != "A", "delta_covar"].isna().all()

@@ -245,10 +245,10 @@ def fit_pair_samples(
     items = []
     for bank, (key, sample) in samples.items():
         try:
-            check_returns(sample, min_obs=config.min_obs, argument=f"bank {bank!r}: the pair sample with the system")
+            check_returns(sample, min_obs=config.min_obs, argument="pair sample")
             items.append((key, sample, None))
         except ValueError as exc:
-            items.append((key, sample, status_from_exception(exc)))
+            items.append((key, sample, status_from_exception(ValueError(f"bank {bank!r}: {exc}"))))
     firsts: dict[Hashable, pd.DataFrame] = {}
     for key, sample, failed in items:
         if failed is None:
