@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
+from measures.core.checks import bank_days_lines
 from measures.core.config import Config, ConfigError, check_choice, check_range
 from measures.core.events import EVENT_COLUMNS
 from measures.core.mapping import Mapper, map_items
@@ -35,8 +36,10 @@ from measures.core.status import NotEstimable, is_failed, status_from_exception,
 from measures.core.windows import rolling_windows, weekly_last
 
 __all__ = [
+    "NEEDS_STATES",
     "CoVaRConfig",
     "CoVaRRegressions",
+    "check_plan",
     "DeltaCoVaRBanks",
     "LossPanel",
     "estimate_delta_covar",
@@ -46,6 +49,8 @@ __all__ = [
     "loss_panel",
     "rank_deficient_windows",
     "select_states",
+    "state_problems",
+    "states_lines",
 ]
 
 EQUATIONS = ("bank_q", "bank_median", "system")
@@ -345,16 +350,46 @@ class LossPanel:
     state_events: pd.DataFrame
 
 
+#: What a quantile-regression stage needs when the data has no usable market_states (NotEstimable.needs).
+NEEDS_STATES = ("a market_states table: a date column and one column per state variable, larger = more stress "
+                "(docs/formats.md), or state-variable recipes in data.market_states")
+
+
+def state_problems(market_states: pd.DataFrame | None, names: tuple[str, ...] | None = None) -> tuple[list, list]:
+    """The chosen state columns and the ``(column, problem)`` pairs of those without variation.
+
+    A column whose values are all missing, or which takes a single value over the table, cannot
+    enter a regression with a constant (the design is rank-deficient); :func:`select_states`
+    refuses it, naming the column. Unknown names are not checked here.
+    """
+    if market_states is None:
+        return [], []
+    frame = market_states.set_index("date") if "date" in market_states.columns else market_states
+    chosen = [c for c in (frame.columns if names is None else names) if c in frame.columns]
+    problems = []
+    for name in chosen:
+        values = frame[name].astype(float)
+        observed = values.dropna()
+        if observed.empty:
+            problems.append((name, "has no value (every row is missing)"))
+        elif observed.nunique() == 1:
+            span = f"{pd.Timestamp(observed.index.min()):%Y-%m-%d} .. {pd.Timestamp(observed.index.max()):%Y-%m-%d}" \
+                if isinstance(observed.index, pd.DatetimeIndex) else "every row"
+            problems.append((name, f"is constant ({float(observed.iloc[0])!r}) over {span}"))
+    return chosen, problems
+
+
 def select_states(market_states: pd.DataFrame | None, names: tuple[str, ...] | None = None,
                   *, where: str = "states") -> pd.DataFrame:
     """The state-variable columns ``names`` (None = all) of a market-states table, by date.
 
-    Raises :class:`NotEstimable` when there is no table or no column, :class:`ConfigError` when
-    a name is not a column (the message lists the available ones; ``where`` names the option).
+    Raises :class:`NotEstimable` when there is no table or no column (``needs``: :data:`NEEDS_STATES`),
+    :class:`ConfigError` when a name is not a column (the message lists the available ones; ``where``
+    names the option) or when a chosen column is constant or all missing (:func:`state_problems`).
     """
     if market_states is None:
-        raise NotEstimable("the data source has no market_states table; add one "
-                           "(docs/formats.md §4, data.market_states) or run the ingest stage")
+        raise NotEstimable("the data source has no market_states table (the state variables of the quantile "
+                           "regressions)", needs=NEEDS_STATES)
     frame = market_states.set_index("date").sort_index() if "date" in market_states.columns else market_states.sort_index()
     available = list(frame.columns)
     names = available if names is None else list(names)
@@ -362,8 +397,51 @@ def select_states(market_states: pd.DataFrame | None, names: tuple[str, ...] | N
     if unknown:
         raise ConfigError(f"{where}: state variable(s) {unknown} not in market_states; available: {available}")
     if not names:
-        raise NotEstimable(f"{where}: market_states has no state-variable column")
+        raise NotEstimable(f"{where}: market_states has no state-variable column", needs=NEEDS_STATES)
+    _, problems = state_problems(frame, tuple(names))
+    if problems:
+        name, problem = problems[0]
+        others = [n for n in names if n not in {c for c, _ in problems}]
+        raise ConfigError(f"{where}: market_states column {name!r} {problem}: a state variable without variation "
+                          f"cannot enter the regressions; drop it from {where} (e.g. {where}: {others})")
     return frame[names].astype(float)
+
+
+def states_lines(market_states: pd.DataFrame | None, names: tuple[str, ...] | None, *, where: str,
+                 what: str) -> list[tuple[str, str]]:
+    """Check lines (``python -m pipeline check``) on the state variables a stage will use.
+
+    The same rules as :func:`select_states`: no table or an unknown name, or a constant or
+    all-missing column, is a ``cannot`` line naming the table, the column and ``where``.
+    """
+    if market_states is None:
+        return [("cannot", f"{what}: the data has no market_states table; needs {NEEDS_STATES}")]
+    available = [str(c) for c in market_states.columns if c != "date"]
+    unknown = [n for n in (names or ()) if n not in available]
+    if unknown:
+        return [("cannot", f"{what}: {where} names {unknown}, not columns of market_states; available: {available}")]
+    chosen, problems = state_problems(market_states, names)
+    if not chosen:
+        return [("cannot", f"{what}: market_states has no state-variable column; needs {NEEDS_STATES}")]
+    if problems:
+        return [("cannot", f"{what}: market_states column {name!r} {problem}; drop it from {where}")
+                for name, problem in problems]
+    return [("estimates", f"{what}: state variables {', '.join(chosen)}")]
+
+
+def check_plan(prices: pd.DataFrame, market_states: pd.DataFrame | None, config: CoVaRConfig) -> list[tuple[str, str]]:
+    """What :func:`estimate_delta_covar_banks` will estimate from the canonical tables (check lines).
+
+    The state variables (:func:`states_lines`) and the banks with at least ``min_obs`` (full
+    sample) or ``window`` (rolling) return days (:func:`measures.core.checks.bank_days_lines`).
+    """
+    what = "ΔCoVaR-QR"
+    lines = states_lines(market_states, config.states, where="measures.covar_qr.states", what=what)
+    if any(kind == "cannot" for kind, _ in lines):
+        return lines
+    option = "measures.covar_qr.window" if config.estimation == "rolling" else "measures.covar_qr.min_obs"
+    return lines + bank_days_lines(prices, config.window if config.estimation == "rolling" else config.min_obs,
+                                   option, what)[1]
 
 
 def state_gap_events(states: pd.DataFrame) -> pd.DataFrame:

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
+from measures.core.checks import bank_days_lines
 from measures.core.config import Config, check_choice, check_range
 from measures.core.mapping import Mapper, map_items
 from measures.core.status import NotEstimable
@@ -47,6 +48,7 @@ from measures.covar_qr import (
     estimate_delta_covar,
     failed_mask,
     fit_covar_regressions,
+    states_lines,
     status_events,
 )
 
@@ -55,6 +57,7 @@ __all__ = [
     "SpilloverConfig",
     "SpilloverResult",
     "check_identity",
+    "check_plan",
     "decompose_spillover",
     "estimate_market_spillover",
     "estimate_spillover_banks",
@@ -443,6 +446,17 @@ def estimate_spillover_banks(panel: LossPanel, config: SpilloverConfig | None = 
     channels["n_banks"] = channels["n_banks"].astype("int64")
     return SpilloverBanks(per_bank, index, weekly_last(index, "date"), channels, banks["status"].astype(str),
                           concat_events(events))
+
+
+def check_plan(prices: pd.DataFrame, market_states: pd.DataFrame | None,
+               config: SpilloverConfig) -> list[tuple[str, str]]:
+    """What :func:`estimate_spillover_banks` will estimate from the canonical tables (check lines):
+    the markets (:func:`measures.covar_qr.states_lines`) and the banks with ``window`` return days."""
+    what = "market spillover"
+    lines = states_lines(market_states, config.states, where="measures.spillover.states", what=what)
+    if any(kind == "cannot" for kind, _ in lines):
+        return lines
+    return lines + bank_days_lines(prices, config.window, "measures.spillover.window", what)[1]
 
 
 def _window_events(banks: pd.DataFrame) -> pd.DataFrame:

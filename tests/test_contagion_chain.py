@@ -127,3 +127,22 @@ def test_no_fdr_columns_without_fdr_alpha():
     full = estimate_contagion(series).edges
     assert list(full.columns) == [*edges.columns, "q_value", "significant"]
     pd.testing.assert_frame_equal(full[edges.columns], edges)
+
+
+def test_sparse_series_drops_the_gappy_series_only():
+    from measures.contagion.var import sparse_series, var_needs
+
+    rng = np.random.default_rng(0)
+    y = rng.standard_normal((200, 6))
+    y[rng.choice(200, 60, replace=False), 2] = np.nan  # 30 % missing: ~0.7^6 of the rows usable at lag 5
+    assert var_needs(6, 5, select=True) == 37 and var_needs(6, 5, select=False) == 32
+    (col, usable, need), = sparse_series(y, 5, select=True)
+    valid = ~np.isnan(y[:, 2])
+    lagged = np.array([valid[t - 5:t + 1].all() for t in range(5, 200)])
+    assert (col, need) == (2, 37) and usable == lagged.sum() < 37
+    assert sparse_series(y[:, [0, 1, 3, 4, 5]], 5, select=True) == []
+    # complete series in a window too short for the VAR: a size problem, nothing is dropped
+    assert sparse_series(y[:30, [0, 1, 3, 4, 5]], 5, select=True) == []
+    # pairwise: each bivariate VAR needs 2 p + 1 + 2 rows; only the gappy series' pairs are short
+    y[rng.choice(200, 120, replace=False), 2] = np.nan
+    assert [c for c, _, _ in sparse_series(y, 5, select=True, pairwise=True)] == [2]

@@ -206,12 +206,27 @@ def test_banks_equal_the_single_bank_fits_with_events_and_weekly() -> None:
 
 def test_failed_full_sample_fit_is_kept_with_status_and_flagged() -> None:
     returns, system, market = long_tables()
-    market["m2"] = 0.5  # constant state: the full-sample design is rank-deficient
+    market["m2"] = 2.0 * market["m1"] + 1.0  # collinear states: the full-sample design is rank-deficient
     res = estimate_delta_covar_banks(loss_panel(returns, system, market), CoVaRConfig(min_obs=100))
     assert res.values["delta_covar"].isna().all() and res.values["status"].str.startswith("failed:").all()
     flagged = res.events[res.events.reason == "fit_failed"]
     assert sorted(flagged["bank_id"]) == ["A", "B", "C"] and set(flagged["action"]) == {"flagged"}
     assert res.coefficients.empty and list(res.coefficients.columns)[-2:] == ["std_error", "status"]
+
+
+def test_bad_input_constant_or_empty_state_is_refused_naming_the_column() -> None:
+    from measures.covar_qr import state_problems
+
+    returns, system, market = long_tables()
+    market["m2"] = 0.5
+    with pytest.raises(ConfigError, match=r"^g.states: market_states column 'm2' is constant \(0.5\) over .*"
+                                          r"drop it from g.states \(e.g. g.states: \['m1'\]\)"):
+        loss_panel(returns, system, market, where="g.states")
+    assert list(loss_panel(returns, system, market, ("m1",)).states.columns) == ["m1"]  # not chosen: not checked
+    market["m1"] = np.nan
+    chosen, problems = state_problems(market)
+    assert chosen == ["m1", "m2"] and [c for c, _ in problems] == ["m1", "m2"]
+    assert problems[0][1] == "has no value (every row is missing)"
 
 
 def test_no_bank_estimable_and_input_errors() -> None:

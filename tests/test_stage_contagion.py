@@ -287,7 +287,7 @@ def test_failure_budget(tmp_path):
     ({"connectedness": {"horizon": 0}}, r"contagion.connectedness: horizon=0 is out of range"),
     ({"connectedness": {"window": 250, "h": 1}}, "contagion.connectedness: unknown option"),
 ])
-def test_bad_params_raise(tmp_path, override, match):
+def test_bad_input_params_carry_the_group_prefix(tmp_path, override, match):
     put(tmp_path, planted_artifact(years=(2010,)))
     with pytest.raises(ConfigError, match=match):
         contagion(tmp_path, **override)
@@ -361,3 +361,63 @@ def test_cn_banks_dcc_chain(tmp_path, shared_data):
                                                                       q[q.reason == "min_obs"].date_start.dt.year))
     yearly = crw[crw.year >= 2008]
     assert yearly.crw.min() > 0.01 and yearly.crw.max() < 0.15
+
+
+# ---------------------------------------------------------------- bad inputs: sparse banks, no window, check
+
+
+def _sparse(art: pd.DataFrame, bank: str, share: float = 0.3, seed: int = 1) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows = art.index[art.bank_id == bank]
+    return art.drop(index=rng.choice(rows, size=int(share * len(rows)), replace=False))
+
+
+def test_bad_input_bank_with_30pct_missing_days_is_excluded_from_the_year_not_fatal(tmp_path):
+    art = _sparse(planted_artifact(n_banks=16, years=(2010,)), "B7")
+    put(tmp_path, art)
+    data = contagion(tmp_path)
+    windows = read_parquet(data / "processed" / "contagion" / "windows.parquet")
+    assert windows.status.tolist() == ["ok"] and windows.n_banks.tolist() == [15]
+    crw = read_parquet(data / "processed" / "contagion" / "crw.parquet")
+    assert "B7" not in set(crw.bank_id) and crw.crw.sum() == pytest.approx(1.0)
+    q = read_parquet(data / "processed" / "quality" / "contagion.parquet")
+    sparse = q[(q.reason == "too_sparse") & q.detail.str.startswith("year")]
+    assert sparse.bank_id.tolist() == ["B7"] and sparse.n_rows.tolist() == [(art.bank_id == "B7").sum()]
+    assert sparse.date_start.iloc[0] == pd.Timestamp("2010-01-01")
+    assert sparse.detail.str.match(r"year 2010: too sparse for the system VAR after aligning: with it \d+ observations "
+                                   r"are usable at lag order 5 .*the VAR needs 97$").all()
+    # the rolling DY windows leave it out too (recorded once), and are estimated on the other 15
+    conn = read_parquet(data / "processed" / "contagion" / "connectedness.parquet")
+    assert len(conn) == 3 and (conn.status == "ok").all() and (conn.n_banks == 15).all()
+    rolling = q[(q.reason == "too_sparse") & q.detail.str.startswith("left out of 3 rolling")]
+    assert rolling.bank_id.tolist() == ["B7"] and rolling.n_rows.tolist() == [3]
+    assert "connectedness_failed" not in set(q.reason)
+
+
+def test_bad_input_all_but_one_bank_sparse_fails_the_window_and_the_stage_is_not_estimable(tmp_path):
+    art = planted_artifact(n_banks=3, years=(2010,))
+    for k, bank in enumerate(("B1", "B2")):
+        art = _sparse(art, bank, share=0.6, seed=k)
+    put(tmp_path, art)
+    ctx = run_stage(tmp_path, "contagion", contagion={"min_obs": 50})
+    assert_not_estimable(ctx, r"no window can be estimated; year 2010: 1 bank\(s\) left")
+    q = read(tmp_path, "quality/contagion")
+    assert sorted(q.loc[(q.reason == "too_sparse") & q.detail.str.startswith("year 2010"), "bank_id"]) == ["B1", "B2"]
+    assert read(tmp_path, "contagion_windows").empty and read(tmp_path, "crw").empty
+
+
+def test_check_lines_say_years_and_short_banks():
+    from pipeline.schema import CanonicalData
+
+    dates = pd.bdate_range("2009-10-01", "2011-12-31")
+    prices = pd.DataFrame([(b, d, 1.0 + 0.01 * k, 1e9) for b in ("A", "B", "C") for k, d in enumerate(dates)
+                           if not (b == "C" and d.year == 2011 and d.month > 3)],
+                          columns=["bank_id", "date", "close", "market_cap"])
+    banks = pd.DataFrame({"bank_id": ["A", "B", "C"], "name": ["A", "B", "C"], "group": "g"})
+    data = CanonicalData(banks=banks, prices=prices)
+    lines = STAGE.check(data, {"contagion": ContagionParams()})
+    assert lines == [("estimates", "CRW per year for 2010..2011 (2 year(s); ΔCoVaR series: dcc)"),
+                     ("skips", "contagion year 2009: fewer than 2 banks with 120 days (contagion.min_obs): no weights"),
+                     ("skips", "contagion year 2011: bank(s) C below contagion.min_obs=120 days, left out of that year")]
+    lines = STAGE.check(data, {"contagion": ContagionParams(series="qr")})
+    assert lines[0][0] == "cannot" and "needs a market_states table" in lines[0][1]

@@ -125,3 +125,90 @@ def test_failure_budget_and_bad_params(tmp_path):
         covar(root, vol="egarch")
     with pytest.raises(ConfigError, match="unknown option"):
         covar(root, windw=3)
+
+
+# ---------------------------------------------------------------- bad inputs, check
+
+
+def test_bad_input_optimizer_error_and_near_constant_bank_fail_alone(tmp_path, monkeypatch):
+    """A bank whose fit raises (any optimizer exception) or whose returns are mostly one value fails alone,
+    named in its status and in a quality record; the other banks are fitted and the stage completes."""
+    import measures.dcc.fit as fit
+
+    _, sim = tiny.simulate()
+    bank = sim[:, 1:].copy()
+    bank[::3, 1] = 0.0
+    bank[1::3, 1] = 0.0  # B: two thirds of its returns are zero
+    root = tiny.write_interim(tmp_path, bank_returns=bank)
+    real = fit._assemble
+
+    def assemble(frame, fits, config):
+        if frame.columns[1] == "C":
+            raise ValueError("Inequality constraints incompatible")
+        return real(frame, fits, config)
+
+    monkeypatch.setattr(fit, "_assemble", assemble)
+    out = covar(root, max_failure_share=0.7)
+    status = out["covar"].groupby("bank_id")["status"].first()
+    assert status["A"] == "ok"
+    assert status["B"].startswith("failed:ValueError: bank 'B': pair sample['B'] is near-constant: "
+                                  "467 of 700 returns equal 0.0")
+    assert status["C"] == "failed:ValueError: bank 'C': Inequality constraints incompatible"
+    assert out["covar"].loc[out["covar"].bank_id != "A", "delta_covar"].isna().all()
+    q = out["quality"].set_index("bank_id")
+    assert set(q.index[q.reason == "fit_failed"]) == {"B", "C"}
+    assert q.loc["C", "detail"].startswith("bank 'C': bivariate DCC-GARCH with the system: failed:ValueError")
+    assert "count in max_failure_share" in q.loc["C", "detail"]
+    with pytest.raises(FailureBudgetExceeded, match="2 of 3 fits failed"):
+        covar(root)  # the failures count in the budget
+
+
+def test_bad_input_second_step_convergence_failure_is_a_bank_status(tmp_path, monkeypatch):
+    import measures.dcc.estimate as estimate
+
+    real = estimate.minimize
+    calls = []
+
+    def minimize(*args, **kwargs):
+        calls.append(1)
+        res = real(*args, **kwargs)
+        if len(calls) == 2:  # the second bank's DCC step
+            res.success, res.message = False, "Inequality constraints incompatible"
+        return res
+
+    monkeypatch.setattr(estimate, "minimize", minimize)
+    out = covar(tiny.write_interim(tmp_path))
+    status = out["covar"].groupby("bank_id")["status"].first()
+    assert status["B"] == "failed:ConvergenceError: DCC second step: Inequality constraints incompatible"
+    assert status["A"] == status["C"] == "ok"
+    assert out["quality"].loc[out["quality"].reason == "fit_failed", "bank_id"].tolist() == ["B"]
+
+
+@pytest.mark.parametrize(("override", "match"), [
+    ({"min_ob": 100}, r"^measures.covar_dcc: unknown option\(s\) min_ob"),
+    ({"min_obs": 5}, r"^measures.covar_dcc: min_obs=5 is out of range"),
+])
+def test_bad_input_params_carry_the_group_prefix(tmp_path, override, match):
+    with pytest.raises(ConfigError, match=match):
+        covar(tiny.write_interim(tmp_path), **override)
+
+
+def test_check_lines_name_short_and_near_constant_banks():
+    from measures.dcc import CovarDCCParams
+    from pipeline.schema import CanonicalData
+
+    dates, sim = tiny.simulate()
+    rows = []
+    for k, bank in enumerate(tiny.BANKS):
+        close = np.exp(np.cumsum(sim[:, 1 + k]))
+        if bank == "B":
+            close[:600] = 1.0  # a price stuck for 600 days: 599 zero returns of 699
+        rows.append(pd.DataFrame({"bank_id": bank, "date": dates, "close": close, "market_cap": 1e9}))
+    prices = pd.concat(rows, ignore_index=True)
+    prices = prices[~((prices.bank_id == "C") & (prices.date < dates[500]))]  # C: 199 return days
+    banks = pd.DataFrame({"bank_id": list(tiny.BANKS), "name": list(tiny.BANKS), "group": "g"})
+    lines = load_stage("covar_dcc").check(CanonicalData(banks=banks, prices=prices), {"measures.covar_dcc": CovarDCCParams()})
+    assert lines[0] == ("estimates", "ΔCoVaR-DCC for 2 bank(s) over 2019-01-02 .. 2021-09-07: A, B")
+    assert lines[1] == ("skips", "ΔCoVaR-DCC: bank C has 199 return day(s) < 250 (measures.covar_dcc.min_obs)")
+    assert lines[2][0] == "skips" and "bank 'B'" in lines[2][1] and "near-constant: 599 of 699 returns equal 0.0" in lines[2][1]
+    assert len(lines) == 3

@@ -119,13 +119,15 @@ def test_unknown_state_unknown_key_and_bad_option_raise(stage_root):
         run_stage(stage_root, "covar_qr", **{"measures.covar_qr": {"tau": 0.9}})
 
 
-def _tiny(root: Path, n: int = 400, constant_state_from: int | None = None) -> Path:
+def _tiny(root: Path, n: int = 400, constant_state_from: int | None = None, collinear: bool = False) -> Path:
     """Two banks (one short), a system and two states on n business days, at the registry's paths."""
     rng = np.random.default_rng(7)
     dates = pd.bdate_range("2010-01-04", periods=n)
     m = pd.DataFrame({"date": dates, "s1": rng.normal(size=n), "s2": rng.normal(size=n)})
     if constant_state_from is not None:
         m.loc[constant_state_from:, "s2"] = 0.5
+    if collinear:
+        m["s2"] = 2.0 * m["s1"] + 1.0
     sys_loss = 0.01 * rng.standard_normal(n)
     rows = []
     for bank, start in (("A", 0), ("B", n - 100)):
@@ -154,9 +156,9 @@ def test_short_bank_excluded_and_rank_deficient_windows_failed(tmp_path):
 
 
 def test_failure_budget_stops_the_stage_after_writing(tmp_path):
-    root = _tiny(tmp_path, constant_state_from=0)
+    root = _tiny(tmp_path, collinear=True)
     with pytest.raises(FailureBudgetExceeded, match="rank-deficient"):
-        # full sample with a constant state: the fit fails; budget 0 stops the stage
+        # full sample with collinear states: the fit fails; budget 0 stops the stage
         run_stage(root, "covar_qr", **{"measures.covar_qr": {"max_failure_share": 0.0}})
     v = read(root, "covar_qr")
     assert v["delta_covar"].isna().all() and v["status"].str.startswith("failed:").all()
@@ -168,3 +170,72 @@ def test_no_bank_estimable_writes_the_quality_records(tmp_path):
     q = read(root, "quality/covar_qr")
     assert sorted(q.loc[q.reason == "too_few_observations", "bank_id"]) == ["A", "B"]
     assert read(root, "covar_qr").empty
+
+
+# ---------------------------------------------------------------- bad inputs, optional tables, check
+
+
+def test_bad_input_constant_state_names_the_column(tmp_path):
+    root = _tiny(tmp_path, constant_state_from=0)
+    with pytest.raises(ConfigError, match=r"^measures.covar_qr.states: market_states column 's2' is constant \(0.5\) over "
+                                          r"2010-01-04 .. .*drop it from measures.covar_qr.states \(e.g. .*\['s1'\]\)"):
+        run_stage(root, "covar_qr")
+    run_stage(root, "covar_qr", **{"measures.covar_qr": {"states": ["s1"]}})  # the way out the message gives
+    assert (read(root, "covar_qr")["status"] == "ok").all()
+
+
+def test_bad_input_all_missing_state_names_the_column(tmp_path):
+    root = _tiny(tmp_path)
+    m = read(root, "market_states")
+    m["s2"] = np.nan
+    write_parquet(m, out(root, "market_states"))
+    with pytest.raises(ConfigError, match=r"market_states column 's2' has no value \(every row is missing\)"):
+        run_stage(root, "covar_qr")
+
+
+def test_bad_input_no_market_states_is_not_estimable_with_needs(tmp_path):
+    root = _tiny(tmp_path)
+    out(root, "market_states").unlink()
+    ctx = run_stage(root, "covar_qr")
+    assert_not_estimable(ctx, "no market_states table")
+    from pipeline.stage import not_estimable_mark
+    mark = not_estimable_mark(out(root, "covar_qr"), artifact("covar_qr"))
+    assert mark["needs"].startswith("a market_states table: a date column and one column per state variable")
+    assert read(root, "covar_qr").empty and read(root, "covar_qr_estimates").empty
+
+
+@pytest.mark.parametrize(("override", "match"), [
+    ({"qq": 0.9}, r"^measures.covar_qr: unknown option\(s\) qq"),
+    ({"q": 1.5}, r"^measures.covar_qr: q=1.5 is out of range"),
+])
+def test_bad_input_params_carry_the_group_prefix(tmp_path, override, match):
+    with pytest.raises(ConfigError, match=match):
+        run_stage(_tiny(tmp_path), "covar_qr", **{"measures.covar_qr": override})
+
+
+def _check_data(root: Path, **tables):
+    from pipeline.schema import CanonicalData
+
+    rets = read(root, "returns")
+    prices = rets.assign(close=np.exp(rets.groupby("bank_id")["ret"].cumsum()))[["bank_id", "date", "close", "market_cap"]]
+    banks = pd.DataFrame({"bank_id": ["A", "B"], "name": ["A", "B"], "group": ["g", "g"]})
+    return CanonicalData(banks=banks, prices=prices, **tables)
+
+
+def test_check_lines_say_banks_states_and_what_cannot(tmp_path):
+    root = _tiny(tmp_path, constant_state_from=0)
+    stage = load_stage("covar_qr")
+    states = read(root, "market_states")
+    lines = stage.check(_check_data(root, market_states=states), {"measures.covar_qr": CoVaRConfig()})
+    assert ("cannot", "ΔCoVaR-QR: market_states column 's2' is constant (0.5) over 2010-01-04 .. 2011-07-15; drop it "
+                      "from measures.covar_qr.states") in lines
+    lines = stage.check(_check_data(root, market_states=states), {"measures.covar_qr": CoVaRConfig(states=("s1",))})
+    assert lines[0] == ("estimates", "ΔCoVaR-QR: state variables s1")
+    assert lines[1][0] == "estimates" and "for 1 bank(s)" in lines[1][1] and lines[1][1].endswith(": A")
+    assert lines[2] == ("skips", "ΔCoVaR-QR: bank B has 99 return day(s) < 250 (measures.covar_qr.min_obs)")
+    lines = stage.check(_check_data(root), {"measures.covar_qr": CoVaRConfig()})
+    assert lines == [("cannot", "ΔCoVaR-QR: the data has no market_states table; needs a market_states table: a date "
+                                "column and one column per state variable, larger = more stress (docs/formats.md), or "
+                                "state-variable recipes in data.market_states")]
+    lines = stage.check(_check_data(root, market_states=states), {"measures.covar_qr": CoVaRConfig(states=("vix",))})
+    assert lines[0][0] == "cannot" and "['vix']" in lines[0][1]

@@ -16,7 +16,6 @@ from measures.systemic import SRiskPanelConfig, SystemicRiskConfig
 from pipeline.io import read_parquet, write_parquet
 from pipeline.report.core import ReportContext
 from pipeline.report.sections import srisk as srisk_section
-from pipeline.schema import DataValidationError
 from pipeline.stage import load_stage
 
 _SPEC = importlib.util.spec_from_file_location("tiny_dcc", Path(__file__).parent / "fixtures" / "covar_dcc" / "tiny.py")
@@ -140,17 +139,61 @@ def test_simulation_route_and_mes_route_and_bad_inputs(tmp_path):
     np.testing.assert_allclose(merged["lrmes"], 1 - np.exp(-18 * merged["mes_dyn"]), rtol=1e-12)
     with pytest.raises(ConfigError, match="measures.mes_srisk: lrmes_route='vlab' is not allowed"):
         mes_srisk(root, fit=False, lrmes_route="vlab")
-    with pytest.raises(ConfigError, match="k=1.5 is out of range"):
-        mes_srisk(root, fit=False, k=1.5)
     with pytest.raises(ConfigError, match="simulation_dates='month_end' is not allowed"):
         mes_srisk(root, fit=False, simulation_dates="month_end")
-    bs = tiny.balance_sheet(tiny.simulate()[0]).drop(columns="total_liabilities")
-    tiny.write_interim(root, bs=bs)
-    with pytest.raises(DataValidationError, match="needs column.*total_liabilities"):
-        mes_srisk(root, fit=False)
-    (root / "data" / "interim" / "canonical" / "balance_sheet.parquet").unlink()
-    with pytest.raises(DataValidationError, match="needs the balance_sheet table, which the data source does not provide"):
-        mes_srisk(root, fit=False)
+
+
+@pytest.mark.parametrize(("override", "match"), [
+    ({"k": 1.5}, r"^measures.mes_srisk: k=1.5 is out of range"),
+    ({"kk": 0.1}, r"^measures.mes_srisk: unknown option\(s\) kk"),
+])
+def test_bad_input_params_carry_the_group_prefix(tmp_path, override, match):
+    with pytest.raises(ConfigError, match=match):
+        mes_srisk(tiny.write_interim(tmp_path), fit=False, **override)
+
+
+def test_bad_input_without_balance_sheet_mes_is_written_and_srisk_not_estimable(tmp_path):
+    """balance_sheet is optional: MES needs market data only; SRISK and its total are marked, with the reason."""
+    from pipeline.artifacts import artifact
+    from pipeline.stage import not_estimable_mark
+
+    root = tiny.write_interim(tmp_path)
+    with_bs = mes_srisk(root)
+    bs_path = root / "data" / "interim" / "canonical" / "balance_sheet.parquet"
+    bs = read_parquet(bs_path)
+    write_parquet(bs.drop(columns="total_liabilities"), bs_path, key=["bank_id", "period_end"])
+    out = mes_srisk(root, fit=False)
+    pd.testing.assert_frame_equal(out["mes"], with_bs["mes"])
+    assert out["srisk"].empty and out["total"].empty
+    mark = not_estimable_mark(root / artifact("srisk").path, artifact("srisk"))
+    assert "no value in column(s) total_liabilities" in mark["reason"]
+    assert mark["needs"] == "a balance_sheet table with total_liabilities, publication_date per bank and period"
+    bs_path.unlink()
+    out = mes_srisk(root, fit=False)
+    pd.testing.assert_frame_equal(out["mes"], with_bs["mes"])
+    for name in ("srisk", "srisk_total"):
+        mark = not_estimable_mark(root / artifact(name).path, artifact(name))
+        assert mark["reason"].startswith("the data has no balance_sheet table (SRISK needs book liabilities")
+    q = out["quality"]
+    assert q["action"].tolist() == ["not_estimable"] and q["table"].tolist() == ["balance_sheet"]
+
+
+def test_check_lines_say_which_banks_have_liabilities():
+    from pipeline.schema import CanonicalData
+
+    dates, _ = tiny.simulate()
+    prices = pd.DataFrame({"bank_id": np.repeat(list(tiny.BANKS), 3), "date": np.tile(dates[:3], 3), "close": 1.0,
+                           "market_cap": 1e9})
+    banks = pd.DataFrame({"bank_id": list(tiny.BANKS), "name": list(tiny.BANKS), "group": "g"})
+    bs = tiny.balance_sheet(dates)
+    check = load_stage("mes_srisk").check
+    lines = check(CanonicalData(banks=banks, prices=prices, balance_sheet=bs[bs.bank_id != "C"]), {})
+    assert lines == [("estimates", "MES (historical, dynamic) and LRMES for every bank with a ΔCoVaR-DCC fit"),
+                     ("estimates", "SRISK from the published liabilities of 2 of 3 bank(s)"),
+                     ("skips", "SRISK: bank C has no published total_liabilities (its SRISK is missing, with a status)")]
+    lines = check(CanonicalData(banks=banks, prices=prices), {})
+    assert lines[1] == ("cannot", "SRISK, SRISK% and aggregate SRISK: the data has no balance_sheet table (SRISK needs "
+                                  "book liabilities: total_liabilities, publication_date)")
 
 
 def test_measures_come_from_the_stored_paths_not_a_refit(tmp_path):

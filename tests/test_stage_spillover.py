@@ -13,7 +13,7 @@ from measures.core.config import ConfigError
 from measures.covar_qr import CoVaRConfig, estimate_delta_covar
 from measures.spillover import BANK_COLUMNS, SpilloverConfig
 from pipeline.artifacts import artifact
-from pipeline.io import read_parquet
+from pipeline.io import read_parquet, write_parquet
 from pipeline.report.core import ReportContext, render_report
 from pipeline.report.sections import spillover as section
 from pipeline.stage import load_stage
@@ -165,3 +165,51 @@ def test_cn_banks_improved_index_rises_in_2008q3_and_2013(tmp_path, shared_data)
     assert trad["2013"].max() / trad["2013"].min() < 0.6 * imp["2013"].max() / imp["2013"].min()
     sec = section.build(ReportContext.open(tmp_path, REPORT))
     assert sec is not None and sec.metrics["mean_spillover_pct"]["stock_vol"] > 0
+
+
+# ---------------------------------------------------------------- bad inputs, optional tables, check
+
+
+def _states(root: Path) -> Path:
+    return root / artifact("market_states").path
+
+
+def test_bad_input_constant_market_names_the_column(stage_root):
+    states = read_parquet(_states(stage_root))
+    states["money"] = 0.25
+    write_parquet(states, _states(stage_root))
+    with pytest.raises(ConfigError, match=r"^measures.spillover.states: market_states column 'money' is constant \(0.25\) "
+                                          r"over .*drop it from measures.spillover.states"):
+        run_stage(stage_root, "spillover")
+
+
+def test_bad_input_no_market_states_is_not_estimable(stage_root):
+    _states(stage_root).unlink()
+    assert_not_estimable(run_stage(stage_root, "spillover"), "no market_states table")
+    assert all(read(stage_root, name).empty for name in OUTPUTS[:-1])
+
+
+@pytest.mark.parametrize(("override", "match"), [
+    ({"windw": 100}, r"^measures.spillover: unknown option\(s\) windw"),
+    ({"window": 3}, r"^measures.spillover: window=3 is out of range"),
+])
+def test_bad_input_params_carry_the_group_prefix(stage_root, override, match):
+    with pytest.raises(ConfigError, match=match):
+        run_stage(stage_root, "spillover", **{"measures.spillover": override})
+
+
+def test_check_lines_on_the_default_tables(default_data_dir):
+    from pipeline.schema import CanonicalData
+
+    canonical = default_data_dir / "interim" / "canonical"
+    tables = {name: read_parquet(canonical / f"{name}.parquet") for name in ("banks", "prices", "market_states")}
+    stage = load_stage("spillover")
+    lines = stage.check(CanonicalData(**tables), {"measures.spillover": SpilloverConfig()})
+    assert lines[0] == ("estimates", f"market spillover: state variables {', '.join(MARKETS)}")
+    assert lines[1][0] == "estimates" and "for 16 bank(s)" in lines[1][1] and len(lines) == 2
+    tables["market_states"] = tables["market_states"].assign(fx=np.nan)
+    lines = stage.check(CanonicalData(**tables), {"measures.spillover": SpilloverConfig()})
+    assert lines == [("cannot", "market spillover: market_states column 'fx' has no value (every row is missing); "
+                                "drop it from measures.spillover.states")]
+    del tables["market_states"]
+    assert stage.check(CanonicalData(**tables), {"measures.spillover": SpilloverConfig()})[0][0] == "cannot"

@@ -1,7 +1,15 @@
 """Contagion networks: Granger causality → PageRank weights (Liu–Ma 2021; docs/contagion.md) and
 Diebold–Yilmaz connectedness from the generalized FEVD of a VAR."""
 
-from measures.contagion.chain import SERIES, ContagionAnalysis, ContagionParams, analyse_contagion, connectedness_events, contagion_events
+from measures.contagion.chain import (
+    SERIES,
+    ContagionAnalysis,
+    ContagionParams,
+    analyse_contagion,
+    check_plan,
+    connectedness_events,
+    contagion_events,
+)
 from measures.contagion.connectedness import (
     Connectedness,
     ConnectednessConfig,
@@ -36,6 +44,7 @@ __all__ = [
     "analyse_contagion",
     "bank_level_spillover",
     "benjamini_hochberg",
+    "check_plan",
     "connectedness_events",
     "connectedness_measures",
     "contagion_events",

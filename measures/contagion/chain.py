@@ -27,7 +27,7 @@ from measures.contagion.network import ContagionConfig, ContagionPanel, estimate
 from measures.core.config import check_choice, check_range
 from measures.core.events import EVENT_COLUMNS
 from measures.core.mapping import Mapper
-from measures.core.status import FitStatus, is_failed
+from measures.core.status import FitStatus, NotEstimable, is_failed
 
 #: ``contagion.series`` -> the pipeline artifact holding that ΔCoVaR series.
 SERIES = {"dcc": "covar_dcc", "qr": "covar_qr", "spillover": "spillover"}
@@ -78,6 +78,55 @@ class ContagionAnalysis:
         """``year`` or ``window_end``."""
         return self.panel.key
 
+    def check_estimable(self) -> None:
+        """Raise :class:`NotEstimable` when no window has contagion weights (naming the first window's reason)."""
+        if len(self.panel.crw):
+            return
+        windows = self.panel.windows
+        if not len(windows):
+            raise NotEstimable("the ΔCoVaR series has no contagion window", needs="a longer ΔCoVaR series")
+        # the most telling window: the first with banks (its VAR failed), else the first
+        with_banks = windows[windows["n_banks"] >= 2]
+        first = (with_banks if len(with_banks) else windows).iloc[0]
+        raise NotEstimable(f"no window can be estimated; {self.key} {first[self.key]}: "
+                           f"{FitStatus.parse(first['status']).message}",
+                           needs="at least two banks with contagion.min_obs observations in a window, and a window "
+                                 "long enough for the VAR (or contagion.mode: pairwise)")
+
+
+def check_plan(prices: pd.DataFrame, params: ContagionParams, *, has_states: bool) -> list[tuple[str, str]]:
+    """What :func:`analyse_contagion` will estimate, from the canonical prices (``python -m pipeline check`` lines).
+
+    With ``window: year``: per calendar year the banks with ``min_obs`` price days (an upper bound:
+    the ΔCoVaR series can only have fewer), the years with fewer than two such banks (no weights)
+    and the bank-years left out. ``has_states``: the data has a market_states table, which the
+    ``qr`` and ``spillover`` series need.
+    """
+    if params.series != "dcc" and not has_states:
+        return [("cannot", f"contagion with contagion.series: {params.series}: the {SERIES[params.series]} ΔCoVaR "
+                           "needs a market_states table, which the data lacks (contagion.series: dcc needs prices only)")]
+    if params.window != "year":
+        return [("estimates", f"contagion on rolling windows of {params.window_length} rows every {params.step} rows "
+                              f"(ΔCoVaR series: {params.series})")]
+    observed = prices[prices["close"].gt(0)]
+    counts = observed.groupby([observed["date"].dt.year, observed["bank_id"].astype(str)]).size().unstack(fill_value=0)
+    lines = []
+    good = [int(y) for y in counts.index if (counts.loc[y] >= params.min_obs).sum() >= 2]
+    if good:
+        lines.append(("estimates", f"CRW per year for {good[0]}..{good[-1]} ({len(good)} year(s); ΔCoVaR series: "
+                                   f"{params.series})"))
+    for year in counts.index:
+        short = sorted(b for b in counts.columns if 0 < counts.at[year, b] < params.min_obs)
+        if int(year) not in good:
+            lines.append(("skips", f"contagion year {int(year)}: fewer than 2 banks with {params.min_obs} days "
+                                   "(contagion.min_obs): no weights"))
+        elif short:
+            lines.append(("skips", f"contagion year {int(year)}: bank(s) {', '.join(short)} below contagion.min_obs="
+                                   f"{params.min_obs} days, left out of that year"))
+    if not good:
+        lines.append(("cannot", f"contagion: no year has two banks with contagion.min_obs={params.min_obs} days"))
+    return lines
+
 
 def contagion_events(panel: ContagionPanel) -> pd.DataFrame:
     """Events of a :class:`ContagionPanel`: banks excluded from a window and windows without weights.
@@ -91,7 +140,9 @@ def contagion_events(panel: ContagionPanel) -> pd.DataFrame:
     rows = []
     for e in panel.exclusions.itertuples(index=False):
         label = getattr(e, key)
-        reason = "min_obs" if str(e.reason).startswith("fewer than") else "constant_series"
+        text = str(e.reason)
+        reason = "min_obs" if text.startswith("fewer than") else "too_sparse" if text.startswith("too sparse") \
+            else "constant_series"
         rows.append({"bank_id": str(e.bank_id), "date_start": spans.at[label, "date_start"],
                      "date_end": spans.at[label, "date_end"], "n_rows": int(e.n_obs), "action": "excluded",
                      "reason": reason, "detail": f"{key} {label}: {e.reason}"})
@@ -105,9 +156,12 @@ def contagion_events(panel: ContagionPanel) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(EVENT_COLUMNS))
 
 
-def connectedness_events(panel: ContagionPanel, rolling: pd.DataFrame, failed: pd.DataFrame, *, window: int) -> pd.DataFrame:
+def connectedness_events(panel: ContagionPanel, rolling: pd.DataFrame, failed: pd.DataFrame, *, window: int,
+                         sparse: pd.DataFrame | None = None) -> pd.DataFrame:
     """``connectedness_failed`` flags: contagion windows without directional connectedness
-    (``failed``: ``<key>, status``) and failed rolling windows of ``window`` rows (``rolling``)."""
+    (``failed``: ``<key>, status``) and failed rolling windows of ``window`` rows (``rolling``); one
+    ``too_sparse`` exclusion per bank left out of rolling windows as too sparse for their VAR
+    (``sparse``: ``window_end, bank_id``)."""
     key = panel.key
     spans = panel.spans.set_index(key)
     rows = []
@@ -120,6 +174,11 @@ def connectedness_events(panel: ContagionPanel, rolling: pd.DataFrame, failed: p
             rows.append({"bank_id": None, "date_start": row.window_end, "date_end": row.window_end, "n_rows": window,
                          "action": "flagged", "reason": "connectedness_failed",
                          "detail": f"rolling window ending {row.window_end:%Y-%m-%d}: {row.status}"})
+    for bank, g in (sparse if sparse is not None else pd.DataFrame(columns=["window_end", "bank_id"])).groupby("bank_id"):
+        rows.append({"bank_id": str(bank), "date_start": g["window_end"].min(), "date_end": g["window_end"].max(),
+                     "n_rows": len(g), "action": "excluded", "reason": "too_sparse",
+                     "detail": f"left out of {len(g)} rolling connectedness window(s) of {window} rows (their ends: "
+                               "date_start .. date_end): too sparse for the window's VAR after aligning"})
     return pd.DataFrame(rows, columns=list(EVENT_COLUMNS))
 
 
@@ -153,7 +212,7 @@ def analyse_contagion(series: pd.DataFrame, config: ContagionConfig | None = Non
     windows = panel.crw[["bank_id", panel.key]].merge(spans, on=panel.key, how="left")
     directional, failed = window_connectedness(series, windows, key=panel.key, horizon=conn.horizon, lags=conn.lags,
                                                max_lags=config.max_lags, ic=config.ic, mapper=mapper)
-    frames = [f for f in (contagion_events(panel), connectedness_events(panel, rolling.total, failed, window=conn.window))
-              if len(f)]
+    flags = connectedness_events(panel, rolling.total, failed, window=conn.window, sparse=rolling.sparse)
+    frames = [f for f in (contagion_events(panel), flags) if len(f)]
     events = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(EVENT_COLUMNS))
     return ContagionAnalysis(panel=panel, connectedness=rolling.total, directional=directional, events=events)

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from measures.contagion.granger import GrangerConfig
-from measures.contagion.var import fit_var, select_lag_order, series_to_array
+from measures.contagion.var import fit_var, select_lag_order, series_to_array, sparse_series
 from measures.core.config import Config, check_range
 from measures.core.mapping import Mapper, map_items
 from measures.core.status import status_from_exception
@@ -143,10 +143,12 @@ class ConnectednessConfig(Config):
 @dataclasses.dataclass(frozen=True)
 class RollingConnectedness:
     """``total``: ``window_end, n_banks, total, lags, nobs, status`` (one row per window, a window that
-    cannot be estimated keeps a ``failed`` row); ``directional``: ``window_end, bank_id, to, from, net``."""
+    cannot be estimated keeps a ``failed`` row); ``directional``: ``window_end, bank_id, to, from, net``;
+    ``sparse``: ``window_end, bank_id`` of the banks left out of a window as too sparse for its VAR."""
 
     total: pd.DataFrame
     directional: pd.DataFrame
+    sparse: pd.DataFrame = dataclasses.field(default_factory=lambda: pd.DataFrame(columns=["window_end", "bank_id"]))
 
 
 TOTAL_COLUMNS = ("window_end", "n_banks", "total", "lags", "nobs", "status")
@@ -167,7 +169,8 @@ def estimate_rolling_connectedness(series: pd.DataFrame, *, window: int = 250, s
     Windows come from :func:`measures.core.windows.rolling_windows` (``window`` rows every
     ``step`` rows; none when the series is shorter than a window). In each window the banks with
     at least ``min(min_obs, window)`` observations (``min_obs=None``: every row) and a varying
-    series enter, standardized inside the window, ``z = (x - mean) / sd`` (``ddof=1``, over the
+    series enter, less those too sparse for the window's VAR after aligning
+    (:func:`~measures.contagion.var.sparse_series`, listed in ``sparse``), standardized inside the window, ``z = (x - mean) / sd`` (``ddof=1``, over the
     observed rows; the generalized FEVD is invariant to it), and
     :func:`estimate_connectedness` gives the total and directional connectedness of the window.
     A window with fewer than two such banks, or whose VAR cannot be fitted (e.g. too large for
@@ -207,26 +210,31 @@ def estimate_rolling_connectedness(series: pd.DataFrame, *, window: int = 250, s
         mean = np.where(observed, y, 0.0).sum(axis=0) / np.maximum(counts, 1)
         sd = np.sqrt((np.where(observed, y - mean, 0.0) ** 2).sum(axis=0) / np.maximum(counts - 1, 1))
         keep = np.flatnonzero((counts >= need) & (sd > 0))
+        sparse = [int(keep[c]) for c, _, _ in sparse_series(y[:, keep], lags if lags is not None else max_lags,
+                                                             select=lags is None)] if keep.size >= 2 else []
+        keep = np.setdiff1d(keep, sparse)
         kept = banks[keep].tolist()
+        gone = banks[sparse].tolist()
         row = {"window_end": end, "n_banks": len(kept), "total": np.nan, "lags": np.nan, "nobs": np.nan}
         if len(kept) < 2:
             row["status"] = f"failed:ValueError: {len(kept)} bank(s) with min_obs={need if min_obs is None else min_obs} observations; need 2"
-            return row, None
+            return row, None, gone
         try:
             z = pd.DataFrame((y[:, keep] - mean[keep]) / sd[keep], columns=kept)
             c = estimate_connectedness(z, horizon=horizon, lags=lags, max_lags=max_lags, ic=ic)
         except ValueError as exc:
             row["status"] = str(status_from_exception(exc))
-            return row, None
+            return row, None, gone
         row.update(total=c.total, lags=c.lags, nobs=c.nobs, status=c.status)
-        return row, _directional(c).assign(window_end=end)
+        return row, _directional(c).assign(window_end=end), gone
 
     results = map_items(mapper, one, list(zip(wins.label, wins.slices())), desc="rolling connectedness")
-    parts = [d for _, d in results if d is not None]
+    parts = [d for _, d, _ in results if d is not None]
     directional = (pd.concat(parts, ignore_index=True)[["window_end", *DIRECTIONAL_COLUMNS]] if parts
                    else pd.DataFrame(columns=["window_end", *DIRECTIONAL_COLUMNS]))
-    return RollingConnectedness(total=pd.DataFrame([r for r, _ in results], columns=list(TOTAL_COLUMNS)),
-                                directional=directional)
+    sparse = pd.DataFrame([(r["window_end"], b) for r, _, gone in results for b in gone], columns=["window_end", "bank_id"])
+    return RollingConnectedness(total=pd.DataFrame([r for r, _, _ in results], columns=list(TOTAL_COLUMNS)),
+                                directional=directional, sparse=sparse)
 
 
 def window_connectedness(series: pd.DataFrame, windows: pd.DataFrame, *, key: str = "year", horizon: int = 10,

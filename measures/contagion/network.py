@@ -8,8 +8,10 @@ Granger F tests and the IC choice are invariant to it, it only conditions the nu
 compute the Granger p-value matrix (:func:`granger_pvalues`), the BH-controlled edge set
 (:func:`granger_edges`) and the contagion risk weights (:func:`contagion_weights`, summing to 1
 per window). Windows come from :mod:`measures.core.windows`. A window with fewer than two
-kept banks gets no weights and a ``failed`` status row; an oversize system VAR is refused
-(:class:`~measures.core.status.NotEstimable`, message prefixed with the window).
+kept banks gets no weights and a ``failed`` status row. Before the VAR, the banks too sparse for it
+after aligning (scattered gaps that leave the joint VAR too few usable rows,
+:func:`~measures.contagion.var.sparse_series`) are excluded from the window and recorded; a VAR still
+too large for the window (complete series, too short a window) fails the window with a status.
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ import pandas as pd
 from measures.contagion.edges import granger_edges
 from measures.contagion.granger import GrangerConfig, granger_pvalues
 from measures.contagion.pagerank import DIRECTIONS, contagion_weights
+from measures.contagion.var import sparse_series
 from measures.core.config import Config, check_choice, check_range
 from measures.core.mapping import Mapper, map_items
-from measures.core.status import NotEstimable
+from measures.core.status import status_from_exception
 from measures.core.windows import calendar_windows, rolling_windows
 
 WINDOWS = ("year", "rolling")
@@ -127,6 +130,21 @@ def _screen(block: pd.DataFrame, min_obs: int) -> tuple[list, list[tuple]]:
     return kept, dropped
 
 
+def _screen_sparse(block: pd.DataFrame, kept: list, cfg: "ContagionConfig") -> tuple[list, list[tuple]]:
+    """Banks kept after :func:`~measures.contagion.var.sparse_series`, and ``(bank, n_obs, reason)`` of the others."""
+    lags = cfg.lags if cfg.lags is not None else cfg.max_lags
+    what = "bivariate VARs" if cfg.mode == "pairwise" else "system VAR"
+    y = block[kept].to_numpy(dtype=float, na_value=np.nan)
+    dropped = []
+    for col, usable, need in sparse_series(y, lags, select=cfg.lags is None, pairwise=cfg.mode == "pairwise"):
+        bank = kept[col]
+        dropped.append((bank, int(block[bank].notna().sum()),
+                        f"too sparse for the {what} after aligning: with it {usable} observations are usable at lag "
+                        f"order {lags} (every bank and lag observed), the VAR needs {need}"))
+    gone = {b for b, _, _ in dropped}
+    return [b for b in kept if b not in gone], dropped
+
+
 def _summary(attrs: dict) -> dict:
     def scalar(value):
         if value is None:
@@ -211,17 +229,21 @@ def estimate_contagion(
         label, rows_slice = item
         block = series.iloc[rows_slice]
         kept, dropped = _screen(block, cfg.min_obs)
+        if len(kept) >= 2:
+            kept, sparse = _screen_sparse(block, kept, cfg)
+            dropped += sparse
         out = {"exclusions": [{"bank_id": b, key: label, "n_obs": n, "reason": r} for b, n, r in dropped]}
+        failed = {key: label, "n_banks": len(kept), "nobs": np.nan, "lags": np.nan, "aic": np.nan, "bic": np.nan,
+                  "hqic": np.nan}
         if len(kept) < 2:
-            out["window"] = {key: label, "n_banks": len(kept), "nobs": np.nan, "lags": np.nan, "aic": np.nan,
-                             "bic": np.nan, "hqic": np.nan,
-                             "status": f"failed:ValueError: {len(kept)} bank(s) left after min_obs screening; need 2"}
+            out["window"] = {**failed, "status": f"failed:ValueError: {len(kept)} bank(s) left after min_obs screening; need 2"}
             return out
         try:
             p = granger_pvalues(_standardize(block[kept]), max_lags=cfg.max_lags, ic=cfg.ic, mode=cfg.mode,
                                 lags=cfg.lags, engine=cfg.engine)
-        except ValueError as exc:
-            raise NotEstimable(f"{key} {label}: {exc}") from None
+        except ValueError as exc:  # e.g. a system VAR too large for the window: this window fails
+            out["window"] = {**failed, "status": str(status_from_exception(exc))}
+            return out
         e = granger_edges(p, fdr_alpha=cfg.fdr_alpha if cfg.fdr_alpha is not None else 0.05)
         if cfg.fdr_alpha is None:
             e = e.drop(columns=["q_value", "significant"])

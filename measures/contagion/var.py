@@ -161,6 +161,68 @@ def select_lag_order(y: np.ndarray, max_lags: int, *, what: str = "system VAR") 
     return {name: int(np.argmin(values)) for name, values in crit.items()}
 
 
+def var_needs(n_series: int, lags: int, *, select: bool) -> int:
+    """Observations a VAR of ``n_series`` at lag order ``lags`` needs: more than its ``N p + 1``
+    parameters per equation (:func:`check_var_size`), and with lag selection (``select``) at least
+    N residual degrees of freedom more (:func:`select_lag_order`)."""
+    return n_series * lags + 1 + (n_series if select else 1)
+
+
+def sparse_series(y: np.ndarray, lags: int, *, select: bool, pairwise: bool = False) -> list[tuple[int, int, int]]:
+    """Columns of ``y`` too sparse for the VAR(s) after aligning: ``(column, usable, needed)`` in drop order.
+
+    A VAR uses an observation only when every series and every lag is observed (lag-aware, as
+    :func:`fit_var`), so one series with scattered gaps can leave the whole system too few rows.
+    Greedy: while the system VAR (``pairwise``: some bivariate VAR) has fewer usable observations
+    than :func:`var_needs`, drop the series with gaps whose removal helps most (system: the most
+    usable rows left; pairwise: the most deficient pairs), the one with fewer own observations on
+    a tie. Series without gaps are never dropped: a window too short for a VAR of complete series
+    is a size problem (:func:`check_var_size` refuses it), not a sparse series. ``usable`` is the
+    system's usable rows with the column (pairwise: the fewest of its pairs).
+    """
+    valid = _lag_valid(~np.isnan(np.asarray(y, dtype=float)), lags)
+    own = valid.sum(axis=0)
+    complete = max(valid.shape[0] - lags, 0)
+    kept = list(range(valid.shape[1]))
+    dropped: list[tuple[int, int, int]] = []
+    while len(kept) >= 2:
+        gappy = [c for c in kept if own[c] < complete]
+        if pairwise:
+            need = var_needs(2, lags, select=select)
+            counts = valid[:, kept].T.astype(np.int64) @ valid[:, kept].astype(np.int64)
+            short = counts < need
+            np.fill_diagonal(short, False)
+            if not short.any():
+                break
+            scores = {c: (int(short[kept.index(c)].sum()), -int(own[c])) for c in gappy if short[kept.index(c)].any()}
+            usable = {c: int(counts[kept.index(c)][short[kept.index(c)]].min()) for c in scores}
+        else:
+            need = var_needs(len(kept), lags, select=select)
+            joint = int(valid[:, kept].all(axis=1).sum())
+            if joint >= need:
+                break
+            scores, usable = {}, {}
+            for c in gappy:
+                left = int(valid[:, [k for k in kept if k != c]].all(axis=1).sum())
+                if left > joint:
+                    scores[c], usable[c] = (left, -int(own[c])), joint
+        if not scores:
+            break
+        worst = max(scores, key=lambda c: (scores[c], -c))
+        dropped.append((worst, usable[worst], need))
+        kept.remove(worst)
+    return dropped
+
+
+def _lag_valid(observed: np.ndarray, lags: int) -> np.ndarray:
+    """(T, N): series i is observed at t and at its ``lags`` previous rows (False for t < lags)."""
+    valid = observed.copy()
+    valid[:lags] = False
+    for lag in range(1, lags + 1):
+        valid[lags:] &= observed[lags - lag : len(observed) - lag]
+    return valid
+
+
 def usable_obs(y: np.ndarray, lags: int) -> int:
     """Number of observations usable by a VAR(``lags``) on ``y`` (lag-aware)."""
     return int(_valid_rows(np.asarray(y, dtype=float), lags).sum())

@@ -1,6 +1,6 @@
 """DCC(1,1)-GARCH engine (Engle 2002): two-step QML, joint / composite / bivariate-per-bank."""
 
-from measures.dcc.banks import CovarDCCParams, bank_system_returns, fit_dcc_banks, pair_samples
+from measures.dcc.banks import CovarDCCParams, bank_system_returns, check_plan, fit_dcc_banks, pair_samples
 from measures.dcc.config import DCCConfig
 from measures.dcc.fit import (
     check_returns,
@@ -20,6 +20,7 @@ __all__ = [
     "DCCResult",
     "GarchParams",
     "bank_system_returns",
+    "check_plan",
     "check_returns",
     "correlation_loglik",
     "correlation_matrices",

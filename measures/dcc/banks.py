@@ -19,12 +19,13 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
+from measures.core.checks import Line, bank_days_lines
 from measures.core.config import check_choice, check_range
 from measures.core.events import EVENT_COLUMNS
 from measures.core.mapping import Mapper
 from measures.core.status import FitStatus
 from measures.dcc.config import DCCConfig
-from measures.dcc.fit import fit_pair_samples
+from measures.dcc.fit import check_returns, fit_pair_samples
 from measures.dcc.results import DCCResult
 
 SYSTEM = "__system__"
@@ -161,6 +162,28 @@ def fit_events(results: dict[str, DCCResult]) -> pd.DataFrame:
             continue
         rows.append((
             bank, res.index[0] if res.nobs else pd.NaT, res.index[-1] if res.nobs else pd.NaT, res.nobs, "flagged",
-            "fit_failed" if status.failed else "fit_warning", f"bivariate DCC-GARCH with the system: {res.status}",
+            "fit_failed" if status.failed else "fit_warning",
+            f"bank {bank!r}: bivariate DCC-GARCH with the system: {res.status}"
+            + (" (the bank's rows are kept with missing values and count in max_failure_share)" if status.failed else ""),
         ))
     return pd.DataFrame(rows, columns=list(EVENT_COLUMNS))
+
+
+def check_plan(prices: pd.DataFrame, config: CovarDCCParams) -> list[Line]:
+    """What :func:`fit_dcc_banks` will fit from the canonical prices (``python -m pipeline check`` lines).
+
+    The banks with ``min_obs`` return days (:func:`measures.core.checks.bank_days_lines`), and among
+    them those whose log-close returns :func:`~measures.dcc.fit.check_returns` refuses (constant,
+    near-constant): the same per-bank rules as the fits.
+    """
+    what = "ΔCoVaR-DCC"
+    keep, lines = bank_days_lines(prices, config.min_obs, "measures.covar_dcc.min_obs", what)
+    observed = prices[prices["close"].gt(0)]
+    for bank in keep:
+        close = observed.loc[observed["bank_id"].astype(str) == bank, "close"].to_numpy(dtype=float)
+        ret = pd.DataFrame({bank: np.diff(np.log(close))})
+        try:
+            check_returns(ret, min_obs=config.min_obs, argument=f"bank {bank!r}")
+        except ValueError as exc:
+            lines.append(("skips", f"{what}: {exc} (its fit will fail with a status)"))
+    return lines

@@ -42,10 +42,17 @@ def _as_frame(returns: pd.DataFrame | np.ndarray, argument: str) -> pd.DataFrame
     return frame
 
 
-def check_returns(frame: pd.DataFrame, *, min_obs: int, argument: str = "returns") -> None:
-    """Raise ``ValueError`` for too few rows, a non-finite value or a constant column.
+#: Share of a series' observations at its most frequent value above which the series is near-constant.
+MAX_TIED_SHARE = 0.5
 
-    The message names the argument, the column, the offending value and its index label.
+
+def check_returns(frame: pd.DataFrame, *, min_obs: int, argument: str = "returns") -> None:
+    """Raise ``ValueError`` for too few rows, a non-finite value, a constant or a near-constant column.
+
+    Near-constant: more than :data:`MAX_TIED_SHARE` of the observations share one value (e.g. a
+    price that rarely moves gives mostly zero returns), on which the GARCH and DCC optimizers fail
+    or return meaningless fits. The message names the argument, the column, the offending value
+    and its index label, and what is needed.
     """
     if frame.shape[0] < min_obs:
         raise ValueError(f"{argument} has {frame.shape[0]} observations; at least min_obs={min_obs} are required")
@@ -61,6 +68,13 @@ def check_returns(frame: pd.DataFrame, *, min_obs: int, argument: str = "returns
         if np.ptp(values) == 0.0:
             raise ValueError(
                 f"{argument}[{name!r}] is constant ({float(values[0])}); a GARCH model needs varying returns"
+            )
+        tied, counts = np.unique(values, return_counts=True)
+        top = int(np.argmax(counts))
+        if counts[top] > MAX_TIED_SHARE * values.size:
+            raise ValueError(
+                f"{argument}[{name!r}] is near-constant: {int(counts[top])} of {values.size} returns equal "
+                f"{float(tied[top])!r} (more than {MAX_TIED_SHARE:.0%}); a GARCH model needs varying returns"
             )
 
 
@@ -231,10 +245,10 @@ def fit_pair_samples(
     items = []
     for bank, (key, sample) in samples.items():
         try:
-            check_returns(sample, min_obs=config.min_obs, argument=f"pair ({sample.columns[0]!r}, {bank!r})")
+            check_returns(sample, min_obs=config.min_obs, argument="pair sample")
             items.append((key, sample, None))
         except ValueError as exc:
-            items.append((key, sample, status_from_exception(exc)))
+            items.append((key, sample, status_from_exception(ValueError(f"bank {bank!r}: {exc}"))))
     firsts: dict[Hashable, pd.DataFrame] = {}
     for key, sample, failed in items:
         if failed is None:
@@ -245,15 +259,28 @@ def fit_pair_samples(
     return dict(zip(samples, map_items(mapper, partial(_pair_fit, config=config), jobs, desc="bank DCC fits")))
 
 
-def _system_fit(sample: pd.DataFrame, config: DCCConfig) -> UnivariateGarchFit:
-    return _univariate(sample.iloc[:, :1], config)[0]
+def _system_fit(sample: pd.DataFrame, config: DCCConfig) -> UnivariateGarchFit | FitStatus:
+    """The system's first-step fit, or the failed status of the exception it raised."""
+    try:
+        return _univariate(sample.iloc[:, :1], config)[0]
+    except Exception as exc:  # noqa: BLE001 - any optimizer error fails the banks of this sample, not the run
+        status = status_from_exception(exc)
+        return FitStatus("failed", status.cls, f"system GARCH on the pair sample: {status.message}")
 
 
-def _pair_fit(job: tuple[pd.DataFrame, FitStatus | None, UnivariateGarchFit | None], config: DCCConfig) -> DCCResult:
+def _pair_fit(job: tuple[pd.DataFrame, FitStatus | None, UnivariateGarchFit | FitStatus | None],
+              config: DCCConfig) -> DCCResult:
+    """One bank's fit; any exception of the optimizers fails this bank alone, with a status naming it."""
     sample, failed, system_fit = job
+    if failed is None and isinstance(system_fit, FitStatus):
+        failed = system_fit
     if failed is not None:
         return _failed(sample, (), config, failed)
-    return _assemble(sample, (system_fit, _univariate(sample.iloc[:, 1:], config)[0]), config)
+    try:
+        return _assemble(sample, (system_fit, _univariate(sample.iloc[:, 1:], config)[0]), config)
+    except Exception as exc:  # noqa: BLE001 - e.g. SLSQP or arch raising on degenerate data
+        status = status_from_exception(exc)
+        return _failed(sample, (), config, FitStatus("failed", status.cls, f"bank {sample.columns[1]!r}: {status.message}"))
 
 
 def estimates_frame(results: Mapping[str, DCCResult]) -> pd.DataFrame:

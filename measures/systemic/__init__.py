@@ -20,14 +20,24 @@ from measures.systemic.srisk import (
     srisk_share,
     srisk_status,
 )
-from measures.systemic.srisk_panel import daily_balance_sheet, simulation_dates, srisk_panel, status_events
+from measures.systemic.srisk_panel import (
+    SRISK_COLUMNS,
+    check_plan,
+    daily_balance_sheet,
+    simulation_dates,
+    srisk_panel,
+    srisk_unavailable,
+    status_events,
+)
 
 __all__ = [
+    "SRISK_COLUMNS",
     "SRiskPanelConfig",
     "SystemicRiskConfig",
     "aggregate_srisk",
     "benoit2013",
     "carry_forward_liabilities",
+    "check_plan",
     "covar_dcc",
     "covar_dcc_frame",
     "daily_balance_sheet",
@@ -49,5 +59,6 @@ __all__ = [
     "srisk_panel",
     "srisk_share",
     "srisk_status",
+    "srisk_unavailable",
     "status_events",
 ]

@@ -27,6 +27,9 @@ from measures.systemic.config import SIMULATION_DATES, SRiskPanelConfig
 from measures.systemic.frames import dcc_mes_frame, historical_mes_frame
 from measures.systemic.srisk import aggregate_srisk, carry_forward_liabilities, srisk, srisk_share, srisk_status
 
+#: Balance-sheet columns SRISK needs (``equity`` is optional: negative book equity is flagged).
+SRISK_COLUMNS = ("total_liabilities", "publication_date")
+
 _REASONS = {"MissingLiabilities": "missing_liabilities", "StaleLiabilities": "stale_liabilities",
             "NonPositiveMarketCap": "non_positive_market_cap", "NegativeBookEquity": "negative_book_equity"}
 
@@ -89,6 +92,38 @@ def daily_balance_sheet(
     return liab, age, equity
 
 
+def srisk_unavailable(balance_sheet: pd.DataFrame | None) -> str | None:
+    """Why SRISK cannot be computed from ``balance_sheet`` (None when it can).
+
+    SRISK needs the book liabilities ``D`` with their publication dates (:data:`SRISK_COLUMNS`);
+    MES and LRMES need market data only.
+    """
+    if balance_sheet is None:
+        return "the data has no balance_sheet table (SRISK needs book liabilities: total_liabilities, publication_date)"
+    missing = [c for c in SRISK_COLUMNS if c not in balance_sheet.columns or balance_sheet[c].isna().all()]
+    if missing:
+        return (f"the balance_sheet table has no value in column(s) {', '.join(missing)} (SRISK needs book liabilities "
+                f"with their publication dates); its columns: {', '.join(map(str, balance_sheet.columns))}")
+    return None
+
+
+def check_plan(prices: pd.DataFrame, balance_sheet: pd.DataFrame | None) -> list[tuple[str, str]]:
+    """What :func:`srisk_panel` will estimate from the canonical tables (``python -m pipeline check`` lines).
+
+    MES and LRMES for every bank the DCC fits (market data only); SRISK where
+    :func:`srisk_unavailable` allows, for the banks with published liabilities.
+    """
+    lines = [("estimates", "MES (historical, dynamic) and LRMES for every bank with a ΔCoVaR-DCC fit")]
+    reason = srisk_unavailable(balance_sheet)
+    if reason is not None:
+        return lines + [("cannot", f"SRISK, SRISK% and aggregate SRISK: {reason}")]
+    banks = sorted(set(prices["bank_id"].astype(str)))
+    have = set(balance_sheet.dropna(subset=list(SRISK_COLUMNS))["bank_id"].astype(str))
+    lines.append(("estimates", f"SRISK from the published liabilities of {len(have & set(banks))} of {len(banks)} bank(s)"))
+    return lines + [("skips", f"SRISK: bank {b} has no published total_liabilities (its SRISK is missing, with a status)")
+                    for b in banks if b not in have]
+
+
 def simulation_dates(dates: pd.DatetimeIndex, how: str) -> list[pd.Timestamp] | None:
     """The LRMES simulation dates: ``None`` (each bank's last date) for ``last``, else the
     last of ``dates`` in each calendar year (``year_end``) or quarter (``quarter_end``)."""
@@ -121,7 +156,7 @@ def status_events(frame: pd.DataFrame) -> pd.DataFrame:
 def srisk_panel(
     paths: pd.DataFrame,
     market_cap: pd.DataFrame,
-    balance_sheet: pd.DataFrame,
+    balance_sheet: pd.DataFrame | None,
     config: SRiskPanelConfig | None = None,
     *,
     dates: pd.DatetimeIndex | None = None,
@@ -137,8 +172,9 @@ def srisk_panel(
         Fitted DCC paths (:func:`measures.systemic.dcc_paths_frame`).
     market_cap : DataFrame
         Market capitalisation ``W`` (dates x banks).
-    balance_sheet : DataFrame
-        ``bank_id, period_end, publication_date, total_liabilities`` (``equity`` optional).
+    balance_sheet : DataFrame or None
+        ``bank_id, period_end, publication_date, total_liabilities`` (``equity`` optional). None:
+        MES only (``srisk`` and ``total`` are None; :func:`srisk_unavailable` says why).
     config : SRiskPanelConfig, optional
     dates : DatetimeIndex, optional
         The trading days from which the ``year_end`` / ``quarter_end`` simulation dates are
@@ -156,6 +192,9 @@ def srisk_panel(
                         estimates=estimates)
     hist = historical_mes_frame(paths, window=config.window, tail=config.tail)
     merged = dyn.merge(hist, on=["bank_id", "date"], how="left", validate="one_to_one")
+    if balance_sheet is None:
+        return _floats(merged[["bank_id", "date", "mes_hist", "mes_dyn", "status"]].copy()), None, None, \
+            pd.DataFrame(columns=list(EVENT_COLUMNS))
 
     banks = sorted(str(b) for b in paths["bank_id"].unique())
     days = pd.DatetimeIndex(sorted(merged["date"].unique()))
@@ -182,7 +221,10 @@ def srisk_panel(
     mes = merged[["bank_id", "date", "mes_hist", "mes_dyn", "fit_status"]].rename(columns={"fit_status": "status"})
     srisk_frame = merged[["bank_id", "date", "beta", "lrmes", "srisk", "srisk_share", "status"]].copy()
     total_frame = pd.DataFrame({"date": days, "srisk_total": total.reindex(days).to_numpy(dtype=float)})
-    for frame in (mes, srisk_frame):
-        for col in frame.columns.difference(["bank_id", "date", "status"]):
-            frame[col] = frame[col].astype(float)
-    return mes, srisk_frame, total_frame, status_events(merged)
+    return _floats(mes), _floats(srisk_frame), total_frame, status_events(merged)
+
+
+def _floats(frame: pd.DataFrame) -> pd.DataFrame:
+    for col in frame.columns.difference(["bank_id", "date", "status"]):
+        frame[col] = frame[col].astype(float)
+    return frame

@@ -7,14 +7,17 @@ Reads the ΔCoVaR series named by ``contagion.series`` (``dcc``: ``covar_dcc``, 
 weight and, unless ``contagion.fdr_alpha`` is null, q_value, significant), ``crw`` (bank_id, window: crw),
 ``contagion_windows`` (window: n_banks, nobs, lags, aic, bic, hqic, status), ``connectedness`` (window_end:
 rolling DY total) and ``connectedness_directional`` (window, bank_id: to, from, net); the window key is
-``year``, or ``window_end`` with ``contagion.window: rolling``. Documentation: ``docs/contagion.md``.
+``year``, or ``window_end`` with ``contagion.window: rolling``. A bank too sparse for a window's VAR after
+aligning is excluded from that window (recorded); a window with fewer than two banks fails; the stage is
+not estimable only when no window can be estimated. Documentation: ``docs/contagion.md``.
 """
 
 from __future__ import annotations
 
-from measures.contagion import SERIES, ContagionParams, analyse_contagion, contagion_series
+from measures.contagion import SERIES, ContagionParams, analyse_contagion, check_plan, contagion_series
 from pipeline.artifacts import artifact
 from pipeline.stage import Stage, StageContext
+
 
 def run(ctx: StageContext) -> None:
     params = ctx.config()
@@ -23,6 +26,7 @@ def run(ctx: StageContext) -> None:
     ctx.events(data.events, table=name)
     result = analyse_contagion(data.series, params.chain(), params.connectedness, mapper=ctx.mapper)
     ctx.events(result.events, table=name)
+    result.check_estimable()
     key = result.key
     ctx.budget(result.panel.windows["status"], params.max_failure_share, what=f"contagion windows ({key})")
     ctx.write("granger", result.panel.edges, key=[key, "source", "target"])
@@ -32,10 +36,16 @@ def run(ctx: StageContext) -> None:
     ctx.write("connectedness_directional", result.directional, key=[key, "bank_id"])
 
 
+def check(data, configs) -> list:
+    """Which years and banks the contagion windows will hold, from the canonical prices."""
+    return check_plan(data.prices, configs["contagion"], has_states=data.market_states is not None)
+
+
 STAGE = Stage(
     name="contagion",
     run=run,
     params={"contagion": ContagionParams},
     inputs=tuple(SERIES.values()),
     outputs=("granger", "crw", "contagion_windows", "connectedness", "connectedness_directional"),
+    check=check,
 )

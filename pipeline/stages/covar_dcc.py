@@ -5,13 +5,16 @@ sigma_sys, rho, delta_covar, status), ``covar_dcc_estimates`` (bank_id, window_e
 estimate, std_error, status), ``dcc_paths`` (bank_id, date: the fitted sample's returns,
 σ, ρ and standardised residuals of bank and system, status: what ``mes_srisk`` needs, so
 each DCC model is fitted once per run) and the quality records (days left out of a bank's
-sample, failed and warned fits). The science is :func:`measures.dcc.fit_dcc_banks`,
+sample, failed and warned fits). A bank whose inputs are refused (too few pair days, constant,
+near-constant or non-finite returns) or whose optimizer fails or raises keeps its rows with
+missing values and a ``failed:`` status naming it, and counts in ``max_failure_share``; the
+other banks are fitted. The science is :func:`measures.dcc.fit_dcc_banks`,
 :func:`measures.systemic.covar_dcc_frame` and :func:`measures.systemic.dcc_paths_frame`.
 """
 
 from __future__ import annotations
 
-from measures.dcc import CovarDCCParams, bank_system_returns, estimates_frame, fit_dcc_banks
+from measures.dcc import CovarDCCParams, bank_system_returns, check_plan, estimates_frame, fit_dcc_banks
 from measures.systemic import covar_dcc_frame, dcc_paths_frame
 from pipeline.schema import require_columns
 from pipeline.stage import Stage, StageContext
@@ -33,10 +36,16 @@ def run(ctx: StageContext) -> dict:
     }
 
 
+def check(data, configs) -> list:
+    """Which banks the DCC fits will use (min_obs, constant or near-constant returns), from the prices."""
+    return check_plan(data.prices, configs["measures.covar_dcc"])
+
+
 STAGE = Stage(
     name="covar_dcc",
     run=run,
     params={"measures.covar_dcc": CovarDCCParams},
     inputs=("returns", "system_returns"),
     outputs=("covar_dcc", "covar_dcc_estimates", "dcc_paths"),
+    check=check,
 )

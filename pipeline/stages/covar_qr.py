@@ -1,7 +1,9 @@
 """ΔCoVaR by quantile regression with lagged state variables, per bank (Adrian–Brunnermeier 2016).
 
 Reads ``returns`` (bank ``loss``), ``system_returns`` (system ``loss``) and the canonical
-``market_states`` (``measures.covar_qr.states`` picks the columns, default all). Writes
+``market_states`` (``measures.covar_qr.states`` picks the columns, default all; without a market_states table,
+or with a constant or all-missing state column, the stage is not estimable or refused with
+the column named). Writes
 
 * ``covar_qr`` — daily, one row per bank and date: ``bank_id, date, var_q, var_med, covar,
   delta_covar, status`` (the input of ``contagion.series: qr``);
@@ -17,7 +19,7 @@ The science is :func:`measures.covar_qr.estimate_delta_covar_banks` (exact quant
 
 from __future__ import annotations
 
-from measures.covar_qr import CoVaRConfig, estimate_delta_covar_banks, loss_panel
+from measures.covar_qr import CoVaRConfig, check_plan, estimate_delta_covar_banks, loss_panel
 from pipeline.stage import Stage, StageContext
 
 
@@ -33,10 +35,16 @@ def run(ctx: StageContext) -> dict:
     return {"covar_qr": result.values, "covar_qr_weekly": result.weekly, "covar_qr_estimates": result.coefficients}
 
 
+def check(data, configs) -> list:
+    """Which banks and state variables the fits will use, from the canonical tables."""
+    return check_plan(data.prices, data.market_states, configs["measures.covar_qr"])
+
+
 STAGE = Stage(
     name="covar_qr",
     run=run,
     params={"measures.covar_qr": CoVaRConfig},
     inputs=("returns", "system_returns", "market_states"),
     outputs=("covar_qr", "covar_qr_weekly", "covar_qr_estimates"),
+    check=check,
 )

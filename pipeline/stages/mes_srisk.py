@@ -7,14 +7,16 @@ Reads ``dcc_paths`` and ``covar_dcc_estimates`` (the per-bank bivariate DCC-GARC
 srisk_share, status), ``srisk_total`` (date: srisk_total) and the quality records of the
 bank-days whose SRISK is flagged or missing. Book liabilities are carried forward from their
 publication date, never backward, and count as missing once older than
-``max_liability_age_days``. The science is :func:`measures.systemic.srisk_panel`.
+``max_liability_age_days``. Without a balance sheet (or without liabilities in it) MES is
+written and ``srisk``/``srisk_total`` are not estimable, with the reason. The science is
+:func:`measures.systemic.srisk_panel`.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from measures.systemic import SRiskPanelConfig, srisk_panel
+from measures.systemic import SRISK_COLUMNS, SRiskPanelConfig, check_plan, srisk_panel, srisk_unavailable
 from pipeline.schema import require_columns
 from pipeline.stage import Stage, StageContext
 
@@ -23,15 +25,25 @@ def run(ctx: StageContext) -> dict:
     returns = ctx.read("returns")
     require_columns(returns, "returns", ["bank_id", "date", "market_cap"], stage=ctx.stage.name)
     balance_sheet = ctx.read("balance_sheet", required=False)
-    require_columns(balance_sheet, "balance_sheet", ["total_liabilities", "publication_date"], stage=ctx.stage.name)
+    unavailable = srisk_unavailable(balance_sheet)
     market_cap = returns.pivot(index="date", columns="bank_id", values="market_cap")
     market_cap.columns = [str(c) for c in market_cap.columns]
     mes, srisk, total, events = srisk_panel(
-        ctx.read("dcc_paths"), market_cap, balance_sheet, ctx.config(),
+        ctx.read("dcc_paths"), market_cap, None if unavailable else balance_sheet, ctx.config(),
         dates=pd.DatetimeIndex(market_cap.index), estimates=ctx.read("covar_dcc_estimates"),
     )
     ctx.events(events, table="balance_sheet")
+    if unavailable:
+        ctx.write("mes", mes)
+        ctx.not_estimable("srisk", "srisk_total", reason=unavailable, table="balance_sheet",
+                          needs=f"a balance_sheet table with {', '.join(SRISK_COLUMNS)} per bank and period")
+        return {}
     return {"mes": mes, "srisk": srisk, "srisk_total": total}
+
+
+def check(data, configs) -> list:
+    """MES/LRMES from market data; SRISK only with published liabilities (which banks have them)."""
+    return check_plan(data.prices, data.balance_sheet)
 
 
 STAGE = Stage(
@@ -40,4 +52,5 @@ STAGE = Stage(
     params={"measures.mes_srisk": SRiskPanelConfig},
     inputs=("dcc_paths", "covar_dcc_estimates", "returns", "balance_sheet"),
     outputs=("mes", "srisk", "srisk_total"),
+    check=check,
 )

@@ -24,7 +24,7 @@ The identity ``S_k = ΔM_k (γ_k + β c_k)`` is asserted to 1e-12 for every bank
 from __future__ import annotations
 
 from measures.covar_qr import loss_panel
-from measures.spillover import SpilloverConfig, estimate_spillover_banks
+from measures.spillover import SpilloverConfig, check_plan, estimate_spillover_banks
 from pipeline.stage import Stage, StageContext
 
 
@@ -42,10 +42,16 @@ def run(ctx: StageContext) -> dict:
             "spillover_channels": result.channels}
 
 
+def check(data, configs) -> list:
+    """Which banks and markets the fits will use, from the canonical tables."""
+    return check_plan(data.prices, data.market_states, configs["measures.spillover"])
+
+
 STAGE = Stage(
     name="spillover",
     run=run,
     params={"measures.spillover": SpilloverConfig},
     inputs=("returns", "system_returns", "market_states"),
     outputs=("spillover", "spillover_index", "spillover_index_weekly", "spillover_channels"),
+    check=check,
 )
