@@ -229,7 +229,7 @@ def test_bad_input_bad_data_file(tmp_path, small_files, capsys):
         (raw / path.name).write_text(text, encoding="utf-8")
     rc, out, err = run_check(tmp_path, files_params(), capsys)
     assert rc == 2 and "Traceback" not in err
-    assert re.search(r"data: .*prices\.csv, table prices, column 'close', row 4, value '12\.5x'", err), err
+    assert re.search(r"data: .*prices\.csv, table prices, column 'close', row 4, bank 'CCB01', date 2015-01-07, value '12\.5x'", err), err
     assert "data: not read (error below)" in out and "    not checked: fix the errors below first" in out
 
 

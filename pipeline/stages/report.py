@@ -41,7 +41,7 @@ STAGE = Stage(
         "panel/coefficients", "panel/fit_stats", "panel/table1", "panel/table2",
         "firesale", "firesale_regions", "firesale_mean", "firesale_mean_regions",
         "cascade_surface", "cascade_matrix", "cascade_hierarchy", "cascade_boundary", "debtrank",
-        *(f"quality/{stage}" for stage in STAGES if stage != "report"),
+        *(f"quality/{stage}" for stage in STAGES if stage not in ("params", "report")),  # params writes no quality file
     ),
     outputs=("report/html", "report/metrics", "report/plots"),
     files=("pipeline/report/templates",),
