@@ -179,7 +179,7 @@ def stage_entry(stage, params: dict | None = None) -> dict:
     if stage.all_params:
         body["params"] = [{"params.yaml": None}]
     elif stage.params:
-        body["params"] = sorted(stage.params)
+        body["params"] = dvc_params(stage.params)
     if outs:
         body["outs"] = outs
     if metrics:
@@ -187,6 +187,16 @@ def stage_entry(stage, params: dict | None = None) -> dict:
     if plots:
         body["plots"] = plots
     return body
+
+
+def dvc_params(groups: Iterable[str]) -> list[str]:
+    """The ``params`` entry of a stage: its groups, a group nested in another group (``data.screens``)
+    as the enclosing group, so that DVC does not stop when a user replaces the ``data`` section
+    without it (the runner then applies the defaults of the nested group)."""
+    from pipeline.params import known_groups
+
+    known = set(known_groups())
+    return sorted({g.rpartition(".")[0] if g.rpartition(".")[0] in known else g for g in groups})
 
 
 def render() -> str:
