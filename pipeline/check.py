@@ -86,16 +86,6 @@ def validate_group(name: str, cls: type[Config], params: Mapping[str, Any]) -> t
 # --------------------------------------------------------------------------- data
 
 
-def load_data(config, *, root: Path):
-    """The canonical tables of the data source, as ingest builds them (in memory), and its quality records."""
-    from pipeline.schema import trim_period
-    from pipeline.stages.ingest import load_source
-
-    data, records = load_source(config, root=root)
-    records = [*records, *trim_period(data, config.start, config.end)]
-    return data, records
-
-
 def _wrap(head: str, text: str, width: int = 100) -> str:
     """``head + text`` wrapped at ``width``, continuation lines aligned under the text."""
     return textwrap.fill(text, width=width, initial_indent=head, subsequent_indent=" " * len(head), break_on_hyphens=False)
@@ -196,6 +186,7 @@ def run_check(params_path: str | Path, root: str | Path) -> tuple[list[str], lis
 
     from pipeline.params import load_params
     from pipeline.stage import load_stage
+    from pipeline.stages.ingest import load_trimmed
 
     debug = os.environ.get("PIPELINE_DEBUG", "") not in ("", "0")
     try:
@@ -218,7 +209,7 @@ def run_check(params_path: str | Path, root: str | Path) -> tuple[list[str], lis
         lines.append("data: not read (fix the data group first)")
     else:
         try:
-            data, records = load_data(configs["data"], root=Path(root))
+            data, records = load_trimmed(configs["data"], root=Path(root))
             lines.extend(data_summary(configs["data"], data, records))
         except Exception as exc:  # every failure to read the data is reported, with no traceback
             if debug:

@@ -359,17 +359,25 @@ def _execute(ctx: StageContext) -> None:
         check_failure_budget(statuses, share, what=what)
 
 
+def dvc_deps(name: str, root: str | Path = ".") -> list[str] | None:
+    """The ``deps`` of stage ``name`` in ``root/dvc.yaml`` (None outside a DVC project)."""
+    import yaml
+
+    path = Path(root) / "dvc.yaml"
+    if not path.is_file():
+        return None
+    spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return [str(d) for d in spec.get("stages", {}).get(name, {}).get("deps", [])]
+
+
 def check_imports_covered(stage: Stage, dvc_yaml: str | Path = "dvc.yaml") -> list[str]:
     """Repository source files loaded in this process that the stage's ``deps`` in ``dvc.yaml`` miss.
 
     Run by :func:`main` with ``PIPELINE_CHECK_DEPS=1`` (the end-to-end test sets it): the check
     of the generated deps against what really ran.
     """
-    import yaml
-
     repo = Path(__file__).resolve().parents[1]
-    spec = yaml.safe_load(Path(dvc_yaml).read_text(encoding="utf-8"))
-    deps = [d.rstrip("/") for d in spec["stages"][stage.name].get("deps", [])]
+    deps = [d.rstrip("/") for d in dvc_deps(stage.name, Path(dvc_yaml).parent) or []]
     loaded = set()
     for module in list(sys.modules.values()):
         path = getattr(module, "__file__", None)

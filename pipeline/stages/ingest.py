@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pipeline.params import RAW_DIR, DataConfig, check_tracked, untracked_inputs
 from pipeline.schema import CanonicalData, trim_period
-from pipeline.stage import Stage, StageContext, StageInputError
+from pipeline.stage import Stage, StageContext, StageInputError, dvc_deps
 
 TABLES = ("banks", "prices", "system", "market_states", "balance_sheet")
 
@@ -30,23 +30,19 @@ def load_source(config: DataConfig, *, root: Path) -> tuple[CanonicalData, list]
     return adapters.load(config, root=root)
 
 
+def load_trimmed(config: DataConfig, *, root: Path) -> tuple[CanonicalData, list]:
+    """:func:`load_source` trimmed to the sample period ``data.start`` .. ``data.end``, with every
+    record of both steps (what this stage writes; ``python -m pipeline check`` reads the same)."""
+    data, records = load_source(config, root=root)
+    return data, [*records, *trim_period(data, config.start, config.end, stage="ingest")]
+
+
 def data_source(config: DataConfig) -> dict:
     """The ``data_source`` entry of every artifact's provenance."""
     sample = {"start": config.start, "end": config.end}
     if config.source == "synthetic":
         return {"kind": "synthetic", "seed": config.seed, "sample": sample}
     return {"kind": "files", "format": config.format, "raw_dir": config.raw_dir, "files": dict(config.files), "sample": sample}
-
-
-def ingest_deps(root: Path) -> list[str] | None:
-    """The ``deps`` of the ingest stage in ``root/dvc.yaml`` (None outside a DVC project)."""
-    import yaml
-
-    path = root / "dvc.yaml"
-    if not path.is_file():
-        return None
-    spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    return [str(d) for d in spec.get("stages", {}).get("ingest", {}).get("deps", [])]
 
 
 def external_paths(configs: dict) -> tuple[str, ...]:
@@ -58,13 +54,12 @@ def external_paths(configs: dict) -> tuple[str, ...]:
 
 def run(ctx: StageContext) -> dict:
     config = ctx.config()
-    deps = ingest_deps(ctx.root)
+    deps = dvc_deps(ctx.stage.name, ctx.root)
     if deps is not None:  # in a DVC project every input must be tracked
         check_tracked(config, root=ctx.root, deps=deps)
     ctx.data_source = data_source(config)
-    data, records = load_source(config, root=ctx.root)
+    data, records = load_trimmed(config, root=ctx.root)
     ctx.record(records)
-    ctx.record(trim_period(data, config.start, config.end, stage=ctx.stage.name))
     if data.prices.empty:
         raise StageInputError(f"no price rows inside the sample period data.start..data.end = {config.start} .. {config.end}")
     folder = ctx.path("canonical/meta").parent
