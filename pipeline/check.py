@@ -202,6 +202,11 @@ def run_check(params_path: str | Path, root: str | Path) -> tuple[list[str], lis
             if name not in configs:
                 configs[name], group_errors = validate_group(name, cls, params)
                 errors.extend(group_errors)
+    from pipeline.compute import ComputeConfig
+    from pipeline.params import COMPUTE_GROUP
+
+    configs[COMPUTE_GROUP], group_errors = validate_group(COMPUTE_GROUP, ComputeConfig, params)
+    errors.extend(group_errors)
     errors = list(dict.fromkeys(errors))  # a non-mapping group is found by the tree and by its class
     lines = [f"params: {len(configs)} groups, {'no errors' if not errors else f'{len(errors)} error(s) (below)'}"]
     data = None

@@ -86,7 +86,14 @@ def known_groups() -> tuple[str, ...]:
     """Every params group a stage declares, read from the ``params={...}`` literals of
     ``pipeline/stages/*.py`` without importing them (the runner of one stage must not load the
     others: its DVC deps are its own import closure)."""
-    return _declared_groups(tuple(sorted(Path(__file__).with_name("stages").glob("*.py"))))
+    declared = _declared_groups(tuple(sorted(Path(__file__).with_name("stages").glob("*.py"))))
+    return tuple(sorted({*declared, *RUNNER_GROUPS}))
+
+
+#: The params group of the scheduler, read by the runner of every stage (docs/scale.md).
+COMPUTE_GROUP = "compute"
+#: Groups the runner reads for every stage, beside the groups the stages declare.
+RUNNER_GROUPS = (COMPUTE_GROUP,)
 
 
 @functools.lru_cache(maxsize=4)

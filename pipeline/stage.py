@@ -42,8 +42,9 @@ from measures.core.config import Config, ConfigError
 from measures.core.mapping import Mapper
 from measures.core.status import FailureBudgetExceeded, NotEstimable, check_failure_budget
 from pipeline.artifacts import Artifact, artifact
+from pipeline.compute import ComputeConfig, scheduler
 from pipeline.io import read_json, read_parquet, read_provenance, write_json, write_parquet
-from pipeline.params import check_groups, group, load_params
+from pipeline.params import COMPUTE_GROUP, check_groups, group, load_params
 from pipeline.quality import QualityRecord, events_to_records, quality_frame
 from pipeline.schema import DataValidationError
 from pipeline.units import UnitError
@@ -116,21 +117,6 @@ class Stage:
     @property
     def all_outputs(self) -> tuple[str, ...]:
         return (*self.outputs, f"quality/{self.name}") if self.quality else self.outputs
-
-
-class ProgressMapper:
-    """Serial mapper with a tqdm bar on stderr for loops that run longer than two seconds."""
-
-    def __init__(self, stage: str) -> None:
-        self.stage = stage
-
-    def map(self, fn: Callable[[Any], Any], items: Iterable[Any], *, desc: str = "") -> list[Any]:
-        from tqdm import tqdm
-
-        items = list(items)
-        bar = tqdm(items, desc=f"{self.stage}: {desc}" if desc else self.stage, file=sys.stderr, delay=2.0,
-                   mininterval=1.0, leave=False, disable=None if sys.stderr.isatty() else True)
-        return [fn(item) for item in bar]
 
 
 def package_version() -> str:
@@ -328,11 +314,25 @@ def run_stage(
 
     stage = load_stage(stage) if isinstance(stage, str) else stage
     values = load_params(params) if not isinstance(params, Mapping) else params
-    ctx = StageContext(stage=stage, params=values, root=Path(root), mapper=mapper or ProgressMapper(stage.name))
+    ctx = StageContext(stage=stage, params=values, root=Path(root), mapper=mapper)  # type: ignore[arg-type]
     ctx.configs = configs_for(stage, values)
+    compute = compute_config(values)
     with threadpool_limits(limits=1):  # one result whatever the user's BLAS/OpenMP thread settings
-        _execute(ctx)
+        if mapper is not None:
+            _execute(ctx)
+        else:
+            with scheduler(compute, stage=stage.name) as ctx.mapper:
+                _execute(ctx)
     return ctx
+
+
+def compute_config(params: Mapping[str, Any]) -> ComputeConfig:
+    """The validated ``compute`` group (the scheduler of mapped work; not a DVC parameter: docs/scale.md)."""
+    try:
+        mapping = group(params, COMPUTE_GROUP)
+    except KeyError:
+        mapping = {}
+    return ComputeConfig.from_mapping(mapping, where=COMPUTE_GROUP)
 
 
 def _execute(ctx: StageContext) -> None:

@@ -54,6 +54,9 @@ def repo_params(**overrides: Mapping[str, Any]) -> dict[str, Any]:
     group and keeps the others; a value ``None`` for a whole group removes it.
     """
     params = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
+    # in-process stage tests share the cores with pytest-xdist: map serially unless a test asks
+    # for a scheduler (results do not depend on it: tests/test_compute.py)
+    params["compute"] = {"scheduler": "serial"}
     for dotted, values in overrides.items():
         node = params
         *parents, last = dotted.split(".")

@@ -50,8 +50,8 @@ def files_params(**data) -> dict:
 # --------------------------------------------------------------------------- params tree
 
 
-def test_known_groups_are_the_groups_the_stages_declare():
-    declared = {name for stage in stage_names() for name in load_stage(stage).params}
+def test_known_groups_are_the_groups_the_stages_declare_and_compute():
+    declared = {name for stage in stage_names() for name in load_stage(stage).params} | {"compute"}
     assert set(known_groups()) == declared and len(known_groups()) == len(declared)
 
 
@@ -62,7 +62,7 @@ def test_repository_params_have_a_valid_tree():
 def test_bad_input_unknown_top_level_group():
     errors = validate_params_tree({**repo_params(), "contagoin": {"window": "year"}})
     assert errors == ["params.yaml: unknown top-level group 'contagoin' (did you mean 'contagion'?); "
-                      "allowed groups: contagion, data, measures, panel, report, stress"]
+                      "allowed groups: compute, contagion, data, measures, panel, report, stress"]
 
 
 def test_bad_input_unknown_group_under_measures_and_stress():
@@ -99,6 +99,7 @@ def test_an_absent_group_is_fine_its_defaults_apply():
 # --------------------------------------------------------------------------- params groups
 
 BAD_VALUES = {
+    "compute": ("scheduler", "threads"),
     "data": ("source", "web"),
     "data.screens": ("mad_threshold", -1),
     "measures.returns": ("system", "market"),
@@ -115,6 +116,10 @@ BAD_VALUES = {
 
 
 def group_class(name: str):
+    if name == "compute":
+        from pipeline.compute import ComputeConfig
+
+        return ComputeConfig
     return next(load_stage(s).params[name] for s in stage_names() if name in load_stage(s).params)
 
 
@@ -168,7 +173,7 @@ def test_check_on_the_default_data_prints_the_data_and_every_stage(tmp_path, cap
     rc, out, err = run_check(tmp_path, repo_params(), capsys)
     assert rc == 0 and err == ""
     lines = out.splitlines()
-    assert lines[0] == "params: 12 groups, no errors"
+    assert lines[0] == "params: 13 groups, no errors"
     assert lines[1] == "data: synthetic (the embedded simulator, seed 20071012): simulated data, not yours"
     assert "  banks          16: joint-stock 8, state-owned 5, city 3" in lines
     assert "  prices         2007-10-12 .. 2020-12-31, 3450 trading days, 55200 rows" in lines
@@ -188,7 +193,7 @@ def test_bad_input_all_errors_are_printed_together_with_no_traceback(tmp_path, c
     for text in ("unknown top-level group 'contagoin'", "measures.covar_qr: the group is null",
                  "measures.covar_dcc: vol='egarch'", "panel: effects='fixed'"):
         assert text in err
-    assert out.splitlines()[0] == "params: 12 groups, 4 error(s) (below)"
+    assert out.splitlines()[0] == "params: 13 groups, 4 error(s) (below)"
     assert "data: synthetic" in out  # the data are still checked
     assert "    not checked: fix the errors below first" in out  # the stages whose group is bad
 

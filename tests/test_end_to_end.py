@@ -108,7 +108,7 @@ def test_bad_input_misspelled_params_group_fails_repro_and_marks_the_report_stal
     try:
         params.write_text(text + "\ncontagoin:\n  window: rolling\n", encoding="utf-8")
         out = dvc("repro", cwd=fresh_repo, rc=None)
-        assert "unknown top-level group 'contagoin' (did you mean 'contagion'?); allowed groups: contagion, data, measures" in out
+        assert "unknown top-level group 'contagoin' (did you mean 'contagion'?); allowed groups: compute, contagion, data, measures" in out
         assert "Traceback" not in out
         html = (fresh_repo / "data/report/index.html").read_text(encoding="utf-8")
         assert "This report is stale: stage params failed on the last run" in html

@@ -18,7 +18,8 @@ from pipeline.quality import QualityRecord, quality_frame
 from pipeline.report import mark_stale, provenance
 from pipeline.report.core import ReportContext, build_sections
 from pipeline.report.sections import SECTIONS, srisk
-from pipeline.stage import NOT_ESTIMABLE, ProgressMapper, StageContext, load_stage, stage_names
+from pipeline.compute import SerialMapper
+from pipeline.stage import NOT_ESTIMABLE, StageContext, load_stage, stage_names
 
 FILES = {"kind": "files", "format": "wind", "raw_dir": "data/raw", "sample": {"start": "2010-01-04", "end": "2010-12-31"}}
 STRESS = {"kind": "synthetic", "generator": "pipeline.simulator.stress_banks", "seed": 11}
@@ -47,7 +48,7 @@ def mark(root: Path, names: list[str], reason: str = REASON, needs: str = NEEDS)
     """Mark ``names`` not estimable through the runner's own method (StageContext.not_estimable)."""
     for name in names:
         stage = load_stage(producer(name))
-        ctx = StageContext(stage=stage, params={}, root=root, mapper=ProgressMapper(stage.name))
+        ctx = StageContext(stage=stage, params={}, root=root, mapper=SerialMapper(stage.name))
         ctx.not_estimable(name, reason=reason, needs=needs)
 
 
@@ -205,7 +206,7 @@ def test_every_section_marked_at_once_and_the_quality_section_lists_them(tmp_pat
 def test_quality_records_of_not_estimable_outputs_are_listed(tmp_path):
     market(tmp_path)
     stage = load_stage("mes_srisk")
-    ctx = StageContext(stage=stage, params={}, root=tmp_path, mapper=ProgressMapper("mes_srisk"))
+    ctx = StageContext(stage=stage, params={}, root=tmp_path, mapper=SerialMapper("mes_srisk"))
     ctx.not_estimable("srisk", "srisk_total", reason=REASON, needs=NEEDS)
     write_parquet(quality_frame(ctx.records), tmp_path / artifact("quality/mes_srisk").path, provenance=ctx.provenance())
     html, metrics = report(tmp_path)

@@ -17,7 +17,8 @@ from measures.core.mapping import SERIAL
 from measures.core.status import FailureBudgetExceeded, FitStatus, NotEstimable, is_failed, worst
 from pipeline.io import normalize_dtypes, read_provenance
 from pipeline.quality import QualityRecord
-from pipeline.stage import ProgressMapper, Stage, run_stage as runner
+from pipeline.compute import SerialMapper
+from pipeline.stage import Stage, run_stage as runner
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -83,7 +84,7 @@ def test_normalize_dtypes_fixes_dates_strings_and_declared_types():
 
 def test_mappers_keep_the_item_order():
     assert SERIAL.map(lambda x: x * x, [3, 1, 2]) == [9, 1, 4]
-    assert ProgressMapper("t").map(lambda x: -x, range(4)) == [0, -1, -2, -3]
+    assert SerialMapper("t").map(lambda x: -x, range(4)) == [0, -1, -2, -3]
 
 
 def _params(**groups):
@@ -240,16 +241,16 @@ def test_params_yaml_holds_the_api_defaults(stage, group, cls):
     assert shipped == cls()
 
 
-def test_known_groups_are_the_groups_the_stages_declare():
-    from pipeline.params import known_groups
+def test_known_groups_are_the_groups_the_stages_declare_and_the_runners():
+    from pipeline.params import RUNNER_GROUPS, known_groups
     from pipeline.stage import load_stage, stage_names
 
     declared = {g for name in stage_names() for g in load_stage(name).params}
-    assert set(known_groups()) == declared
+    assert set(known_groups()) == declared | {"compute"} and RUNNER_GROUPS == ("compute",)
 
 
 @pytest.mark.parametrize("params, message", [
-    ({"contagoin": {"window": "year"}}, "params.yaml: unknown top-level group 'contagoin' (did you mean 'contagion'?); allowed groups: contagion, data, measures, panel, report, stress"),
+    ({"contagoin": {"window": "year"}}, "params.yaml: unknown top-level group 'contagoin' (did you mean 'contagion'?); allowed groups: compute, contagion, data, measures, panel, report, stress"),
     ({"measures": {"covar_q": {}}}, "measures: unknown group 'covar_q' (did you mean 'covar_qr'?); allowed groups: covar_dcc, covar_qr"),
     ({"measures": {"covar_qr": None}}, "measures.covar_qr: the group is null (its line has nothing under it); allowed: a mapping of its options"),
     ({"panel": None}, "panel: the group is null"),

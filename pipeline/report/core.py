@@ -43,12 +43,13 @@ class ReportContext:
     def open(cls, root: str | Path, params: Mapping[str, Any] | None = None) -> "ReportContext":
         """A context on the data tree under ``root`` (which holds ``data/``); ``params`` = the
         ``report`` group (default: :class:`ReportConfig` defaults). For notebooks and tests."""
-        from pipeline.stage import ProgressMapper, StageContext, load_stage
+        from pipeline.compute import SerialMapper
+        from pipeline.stage import StageContext, load_stage
 
         stage = load_stage("report")
         config = ReportConfig.from_mapping(params or {}, where="report")
         ctx = StageContext(stage=stage, params={"report": config.to_dict()}, root=Path(root),
-                           mapper=ProgressMapper("report"), configs={"report": config})
+                           mapper=SerialMapper("report"), configs={"report": config})
         return cls(ctx, config)
 
     def artifact(self, name: str) -> Any:
