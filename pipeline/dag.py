@@ -158,7 +158,12 @@ def stage_entry(stage, params: dict | None = None) -> dict:
         from pipeline.stage import configs_for
 
         deps += [f for f in stage.param_files(configs_for(stage, params or {})) if f not in deps]
-    data = [artifact(name).dependency for name in stage.inputs]
+    if stage.select_inputs is not None:
+        from pipeline.stage import configs_for
+
+        data = [artifact(name).dependency for name in stage.inputs_for(configs_for(stage, params or {}))]
+    else:
+        data = [artifact(name).dependency for name in stage.inputs]
     for dep in data:
         inside_folder = any(dep.startswith(other + "/") for other in data)
         if dep not in deps and not inside_folder:

@@ -91,6 +91,11 @@ class Stage:
     param_files : callable, optional
         ``param_files(configs) -> tuple of str``: files named by the params (e.g. an input file
         path option); :mod:`pipeline.dag` adds them to ``deps`` for the current ``params.yaml``.
+    select_inputs : callable, optional
+        ``select_inputs(configs) -> tuple of str``: the inputs the stage reads under these
+        params, when a param chooses among ``inputs`` (``contagion.series``). The ``deps`` in
+        ``dvc.yaml`` are these only; the runner stops with "run python -m pipeline dag --write"
+        when a params change makes it read an input that ``dvc.yaml`` does not list.
     all_params : bool
         The stage depends on every key of ``params.yaml`` (DVC reruns it on any change); the
         ``params`` stage uses it to refuse unknown groups that no other stage would notice.
@@ -111,8 +116,19 @@ class Stage:
     optional_outputs: tuple[str, ...] = ()
     quality: bool = True
     param_files: Callable[[Mapping[str, Config]], tuple[str, ...]] | None = None
+    select_inputs: Callable[[Mapping[str, Config]], tuple[str, ...]] | None = None
     all_params: bool = False
     check: Callable[[Any, Mapping[str, Config]], list[CheckLine]] | None = None
+
+    def inputs_for(self, configs: Mapping[str, Config]) -> tuple[str, ...]:
+        """The inputs read under ``configs`` (all declared ``inputs`` unless ``select_inputs`` chooses)."""
+        if self.select_inputs is None:
+            return self.inputs
+        chosen = tuple(self.select_inputs(configs))
+        unknown = [n for n in chosen if n not in self.inputs]
+        if unknown:
+            raise RuntimeError(f"stage {self.name}: select_inputs chose undeclared input(s) {', '.join(unknown)}")
+        return chosen
 
     @property
     def all_outputs(self) -> tuple[str, ...]:
@@ -166,6 +182,8 @@ class StageContext:
         """
         art = artifact(name)
         path = self.path(name)
+        if name in self.stage.inputs and name not in self.stage.inputs_for(self.configs):
+            raise RuntimeError(f"stage {self.stage.name} reads {name!r}, which its select_inputs does not choose")
         if not path.exists():
             if not required:
                 return None
@@ -335,8 +353,27 @@ def compute_config(params: Mapping[str, Any]) -> ComputeConfig:
     return ComputeConfig.from_mapping(mapping, where=COMPUTE_GROUP)
 
 
+def check_selected_inputs(stage: Stage, configs: Mapping[str, Config], root: str | Path) -> None:
+    """Stop when a params choice makes the stage read an input its ``dvc.yaml`` deps miss.
+
+    Only for stages with ``select_inputs`` inside a DVC project (``root/dvc.yaml``): DVC would
+    not rerun the stage when the newly chosen input changes.
+    """
+    deps = dvc_deps(stage.name, root) if stage.select_inputs is not None else None
+    if deps is None:
+        return
+    listed = {d.rstrip("/") for d in deps}
+    missing = [artifact(n).dependency for n in stage.inputs_for(configs) if artifact(n).dependency not in listed]
+    if missing:
+        groups = ", ".join(sorted(stage.params))
+        raise ConfigError(f"{groups}: with these params stage {stage.name} reads {', '.join(missing)}, which its deps in "
+                          f"dvc.yaml do not list (they were generated for other params); run python -m pipeline dag --write "
+                          "and then dvc repro")
+
+
 def _execute(ctx: StageContext) -> None:
     stage = ctx.stage
+    check_selected_inputs(stage, ctx.configs, ctx.root)
     try:
         try:
             produced = stage.run(ctx) or {}

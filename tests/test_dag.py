@@ -60,3 +60,29 @@ def test_lazy_exports_are_followed():
         tmp.unlink()
         dag.import_closure.cache_clear()
     assert "measures/stress/__init__.py" in files and any(f.startswith("measures/stress/interbank") for f in files)
+
+
+def test_contagion_depends_on_the_chosen_series_only():
+    from pipeline.dag import stage_entry
+    from pipeline.stage import load_stage
+
+    stage = load_stage("contagion")
+    for series, path in (("dcc", "covar_dcc"), ("qr", "covar_qr"), ("spillover", "spillover")):
+        deps = stage_entry(stage, {"contagion": {"series": series}})["deps"]
+        data = [d for d in deps if d.startswith("data/")]
+        assert data == [f"data/processed/measures/{path}.parquet"], series
+
+
+def test_bad_input_a_series_that_dvc_yaml_does_not_list_stops_with_the_fix(tmp_path):
+    import yaml
+
+    from measures.core.config import ConfigError
+    from pipeline.stage import run_stage
+
+    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"contagion": {
+        "deps": ["pipeline/stage.py", "data/processed/measures/covar_dcc.parquet"]}}}), encoding="utf-8")
+    params = {"compute": {"scheduler": "serial"}, "contagion": {"series": "qr"}}
+    with pytest.raises(ConfigError, match=r"contagion: with these params stage contagion reads "
+                       r"data/processed/measures/covar_qr.parquet, which its deps in dvc.yaml do not list .*"
+                       r"run python -m pipeline dag --write"):
+        run_stage("contagion", params=params, root=tmp_path)

@@ -46,6 +46,7 @@ STAGE = Stage(
     run=run,
     params={"contagion": ContagionParams},
     inputs=tuple(SERIES.values()),
+    select_inputs=lambda configs: (SERIES[configs["contagion"].series],),  # deps: the chosen series only
     outputs=("granger", "crw", "contagion_windows", "connectedness", "connectedness_directional"),
     check=check,
 )
