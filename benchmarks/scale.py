@@ -52,7 +52,8 @@ def copy_repository(dst: Path) -> Path:
 def set_params(root: Path, *, n_banks: int, compute: dict) -> None:
     path = root / "params.yaml"
     params = yaml.safe_load(path.read_text(encoding="utf-8"))
-    params["data"]["n_banks"] = n_banks
+    if n_banks != params["data"].get("n_banks", 16):
+        params["data"]["n_banks"] = n_banks
     params["compute"] = {**params.get("compute", {}), **compute}
     path.write_text(yaml.safe_dump(params, sort_keys=False, allow_unicode=True), encoding="utf-8")
 
