@@ -179,9 +179,13 @@ def _standardized(y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return counts, mean, sd
 
 
-def _rolling_window(item: tuple, *, banks: np.ndarray, need: int, opts: dict) -> tuple[dict, pd.DataFrame | None, list]:
+def _rolling_window(item: tuple, *, banks: np.ndarray, need: int, opts: dict,
+                    order: str = "C") -> tuple[dict, pd.DataFrame | None, list]:
     """One rolling window ``(window_end, y)`` of :func:`estimate_rolling_connectedness` (module level: picklable)."""
     end, y = item
+    # the layout of the frame's values whatever the scheduler (a view here, a C-ordered copy in a
+    # worker): reductions sum in memory order, so the layout fixes the last bits of the means
+    y = np.asarray(y, dtype=float, order=order)
     counts, mean, sd = _standardized(y)
     keep = np.flatnonzero((counts >= need) & (sd > 0))
     lags, sparse_route = opts["lags"], opts["route"] == "sparse"
@@ -249,7 +253,8 @@ def estimate_rolling_connectedness(series: pd.DataFrame, *, window: int = 250, s
     opts = {"horizon": horizon, "lags": lags, "max_lags": max_lags, "ic": ic, "route": route, "ebic_gamma": ebic_gamma,
             "min_obs": min_obs}
     fn = functools.partial(_rolling_window, banks=np.asarray(series.columns, dtype=object),
-                           need=window if min_obs is None else min(min_obs, window), opts=opts)
+                           need=window if min_obs is None else min(min_obs, window), opts=opts,
+                           order="F" if values.flags.f_contiguous and not values.flags.c_contiguous else "C")
     results = map_items(mapper, fn, [(end, values[rows]) for end, rows in zip(wins.label, wins.slices())],
                         desc="rolling connectedness")
     parts = [d for _, d, _ in results if d is not None]
