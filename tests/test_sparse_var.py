@@ -189,9 +189,12 @@ class _PoolMapper:
         return list(self.ex.map(fn, items))
 
 
-def test_process_pool_equals_serial():
+def test_process_pool_equals_serial(monkeypatch):
     """Windows mapped over two processes (the functions are module level + partial; each item carries its
-    rows): identical results, on the sparse route and on the OLS route."""
+    rows): identical results, on the sparse route, on the OLS route and for chunks of pairs (pairwise)."""
+    import measures.contagion.granger as granger_module
+
+    monkeypatch.setattr(granger_module, "PAIR_CHUNK", 5)  # 28 pairs of 8 banks: 6 chunks
     series = _series(40, 2, seed=3)
     cfg, conn = ContagionConfig(min_obs=100), ConnectednessConfig(window=250, step=125)
     serial = analyse_contagion(series, cfg, conn)
@@ -199,7 +202,13 @@ def test_process_pool_equals_serial():
         pooled = analyse_contagion(series, cfg, conn, mapper=_PoolMapper(ex))
         small = series.iloc[:, :8]
         ols = analyse_contagion(small, cfg, conn), analyse_contagion(small, cfg, conn, mapper=_PoolMapper(ex))
+        pairwise_cfg = ContagionConfig(min_obs=100, mode="pairwise", max_lags=2)
+        pairwise = [analyse_contagion(small, pairwise_cfg, conn, mapper=m) for m in (None, _PoolMapper(ex))]
+        pairs = [granger_pvalues(small, mode="pairwise", max_lags=2, mapper=m) for m in (None, _PoolMapper(ex))]
     assert ols[0].panel.windows.route.eq("ols").all()
+    pd.testing.assert_frame_equal(pairwise[0].panel.edges, pairwise[1].panel.edges, check_exact=True)
+    pd.testing.assert_frame_equal(pairs[0], pairs[1], check_exact=True)
+    assert pairs[0].attrs == pairs[1].attrs
     for a, b in [(ols[0].panel.edges, ols[1].panel.edges), (ols[0].connectedness, ols[1].connectedness),
                  (ols[0].directional, ols[1].directional)]:
         pd.testing.assert_frame_equal(a, b, check_exact=True)

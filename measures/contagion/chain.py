@@ -127,6 +127,13 @@ def check_plan(prices: pd.DataFrame, params: ContagionParams, *, has_states: boo
                                    f"{params.min_obs} days, left out of that year"))
     if not good:
         lines.append(("cannot", f"contagion: no year has two banks with contagion.min_obs={params.min_obs} days"))
+        return lines
+    rows = observed.groupby(observed["date"].dt.year)["date"].nunique()
+    sizes = [(int(y), int((counts.loc[y] >= params.min_obs).sum()), int(rows[y])) for y in counts.index]
+    route = choose_route(sizes, lags=params.lags or params.max_lags, route=params.route, mode=params.mode,
+                         ols_ratio=params.sparse.ols_ratio, what="year")
+    lines.append(("estimates", f"contagion Granger network: {route.granger}, connectedness VARs: {route.var} "
+                               f"(from the price days; {route.reason})"))
     return lines
 
 

@@ -31,6 +31,8 @@ raw choice is reported. Banks are the columns; rows with missing values are hand
 from __future__ import annotations
 
 import dataclasses
+import functools
+import itertools
 from itertools import combinations
 
 import numpy as np
@@ -49,6 +51,7 @@ from measures.contagion.var import (
 from measures.contagion.sparse_var import fit_sparse_var
 from measures.core.adapters import statsmodels_adapter as sma
 from measures.core.config import Config, check_choice, check_range
+from measures.core.mapping import Mapper, map_items
 
 MODES = ("system", "pairwise")
 ESTIMATORS = ("ols", "sparse")
@@ -138,18 +141,34 @@ def _pair(y2: np.ndarray, cfg: GrangerConfig) -> tuple[float, float, int, dict |
     return float(p[0, 1]), float(p[1, 0]), lags, choice, fit.nobs, fit.status
 
 
-def _pairwise(y: np.ndarray, cfg: GrangerConfig, banks: pd.Index) -> tuple[np.ndarray, dict]:
+#: Pairs per mapped chunk of the pairwise mode (each chunk carries the window's rows).
+PAIR_CHUNK = 2048
+
+
+def _pair_chunk(item: tuple, *, cfg: GrangerConfig, banks: tuple) -> list[tuple]:
+    """The bivariate VARs of a chunk ``(y, pairs)`` (module level: picklable): one
+    ``(i, j, p_ij, p_ji, lags, choice, nobs, status)`` per pair."""
+    y, pairs = item
+    out = []
+    for i, j in pairs:
+        try:
+            out.append((i, j, *_pair(y[:, [i, j]], cfg)))
+        except ValueError as exc:
+            raise ValueError(f"pair ({banks[i]!r}, {banks[j]!r}): {exc}") from None
+    return out
+
+
+def _pairwise(y: np.ndarray, cfg: GrangerConfig, banks: pd.Index, mapper: Mapper | None = None) -> tuple[np.ndarray, dict]:
     n = y.shape[1]
     pvalues = np.full((n, n), np.nan)
     lags = np.zeros((n, n), dtype=int)
     nobs = np.zeros((n, n), dtype=int)
     choices = {name: np.zeros((n, n), dtype=int) for name in IC_CHOICES}
     status = "ok"
-    for i, j in combinations(range(n), 2):
-        try:
-            pij, pji, p, choice, t, st = _pair(y[:, [i, j]], cfg)
-        except ValueError as exc:
-            raise ValueError(f"pair ({banks[i]!r}, {banks[j]!r}): {exc}") from None
+    pairs = list(combinations(range(n), 2))
+    chunks = [(y, pairs[k : k + PAIR_CHUNK]) for k in range(0, len(pairs), PAIR_CHUNK)]
+    fn = functools.partial(_pair_chunk, cfg=cfg, banks=tuple(banks))
+    for i, j, pij, pji, p, choice, t, st in itertools.chain.from_iterable(map_items(mapper, fn, chunks, desc="Granger pairs")):
         pvalues[i, j], pvalues[j, i] = pij, pji
         lags[i, j] = lags[j, i] = p
         nobs[i, j] = nobs[j, i] = t
@@ -175,6 +194,7 @@ def granger_pvalues(
     engine: str = "numpy",
     route: str = "ols",
     ebic_gamma: float = 0.0,
+    mapper: Mapper | None = None,
 ) -> pd.DataFrame:
     """Granger-causality p-values for every ordered pair of banks.
 
@@ -199,6 +219,9 @@ def granger_pvalues(
         LASSO did not select). Ignored in pairwise mode.
     ebic_gamma : float
         γ of the extended BIC choosing the LASSO penalty (0 = BIC); sparse route only.
+    mapper : Mapper, optional
+        Pairwise mode: maps chunks of :data:`PAIR_CHUNK` pairs (:mod:`measures.core.mapping`);
+        results do not depend on it.
 
     Returns
     -------
@@ -228,7 +251,7 @@ def granger_pvalues(
     if cfg.mode == "system":
         pvalues, facts = _system(y, cfg)
     else:
-        pvalues, facts = _pairwise(y, cfg, banks)
+        pvalues, facts = _pairwise(y, cfg, banks, mapper)
     np.fill_diagonal(pvalues, np.nan)
     out = pd.DataFrame(pvalues, index=pd.Index(banks, name="source"), columns=pd.Index(banks, name="target"))
     used = "pairwise" if cfg.mode == "pairwise" else cfg.route

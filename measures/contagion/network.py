@@ -34,6 +34,8 @@ from measures.core.status import status_from_exception
 from measures.core.windows import Windows, calendar_windows, rolling_windows
 
 WINDOWS = ("year", "rolling")
+#: Pairwise mode with fewer windows than this maps chunks of pairs within each window, not the windows.
+PAIRS_BELOW = 8
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -182,9 +184,9 @@ def contagion_windows(index: pd.DatetimeIndex, cfg: ContagionConfig) -> tuple[Wi
     return wins, list(wins.label)
 
 
-def _contagion_window(item: tuple, *, cfg: ContagionConfig) -> dict:
+def _contagion_window(item: tuple, *, cfg: ContagionConfig, mapper: Mapper | None = None) -> dict:
     """One window ``(label, block)`` of :func:`estimate_contagion` (module level: picklable);
-    ``cfg.route`` is resolved (``ols`` or ``sparse``)."""
+    ``cfg.route`` is resolved (``ols`` or ``sparse``); ``mapper`` maps the pairs of pairwise mode."""
     label, block = item
     key = cfg.key
     kept, dropped = _screen(block, cfg.min_obs)
@@ -200,7 +202,8 @@ def _contagion_window(item: tuple, *, cfg: ContagionConfig) -> dict:
         return out
     try:
         p = granger_pvalues(_standardize(block[kept]), max_lags=cfg.max_lags, ic=cfg.ic, mode=cfg.mode,
-                            lags=cfg.lags, engine=cfg.engine, route=cfg.route, ebic_gamma=cfg.sparse.ebic_gamma)
+                            lags=cfg.lags, engine=cfg.engine, route=cfg.route, ebic_gamma=cfg.sparse.ebic_gamma,
+                            mapper=mapper)
     except ValueError as exc:  # e.g. a system VAR too large for the window: this window fails
         out["window"] = {**failed, "status": str(status_from_exception(exc))}
         return out
@@ -258,8 +261,9 @@ def estimate_contagion(
     sparse : SparseVarConfig
         Options of the LASSO VAR and of the route rule.
     mapper : Mapper, optional
-        Maps the windows (:mod:`measures.core.mapping`; one item per window, carrying its rows);
-        results do not depend on it.
+        Maps the windows (:mod:`measures.core.mapping`; one item per window, carrying its rows), or
+        in pairwise mode with fewer than :data:`PAIRS_BELOW` windows the chunks of pairs of each
+        window (:func:`granger_pvalues`); results do not depend on it.
 
     Returns
     -------
@@ -289,8 +293,11 @@ def estimate_contagion(
     chosen = choose_route(window_sizes(series, wins, labels, min_obs=cfg.min_obs), lags=lags_max, route=cfg.route,
                           mode=cfg.mode, ols_ratio=cfg.sparse.ols_ratio, what=key)
     fn = functools.partial(_contagion_window, cfg=dataclasses.replace(cfg, route=chosen.var))
-    results = map_items(mapper, fn, [(label, series.iloc[rows]) for label, rows in zip(labels, wins.slices())],
-                        desc="contagion windows")
+    items = [(label, series.iloc[rows]) for label, rows in zip(labels, wins.slices())]
+    if cfg.mode == "pairwise" and len(items) < PAIRS_BELOW:  # few windows: map chunks of pairs inside each
+        results = [fn(item, mapper=mapper) for item in items]
+    else:
+        results = map_items(mapper, fn, items, desc="contagion windows")
     edge_cols = [key, "source", "target", "p_value", "lags", "weight"] + (["q_value", "significant"] if cfg.fdr_alpha is not None else [])
     crw = [r["crw"] for r in results if "crw" in r]
     edges = [r["edges"][edge_cols] for r in results if "edges" in r]
