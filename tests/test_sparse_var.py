@@ -237,3 +237,25 @@ def test_bad_input_sparse_var_too_short():
     y = np.random.default_rng(0).standard_normal((20, 5))
     with pytest.raises(ValueError, match=r"sparse VAR too short: 15 usable observations at lag order 5 .*needs 30"):
         fit_sparse_var(y, 5)
+
+
+def test_check_names_the_sparse_route():
+    """``python -m pipeline check``: a line on the route only when it is not least squares by ``auto``."""
+    from pipeline.schema import CanonicalData
+    from pipeline.stages.contagion import STAGE
+
+    dates = pd.bdate_range("2015-01-01", "2015-12-31")
+
+    def data(n: int) -> CanonicalData:
+        banks = [f"B{k:02d}" for k in range(n)]
+        prices = pd.DataFrame([(b, d, 1.0, 1e9) for b in banks for d in dates], columns=["bank_id", "date", "close", "market_cap"])
+        return CanonicalData(banks=pd.DataFrame({"bank_id": banks, "name": banks, "group": "g"}), prices=prices)
+
+    assert [kind for kind, _ in STAGE.check(data(16), {"contagion": ContagionParams()})] == ["estimates"]
+    lines = STAGE.check(data(40), {"contagion": ContagionParams()})
+    assert lines[-1] == ("estimates", "contagion Granger network: sparse, connectedness VARs: sparse (from the price days; "
+                                      "route auto: sparse: the largest VAR (year 2015: N=40 banks, lag order 5) has N p + 1 "
+                                      "= 201 parameters per equation for 256 observations, fewer than "
+                                      "contagion.sparse.ols_ratio=1.5 times the parameters)")
+    forced = STAGE.check(data(16), {"contagion": ContagionParams(route="sparse", mode="pairwise")})
+    assert forced[-1][1].startswith("contagion Granger network: pairwise, connectedness VARs: sparse")

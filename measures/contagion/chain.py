@@ -101,8 +101,9 @@ def check_plan(prices: pd.DataFrame, params: ContagionParams, *, has_states: boo
 
     With ``window: year``: per calendar year the banks with ``min_obs`` price days (an upper bound:
     the ΔCoVaR series can only have fewer), the years with fewer than two such banks (no weights)
-    and the bank-years left out. ``has_states``: the data has a market_states table, which the
-    ``qr`` and ``spillover`` series need.
+    and the bank-years left out, and the VAR route when it is not least squares chosen by ``auto``
+    (:func:`~measures.contagion.route.choose_route` on the years' banks and days). ``has_states``:
+    the data has a market_states table, which the ``qr`` and ``spillover`` series need.
     """
     if params.series != "dcc" and not has_states:
         return [("cannot", f"contagion with contagion.series: {params.series}: the {SERIES[params.series]} ΔCoVaR "
@@ -132,8 +133,9 @@ def check_plan(prices: pd.DataFrame, params: ContagionParams, *, has_states: boo
     sizes = [(int(y), int((counts.loc[y] >= params.min_obs).sum()), int(rows[y])) for y in counts.index]
     route = choose_route(sizes, lags=params.lags or params.max_lags, route=params.route, mode=params.mode,
                          ols_ratio=params.sparse.ols_ratio, what="year")
-    lines.append(("estimates", f"contagion Granger network: {route.granger}, connectedness VARs: {route.var} "
-                               f"(from the price days; {route.reason})"))
+    if route.var == "sparse" or params.route != "auto":  # least squares as usual: nothing to say
+        lines.append(("estimates", f"contagion Granger network: {route.granger}, connectedness VARs: {route.var} "
+                                   f"(from the price days; {route.reason})"))
     return lines
 
 
