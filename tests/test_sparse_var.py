@@ -173,7 +173,7 @@ def test_chain_picks_the_route_from_the_data():
     assert len(big.panel.crw) == 60 and big.panel.crw.crw.sum() == pytest.approx(1.0)
     assert len(big.panel.edges) == 60 * 59 and big.connectedness.status.eq("ok").all()
     assert big.directional.bank_id.nunique() == 60
-    pairwise = analyse_contagion(_series(60, 1), ContagionConfig(mode="pairwise", max_lags=3),
+    pairwise = analyse_contagion(_series(36, 1), ContagionConfig(mode="pairwise", lags=5),  # 1.5 x 181 > 245
                                  ConnectednessConfig(step=50))
     assert pairwise.panel.windows.route.tolist() == ["pairwise"]
     assert pairwise.events.detail.iloc[0].startswith("Granger network: pairwise, connectedness VARs: sparse")
@@ -259,3 +259,17 @@ def test_check_names_the_sparse_route():
                                       "contagion.sparse.ols_ratio=1.5 times the parameters)")
     forced = STAGE.check(data(16), {"contagion": ContagionParams(route="sparse", mode="pairwise")})
     assert forced[-1][1].startswith("contagion Granger network: pairwise, connectedness VARs: sparse")
+
+
+def test_support_cap_is_reported():
+    """30 coefficients of similar size on 40 rows (100 regressors): the BIC runs into the T/2 = 20 cap, and
+    says so; one strong regressor stays far below it."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((40, 100))
+    x = (x - x.mean(axis=0)) / x.std(axis=0)
+    target = x[:, :30] @ rng.uniform(1, 2, 30) + 0.01 * rng.standard_normal(40)
+    beta, _, at_cap = lasso_equation(x, target - target.mean())
+    assert at_cap and np.count_nonzero(beta) == 20
+    target = 3 * x[:, 0] + rng.standard_normal(40)
+    beta, _, at_cap = lasso_equation(x, target - target.mean())
+    assert not at_cap and beta[0] > 2

@@ -93,7 +93,7 @@ class ContagionAnalysis:
         raise NotEstimable(f"no window can be estimated; {self.key} {first[self.key]}: "
                            f"{FitStatus.parse(first['status']).message}",
                            needs="at least two banks with contagion.min_obs observations in a window, and a window "
-                                 "long enough for the VAR (or contagion.mode: pairwise)")
+                                 "long enough for the VAR (or contagion.route: sparse, or contagion.mode: pairwise)")
 
 
 def check_plan(prices: pd.DataFrame, params: ContagionParams, *, has_states: bool) -> list[tuple[str, str]]:

@@ -16,7 +16,8 @@ Chen & Chen 2008 (Biometrika 95):
 with ``d_λ`` the number of non-zero coefficients (an unbiased estimate of the LASSO's degrees of
 freedom, Zou, Hastie & Tibshirani 2007, Ann. Statist. 35) and ``γ = 0`` the ordinary BIC. The path
 stops at ``T/2`` non-zeros (EBIC never reaches that far on these data; a minimum at the cap is
-reported by the status ``warning:SupportCap``). This is the regularized VAR that Demirer, Diebold,
+reported by the status ``warning:SupportCap``; the path stops 10 knots after the minimum,
+:func:`lasso_equation`). This is the regularized VAR that Demirer, Diebold,
 Liu & Yilmaz 2018 (J. Appl. Econometrics 33) use to estimate connectedness for 96 banks.
 
 Two results per VAR:
@@ -47,6 +48,8 @@ from measures.core.config import Config, check_range
 
 #: Fewest usable observations a LASSO VAR accepts (then also 2 (p + 1)).
 SPARSE_MIN_OBS = 30
+#: LARS steps computed first, and knots past the EBIC minimum that end the path (lasso_equation).
+PATH_STEPS, PATIENCE = 24, 10
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -96,16 +99,18 @@ def lasso_equation(x: np.ndarray, target: np.ndarray, *, ebic_gamma: float = 0.0
     """LASSO of a centred ``target`` on standardized ``x`` at the EBIC-chosen knot of the LARS path.
 
     Returns the coefficients, the chosen ``λ`` (scikit-learn's scale: the objective above) and
-    whether the minimum sits at the support cap ``T/2``. The path is computed 16 steps at a time
-    (doubling) until the EBIC minimum lies at least 3 knots before its end, so its cost follows
-    the selected support, not the ``Np`` regressors (no Gram matrix: cheaper at these sizes).
+    whether the minimum sits at the support cap ``T/2``. The path is computed :data:`PATH_STEPS`
+    steps first and doubled until the EBIC minimum lies more than :data:`PATIENCE` knots before its
+    end (or the path ends or reaches the cap), so its cost follows the selected support, not the
+    ``Np`` regressors (no Gram matrix: cheaper at these sizes). The patience is a heuristic: an
+    EBIC curve that rises for more than 10 knots and falls again below its minimum later is cut.
     """
     from sklearn.linear_model import lars_path  # noqa: PLC0415 (heavy import, only this route needs it)
 
     n, k = x.shape
     cap = min(k, n // 2)
     log_choose = special.gammaln(k + 1) - special.gammaln(np.arange(k + 1) + 1) - special.gammaln(k - np.arange(k + 1) + 1)
-    steps = min(16, cap)
+    steps = min(PATH_STEPS, cap)
     while True:
         alphas, _, path = lars_path(x, target, method="lasso", max_iter=steps, return_path=True)
         df = (path != 0).sum(axis=0)
@@ -113,8 +118,8 @@ def lasso_equation(x: np.ndarray, target: np.ndarray, *, ebic_gamma: float = 0.0
         ebic = n * np.log(rss / n) + df * np.log(n) + 2.0 * ebic_gamma * log_choose[np.minimum(df, k)]
         ebic[df > cap] = np.inf
         best = int(np.argmin(ebic))
-        truncated = path.shape[1] == steps + 1 and df[-1] < cap
-        if best < path.shape[1] - 3 or not truncated or steps >= cap:
+        ended = path.shape[1] < steps + 1 or df[-1] >= cap or steps >= cap
+        if ended or best < path.shape[1] - 1 - PATIENCE:
             break
         steps = min(2 * steps, cap)
     return path[:, best], float(alphas[best]), bool(df[best] >= cap)
