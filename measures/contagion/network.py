@@ -25,7 +25,7 @@ import pandas as pd
 from measures.contagion.edges import granger_edges
 from measures.contagion.granger import GrangerConfig, granger_pvalues
 from measures.contagion.pagerank import DIRECTIONS, contagion_weights
-from measures.contagion.route import ROUTES, choose_route, window_sizes
+from measures.contagion.route import ROUTES, Route, choose_route, window_sizes
 from measures.contagion.sparse_var import SparseVarConfig, sparse_needs
 from measures.contagion.var import sparse_series
 from measures.core.config import Config, check_choice, check_range
@@ -118,7 +118,7 @@ class ContagionPanel:
     exclusions: pd.DataFrame
     pvalues: dict
     spans: pd.DataFrame
-    route: object = None
+    route: Route | None = None
 
     @property
     def key(self) -> str:
