@@ -89,7 +89,10 @@ def test_analyse_contagion_events_and_connectedness():
     series = contagion_series(art).series
     result = analyse_contagion(series, ContagionConfig(), ConnectednessConfig(window=120, step=60))
     assert result.key == "year" and result.panel.windows.status.tolist() == ["ok", "ok"]
-    ev = result.events
+    route, ev = result.events.iloc[:1], result.events.iloc[1:]
+    assert route.reason.tolist() == ["var_route"] and route.action.tolist() == ["kept"]
+    assert route.detail.iloc[0].startswith("Granger network: ols, connectedness VARs: ols; route auto: ols:")
+    assert result.panel.windows.route.tolist() == ["ols", "ols"]
     assert ev.reason.tolist() == ["min_obs"] and ev.bank_id.tolist() == ["B3"]
     assert ev.date_start.iloc[0] == pd.Timestamp("2011-01-03") and ev.date_end.iloc[0] == pd.Timestamp("2011-12-30")
     assert ev.detail.iloc[0].startswith("year 2011: fewer than min_obs=120")
@@ -101,7 +104,7 @@ def test_analyse_contagion_events_and_connectedness():
     # a window with too few banks fails, is counted, and gets a window_failed event
     failing = analyse_contagion(series, ContagionConfig(min_obs=300), ConnectednessConfig(window=120, step=60, lags=60))
     assert failing.panel.windows.status.str.startswith("failed:ValueError: 0 bank(s) left").all()
-    assert failing.events.reason.value_counts().to_dict() == {"min_obs": 8, "window_failed": 2,
+    assert failing.events.reason.value_counts().to_dict() == {"min_obs": 8, "window_failed": 2, "var_route": 1,
                                                               "connectedness_failed": len(failing.connectedness)}
 
 

@@ -135,7 +135,8 @@ def test_estimate_contagion_per_year():
     np.testing.assert_allclose(out.pvalues[2011].to_numpy(), expected.to_numpy(), atol=1e-12, rtol=0)
     raw = granger_pvalues(block, max_lags=3)  # standardization does not change the F tests
     np.testing.assert_allclose(raw.to_numpy(), expected.to_numpy(), atol=1e-9, rtol=0)
-    assert out.windows.columns.tolist() == ["year", "n_banks", "nobs", "lags", "aic", "bic", "hqic", "status"]
+    assert out.windows.columns.tolist() == ["year", "n_banks", "nobs", "lags", "aic", "bic", "hqic", "route", "status"]
+    assert out.windows.route.eq("ols").all() and out.route.var == "ols"
     assert out.windows.status.tolist() == ["ok", "ok"] and out.windows.n_banks.tolist() == [3, 4]
     assert len(out.edges) == 3 * 2 + 4 * 3
     assert set(out.edges.loc[(out.edges.year == 2011) & out.edges.significant, "source"]) == {"A"}
@@ -161,9 +162,13 @@ def test_estimate_contagion_errors():
         estimate_contagion(df, window="month")
     with pytest.raises(ValueError, match="DatetimeIndex"):
         estimate_contagion(df.reset_index(drop=True))
-    short = estimate_contagion(df.loc["2010-01":"2010-01"], min_obs=15, max_lags=5)  # the window fails, with the reason
+    short = estimate_contagion(df.loc["2010-01":"2010-01"], min_obs=15, max_lags=5, route="ols")  # the window fails
     assert short.crw.empty and short.windows.status.iloc[0].startswith("failed:ValueError: system VAR too large: N=4 series at lag order 5")
-    assert "mode='pairwise'" in short.windows.status.iloc[0]
+    assert "route='sparse'" in short.windows.status.iloc[0] and "mode='pairwise'" in short.windows.status.iloc[0]
+    auto = estimate_contagion(df.loc["2010-01":"2010-01"], min_obs=15, max_lags=5)  # auto: the LASSO VAR, too short too
+    assert auto.route.var == "sparse" and auto.windows.route.tolist() == ["sparse"]
+    assert auto.windows.status.iloc[0] == ("failed:ValueError: sparse VAR too short: 16 usable observations at lag order 5 "
+                                           "(every bank and lag observed); the LASSO VAR needs 30")
     thin = estimate_contagion(df.loc["2010"], min_obs=300)
     assert thin.crw.empty and thin.windows.status.iloc[0].startswith("failed:ValueError: 0 bank(s) left")
     assert len(thin.exclusions) == 4

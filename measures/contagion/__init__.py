@@ -1,5 +1,6 @@
 """Contagion networks: Granger causality → PageRank weights (Liu–Ma 2021; docs/contagion.md) and
-Diebold–Yilmaz connectedness from the generalized FEVD of a VAR."""
+Diebold–Yilmaz connectedness from the generalized FEVD of a VAR — least squares, or a LASSO VAR for
+many banks (Demirer et al. 2018; :mod:`~measures.contagion.sparse_var`, :mod:`~measures.contagion.route`)."""
 
 from measures.contagion.chain import (
     SERIES,
@@ -29,6 +30,8 @@ from measures.contagion.network import (
     estimate_contagion,
 )
 from measures.contagion.pagerank import contagion_weights
+from measures.contagion.route import Route, choose_route
+from measures.contagion.sparse_var import SparseVarConfig, SparseVarFit, fit_sparse_var
 
 __all__ = [
     "SERIES",
@@ -41,10 +44,14 @@ __all__ = [
     "ContagionSeries",
     "GrangerConfig",
     "RollingConnectedness",
+    "Route",
+    "SparseVarConfig",
+    "SparseVarFit",
     "analyse_contagion",
     "bank_level_spillover",
     "benjamini_hochberg",
     "check_plan",
+    "choose_route",
     "connectedness_events",
     "connectedness_measures",
     "contagion_events",
@@ -53,6 +60,7 @@ __all__ = [
     "estimate_connectedness",
     "estimate_contagion",
     "estimate_rolling_connectedness",
+    "fit_sparse_var",
     "generalized_fevd",
     "granger_edges",
     "granger_pvalues",

@@ -23,11 +23,13 @@ from dataclasses import dataclass
 import pandas as pd
 
 from measures.contagion.connectedness import ConnectednessConfig, estimate_rolling_connectedness, window_connectedness
-from measures.contagion.network import ContagionConfig, ContagionPanel, estimate_contagion
+from measures.contagion.network import ContagionConfig, ContagionPanel, contagion_windows, estimate_contagion
+from measures.contagion.route import Route, choose_route, window_sizes
 from measures.core.config import check_choice, check_range
 from measures.core.events import EVENT_COLUMNS
 from measures.core.mapping import Mapper
 from measures.core.status import FitStatus, NotEstimable, is_failed
+from measures.core.windows import rolling_windows
 
 #: ``contagion.series`` -> the pipeline artifact holding that ΔCoVaR series.
 SERIES = {"dcc": "covar_dcc", "qr": "covar_qr", "spillover": "spillover"}
@@ -91,7 +93,7 @@ class ContagionAnalysis:
         raise NotEstimable(f"no window can be estimated; {self.key} {first[self.key]}: "
                            f"{FitStatus.parse(first['status']).message}",
                            needs="at least two banks with contagion.min_obs observations in a window, and a window "
-                                 "long enough for the VAR (or contagion.mode: pairwise)")
+                                 "long enough for the VAR (or contagion.route: sparse, or contagion.mode: pairwise)")
 
 
 def check_plan(prices: pd.DataFrame, params: ContagionParams, *, has_states: bool) -> list[tuple[str, str]]:
@@ -99,8 +101,9 @@ def check_plan(prices: pd.DataFrame, params: ContagionParams, *, has_states: boo
 
     With ``window: year``: per calendar year the banks with ``min_obs`` price days (an upper bound:
     the ΔCoVaR series can only have fewer), the years with fewer than two such banks (no weights)
-    and the bank-years left out. ``has_states``: the data has a market_states table, which the
-    ``qr`` and ``spillover`` series need.
+    and the bank-years left out, and the VAR route when it is not least squares chosen by ``auto``
+    (:func:`~measures.contagion.route.choose_route` on the years' banks and days). ``has_states``:
+    the data has a market_states table, which the ``qr`` and ``spillover`` series need.
     """
     if params.series != "dcc" and not has_states:
         return [("cannot", f"contagion with contagion.series: {params.series}: the {SERIES[params.series]} ΔCoVaR "
@@ -125,6 +128,14 @@ def check_plan(prices: pd.DataFrame, params: ContagionParams, *, has_states: boo
                                    f"{params.min_obs} days, left out of that year"))
     if not good:
         lines.append(("cannot", f"contagion: no year has two banks with contagion.min_obs={params.min_obs} days"))
+        return lines
+    rows = observed.groupby(observed["date"].dt.year)["date"].nunique()
+    sizes = [(int(y), int((counts.loc[y] >= params.min_obs).sum()), int(rows[y])) for y in counts.index]
+    route = choose_route(sizes, lags=params.lags or params.max_lags, route=params.route, mode=params.mode,
+                         ols_ratio=params.sparse.ols_ratio, what="year")
+    if route.var == "sparse" or params.route != "auto":  # least squares as usual: nothing to say
+        lines.append(("estimates", f"contagion Granger network: {route.granger}, connectedness VARs: {route.var} "
+                                   f"(from the price days; {route.reason})"))
     return lines
 
 
@@ -182,6 +193,30 @@ def connectedness_events(panel: ContagionPanel, rolling: pd.DataFrame, failed: p
     return pd.DataFrame(rows, columns=list(EVENT_COLUMNS))
 
 
+def analysis_route(series: pd.DataFrame, config: ContagionConfig, conn: ConnectednessConfig) -> Route:
+    """The route of every VAR of :func:`analyse_contagion`: ``contagion.route`` resolved over the contagion
+    windows and the rolling connectedness windows together (:func:`~measures.contagion.route.choose_route`;
+    the connectedness windows need ``min(min_obs, window)`` observations per bank)."""
+    wins, labels = contagion_windows(series.index, config)
+    sizes = window_sizes(series, wins, [f"{config.key} {label}" for label in labels], min_obs=config.min_obs)
+    if len(series) >= conn.window:
+        rolling = rolling_windows(series.index, conn.window, conn.step)
+        ends = [f"connectedness window ending {pd.Timestamp(end):%Y-%m-%d}" for end in rolling.label]
+        sizes += window_sizes(series, rolling, ends, min_obs=min(config.min_obs, conn.window))
+    lags = [x for x in (config.lags, conn.lags) if x is not None] or [config.max_lags]
+    return choose_route(sizes, lags=max(lags), route=config.route, mode=config.mode,
+                        ols_ratio=config.sparse.ols_ratio)
+
+
+def route_events(series: pd.DataFrame, route: Route) -> pd.DataFrame:
+    """One ``kept`` / ``var_route`` event: the estimator of the Granger network and of the connectedness, and why."""
+    return pd.DataFrame([{"bank_id": None, "date_start": series.index[0] if len(series) else None,
+                          "date_end": series.index[-1] if len(series) else None, "n_rows": len(series),
+                          "action": "kept", "reason": "var_route",
+                          "detail": f"Granger network: {route.granger}, connectedness VARs: {route.var}; {route.reason}"}],
+                        columns=list(EVENT_COLUMNS))
+
+
 def analyse_contagion(series: pd.DataFrame, config: ContagionConfig | None = None,
                       connectedness: ConnectednessConfig | None = None, *, mapper: Mapper | None = None) -> ContagionAnalysis:
     """Granger → PageRank CRW per window, rolling DY total and per-window DY directional connectedness.
@@ -204,15 +239,16 @@ def analyse_contagion(series: pd.DataFrame, config: ContagionConfig | None = Non
     """
     config = config or ContagionConfig()
     conn = connectedness or ConnectednessConfig()
-    panel = estimate_contagion(series, **config.chain_options(), mapper=mapper)
+    route = analysis_route(series, config, conn)
+    panel = estimate_contagion(series, **{**config.chain_options(), "route": route.var}, mapper=mapper)
+    var = {"max_lags": config.max_lags, "ic": config.ic, "route": route.var, "ebic_gamma": config.sparse.ebic_gamma}
     rolling = estimate_rolling_connectedness(series, window=conn.window, step=conn.step, horizon=conn.horizon,
-                                             lags=conn.lags, max_lags=config.max_lags, ic=config.ic,
-                                             min_obs=config.min_obs, mapper=mapper)
+                                             lags=conn.lags, min_obs=config.min_obs, **var, mapper=mapper)
     spans = panel.spans[[panel.key, "date_start", "date_end"]]
     windows = panel.crw[["bank_id", panel.key]].merge(spans, on=panel.key, how="left")
     directional, failed = window_connectedness(series, windows, key=panel.key, horizon=conn.horizon, lags=conn.lags,
-                                               max_lags=config.max_lags, ic=config.ic, mapper=mapper)
+                                               **var, mapper=mapper)
     flags = connectedness_events(panel, rolling.total, failed, window=conn.window, sparse=rolling.sparse)
-    frames = [f for f in (contagion_events(panel), flags) if len(f)]
+    frames = [f for f in (route_events(series, route), contagion_events(panel), flags) if len(f)]
     events = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(EVENT_COLUMNS))
     return ContagionAnalysis(panel=panel, connectedness=rolling.total, directional=directional, events=events)

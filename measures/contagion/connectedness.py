@@ -24,11 +24,13 @@ are the off-diagonal column/row sums of the connectedness table, as printed in b
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 import pandas as pd
 
 from measures.contagion.granger import GrangerConfig
+from measures.contagion.sparse_var import fit_sparse_var, sparse_needs
 from measures.contagion.var import fit_var, select_lag_order, series_to_array, sparse_series
 from measures.core.config import Config, check_range
 from measures.core.mapping import Mapper, map_items
@@ -102,17 +104,25 @@ def connectedness_measures(fevd: np.ndarray, banks: pd.Index, *, lags: int = 0, 
 
 
 def estimate_connectedness(series: pd.DataFrame, *, horizon: int = 10, lags: int | None = None,
-                           max_lags: int = 5, ic: str = "aic") -> Connectedness:
+                           max_lags: int = 5, ic: str = "aic", route: str = "ols",
+                           ebic_gamma: float = 0.0) -> Connectedness:
     """Fit a VAR on ``series`` (dates x banks) and return its DY connectedness at ``horizon``.
 
-    The lag order is ``lags`` if given, else chosen by ``ic`` over ``0 .. max_lags`` (at least
-    1), as in :func:`granger_pvalues`; an oversize VAR is refused the same way.
+    ``route="ols"``: least squares, the lag order ``lags`` if given, else chosen by ``ic`` over
+    ``0 .. max_lags`` (at least 1), as in :func:`granger_pvalues`; an oversize VAR is refused the
+    same way. ``route="sparse"``: the LASSO VAR at lag order ``lags`` (else ``max_lags``) with the
+    residual covariance of its penalized residuals
+    (:func:`~measures.contagion.sparse_var.fit_sparse_var`, Demirer et al. 2018).
     """
     check_range("horizon", horizon, low=1, integer=True)
-    cfg = GrangerConfig(max_lags=max_lags, ic=ic, lags=lags)
+    cfg = GrangerConfig(max_lags=max_lags, ic=ic, lags=lags, route=route, ebic_gamma=ebic_gamma)
     y = series_to_array(series)
-    p = cfg.lags if cfg.lags is not None else max(1, select_lag_order(y, cfg.max_lags)[cfg.ic])
-    fit = fit_var(y, p)
+    if cfg.route == "sparse":
+        p = cfg.lags if cfg.lags is not None else cfg.max_lags
+        fit = fit_sparse_var(y, p, ebic_gamma=cfg.ebic_gamma)
+    else:
+        p = cfg.lags if cfg.lags is not None else max(1, select_lag_order(y, cfg.max_lags)[cfg.ic])
+        fit = fit_var(y, p)
     theta = generalized_fevd(fit.coefs, fit.sigma_u, horizon=horizon)
     return connectedness_measures(theta, series.columns, lags=p, nobs=fit.nobs, horizon=horizon, status=fit.status)
 
@@ -160,10 +170,50 @@ def _directional(c: Connectedness) -> pd.DataFrame:
                          "net": c.net.to_numpy()})
 
 
+def _standardized(y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Observation counts, means and sds (``ddof=1``) of the columns of ``y`` over their observed rows."""
+    observed = np.isfinite(y)
+    counts = observed.sum(axis=0)
+    mean = np.where(observed, y, 0.0).sum(axis=0) / np.maximum(counts, 1)
+    sd = np.sqrt((np.where(observed, y - mean, 0.0) ** 2).sum(axis=0) / np.maximum(counts - 1, 1))
+    return counts, mean, sd
+
+
+def _rolling_window(item: tuple, *, banks: np.ndarray, need: int, opts: dict,
+                    order: str = "C") -> tuple[dict, pd.DataFrame | None, list]:
+    """One rolling window ``(window_end, y)`` of :func:`estimate_rolling_connectedness` (module level: picklable)."""
+    end, y = item
+    # the layout of the frame's values whatever the scheduler (a view here, a C-ordered copy in a
+    # worker): reductions sum in memory order, so the layout fixes the last bits of the means
+    y = np.asarray(y, dtype=float, order=order)
+    counts, mean, sd = _standardized(y)
+    keep = np.flatnonzero((counts >= need) & (sd > 0))
+    lags, sparse_route = opts["lags"], opts["route"] == "sparse"
+    order = lags if lags is not None else opts["max_lags"]
+    sparse = [int(keep[c]) for c, _, _ in sparse_series(y[:, keep], order, select=lags is None and not sparse_route,
+                                                         min_rows=sparse_needs(order) if sparse_route else None)
+              ] if keep.size >= 2 else []
+    keep = np.setdiff1d(keep, sparse)
+    kept = banks[keep].tolist()
+    gone = banks[sparse].tolist()
+    row = {"window_end": end, "n_banks": len(kept), "total": np.nan, "lags": np.nan, "nobs": np.nan}
+    if len(kept) < 2:
+        row["status"] = f"failed:ValueError: {len(kept)} bank(s) with min_obs={opts['min_obs'] or need} observations; need 2"
+        return row, None, gone
+    try:
+        z = pd.DataFrame((y[:, keep] - mean[keep]) / sd[keep], columns=kept)
+        c = estimate_connectedness(z, **{k: v for k, v in opts.items() if k != "min_obs"})
+    except ValueError as exc:
+        row["status"] = str(status_from_exception(exc))
+        return row, None, gone
+    row.update(total=c.total, lags=c.lags, nobs=c.nobs, status=c.status)
+    return row, _directional(c).assign(window_end=end), gone
+
+
 def estimate_rolling_connectedness(series: pd.DataFrame, *, window: int = 250, step: int = 5,
                                    horizon: int = 10, lags: int | None = None, max_lags: int = 5,
-                                   ic: str = "aic", min_obs: int | None = None,
-                                   mapper: Mapper | None = None) -> RollingConnectedness:
+                                   ic: str = "aic", min_obs: int | None = None, route: str = "ols",
+                                   ebic_gamma: float = 0.0, mapper: Mapper | None = None) -> RollingConnectedness:
     """DY connectedness on rolling windows ending at ``window_end`` (no look-ahead).
 
     Windows come from :func:`measures.core.windows.rolling_windows` (``window`` rows every
@@ -182,12 +232,13 @@ def estimate_rolling_connectedness(series: pd.DataFrame, *, window: int = 250, s
         Dates x banks (NaN = not observed).
     window, step : int
         Rows per window and rows between window ends.
-    horizon, lags, max_lags, ic
-        As in :func:`estimate_connectedness`.
+    horizon, lags, max_lags, ic, route, ebic_gamma
+        As in :func:`estimate_connectedness` (``route`` ``ols`` or ``sparse``).
     min_obs : int, optional
         Observations a bank needs inside a window to enter it.
     mapper : Mapper, optional
-        Maps the windows (:mod:`measures.core.mapping`); results do not depend on it.
+        Maps the windows (:mod:`measures.core.mapping`; each item carries its own rows, a view in
+        this process); results do not depend on it.
 
     Returns
     -------
@@ -199,36 +250,13 @@ def estimate_rolling_connectedness(series: pd.DataFrame, *, window: int = 250, s
                                     directional=pd.DataFrame(columns=["window_end", *DIRECTIONAL_COLUMNS]))
     wins = rolling_windows(series.index, window, step)
     values = series.to_numpy(dtype=float)
-    banks = np.asarray(series.columns, dtype=object)
-    need = window if min_obs is None else min(min_obs, window)
-
-    def one(item: tuple) -> tuple[dict, pd.DataFrame | None]:
-        end, rows = item
-        y = values[rows]
-        observed = np.isfinite(y)
-        counts = observed.sum(axis=0)
-        mean = np.where(observed, y, 0.0).sum(axis=0) / np.maximum(counts, 1)
-        sd = np.sqrt((np.where(observed, y - mean, 0.0) ** 2).sum(axis=0) / np.maximum(counts - 1, 1))
-        keep = np.flatnonzero((counts >= need) & (sd > 0))
-        sparse = [int(keep[c]) for c, _, _ in sparse_series(y[:, keep], lags if lags is not None else max_lags,
-                                                             select=lags is None)] if keep.size >= 2 else []
-        keep = np.setdiff1d(keep, sparse)
-        kept = banks[keep].tolist()
-        gone = banks[sparse].tolist()
-        row = {"window_end": end, "n_banks": len(kept), "total": np.nan, "lags": np.nan, "nobs": np.nan}
-        if len(kept) < 2:
-            row["status"] = f"failed:ValueError: {len(kept)} bank(s) with min_obs={need if min_obs is None else min_obs} observations; need 2"
-            return row, None, gone
-        try:
-            z = pd.DataFrame((y[:, keep] - mean[keep]) / sd[keep], columns=kept)
-            c = estimate_connectedness(z, horizon=horizon, lags=lags, max_lags=max_lags, ic=ic)
-        except ValueError as exc:
-            row["status"] = str(status_from_exception(exc))
-            return row, None, gone
-        row.update(total=c.total, lags=c.lags, nobs=c.nobs, status=c.status)
-        return row, _directional(c).assign(window_end=end), gone
-
-    results = map_items(mapper, one, list(zip(wins.label, wins.slices())), desc="rolling connectedness")
+    opts = {"horizon": horizon, "lags": lags, "max_lags": max_lags, "ic": ic, "route": route, "ebic_gamma": ebic_gamma,
+            "min_obs": min_obs}
+    fn = functools.partial(_rolling_window, banks=np.asarray(series.columns, dtype=object),
+                           need=window if min_obs is None else min(min_obs, window), opts=opts,
+                           order="F" if values.flags.f_contiguous and not values.flags.c_contiguous else "C")
+    results = map_items(mapper, fn, [(end, values[rows]) for end, rows in zip(wins.label, wins.slices())],
+                        desc="rolling connectedness")
     parts = [d for _, d, _ in results if d is not None]
     directional = (pd.concat(parts, ignore_index=True)[["window_end", *DIRECTIONAL_COLUMNS]] if parts
                    else pd.DataFrame(columns=["window_end", *DIRECTIONAL_COLUMNS]))
@@ -237,15 +265,26 @@ def estimate_rolling_connectedness(series: pd.DataFrame, *, window: int = 250, s
                                 directional=directional, sparse=sparse)
 
 
+def _window_block(item: tuple, *, opts: dict) -> tuple[object, pd.DataFrame | None, str | None]:
+    """One window ``(label, block)`` of :func:`window_connectedness` (module level: picklable)."""
+    label, block = item
+    block = (block - block.mean()) / block.std(ddof=1)
+    try:
+        c = estimate_connectedness(block, **opts)
+    except ValueError as exc:
+        return label, None, str(status_from_exception(exc))
+    return label, _directional(c), None
+
+
 def window_connectedness(series: pd.DataFrame, windows: pd.DataFrame, *, key: str = "year", horizon: int = 10,
-                         lags: int | None = None, max_lags: int = 5, ic: str = "aic",
-                         mapper: Mapper | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                         lags: int | None = None, max_lags: int = 5, ic: str = "aic", route: str = "ols",
+                         ebic_gamma: float = 0.0, mapper: Mapper | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """DY directional connectedness on given windows, each with its own banks.
 
     ``windows`` has one row per bank and window: ``<key>, bank_id, date_start, date_end`` (e.g. the
     banks a contagion window kept, with its first and last date). Each window's block
     ``series.loc[date_start:date_end, banks]`` is standardized (``ddof=1``) and passed to
-    :func:`estimate_connectedness`.
+    :func:`estimate_connectedness` (``route`` ``ols`` or ``sparse``, ``ebic_gamma`` as there).
 
     Returns
     -------
@@ -254,20 +293,11 @@ def window_connectedness(series: pd.DataFrame, windows: pd.DataFrame, *, key: st
         the windows whose VAR could not be fitted.
     """
     check_range("horizon", horizon, low=1, integer=True)
-    groups = [(label, g) for label, g in windows.groupby(key, sort=True)]
-
-    def one(item: tuple) -> tuple[object, pd.DataFrame | None, str | None]:
-        label, g = item
-        first, last = g["date_start"].iloc[0], g["date_end"].iloc[0]
-        block = series.loc[first:last, list(g["bank_id"])]
-        block = (block - block.mean()) / block.std(ddof=1)
-        try:
-            c = estimate_connectedness(block, horizon=horizon, lags=lags, max_lags=max_lags, ic=ic)
-        except ValueError as exc:
-            return label, None, str(status_from_exception(exc))
-        return label, _directional(c), None
-
-    results = map_items(mapper, one, groups, desc="window connectedness")
+    items = [(label, series.loc[g["date_start"].iloc[0]:g["date_end"].iloc[0], list(g["bank_id"])])
+             for label, g in windows.groupby(key, sort=True)]
+    fn = functools.partial(_window_block, opts={"horizon": horizon, "lags": lags, "max_lags": max_lags, "ic": ic,
+                                                "route": route, "ebic_gamma": ebic_gamma})
+    results = map_items(mapper, fn, items, desc="window connectedness")
     parts = [d.assign(**{key: label})[[key, *DIRECTIONAL_COLUMNS]] for label, d, _ in results if d is not None]
     failed = pd.DataFrame([(label, s) for label, _, s in results if s is not None], columns=[key, "status"])
     directional = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=[key, *DIRECTIONAL_COLUMNS])

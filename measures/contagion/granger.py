@@ -18,6 +18,10 @@ Two modes:
   single-equation F test ``((SSR_r - SSR_u)/p) / (SSR_u/(T_p - 2p - 1))`` — the classic Granger
   test of R ``lmtest::grangertest`` and statsmodels ``grangercausalitytests`` (``ssr_ftest``).
 
+* ``mode="system", route="sparse"``: the LASSO VAR at lag order ``lags`` (else ``max_lags``; the
+  penalty selects the lags) and its post-LASSO p-values (:mod:`~measures.contagion.sparse_var`),
+  for systems too large for least squares (``N p + 1`` near or above the observations).
+
 The lag order is chosen by AIC (default), BIC or HQIC over ``0 .. max_lags`` on a common
 sample; an IC choice of 0 is raised to 1 (a Granger test needs at least one lag) and the
 raw choice is reported. Banks are the columns; rows with missing values are handled lag-aware
@@ -27,6 +31,8 @@ raw choice is reported. Banks are the columns; rows with missing values are hand
 from __future__ import annotations
 
 import dataclasses
+import functools
+import itertools
 from itertools import combinations
 
 import numpy as np
@@ -42,10 +48,13 @@ from measures.contagion.var import (
     series_to_array,
     usable_obs,
 )
+from measures.contagion.sparse_var import fit_sparse_var
 from measures.core.adapters import statsmodels_adapter as sma
 from measures.core.config import Config, check_choice, check_range
+from measures.core.mapping import Mapper, map_items
 
 MODES = ("system", "pairwise")
+ESTIMATORS = ("ols", "sparse")
 ENGINES = ("numpy", "statsmodels")
 
 
@@ -58,9 +67,13 @@ class GrangerConfig(Config):
     mode: str = "system"
     lags: int | None = None
     engine: str = "numpy"
+    route: str = "ols"
+    ebic_gamma: float = 0.0
 
     def validate(self) -> None:
         check_range("max_lags", self.max_lags, low=1, integer=True)
+        check_choice("route", self.route, ESTIMATORS)
+        check_range("ebic_gamma", self.ebic_gamma, low=0.0, high=1.0)
         check_choice("ic", self.ic, IC_CHOICES)
         check_choice("mode", self.mode, MODES)
         if self.lags is not None:
@@ -94,7 +107,15 @@ def _choose_lags(y: np.ndarray, cfg: GrangerConfig, what: str) -> tuple[int, dic
     return max(1, choice[cfg.ic]), choice
 
 
+def _sparse_system(y: np.ndarray, cfg: GrangerConfig) -> tuple[np.ndarray, dict]:
+    lags = cfg.lags if cfg.lags is not None else cfg.max_lags
+    fit = fit_sparse_var(y, lags, ebic_gamma=cfg.ebic_gamma, what="sparse VAR")
+    return fit.pvalues, {"lags": lags, "lag_choice": None, "nobs": fit.nobs, "df": None, "status": fit.status}
+
+
 def _system(y: np.ndarray, cfg: GrangerConfig) -> tuple[np.ndarray, dict]:
+    if cfg.route == "sparse":
+        return _sparse_system(y, cfg)
     lags, choice = _choose_lags(y, cfg, "system VAR")
     if cfg.engine == "statsmodels":
         check_var_size(y.shape[1], lags, usable_obs(y, lags), what="system VAR")
@@ -120,18 +141,34 @@ def _pair(y2: np.ndarray, cfg: GrangerConfig) -> tuple[float, float, int, dict |
     return float(p[0, 1]), float(p[1, 0]), lags, choice, fit.nobs, fit.status
 
 
-def _pairwise(y: np.ndarray, cfg: GrangerConfig, banks: pd.Index) -> tuple[np.ndarray, dict]:
+#: Pairs per mapped chunk of the pairwise mode (each chunk carries the window's rows).
+PAIR_CHUNK = 2048
+
+
+def _pair_chunk(item: tuple, *, cfg: GrangerConfig, banks: tuple) -> list[tuple]:
+    """The bivariate VARs of a chunk ``(y, pairs)`` (module level: picklable): one
+    ``(i, j, p_ij, p_ji, lags, choice, nobs, status)`` per pair."""
+    y, pairs = item
+    out = []
+    for i, j in pairs:
+        try:
+            out.append((i, j, *_pair(y[:, [i, j]], cfg)))
+        except ValueError as exc:
+            raise ValueError(f"pair ({banks[i]!r}, {banks[j]!r}): {exc}") from None
+    return out
+
+
+def _pairwise(y: np.ndarray, cfg: GrangerConfig, banks: pd.Index, mapper: Mapper | None = None) -> tuple[np.ndarray, dict]:
     n = y.shape[1]
     pvalues = np.full((n, n), np.nan)
     lags = np.zeros((n, n), dtype=int)
     nobs = np.zeros((n, n), dtype=int)
     choices = {name: np.zeros((n, n), dtype=int) for name in IC_CHOICES}
     status = "ok"
-    for i, j in combinations(range(n), 2):
-        try:
-            pij, pji, p, choice, t, st = _pair(y[:, [i, j]], cfg)
-        except ValueError as exc:
-            raise ValueError(f"pair ({banks[i]!r}, {banks[j]!r}): {exc}") from None
+    pairs = list(combinations(range(n), 2))
+    chunks = [(y, pairs[k : k + PAIR_CHUNK]) for k in range(0, len(pairs), PAIR_CHUNK)]
+    fn = functools.partial(_pair_chunk, cfg=cfg, banks=tuple(banks))
+    for i, j, pij, pji, p, choice, t, st in itertools.chain.from_iterable(map_items(mapper, fn, chunks, desc="Granger pairs")):
         pvalues[i, j], pvalues[j, i] = pij, pji
         lags[i, j] = lags[j, i] = p
         nobs[i, j] = nobs[j, i] = t
@@ -155,6 +192,9 @@ def granger_pvalues(
     mode: str = "system",
     lags: int | None = None,
     engine: str = "numpy",
+    route: str = "ols",
+    ebic_gamma: float = 0.0,
+    mapper: Mapper | None = None,
 ) -> pd.DataFrame:
     """Granger-causality p-values for every ordered pair of banks.
 
@@ -172,7 +212,16 @@ def granger_pvalues(
         Fixed lag order (no IC selection); ``max_lags`` is then ignored.
     engine : {"numpy", "statsmodels"}
         The project's vectorized least squares (default) or statsmodels' ``VAR.test_causality``
-        / ``grangercausalitytests`` through the adapter (slow; no missing values).
+        / ``grangercausalitytests`` through the adapter (slow; no missing values); OLS only.
+    route : {"ols", "sparse"}
+        System mode: least squares, or the LASSO VAR at lag order ``lags`` (else ``max_lags``)
+        with post-LASSO p-values (:mod:`~measures.contagion.sparse_var`; ``p = 1`` for an edge the
+        LASSO did not select). Ignored in pairwise mode.
+    ebic_gamma : float
+        γ of the extended BIC choosing the LASSO penalty (0 = BIC); sparse route only.
+    mapper : Mapper, optional
+        Pairwise mode: maps chunks of :data:`PAIR_CHUNK` pairs (:mod:`measures.core.mapping`);
+        results do not depend on it.
 
     Returns
     -------
@@ -195,14 +244,16 @@ def granger_pvalues(
         than its observations (the message names N, the lag order, the observations and
         suggests ``mode="pairwise"``).
     """
-    cfg = GrangerConfig(max_lags=max_lags, ic=ic, mode=mode, lags=lags, engine=engine)
+    cfg = GrangerConfig(max_lags=max_lags, ic=ic, mode=mode, lags=lags, engine=engine, route=route,
+                        ebic_gamma=ebic_gamma)
     y = series_to_array(series)
     banks = series.columns
     if cfg.mode == "system":
         pvalues, facts = _system(y, cfg)
     else:
-        pvalues, facts = _pairwise(y, cfg, banks)
+        pvalues, facts = _pairwise(y, cfg, banks, mapper)
     np.fill_diagonal(pvalues, np.nan)
     out = pd.DataFrame(pvalues, index=pd.Index(banks, name="source"), columns=pd.Index(banks, name="target"))
-    out.attrs.update({"mode": cfg.mode, "ic": cfg.ic, "engine": cfg.engine, **facts})
+    used = "pairwise" if cfg.mode == "pairwise" else cfg.route
+    out.attrs.update({"mode": cfg.mode, "ic": cfg.ic, "engine": cfg.engine, "route": used, **facts})
     return out

@@ -17,6 +17,7 @@ too large for the window (complete series, too short a window) fails the window 
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 import pandas as pd
@@ -24,13 +25,17 @@ import pandas as pd
 from measures.contagion.edges import granger_edges
 from measures.contagion.granger import GrangerConfig, granger_pvalues
 from measures.contagion.pagerank import DIRECTIONS, contagion_weights
+from measures.contagion.route import ROUTES, Route, choose_route, window_sizes
+from measures.contagion.sparse_var import SparseVarConfig, sparse_needs
 from measures.contagion.var import sparse_series
 from measures.core.config import Config, check_choice, check_range
 from measures.core.mapping import Mapper, map_items
 from measures.core.status import status_from_exception
-from measures.core.windows import calendar_windows, rolling_windows
+from measures.core.windows import Windows, calendar_windows, rolling_windows
 
 WINDOWS = ("year", "rolling")
+#: Pairwise mode with fewer windows than this maps chunks of pairs within each window, not the windows.
+PAIRS_BELOW = 8
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -40,7 +45,9 @@ class ContagionConfig(Config):
     ``window_length`` and ``step`` (rows) apply to ``window="rolling"`` only; the default step of
     20 rows (about a month of trading days) is this module's choice, the source papers are silent
     on it. ``min_obs=120`` (about half a trading year) is likewise a default (docs/contagion.md).
-    ``fdr_alpha=None`` leaves the Benjamini–Hochberg columns out of the edge table.
+    ``fdr_alpha=None`` leaves the Benjamini–Hochberg columns out of the edge table. ``route``
+    (``auto`` | ``ols`` | ``sparse``) and the nested ``sparse`` options choose the VAR estimator
+    (:mod:`~measures.contagion.route`).
     """
 
     window: str = "year"
@@ -55,9 +62,12 @@ class ContagionConfig(Config):
     direction: str = "source"
     damping: float = 0.85
     fdr_alpha: float | None = 0.05
+    route: str = "auto"
+    sparse: SparseVarConfig = SparseVarConfig()
 
     def validate(self) -> None:
         check_choice("window", self.window, WINDOWS)
+        check_choice("route", self.route, ROUTES)
         check_range("window_length", self.window_length, low=2, integer=True)
         check_range("step", self.step, low=1, integer=True)
         check_range("min_obs", self.min_obs, low=2, integer=True)
@@ -89,14 +99,17 @@ class ContagionPanel:
         ``<key>, source, target, p_value, lags, weight`` and, unless ``fdr_alpha`` is None,
         ``q_value, significant``.
     windows : DataFrame
-        ``<key>, n_banks, nobs, lags, aic, bic, hqic, status`` — one row per window (for pairwise
-        mode ``nobs`` / ``lags`` / ICs are the median over pairs).
+        ``<key>, n_banks, nobs, lags, aic, bic, hqic, route, status`` — one row per window (for pairwise
+        mode ``nobs`` / ``lags`` / ICs are the median over pairs; ICs NaN on the sparse route);
+        ``route`` is ``ols``, ``sparse`` or ``pairwise``.
     exclusions : DataFrame
         ``bank_id, <key>, n_obs, reason`` — banks left out of a window.
     pvalues : dict
         Window label -> the p-value matrix (with its ``attrs``).
     spans : DataFrame
         ``<key>, date_start, date_end, n_rows`` — the first and last date of every window.
+    route : Route
+        The estimator used and why (:func:`~measures.contagion.route.choose_route`).
     """
 
     crw: pd.DataFrame
@@ -105,6 +118,7 @@ class ContagionPanel:
     exclusions: pd.DataFrame
     pvalues: dict
     spans: pd.DataFrame
+    route: Route | None = None
 
     @property
     def key(self) -> str:
@@ -133,10 +147,12 @@ def _screen(block: pd.DataFrame, min_obs: int) -> tuple[list, list[tuple]]:
 def _screen_sparse(block: pd.DataFrame, kept: list, cfg: "ContagionConfig") -> tuple[list, list[tuple]]:
     """Banks kept after :func:`~measures.contagion.var.sparse_series`, and ``(bank, n_obs, reason)`` of the others."""
     lags = cfg.lags if cfg.lags is not None else cfg.max_lags
-    what = "bivariate VARs" if cfg.mode == "pairwise" else "system VAR"
+    lasso = cfg.route == "sparse" and cfg.mode == "system"
+    what = "bivariate VARs" if cfg.mode == "pairwise" else "sparse VAR" if lasso else "system VAR"
     y = block[kept].to_numpy(dtype=float, na_value=np.nan)
     dropped = []
-    for col, usable, need in sparse_series(y, lags, select=cfg.lags is None, pairwise=cfg.mode == "pairwise"):
+    for col, usable, need in sparse_series(y, lags, select=cfg.lags is None and not lasso, pairwise=cfg.mode == "pairwise",
+                                           min_rows=sparse_needs(lags) if lasso else None):
         bank = kept[col]
         dropped.append((bank, int(block[bank].notna().sum()),
                         f"too sparse for the {what} after aligning: with it {usable} observations are usable at lag "
@@ -159,6 +175,49 @@ def _summary(attrs: dict) -> dict:
             **{ic: scalar(choice.get(ic)) for ic in ("aic", "bic", "hqic")}}
 
 
+def contagion_windows(index: pd.DatetimeIndex, cfg: ContagionConfig) -> tuple[Windows, list]:
+    """The windows of :func:`estimate_contagion` and their labels (years, or last dates)."""
+    if cfg.window == "year":
+        wins = calendar_windows(index, "Y")
+        return wins, [int(p.year) for p in wins.label]
+    wins = rolling_windows(index, cfg.window_length, cfg.step)
+    return wins, list(wins.label)
+
+
+def _contagion_window(item: tuple, *, cfg: ContagionConfig, mapper: Mapper | None = None) -> dict:
+    """One window ``(label, block)`` of :func:`estimate_contagion` (module level: picklable);
+    ``cfg.route`` is resolved (``ols`` or ``sparse``); ``mapper`` maps the pairs of pairwise mode."""
+    label, block = item
+    key = cfg.key
+    kept, dropped = _screen(block, cfg.min_obs)
+    if len(kept) >= 2:
+        kept, sparse = _screen_sparse(block, kept, cfg)
+        dropped += sparse
+    out = {"exclusions": [{"bank_id": b, key: label, "n_obs": n, "reason": r} for b, n, r in dropped]}
+    route = "pairwise" if cfg.mode == "pairwise" else cfg.route
+    failed = {key: label, "n_banks": len(kept), "nobs": np.nan, "lags": np.nan, "aic": np.nan, "bic": np.nan,
+              "hqic": np.nan, "route": route}
+    if len(kept) < 2:
+        out["window"] = {**failed, "status": f"failed:ValueError: {len(kept)} bank(s) left after min_obs screening; need 2"}
+        return out
+    try:
+        p = granger_pvalues(_standardize(block[kept]), max_lags=cfg.max_lags, ic=cfg.ic, mode=cfg.mode,
+                            lags=cfg.lags, engine=cfg.engine, route=cfg.route, ebic_gamma=cfg.sparse.ebic_gamma,
+                            mapper=mapper)
+    except ValueError as exc:  # e.g. a system VAR too large for the window: this window fails
+        out["window"] = {**failed, "status": str(status_from_exception(exc))}
+        return out
+    e = granger_edges(p, fdr_alpha=cfg.fdr_alpha if cfg.fdr_alpha is not None else 0.05)
+    if cfg.fdr_alpha is None:
+        e = e.drop(columns=["q_value", "significant"])
+    w = contagion_weights(p, direction=cfg.direction, damping=cfg.damping)
+    out.update(pvalues=p, window={key: label, "n_banks": len(kept), **_summary(p.attrs), "route": route,
+                                  "status": p.attrs["status"]},
+               edges=e.assign(**{key: label})[[key, *e.columns]],
+               crw=pd.DataFrame({"bank_id": w.index.to_numpy(), key: label, "crw": w.to_numpy()}))
+    return out
+
+
 def estimate_contagion(
     series: pd.DataFrame,
     *,
@@ -174,6 +233,8 @@ def estimate_contagion(
     direction: str = "source",
     damping: float = 0.85,
     fdr_alpha: float | None = 0.05,
+    route: str = "auto",
+    sparse: SparseVarConfig | dict = SparseVarConfig(),
     mapper: Mapper | None = None,
 ) -> ContagionPanel:
     """Run the Granger → PageRank chain per window of a dates x banks frame.
@@ -194,8 +255,15 @@ def estimate_contagion(
     fdr_alpha : float or None
         Benjamini–Hochberg level for the ``significant`` flag of the edge table (None: no
         ``q_value`` / ``significant`` columns).
+    route : {"auto", "ols", "sparse"}
+        VAR estimator of system mode; ``auto`` resolved over these windows by
+        :func:`~measures.contagion.route.choose_route` (``sparse.ols_ratio``).
+    sparse : SparseVarConfig
+        Options of the LASSO VAR and of the route rule.
     mapper : Mapper, optional
-        Maps the windows (:mod:`measures.core.mapping`); results do not depend on it.
+        Maps the windows (:mod:`measures.core.mapping`; one item per window, carrying its rows), or
+        in pairwise mode with fewer than :data:`PAIRS_BELOW` windows the chunks of pairs of each
+        window (:func:`granger_pvalues`); results do not depend on it.
 
     Returns
     -------
@@ -211,49 +279,25 @@ def estimate_contagion(
     """
     cfg = ContagionConfig(window=window, window_length=window_length, step=step, min_obs=min_obs,
                           max_lags=max_lags, ic=ic, mode=mode, lags=lags, engine=engine, direction=direction,
-                          damping=damping, fdr_alpha=fdr_alpha)
+                          damping=damping, fdr_alpha=fdr_alpha, route=route,
+                          sparse=SparseVarConfig.from_mapping(sparse, where="sparse") if isinstance(sparse, dict) else sparse)
     if not isinstance(series, pd.DataFrame) or not isinstance(series.index, pd.DatetimeIndex):
         got = f"{type(series).__name__} with index {type(getattr(series, 'index', None)).__name__}"
         raise ValueError(f"series must be a pandas DataFrame with a DatetimeIndex (dates x banks); got {got}")  # noqa: TRY004
     key = cfg.key
-    if cfg.window == "year":
-        wins = calendar_windows(series.index, "Y")
-        labels = [int(p.year) for p in wins.label]
-    else:
-        wins = rolling_windows(series.index, cfg.window_length, cfg.step)
-        labels = list(wins.label)
+    wins, labels = contagion_windows(series.index, cfg)
     spans = pd.DataFrame({key: labels, "date_start": series.index[wins.start], "date_end": series.index[wins.stop - 1],
                           "n_rows": (wins.stop - wins.start).astype("int64")})
 
-    def one(item: tuple) -> dict:
-        label, rows_slice = item
-        block = series.iloc[rows_slice]
-        kept, dropped = _screen(block, cfg.min_obs)
-        if len(kept) >= 2:
-            kept, sparse = _screen_sparse(block, kept, cfg)
-            dropped += sparse
-        out = {"exclusions": [{"bank_id": b, key: label, "n_obs": n, "reason": r} for b, n, r in dropped]}
-        failed = {key: label, "n_banks": len(kept), "nobs": np.nan, "lags": np.nan, "aic": np.nan, "bic": np.nan,
-                  "hqic": np.nan}
-        if len(kept) < 2:
-            out["window"] = {**failed, "status": f"failed:ValueError: {len(kept)} bank(s) left after min_obs screening; need 2"}
-            return out
-        try:
-            p = granger_pvalues(_standardize(block[kept]), max_lags=cfg.max_lags, ic=cfg.ic, mode=cfg.mode,
-                                lags=cfg.lags, engine=cfg.engine)
-        except ValueError as exc:  # e.g. a system VAR too large for the window: this window fails
-            out["window"] = {**failed, "status": str(status_from_exception(exc))}
-            return out
-        e = granger_edges(p, fdr_alpha=cfg.fdr_alpha if cfg.fdr_alpha is not None else 0.05)
-        if cfg.fdr_alpha is None:
-            e = e.drop(columns=["q_value", "significant"])
-        w = contagion_weights(p, direction=cfg.direction, damping=cfg.damping)
-        out.update(pvalues=p, window={key: label, "n_banks": len(kept), **_summary(p.attrs), "status": p.attrs["status"]},
-                   edges=e.assign(**{key: label})[[key, *e.columns]],
-                   crw=pd.DataFrame({"bank_id": w.index.to_numpy(), key: label, "crw": w.to_numpy()}))
-        return out
-
-    results = map_items(mapper, one, list(zip(labels, wins.slices())), desc="contagion windows")
+    lags_max = cfg.lags if cfg.lags is not None else cfg.max_lags
+    chosen = choose_route(window_sizes(series, wins, labels, min_obs=cfg.min_obs), lags=lags_max, route=cfg.route,
+                          mode=cfg.mode, ols_ratio=cfg.sparse.ols_ratio, what=key)
+    fn = functools.partial(_contagion_window, cfg=dataclasses.replace(cfg, route=chosen.var))
+    items = [(label, series.iloc[rows]) for label, rows in zip(labels, wins.slices())]
+    if cfg.mode == "pairwise" and len(items) < PAIRS_BELOW:  # few windows: map chunks of pairs inside each
+        results = [fn(item, mapper=mapper) for item in items]
+    else:
+        results = map_items(mapper, fn, items, desc="contagion windows")
     edge_cols = [key, "source", "target", "p_value", "lags", "weight"] + (["q_value", "significant"] if cfg.fdr_alpha is not None else [])
     crw = [r["crw"] for r in results if "crw" in r]
     edges = [r["edges"][edge_cols] for r in results if "edges" in r]
@@ -261,8 +305,9 @@ def estimate_contagion(
         crw=pd.concat(crw, ignore_index=True) if crw else pd.DataFrame(columns=["bank_id", key, "crw"]),
         edges=pd.concat(edges, ignore_index=True) if edges else pd.DataFrame(columns=edge_cols),
         windows=pd.DataFrame([r["window"] for r in results],
-                             columns=[key, "n_banks", "nobs", "lags", "aic", "bic", "hqic", "status"]),
+                             columns=[key, "n_banks", "nobs", "lags", "aic", "bic", "hqic", "route", "status"]),
         exclusions=pd.DataFrame([x for r in results for x in r["exclusions"]], columns=["bank_id", key, "n_obs", "reason"]),
         pvalues={label: r["pvalues"] for label, r in zip(labels, results) if "pvalues" in r},
         spans=spans,
+        route=chosen,
     )

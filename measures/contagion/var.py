@@ -71,7 +71,8 @@ def check_var_size(n_series: int, lags: int, n_obs: int, *, what: str = "system 
         raise ValueError(
             f"{what} too large: N={n_series} series at lag order {lags} need {n_params} parameters per "
             f"equation but only {n_obs} observations are usable (parameters must be fewer than "
-            f"observations); lower max_lags, use a longer window, or use mode='pairwise' (bivariate VARs)"
+            f"observations); lower max_lags, use a longer window, route='sparse' (LASSO VAR) or mode='pairwise' "
+            f"(bivariate VARs)"
         )
 
 
@@ -168,7 +169,8 @@ def var_needs(n_series: int, lags: int, *, select: bool) -> int:
     return n_series * lags + 1 + (n_series if select else 1)
 
 
-def sparse_series(y: np.ndarray, lags: int, *, select: bool, pairwise: bool = False) -> list[tuple[int, int, int]]:
+def sparse_series(y: np.ndarray, lags: int, *, select: bool, pairwise: bool = False,
+                  min_rows: int | None = None) -> list[tuple[int, int, int]]:
     """Columns of ``y`` too sparse for the VAR(s) after aligning: ``(column, usable, needed)`` in drop order.
 
     A VAR uses an observation only when every series and every lag is observed (lag-aware, as
@@ -178,7 +180,9 @@ def sparse_series(y: np.ndarray, lags: int, *, select: bool, pairwise: bool = Fa
     usable rows left; pairwise: the most deficient pairs), the one with fewer own observations on
     a tie. Series without gaps are never dropped: a window too short for a VAR of complete series
     is a size problem (:func:`check_var_size` refuses it), not a sparse series. ``usable`` is the
-    system's usable rows with the column (pairwise: the fewest of its pairs).
+    system's usable rows with the column (pairwise: the fewest of its pairs). ``min_rows`` replaces
+    :func:`var_needs` for the system (the LASSO VAR needs a fixed number of rows,
+    :func:`~measures.contagion.sparse_var.sparse_needs`).
     """
     valid = _lag_valid(~np.isnan(np.asarray(y, dtype=float)), lags)
     own = valid.sum(axis=0)
@@ -197,7 +201,7 @@ def sparse_series(y: np.ndarray, lags: int, *, select: bool, pairwise: bool = Fa
             scores = {c: (int(short[kept.index(c)].sum()), -int(own[c])) for c in gappy if short[kept.index(c)].any()}
             usable = {c: int(counts[kept.index(c)][short[kept.index(c)]].min()) for c in scores}
         else:
-            need = var_needs(len(kept), lags, select=select)
+            need = var_needs(len(kept), lags, select=select) if min_rows is None else min_rows
             joint = int(valid[:, kept].all(axis=1).sum())
             if joint >= need:
                 break

@@ -5,9 +5,11 @@ Reads the ΔCoVaR series named by ``contagion.series`` (``dcc``: ``covar_dcc``, 
 ``warning:<Class>`` enter (:func:`measures.contagion.contagion_series`). The science is
 :func:`measures.contagion.analyse_contagion`. Writes ``granger`` (window, source, target: p_value, lags,
 weight and, unless ``contagion.fdr_alpha`` is null, q_value, significant), ``crw`` (bank_id, window: crw),
-``contagion_windows`` (window: n_banks, nobs, lags, aic, bic, hqic, status), ``connectedness`` (window_end:
+``contagion_windows`` (window: n_banks, nobs, lags, aic, bic, hqic, route, status), ``connectedness`` (window_end:
 rolling DY total) and ``connectedness_directional`` (window, bank_id: to, from, net); the window key is
-``year``, or ``window_end`` with ``contagion.window: rolling``. A bank too sparse for a window's VAR after
+``year``, or ``window_end`` with ``contagion.window: rolling``. The VARs are least squares or, for many
+banks, the LASSO VAR (``contagion.route``; the route and why: ``route`` column and a ``var_route``
+quality record). A bank too sparse for a window's VAR after
 aligning is excluded from that window (recorded); a window with fewer than two banks fails; the stage is
 not estimable only when no window can be estimated. Documentation: ``docs/contagion.md``.
 """
