@@ -4,11 +4,12 @@ For each N (simulated banks, ``data.n_banks``) and each scheduler (``compute.sch
 in a temporary copy of the repository:
 
 * every stage in DAG order as ``dvc repro`` runs it (``python -m pipeline run <stage>``), timing
-  each one and sampling the peak memory of its process tree (the stage and its workers);
+  each one and sampling the peak memory of its process tree (the stage and its workers; PSS,
+  so pages that forked workers share count once);
 * optionally the whole ``dvc repro -f`` (``--repro``), the acceptance measure at the default N.
 
 Baseline (named, same process): the ``serial`` scheduler at the same N. It prints, per stage and
-in total, seconds, the speed-up ``serial / scheduler``, the peak RSS and the growth exponent in N
+in total, seconds, the speed-up ``serial / scheduler``, the peak memory and the growth exponent in N
 (slope of log time on log N between the smallest and the largest N), and, for ``--pairwise``,
 pairwise Granger for one year of N banks (N = 256 and 1,024) serial vs processes.
 
@@ -59,7 +60,7 @@ def set_params(root: Path, *, n_banks: int, compute: dict) -> None:
 
 
 def timed(cmd: list[str], cwd: Path) -> tuple[float, float, int]:
-    """(seconds, peak RSS of the process tree in GiB, return code) of ``cmd``."""
+    """(seconds, peak memory (PSS) of the process tree in GiB, return code) of ``cmd``."""
     import psutil
 
     started = time.perf_counter()
@@ -72,8 +73,9 @@ def timed(cmd: list[str], cwd: Path) -> tuple[float, float, int]:
             while proc.poll() is None:
                 rss = 0
                 for p in [parent, *parent.children(recursive=True)]:
-                    try:
-                        rss += p.memory_info().rss
+                    try:  # PSS: pages shared by forked workers count once in the sum
+                        info = p.memory_full_info()
+                        rss += getattr(info, "pss", info.rss)
                     except psutil.Error:
                         pass
                 peak[0] = max(peak[0], rss)
@@ -122,7 +124,7 @@ def bench_stages(args) -> None:
                 results[n, name] = run_stages(root, stage_names(root, args.stages))
     base = args.schedulers[0]
     stages = list(results[args.n[0], base])
-    print(f"\nseconds (speed-up against the named baseline '{base}' at the same N) and peak RSS of the process tree")
+    print(f"\nseconds (speed-up against the named baseline '{base}' at the same N) and peak memory (PSS) of the process tree")
     header = f"{'stage':<16}" + "".join(f"{f'N={n} {s}':>26}" for n in args.n for s in args.schedulers)
     print(header)
     for stage in [*stages, "total"]:

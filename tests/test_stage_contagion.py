@@ -76,7 +76,8 @@ def test_default_data_artifacts(default_run, dcc_artifact):
     crw, granger, windows = out["crw"], out["granger"], out["contagion_windows"]
     assert list(crw.columns) == ["bank_id", "year", "crw"]
     assert list(granger.columns) == ["year", "source", "target", "p_value", "lags", "weight", "q_value", "significant"]
-    assert list(windows.columns) == ["year", "n_banks", "nobs", "lags", "aic", "bic", "hqic", "status"]
+    assert list(windows.columns) == ["year", "n_banks", "nobs", "lags", "aic", "bic", "hqic", "route", "status"]
+    assert windows.route.eq("ols").all()  # 16 banks: least squares (route auto)
     # sorted by key, with the declared dtypes
     assert crw.equals(crw.sort_values(["bank_id", "year"], kind="mergesort", ignore_index=True))
     assert granger.equals(granger.sort_values(["year", "source", "target"], kind="mergesort", ignore_index=True))
@@ -256,14 +257,18 @@ def test_oversize_system_var_is_refused_and_pairwise_runs(tmp_path):
     long = pd.DataFrame([(f"B{k:02d}", d, rng.standard_normal(), "ok") for k in range(15) for d in dates],
                         columns=["bank_id", "date", "delta_covar", "status"])
     put(tmp_path, long)
-    assert_not_estimable(run_stage(tmp_path, "contagion", contagion=dict(min_obs=50, max_lags=4)), r"year 2012: system VAR too large: N=15 series .*mode='pairwise'")
-    data = contagion(tmp_path, min_obs=50, max_lags=4, mode="pairwise",
+    assert_not_estimable(run_stage(tmp_path, "contagion", contagion=dict(min_obs=50, max_lags=4, route="ols")),
+                         r"year 2012: system VAR too large: N=15 series .*route='sparse'.*mode='pairwise'")
+    data = contagion(tmp_path, min_obs=50, max_lags=4)  # route auto: the LASSO VAR
+    assert read_parquet(data / "processed" / "contagion" / "windows.parquet").route.tolist() == ["sparse"]
+    assert len(read_parquet(data / "processed" / "contagion" / "crw.parquet")) == 15
+    data = contagion(tmp_path, min_obs=50, max_lags=4, mode="pairwise", route="ols",
                      connectedness={"horizon": 10, "window": 50, "step": 10, "lags": None})
     crw = read_parquet(data / "processed" / "contagion" / "crw.parquet")
     assert len(crw) == 15 and crw.crw.sum() == pytest.approx(1.0)
     d = read_parquet(data / "processed" / "contagion" / "connectedness_directional.parquet")
     q = read_parquet(data / "processed" / "quality" / "contagion.parquet")
-    assert d.empty and q.reason.tolist() == ["connectedness_failed"] * 3  # the DY VARs (IC up to lag 4) are too large
+    assert d.empty and q.reason.tolist() == ["connectedness_failed"] * 3 + ["var_route"]  # the OLS DY VARs are too large
     conn = read_parquet(data / "processed" / "contagion" / "connectedness.parquet")
     assert len(conn) == 2 and conn.status.str.startswith("failed:ValueError: system VAR too large").all()
 
