@@ -56,7 +56,7 @@ __all__ = ["METHODS", "BOOT_CHUNK", "bootstrap_coefficients", "hall_sheather_ban
 #: the allowed values of ``method``
 METHODS = ("iid", "nid", "ker", "boot")
 #: bootstrap replications solved side by side in one batched simplex call (one mapped item)
-BOOT_CHUNK = 25
+BOOT_CHUNK = 50
 #: R's ``eps <- .Machine$double.eps^(1/2)`` in summary.rq (zero residuals; the nid density guard)
 EPS = float(np.finfo(float).eps) ** 0.5
 
