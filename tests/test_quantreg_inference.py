@@ -15,7 +15,12 @@ from scipy.stats import norm
 
 import measures
 from measures.core.quantreg import inference
-from measures.core.quantreg.inference import bootstrap_coefficients, hall_sheather_bandwidth, quantile_regression_se
+from measures.core.quantreg.inference import (
+    bootstrap_coefficients,
+    hall_sheather_bandwidth,
+    quantile_regression_se,
+    rolling_quantile_regression_se,
+)
 
 REF_DIR = Path(__file__).parent / "reference" / "quantreg_se"
 METHODS = ("iid", "nid", "ker")
@@ -54,7 +59,7 @@ def check_case(y: np.ndarray, X: np.ndarray, ref: dict) -> None:
     assert max_rel(measures.quantile_regression(y, X, tau), ref["coef"]) < 1e-9  # the same fit as rq(method="br")
     for method in METHODS:
         if method in ref["errors"]:  # R stops (singular sandwich): so do we, with a message
-            with pytest.raises(ValueError, match=f"method='{method}': the estimated densities are positive on too few"):
+            with pytest.raises(ValueError, match=f"method='{method}' in the sample: the estimated densities are positive on too few"):
                 quantile_regression_se(y, X, tau, method=method)
             continue
         assert max_rel(quantile_regression_se(y, X, tau, method=method), ref["se"][method]) < RTOL, method
@@ -196,6 +201,39 @@ def test_coef_argument_is_used_by_iid_and_ker_only(boot_data) -> None:
     assert np.array_equal(quantile_regression_se(y, X, 0.5, method="nid", coef=other), quantile_regression_se(y, X, 0.5, method="nid"))
 
 
+# --------------------------------------------------------------------------- rolling windows
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_rolling_se_equal_the_single_window_se(method: str, synthetic: pd.DataFrame) -> None:
+    """Row k of the batched rolling computation is quantile_regression_se on window k (so equals R)."""
+    y, X = synthetic_design(synthetic, 400)
+    window, step, q = 120, 7, 0.9
+    rolling = rolling_quantile_regression_se(y, X, q, window, step, method=method)
+    single = np.array([quantile_regression_se(y[s:s + window], X[s:s + window], q, method=method)
+                       for s in range(0, 400 - window + 1, step)])
+    assert rolling.shape == single.shape == (41, 4)
+    assert max_rel(rolling, single) < 1e-9
+    if method != "nid":  # the rolling coefficients passed in give the same numbers
+        coef = measures.rolling_quantile_regression(y, X, q, window, step)
+        assert np.array_equal(rolling, rolling_quantile_regression_se(y, X, q, window, step, method=method, coef=coef))
+
+
+def test_rolling_boot_seeded_per_window_and_same_under_process_pool(synthetic: pd.DataFrame) -> None:
+    y, X = synthetic_design(synthetic, 200)
+    window, step, q, B = 80, 40, 0.5, 20
+    serial = rolling_quantile_regression_se(y, X, q, window, step, method="boot", B=B, seed=5)
+    assert serial.shape == (4, 4)
+    assert np.array_equal(serial, rolling_quantile_regression_se(y, X, q, window, step, method="boot", B=B, seed=5,
+                                                                 mapper=_PoolMapper()))
+    k, s = 2, 80  # window 2: replication b resamples with SeedSequence(seed, spawn_key=(k, b))
+    draws = []
+    for b in range(B):
+        idx = s + np.random.default_rng(np.random.SeedSequence(5, spawn_key=(k, b))).integers(0, window, window)
+        draws.append(measures.quantile_regression(y[idx], X[idx], q))
+    assert np.allclose(serial[k], np.std(draws, axis=0, ddof=1), rtol=1e-10)
+
+
 # --------------------------------------------------------------------------- bad input
 
 
@@ -234,7 +272,7 @@ def test_bad_input_bootstrap_replications_and_seed(boot_data) -> None:
 def test_bad_input_iid_sample_too_small_for_the_sparsity() -> None:
     rng = np.random.default_rng(0)
     X = np.column_stack([np.ones(8), rng.normal(size=(8, 4))])
-    with pytest.raises(ValueError, match=r"method='iid': the sparsity estimate needs h \+ 1 = 7 residuals besides the 5 zero residuals, but n = 8"):
+    with pytest.raises(ValueError, match=r"method='iid' in the sample: the sparsity estimate needs h \+ 1 = 7 residuals besides the 5 zero residuals, but n = 8"):
         quantile_regression_se(rng.normal(size=8), X, 0.5, method="iid")
 
 
@@ -254,3 +292,17 @@ def test_bad_input_rank_deficient_or_too_few_rows(boot_data) -> None:
         quantile_regression_se(y[:2], X[:2], 0.5)
     with pytest.raises(ValueError, match=r"method='ker' needs more rows than columns: n = 3, p = 3"):
         quantile_regression_se(y[:3], X[:3], 0.5, method="ker")
+
+
+def test_bad_input_rolling_names_the_window(synthetic: pd.DataFrame) -> None:
+    y, X = synthetic_design(synthetic, 200)
+    with pytest.raises(ValueError, match=r"coef has shape \(3, 4\); expected \(4, 4\) for X with 4 columns"):
+        rolling_quantile_regression_se(y, X, 0.5, 80, 40, method="ker", coef=np.zeros((3, 4)))
+    flat = X.copy()
+    flat[120:, 3] = 1.0  # x3 constant from row 120 on: window 3 (rows 120..199) is rank-deficient
+    with pytest.raises(ValueError, match=r"X is rank-deficient in window 3 \(rows 120..199\)"):
+        rolling_quantile_regression_se(y, flat, 0.5, 80, 40, method="boot", B=10)
+    with pytest.raises(ValueError, match=r"window=3 has 3 rows but X has p=4 columns"):
+        rolling_quantile_regression_se(y, X, 0.5, 3, 1)
+    with pytest.raises(ValueError, match=r"method='nid' in window \d+ \(rows \d+..\d+\): the estimated densities"):
+        rolling_quantile_regression_se(*synthetic_design(synthetic, 120), 0.99, 60, 60, method="nid")

@@ -44,19 +44,25 @@ from functools import partial
 from typing import Any
 
 import numpy as np
-from scipy.linalg import solve_triangular
+from numpy.lib.stride_tricks import sliding_window_view
 from scipy.stats import norm
 
 from measures.core.mapping import Mapper, map_items
 from measures.core.quantreg._validate import as_float_array, check_design, check_rank, check_rows
-from measures.core.quantreg.solve import quantile_regression, solve_rolling_quantile_regression
+from measures.core.quantreg.solve import quantile_regression, rolling_quantile_regression, solve_rolling_quantile_regression
+from measures.core.windows import rolling_windows
 
-__all__ = ["METHODS", "BOOT_CHUNK", "bootstrap_coefficients", "hall_sheather_bandwidth", "quantile_regression_se"]
+__all__ = [
+    "METHODS", "BOOT_CHUNK", "bootstrap_coefficients", "hall_sheather_bandwidth", "quantile_regression_se",
+    "rolling_quantile_regression_se",
+]
 
 #: the allowed values of ``method``
 METHODS = ("iid", "nid", "ker", "boot")
 #: bootstrap replications solved side by side in one batched simplex call (one mapped item)
 BOOT_CHUNK = 50
+#: windows whose covariances are computed in one vectorised block (bounded memory)
+BLOCK = 256
 #: R's ``eps <- .Machine$double.eps^(1/2)`` in summary.rq (zero residuals; the nid density guard)
 EPS = float(np.finfo(float).eps) ** 0.5
 
@@ -82,63 +88,90 @@ def _inner_bandwidth(q: float, n: int) -> float:
     return h
 
 
-def _inv_crossprod(X: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
-    """``(X' diag(w) X)^{-1}`` from the R factor of ``sqrt(w) X`` (as summary.rq's backsolve)."""
-    A = X if w is None else np.sqrt(w)[:, None] * X
-    R = np.linalg.qr(A, mode="r")
-    Rinv = solve_triangular(R, np.eye(X.shape[1]))
-    return Rinv @ Rinv.T
+def _inv_crossprod(A: np.ndarray) -> np.ndarray:
+    """``(A'A)^{-1}`` per window (K, p, p) from the R factor of ``A`` (K, n, p), as summary.rq's backsolve."""
+    Rinv = np.linalg.inv(np.linalg.qr(A, mode="r"))
+    return Rinv @ np.swapaxes(Rinv, 1, 2)
 
 
-def _sandwich(X: np.ndarray, f: np.ndarray, q: float, what: str) -> np.ndarray:
-    if np.count_nonzero(f > 0) < X.shape[1] or np.linalg.matrix_rank(X[f > 0]) < X.shape[1]:
-        raise ValueError(f"{what}: the estimated densities are positive on too few observations "
-                         f"({np.count_nonzero(f > 0)} of {f.size}) for a {X.shape[1]}-column X; use method='iid' or 'boot'")
-    fxxinv = _inv_crossprod(X, f)
-    return q * (1.0 - q) * fxxinv @ (X.T @ X) @ fxxinv
+def _sandwich(Xw: np.ndarray, f: np.ndarray, q: float, method: str, where) -> np.ndarray:
+    """``q(1-q) (X'FX)^{-1} X'X (X'FX)^{-1}`` per window; a singular ``X'FX`` is a ValueError."""
+    A = np.sqrt(f)[:, :, None] * Xw
+    p = Xw.shape[2]
+    bad = np.flatnonzero(np.linalg.matrix_rank(A) < p)
+    if bad.size:
+        k = int(bad[0])
+        raise ValueError(f"method='{method}' in {where(k)}: the estimated densities are positive on too few observations "
+                         f"({np.count_nonzero(f[k] > 0)} of {f.shape[1]}) for a {p}-column X; use method='iid' or 'boot'")
+    fxxinv = _inv_crossprod(A)
+    return q * (1.0 - q) * fxxinv @ (np.swapaxes(Xw, 1, 2) @ Xw) @ fxxinv
 
 
-def _cov_iid(y: np.ndarray, X: np.ndarray, q: float, coef: np.ndarray) -> np.ndarray:
-    n, p = X.shape
-    resid = y - X @ coef
-    pz = int(np.count_nonzero(np.abs(resid) < EPS))
+def _cov_iid(Xw: np.ndarray, resid: np.ndarray, q: float, where) -> np.ndarray:
+    K, n, p = Xw.shape
+    pz = np.count_nonzero(np.abs(resid) < EPS, axis=1)
     h = max(p + 1, int(np.ceil(n * hall_sheather_bandwidth(q, n))))
-    if pz + h + 1 > n:
-        raise ValueError(f"method='iid': the sparsity estimate needs h + 1 = {h + 1} residuals besides the {pz} zero "
-                         f"residuals, but n = {n}; use more observations or method='boot'")
-    ir = np.arange(pz + 1, pz + h + 2)  # R's 1-based ranks (pz+1):(h+pz+1)
-    ord_resid = np.sort(resid[np.argsort(np.abs(resid), kind="stable")][ir - 1])
+    if pz.max() + h + 1 > n:
+        k = int(np.argmax(pz))
+        raise ValueError(f"method='iid' in {where(k)}: the sparsity estimate needs h + 1 = {h + 1} residuals besides the "
+                         f"{pz[k]} zero residuals, but n = {n}; use more observations or method='boot'")
+    ir = pz[:, None] + np.arange(1, h + 2)  # R's 1-based ranks (pz+1):(h+pz+1), per window
+    order = np.argsort(np.abs(resid), axis=1, kind="stable")
+    ord_resid = np.sort(np.take_along_axis(resid, np.take_along_axis(order, ir - 1, axis=1), axis=1), axis=1)
     xt = ir / (n - p)
-    sparsity = quantile_regression(ord_resid, np.column_stack([np.ones(ir.size), xt]), 0.5)[1]
-    return sparsity**2 * q * (1.0 - q) * _inv_crossprod(X)
+    # the median regressions of ord_resid on [1, xt], one per window, solved side by side
+    slopes = rolling_quantile_regression(ord_resid.ravel(), np.column_stack([np.ones(xt.size), xt.ravel()]), 0.5,
+                                         window=h + 1, step=h + 1)[:, 1]
+    return (slopes**2 * q * (1.0 - q))[:, None, None] * _inv_crossprod(Xw)
 
 
-def _cov_nid(y: np.ndarray, X: np.ndarray, q: float) -> np.ndarray:
-    h = _inner_bandwidth(q, X.shape[0])
-    dyhat = X @ (quantile_regression(y, X, q + h) - quantile_regression(y, X, q - h))
-    f = np.maximum(0.0, (2.0 * h) / (dyhat - EPS))
-    return _sandwich(X, f, q, "method='nid'")
+def _cov_ker(Xw: np.ndarray, uhat: np.ndarray, q: float, h: float, where) -> np.ndarray:
+    iqr = np.quantile(uhat, 0.75, axis=1) - np.quantile(uhat, 0.25, axis=1)
+    c = (norm.ppf(q + h) - norm.ppf(q - h)) * np.minimum(np.sqrt(np.var(uhat, axis=1, ddof=1)), iqr / 1.34)
+    bad = np.flatnonzero(~(c > 0))
+    if bad.size:
+        raise ValueError(f"method='ker' in {where(int(bad[0]))}: the residuals have no spread (kernel bandwidth 0); "
+                         f"use method='boot'")
+    return _sandwich(Xw, norm.pdf(uhat / c[:, None]) / c[:, None], q, "ker", where)
 
 
-def _cov_ker(y: np.ndarray, X: np.ndarray, q: float, coef: np.ndarray) -> np.ndarray:
-    h = _inner_bandwidth(q, X.shape[0])
-    uhat = y - X @ coef
-    iqr = np.quantile(uhat, 0.75) - np.quantile(uhat, 0.25)
-    c = (norm.ppf(q + h) - norm.ppf(q - h)) * min(np.sqrt(np.var(uhat, ddof=1)), iqr / 1.34)
-    if not c > 0:
-        raise ValueError("method='ker': the residuals have no spread (kernel bandwidth 0); use method='boot'")
-    f = norm.pdf(uhat / c) / c
-    return _sandwich(X, f, q, "method='ker'")
+def _windows_se(method: str, y: np.ndarray, X: np.ndarray, q: float, starts: np.ndarray, window: int,
+                coef: np.ndarray | None, fit, where) -> np.ndarray:
+    """``iid`` / ``nid`` / ``ker`` standard errors (K, p) of the fits on rows ``[starts[k], starts[k] + window)``.
+
+    ``fit(level)`` returns the exact coefficients (K, p) of every window at a quantile level; ``coef``
+    (K, p) those at q (``iid``, ``ker``); ``where(k)`` names window k in messages. Windows are
+    processed in blocks of :data:`BLOCK` (bounded memory).
+    """
+    K, p = starts.size, X.shape[1]
+    Xv = sliding_window_view(X, window, axis=0)  # (N - window + 1, p, window), a view
+    yv = sliding_window_view(y, window)
+    h = _inner_bandwidth(q, window)
+    dcoef = fit(q + h) - fit(q - h) if method == "nid" else None
+    out = np.empty((K, p))
+    for lo in range(0, K, BLOCK):
+        sl = slice(lo, min(lo + BLOCK, K))
+        Xw = np.swapaxes(Xv[starts[sl]], 1, 2)  # (k, window, p)
+        named = lambda k, lo=lo: where(lo + k)  # noqa: E731
+        if method == "nid":
+            dyhat = np.einsum("knp,kp->kn", Xw, dcoef[sl])
+            cov = _sandwich(Xw, np.maximum(0.0, (2.0 * h) / (dyhat - EPS)), q, "nid", named)
+        else:
+            resid = yv[starts[sl]] - np.einsum("knp,kp->kn", Xw, coef[sl])
+            cov = _cov_iid(Xw, resid, q, named) if method == "iid" else _cov_ker(Xw, resid, q, h, named)
+        out[sl] = np.sqrt(np.diagonal(cov, axis1=1, axis2=2))
+    return out
 
 
-def _boot_chunk(reps: Sequence[int], *, y: np.ndarray, X: np.ndarray, q: float, seed: int) -> np.ndarray:
+def _boot_chunk(reps: Sequence[int], *, y: np.ndarray, X: np.ndarray, q: float, seed: int, key: tuple = ()) -> np.ndarray:
     """Coefficients (len(reps), p) of the bootstrap replications ``reps``, solved side by side.
 
-    Replication b resamples rows with ``default_rng(SeedSequence(seed, spawn_key=(b,)))``, so it
+    Replication b resamples rows with ``default_rng(SeedSequence(seed, spawn_key=(*key, b)))``, so it
     does not depend on the other replications, the chunking or the worker.
     """
     n, p = X.shape
-    idx = np.stack([np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(int(b),))).integers(0, n, n) for b in reps])
+    idx = np.stack([np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(*key, int(b)))).integers(0, n, n)
+                    for b in reps])
     Xb = X[idx]  # (R, n, p)
     bad = np.flatnonzero(np.linalg.matrix_rank(Xb) < p)
     if bad.size:
@@ -149,6 +182,17 @@ def _boot_chunk(reps: Sequence[int], *, y: np.ndarray, X: np.ndarray, q: float, 
         k = int(np.flatnonzero(~sol.certified)[0])
         raise RuntimeError(f"method='boot': the fit of bootstrap replication {reps[k]} could not be certified optimal")
     return sol.coef
+
+
+def _check_boot(B: Any, seed: Any) -> None:
+    if isinstance(B, bool) or not isinstance(B, (int, np.integer)) or B < 2:
+        raise ValueError(f"B={B!r} must be an integer >= 2 (bootstrap replications)")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed={seed!r} must be a non-negative integer")
+
+
+def _chunks(B: int) -> list[tuple[int, ...]]:
+    return [tuple(range(lo, min(lo + BOOT_CHUNK, int(B)))) for lo in range(0, int(B), BOOT_CHUNK)]
 
 
 def bootstrap_coefficients(y: Any, X: Any, q: float, *, B: int = 200, seed: int = 0, mapper: Mapper | None = None) -> np.ndarray:
@@ -164,13 +208,35 @@ def bootstrap_coefficients(y: Any, X: Any, q: float, *, B: int = 200, seed: int 
     y, X, q = check_design(y, X, q)
     check_rows(X.shape[0], X.shape[1], "the sample")
     check_rank(X, "the sample")
-    if isinstance(B, bool) or not isinstance(B, (int, np.integer)) or B < 2:
-        raise ValueError(f"B={B!r} must be an integer >= 2 (bootstrap replications)")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed={seed!r} must be a non-negative integer")
-    chunks = [tuple(range(lo, min(lo + BOOT_CHUNK, int(B)))) for lo in range(0, int(B), BOOT_CHUNK)]
+    _check_boot(B, seed)
     fn = partial(_boot_chunk, y=y, X=X, q=q, seed=int(seed))
-    return np.vstack(map_items(mapper, fn, chunks, desc="quantile-regression bootstrap"))
+    return np.vstack(map_items(mapper, fn, _chunks(B), desc="quantile-regression bootstrap"))
+
+
+def _boot_se(draws: np.ndarray) -> np.ndarray:
+    """``sqrt(diag(cov(draws)))`` (denominator B - 1), as summary.rq(se="boot")."""
+    return np.sqrt(np.diag(np.atleast_2d(np.cov(draws, rowvar=False))))
+
+
+def _window_boot_se(item: tuple[int, int, np.ndarray, np.ndarray], *, q: float, B: int, seed: int) -> np.ndarray:
+    """Bootstrap standard errors (p,) of one rolling window ``item = (k, first row, y_k, X_k)``."""
+    k, first, yk, Xk = item
+    check_rank(Xk, f"window {k}", first_row=first)
+    return _boot_se(np.vstack([_boot_chunk(c, y=yk, X=Xk, q=q, seed=seed, key=(k,)) for c in _chunks(B)]))
+
+
+def _check_coef(coef: Any, shape: tuple[int, ...]) -> np.ndarray | None:
+    if coef is None:
+        return None
+    coef = as_float_array("coef", coef, len(shape))
+    if coef.shape != shape:
+        raise ValueError(f"coef has shape {coef.shape}; expected {shape} for X with {shape[-1]} columns")
+    return coef
+
+
+def _check_method(method: Any) -> None:
+    if method not in METHODS:
+        raise ValueError(f"method={method!r} is not allowed; allowed values: {', '.join(METHODS)}")
 
 
 def quantile_regression_se(
@@ -215,24 +281,64 @@ def quantile_regression_se(
         non-finite data; fewer rows than columns or rank-deficient X; a sample too small for the
         method (named in the message).
     """
-    if method not in METHODS:
-        raise ValueError(f"method={method!r} is not allowed; allowed values: {', '.join(METHODS)}")
+    _check_method(method)
     y, X, q = check_design(y, X, q)
     n, p = X.shape
     check_rows(n, p, "the sample")
     check_rank(X, "the sample")
     if method == "boot":
-        draws = bootstrap_coefficients(y, X, q, B=B, seed=seed, mapper=mapper)
-        return np.sqrt(np.diag(np.atleast_2d(np.cov(draws, rowvar=False))))
+        return _boot_se(bootstrap_coefficients(y, X, q, B=B, seed=seed, mapper=mapper))
     if n <= p:
         raise ValueError(f"method={method!r} needs more rows than columns: n = {n}, p = {p}")
-    if coef is not None:
-        coef = as_float_array("coef", coef, 1)
-        if coef.shape != (p,):
-            raise ValueError(f"coef has shape {coef.shape}; expected ({p},) for X with {p} columns")
-    if method == "nid":
-        cov = _cov_nid(y, X, q)
-    else:
-        coef = quantile_regression(y, X, q) if coef is None else coef
-        cov = _cov_iid(y, X, q, coef) if method == "iid" else _cov_ker(y, X, q, coef)
-    return np.sqrt(np.diag(cov))
+    coef = _check_coef(coef, (p,))
+    if coef is None and method != "nid":
+        coef = quantile_regression(y, X, q)
+    fit = lambda level: quantile_regression(y, X, level)[None]  # noqa: E731
+    return _windows_se(method, y, X, q, np.zeros(1, dtype=np.int64), n, None if coef is None else coef[None], fit,
+                       lambda k: "the sample")[0]
+
+
+def rolling_quantile_regression_se(
+    y: Any, X: Any, q: float, window: int, step: int = 1, *, method: str = "nid", coef: Any = None, B: int = 200,
+    seed: int = 0, mapper: Mapper | None = None,
+) -> np.ndarray:
+    """Standard errors (n_windows, p) of the rolling exact fits (rows ``[k*step, k*step + window)``).
+
+    Row k equals :func:`quantile_regression_se` on window k's rows (same method, bandwidth of n =
+    ``window``), computed in batches: ``nid`` takes two rolling fits at ``q +- bw``
+    (:func:`measures.core.quantreg.rolling_quantile_regression`, warm-started), ``iid`` solves the
+    windows' sparsity regressions side by side, ``ker`` is vectorised. ``boot`` maps the windows
+    with ``mapper``; window k's replication b uses ``SeedSequence(seed, spawn_key=(k, b))``.
+
+    Parameters
+    ----------
+    y, X, q, method, B, seed, mapper
+        As in :func:`quantile_regression_se`.
+    window, step : int
+        As in :func:`measures.core.quantreg.rolling_quantile_regression`.
+    coef : array (n_windows, p), optional
+        The rolling coefficients at q when already known (``iid``, ``ker``).
+
+    Raises
+    ------
+    ValueError
+        As :func:`quantile_regression_se`, naming the window (number and rows).
+    """
+    _check_method(method)
+    y, X, q = check_design(y, X, q)
+    N, p = X.shape
+    check_rows(int(window), p, f"window={window}")
+    wins = rolling_windows(N, window, step)
+    where = lambda k: f"window {k} (rows {wins.start[k]}..{wins.start[k] + window - 1})"  # noqa: E731
+    if method == "boot":
+        _check_boot(B, seed)
+        items = ((k, s, y[s:s + window], X[s:s + window]) for k, s in enumerate(wins.start.tolist()))
+        fn = partial(_window_boot_se, q=q, B=int(B), seed=int(seed))
+        return np.vstack(map_items(mapper, fn, items, desc="quantile-regression bootstrap per window"))
+    if window <= p:
+        raise ValueError(f"method={method!r} needs more rows than columns: window = {window}, p = {p}")
+    coef = _check_coef(coef, (len(wins), p))
+    if coef is None and method != "nid":
+        coef = rolling_quantile_regression(y, X, q, window, step)
+    fit = lambda level: rolling_quantile_regression(y, X, level, window, step)  # noqa: E731
+    return _windows_se(method, y, X, q, wins.start, int(window), coef, fit, where)
