@@ -234,6 +234,21 @@ def test_rolling_boot_seeded_per_window_and_same_under_process_pool(synthetic: p
     assert np.allclose(serial[k], np.std(draws, axis=0, ddof=1), rtol=1e-10)
 
 
+def test_rolling_errors_nan_leaves_unestimable_windows_nan(synthetic: pd.DataFrame) -> None:
+    """nid at q = 0.99 on windows of 120 rows: windows whose fits at q +- bw coincide are NaN, the others as strict."""
+    y, X = synthetic_design(synthetic, 400)
+    window, step = 120, 20
+    se = rolling_quantile_regression_se(y, X, 0.99, window, step, method="nid", errors="nan")
+    failed = np.isnan(se).all(axis=1)
+    assert failed.any() and not failed.all() and np.isfinite(se[~failed]).all()
+    for k in np.flatnonzero(~failed):
+        s = k * step
+        assert max_rel(se[k], quantile_regression_se(y[s:s + window], X[s:s + window], 0.99, method="nid")) < 1e-9
+    k = int(np.flatnonzero(failed)[0])
+    with pytest.raises(ValueError, match=rf"method='nid' in window {k} \(rows {k * step}..{k * step + window - 1}\)"):
+        rolling_quantile_regression_se(y, X, 0.99, window, step, method="nid")
+
+
 # --------------------------------------------------------------------------- bad input
 
 
@@ -302,6 +317,8 @@ def test_bad_input_rolling_names_the_window(synthetic: pd.DataFrame) -> None:
     flat[120:, 3] = 1.0  # x3 constant from row 120 on: window 3 (rows 120..199) is rank-deficient
     with pytest.raises(ValueError, match=r"X is rank-deficient in window 3 \(rows 120..199\)"):
         rolling_quantile_regression_se(y, flat, 0.5, 80, 40, method="boot", B=10)
+    with pytest.raises(ValueError, match=r"errors='ignore' is not allowed; allowed values: raise, nan"):
+        rolling_quantile_regression_se(y, X, 0.5, 80, 40, errors="ignore")
     with pytest.raises(ValueError, match=r"window=3 has 3 rows but X has p=4 columns"):
         rolling_quantile_regression_se(y, X, 0.5, 3, 1)
     with pytest.raises(ValueError, match=r"method='nid' in window \d+ \(rows \d+..\d+\): the estimated densities"):

@@ -94,54 +94,71 @@ def _inv_crossprod(A: np.ndarray) -> np.ndarray:
     return Rinv @ np.swapaxes(Rinv, 1, 2)
 
 
-def _sandwich(Xw: np.ndarray, f: np.ndarray, q: float, method: str, where) -> np.ndarray:
-    """``q(1-q) (X'FX)^{-1} X'X (X'FX)^{-1}`` per window; a singular ``X'FX`` is a ValueError."""
+class _Check:
+    """Names the windows of a block in messages; raises (``strict``) or lets a failed window be NaN."""
+
+    def __init__(self, where, strict: bool, offset: int = 0) -> None:
+        self.where, self.strict, self.offset = where, strict, offset
+
+    def __call__(self, bad: np.ndarray, method: str, reason) -> np.ndarray:
+        if self.strict and bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"method='{method}' in {self.where(self.offset + k)}: {reason(k)}")
+        return bad
+
+
+def _sandwich(Xw: np.ndarray, f: np.ndarray, q: float, method: str, check: _Check) -> np.ndarray:
+    """``q(1-q) (X'FX)^{-1} X'X (X'FX)^{-1}`` per window (K, p, p); a singular ``X'FX`` fails the window."""
     A = np.sqrt(f)[:, :, None] * Xw
-    p = Xw.shape[2]
-    bad = np.flatnonzero(np.linalg.matrix_rank(A) < p)
-    if bad.size:
-        k = int(bad[0])
-        raise ValueError(f"method='{method}' in {where(k)}: the estimated densities are positive on too few observations "
-                         f"({np.count_nonzero(f[k] > 0)} of {f.shape[1]}) for a {p}-column X; use method='iid' or 'boot'")
-    fxxinv = _inv_crossprod(A)
-    return q * (1.0 - q) * fxxinv @ (np.swapaxes(Xw, 1, 2) @ Xw) @ fxxinv
+    K, n, p = Xw.shape
+    bad = check(np.linalg.matrix_rank(A) < p, method,
+                lambda k: f"the estimated densities are positive on too few observations ({np.count_nonzero(f[k] > 0)} "
+                          f"of {n}) for a {p}-column X; use method='iid' or 'boot'")
+    cov = np.full((K, p, p), np.nan)
+    if not bad.all():
+        fxxinv = _inv_crossprod(A[~bad])
+        cov[~bad] = q * (1.0 - q) * fxxinv @ (np.swapaxes(Xw[~bad], 1, 2) @ Xw[~bad]) @ fxxinv
+    return cov
 
 
-def _cov_iid(Xw: np.ndarray, resid: np.ndarray, q: float, where) -> np.ndarray:
+def _cov_iid(Xw: np.ndarray, resid: np.ndarray, q: float, check: _Check) -> np.ndarray:
     K, n, p = Xw.shape
     pz = np.count_nonzero(np.abs(resid) < EPS, axis=1)
     h = max(p + 1, int(np.ceil(n * hall_sheather_bandwidth(q, n))))
-    if pz.max() + h + 1 > n:
-        k = int(np.argmax(pz))
-        raise ValueError(f"method='iid' in {where(k)}: the sparsity estimate needs h + 1 = {h + 1} residuals besides the "
-                         f"{pz[k]} zero residuals, but n = {n}; use more observations or method='boot'")
-    ir = pz[:, None] + np.arange(1, h + 2)  # R's 1-based ranks (pz+1):(h+pz+1), per window
-    order = np.argsort(np.abs(resid), axis=1, kind="stable")
-    ord_resid = np.sort(np.take_along_axis(resid, np.take_along_axis(order, ir - 1, axis=1), axis=1), axis=1)
+    bad = check(pz + h + 1 > n, "iid", lambda k: f"the sparsity estimate needs h + 1 = {h + 1} residuals besides the "
+                                                 f"{pz[k]} zero residuals, but n = {n}; use more observations or method='boot'")
+    cov = np.full((K, p, p), np.nan)
+    if bad.all():
+        return cov
+    ir = pz[~bad, None] + np.arange(1, h + 2)  # R's 1-based ranks (pz+1):(h+pz+1), per window
+    order = np.argsort(np.abs(resid[~bad]), axis=1, kind="stable")
+    ord_resid = np.sort(np.take_along_axis(resid[~bad], np.take_along_axis(order, ir - 1, axis=1), axis=1), axis=1)
     xt = ir / (n - p)
     # the median regressions of ord_resid on [1, xt], one per window, solved side by side
     slopes = rolling_quantile_regression(ord_resid.ravel(), np.column_stack([np.ones(xt.size), xt.ravel()]), 0.5,
                                          window=h + 1, step=h + 1)[:, 1]
-    return (slopes**2 * q * (1.0 - q))[:, None, None] * _inv_crossprod(Xw)
+    cov[~bad] = (slopes**2 * q * (1.0 - q))[:, None, None] * _inv_crossprod(Xw[~bad])
+    return cov
 
 
-def _cov_ker(Xw: np.ndarray, uhat: np.ndarray, q: float, h: float, where) -> np.ndarray:
+def _cov_ker(Xw: np.ndarray, uhat: np.ndarray, q: float, h: float, check: _Check) -> np.ndarray:
     iqr = np.quantile(uhat, 0.75, axis=1) - np.quantile(uhat, 0.25, axis=1)
     c = (norm.ppf(q + h) - norm.ppf(q - h)) * np.minimum(np.sqrt(np.var(uhat, axis=1, ddof=1)), iqr / 1.34)
-    bad = np.flatnonzero(~(c > 0))
-    if bad.size:
-        raise ValueError(f"method='ker' in {where(int(bad[0]))}: the residuals have no spread (kernel bandwidth 0); "
-                         f"use method='boot'")
-    return _sandwich(Xw, norm.pdf(uhat / c[:, None]) / c[:, None], q, "ker", where)
+    bad = check(~(c > 0), "ker", lambda k: "the residuals have no spread (kernel bandwidth 0); use method='boot'")
+    c = np.where(bad, 1.0, c)[:, None]
+    cov = _sandwich(Xw, norm.pdf(uhat / c) / c, q, "ker", check)
+    cov[bad] = np.nan
+    return cov
 
 
 def _windows_se(method: str, y: np.ndarray, X: np.ndarray, q: float, starts: np.ndarray, window: int,
-                coef: np.ndarray | None, fit, where) -> np.ndarray:
+                coef: np.ndarray | None, fit, where, strict: bool = True) -> np.ndarray:
     """``iid`` / ``nid`` / ``ker`` standard errors (K, p) of the fits on rows ``[starts[k], starts[k] + window)``.
 
     ``fit(level)`` returns the exact coefficients (K, p) of every window at a quantile level; ``coef``
-    (K, p) those at q (``iid``, ``ker``); ``where(k)`` names window k in messages. Windows are
-    processed in blocks of :data:`BLOCK` (bounded memory).
+    (K, p) those at q (``iid``, ``ker``); ``where(k)`` names window k in messages. A window the
+    method cannot estimate raises (``strict``) or is NaN. Windows are processed in blocks of
+    :data:`BLOCK` (bounded memory).
     """
     K, p = starts.size, X.shape[1]
     Xv = sliding_window_view(X, window, axis=0)  # (N - window + 1, p, window), a view
@@ -152,13 +169,13 @@ def _windows_se(method: str, y: np.ndarray, X: np.ndarray, q: float, starts: np.
     for lo in range(0, K, BLOCK):
         sl = slice(lo, min(lo + BLOCK, K))
         Xw = np.swapaxes(Xv[starts[sl]], 1, 2)  # (k, window, p)
-        named = lambda k, lo=lo: where(lo + k)  # noqa: E731
+        check = _Check(where, strict, lo)
         if method == "nid":
             dyhat = np.einsum("knp,kp->kn", Xw, dcoef[sl])
-            cov = _sandwich(Xw, np.maximum(0.0, (2.0 * h) / (dyhat - EPS)), q, "nid", named)
+            cov = _sandwich(Xw, np.maximum(0.0, (2.0 * h) / (dyhat - EPS)), q, "nid", check)
         else:
             resid = yv[starts[sl]] - np.einsum("knp,kp->kn", Xw, coef[sl])
-            cov = _cov_iid(Xw, resid, q, named) if method == "iid" else _cov_ker(Xw, resid, q, h, named)
+            cov = _cov_iid(Xw, resid, q, check) if method == "iid" else _cov_ker(Xw, resid, q, h, check)
         out[sl] = np.sqrt(np.diagonal(cov, axis1=1, axis2=2))
     return out
 
@@ -218,11 +235,16 @@ def _boot_se(draws: np.ndarray) -> np.ndarray:
     return np.sqrt(np.diag(np.atleast_2d(np.cov(draws, rowvar=False))))
 
 
-def _window_boot_se(item: tuple[int, int, np.ndarray, np.ndarray], *, q: float, B: int, seed: int) -> np.ndarray:
-    """Bootstrap standard errors (p,) of one rolling window ``item = (k, first row, y_k, X_k)``."""
+def _window_boot_se(item: tuple[int, int, np.ndarray, np.ndarray], *, q: float, B: int, seed: int, strict: bool) -> np.ndarray:
+    """Bootstrap standard errors (p,) of one rolling window ``item = (k, first row, y_k, X_k)``; NaN if not strict and it fails."""
     k, first, yk, Xk = item
-    check_rank(Xk, f"window {k}", first_row=first)
-    return _boot_se(np.vstack([_boot_chunk(c, y=yk, X=Xk, q=q, seed=seed, key=(k,)) for c in _chunks(B)]))
+    try:
+        check_rank(Xk, f"window {k}", first_row=first)
+        return _boot_se(np.vstack([_boot_chunk(c, y=yk, X=Xk, q=q, seed=seed, key=(k,)) for c in _chunks(B)]))
+    except ValueError:
+        if strict:
+            raise
+        return np.full(Xk.shape[1], np.nan)
 
 
 def _check_coef(coef: Any, shape: tuple[int, ...]) -> np.ndarray | None:
@@ -300,7 +322,7 @@ def quantile_regression_se(
 
 def rolling_quantile_regression_se(
     y: Any, X: Any, q: float, window: int, step: int = 1, *, method: str = "nid", coef: Any = None, B: int = 200,
-    seed: int = 0, mapper: Mapper | None = None,
+    seed: int = 0, mapper: Mapper | None = None, errors: str = "raise",
 ) -> np.ndarray:
     """Standard errors (n_windows, p) of the rolling exact fits (rows ``[k*step, k*step + window)``).
 
@@ -318,13 +340,22 @@ def rolling_quantile_regression_se(
         As in :func:`measures.core.quantreg.rolling_quantile_regression`.
     coef : array (n_windows, p), optional
         The rolling coefficients at q when already known (``iid``, ``ker``).
+    errors : {"raise", "nan"}, default "raise"
+        A window the method cannot estimate (``nid``/``ker``: every density 0, a singular sandwich,
+        e.g. ``nid`` at q = 0.99 on 250 rows with 11 columns; ``iid``: too few residuals; ``boot``:
+        a rank-deficient resample) raises a ValueError naming it, or (``"nan"``) gets a NaN row.
+        A rank-deficient window's fit raises in any case (split the windows around it, as
+        :func:`measures.covar_qr.rank_deficient_windows` does).
 
     Raises
     ------
     ValueError
-        As :func:`quantile_regression_se`, naming the window (number and rows).
+        As :func:`quantile_regression_se`, naming the window (number and rows); ``errors`` not
+        ``raise`` or ``nan``.
     """
     _check_method(method)
+    if errors not in ("raise", "nan"):
+        raise ValueError(f"errors={errors!r} is not allowed; allowed values: raise, nan")
     y, X, q = check_design(y, X, q)
     N, p = X.shape
     check_rows(int(window), p, f"window={window}")
@@ -333,7 +364,7 @@ def rolling_quantile_regression_se(
     if method == "boot":
         _check_boot(B, seed)
         items = ((k, s, y[s:s + window], X[s:s + window]) for k, s in enumerate(wins.start.tolist()))
-        fn = partial(_window_boot_se, q=q, B=int(B), seed=int(seed))
+        fn = partial(_window_boot_se, q=q, B=int(B), seed=int(seed), strict=errors == "raise")
         return np.vstack(map_items(mapper, fn, items, desc="quantile-regression bootstrap per window"))
     if window <= p:
         raise ValueError(f"method={method!r} needs more rows than columns: window = {window}, p = {p}")
@@ -341,4 +372,4 @@ def rolling_quantile_regression_se(
     if coef is None and method != "nid":
         coef = rolling_quantile_regression(y, X, q, window, step)
     fit = lambda level: rolling_quantile_regression(y, X, level, window, step)  # noqa: E731
-    return _windows_se(method, y, X, q, wins.start, int(window), coef, fit, where)
+    return _windows_se(method, y, X, q, wins.start, int(window), coef, fit, where, strict=errors == "raise")
