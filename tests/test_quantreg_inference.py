@@ -323,3 +323,10 @@ def test_bad_input_rolling_names_the_window(synthetic: pd.DataFrame) -> None:
         rolling_quantile_regression_se(y, X, 0.5, 3, 1)
     with pytest.raises(ValueError, match=r"method='nid' in window \d+ \(rows \d+..\d+\): the estimated densities"):
         rolling_quantile_regression_se(*synthetic_design(synthetic, 120), 0.99, 60, 60, method="nid")
+
+
+def test_bad_input_bandwidth() -> None:
+    with pytest.raises(ValueError, match=r"^q=1.2 is out of range"):
+        hall_sheather_bandwidth(1.2, 100)
+    with pytest.raises(ValueError, match=r"n=0 must be a positive integer"):
+        hall_sheather_bandwidth(0.5, 0)

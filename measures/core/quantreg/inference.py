@@ -1,7 +1,7 @@
 """Standard errors of quantile-regression coefficients (docs/covar.md, "Inference").
 
 The exact estimator :math:`\\hat b(q)` (:func:`measures.core.quantreg.quantile_regression`) is
-asymptotically normal (Koenker 2005, §3.4 and §4.10):
+asymptotically normal (Koenker 2005, §3.4):
 
 .. math::
 
@@ -48,7 +48,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy.stats import norm
 
 from measures.core.mapping import Mapper, map_items
-from measures.core.quantreg._validate import as_float_array, check_design, check_rank, check_rows
+from measures.core.quantreg._validate import as_float_array, check_design, check_quantile, check_rank, check_rows
 from measures.core.quantreg.solve import quantile_regression, rolling_quantile_regression, solve_rolling_quantile_regression
 from measures.core.windows import rolling_windows
 
@@ -75,6 +75,9 @@ def hall_sheather_bandwidth(q: float, n: int, alpha: float = 0.05) -> float:
         bw = n^{-1/3}\\, z_{1-\\alpha/2}^{2/3} \\left(\\frac{1.5\\, \\phi(z_q)^2}{2 z_q^2 + 1}\\right)^{1/3},
         \\qquad z_q = \\Phi^{-1}(q).
     """
+    q = check_quantile(q)
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n={n!r} must be a positive integer (observations)")
     x0 = norm.ppf(q)
     f0 = norm.pdf(x0)
     return float(n ** (-1.0 / 3.0) * norm.ppf(1.0 - alpha / 2.0) ** (2.0 / 3.0) * ((1.5 * f0**2) / (2.0 * x0**2 + 1.0)) ** (1.0 / 3.0))
