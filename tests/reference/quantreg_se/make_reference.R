@@ -2,8 +2,9 @@
 #
 # How to run (from the repository root; the real-data extract goes to a temporary folder, never
 # into the repository):
-#   python tests/reference/quantreg_se/real_extract.py ../shared/data /tmp/qrse_extract
-#   Rscript tests/reference/quantreg_se/make_reference.R /tmp/qrse_extract tests/reference/quantreg_se
+#   dir=$(mktemp -d)
+#   PYTHONPATH=. python tests/reference/quantreg_se/real_extract.py ../shared/data "$dir"
+#   Rscript tests/reference/quantreg_se/make_reference.R "$dir" tests/reference/quantreg_se
 #
 # Reads  <output dir>/synthetic.csv (written by this script, seeded, when absent; committed) and
 #        <extract dir>/real_<firm>.csv (y = system loss, bank_loss, the lagged state variables).

@@ -7,7 +7,7 @@ per firm: ``simple`` (constant and the bank loss) and ``states`` (plus the lagge
 
 Usage (from the repository root; the extract goes to a temporary folder, never into the repository)::
 
-    python tests/reference/quantreg_se/real_extract.py <data dir with us-financials/> <output dir>
+    PYTHONPATH=. python tests/reference/quantreg_se/real_extract.py <data dir with us-financials/> <output dir>
 
 writes ``real_<firm>.csv`` (columns ``y, bank_loss, <states>``; 17 significant digits).
 """
