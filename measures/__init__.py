@@ -25,6 +25,9 @@ _EXPORTS: dict[str, str] = {
             "rolling_quantile_regression", "solve_quantile_regression", "solve_rolling_quantile_regression",
         )
     },
+    # quantile-regression inference: iid / nid / ker standard errors as R summary.rq, and the xy-pair bootstrap
+    **{name: "measures.core.quantreg.inference" for name in ("bootstrap_coefficients", "hall_sheather_bandwidth", "quantile_regression_se",
+                                                                   "rolling_quantile_regression_se")},
     # ΔCoVaR by quantile regression (Adrian–Brunnermeier 2016) and the market-spillover decomposition (Fang–Chen–Yang 2018)
     **{
         name: "measures.covar_qr"
