@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from measures.core.events import EVENT_COLUMNS
+from measures.core.mapping import Mapper
 from measures.core.status import FitStatus, worst
 from measures.systemic.config import SIMULATION_DATES, SRiskPanelConfig
 from measures.systemic.frames import dcc_mes_frame, historical_mes_frame
@@ -161,6 +162,7 @@ def srisk_panel(
     *,
     dates: pd.DatetimeIndex | None = None,
     estimates: pd.DataFrame | None = None,
+    mapper: Mapper | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """MES, LRMES, SRISK and aggregate SRISK per bank and date (module docstring).
 
@@ -181,6 +183,10 @@ def srisk_panel(
         taken (default: the dates of ``paths``).
     estimates : DataFrame, optional
         The fit estimates (:func:`measures.dcc.estimates_frame`), for the simulation route.
+    mapper : Mapper, optional
+        Maps the per-bank work (the kernel chunks, the simulated banks, historical MES per bank:
+        :func:`measures.systemic.dcc_mes_frame`); results do not depend on it. The SRISK
+        aggregation over banks runs in this process.
 
     Returns
     -------
@@ -189,8 +195,8 @@ def srisk_panel(
     config = config or SRiskPanelConfig()
     calendar = pd.DatetimeIndex(sorted(paths["date"].unique())) if dates is None else dates
     dyn = dcc_mes_frame(paths, config=config, simulation_dates=simulation_dates(calendar, config.simulation_dates),
-                        estimates=estimates)
-    hist = historical_mes_frame(paths, window=config.window, tail=config.tail)
+                        estimates=estimates, mapper=mapper)
+    hist = historical_mes_frame(paths, window=config.window, tail=config.tail, mapper=mapper)
     merged = dyn.merge(hist, on=["bank_id", "date"], how="left", validate="one_to_one")
     if balance_sheet is None:
         return _floats(merged[["bank_id", "date", "mes_hist", "mes_dyn", "status"]].copy()), None, None, \
