@@ -161,3 +161,14 @@ def test_panel_models_through_a_pool_equal_serial(pool):
     for name in ("coefficients", "fit_stats", "exclusions", "descriptives"):
         pd.testing.assert_frame_equal(getattr(pooled, name), getattr(serial, name))
     _small(pool, since)
+
+
+def test_srisk_status_pairs_equal_the_row_by_row_worst():
+    from measures.core.status import worst
+    from measures.systemic.srisk_panel import _worst_pairs
+
+    fit = pd.Series(["ok", "warning:A", "ok", "failed:B: x", "ok", "warning:A"] * 50)
+    balance = pd.Series(["ok", "ok", "failed:MissingLiabilities: m", "warning:NegativeBookEquity", np.nan, None] * 50)
+    expected = [worst(a, b) if isinstance(b, str) else a for a, b in zip(fit, balance)]
+    assert _worst_pairs(fit, balance).tolist() == expected
+    assert expected[2] == "failed:MissingLiabilities: m" and expected[4] == "ok" and expected[5] == "warning:A"

@@ -222,12 +222,21 @@ def srisk_panel(
     panel.index.names = ["date", "bank_id"]
     merged = merged.merge(panel.reset_index(), on=["bank_id", "date"], how="left", validate="one_to_one")
     merged["fit_status"] = merged["status"]
-    merged["status"] = [worst(a, b) if isinstance(b, str) else a for a, b in zip(merged["status"], merged["bs_status"])]
+    merged["status"] = _worst_pairs(merged["status"], merged["bs_status"])
     # rows the DCC could not produce keep NaN SRISK (srisk() already NaN there) and the fit status
     mes = merged[["bank_id", "date", "mes_hist", "mes_dyn", "fit_status"]].rename(columns={"fit_status": "status"})
     srisk_frame = merged[["bank_id", "date", "beta", "lrmes", "srisk", "srisk_share", "status"]].copy()
     total_frame = pd.DataFrame({"date": days, "srisk_total": total.reindex(days).to_numpy(dtype=float)})
     return _floats(mes), _floats(srisk_frame), total_frame, status_events(merged)
+
+
+def _worst_pairs(fit: pd.Series, balance: pd.Series) -> np.ndarray:
+    """``worst(fit, balance)`` row by row (``fit`` where ``balance`` is missing), evaluated once
+    per distinct pair (a few per panel, not one per bank-day)."""
+    pairs = pd.DataFrame({"fit": fit.to_numpy(dtype=object), "balance": balance.to_numpy(dtype=object)})
+    distinct = pairs.drop_duplicates()
+    distinct["status"] = [worst(a, b) if isinstance(b, str) else a for a, b in zip(distinct["fit"], distinct["balance"])]
+    return pairs.merge(distinct, on=["fit", "balance"], how="left", validate="many_to_one")["status"].to_numpy(dtype=object)
 
 
 def _floats(frame: pd.DataFrame) -> pd.DataFrame:
