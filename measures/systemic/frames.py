@@ -146,10 +146,13 @@ def dcc_mes_frame(
     if config.lrmes_route == "simulation" and len(frame):
         numbers = {bank: k for k, bank in enumerate(sorted({str(b) for b in estimates["bank_id"]} | set(banks)))}
         params = {str(bank): g.set_index("term")["estimate"] for bank, g in estimates.groupby("bank_id")}
-        sims = map_items(mapper, partial(_simulated_path, config=config, dates=simulation_dates),
-                         [(g, params.get(bank), numbers[bank]) for bank, g in banks.items()], desc="LRMES simulation")
-        frame["lrmes"] = np.concatenate([values for values, _ in sims])  # banks and dates in the frame's order
-        frame["status"] = np.repeat(np.array([status for _, status in sims], dtype=object), [len(g) for g in banks.values()])
+        sims = dict(zip(banks, map_items(mapper, partial(_simulated_path, config=config, dates=simulation_dates),
+                                         [(g, params.get(bank), numbers[bank]) for bank, g in banks.items()],
+                                         desc="LRMES simulation")))
+        order = pd.unique(frame["bank_id"])  # each bank's rows are contiguous and sorted by date
+        frame["lrmes"] = np.concatenate([sims[bank][0] for bank in order])
+        frame["status"] = np.repeat(np.array([sims[bank][1] for bank in order], dtype=object),
+                                    [len(banks[bank]) for bank in order])
     return frame
 
 
