@@ -31,7 +31,7 @@ from measures.dcc.results import DCCResult
 from measures.systemic.config import SystemicRiskConfig
 from measures.systemic.covar_dcc import delta_covar_dcc
 from measures.systemic.lrmes import GARCH_TERMS, dcc_beta, lrmes_closed_form, lrmes_from_mes, simulate_lrmes_paths
-from measures.systemic.mes import dynamic_mes, historical_mes
+from measures.systemic.mes import dynamic_mes, historical_mes_columns
 
 PATH_COLUMNS = ("ret_bank", "ret_sys", "sigma_bank", "sigma_sys", "rho", "z_bank", "z_sys")
 
@@ -156,16 +156,22 @@ def dcc_mes_frame(
     return frame
 
 
-def _kernel_items(banks: Mapping[str, pd.DataFrame]) -> list[list[tuple[str, pd.DataFrame]]]:
-    """Work items of the kernel: converged banks with the same system path (dates, sigma_m,
-    eps_m) in chunks of :data:`MES_CHUNK`; failed fits in chunks of their own."""
+def _chunks(banks: Mapping[str, pd.DataFrame], same: Sequence[str], columns: list[str], *,
+            failed_apart: bool) -> list[list[tuple[str, pd.DataFrame]]]:
+    """Work items: the banks whose columns ``same`` are identical, in chunks of :data:`MES_CHUNK`
+    (with ``failed_apart``, failed fits in chunks of their own); each bank with ``columns`` only."""
     groups: dict[object, list[str]] = {}
     for bank, g in banks.items():
-        key = "failed" if is_failed(g["status"].iloc[0]) else \
-            tuple(np.ascontiguousarray(g[c].to_numpy()).tobytes() for c in ("date", "sigma_sys", "z_sys"))
+        key = "failed" if failed_apart and is_failed(g["status"].iloc[0]) else \
+            tuple(np.ascontiguousarray(g[c].to_numpy()).tobytes() for c in same)
         groups.setdefault(key, []).append(bank)
-    return [[(b, banks[b][_KERNEL_COLUMNS]) for b in members[start:start + MES_CHUNK]]
+    return [[(b, banks[b][columns]) for b in members[start:start + MES_CHUNK]]
             for members in groups.values() for start in range(0, len(members), MES_CHUNK)]
+
+
+def _kernel_items(banks: Mapping[str, pd.DataFrame]) -> list[list[tuple[str, pd.DataFrame]]]:
+    """Kernel items: converged banks with the same system path (dates, sigma_m, eps_m)."""
+    return _chunks(banks, ("date", "sigma_sys", "z_sys"), _KERNEL_COLUMNS, failed_apart=True)
 
 
 def _mes_chunk(item: list[tuple[str, pd.DataFrame]], *, kappa: float, causal: bool, route: str,
@@ -202,19 +208,20 @@ def historical_mes_frame(paths: pd.DataFrame, *, window: int = 252, tail: float 
     ``window`` sample days ending at ``t`` of the columns ``ret_bank``, ``ret_sys`` of
     :func:`dcc_paths_frame`; returns ``bank_id, date, mes_hist``. ``mapper`` maps the banks.
     """
-    items = [(bank, g[["date", "ret_bank", "ret_sys"]]) for bank, g in _by_bank(paths).items()]
-    parts = map_items(mapper, partial(_historical_bank, window=window, tail=tail), items, desc="historical MES")
+    items = _chunks(_by_bank(paths), ("date", "ret_sys"), ["date", "ret_bank", "ret_sys"], failed_apart=False)
+    parts = map_items(mapper, partial(_historical_chunk, window=window, tail=tail), items, desc="historical MES")
     if not parts:
         return pd.DataFrame(columns=["bank_id", "date", "mes_hist"])
-    return pd.concat(parts, ignore_index=True)
+    return pd.concat(parts, ignore_index=True).sort_values(["bank_id", "date"], ignore_index=True)
 
 
-def _historical_bank(item: tuple[str, pd.DataFrame], *, window: int, tail: float) -> pd.DataFrame:
-    bank, g = item
-    dates = pd.DatetimeIndex(g["date"])
-    h = historical_mes(pd.Series(g["ret_bank"].to_numpy(float), index=dates),
-                       pd.Series(g["ret_sys"].to_numpy(float), index=dates), window=window, tail=tail)
-    return pd.DataFrame({"bank_id": bank, "date": dates, "mes_hist": h.to_numpy()})
+def _historical_chunk(item: list[tuple[str, pd.DataFrame]], *, window: int, tail: float) -> pd.DataFrame:
+    """Historical MES of banks sharing their sample dates and system returns (one sort of the market windows)."""
+    first = item[0][1]
+    values = historical_mes_columns(np.column_stack([g["ret_bank"].to_numpy(float) for _, g in item]),
+                                    first["ret_sys"].to_numpy(float), window=window, tail=tail)
+    return pd.concat([pd.DataFrame({"bank_id": bank, "date": pd.DatetimeIndex(g["date"]), "mes_hist": values[:, k]})
+                      for k, (bank, g) in enumerate(item)], ignore_index=True)
 
 
 def _simulated_path(
