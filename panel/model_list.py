@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -141,6 +142,26 @@ def _failed_row(spec: ModelSpec, status: str, position: int) -> dict:
             "position": position}
 
 
+def _estimate_one(item: tuple[int, ModelSpec], *, data: pd.DataFrame, coverage: Coverage, config: PanelConfig,
+                  source: str) -> tuple[dict, pd.DataFrame | None, pd.DataFrame | None]:
+    """One model of the list (a work item of :func:`estimate_panel`): its fit row, coefficients, exclusions."""
+    position, spec = item
+    if coverage.absent[spec.name]:
+        message = (f"model {spec.name!r}: missing column(s) {coverage.lacks(spec)}; available columns: "
+                   f"{', '.join(map(str, data.columns))}")
+        if config.missing_columns == "raise":
+            raise NotEstimable(message + " (set panel.missing_columns: skip to skip such models)",
+                               needs=coverage.needs(source))
+        return _failed_row(spec, f"failed:MissingColumn: {message}", position), None, None
+    try:
+        result = estimate_models(data, [spec], config)
+    except ValueError as exc:
+        return _failed_row(spec, str(status_from_exception(exc)), position), None, None
+    coef = result.coefficients.copy()
+    coef["position"] = np.arange(1, len(coef) + 1)
+    return {**result.fit_stats.iloc[0].to_dict(), "position": position}, coef, result.exclusions
+
+
 def estimate_panel(data: pd.DataFrame, params: PanelParams | None = None, *, mapper: Mapper | None = None,
                    source: str = "balance_sheet") -> PanelOutput:
     """Run the model list on a (bank_id, year) panel; a model that cannot be estimated gets a failed row.
@@ -165,23 +186,7 @@ def estimate_panel(data: pd.DataFrame, params: PanelParams | None = None, *, map
     config = params.panel_config()
     coverage = model_coverage(specs, data.columns)
 
-    def one(item: tuple[int, ModelSpec]) -> tuple[dict, pd.DataFrame | None, pd.DataFrame | None]:
-        position, spec = item
-        if coverage.absent[spec.name]:
-            message = (f"model {spec.name!r}: missing column(s) {coverage.lacks(spec)}; available columns: "
-                       f"{', '.join(map(str, data.columns))}")
-            if config.missing_columns == "raise":
-                raise NotEstimable(message + " (set panel.missing_columns: skip to skip such models)",
-                                   needs=coverage.needs(source))
-            return _failed_row(spec, f"failed:MissingColumn: {message}", position), None, None
-        try:
-            result = estimate_models(data, [spec], config)
-        except ValueError as exc:
-            return _failed_row(spec, str(status_from_exception(exc)), position), None, None
-        coef = result.coefficients.copy()
-        coef["position"] = np.arange(1, len(coef) + 1)
-        return {**result.fit_stats.iloc[0].to_dict(), "position": position}, coef, result.exclusions
-
+    one = partial(_estimate_one, data=data, coverage=coverage, config=config, source=source)
     results = map_items(mapper, one, list(enumerate(specs, start=1)), desc="panel models")
     estimated = [spec for spec, (_, coef, _) in zip(specs, results) if coef is not None]
     fit_stats = pd.DataFrame([fit for fit, _, _ in results], columns=[*FIT_COLUMNS, "position"])

@@ -236,3 +236,26 @@ def test_us_financials_2008_srisk_is_carried_by_the_large_banks(tmp_path, shared
     assert sr.loc[sr.bank_id == "LEH", "date"].max() == pd.Timestamp("2008-09-15")
     total = out["total"].set_index("date")["srisk_total"]
     assert 500e9 < total[total.index.year == 2008].mean() < 900e9
+
+
+def test_stage_maps_its_per_bank_work_and_a_process_pool_writes_the_same_bytes(tmp_path):
+    from conftest import RecordingMapper, repo_params
+    from pool_mapper import PoolMapper
+
+    from pipeline.stage import run_stage as run
+
+    root = tiny.write_interim(tmp_path)
+    params = repo_params(**tiny.overrides(mes={"lrmes_route": "simulation", "n_paths": 300, "crash": 0.10,
+                                               "simulation_dates": "year_end"}))
+    run("covar_dcc", params=params, root=root)
+    outputs = [root / "data" / "processed" / f"{v}.parquet" for v in ARTIFACTS.values()]
+    recording = RecordingMapper()
+    run("mes_srisk", params=params, root=root, mapper=recording)
+    assert [d for d, _ in recording.calls] == ["dynamic MES", "LRMES simulation", "historical MES"]
+    serial = [p.read_bytes() for p in outputs]
+    pool = PoolMapper(2)
+    try:
+        run("mes_srisk", params=params, root=root, mapper=pool)
+    finally:
+        pool.close()
+    assert [p.read_bytes() for p in outputs] == serial

@@ -454,3 +454,34 @@ def test_simulation_dates_and_status_events():
     assert events[["bank_id", "n_rows", "action", "reason"]].values.tolist() == [
         ["A", 2, "flagged", "negative_book_equity"], ["B", 1, "masked", "missing_liabilities"]]
     assert events["date_start"].iloc[0] == dates[1] and events["date_end"].iloc[0] == dates[2]
+
+
+def test_historical_mes_of_many_firms_equals_each_firm_alone_with_gaps():
+    from measures.systemic.mes import historical_mes_columns
+
+    rng = np.random.default_rng(8)
+    idx = pd.bdate_range("2020-01-01", periods=200)
+    market = pd.Series(rng.standard_normal(200), index=idx)
+    market.iloc[[30, 31]] = np.nan
+    firms = rng.standard_normal((200, 4))
+    firms[150, 2] = np.nan
+    firms[:, 3] = np.round(firms[:, 3])  # ties in the firm returns do not matter; market ties by position
+    many = historical_mes_columns(firms, market.to_numpy(), window=40, tail=0.1)
+    for k in range(4):
+        alone = historical_mes(pd.Series(firms[:, k], index=idx), market, window=40, tail=0.1)
+        np.testing.assert_array_equal(many[:, k], alone.to_numpy())
+    assert np.isnan(many[31 + 39, 0]) and np.isfinite(many[32 + 39, 0]) and np.isnan(many[150:190, 2]).all()
+    with pytest.raises(ValueError, match="window"):
+        historical_mes_columns(firms, market.to_numpy(), window=5)
+
+
+def test_historical_mes_frame_sorts_the_market_windows_once_per_system_path(bank_inputs, bank_fits):
+    from conftest import RecordingMapper
+    from measures.systemic import dcc_paths_frame, historical_mes_frame
+
+    wide, system = bank_inputs
+    paths = dcc_paths_frame(bank_fits, wide, system)
+    mapper = RecordingMapper()
+    frame = historical_mes_frame(paths, window=100, mapper=mapper)
+    assert mapper.calls == [("historical MES", 2)]  # B1 and B2 share dates and system returns; B3 is shorter
+    np.testing.assert_array_equal(frame[frame.bank_id == "B2"]["mes_hist"], historical_mes(wide["B2"], system, window=100))

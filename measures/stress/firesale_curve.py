@@ -92,6 +92,22 @@ def _run_grid(
     sector_correlations: Mapping[str, float] | None = None,
     **options: object,
 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    rows, tables = fire_sale_runs(balance_sheet, alphas, banks=banks, sector_correlations=sector_correlations, **options)
+    return assemble_curve(rows, tables if banks else None)
+
+
+def fire_sale_runs(
+    balance_sheet: pd.DataFrame,
+    alphas: Sequence[float],
+    *,
+    banks: bool,
+    sector_correlations: Mapping[str, float] | None = None,
+    **options: object,
+) -> tuple[list[dict], list[pd.DataFrame]]:
+    """The model at each α of ``alphas`` (each run independent of the others): the system rows
+    (``alpha``, ``SYSTEM_OUTPUTS``, ``status``) and, with ``banks``, the per-bank tables with
+    an ``alpha`` column. :func:`assemble_curve` of the runs of consecutive α chunks, concatenated,
+    is the curve of the whole grid."""
     cfg = FireSaleConfig(**options)  # type: ignore[arg-type]
     grid = [check_alpha(a, name=f"alphas[{k}]") for k, a in enumerate(alphas)]
     if not grid:
@@ -105,9 +121,15 @@ def _run_grid(
         rows.append({"alpha": alpha, **_system_outputs(bs, sim), "status": sim["status"]})
         if banks:
             tables.append(_bank_table(bs, sim).assign(alpha=alpha))
+    return rows, tables
+
+
+def assemble_curve(rows: list[dict], tables: list[pd.DataFrame] | None) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The curve (with ``tw``, which needs consecutive α) and the stacked bank tables of the
+    runs of :func:`fire_sale_runs` in α order (``tables`` None: no bank table)."""
     curve = pd.DataFrame(rows, columns=["alpha", *SYSTEM_OUTPUTS, "status"])
     curve.insert(len(curve.columns) - 1, "tw", weighted_round_elasticity(curve["alpha"], curve["w"]))
-    if not banks:
+    if tables is None:
         return curve, None
     table = pd.concat(tables, ignore_index=True)
     return curve, table[["alpha", *[c for c in table.columns if c != "alpha"]]]

@@ -31,7 +31,7 @@ from measures.core.mapping import Mapper, map_items
 from measures.core.status import NotEstimable
 from measures.stress.coverage import InputPlan, apply_fills, check_fill, describe_missing, names, span
 from measures.stress.firesale import SYSTEM_OUTPUTS, FireSaleConfig
-from measures.stress.firesale_curve import alpha_grid, fire_sale_curve_with_banks, fire_sale_regions
+from measures.stress.firesale_curve import alpha_grid, assemble_curve, fire_sale_regions, fire_sale_runs
 from measures.stress.firesale_inputs import FIRE_SALE_COLUMNS, map_eba_balance_sheet, validate_fire_sale_balance_sheet
 
 SOURCES = ("auto", "synthetic", "balance_sheet", "eba")
@@ -333,19 +333,34 @@ def region_labels(curve: pd.DataFrame, regions: pd.DataFrame) -> np.ndarray:
     return label
 
 
-def _one_year(item: tuple[int, pd.DataFrame], *, alphas: np.ndarray, config: FireSaleConfig,
-              sectors: Mapping[str, float], il_share: float) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Curve (with n_banks, omega, region), per-bank rows and regions of one year's cross-section."""
-    year, bs = item
-    omega = config.omega_for(validate_fire_sale_balance_sheet(bs[list(FIRE_SALE_COLUMNS)]))
-    options = {f.name: getattr(config, f.name) for f in dataclasses.fields(FireSaleConfig)} | {"omega": omega}
-    system, banks = fire_sale_curve_with_banks(bs, alphas, **options, sector_correlations=dict(sectors) or None)
+#: Shocks α per work item of :func:`fire_sale_years` (each α is an independent run, so the
+#: chunking never changes a value; the paper's 80-point grid gives four items per year).
+ALPHAS_PER_ITEM = 20
+
+
+def _omega(bs: pd.DataFrame, config: FireSaleConfig) -> float:
+    """ω of one year: ``config.omega`` or the ``omega_rule`` calibration on its saleable stock."""
+    return config.omega_for(validate_fire_sale_balance_sheet(bs[list(FIRE_SALE_COLUMNS)]))
+
+
+def _year_alphas(item: tuple[int, pd.DataFrame, np.ndarray], *, config: FireSaleConfig,
+                 sectors: Mapping[str, float]) -> tuple[list[dict], list[pd.DataFrame]]:
+    """The runs (:func:`fire_sale_runs`) of one year's cross-section at one chunk of α."""
+    _, bs, alphas = item
+    options = {f.name: getattr(config, f.name) for f in dataclasses.fields(FireSaleConfig)} | {"omega": _omega(bs, config)}
+    return fire_sale_runs(bs, alphas, banks=True, **options, sector_correlations=dict(sectors) or None)
+
+
+def _one_year(year: int, bs: pd.DataFrame, runs: list[tuple[list[dict], list[pd.DataFrame]]], *, config: FireSaleConfig,
+              il_share: float) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Curve (with n_banks, omega, region), per-bank rows and regions of one year from its α chunks."""
+    system, banks = assemble_curve([r for rows, _ in runs for r in rows], [t for _, tables in runs for t in tables])
     banks = banks.rename(columns={"status": "outcome"})[["alpha", "bank_id", *BANK_COLUMNS]]
     banks["status"] = np.repeat(system["status"].to_numpy(), len(bs))
     regions = fire_sale_regions(system, il_share=il_share)
     system.insert(0, "year", int(year))
     system["n_banks"] = len(bs)
-    system["omega"] = float(omega)
+    system["omega"] = float(_omega(bs, config))
     system["region"] = region_labels(system, regions)
     banks.insert(0, "year", int(year))
     regions.insert(0, "year", int(year))
@@ -377,7 +392,8 @@ def fire_sale_years(
     config : the model options (default ``FireSaleConfig()``).
     sector_correlations : ``{sector column: ρ}`` present in ``frame`` (:func:`used_sectors`).
     il_share : region rule.
-    mapper : maps the years (default serial); results do not depend on it.
+    mapper : maps the (year, chunk of :data:`ALPHAS_PER_ITEM` shocks) runs (default serial); results do not
+        depend on it. TW and the regions, which need the whole curve, are computed per year afterwards.
 
     Raises
     ------
@@ -398,8 +414,11 @@ def fire_sale_years(
     if not years:
         raise NotEstimable("stress.firesale: no year has at least 2 banks with valid inputs; see the stage's "
                            "quality records for the exclusions")
-    fn = partial(_one_year, alphas=grid, config=config, sectors=sectors, il_share=il_share)
-    results = map_items(mapper, fn, years, desc="years")
+    items = [(year, bs, grid[start:start + ALPHAS_PER_ITEM]) for year, bs in years
+             for start in range(0, grid.size, ALPHAS_PER_ITEM)]
+    runs = map_items(mapper, partial(_year_alphas, config=config, sectors=sectors), items, desc="years x alpha")
+    results = [_one_year(year, bs, [r for item, r in zip(items, runs) if item[0] == year], config=config,
+                         il_share=il_share) for year, bs in years]
     system = pd.concat([r[0] for r in results], ignore_index=True)
     regions = pd.concat([r[2] for r in results], ignore_index=True)
     regions = regions.iloc[np.lexsort((regions["region"].map(REGION_ORDER).to_numpy(), regions["year"].to_numpy()))]

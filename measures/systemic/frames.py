@@ -19,17 +19,19 @@ failure status (never dropped silently).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import partial
 
 import numpy as np
 import pandas as pd
 
+from measures.core.mapping import Mapper, map_items
 from measures.core.status import is_failed, worst
 from measures.dcc.fit import estimates_frame
 from measures.dcc.results import DCCResult
 from measures.systemic.config import SystemicRiskConfig
 from measures.systemic.covar_dcc import delta_covar_dcc
 from measures.systemic.lrmes import GARCH_TERMS, dcc_beta, lrmes_closed_form, lrmes_from_mes, simulate_lrmes_paths
-from measures.systemic.mes import dynamic_mes, historical_mes
+from measures.systemic.mes import dynamic_mes, historical_mes_columns
 
 PATH_COLUMNS = ("ret_bank", "ret_sys", "sigma_bank", "sigma_sys", "rho", "z_bank", "z_sys")
 
@@ -96,12 +98,19 @@ def _by_bank(paths: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return {str(bank): g for bank, g in ordered.groupby("bank_id", sort=True)}
 
 
+#: Banks per dynamic-MES work item: banks with the same system path share one kernel matrix, in
+#: chunks of at most this many (a constant, so the values never depend on the mapper).
+MES_CHUNK = 64
+_KERNEL_COLUMNS = ["date", "sigma_bank", "sigma_sys", "rho", "z_bank", "z_sys", "status"]
+
+
 def dcc_mes_frame(
     paths: pd.DataFrame | Mapping[str, DCCResult],
     *,
     config: SystemicRiskConfig | None = None,
     simulation_dates: Sequence | None = None,
     estimates: pd.DataFrame | None = None,
+    mapper: Mapper | None = None,
 ) -> pd.DataFrame:
     """Dynamic MES (Brownlees–Engle, threshold ``kappa``), DCC beta and LRMES per bank and date.
 
@@ -109,8 +118,9 @@ def dcc_mes_frame(
     (``1 - exp(log(1-d) beta)``), ``mes`` (``1 - exp(-18 MES)``) or ``simulation``
     (:func:`measures.systemic.simulate_lrmes_paths`); the simulation runs only at
     ``simulation_dates`` (default: each bank's last date) with a generator seeded by
-    ``(config.seed, rank of the bank id, date position)``; other dates are NaN. Banks with
-    the same system path share one kernel matrix.
+    ``(config.seed, rank of the bank id, date position)``, so a value depends on its bank and
+    date alone; other dates are NaN. Banks with the same system path share one kernel matrix
+    (:func:`measures.systemic.dynamic_mes` on up to :data:`MES_CHUNK` banks at once).
 
     Parameters
     ----------
@@ -120,77 +130,105 @@ def dcc_mes_frame(
         The layout of :func:`measures.dcc.estimates_frame` (``sys_<p>``, ``bank_<p>``,
         ``dcc_a``, ``dcc_b``); needed by the simulation route. Its bank ids (every bank
         fitted, also those without a sample) number the random streams.
+    mapper : Mapper, optional
+        Maps the kernel chunks and the simulated banks (:mod:`measures.core.mapping`);
+        results do not depend on it.
     """
     config = config or SystemicRiskConfig()
     paths, estimates = _as_paths(paths, estimates)
     banks = _by_bank(paths)
-    mes_by_bank = _dynamic_mes_grouped(banks, config.kappa, config.mes_causal)
-    if config.lrmes_route == "simulation":
-        if estimates is None:
-            raise ValueError("lrmes_route='simulation' needs the fit estimates (estimates=...)")
+    if config.lrmes_route == "simulation" and estimates is None:
+        raise ValueError("lrmes_route='simulation' needs the fit estimates (estimates=...)")
+    parts = map_items(mapper, partial(_mes_chunk, kappa=config.kappa, causal=config.mes_causal,
+                                      route=config.lrmes_route, crash=config.crash),
+                      _kernel_items(banks), desc="dynamic MES")
+    frame = _concat(parts, ["beta", "mes_dyn", "lrmes"])
+    if config.lrmes_route == "simulation" and len(frame):
         numbers = {bank: k for k, bank in enumerate(sorted({str(b) for b in estimates["bank_id"]} | set(banks)))}
         params = {str(bank): g.set_index("term")["estimate"] for bank, g in estimates.groupby("bank_id")}
-    parts = []
+        sims = dict(zip(banks, map_items(mapper, partial(_simulated_path, config=config, dates=simulation_dates),
+                                         [(g, params.get(bank), numbers[bank]) for bank, g in banks.items()],
+                                         desc="LRMES simulation")))
+        order = pd.unique(frame["bank_id"])  # each bank's rows are contiguous and sorted by date
+        frame["lrmes"] = np.concatenate([sims[bank][0] for bank in order])
+        frame["status"] = np.repeat(np.array([sims[bank][1] for bank in order], dtype=object),
+                                    [len(banks[bank]) for bank in order])
+    return frame
+
+
+def _chunks(banks: Mapping[str, pd.DataFrame], same: Sequence[str], columns: list[str], *,
+            failed_apart: bool) -> list[list[tuple[str, pd.DataFrame]]]:
+    """Work items: the banks whose columns ``same`` are identical, in chunks of :data:`MES_CHUNK`
+    (with ``failed_apart``, failed fits in chunks of their own); each bank with ``columns`` only."""
+    groups: dict[object, list[str]] = {}
     for bank, g in banks.items():
+        key = "failed" if failed_apart and is_failed(g["status"].iloc[0]) else \
+            tuple(np.ascontiguousarray(g[c].to_numpy()).tobytes() for c in same)
+        groups.setdefault(key, []).append(bank)
+    return [[(b, banks[b][columns]) for b in members[start:start + MES_CHUNK]]
+            for members in groups.values() for start in range(0, len(members), MES_CHUNK)]
+
+
+def _kernel_items(banks: Mapping[str, pd.DataFrame]) -> list[list[tuple[str, pd.DataFrame]]]:
+    """Kernel items: converged banks with the same system path (dates, sigma_m, eps_m)."""
+    return _chunks(banks, ("date", "sigma_sys", "z_sys"), _KERNEL_COLUMNS, failed_apart=True)
+
+
+def _mes_chunk(item: list[tuple[str, pd.DataFrame]], *, kappa: float, causal: bool, route: str,
+               crash: float) -> pd.DataFrame:
+    """Beta, dynamic MES and the closed-form / MES-route LRMES of one chunk (NaN for a failed fit)."""
+    frames = [g for _, g in item]
+    if is_failed(frames[0]["status"].iloc[0]):
+        mes = [np.full(len(g), np.nan) for g in frames]
+    else:
+        first = frames[0]
+        values = dynamic_mes(
+            np.column_stack([g["sigma_bank"].to_numpy() for g in frames]), first["sigma_sys"].to_numpy(),
+            np.column_stack([g["rho"].to_numpy() for g in frames]), first["z_sys"].to_numpy(),
+            np.column_stack([g["z_bank"].to_numpy() for g in frames]), kappa=kappa, causal=causal,
+        )
+        mes = [values[:, k] for k in range(len(frames))]
+    parts = []
+    for (bank, g), m in zip(item, mes):
         beta = dcc_beta(g["rho"].to_numpy(), g["sigma_bank"].to_numpy(), g["sigma_sys"].to_numpy())
-        mes = mes_by_bank.get(bank, np.full(len(g), np.nan))
-        status = g["status"].iloc[0]
-        if config.lrmes_route == "closed_form":
-            lrmes = lrmes_closed_form(beta, crash=config.crash)
-        elif config.lrmes_route == "mes":
-            lrmes = lrmes_from_mes(mes)
-        else:
-            lrmes, status = _simulated_path(g, params.get(bank), config, simulation_dates, numbers[bank])
-        parts.append(pd.DataFrame({"bank_id": bank, "date": g["date"].to_numpy(), "beta": beta, "mes_dyn": mes,
-                                   "lrmes": lrmes, "status": status}))
-    return _concat(parts, ["beta", "mes_dyn", "lrmes"])
+        if route == "closed_form":
+            lrmes = lrmes_closed_form(beta, crash=crash)
+        else:  # the simulation route fills its dates afterwards
+            lrmes = lrmes_from_mes(m) if route == "mes" else np.full(len(g), np.nan)
+        parts.append(pd.DataFrame({"bank_id": bank, "date": g["date"].to_numpy(), "beta": beta, "mes_dyn": m,
+                                   "lrmes": lrmes, "status": g["status"].iloc[0]}))
+    return pd.concat(parts, ignore_index=True)
 
 
-def historical_mes_frame(paths: pd.DataFrame, *, window: int = 252, tail: float = 0.05) -> pd.DataFrame:
+def historical_mes_frame(paths: pd.DataFrame, *, window: int = 252, tail: float = 0.05,
+                         mapper: Mapper | None = None) -> pd.DataFrame:
     """Historical MES per bank on its fitted sample (:func:`measures.systemic.historical_mes`).
 
     ``MES_i,t = -mean(r_i,s : s in W_t among the ceil(tail * window) lowest r_m,s)`` over the
     ``window`` sample days ending at ``t`` of the columns ``ret_bank``, ``ret_sys`` of
-    :func:`dcc_paths_frame`; returns ``bank_id, date, mes_hist``.
+    :func:`dcc_paths_frame`; returns ``bank_id, date, mes_hist``. ``mapper`` maps the banks.
     """
-    parts = []
-    for bank, g in _by_bank(paths).items():
-        dates = pd.DatetimeIndex(g["date"])
-        h = historical_mes(pd.Series(g["ret_bank"].to_numpy(float), index=dates),
-                           pd.Series(g["ret_sys"].to_numpy(float), index=dates), window=window, tail=tail)
-        parts.append(pd.DataFrame({"bank_id": bank, "date": dates, "mes_hist": h.to_numpy()}))
+    items = _chunks(_by_bank(paths), ("date", "ret_sys"), ["date", "ret_bank", "ret_sys"], failed_apart=False)
+    parts = map_items(mapper, partial(_historical_chunk, window=window, tail=tail), items, desc="historical MES")
     if not parts:
         return pd.DataFrame(columns=["bank_id", "date", "mes_hist"])
-    return pd.concat(parts, ignore_index=True)
+    return pd.concat(parts, ignore_index=True).sort_values(["bank_id", "date"], ignore_index=True)
 
 
-def _dynamic_mes_grouped(banks: Mapping[str, pd.DataFrame], kappa: float, causal: bool) -> dict[str, np.ndarray]:
-    """Dynamic MES of converged banks, one kernel matrix per distinct system path."""
-    groups: dict[tuple[bytes, ...], list[str]] = {}
-    for bank, g in banks.items():
-        if not is_failed(g["status"].iloc[0]):
-            key = tuple(np.ascontiguousarray(g[c].to_numpy()).tobytes() for c in ("date", "sigma_sys", "z_sys"))
-            groups.setdefault(key, []).append(bank)
-    out = {}
-    for members in groups.values():
-        first = banks[members[0]]
-        stack = [banks[b] for b in members]
-        mes = dynamic_mes(
-            np.column_stack([g["sigma_bank"].to_numpy() for g in stack]),
-            first["sigma_sys"].to_numpy(),
-            np.column_stack([g["rho"].to_numpy() for g in stack]),
-            first["z_sys"].to_numpy(),
-            np.column_stack([g["z_bank"].to_numpy() for g in stack]),
-            kappa=kappa,
-            causal=causal,
-        )
-        out.update({b: mes[:, k] for k, b in enumerate(members)})
-    return out
+def _historical_chunk(item: list[tuple[str, pd.DataFrame]], *, window: int, tail: float) -> pd.DataFrame:
+    """Historical MES of banks sharing their sample dates and system returns (one sort of the market windows)."""
+    first = item[0][1]
+    values = historical_mes_columns(np.column_stack([g["ret_bank"].to_numpy(float) for _, g in item]),
+                                    first["ret_sys"].to_numpy(float), window=window, tail=tail)
+    return pd.concat([pd.DataFrame({"bank_id": bank, "date": pd.DatetimeIndex(g["date"]), "mes_hist": values[:, k]})
+                      for k, (bank, g) in enumerate(item)], ignore_index=True)
 
 
 def _simulated_path(
-    g: pd.DataFrame, params: pd.Series | None, config: SystemicRiskConfig, dates: Sequence | None, number: int
+    item: tuple[pd.DataFrame, pd.Series | None, int], *, config: SystemicRiskConfig, dates: Sequence | None
 ) -> tuple[np.ndarray, str]:
+    """The simulated LRMES of one bank at its simulation dates, and the bank's status."""
+    g, params, number = item
     values = np.full(len(g), np.nan)
     fit_status = g["status"].iloc[0]
     if is_failed(fit_status):

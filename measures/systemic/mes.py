@@ -42,22 +42,37 @@ def historical_mes(
     ValueError
         Misaligned indexes, ``window`` < 20, ``tail`` outside (0, 0.5].
     """
-    check_range("window", window, low=20, integer=True)
-    check_range("tail", tail, low=0.0, high=0.5, low_open=True)
     if not firm_returns.index.equals(market_returns.index):
         raise ValueError("firm_returns and market_returns must share the same index (align them first)")
-    ri = firm_returns.to_numpy(dtype=float)
-    rm = market_returns.to_numpy(dtype=float)
-    out = np.full(ri.size, np.nan)
-    if ri.size >= window:
-        n_tail = int(np.ceil(tail * window - 1e-12))
-        wm = sliding_window_view(rm, window)
-        wi = sliding_window_view(ri, window)
-        order = np.argsort(wm, axis=1, kind="stable")[:, :n_tail]
-        values = -np.take_along_axis(wi, order, axis=1).mean(axis=1)
-        complete = np.isfinite(wm).all(axis=1) & np.isfinite(wi).all(axis=1)
-        out[window - 1 :] = np.where(complete, values, np.nan)
+    out = historical_mes_columns(firm_returns.to_numpy(dtype=float)[:, None], market_returns.to_numpy(dtype=float),
+                                 window=window, tail=tail)[:, 0]
     return pd.Series(out, index=firm_returns.index, name="mes_historical")
+
+
+def historical_mes_columns(firms: np.ndarray, market: np.ndarray, *, window: int = 252, tail: float = 0.05) -> np.ndarray:
+    """:func:`historical_mes` of the columns of ``firms`` (T, B) against one ``market`` series (T,).
+
+    The tail days of each market window are found once for all the firms (one stable sort of
+    the windows); each firm then costs a gather and a mean. Returns (T, B).
+    """
+    check_range("window", window, low=20, integer=True)
+    check_range("tail", tail, low=0.0, high=0.5, low_open=True)
+    out = np.full(firms.shape, np.nan)
+    if firms.shape[0] < window:
+        return out
+    n_tail = int(np.ceil(tail * window - 1e-12))
+    order = np.argsort(sliding_window_view(market, window), axis=1, kind="stable")[:, :n_tail]
+    market_ok = _complete_windows(market, window)
+    for k in range(firms.shape[1]):
+        values = -np.take_along_axis(sliding_window_view(firms[:, k], window), order, axis=1).mean(axis=1)
+        out[window - 1 :, k] = np.where(market_ok & _complete_windows(firms[:, k], window), values, np.nan)
+    return out
+
+
+def _complete_windows(x: np.ndarray, window: int) -> np.ndarray:
+    """Whether each window of ``window`` consecutive values of ``x`` is all finite (exact counts)."""
+    bad = np.concatenate([[0], np.cumsum(~np.isfinite(x))])
+    return bad[window:] - bad[:-window] == 0
 
 
 def kernel_tail_expectation(

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from measures.core.events import EVENT_COLUMNS
+from measures.core.mapping import Mapper
 from measures.core.status import FitStatus, worst
 from measures.systemic.config import SIMULATION_DATES, SRiskPanelConfig
 from measures.systemic.frames import dcc_mes_frame, historical_mes_frame
@@ -161,6 +162,7 @@ def srisk_panel(
     *,
     dates: pd.DatetimeIndex | None = None,
     estimates: pd.DataFrame | None = None,
+    mapper: Mapper | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """MES, LRMES, SRISK and aggregate SRISK per bank and date (module docstring).
 
@@ -181,6 +183,10 @@ def srisk_panel(
         taken (default: the dates of ``paths``).
     estimates : DataFrame, optional
         The fit estimates (:func:`measures.dcc.estimates_frame`), for the simulation route.
+    mapper : Mapper, optional
+        Maps the per-bank work (the kernel chunks, the simulated banks, historical MES per bank:
+        :func:`measures.systemic.dcc_mes_frame`); results do not depend on it. The SRISK
+        aggregation over banks runs in this process.
 
     Returns
     -------
@@ -189,8 +195,8 @@ def srisk_panel(
     config = config or SRiskPanelConfig()
     calendar = pd.DatetimeIndex(sorted(paths["date"].unique())) if dates is None else dates
     dyn = dcc_mes_frame(paths, config=config, simulation_dates=simulation_dates(calendar, config.simulation_dates),
-                        estimates=estimates)
-    hist = historical_mes_frame(paths, window=config.window, tail=config.tail)
+                        estimates=estimates, mapper=mapper)
+    hist = historical_mes_frame(paths, window=config.window, tail=config.tail, mapper=mapper)
     merged = dyn.merge(hist, on=["bank_id", "date"], how="left", validate="one_to_one")
     if balance_sheet is None:
         return _floats(merged[["bank_id", "date", "mes_hist", "mes_dyn", "status"]].copy()), None, None, \
@@ -216,12 +222,21 @@ def srisk_panel(
     panel.index.names = ["date", "bank_id"]
     merged = merged.merge(panel.reset_index(), on=["bank_id", "date"], how="left", validate="one_to_one")
     merged["fit_status"] = merged["status"]
-    merged["status"] = [worst(a, b) if isinstance(b, str) else a for a, b in zip(merged["status"], merged["bs_status"])]
+    merged["status"] = _worst_pairs(merged["status"], merged["bs_status"])
     # rows the DCC could not produce keep NaN SRISK (srisk() already NaN there) and the fit status
     mes = merged[["bank_id", "date", "mes_hist", "mes_dyn", "fit_status"]].rename(columns={"fit_status": "status"})
     srisk_frame = merged[["bank_id", "date", "beta", "lrmes", "srisk", "srisk_share", "status"]].copy()
     total_frame = pd.DataFrame({"date": days, "srisk_total": total.reindex(days).to_numpy(dtype=float)})
     return _floats(mes), _floats(srisk_frame), total_frame, status_events(merged)
+
+
+def _worst_pairs(fit: pd.Series, balance: pd.Series) -> np.ndarray:
+    """``worst(fit, balance)`` row by row (``fit`` where ``balance`` is missing), evaluated once
+    per distinct pair (a few per panel, not one per bank-day)."""
+    pairs = pd.DataFrame({"fit": fit.to_numpy(dtype=object), "balance": balance.to_numpy(dtype=object)})
+    distinct = pairs.drop_duplicates()
+    distinct["status"] = [worst(a, b) if isinstance(b, str) else a for a, b in zip(distinct["fit"], distinct["balance"])]
+    return pairs.merge(distinct, on=["fit", "balance"], how="left", validate="many_to_one")["status"].to_numpy(dtype=object)
 
 
 def _floats(frame: pd.DataFrame) -> pd.DataFrame:

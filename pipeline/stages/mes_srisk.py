@@ -31,6 +31,7 @@ def run(ctx: StageContext) -> dict:
     mes, srisk, total, events = srisk_panel(
         ctx.read("dcc_paths"), market_cap, None if unavailable else balance_sheet, ctx.config(),
         dates=pd.DatetimeIndex(market_cap.index), estimates=ctx.read("covar_dcc_estimates"),
+        mapper=ctx.mapper,
     )
     ctx.events(events, table="balance_sheet")
     if unavailable:
