@@ -93,12 +93,29 @@ def chunks(items: Sequence[Any], *, size: int | None, workers: int) -> list[list
     return [list(items[i:i + size]) for i in range(0, len(items), size)]
 
 
-def run_chunk(payload: bytes, items: list[Any]) -> list[Any]:
-    """Apply the cloudpickled function ``payload`` to ``items`` with one BLAS thread (in a worker)."""
+#: a pool's function larger than this goes to the workers once per map (a file), not with every chunk
+LARGE_PAYLOAD = 1 << 20
+_LOADED: dict[str, Any] = {}  # worker side: the function of the current map, by digest
+
+
+def run_chunk(payload: bytes | tuple[str, str], items: list[Any]) -> list[Any]:
+    """Apply the cloudpickled function ``payload`` to ``items`` with one BLAS thread (in a worker).
+
+    ``payload`` is the pickle itself, or ``(digest, path)`` of a file holding it: a large
+    function (its bound arrays) is then read and unpickled once per worker and map.
+    """
     import cloudpickle
     from threadpoolctl import threadpool_limits
 
-    fn = cloudpickle.loads(payload)
+    if isinstance(payload, tuple):
+        digest, path = payload
+        if digest not in _LOADED:
+            _LOADED.clear()
+            with open(path, "rb") as fh:
+                _LOADED[digest] = cloudpickle.loads(fh.read())
+        fn = _LOADED[digest]
+    else:
+        fn = cloudpickle.loads(payload)
     with threadpool_limits(limits=1):
         return [fn(item) for item in items]
 
@@ -187,9 +204,10 @@ class ProcessMapper(_ChunkedMapper):
         from concurrent.futures import as_completed
 
         self.start()
-        futures = {self._pool.submit(run_chunk, payload, part): i for i, part in enumerate(parts)}
-        for future in as_completed(futures):
-            yield futures[future], future.result()
+        with _shared(payload) as sent:
+            futures = {self._pool.submit(run_chunk, sent, part): i for i, part in enumerate(parts)}
+            for future in as_completed(futures):
+                yield futures[future], future.result()
 
     def close(self) -> None:
         if self._pool is not None:
@@ -243,6 +261,24 @@ class DaskMapper(_ChunkedMapper):
         if self._cluster is not None:
             self._cluster.close()
             self._cluster = None
+
+
+@contextmanager
+def _shared(payload: bytes) -> Iterator[bytes | tuple[str, str]]:
+    """``payload``, or for a large one ``(digest, path)`` of a private temporary file holding it."""
+    if len(payload) <= LARGE_PAYLOAD:
+        yield payload
+        return
+    import hashlib
+    import tempfile
+
+    fd, path = tempfile.mkstemp(prefix="bsr-map-", suffix=".pkl")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+        yield hashlib.sha256(payload).hexdigest(), path
+    finally:
+        os.unlink(path)
 
 
 def _fork_is_safe() -> bool:

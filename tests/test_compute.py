@@ -187,3 +187,18 @@ def test_params_yaml_holds_the_compute_defaults():
     from tests.conftest import REPO
 
     assert compute_config(yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))) == ComputeConfig()
+
+
+def test_a_large_function_goes_to_each_worker_once_per_map_and_the_file_is_removed(tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    weights = np.arange(300_000, dtype=float)  # 2.4 MB bound to the function: above LARGE_PAYLOAD
+    with scheduler(_config(workers=2, chunk=1)) as mapper:
+        got = mapper.map(functools.partial(_weighted, weights=weights), range(6))
+    assert got == [float(weights.sum() * i) for i in range(6)]
+    assert list(tmp_path.iterdir()) == []
+
+
+def _weighted(item: int, *, weights: np.ndarray) -> float:
+    return float(weights.sum() * item)

@@ -3,8 +3,8 @@
 Every stage that maps work runs as ``dvc repro`` runs it (``python -m pipeline run`` in a fresh
 interpreter, so the process pool is forked as in production) under ``compute.scheduler:
 serial``, ``processes`` with 1 and 2 workers and ``dask`` (a LocalCluster of 2 workers), with
-BLAS thread settings of 2 in the environment; every Parquet and JSON output must have the same
-bytes. The sample is three years of the default data, with the rolling routes on, so that every
+BLAS thread settings of 2 in the environment; every output (Parquet, JSON, the report's HTML and
+plot CSVs) must have the same bytes. The sample is three years of the default data, with the rolling routes on, so that every
 kind of map (banks, windows, years, models, grids) is exercised.
 """
 
@@ -21,7 +21,8 @@ import yaml
 
 from tests.conftest import REPO, repo_params, run_stage
 
-STAGES = ("covar_dcc", "mes_srisk", "covar_qr", "spillover", "contagion", "panel", "stress_firesale", "stress_cascade")
+STAGES = ("covar_dcc", "mes_srisk", "covar_qr", "spillover", "contagion", "panel", "stress_firesale", "stress_cascade",
+          "report")
 COMPUTE = {
     "serial": {"scheduler": "serial"},
     "processes-1": {"scheduler": "processes", "workers": 1},
@@ -45,7 +46,7 @@ def _params(compute: dict) -> dict:
 
 def _outputs(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted((root / "data").rglob("*"))
-            if p.is_file() and p.suffix in (".parquet", ".json")}
+            if p.is_file() and p.suffix in (".parquet", ".json", ".html", ".csv")}
 
 
 @pytest.mark.slow

@@ -7,6 +7,7 @@ import io
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,30 @@ class ReportContext:
     used: list[str] = field(default_factory=list)
     marks: dict[str, dict[str, str]] = field(default_factory=dict)
     empty: set[str] = field(default_factory=set)
+    #: a snapshot (:meth:`snapshot`): every input read, with its provenance; no files needed
+    _inputs: tuple[str, ...] | None = None
+    _provenance: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The artifacts the report stage declares."""
+        return self._inputs if self._inputs is not None else tuple(self.stage.stage.inputs)
+
+    def snapshot(self) -> "ReportContext":
+        """A context holding every input and its provenance in memory, with no stage: sections
+        can then be built in other processes from arrays, not files (:func:`build_sections`)."""
+        for name in self.inputs:
+            self.artifact(name)
+        used = list(self.used)
+        self.used.clear()
+        provs = {n: self.provenance(n) for n in self.inputs if self._has_parquet(n)}
+        return ReportContext(stage=None, config=self.config, _cache=dict(self._cache), marks=dict(self.marks),
+                             empty=set(self.empty), _inputs=self.inputs, _provenance=provs, used=used)
+
+    def _has_parquet(self, name: str) -> bool:
+        if self._inputs is not None:
+            return name in self._provenance
+        return artifact(name).kind == "parquet" and self.stage.path(name).is_file()
 
     @classmethod
     def open(cls, root: str | Path, params: Mapping[str, Any] | None = None) -> "ReportContext":
@@ -60,7 +85,7 @@ class ReportContext:
         """
         if name not in self.used:
             self.used.append(name)
-        if name not in self._cache:
+        if name not in self._cache and self._inputs is None:
             from pipeline.stage import not_estimable_mark  # here: pipeline.stage may import this package
 
             mark = not_estimable_mark(self.stage.path(name), artifact(name))
@@ -71,14 +96,15 @@ class ReportContext:
                 self.empty.add(name)
                 value = None
             self._cache[name] = value
-        return self._cache[name]
+        return self._cache.get(name)
 
     def provenance(self, name: str) -> dict[str, Any] | None:
         """The provenance metadata of a Parquet artifact (None when absent or not recorded)."""
-        path = self.stage.path(name)
-        if artifact(name).kind != "parquet" or not path.is_file():
+        if self._inputs is not None:
+            return self._provenance.get(name)
+        if not self._has_parquet(name):
             return None
-        return read_provenance(path)
+        return read_provenance(self.stage.path(name))
 
     def param(self, name: str, dotted: str) -> Any:
         """The value of ``group.key`` in the params that made artifact ``name`` (None when not recorded)."""
@@ -95,7 +121,7 @@ class ReportContext:
 
     def quality(self) -> pd.DataFrame:
         """All data-quality records of every stage, concatenated."""
-        names = sorted(n for n in self.stage.stage.inputs if n.startswith("quality/"))
+        names = sorted(n for n in self.inputs if n.startswith("quality/"))
         frames = [self.artifact(name) for name in names]
         frames = [f for f in frames if f is not None and len(f)]
         if not frames:
@@ -203,38 +229,55 @@ def clean_metric(value: Any) -> Any:
     return value
 
 
-def build_sections(ctx: ReportContext, modules: Iterable[Any]) -> list[Section]:
+def build_sections(ctx: ReportContext, modules: Iterable[Any], *, mapper: Any = None) -> list[Section]:
     """Call each section module's ``build(ctx)``; keep those that return a section, with the
     artifacts each one read, their data label and provenance block, and the not-estimable
     notes (:mod:`pipeline.report.notes`).
 
     A module whose ``build`` returns ``None`` although some of its artifacts are marked not
     estimable or have no rows still gets a section (its ``ID``, ``TITLE`` and intro) that says so.
+    With a ``mapper`` the sections are built in parallel from a :meth:`ReportContext.snapshot`
+    (every input in memory), each from its own copy: the same sections, in module order.
     """
-    sections = []
-    for module in modules:
-        ctx.used = []
-        section = module.build(ctx)
-        marks = {name: ctx.marks[name] for name in ctx.used if name in ctx.marks}
-        empty = [name for name in ctx.used if name in ctx.empty and name not in marks]
-        if section is None:
-            if not marks and not empty:
-                continue
-            intro = module.intro(ctx) if hasattr(module, "intro") else module.INTRO
-            section = Section(module.ID, module.TITLE, intro, notes.empty_blocks(empty) if not marks else [])
-        if marks:
-            section.estimable = "part" if section.blocks else "none"
-            section.blocks.insert(0, notes.not_estimable_html(marks, part=section.estimable == "part"))
-            section.metrics["not_estimable"] = notes.not_estimable_metric(marks)
-        section.sources = list(ctx.used)
-        section.summary = bool(getattr(module, "SUMMARY", False))
-        provs = {name: ctx.provenance(name) for name in section.sources if artifact(name).kind == "parquet"
-                 and ctx.stage.path(name).is_file()}
-        section.label = provenance.DataLabel.of(provs)
-        section.metrics.update(section.label.metrics())
-        section.provenance = section.label.html() + provenance.section_html(provs)
-        sections.append(section)
-    return sections
+    modules = list(modules)
+    if mapper is None:
+        return [s for s in (build_section(ctx, module) for module in modules) if s is not None]
+    snapshot = ctx.snapshot()
+    built = mapper.map(partial(_build_named, snapshot), [m.__name__ for m in modules], desc="sections")
+    return [s for s in built if s is not None]
+
+
+def _build_named(snapshot: ReportContext, module: str) -> Section | None:
+    """:func:`build_section` of the module named ``module`` on a fresh copy of ``snapshot``."""
+    import importlib
+
+    own = ReportContext(stage=None, config=snapshot.config, _cache=snapshot._cache, marks=snapshot.marks,
+                        empty=snapshot.empty, _inputs=snapshot._inputs, _provenance=snapshot._provenance)
+    return build_section(own, importlib.import_module(module))
+
+
+def build_section(ctx: ReportContext, module: Any) -> Section | None:
+    """One section of :func:`build_sections` (None when the module has nothing to show)."""
+    ctx.used = []
+    section = module.build(ctx)
+    marks = {name: ctx.marks[name] for name in ctx.used if name in ctx.marks}
+    empty = [name for name in ctx.used if name in ctx.empty and name not in marks]
+    if section is None:
+        if not marks and not empty:
+            return None
+        intro = module.intro(ctx) if hasattr(module, "intro") else module.INTRO
+        section = Section(module.ID, module.TITLE, intro, notes.empty_blocks(empty) if not marks else [])
+    if marks:
+        section.estimable = "part" if section.blocks else "none"
+        section.blocks.insert(0, notes.not_estimable_html(marks, part=section.estimable == "part"))
+        section.metrics["not_estimable"] = notes.not_estimable_metric(marks)
+    section.sources = list(ctx.used)
+    section.summary = bool(getattr(module, "SUMMARY", False))
+    provs = {name: ctx.provenance(name) for name in section.sources if ctx._has_parquet(name)}
+    section.label = provenance.DataLabel.of(provs)
+    section.metrics.update(section.label.metrics())
+    section.provenance = section.label.html() + provenance.section_html(provs)
+    return section
 
 
 def write_plots(folder: Path, sections: list[Section]) -> None:
@@ -253,5 +296,5 @@ def render_report(ctx: ReportContext, sections: list[Section]) -> str:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=jinja2.select_autoescape(["html", "j2"]))
     template = env.get_template("index.html.j2")
     head = provenance.header({name: ctx.provenance(name) for name in provenance.SOURCE_ARTIFACTS
-                              if name in ctx.stage.stage.inputs}, [(s.title, s.label) for s in sections if s.label and not s.summary])
+                              if name in ctx.inputs}, [(s.title, s.label) for s in sections if s.label and not s.summary])
     return template.render(title=ctx.config.title, sections=sections, header=head)

@@ -20,7 +20,7 @@ from pipeline.stage import Stage, StageContext
 
 def run(ctx: StageContext) -> dict:
     report = ReportContext(ctx, ctx.config())
-    sections = build_sections(report, SECTIONS)
+    sections = build_sections(report, SECTIONS, mapper=ctx.mapper)
     html = ctx.path("report/html")
     html.parent.mkdir(parents=True, exist_ok=True)
     html.write_text(render_report(report, sections), encoding="utf-8")
