@@ -123,7 +123,7 @@ def main(argv: list[str]) -> int:
         print(f"export-default: {exc}", file=sys.stderr)
         return 2
     files = ", ".join(f"{p.name} ({len(getattr(data, t))} rows)" for t, p in written.items())
-    print(f"wrote the embedded default data (simulated, seed {config.seed}, {config.n_banks} banks, {config.start} .. {config.end}) "
+    print(f"wrote the embedded default data (simulated, seed {config.seed}, {config.start} .. {config.end}, {config.n_banks} banks) "
           f"as canonical {args.format} files in {args.out}: {files}")
     print("to run the pipeline on them, set in params.yaml (then python -m pipeline check, dvc repro):\n")
     print(params_snippet(args.out, config, data.currency))
