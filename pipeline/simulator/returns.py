@@ -14,6 +14,7 @@ Daily log return of bank i (one-factor model with GARCH idiosyncratic shocks and
   valuation anchor keeps price-to-book in a realistic band (equity interpolated log-linearly
   between year ends);
 * ``phi_{L,y}`` from :mod:`.design` (falls with the leader's CAR in year y).
+* the sum runs over the two leaders of i's pair (:mod:`.roster`; at 16 banks one pair, both leaders).
 """
 
 from __future__ import annotations
