@@ -1,6 +1,6 @@
 """``python -m pipeline export-default --out DIR``: the embedded default data as canonical input files.
 
-Writes the simulator's tables (at ``data.seed``, ``data.start``, ``data.end`` of
+Writes the simulator's tables (at ``data.seed``, ``data.n_banks``, ``data.start``, ``data.end`` of
 ``params.yaml``, else the defaults) as one file per canonical table in the layout that
 ``data.source: files``, ``data.format: canonical`` reads (docs/formats.md): ``banks``,
 ``prices``, ``system``, ``market_states``, ``balance_sheet``, CSV (UTF-8, dates
@@ -98,7 +98,7 @@ def default_config(params_path: str | Path):
             values = dict(group(load_params(params_path), "data") or {})
         except KeyError:
             values = {}
-    keep = {k: values[k] for k in ("seed", "start", "end") if values.get(k) is not None}
+    keep = {k: values[k] for k in ("seed", "n_banks", "start", "end") if values.get(k) is not None}
     return DataConfig.from_mapping(keep, where="data")
 
 
@@ -113,17 +113,17 @@ def main(argv: list[str]) -> int:
                                      description="Write the embedded default data as canonical input files.")
     parser.add_argument("--out", required=True, help="folder to write (keep it inside data/raw so DVC tracks it)")
     parser.add_argument("--format", default="csv", choices=FORMATS, help="file format (default: csv)")
-    parser.add_argument("--params", default="params.yaml", help="data.seed/start/end are read from it when it exists")
+    parser.add_argument("--params", default="params.yaml", help="data.seed/n_banks/start/end are read from it when it exists")
     args = parser.parse_args(argv)
     try:
         config = default_config(args.params)
-        data = simulate(seed=config.seed, start=config.start, end=config.end)
+        data = simulate(seed=config.seed, start=config.start, end=config.end, n_banks=config.n_banks)
         written = export_data(data, args.out, fmt=args.format)
     except (ConfigError, ValueError, OSError) as exc:
         print(f"export-default: {exc}", file=sys.stderr)
         return 2
     files = ", ".join(f"{p.name} ({len(getattr(data, t))} rows)" for t, p in written.items())
-    print(f"wrote the embedded default data (simulated, seed {config.seed}, {config.start} .. {config.end}) "
+    print(f"wrote the embedded default data (simulated, seed {config.seed}, {config.start} .. {config.end}, {config.n_banks} banks) "
           f"as canonical {args.format} files in {args.out}: {files}")
     print("to run the pipeline on them, set in params.yaml (then python -m pipeline check, dvc repro):\n")
     print(params_snippet(args.out, config, data.currency))

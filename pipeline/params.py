@@ -20,6 +20,10 @@ from measures.core.config import Config, ConfigError, check_choice, check_range
 
 SOURCES = ("synthetic", "files")
 FORMATS = ("canonical", "wind", "toolbox")
+#: data.n_banks: simulated system sizes (pipeline.simulator.roster: at 8 banks every group has one,
+#: the joint-stock group two leaders and followers; above 10,000 one machine's memory is the limit)
+N_BANKS_RANGE = (8, 10_000)
+DEFAULT_N_BANKS = 16
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -28,6 +32,7 @@ class DataConfig(Config):
 
     source: str = "synthetic"
     seed: int = 20071012
+    n_banks: int = DEFAULT_N_BANKS
     start: str | None = "2007-10-12"
     end: str | None = "2020-12-31"
     format: str = "canonical"
@@ -46,6 +51,7 @@ class DataConfig(Config):
         check_choice("data.source", self.source, SOURCES)
         check_choice("data.format", self.format, FORMATS)
         check_range("data.seed", self.seed, low=0, integer=True)
+        check_n_banks(self.n_banks, self.source)
         if self.publication_lag_days is not None:
             check_range("data.publication_lag_days", self.publication_lag_days, low=0, integer=True)
         for name in ("start", "end"):
@@ -58,6 +64,18 @@ class DataConfig(Config):
                 pd.Timestamp(str(value))
             except ValueError:
                 raise ValueError(f"data.{name}={value!r} is not a date; allowed: YYYY-MM-DD") from None
+
+
+def check_n_banks(n_banks: Any, source: str = "synthetic") -> None:
+    """``data.n_banks``: an integer in :data:`N_BANKS_RANGE` with the simulator; the default with files."""
+    lo, hi = N_BANKS_RANGE
+    if isinstance(n_banks, bool) or not isinstance(n_banks, int) or not lo <= n_banks <= hi:
+        raise ConfigError(f"data: n_banks={n_banks!r} is not allowed; allowed: an integer from {lo} to {hi} "
+                          f"(the number of simulated banks; {DEFAULT_N_BANKS} = the default system)")
+    if source == "files" and n_banks != DEFAULT_N_BANKS:
+        raise ConfigError(f"data: n_banks={n_banks} applies to data.source: synthetic only (the banks of data.source: files "
+                          f"are those of your tables); allowed: n_banks: {DEFAULT_N_BANKS} (the default, unused) with files, "
+                          "or data.source: synthetic")
 
 
 def load_params(path: str | Path = "params.yaml") -> dict[str, Any]:

@@ -1,7 +1,9 @@
-"""The embedded simulator: canonical output, determinism, ranges, episodes, planted structure, calibration."""
+"""The embedded simulator: canonical output, determinism, ranges, episodes, planted structure, calibration,
+and the system at any size (``n_banks``: groups, leader pairs, suspensions, pinned 16-bank output)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
@@ -9,11 +11,13 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
+from measures.core.config import ConfigError
 from pipeline.params import DataConfig
 from pipeline.schema import SCHEMAS, build_table
 from pipeline.simulator import CALIBRATION_PATH, design, load_calibration, simulate
 from pipeline.simulator.moments import all_moments, flatten, system_return
 from pipeline.simulator.returns import lead_coefficients
+from pipeline.simulator.roster import bank_roster, group_counts
 
 SEED = DataConfig().seed
 MOMENT_SEEDS = (1, 2, 3, 4, 5, 6)
@@ -336,3 +340,168 @@ def test_real_moments_reproduce_committed_targets(shared_data):
     b = factor_correlations(moments)
     assert b["state-owned"] * b["joint-stock"] == pytest.approx(moments["joint-stock~state-owned"]["mean_corr"], rel=1e-12)
     assert b["city"] * b["joint-stock"] == pytest.approx(moments["city~joint-stock"]["mean_corr"], rel=1e-12)
+
+
+# --------------------------------------------------------------------------- any number of banks
+
+
+N = 64  # four leader pairs
+
+
+@pytest.fixture(scope="module")
+def data64():
+    return simulate(seed=SEED, n_banks=N)
+
+
+def _digest(d) -> str:
+    h = hashlib.sha256()
+    for name in ("prices", "system", "market_states", "balance_sheet"):
+        table = d.tables()[name]
+        for col in table.columns:
+            v = table[col].to_numpy()
+            h.update(v.astype(str).tobytes() if v.dtype == object else np.ascontiguousarray(v).tobytes())
+    return h.hexdigest()
+
+
+def test_default_system_is_pinned(data):
+    """The 16-bank default tables are those of the simulator before n_banks existed (every value, bit for bit)."""
+    assert _digest(data) == "0290b20745955440041908bc825ba4026ca40e278d7ce84510de5f1657d8b577"
+    pd.testing.assert_frame_equal(simulate(seed=SEED, n_banks=16).prices, data.prices)
+
+
+@pytest.mark.parametrize(("n", "counts"), [
+    (8, (3, 4, 1)), (10, (3, 5, 2)), (16, (5, 8, 3)), (17, (5, 9, 3)), (64, (20, 32, 12)),
+    (100, (31, 50, 19)), (1024, (320, 512, 192)),
+])
+def test_group_counts_largest_remainder(n, counts):
+    """Quotas n * (5, 8, 3) / 16, floors, the rest to the largest fractional parts (ties in group order)."""
+    got = group_counts(n)
+    assert tuple(got[g] for g in design.GROUPS) == counts
+    assert sum(got.values()) == n
+    quota = {g: n * design.GROUP_SIZE[g] / 16 for g in design.GROUPS}
+    assert all(abs(got[g] - quota[g]) < 1 for g in design.GROUPS)
+
+
+def test_roster_leader_pairs_and_followers():
+    banks = bank_roster(N)
+    assert banks["bank_id"].is_unique and len(banks) == N
+    leaders = banks[banks["leader"]]
+    assert leaders["bank_id"].tolist() == [f"JSB{k:02d}" for k in range(1, 9)]
+    assert leaders["pair"].tolist() == [0, 0, 1, 1, 2, 2, 3, 3]
+    followers = banks[~banks["leader"]]
+    per_pair = followers.groupby(["pair", "group"]).size().unstack()
+    assert (per_pair[["state-owned", "joint-stock", "city"]].to_numpy() == [5, 6, 3]).all()  # the 16-bank motif
+    default = bank_roster()
+    assert default["leader"].sum() == 2 and set(default.loc[default["leader"], "bank_id"]) == set(design.LEADERS)
+    assert (default["pair"] == 0).all()
+    assert bank_roster(1024)["bank_id"].iloc[:2].tolist() == ["SOB001", "SOB002"]  # ids padded: id order is rank order
+
+
+def test_n_banks_tables(data64):
+    banks = data64.banks
+    assert banks["group"].value_counts().to_dict() == {"joint-stock": 32, "state-owned": 20, "city": 12}
+    assert (data64.prices.groupby("bank_id").size() == len(data64.system)).all()
+    assert data64.prices["bank_id"].nunique() == N and data64.balance_sheet["bank_id"].nunique() == N
+    for name, table in data64.tables().items():
+        keys = list(SCHEMAS[name].key)
+        assert table.equals(table.sort_values(keys, kind="mergesort").reset_index(drop=True)), name
+    cal = load_calibration()["parameters"]["groups"]
+    first = data64.prices[data64.prices["date"] == data64.prices["date"].min()].merge(banks, on="bank_id")
+    for group, caps in first.groupby("group")["market_cap"]:
+        assert caps.mean() == pytest.approx(cal[group]["market_cap_start"], rel=1e-9)
+
+
+def test_n_banks_deterministic():
+    """Same (seed, n_banks) -> identical tables; the first 16 banks of a larger system are new draws."""
+    span = {"start": "2014-01-02", "end": "2016-12-30"}
+    first, again = (simulate(seed=SEED, n_banks=N, **span) for _ in range(2))
+    assert _hashes(again) == _hashes(first)
+    default = simulate(seed=SEED, **span).prices.set_index(["bank_id", "date"])["close"]
+    bigger = first.prices.set_index(["bank_id", "date"])["close"].loc[default.index]
+    assert not np.allclose(bigger.to_numpy(), default.to_numpy())
+
+
+def test_n_banks_suspensions_scale(data64):
+    """2P..3P suspended banks (P = 4 leader pairs), none a leader or state-owned, each one run in 2015-2016."""
+    zero = data64.prices[data64.prices["volume"] == 0]
+    suspended = zero["bank_id"].unique()
+    assert 8 <= len(suspended) <= 12
+    roster = bank_roster(N).set_index("bank_id")
+    assert not roster.loc[suspended, "leader"].any()
+    assert (roster.loc[suspended, "group"] != "state-owned").all()
+    assert zero["date"].between("2015-06-01", "2016-12-31").all()
+    assert zero.groupby("bank_id").size().between(5, 30).all()
+
+
+def test_n_banks_leaders_have_less_capital(data64):
+    bs = data64.balance_sheet.merge(data64.banks, on="bank_id")
+    jsb = bs[bs["group"] == "joint-stock"].groupby("bank_id")["car"].mean()
+    leaders = [f"JSB{k:02d}" for k in range(1, 9)]
+    gap = jsb.loc[leaders].mean() - jsb.drop(leaders).mean()
+    assert -0.010 < gap < -0.004  # planted: -0.7 pp
+    assert jsb.loc[leaders].max() < jsb.drop(leaders).median()
+
+
+def test_n_banks_lead_coefficients_per_leader(data64):
+    leaders = [f"JSB{k:02d}" for k in range(1, 9)]
+    dates = pd.DatetimeIndex([pd.Timestamp(f"{y}-06-30") for y in range(2007, 2021)])
+    phi = lead_coefficients(dates, data64.balance_sheet, leaders)
+    bs = data64.balance_sheet.set_index("bank_id")
+    for j, leader in enumerate(leaders):
+        car = bs.loc[leader, "car"].to_numpy()
+        expected = np.clip(design.LEAD_PHI - design.LEAD_PHI_CAR * (car - car.mean()), design.LEAD_PHI_MIN, design.LEAD_PHI_MAX)
+        np.testing.assert_allclose(phi[:, j], expected, rtol=1e-12)
+
+
+def _ols_t(y: np.ndarray, x: np.ndarray) -> float:
+    """t-statistic of the first column of ``x`` in the OLS of ``y`` on a constant and ``x``."""
+    x = np.column_stack([np.ones(len(y)), x])
+    coef, *_ = np.linalg.lstsq(x, y, rcond=None)
+    resid = y - x @ coef
+    cov = resid @ resid / (len(y) - x.shape[1]) * np.linalg.inv(x.T @ x)
+    return float(coef[1] / np.sqrt(cov[1, 1]))
+
+
+def test_n_banks_lead_lag_network_recovered(data64):
+    """Known truth: each follower is led by its own pair's two leaders only (a sparse planted network).
+
+    For every follower and each of the eight leaders, the Granger-type OLS of
+    :func:`test_lead_lag_recovered` (the leader's lagged return, the lagged system return and the
+    follower's own lag): the t-statistics of the follower's own pair are large, the others' small,
+    and ranking the 448 links by t separates the planted ones (AUC > 0.95).
+    """
+    r = np.log(data64.prices.pivot(index="date", columns="bank_id", values="close")).diff().iloc[1:]
+    frame = pd.concat([r, system_return(data64.prices, "2007-10-12", "2020-12-31").rename("sys")], axis=1).dropna()
+    col = {name: k for k, name in enumerate(frame.columns)}
+    now, before = frame.to_numpy()[1:], frame.to_numpy()[:-1]
+    roster = bank_roster(N).set_index("bank_id")
+    own_t, other_t = [], []
+    for bank in roster.index[~roster["leader"]]:
+        for leader in roster.index[roster["leader"]]:
+            t = _ols_t(now[:, col[bank]], before[:, [col[leader], col["sys"], col[bank]]])
+            (own_t if roster.loc[leader, "pair"] == roster.loc[bank, "pair"] else other_t).append(t)
+    own_t, other_t = np.array(own_t), np.array(other_t)
+    assert len(own_t) == 2 * 56 and len(other_t) == 6 * 56
+    assert own_t.mean() > 5.0 and (own_t > 2.0).mean() > 0.95, own_t
+    assert abs(other_t.mean()) < 2.0 and (np.abs(other_t) > 3.0).mean() < 0.05, other_t
+    assert (own_t[:, None] > other_t[None, :]).mean() > 0.95
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    (4, "data: n_banks=4 is not allowed; allowed: an integer from 8 to 10000"),
+    (20000, "data: n_banks=20000 is not allowed"),
+    (64.5, "data: n_banks=64.5 is not allowed"),
+    ("many", "data: n_banks='many' is not allowed"),
+    (True, "data: n_banks=True is not allowed"),
+])
+def test_bad_input_n_banks(value, message):
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
+        DataConfig.from_mapping({"n_banks": value}, where="data")
+    with pytest.raises(ValueError, match="is not allowed; allowed: an integer from 8 to 10000"):
+        simulate(seed=1, n_banks=value)
+
+
+def test_bad_input_n_banks_with_files():
+    with pytest.raises(ConfigError, match=r"data: n_banks=64 applies to data.source: synthetic only.*allowed: n_banks: 16"):
+        DataConfig.from_mapping({"source": "files", "n_banks": 64}, where="data")
+    assert DataConfig.from_mapping({"source": "files", "n_banks": 16}, where="data").n_banks == 16

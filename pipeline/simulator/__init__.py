@@ -1,4 +1,4 @@
-"""The embedded default data: a deterministic simulator of 16 Chinese listed banks.
+"""The embedded default data: a deterministic simulator of Chinese listed banks (16 by default, any ``n_banks``).
 
 ``simulate(seed=...)`` returns the five canonical tables (banks, prices, system, market_states,
 balance_sheet) built through :func:`pipeline.schema.build_table` and checked by
@@ -22,6 +22,7 @@ from pipeline.schema import CanonicalData, Source, build_table, validate_dataset
 from . import design
 from .balance_sheet import simulate_balance_sheets
 from .markets import episode_arrays, simulate_factor, simulate_states
+from .roster import bank_roster
 from .returns import (
     apply_trading_rules,
     daily_equity,
@@ -46,19 +47,6 @@ def load_calibration(path: str | Path | None = None) -> dict:
         return json.load(fh)
 
 
-def bank_roster() -> pd.DataFrame:
-    """The 16 simulated banks: bank_id, name, group, and the within-group size rank weight."""
-    rows = []
-    for group in design.GROUPS:
-        n = design.GROUP_SIZE[group]
-        w = np.exp(0.5 * (1 - 2 * np.arange(n) / max(n - 1, 1)))
-        w = w / w.mean()
-        for k in range(n):
-            bank_id = f"{design.GROUP_PREFIX[group]}{k + 1:02d}"
-            rows.append({"bank_id": bank_id, "name": f"Simulated {group} bank {k + 1}", "group": group, "size": w[k]})
-    return pd.DataFrame(rows)
-
-
 def _check_args(seed: object, start: object, end: object) -> tuple[pd.Timestamp, pd.Timestamp]:
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed={seed!r} is not allowed; allowed: an integer >= 0")
@@ -72,19 +60,23 @@ def _check_args(seed: object, start: object, end: object) -> tuple[pd.Timestamp,
 
 
 def simulate(
-    *, seed: int, start: str = "2007-10-12", end: str = "2020-12-31", calibration: Mapping | None = None
+    *, seed: int, start: str = "2007-10-12", end: str = "2020-12-31", calibration: Mapping | None = None,
+    n_banks: int = 16,
 ) -> CanonicalData:
-    """Simulate the 16-bank system: the five canonical tables, money in yuan (currency ``CNY``).
+    """Simulate the banking system: the five canonical tables, money in yuan (currency ``CNY``).
 
     Parameters
     ----------
     seed
-        Integer >= 0; the same seed (and span, calibration) gives identical tables.
+        Integer >= 0; the same seed (and span, calibration, ``n_banks``) gives identical tables.
     start, end
         First and last business day of the output (a burn-in of ``design.BURN_IN_DAYS`` business
         days before ``start`` sets the GARCH states and rolling volatility).
     calibration
         Mapping in the layout of ``pipeline/simulator_calibration.json``; None loads that file.
+    n_banks
+        Number of banks, ``roster.MIN_BANKS`` .. ``roster.MAX_BANKS``: groups, leaders and
+        suspensions scale with it (:mod:`.roster`, docs/simulator.md); 16 is the default system.
 
     Returns
     -------
@@ -93,6 +85,7 @@ def simulate(
         market_states (real_estate, stock_vol, money [percent], bond, fx) and annual balance_sheet.
     """
     t0, t1 = _check_args(seed, start, end)
+    banks = bank_roster(n_banks)
     cal = load_calibration() if calibration is None else calibration
     params = cal["parameters"]
     groups = params["groups"]
@@ -102,7 +95,6 @@ def simulate(
     dates = pd.bdate_range(end=out_dates[0], periods=design.BURN_IN_DAYS + 1).append(out_dates[1:])
     first = design.BURN_IN_DAYS
 
-    banks = bank_roster()
     bank_ids = banks["bank_id"].tolist()
     banks["assets_start"] = [groups[g]["total_assets_start"] * w for g, w in zip(banks["group"], banks["size"], strict=True)]
     banks["mcap_start"] = [groups[g]["market_cap_start"] * w for g, w in zip(banks["group"], banks["size"], strict=True)]
@@ -112,42 +104,39 @@ def simulate(
     episodes = episode_arrays(dates)
     factor = simulate_factor(rngs["factor"], dates, params["factor"], episodes)
     states = simulate_states(rngs["states"], dates, factor["f"], episodes, params["markets"])
-    equity = daily_equity(dates, bs, bank_ids)
-    phi = lead_coefficients(dates, bs)
-    sim = simulate_returns(rngs["returns"], dates, first, banks, groups, factor, params["factor"], equity, phi)
-    suspensions = plant_suspensions(rngs["suspensions"], dates, first, bank_ids)
+    phi = lead_coefficients(dates, bs, banks.loc[banks["leader"], "bank_id"].tolist())
+    sim = simulate_returns(rngs["returns"], dates, first, banks, groups, factor, params["factor"],
+                           daily_equity(dates, bs, bank_ids), phi)
+    suspensions = plant_suspensions(rngs["suspensions"], dates, first, banks)
     suspended = suspension_mask(sim["ret"].shape, suspensions, bank_ids)
-    ret = apply_trading_rules(sim["ret"], first, suspended)[first:]
-    cap0 = sim["mcap"][first]
-    log_cap = np.log(cap0)[None, :] + np.cumsum(np.vstack([np.zeros((1, len(bank_ids))), ret[1:]]), axis=0)
+    ret = apply_trading_rules(sim.pop("ret"), first, suspended)[first:]  # row 0 (the first day) is zero
+    suspended = suspended[first:]
+    cap0 = sim["cap0"]
+    del sim
+    log_cap = np.cumsum(ret, axis=0)
+    log_cap += np.log(cap0)[None, :]
 
     shares = _shares(rngs["shares"], out_dates, banks, cap0)
     close = np.exp(log_cap) / shares[0][None, :]
+    del log_cap
     market_cap = close * shares
     turnover = np.array([groups[g]["turnover"] for g in banks["group"]])
     volume = simulate_volume(rngs["volume"], ret, shares, turnover)
-    volume[suspended[first:]] = 0.0
+    volume[suspended] = 0.0
 
-    nb, nd = len(bank_ids), len(out_dates)
-    prices = pd.DataFrame(
-        {
-            "bank_id": np.repeat(bank_ids, nd),
-            "date": np.tile(out_dates.to_numpy(), nb),
-            "close": close.T.ravel(),
-            "market_cap": market_cap.T.ravel(),
-            "shares": shares.T.ravel(),
-            "volume": volume.T.ravel(),
-        }
-    )
     simple = np.expm1(ret[1:])
+    del ret
     w = market_cap[:-1] / market_cap[:-1].sum(axis=1, keepdims=True)
     index = params["system_index_start"] * np.concatenate([[1.0], np.cumprod(1 + (w * simple).sum(axis=1))])
+    del w, simple
     system = pd.DataFrame({"date": out_dates, "close": index})
+    prices = _prices_frame(bank_ids, out_dates, close=close, market_cap=market_cap, shares=shares, volume=volume)
+    del close, market_cap, shares, volume
     market_states = states.drop(columns="_stock").iloc[first:].reset_index(drop=True)
     market_states.insert(0, "date", out_dates)
     data = CanonicalData(
         banks=build_table(_sorted(banks[["bank_id", "name", "group"]], ["bank_id"]), "banks", source=SOURCE),
-        prices=build_table(_sorted(prices, ["bank_id", "date"]), "prices", source=SOURCE),
+        prices=build_table(prices, "prices", source=SOURCE),
         system=build_table(system, "system", source=SOURCE),
         market_states=build_table(market_states, "market_states", source=SOURCE),
         balance_sheet=build_table(_sorted(bs, ["bank_id", "period_end"]), "balance_sheet", source=SOURCE),
@@ -155,6 +144,15 @@ def simulate(
         currency="CNY",
     )
     return validate_dataset(data)
+
+
+def _prices_frame(bank_ids: list[str], dates: pd.DatetimeIndex, **columns: np.ndarray) -> pd.DataFrame:
+    """The prices table sorted by bank_id, date from dates × banks arrays (one copy per column)."""
+    order = np.argsort(np.array(bank_ids), kind="stable")
+    ids = np.array(bank_ids, dtype=object)[order]
+    frame = {"bank_id": np.repeat(ids, len(dates)), "date": np.tile(dates.to_numpy(), len(ids))}
+    frame.update({name: values.T[order].ravel() for name, values in columns.items()})
+    return pd.DataFrame(frame)
 
 
 def _sorted(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:

@@ -12,7 +12,7 @@ Per bank and year (period_end = 31 December), from ratios drawn around group lev
 * lcr from 2014 on (NaN before, as Basel III LCR disclosure in China);
 * publication_date = period_end + 80..119 days (annual reports appear late March to April).
 
-The leaders (:data:`design.LEADERS`) carry lower CAR and lower equity (planted capital gap).
+The leaders (``banks["leader"]``, :mod:`.roster`) carry lower CAR and lower equity (planted capital gap).
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def _ar1(rng: np.random.Generator, shape: tuple[int, int], sd: float, rho: float
 def simulate_balance_sheets(rng: np.random.Generator, banks: pd.DataFrame, years: np.ndarray, groups: Mapping) -> pd.DataFrame:
     """Balance sheets for every bank and year, canonical columns, money in currency units.
 
-    ``banks`` has bank_id, group and ``assets_start`` (total assets at the first period end);
+    ``banks`` has bank_id, group, leader and ``assets_start`` (total assets at the first period end);
     ``groups`` maps each group to its calibrated ratios (car, npl, ldr, equity_to_assets,
     interbank_assets_share, interbank_liabilities_share).
     """
@@ -68,7 +68,7 @@ def simulate_balance_sheets(rng: np.random.Generator, banks: pd.DataFrame, years
     def col(key: str) -> np.ndarray:
         return group_values(groups, banks["group"], key)[:, None]
 
-    leader = banks["bank_id"].isin(design.LEADERS).to_numpy()[:, None]
+    leader = banks["leader"].to_numpy()[:, None]
     growth_off = np.array([GROUP_GROWTH_OFFSET[x] for x in banks["group"]])[:, None]
 
     loan_growth = np.clip(_path(LOAN_GROWTH_PATH, years)[None, :] + growth_off + _ar1(rng, shape, 0.02, 0.3), 0.08, 0.25)

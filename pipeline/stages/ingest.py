@@ -1,6 +1,6 @@
 """Ingest: map the configured data source onto the validated canonical tables.
 
-``data.source: synthetic`` runs the embedded simulator (``data.seed``);
+``data.source: synthetic`` runs the embedded simulator (``data.seed``, ``data.n_banks``);
 ``data.source: files`` reads ``data.raw_dir`` through the adapter named by
 ``data.format`` (canonical, wind, toolbox). The sample period ``data.start`` ..
 ``data.end`` trims the daily tables; balance sheets are kept whole (earlier
@@ -24,7 +24,7 @@ def load_source(config: DataConfig, *, root: Path) -> tuple[CanonicalData, list]
     if config.source == "synthetic":
         from pipeline.simulator import simulate
 
-        return simulate(seed=config.seed, start=config.start, end=config.end), []
+        return simulate(seed=config.seed, start=config.start, end=config.end, n_banks=config.n_banks), []
     from pipeline import adapters
 
     return adapters.load(config, root=root)
@@ -41,7 +41,7 @@ def data_source(config: DataConfig) -> dict:
     """The ``data_source`` entry of every artifact's provenance."""
     sample = {"start": config.start, "end": config.end}
     if config.source == "synthetic":
-        return {"kind": "synthetic", "seed": config.seed, "sample": sample}
+        return {"kind": "synthetic", "seed": config.seed, "n_banks": config.n_banks, "sample": sample}
     return {"kind": "files", "format": config.format, "raw_dir": config.raw_dir, "files": dict(config.files), "sample": sample}
 
 
