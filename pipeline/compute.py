@@ -33,8 +33,8 @@ from measures.core.config import Config, ConfigError, check_choice, check_range
 from measures.core.mapping import Mapper
 
 SCHEDULERS = ("serial", "processes", "dask")
-#: chunks per worker when ``compute.chunk`` is null: enough to balance items of unequal cost
-CHUNKS_PER_WORKER = 4
+#: tasks per worker when ``compute.chunk`` is null: enough to balance items of unequal cost (report sections, years)
+CHUNKS_PER_WORKER = 8
 #: fewer items than this run in the stage's process: starting workers would cost more than it saves
 MIN_PARALLEL_ITEMS = 2
 
@@ -54,7 +54,7 @@ class ComputeConfig(Config):
         ``dask`` only: the scheduler address of an existing cluster, ``tcp://host:8786``
         (None = start a ``LocalCluster``).
     chunk : int or None
-        Items per task (None = about ``4`` tasks per worker), so that tasks are not tiny.
+        Items per task (None = about ``8`` tasks per worker), so that tasks are not tiny.
     """
 
     scheduler: str = "processes"
@@ -87,7 +87,7 @@ class ComputeConfig(Config):
 
 
 def chunks(items: Sequence[Any], *, size: int | None, workers: int) -> list[list[Any]]:
-    """``items`` cut into consecutive chunks of ``size`` (None: about 4 chunks per worker)."""
+    """``items`` cut into consecutive chunks of ``size`` (None: about 8 chunks per worker)."""
     if size is None:
         size = max(1, math.ceil(len(items) / (workers * CHUNKS_PER_WORKER)))
     return [list(items[i:i + size]) for i in range(0, len(items), size)]

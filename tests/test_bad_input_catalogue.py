@@ -20,6 +20,7 @@ CASES = [
     ("ingest", "data", "source", "bloomberg", "data.source='bloomberg' is not allowed; allowed values: 'synthetic', 'files'"),
     ("ingest", "data", "format", "csmar", "data.format='csmar' is not allowed; allowed values: 'canonical', 'wind', 'toolbox'"),
     ("ingest", "data", "seed", -5, "data.seed=-5 is out of range; allowed: [0, inf]"),
+    ("ingest", "data", "n_banks", 4, "data: n_banks=4 is not allowed; allowed: an integer from 8 to 10000"),
     ("ingest", "data", "start", "20071012x", "data.start='20071012x' is not a date; allowed: YYYY-MM-DD"),
     ("ingest", "data", "files", "prices.csv", "data.files='prices.csv' must be a mapping"),
     ("ingest", "data", "publication_lag_days", -1, "data.publication_lag_days=-1 is out of range; allowed: [0, inf]"),

@@ -63,11 +63,12 @@ def test_the_compute_group_defaults_to_processes_on_every_core():
     assert config.n_workers() == len(os.sched_getaffinity(0))
 
 
-def test_chunks_are_consecutive_and_about_four_per_worker():
+def test_chunks_are_consecutive_and_about_eight_per_worker():
     items = list(range(37))
     parts = chunks(items, size=None, workers=2)
     assert [x for p in parts for x in p] == items
-    assert len(parts) == 8 and {len(p) for p in parts} == {5, 2}
+    assert len(parts) == 13 and {len(p) for p in parts} == {3, 1}
+    assert len(chunks(list(range(11)), size=None, workers=2)) == 11
     assert [len(p) for p in chunks(items, size=10, workers=2)] == [10, 10, 10, 7]
     assert chunks([], size=None, workers=2) == []
 
