@@ -153,7 +153,8 @@ def test_every_artifact_records_its_provenance_and_reruns_are_byte_identical(def
     assert prov["params"]["measures.returns"] == {"system": "sample", "suspensions": "mask", "suspension_min_run": 5,
                                                   "drop_non_trading_days": True}
     assert set(prov["params"]) == {"measures.returns", "data.screens"}
-    assert prov["data_source"] == {"kind": "synthetic", "seed": 20071012, "sample": {"start": "2007-10-12", "end": "2020-12-31"}}
+    assert prov["data_source"] == {"kind": "synthetic", "seed": 20071012, "n_banks": 16,
+                                   "sample": {"start": "2007-10-12", "end": "2020-12-31"}}
     assert prov["version"]
     assert read_provenance(default_root / "data/interim/canonical/prices.parquet")["stage"] == "ingest"
     assert read_provenance(default_root / "data/processed/quality/returns.parquet")["stage"] == "returns"
