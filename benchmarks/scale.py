@@ -17,6 +17,7 @@ pairwise Granger for one year of N banks (N = 256 and 1,024) serial vs processes
     python benchmarks/scale.py --n 1024 --stages per-bank    # the per-bank stages at N = 1,024
     python benchmarks/scale.py --n 16 --repro                # the whole dvc repro, each scheduler
     python benchmarks/scale.py --pairwise 256 1024           # pairwise Granger, one year
+    python benchmarks/scale.py --n 256 --schedulers processes --set contagion.connectedness.step=50
 """
 
 from __future__ import annotations
@@ -50,9 +51,17 @@ def copy_repository(dst: Path) -> Path:
     return dst
 
 
-def set_params(root: Path, *, n_banks: int, compute: dict) -> None:
+def set_params(root: Path, *, n_banks: int, compute: dict, overrides: list[str] = ()) -> None:
+    """``data.n_banks``, the ``compute`` group and ``dotted.key=value`` overrides (YAML values) in ``root/params.yaml``."""
     path = root / "params.yaml"
     params = yaml.safe_load(path.read_text(encoding="utf-8"))
+    for item in overrides:
+        dotted, _, value = item.partition("=")
+        *parents, last = dotted.split(".")
+        node = params
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = yaml.safe_load(value)
     if n_banks != params["data"].get("n_banks", 16):
         params["data"]["n_banks"] = n_banks
     params["compute"] = {**params.get("compute", {}), **compute}
@@ -119,7 +128,7 @@ def bench_stages(args) -> None:
         for name in args.schedulers:
             with tempfile.TemporaryDirectory() as tmp:
                 root = copy_repository(Path(tmp))
-                set_params(root, n_banks=n, compute=compute_of(name, args.workers))
+                set_params(root, n_banks=n, compute=compute_of(name, args.workers), overrides=args.set)
                 print(f"N = {n}, {name}: running {args.stages} stages", flush=True)
                 results[n, name] = run_stages(root, stage_names(root, args.stages))
     base = args.schedulers[0]
@@ -154,7 +163,7 @@ def bench_repro(args) -> None:
     for name in args.schedulers:
         with tempfile.TemporaryDirectory() as tmp:
             root = copy_repository(Path(tmp))
-            set_params(root, n_banks=args.n[0], compute=compute_of(name, args.workers))
+            set_params(root, n_banks=args.n[0], compute=compute_of(name, args.workers), overrides=args.set)
             times[name], peak, _ = timed([sys.executable, "-m", "dvc", "repro", "-f"], root)
             print(f"  N={args.n[0]} {name:<10} {times[name]:7.1f}s  {times[args.schedulers[0]] / times[name]:4.2f}x  "
                   f"peak {peak:.2f} GiB", flush=True)
@@ -189,6 +198,8 @@ def main() -> None:
                         help="compute.scheduler values; the first is the baseline")
     parser.add_argument("--workers", type=int, default=None, help="compute.workers (default: every core)")
     parser.add_argument("--stages", choices=["all", "per-bank"], default="all")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a params override, e.g. contagion.connectedness.step=50 (repeatable)")
     parser.add_argument("--repro", action="store_true", help="time the whole dvc repro -f at the first N instead")
     parser.add_argument("--pairwise", type=int, nargs="*", default=None, help="pairwise Granger at these N only")
     args = parser.parse_args()
