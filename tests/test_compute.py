@@ -185,7 +185,7 @@ def test_bad_input_unreachable_dask_address_names_the_key():
 def test_params_yaml_holds_the_compute_defaults():
     import yaml
 
-    from tests.conftest import REPO
+    from conftest import REPO
 
     assert compute_config(yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))) == ComputeConfig()
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO, repo_params, run_stage
+from conftest import REPO, repo_params, run_stage
 
 STAGES = ("covar_dcc", "mes_srisk", "covar_qr", "spillover", "contagion", "panel", "stress_firesale", "stress_cascade",
           "report")
