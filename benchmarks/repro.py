@@ -10,7 +10,6 @@ and lock checks) measured in the same process, and the ratio.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -19,7 +18,6 @@ from pathlib import Path
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
 
 
 def sh(cmd: list[str], cwd: Path) -> float:
@@ -29,13 +27,10 @@ def sh(cmd: list[str], cwd: Path) -> float:
 
 
 def main() -> None:
-    files = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
+    from scale import copy_repository  # benchmarks/scale.py: the git-tracked files as a fresh clone
+
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        for rel in files:
-            (root / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / rel, root / rel)
-        sh(["git", "init", "-q"], root)
+        root = copy_repository(Path(tmp))
         dvc = [sys.executable, "-m", "dvc"]
         stages = list(yaml.safe_load((root / "dvc.yaml").read_text())["stages"])
         print(f"{'stage':<20}{'seconds':>10}")

@@ -198,7 +198,7 @@ def test_a_large_function_goes_to_each_worker_once_per_map_and_the_file_is_remov
     with scheduler(_config(workers=2, chunk=1)) as mapper:
         got = mapper.map(functools.partial(_weighted, weights=weights), range(6))
     assert got == [float(weights.sum() * i) for i in range(6)]
-    assert list(tmp_path.iterdir()) == []
+    assert list(tmp_path.glob("bsr-map-*")) == []  # (other libraries may use the temporary folder meanwhile)
 
 
 def _weighted(item: int, *, weights: np.ndarray) -> float:

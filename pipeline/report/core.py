@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import math
 from collections.abc import Callable, Iterable, Mapping
@@ -53,11 +54,9 @@ class ReportContext:
         can then be built in other processes from arrays, not files (:func:`build_sections`)."""
         for name in self.inputs:
             self.artifact(name)
-        used = list(self.used)
-        self.used.clear()
         provs = {n: self.provenance(n) for n in self.inputs if self._has_parquet(n)}
-        return ReportContext(stage=None, config=self.config, _cache=dict(self._cache), marks=dict(self.marks),
-                             empty=set(self.empty), _inputs=self.inputs, _provenance=provs, used=used)
+        return dataclasses.replace(self, stage=None, _cache=dict(self._cache), marks=dict(self.marks),
+                                   empty=set(self.empty), _inputs=self.inputs, _provenance=provs, used=[])
 
     def _has_parquet(self, name: str) -> bool:
         if self._inputs is not None:
@@ -251,9 +250,7 @@ def _build_named(snapshot: ReportContext, module: str) -> Section | None:
     """:func:`build_section` of the module named ``module`` on a fresh copy of ``snapshot``."""
     import importlib
 
-    own = ReportContext(stage=None, config=snapshot.config, _cache=snapshot._cache, marks=snapshot.marks,
-                        empty=snapshot.empty, _inputs=snapshot._inputs, _provenance=snapshot._provenance)
-    return build_section(own, importlib.import_module(module))
+    return build_section(dataclasses.replace(snapshot, used=[]), importlib.import_module(module))
 
 
 def build_section(ctx: ReportContext, module: Any) -> Section | None:
