@@ -31,7 +31,13 @@ returns and weights are computed, recorded) or ``fail`` (:class:`ScreenFailure`)
     (Hampel's identifier, Hampel 1974; full reference in docs/screens.md):
     ``|r_t − med(r)| > k · med(|r − med(r)|)`` with ``k = mad_threshold``, over the bank's
     returns left after the rules above (banks with fewer than ``mad_min_obs`` returns, or a
-    MAD of zero, are not screened). Masking removes the return ``r_t`` alone.
+    MAD of zero, are not screened). Masking removes the return ``r_t`` alone. With
+    ``mad_basis: expanding`` (implied by ``realtime: true``) ``med`` and the MAD are those of
+    the returns up to and including t, so the screen of r_t uses no later data (the first
+    ``mad_min_obs − 1`` returns are not screened).
+
+The spike and cap-jump rules need the day after: a close at t is a typo only if t+1 reverses
+it, so they look one trading day ahead, in either mode (docs/realtime.md).
 """
 
 from __future__ import annotations
@@ -56,6 +62,9 @@ RULES = {
 PARAMS = "data.screens"
 
 
+MAD_BASES = ("full", "expanding")
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class ScreensConfig(Config):
     """Plausibility screens (``data.screens`` in params.yaml; docs/screens.md).
@@ -76,8 +85,14 @@ class ScreensConfig(Config):
     mad_outliers: str = "flag"
     mad_threshold: float = 20.0
     mad_min_obs: int = 60
+    mad_basis: str = "full"
+
+    def for_realtime(self) -> "ScreensConfig":
+        """``realtime: true``: the MAD screen of r_t from the returns up to t (``mad_basis: expanding``)."""
+        return dataclasses.replace(self, mad_basis="expanding")
 
     def validate(self) -> None:
+        check_choice("mad_basis", self.mad_basis, MAD_BASES)
         for action, _ in RULES.values():
             check_choice(action, getattr(self, action), ACTIONS)
         for name in ("max_close", "max_market_cap", "spike_min_return", "cap_jump_min", "mad_threshold"):
@@ -211,15 +226,38 @@ def _screen_bank(c: np.ndarray, w: np.ndarray, dates: pd.DatetimeIndex, config: 
     pos = valid_pos()
     r_all[pos[1:]] = np.diff(np.log(c[pos]))
     r_all[mret] = np.nan
-    ok = np.isfinite(r_all)
-    if ok.sum() >= config.mad_min_obs:
-        med = np.median(r_all[ok])
-        mad = np.median(np.abs(r_all[ok] - med))
-        for i in np.flatnonzero(ok & (np.abs(r_all - med) > config.mad_threshold * mad)) if mad > 0 else ():
-            hit(i, "close", "screen_mad_outlier",
-                f"log return {r_all[i]:+.4f} on {dates[i]:%Y-%m-%d} is {abs(r_all[i] - med) / mad:.1f} MADs from the bank's "
-                f"median {med:+.4f} (MAD {mad:.4g}; > {PARAMS}.mad_threshold={config.mad_threshold:g})", pos, what="return")
+    for i, med, mad in _mad_outliers(r_all, config):
+        hit(i, "close", "screen_mad_outlier",
+            f"log return {r_all[i]:+.4f} on {dates[i]:%Y-%m-%d} is {abs(r_all[i] - med) / mad:.1f} MADs from the bank's "
+            f"median {med:+.4f} (MAD {mad:.4g}{' of the returns up to that day' if config.mad_basis == 'expanding' else ''}; "
+            f"> {PARAMS}.mad_threshold={config.mad_threshold:g})", pos, what="return")
     return found, c, w, mret
+
+
+def _mad_outliers(r: np.ndarray, config: ScreensConfig) -> list[tuple[int, float, float]]:
+    """Positions ``i`` of returns with ``|r_i − med| > k·MAD``, with their ``(med, MAD)``.
+
+    ``mad_basis: full``: one median and MAD over all finite returns (at least ``mad_min_obs``).
+    ``expanding``: the median and MAD of the finite returns up to and including ``i``, once
+    there are ``mad_min_obs`` of them (a MAD of zero screens nothing).
+    """
+    ok = np.flatnonzero(np.isfinite(r))
+    k = config.mad_threshold
+    if config.mad_basis == "full":
+        if ok.size < config.mad_min_obs:
+            return []
+        med = float(np.median(r[ok]))
+        mad = float(np.median(np.abs(r[ok] - med)))
+        return [(int(i), med, mad) for i in ok[np.abs(r[ok] - med) > k * mad]] if mad > 0 else []
+    out = []
+    for n in range(config.mad_min_obs, ok.size + 1):
+        past = r[ok[:n]]
+        med = float(np.median(past))
+        mad = float(np.median(np.abs(past - med)))
+        i = int(ok[n - 1])
+        if mad > 0 and abs(r[i] - med) > k * mad:
+            out.append((i, med, mad))
+    return out
 
 
 def screen_prices(close: pd.DataFrame, cap: pd.DataFrame, config: ScreensConfig | None = None) -> ScreenResult:

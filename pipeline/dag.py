@@ -19,6 +19,7 @@ from pathlib import Path
 import yaml
 
 from pipeline.artifacts import artifact
+from pipeline.params import REALTIME_KEY
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -183,8 +184,8 @@ def stage_entry(stage, params: dict | None = None) -> dict:
     body: dict = {"cmd": f"python -m pipeline run {stage.name}", "deps": deps}
     if stage.all_params:
         body["params"] = [{"params.yaml": None}]
-    elif stage.params:
-        body["params"] = dvc_params(stage.params)
+    elif stage.params or stage.realtime:
+        body["params"] = dvc_params(stage.params) + ([REALTIME_KEY] if stage.realtime else [])
     if outs:
         body["outs"] = outs
     if metrics:

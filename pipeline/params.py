@@ -112,6 +112,21 @@ def known_groups() -> tuple[str, ...]:
 COMPUTE_GROUP = "compute"
 #: Groups the runner reads for every stage, beside the groups the stages declare.
 RUNNER_GROUPS = (COMPUTE_GROUP,)
+#: The top-level switch of real-time estimation (docs/realtime.md): a boolean, not a group.
+REALTIME_KEY = "realtime"
+REALTIME_VALUES = (False, True)
+
+
+def realtime_switch(params: Mapping[str, Any]) -> bool:
+    """The validated top-level ``realtime`` switch (``false`` when absent).
+
+    Raises :class:`ConfigError` for anything but a YAML boolean, naming the allowed values.
+    """
+    value = params.get(REALTIME_KEY, False) if isinstance(params, Mapping) else False
+    if not isinstance(value, bool):
+        raise ConfigError(f"{REALTIME_KEY}: {value!r} is not allowed; allowed values: false (paper defaults, some values "
+                          "use the whole sample), true (every value dated t from data up to t only); docs/realtime.md")
+    return value
 
 
 @functools.lru_cache(maxsize=4)
@@ -189,9 +204,16 @@ def validate_params_tree(params: Mapping[str, Any], known: tuple[str, ...] | Non
         allowed = children[path]
         for key, value in node.items():
             dotted = f"{path}.{key}" if path else str(key)
-            if key not in allowed:
+            if not path and key == REALTIME_KEY:
+                try:
+                    realtime_switch(node)
+                except ConfigError as exc:
+                    errors.append(str(exc))
+            elif key not in allowed:
                 where = f"{path}: unknown group" if path else "params.yaml: unknown top-level group"
-                errors.append(f"{where} {key!r}{_suggest(key, allowed)}; allowed groups: {', '.join(sorted(allowed))}")
+                switch = "" if path else f"; or the switch {REALTIME_KEY}"
+                names = allowed if path else [*allowed, REALTIME_KEY]
+                errors.append(f"{where} {key!r}{_suggest(key, names)}; allowed groups: {', '.join(sorted(allowed))}{switch}")
             elif value is None:
                 errors.append(_null(dotted))
             elif not isinstance(value, Mapping):

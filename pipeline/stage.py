@@ -44,7 +44,7 @@ from measures.core.status import FailureBudgetExceeded, NotEstimable, check_fail
 from pipeline.artifacts import Artifact, artifact
 from pipeline.compute import ComputeConfig, scheduler
 from pipeline.io import read_json, read_parquet, read_provenance, write_json, write_parquet
-from pipeline.params import COMPUTE_GROUP, check_groups, group, load_params
+from pipeline.params import COMPUTE_GROUP, REALTIME_KEY, check_groups, group, load_params, realtime_switch
 from pipeline.quality import QualityRecord, events_to_records, quality_frame
 from pipeline.schema import DataValidationError
 from pipeline.units import UnitError
@@ -96,6 +96,11 @@ class Stage:
         params, when a param chooses among ``inputs`` (``contagion.series``). The ``deps`` in
         ``dvc.yaml`` are these only; the runner stops with "run python -m pipeline dag --write"
         when a params change makes it read an input that ``dvc.yaml`` does not list.
+    realtime : bool
+        The stage estimates something dated, so it reads the top-level ``realtime`` switch (a DVC
+        param of the stage): with ``realtime: true`` the runner replaces each configuration by its
+        :meth:`~measures.core.config.Config.for_realtime` (every value dated t from data up to t;
+        docs/realtime.md), and the provenance records the switch.
     all_params : bool
         The stage depends on every key of ``params.yaml`` (DVC reruns it on any change); the
         ``params`` stage uses it to refuse unknown groups that no other stage would notice.
@@ -117,6 +122,7 @@ class Stage:
     quality: bool = True
     param_files: Callable[[Mapping[str, Config]], tuple[str, ...]] | None = None
     select_inputs: Callable[[Mapping[str, Config]], tuple[str, ...]] | None = None
+    realtime: bool = False
     all_params: bool = False
     check: Callable[[Any, Mapping[str, Config]], list[CheckLine]] | None = None
 
@@ -248,14 +254,23 @@ class StageContext:
         self.record(QualityRecord(stage=self.stage.name, table=table or self.stage.name, bank_id=None, date_start=None,
                                   date_end=None, n_rows=0, action="not_estimable", reason=NOT_ESTIMABLE, detail=detail))
 
+    @property
+    def realtime(self) -> bool:
+        """The ``realtime`` switch, for a stage that declares it (``False`` otherwise)."""
+        return self.stage.realtime and realtime_switch(self.params)
+
     def provenance(self) -> dict[str, Any]:
-        """What made the artifacts of this run: stage, resolved params, data source, version."""
-        return {
+        """What made the artifacts of this run: stage, resolved params, the realtime switch (stages
+        that declare it), data source, version."""
+        out = {
             "stage": self.stage.name,
             "params": {name: cfg.to_dict() for name, cfg in sorted(self.configs.items())},
             "data_source": self.data_source,
             "version": package_version(),
         }
+        if self.stage.realtime:
+            out[REALTIME_KEY] = self.realtime
+        return out
 
     # -- quality and failure budgets ----------------------------------------------------
     def record(self, records: QualityRecord | Iterable[QualityRecord]) -> None:
@@ -301,15 +316,21 @@ def load_stage(name: str) -> Stage:
 
 
 def configs_for(stage: Stage, params: Mapping[str, Any]) -> dict[str, Config]:
-    """Validated configurations of every params group the stage declares (unknown or null groups are errors)."""
+    """Validated configurations of every params group the stage declares (unknown or null groups are errors).
+
+    For a stage that declares ``realtime`` and runs with ``realtime: true`` each configuration is
+    its :meth:`~measures.core.config.Config.for_realtime` (the causal options it resolves to).
+    """
     check_groups(params)
+    realtime = stage.realtime and realtime_switch(params)
     configs = {}
     for name, cls in stage.params.items():
         try:
             mapping = group(params, name)
         except KeyError:
             mapping = {}
-        configs[name] = cls.from_mapping(mapping, where=name)
+        config = cls.from_mapping(mapping, where=name)
+        configs[name] = config.for_realtime() if realtime else config
     return configs
 
 

@@ -62,7 +62,7 @@ def test_repository_params_have_a_valid_tree():
 def test_bad_input_unknown_top_level_group():
     errors = validate_params_tree({**repo_params(), "contagoin": {"window": "year"}})
     assert errors == ["params.yaml: unknown top-level group 'contagoin' (did you mean 'contagion'?); "
-                      "allowed groups: compute, contagion, data, measures, panel, report, stress"]
+                      "allowed groups: compute, contagion, data, measures, panel, report, stress; or the switch realtime"]
 
 
 def test_bad_input_unknown_group_under_measures_and_stress():

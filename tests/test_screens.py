@@ -123,6 +123,34 @@ def test_a_mad_outlier_is_flagged_by_default_and_masking_removes_that_return_alo
     assert np.isnan(ret[TYPO]) and not np.isnan(ret[nxt])
 
 
+def test_expanding_mad_screens_each_return_with_the_returns_up_to_it_only(clean):
+    prices = clean.copy()
+    prices.loc[(prices.bank_id == "C") & (prices.date >= TYPO), "close"] *= 2.0
+    config = ScreensConfig(mad_basis="expanding")
+    assert ScreensConfig().for_realtime() == config
+    f = findings(prices, config)
+    assert list(zip(f.rule, f.bank_id, f.date, strict=True)) == [("screen_mad_outlier", "C", TYPO)]
+    assert "of the returns up to that day" in f.detail[0]
+    close, _, _, _ = trading_days(prices)  # the median and MAD of the detail are those of the returns up to TYPO
+    r = np.diff(np.log(close["C"].to_numpy()))[: DATES.get_loc(TYPO)]
+    med = np.median(r)
+    assert f"median {med:+.4f} (MAD {np.median(np.abs(r - med)):.4g} of" in f.detail[0]
+    later = prices.copy()  # wild returns after the typo change nothing on or before it
+    late = (later.bank_id == "C") & (later.date > DATES[DATES.get_loc(TYPO) + 5])
+    later.loc[late, "close"] *= np.exp(np.random.default_rng(3).normal(0.0, 0.3, late.sum()))
+    g = findings(later, config)
+    assert g[g.date <= TYPO].reset_index(drop=True).equals(f.reset_index(drop=True))
+    full = findings(later)  # with the full-sample MAD the later wild returns hide the typo (look-ahead)
+    assert TYPO not in set(full.loc[full.rule == "screen_mad_outlier", "date"])
+
+
+def test_expanding_mad_screens_nothing_before_mad_min_obs_returns(clean):
+    prices = plant(clean, "A", DATES[30], "close", times=3.0)  # a level shift early: 30 returns before it
+    prices.loc[(prices.bank_id == "A") & (prices.date > DATES[30]), "close"] *= 3.0
+    assert findings(prices, ScreensConfig(mad_basis="expanding")).empty
+    assert not findings(prices, ScreensConfig(mad_basis="expanding", mad_min_obs=20)).empty
+
+
 def test_bad_input_close_of_1e300_fails_naming_bank_date_column_rule_and_param(clean):
     prices = clean.copy()
     prices.loc[(prices.bank_id == "C") & prices.date.isin(DATES[300:310]), "close"] = 1e300

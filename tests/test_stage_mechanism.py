@@ -251,7 +251,7 @@ def test_known_groups_are_the_groups_the_stages_declare_and_the_runners():
 
 
 @pytest.mark.parametrize("params, message", [
-    ({"contagoin": {"window": "year"}}, "params.yaml: unknown top-level group 'contagoin' (did you mean 'contagion'?); allowed groups: compute, contagion, data, measures, panel, report, stress"),
+    ({"contagoin": {"window": "year"}}, "params.yaml: unknown top-level group 'contagoin' (did you mean 'contagion'?); allowed groups: compute, contagion, data, measures, panel, report, stress; or the switch realtime"),
     ({"measures": {"covar_q": {}}}, "measures: unknown group 'covar_q' (did you mean 'covar_qr'?); allowed groups: covar_dcc, covar_qr"),
     ({"measures": {"covar_qr": None}}, "measures.covar_qr: the group is null (its line has nothing under it); allowed: a mapping of its options"),
     ({"panel": None}, "panel: the group is null"),
@@ -347,3 +347,46 @@ def test_a_failing_stage_marks_the_previous_report_stale(tmp_path):
     html = report.read_text(encoding="utf-8")
     assert html.count("<!-- stale-report -->") == 1 and "a &lt;b&gt; &amp; c" in html
     assert not mark_stale(tmp_path / "none.html", "x", "y")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Dated(Config):
+    estimation: str = "full"
+
+    def validate(self) -> None:
+        check_choice("estimation", self.estimation, ("full", "expanding", "rolling"))
+
+    def for_realtime(self) -> "Dated":
+        return dataclasses.replace(self, estimation="expanding") if self.estimation == "full" else self
+
+
+def _dated_stage(realtime: bool) -> Stage:
+    return Stage(name="returns", run=lambda ctx: None, params={"measures.returns": Dated},
+                 realtime=realtime)
+
+
+@pytest.mark.parametrize(("switch", "given", "declared", "resolved"), [
+    (True, "full", True, "expanding"), (True, "rolling", True, "rolling"), (False, "full", True, "full"),
+    (True, "full", False, "full"),
+])
+def test_the_realtime_switch_resolves_each_config_of_a_stage_that_declares_it(switch, given, declared, resolved, tmp_path):
+    params = {"realtime": switch, "measures": {"returns": {"estimation": given}}}
+    ctx = runner(_dated_stage(declared), params=params, root=tmp_path, mapper=SerialMapper())
+    assert ctx.config("measures.returns").estimation == resolved
+    assert ctx.realtime is (switch and declared)
+    prov = read_provenance(tmp_path / "data/processed/quality/returns.parquet")
+    assert prov["params"]["measures.returns"]["estimation"] == resolved
+    assert ("realtime" in prov) is declared and prov.get("realtime", switch and declared) is (switch and declared)
+
+
+@pytest.mark.parametrize("value", ["yes", 1, None, [True]])
+def test_bad_input_realtime_switch(value, tmp_path):
+    with pytest.raises(ConfigError, match=r"^realtime: .* is not allowed; allowed values: false .*, true "):
+        runner(_dated_stage(True), params={"realtime": value}, root=tmp_path, mapper=SerialMapper())
+
+
+def test_a_stage_that_declares_realtime_has_it_as_a_dvc_param():
+    from pipeline.dag import stage_entry
+
+    assert stage_entry(_dated_stage(True))["params"] == ["measures.returns", "realtime"]
+    assert stage_entry(_dated_stage(False))["params"] == ["measures.returns"]

@@ -149,6 +149,15 @@ class Config:
                 message = f"{prefix}{message}"
             raise ConfigError(message) from None
 
+    def for_realtime(self) -> Self:
+        """The configuration under ``realtime: true``: every value dated t from data up to t.
+
+        The runner calls it on each configuration of a stage that declares the switch; a class
+        whose defaults use full-sample quantities overrides it (e.g. ``estimation: full`` becomes
+        ``expanding``). The default changes nothing.
+        """
+        return self
+
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict view (for provenance in artifacts and the report); tuples become lists."""
         return _plain(dataclasses.asdict(self))

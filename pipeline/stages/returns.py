@@ -59,4 +59,5 @@ STAGE = Stage(
     inputs=("prices", "system", "balance_sheet"),
     outputs=("returns", "system_returns"),
     check=check,
+    realtime=True,
 )
