@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from measures.core.config import Config, ConfigError
-from pipeline.params import close_match, validate_params_tree
+from pipeline.params import close_match, realtime_switch, validate_params_tree
 
 #: Canonical tables, written by the ingest stage (the inputs a check can see before any stage ran).
 CANONICAL_TABLES = ("banks", "prices", "system", "market_states", "balance_sheet")
@@ -209,6 +209,12 @@ def run_check(params_path: str | Path, root: str | Path) -> tuple[list[str], lis
     errors.extend(group_errors)
     errors = list(dict.fromkeys(errors))  # a non-mapping group is found by the tree and by its class
     lines = [f"params: {len(configs)} groups, {'no errors' if not errors else f'{len(errors)} error(s) (below)'}"]
+    try:
+        realtime = realtime_switch(params)
+    except ConfigError:  # the tree check above has its message
+        realtime = False
+    lines.append("realtime: " + ("true (every value dated t from data up to t only; docs/realtime.md)" if realtime else
+                                 "false (paper defaults: some values use the whole sample; docs/realtime.md)"))
     data = None
     if configs.get("data") is None:
         lines.append("data: not read (fix the data group first)")
@@ -226,6 +232,8 @@ def run_check(params_path: str | Path, root: str | Path) -> tuple[list[str], lis
     for stage in stages:
         lines.append(f"  {stage.name}")
         stage_configs = {name: configs[name] for name in stage.params}
+        if realtime and stage.realtime and all(c is not None for c in stage_configs.values()):
+            stage_configs = {name: c.for_realtime() for name, c in stage_configs.items()}
         if data is None or any(c is None for c in stage_configs.values()):
             lines.append("    not checked: fix the errors below first")
             continue

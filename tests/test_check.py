@@ -174,7 +174,8 @@ def test_check_on_the_default_data_prints_the_data_and_every_stage(tmp_path, cap
     assert rc == 0 and err == ""
     lines = out.splitlines()
     assert lines[0] == "params: 13 groups, no errors"
-    assert lines[1] == "data: synthetic (the embedded simulator, seed 20071012): simulated data, not yours"
+    assert lines[1] == "realtime: false (paper defaults: some values use the whole sample; docs/realtime.md)"
+    assert lines[2] == "data: synthetic (the embedded simulator, seed 20071012): simulated data, not yours"
     assert "  banks          16: joint-stock 8, state-owned 5, city 3" in lines
     assert "  prices         2007-10-12 .. 2020-12-31, 3450 trading days, 55200 rows" in lines
     assert "  absent         (none)" in lines
@@ -344,3 +345,10 @@ def test_bad_input_null_group_inside_a_group():
     assert validate_params_tree({"data": {"screens": {}}, "measures": {"returns": {}}}, known) == []
     errors = validate_params_tree({"data": {"screens": None}}, known)
     assert len(errors) == 1 and errors[0].startswith("data.screens: the group is null")
+
+
+def test_check_states_the_realtime_mode_and_refuses_a_bad_switch(tmp_path, capsys):
+    rc, out, _ = run_check(tmp_path, repo_params(realtime=True), capsys)
+    assert rc == 0 and out.splitlines()[1].startswith("realtime: true (every value dated t from data up to t only")
+    rc, _, err = run_check(tmp_path, repo_params(realtime="yes"), capsys)
+    assert rc == 2 and "realtime: 'yes' is not allowed; allowed values: false" in err
