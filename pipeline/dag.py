@@ -32,6 +32,7 @@ STAGES = (
     "covar_qr",
     "spillover",
     "contagion",
+    "rankings",
     "panel",
     "stress_firesale",
     "stress_cascade",
