@@ -154,6 +154,16 @@ def test_bad_input_no_measure_at_all(tmp_path):
     assert not_estimable_mark(tmp_path / artifact("rankings").path, artifact("rankings")) is not None
 
 
+def test_bad_input_every_measure_too_short_keeps_the_crw_ranks(tmp_path):
+    root = build_root(tmp_path, measures_long())
+    run_stage(root, "rankings", params(min_obs=1000))  # two years of days < 1000: no bank ranked on a measure
+    mark = not_estimable_mark(root / artifact("rankings").path, artifact("rankings"))
+    assert "no bank has min_obs usable values" in mark["reason"] and "measures.rankings.min_obs" in mark["needs"]
+    assert len(read(root, "rankings_crw")) == 12 and set(read(root, "rankings_tau")["kind"]) == {"crw_years"}
+    quality = read(root, "quality/rankings")
+    assert (quality["reason"] == "min_obs").sum() == 24
+
+
 def test_bad_input_measure_without_its_column_is_skipped(tmp_path):
     frames = measures_long()
     frames["mes"] = frames["mes"].drop(columns=["mes_dyn"])

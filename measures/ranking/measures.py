@@ -118,18 +118,17 @@ def rank_measures(panels: Mapping[str, pd.DataFrame], config: RankingConfig = Ra
     dates = pd.DatetimeIndex(sorted(set().union(*(panels[m].index for m in names)))) if names else pd.DatetimeIndex([])
     arrays = tuple(panels[m].reindex(dates).to_numpy(dtype=float) for m in names)
     if not names or not len(dates):
-        empty = rank_table(pd.Series(dtype=float), np.empty((0, 0)), level=config.level, top_k=config.top_k)
-        return MeasureRanking(empty.assign(measure=[]), pd.DataFrame(columns=TAU_COLUMNS), np.nan)
+        return MeasureRanking(pd.DataFrame(columns=RANK_COLUMNS), pd.DataFrame(columns=TAU_COLUMNS), np.nan)
     mean_block = config.block_length or block_length_rule((a[:, j] for a in arrays for j in range(a.shape[1])),
                                                           n=len(dates))
     fn = functools.partial(_replication, arrays=arrays, mean_block=float(mean_block), seed=config.seed)
     reps = map_items(mapper, fn, range(config.replications), desc="ranking bootstrap")
     boot = {m: np.vstack([r[k] for r in reps]) for k, m in enumerate(names)}
+    point = {m: nan_means(a) for m, a in zip(names, arrays)}
     tables = []
-    for k, m in enumerate(names):
+    for m in names:
         panel = panels[m]
-        t = rank_table(pd.Series(nan_means(arrays[k]), index=panel.columns), boot[m], level=config.level,
-                       top_k=config.top_k)
+        t = rank_table(pd.Series(point[m], index=panel.columns), boot[m], level=config.level, top_k=config.top_k)
         obs = panel.notna()
         tables.append(t.assign(measure=m, n_obs=obs.sum().to_numpy(), block_length=float(mean_block),
                                date_start=[panel.index[obs[c].to_numpy()].min() for c in panel.columns],
@@ -139,9 +138,7 @@ def rank_measures(panels: Mapping[str, pd.DataFrame], config: RankingConfig = Ra
     for a, b in itertools.combinations(names, 2):
         common = [c for c in panels[a].columns if c in set(panels[b].columns)]
         ia, ib = panels[a].columns.get_indexer(common), panels[b].columns.get_indexer(common)
-        point = ranks.set_index(["measure", "bank_id"])["value"]
-        row = tau_row(point[a][common].to_numpy(), point[b][common].to_numpy(), boot[a][:, ia], boot[b][:, ib],
-                      level=config.level)
+        row = tau_row(point[a][ia], point[b][ib], boot[a][:, ia], boot[b][:, ib], level=config.level)
         tau.append({"kind": "measures", "a": a, "b": b, **row})
     return MeasureRanking(ranks, pd.DataFrame(tau, columns=TAU_COLUMNS), float(mean_block))
 

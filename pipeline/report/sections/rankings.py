@@ -11,6 +11,8 @@ from pipeline.report.core import ReportContext, Section, figure_html, table_html
 from pipeline.report.provenance import NOT_RECORDED
 
 ID = "rankings"
+#: the ranked measures in report order, with their labels
+LABELS = {"covar_qr": "ΔCoVaR-QR", "covar_dcc": "ΔCoVaR-DCC", "mes": "MES", "srisk": "SRISK"}
 TITLE = "How stable is this ranking?"
 INTRO = (
     "A ranking of banks by a systemic-risk measure is an estimate: another sample of the same years could order "
@@ -46,6 +48,7 @@ def rank_cells(frame: pd.DataFrame, column: str) -> pd.DataFrame:
 def _draw_intervals(fig, panels: list[tuple[str, pd.DataFrame]]) -> None:
     ncols = min(len(panels), 5)
     axes = np.atleast_1d(fig.subplots(1, ncols, sharey=False)).ravel()
+    fig.subplots_adjust(wspace=0.5)
     for ax, (label, frame) in zip(axes, panels):
         f = frame.dropna(subset=["rank"]).sort_values(["rank", "bank_id"], kind="mergesort")
         y = np.arange(len(f))
@@ -66,8 +69,10 @@ def build(ctx: ReportContext) -> Section | None:
     k = ctx.param("rankings", "measures.rankings.top_k") or ctx.param("rankings_crw", "measures.rankings.top_k")
     blocks, metrics, plots, panels = [], {}, {}, []
     if ranks is not None:
-        for measure, g in ranks.groupby("measure", sort=False):
-            panels.append((measure, g))
+        order = [m for m in LABELS if m in set(ranks["measure"])] + sorted(set(ranks["measure"]) - set(LABELS))
+        for measure in order:
+            g = ranks[ranks["measure"] == measure]
+            panels.append((LABELS.get(measure, measure), g))
             top = g.sort_values(["rank", "bank_id"]).iloc[0]
             metrics[measure] = {"mean_interval_width": float((g["rank_hi"] - g["rank_lo"]).mean()),
                                 "top_bank": str(top["bank_id"]), "top_p_top_k": float(top["p_top_k"]),
