@@ -136,6 +136,23 @@ def test_bad_input_contagion_rolling_marks_the_crw_ranks(tmp_path):
     assert ctx.not_estimable_reason is None
 
 
+def test_bad_input_crw_of_the_contagion_stage_differs_is_flagged(tmp_path):
+    root = build_root(tmp_path, measures_long())
+    crw = read(root, "crw")
+    write_parquet(crw.assign(crw=crw["crw"] * 1.01), root / artifact("crw").path, key=["bank_id", "year"])
+    run_stage(root, "rankings", params())
+    quality = read(root, "quality/rankings")
+    assert "does not replicate the contagion stage" in quality.loc[quality["reason"] == "crw_mismatch", "detail"].item()
+
+
+def test_bad_input_contagion_windows_absent_marks_the_crw_ranks(tmp_path):
+    root = build_root(tmp_path, measures_long())
+    (root / artifact("contagion_windows").path).unlink()
+    run_stage(root, "rankings", params())
+    mark = not_estimable_mark(root / artifact("rankings_crw").path, artifact("rankings_crw"))
+    assert mark["reason"].startswith("contagion has no yearly CRW") and len(read(root, "rankings")) == 24
+
+
 def test_bad_input_crw_switched_off_and_a_measure_absent(tmp_path):
     frames = measures_long()
     del frames["srisk"]

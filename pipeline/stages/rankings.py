@@ -36,29 +36,34 @@ def _note(ctx: StageContext, table: str, action: str, reason: str, detail: str) 
                              action=action, reason=reason, detail=detail))
 
 
-def _crw(ctx: StageContext, config: RankingConfig, contagion: ContagionParams) -> tuple | None:
-    """The CRW rank tables, or None after marking them not estimable (with the reason)."""
-    reason, needs = None, ""
+def _crw_inputs(ctx: StageContext, config: RankingConfig, contagion: ContagionParams) -> tuple[pd.DataFrame, dict]:
+    """The contagion input (dates x banks) and the route of every contagion year with CRW.
+
+    Raises :class:`NotEstimable` saying why there is nothing to bootstrap.
+    """
     if not config.crw:
-        reason, needs = f"{GROUP}.crw is false", f"{GROUP}.crw: true"
-    elif contagion.window != "year":
-        reason, needs = "the CRW rank bootstrap is per calendar year", "contagion.window: year"
-    windows = None if reason else ctx.read("contagion_windows", required=False)
-    frame = None if reason or windows is None else ctx.read(SERIES[contagion.series], required=False)
-    if reason is None and (windows is None or frame is None):
-        reason, needs = "contagion has no yearly CRW (its input or its windows are absent or not estimable)", \
-            "a contagion stage with CRW per year"
-    if reason is None:
-        routes = {int(y): str(r) for y, r, s in zip(windows["year"], windows["route"], windows["status"]) if not is_failed(s)}
-        name = SERIES[contagion.series]
-        try:
-            series = contagion_series(frame, name=artifact(name).path, spillover=contagion.series == "spillover").series
-        except NotEstimable as exc:
-            reason, needs = str(exc), exc.needs
-    if reason is None and not routes:
-        reason, needs = "no contagion year has CRW", "a contagion year with at least two banks"
-    if reason is not None:
-        ctx.not_estimable("rankings_crw", reason=reason, needs=needs, table="rankings_crw")
+        raise NotEstimable(f"{GROUP}.crw is false", needs=f"{GROUP}.crw: true")
+    if contagion.window != "year":
+        raise NotEstimable("the CRW rank bootstrap is per calendar year", needs="contagion.window: year")
+    name = SERIES[contagion.series]
+    windows, frame = ctx.read("contagion_windows", required=False), ctx.read(name, required=False)
+    if windows is None or frame is None:
+        raise NotEstimable("contagion has no yearly CRW (its input or its windows are absent or not estimable)",
+                           needs="a contagion stage with CRW per year")
+    route = windows["route"] if "route" in windows else pd.Series(contagion.route, index=windows.index)
+    routes = {int(y): str(r) for y, r, s in zip(windows["year"], route, windows["status"]) if not is_failed(s)}
+    if not routes:
+        raise NotEstimable("no contagion year has CRW", needs="a contagion year with at least two banks")
+    series = contagion_series(frame, name=artifact(name).path, spillover=contagion.series == "spillover").series
+    return series, routes
+
+
+def _crw(ctx: StageContext, config: RankingConfig, contagion: ContagionParams):
+    """The CRW ranking (:class:`measures.ranking.CrwRanking`), or None after marking its table not estimable."""
+    try:
+        series, routes = _crw_inputs(ctx, config, contagion)
+    except NotEstimable as exc:
+        ctx.not_estimable("rankings_crw", reason=str(exc), needs=exc.needs, table="rankings_crw")
         return None
     result = rank_crw(series, routes, contagion.chain().chain_options(), config, mapper=ctx.mapper)
     ctx.events(result.events, table="rankings_crw")
