@@ -265,4 +265,15 @@ def test_failed_replications_are_flagged(crw_series):
     result = rank_crw(short, {2010: "ols"}, {**OPTIONS, "min_obs": 130}, config)
     assert result.ranks["replications"].eq(10).all()
     broken = rank_crw(short, {2010: "ols"}, {**OPTIONS, "lags": 40, "max_lags": 40}, config)  # VAR too large
-    assert broken.ranks.empty and broken.events["reason"].tolist() == ["replication_failed"]
+    assert broken.ranks.empty and broken.events["reason"].tolist() == ["window_failed"]
+    # a bank the chain leaves out of the year on the data is not resampled either
+    gappy = crw_series.copy()
+    gappy.iloc[:200, 3] = np.nan  # B3: 61 days in 2010 < contagion.min_obs = 120
+    kept = rank_crw(gappy, {2010: "ols"}, OPTIONS, config)
+    assert kept.ranks["bank_id"].tolist() == ["B0", "B1", "B2"] and kept.ranks["replications"].eq(10).all()
+    # two banks, B1 with exactly min_obs days: a resample with fewer leaves one bank, and that replication fails
+    pair = crw_series[["B0", "B1"]].copy()
+    pair.iloc[130:261, 1] = np.nan
+    flaky = rank_crw(pair, {2010: "ols"}, {**OPTIONS, "min_obs": 130}, config)
+    failed = flaky.events.set_index("reason").loc["replication_failed", "n_rows"]
+    assert 0 < failed < 10 and flaky.ranks["replications"].eq(10 - failed).all()

@@ -49,13 +49,18 @@ def _replication(item: tuple[int, int], *, blocks: Mapping, options: Mapping, se
     return year_crw(block, {**options, "route": route}, idx)
 
 
+def _event(block: pd.DataFrame, n_rows: int, reason: str, detail: str) -> dict:
+    return {"bank_id": None, "date_start": block.index[0], "date_end": block.index[-1], "n_rows": n_rows,
+            "action": "flagged", "reason": reason, "detail": detail}
+
+
 @dataclass(frozen=True)
 class CrwRanking:
     """Result of :func:`rank_crw`.
 
     ``ranks``: ``year, bank_id, value (the CRW), rank, rank_lo, rank_hi, p_top_k, replications,
     block_length``; ``tau``: ``kind ("crw_years"), a, b (the years), tau, tau_lo, tau_hi, n_banks,
-    replications``; ``events``: failed replications (``EVENT_COLUMNS``).
+    replications``; ``events``: years without CRW on the data and failed replications (``EVENT_COLUMNS``).
     """
 
     ranks: pd.DataFrame
@@ -87,33 +92,40 @@ def rank_crw(series: pd.DataFrame, routes: Mapping[int, str], options: Mapping, 
 
     Notes
     -----
-    The mean block length of year ``y`` is ``config.block_length`` or the Politis–White rule over
-    the year's bank series (:func:`~measures.ranking.bootstrap.block_length_rule`). The point CRW
-    is the chain on the year's data (what the contagion stage writes); ranks, intervals and τ are
-    those of :mod:`measures.ranking.ranks`.
+    The point CRW is the chain on the year's data (what the contagion stage writes); only the banks
+    it keeps in the year are resampled (a bank the resample's screening drops has no rank in that
+    replication). The mean block length of year ``y`` is ``config.block_length`` or the
+    Politis–White rule over those banks' series of the year
+    (:func:`~measures.ranking.bootstrap.block_length_rule`); ranks, intervals and τ are those of
+    :mod:`measures.ranking.ranks`.
     """
-    blocks = {}
+    blocks, points, events = {}, {}, []
     for year in sorted(int(y) for y in routes):
         block = series[series.index.year == year]
-        block = block.loc[:, block.notna().any()]
-        length = config.block_length or block_length_rule((block[c].to_numpy() for c in block.columns), n=len(block))
         route = routes[year] if routes[year] in ("ols", "sparse") else options.get("route", "auto")
+        point = year_crw(block, {**options, "route": route})
+        if not np.isfinite(point).any():
+            events.append(_event(block, len(block), "window_failed", f"year {year}: the contagion chain gives no CRW "
+                                                                     "on the year's data; its ranks are not bootstrapped"))
+            continue
+        block = block.loc[:, np.isfinite(point)]  # the banks the chain keeps in the year, as in the contagion stage
+        points[year] = point[np.isfinite(point)]
+        length = config.block_length or block_length_rule((block[c].to_numpy() for c in block.columns), n=len(block))
         blocks[year] = (block, float(min(length, len(block))), route)
     items = [(y, b) for y in blocks for b in range(config.replications)]
     fn = functools.partial(_replication, blocks=blocks, options=dict(options), seed=config.seed)
     reps = dict(zip(items, map_items(mapper, fn, items, desc="CRW ranking bootstrap")))
-    tables, boots, events = [], {}, []
-    for year, (block, length, route) in blocks.items():
-        point = year_crw(block, {**options, "route": route})
-        boots[year] = (point, np.vstack([reps[(year, b)] for b in range(config.replications)]))
-        t = rank_table(pd.Series(point, index=block.columns), boots[year][1], level=config.level, top_k=config.top_k)
-        tables.append(t.assign(year=year, block_length=length)[t["value"].notna()])
+    tables, boots = [], {}
+    for year, (block, length, _) in blocks.items():
+        boots[year] = (points[year], np.vstack([reps[(year, b)] for b in range(config.replications)]))
+        t = rank_table(pd.Series(points[year], index=block.columns), boots[year][1], level=config.level,
+                       top_k=config.top_k)
+        tables.append(t.assign(year=year, block_length=length))
         failed = int(np.isnan(boots[year][1]).all(axis=1).sum())
         if failed:
-            events.append({"bank_id": None, "date_start": block.index[0], "date_end": block.index[-1], "n_rows": failed,
-                           "action": "flagged", "reason": "replication_failed",
-                           "detail": f"year {year}: {failed} of {config.replications} bootstrap replications gave no "
-                                     "CRW (the resampled year's VAR failed); the rank intervals use the others"})
+            events.append(_event(block, failed, "replication_failed",
+                                 f"year {year}: {failed} of {config.replications} bootstrap replications gave no CRW "
+                                 "(the resampled year's VAR failed); the rank intervals use the others"))
     cols = ["year", "bank_id", "value", "rank", "rank_lo", "rank_hi", "p_top_k", "replications", "block_length"]
     ranks = pd.concat(tables, ignore_index=True)[cols] if tables else pd.DataFrame(columns=cols)
     tau = []
