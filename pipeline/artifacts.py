@@ -167,3 +167,15 @@ def artifact(name: str) -> Artifact:
         return ARTIFACTS[name]
     except KeyError:
         raise KeyError(f"no artifact named {name!r}; registered: {', '.join(sorted(ARTIFACTS))}") from None
+
+# rankings: bootstrap uncertainty of the rankings of banks (pipeline/stages/rankings.py, docs/rankings.md)
+RANKINGS = "data/processed/rankings"
+_RANK = {"value": "float64", "rank": "float64", "rank_lo": "float64", "rank_hi": "float64", "p_top_k": "float64",
+         "replications": "int64", "block_length": "float64"}
+register(Artifact("rankings", f"{RANKINGS}/measures.parquet", ("measure", "bank_id"),
+                  {**_RANK, "measure": "object", "bank_id": "object", "n_obs": "int64", "date_start": "datetime64[ns]",
+                   "date_end": "datetime64[ns]"}))
+register(Artifact("rankings_crw", f"{RANKINGS}/crw.parquet", ("year", "bank_id"), {**_RANK, **_YEAR, "bank_id": "object"}))
+register(Artifact("rankings_tau", f"{RANKINGS}/kendall.parquet", ("kind", "a", "b"),
+                  {"kind": "object", "a": "object", "b": "object", "tau": "float64", "tau_lo": "float64",
+                   "tau_hi": "float64", "n_banks": "int64", "replications": "int64"}))

@@ -33,6 +33,7 @@ STAGES = (
     "covar_qr",
     "spillover",
     "contagion",
+    "rankings",
     "panel",
     "stress_firesale",
     "stress_cascade",

@@ -38,6 +38,7 @@ STAGE = Stage(
         "covar_dcc", "covar_dcc_estimates", "mes", "srisk", "srisk_total",
         "covar_qr", "spillover", "spillover_index", "spillover_index_weekly", "spillover_channels",
         "crw", "granger", "contagion_windows", "connectedness", "connectedness_directional",
+        "rankings", "rankings_crw", "rankings_tau",
         "panel/coefficients", "panel/fit_stats", "panel/table1", "panel/table2",
         "firesale", "firesale_regions", "firesale_mean", "firesale_mean_regions",
         "cascade_surface", "cascade_matrix", "cascade_hierarchy", "cascade_boundary", "debtrank",
