@@ -34,6 +34,7 @@ CASES = [
     ("covar_dcc", "measures.covar_dcc", "min_obs", 5, "measures.covar_dcc: min_obs=5 is out of range; allowed: [20, inf]"),
     ("covar_dcc", "measures.covar_dcc", "max_persistence", 1.0, "measures.covar_dcc: max_persistence=1.0 is out of range; allowed: [0.5, 1.0)"),
     ("mes_srisk", "measures.mes_srisk", "k", 1.5, "measures.mes_srisk: k=1.5 is out of range; allowed: (0.0, 1.0)"),
+    ("rankings", "measures.rankings", "level", 1.5, "measures.rankings: level=1.5 is out of range; allowed: (0.0, 1.0)"),
     ("mes_srisk", "measures.mes_srisk", "crash", "forty", "measures.mes_srisk: crash='forty' must be a number"),
     ("mes_srisk", "measures.mes_srisk", "horizon", 1.5, "measures.mes_srisk: horizon=1.5 must be an integer"),
     ("mes_srisk", "measures.mes_srisk", "kappa", 0.02, "measures.mes_srisk: kappa=0.02 is out of range; allowed: [-inf, 0.0)"),

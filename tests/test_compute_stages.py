@@ -21,8 +21,8 @@ import yaml
 
 from conftest import REPO, repo_params, run_stage
 
-STAGES = ("covar_dcc", "mes_srisk", "covar_qr", "spillover", "contagion", "panel", "stress_firesale", "stress_cascade",
-          "report")
+STAGES = ("covar_dcc", "mes_srisk", "covar_qr", "spillover", "contagion", "rankings", "panel", "stress_firesale",
+          "stress_cascade", "report")
 COMPUTE = {
     "serial": {"scheduler": "serial"},
     "processes-1": {"scheduler": "processes", "workers": 1},
@@ -39,6 +39,7 @@ def _params(compute: dict) -> dict:
         "measures.mes_srisk": {"lrmes_route": "simulation", "n_paths": 200, "simulation_dates": "year_end"},
         "stress.firesale": {"alpha": {"start": 0.05, "stop": 0.4, "step": 0.05}},
         "stress.cascade": {"alpha_grid": [0.0, 0.15, 6], "beta_grid": [0.0, 1.0, 4]},
+        "measures.rankings": {"replications": 10},
     })
     params["compute"] = compute
     return params

@@ -22,11 +22,11 @@ from pipeline.stage import load_stage
 pytestmark = pytest.mark.slow
 
 #: Estimating stages in DAG order (the stress stages read balance sheets and simulate, no prices).
-STAGES = ("returns", "covar_qr", "spillover", "covar_dcc", "mes_srisk", "contagion", "panel")
+STAGES = ("returns", "covar_qr", "spillover", "covar_dcc", "mes_srisk", "contagion", "rankings", "panel")
 #: Columns that date a row, in the order they are looked for; a ``year`` row is dated at the year's end.
 DATING = ("date", "window_end", "refit_date", "year")
 #: Outputs without a dating column: full-sample summaries by construction (docs/realtime.md).
-UNDATED = {"panel/coefficients", "panel/fit_stats", "panel/descriptives", "panel/table1", "panel/table2"}
+UNDATED = {"panel/coefficients", "panel/fit_stats", "panel/descriptives", "panel/table1", "panel/table2", "rankings_tau"}
 PERTURBED_DAYS = 60
 START, END = "2017-01-02", "2020-12-31"
 
@@ -38,6 +38,7 @@ def _params(realtime: bool) -> dict:
         # fewer refits keep the test short; the property does not depend on the refit interval
         "measures.covar_qr": {"refit_every": 63},
         "measures.covar_dcc": {"refit_every": 63},
+        "measures.rankings": {"replications": 20},
     })
 
 

@@ -129,4 +129,5 @@ STAGE = Stage(
     select_inputs=_inputs,
     outputs=("rankings", "rankings_crw", "rankings_tau"),
     check=check,
+    realtime=True,
 )
