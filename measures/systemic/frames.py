@@ -43,20 +43,30 @@ def _paths(res: DCCResult) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return res.sigma[:, 0], res.sigma[:, 1], res.correlation[:, 0, 1]
 
 
-def _frame(bank: str, res: DCCResult, columns: dict[str, np.ndarray]) -> pd.DataFrame:
-    frame = pd.DataFrame({"bank_id": bank, "date": res.index, **columns})
-    frame["status"] = res.status
-    return frame
+def _long(results: Mapping[str, DCCResult], columns: dict[str, list[np.ndarray]], values: list[str]) -> pd.DataFrame:
+    """One frame of all banks from per-bank column arrays (in the order of ``results``), with the
+    row statuses, sorted by bank and date: built once, not per bank."""
+    if not results:
+        return pd.DataFrame(columns=["bank_id", "date", *values, "status"])
+    banks = list(results)
+    frame = pd.DataFrame({
+        "bank_id": np.repeat(np.array(banks, dtype=object), [results[b].nobs for b in banks]),
+        "date": np.concatenate([np.asarray(results[b].index) for b in banks]),
+        **{name: np.concatenate(parts) for name, parts in columns.items()},
+        "status": np.concatenate([results[b].statuses() for b in banks]),
+    })
+    return frame.sort_values(["bank_id", "date"], ignore_index=True)
 
 
 def covar_dcc_frame(results: Mapping[str, DCCResult], *, q: float = 0.95) -> pd.DataFrame:
     """ΔCoVaR-DCC per bank and date: ``Phi^{-1}(q) rho_t sigma_sys,t`` (:func:`delta_covar_dcc`)."""
-    parts = []
-    for bank, res in results.items():
+    columns: dict[str, list[np.ndarray]] = {"sigma_bank": [], "sigma_sys": [], "rho": [], "delta_covar": []}
+    for res in results.values():
         s_sys, s_bank, rho = _paths(res)
         value = delta_covar_dcc(rho, s_sys, q=q) if res.converged else np.full(res.nobs, np.nan)
-        parts.append(_frame(bank, res, {"sigma_bank": s_bank, "sigma_sys": s_sys, "rho": rho, "delta_covar": value}))
-    return _concat(parts, ["sigma_bank", "sigma_sys", "rho", "delta_covar"])
+        for name, v in zip(columns, (s_bank, s_sys, rho, value)):
+            columns[name].append(v)
+    return _long(results, columns, list(columns))
 
 
 def dcc_paths_frame(
@@ -69,19 +79,29 @@ def dcc_paths_frame(
     Columns ``bank_id, date, ret_bank, ret_sys`` (the returns of the fitted sample, from
     ``bank_returns`` (dates x banks) and ``system_returns``; NaN when not given),
     ``sigma_bank, sigma_sys`` (conditional volatilities), ``rho`` (``R_t[0, 1]``),
-    ``z_bank, z_sys`` (standardised residuals) and the fit ``status``. Everything
-    :func:`dcc_mes_frame` and :func:`historical_mes_frame` need, to full precision.
+    ``z_bank, z_sys`` (standardised residuals) and the ``status`` of each row (the fit's; for
+    real-time fits that of the refit in force). Everything :func:`dcc_mes_frame` and
+    :func:`historical_mes_frame` need, to full precision.
     """
-    parts = []
+    columns: dict[str, list[np.ndarray]] = {name: [] for name in PATH_COLUMNS}
     for bank, res in results.items():
         s_sys, s_bank, rho = _paths(res)
-        ret_bank = np.full(res.nobs, np.nan) if bank_returns is None else bank_returns.loc[res.index, bank].to_numpy(float)
-        ret_sys = np.full(res.nobs, np.nan) if system_returns is None else system_returns.loc[res.index].to_numpy(float)
-        parts.append(_frame(bank, res, {
-            "ret_bank": ret_bank, "ret_sys": ret_sys, "sigma_bank": s_bank, "sigma_sys": s_sys, "rho": rho,
-            "z_bank": res.std_resid[:, 1], "z_sys": res.std_resid[:, 0],
-        }))
-    return _concat(parts, list(PATH_COLUMNS))
+        ret_bank = _on(bank_returns[bank] if bank_returns is not None else None, res.index)
+        ret_sys = _on(system_returns, res.index)
+        for name, v in zip(PATH_COLUMNS, (ret_bank, ret_sys, s_bank, s_sys, rho, res.std_resid[:, 1],
+                                          res.std_resid[:, 0])):
+            columns[name].append(v)
+    return _long(results, columns, list(PATH_COLUMNS))
+
+
+def _on(series: pd.Series | None, index: pd.Index) -> np.ndarray:
+    """``series.loc[index]`` as floats, by position (NaN when ``series`` is None)."""
+    if series is None:
+        return np.full(len(index), np.nan)
+    rows = series.index.get_indexer(index)
+    if (rows < 0).any():
+        raise KeyError(f"dates missing from the returns: {list(index[rows < 0][:3])}")
+    return series.to_numpy(float)[rows]
 
 
 def _as_paths(paths: pd.DataFrame | Mapping[str, DCCResult], estimates: pd.DataFrame | None):
