@@ -185,3 +185,14 @@ def test_bad_input_too_short_sample_fails_the_bank_with_insufficient_history():
     assert res["A"].status.startswith("failed:InsufficientHistory: no converged refit (200 observations < min_obs=250)")
     assert np.isnan(res["A"].sigma).all() and len(res["A"].refits) == 0
     assert "A" in set(events.loc[events.reason == "fit_failed", "bank_id"])
+
+
+def test_check_plan_says_when_refits_run():
+    from measures.dcc import check_plan
+
+    dates, sim = tiny.simulate()
+    prices = pd.DataFrame({"bank_id": "A", "date": dates, "close": np.exp(np.cumsum(sim[:, 1])), "market_cap": 1e9})
+    lines = check_plan(prices, CONFIG)
+    assert ("estimates", "ΔCoVaR-DCC: parameters refitted every 63 days on all the data up to the refit date "
+                         "(expanding); each bank's first 249 days have no value") in lines
+    assert not any("refitted" in text for _, text in check_plan(prices, CovarDCCParams()))

@@ -211,6 +211,11 @@ def check_plan(prices: pd.DataFrame, config: CovarDCCParams) -> list[Line]:
     """
     what = "ΔCoVaR-DCC"
     keep, lines = bank_days_lines(prices, config.min_obs, "measures.covar_dcc.min_obs", what)
+    if config.estimation != "full":
+        sample = "all the data" if config.estimation == "expanding" else f"the last {config.window} observations"
+        lines.append(("estimates", f"{what}: parameters refitted every {config.refit_every} days on {sample} up to "
+                                   f"the refit date ({config.estimation}); each bank's first {config.min_obs - 1} "
+                                   "days have no value"))
     observed = prices[prices["close"].gt(0)]
     for bank in keep:
         close = observed.loc[observed["bank_id"].astype(str) == bank, "close"].to_numpy(dtype=float)

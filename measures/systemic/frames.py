@@ -55,6 +55,8 @@ def _long(results: Mapping[str, DCCResult], columns: dict[str, list[np.ndarray]]
         **{name: np.concatenate(parts) for name, parts in columns.items()},
         "status": np.concatenate([results[b].statuses() for b in banks]),
     })
+    if banks == sorted(banks) and all(results[b].index.is_monotonic_increasing for b in banks):
+        return frame  # already in (bank_id, date) order, as fit_dcc_banks returns them
     return frame.sort_values(["bank_id", "date"], ignore_index=True)
 
 
