@@ -165,10 +165,17 @@ def test_a_failed_refit_keeps_the_previous_parameters_with_a_warning(monkeypatch
     assert events.loc[events.reason == "fit_warning", "bank_id"].tolist() == ["A"]
 
 
-def test_for_realtime_and_bad_input_estimation_params():
+def test_for_realtime_resolves_full_to_expanding_and_keeps_rolling():
+    from measures.systemic import SRiskPanelConfig
+
     assert CovarDCCParams().for_realtime().estimation == "expanding"
     rolling = CovarDCCParams(estimation="rolling", window=500)
     assert rolling.for_realtime() is rolling
+    resolved = SRiskPanelConfig(mes_causal=False, k=0.1).for_realtime()
+    assert isinstance(resolved, SRiskPanelConfig) and resolved.mes_causal and resolved.k == 0.1
+
+
+def test_bad_input_estimation_params():
     with pytest.raises(ConfigError, match="estimation='recursive' is not allowed; allowed values: 'full', 'expanding', 'rolling'"):
         CovarDCCParams(estimation="recursive")
     with pytest.raises(ConfigError, match=r"window=100 is out of range; allowed: \[250, inf\]"):
