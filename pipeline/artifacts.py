@@ -95,6 +95,8 @@ def _build() -> dict[str, Artifact]:
         Artifact("covar_dcc_estimates", f"{ESTIMATES}/covar_dcc.parquet", ("bank_id", "window_end", "term"),
                  {**_STATUS, "term": "object", "window_end": "datetime64[ns]"}),
         Artifact("dcc_paths", f"{ESTIMATES}/dcc_paths.parquet", _BANK_DATE, _STATUS),
+        Artifact("dcc_param_paths", f"{ESTIMATES}/dcc_param_paths.parquet", ("bank_id", "refit_date"),
+                 {**_STATUS, "nobs": "int64", **dict.fromkeys(("refit_date", "valid_from", "sample_start"), "datetime64[ns]")}),
         Artifact("mes", f"{MEASURES}/mes.parquet", _BANK_DATE, _STATUS),
         Artifact("srisk", f"{MEASURES}/srisk.parquet", _BANK_DATE, _STATUS),
         Artifact("srisk_total", f"{SYSTEM}/srisk_total.parquet", ("date",)),

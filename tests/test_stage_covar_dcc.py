@@ -36,7 +36,7 @@ def covar(root: Path, **changes) -> dict[str, pd.DataFrame]:
 def test_declaration_and_params_defaults_are_the_api_defaults():
     stage = load_stage("covar_dcc")
     assert stage.inputs == ("returns", "system_returns")
-    assert stage.outputs == ("covar_dcc", "covar_dcc_estimates", "dcc_paths")
+    assert stage.outputs == ("covar_dcc", "covar_dcc_estimates", "dcc_paths", "dcc_param_paths")
     params_cls = stage.params["measures.covar_dcc"]
     defaults = params_cls()
     assert isinstance(defaults, DCCConfig)

@@ -35,7 +35,7 @@ def mes_srisk(root: Path, *, fit: bool = True, **changes) -> dict[str, pd.DataFr
 
 def test_declaration_reads_the_stored_fits_and_params_are_the_api_defaults():
     stage = load_stage("mes_srisk")
-    assert stage.inputs == ("dcc_paths", "covar_dcc_estimates", "returns", "balance_sheet")
+    assert stage.inputs == ("dcc_paths", "covar_dcc_estimates", "dcc_param_paths", "returns", "balance_sheet")
     assert stage.outputs == ("mes", "srisk", "srisk_total")
     assert list(stage.params) == ["measures.mes_srisk"]  # no measures.covar_dcc: nothing is refitted
     params_cls = stage.params["measures.mes_srisk"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,6 +12,7 @@ from scipy.stats import multivariate_normal, norm
 
 from measures.core.adapters.arch_adapter import UnivariateGarchFit
 from measures.dcc import DCCResult
+from measures.systemic.lrmes import GARCH_TERMS
 from measures.systemic import (
     SystemicRiskConfig,
     aggregate_srisk,
@@ -24,6 +27,7 @@ from measures.systemic import (
     lrmes_from_mes,
     ses,
     simulate_lrmes,
+    simulate_lrmes_paths,
     srisk,
     srisk_share,
     srisk_status,
@@ -395,14 +399,24 @@ def test_measures_from_stored_paths_equal_those_from_the_fits(bank_inputs, bank_
         config = SystemicRiskConfig(lrmes_route=route)
         pd.testing.assert_frame_equal(dcc_mes_frame(paths, config=config), dcc_mes_frame(bank_fits, config=config))
     # the simulation from the stored paths and estimates is the simulation from the fit object
-    config = SystemicRiskConfig(lrmes_route="simulation", crash=0.1, horizon=22, n_paths=2000, seed=5)
+    config = SystemicRiskConfig(lrmes_route="simulation", crash=0.1, horizon=22, n_paths=2000, seed=5, mes_causal=False)
     dates = [wide.index[300], wide.index[-1]]
     sim = dcc_mes_frame(paths, config=config, estimates=estimates, simulation_dates=dates).set_index(["bank_id", "date"])
+    causal = dcc_mes_frame(paths, config=dataclasses.replace(config, mes_causal=True), estimates=estimates,
+                           simulation_dates=dates).set_index(["bank_id", "date"])
     for rank, bank in enumerate(("B1", "B2")):
         for pos in (300, 699):
             expected, _ = simulate_lrmes(bank_fits[bank], at=pos, crash=0.1, horizon=22, n_paths=2000,
                                          rng=np.random.default_rng([5, rank, pos]))
             assert sim.loc[(bank, wide.index[pos]), "lrmes"] == expected
+        # mes_causal: the bootstrap pool and Qbar from the residuals up to t only
+        res = bank_fits[bank]
+        expected, _ = simulate_lrmes_paths(res.sigma[:301], res.std_resid[:301], res.correlation[:301, 0, 1],
+                                           {n: np.array([f.param(n) for f in res.univariate]) for n in GARCH_TERMS},
+                                           res.a, res.b, at=300, crash=0.1, horizon=22, n_paths=2000,
+                                           rng=np.random.default_rng([5, rank, 300]))
+        assert causal.loc[(bank, wide.index[300]), "lrmes"] == expected != sim.loc[(bank, wide.index[300]), "lrmes"]
+        assert causal.loc[(bank, wide.index[699]), "lrmes"] == sim.loc[(bank, wide.index[699]), "lrmes"]
     assert sim["lrmes"].notna().sum() == 4 and sim.loc["B3", "status"].str.startswith("failed:").all()
     with pytest.raises(ValueError, match="needs the fit estimates"):
         dcc_mes_frame(paths, config=config)

@@ -26,6 +26,7 @@ from measures.core.mapping import Mapper
 from measures.core.status import FitStatus
 from measures.dcc.config import DCCConfig
 from measures.dcc.fit import check_returns, fit_pair_samples
+from measures.dcc.realtime import ESTIMATIONS, fit_pair_samples_realtime
 from measures.dcc.results import DCCResult
 
 SYSTEM = "__system__"
@@ -35,17 +36,41 @@ MISSING = ("drop", "fail")
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class CovarDCCParams(DCCConfig):
     """The ``measures.covar_dcc`` params group: :class:`DCCConfig` plus the ΔCoVaR level ``q``, the
-    handling of missing days (``missing``) and the failure budget (docs/parameters.md)."""
+    handling of missing days (``missing``), the failure budget and the estimation scheme
+    (docs/parameters.md).
+
+    Attributes
+    ----------
+    estimation : {"full", "expanding", "rolling"}
+        One fit on each bank's whole sample (V-Lab, default), or refits every ``refit_every``
+        observations on the data up to the refit date, on all of it (``expanding``) or on the
+        last ``window`` observations (``rolling``), the filter continuing through each refit
+        (:mod:`measures.dcc.realtime`); the first value needs ``min_obs`` observations.
+    refit_every : int
+        Observations (trading days of the bank's sample) between refits.
+    window : int
+        Observations per refit sample (``rolling`` only).
+    """
 
     q: float = 0.95
     missing: str = "drop"
     max_failure_share: float = 0.5
+    estimation: str = "full"
+    refit_every: int = 21
+    window: int = 1000
 
     def validate(self) -> None:
         super().validate()
         check_range("q", self.q, low=0.5, high=1.0, low_open=True, high_open=True)
         check_choice("missing", self.missing, MISSING)
         check_range("max_failure_share", self.max_failure_share, low=0.0, high=1.0)
+        check_choice("estimation", self.estimation, ESTIMATIONS)
+        check_range("refit_every", self.refit_every, low=1, integer=True)
+        check_range("window", self.window, low=self.min_obs if self.estimation == "rolling" else 20, integer=True)
+
+    def for_realtime(self) -> "CovarDCCParams":
+        """The causal options: ``full`` becomes ``expanding``; ``expanding`` and ``rolling`` stay."""
+        return dataclasses.replace(self, estimation="expanding") if self.estimation == "full" else self
 
 
 def bank_system_returns(returns: pd.DataFrame, system_returns: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
@@ -117,6 +142,7 @@ def fit_dcc_banks(
     *,
     missing: str = "drop",
     mapper: Mapper | None = None,
+    warm: bool = True,
 ) -> tuple[dict[str, DCCResult], pd.DataFrame]:
     """One bivariate DCC(1,1)-GARCH per bank with the system, on each bank's pair sample.
 
@@ -127,11 +153,15 @@ def fit_dcc_banks(
     system : Series
         The system return on the same dates.
     config : DCCConfig, optional
-        The univariate and correlation specification (``likelihood`` is irrelevant for pairs).
+        The univariate and correlation specification (``likelihood`` is irrelevant for pairs);
+        a :class:`CovarDCCParams` with ``estimation`` other than ``full`` gives the real-time
+        fits of :func:`measures.dcc.realtime.fit_pair_samples_realtime`.
     missing : {"drop", "fail"}
         How missing days inside a bank's span are handled (module docstring).
     mapper : Mapper, optional
         Maps the per-bank fits (progress, processes); results do not depend on it.
+    warm : bool
+        Real-time fits: warm-start each refit from the previous one (default) or not.
 
     Returns
     -------
@@ -148,7 +178,10 @@ def fit_dcc_banks(
     for bank, dates in samples.items():
         key = groups.setdefault(np.asarray(dates.asi8).tobytes(), len(groups))
         pairs[bank] = (key, pd.DataFrame({SYSTEM: system.loc[dates], bank: wide.loc[dates, bank]}))
-    results = fit_pair_samples(pairs, config=config, mapper=mapper)
+    if getattr(config, "estimation", "full") == "full":
+        results = fit_pair_samples(pairs, config=config, mapper=mapper)
+    else:
+        results = fit_pair_samples_realtime(pairs, config=config, mapper=mapper, warm=warm)
     results = {bank: results[bank] for bank in sorted(results)}
     return results, pd.concat([dropped, fit_events(results)], ignore_index=True)
 
@@ -178,6 +211,11 @@ def check_plan(prices: pd.DataFrame, config: CovarDCCParams) -> list[Line]:
     """
     what = "ΔCoVaR-DCC"
     keep, lines = bank_days_lines(prices, config.min_obs, "measures.covar_dcc.min_obs", what)
+    if config.estimation != "full":
+        sample = "all the data" if config.estimation == "expanding" else f"the last {config.window} observations"
+        lines.append(("estimates", f"{what}: parameters refitted every {config.refit_every} days on {sample} up to "
+                                   f"the refit date ({config.estimation}); each bank's first {config.min_obs - 1} "
+                                   "days have no value"))
     observed = prices[prices["close"].gt(0)]
     for bank in keep:
         close = observed.loc[observed["bank_id"].astype(str) == bank, "close"].to_numpy(dtype=float)

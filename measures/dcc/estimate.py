@@ -21,6 +21,7 @@ from measures.dcc.likelihood import loglik_terms
 
 _GRID_A = (0.01, 0.03, 0.06, 0.10)
 _GRID_B = (0.50, 0.80, 0.90, 0.95, 0.98)
+_MIN_WARM_A = 1e-3
 _SCORE_STEP = 1e-6
 _HESSIAN_STEP = 1e-4
 
@@ -42,10 +43,17 @@ def estimate_correlation_step(
     *,
     likelihood: str,
     pairs: str,
-    std_errors: str,
+    std_errors: str | None,
     max_persistence: float,
+    start: tuple[float, float] | None = None,
 ) -> SecondStep:
-    """Maximise the (composite) correlation likelihood over ``(a, b)``; see the module docstring."""
+    """Maximise the (composite) correlation likelihood over ``(a, b)``; see the module docstring.
+
+    ``start``: a warm start (e.g. the previous refit's ``(a, b)``, moved strictly inside the
+    feasible set) instead of the grid, unless ``a < 0.001`` (near the edge ``a = 0`` where ``b``
+    is not identified and the optimiser would stay); ``std_errors=None`` skips the standard
+    errors (NaN).
+    """
     nobs = z.shape[0]
 
     def total(theta: np.ndarray) -> float:
@@ -58,8 +66,13 @@ def estimate_correlation_step(
         value = total(np.clip(theta, 0.0, 1.0))
         return 1e6 if not np.isfinite(value) else -value / nobs
 
-    grid = [(a, b) for a in _GRID_A for b in _GRID_B if a + b < max_persistence]
-    start = min(grid, key=lambda theta: objective(np.array(theta)))
+    if start is None or not start[0] >= _MIN_WARM_A:
+        grid = [(a, b) for a in _GRID_A for b in _GRID_B if a + b < max_persistence]
+        start = min(grid, key=lambda theta: objective(np.array(theta)))
+    else:
+        a0, b0 = float(start[0]), max(float(start[1]), 0.0)
+        excess = a0 + b0 - (max_persistence - 1e-4)
+        start = (a0, b0 - excess) if excess > 0 else (a0, b0)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         res = minimize(
@@ -75,8 +88,9 @@ def estimate_correlation_step(
     if not res.success:
         status = FitStatus("failed", "ConvergenceError", f"DCC second step: {res.message}")
     loglik = total(theta)
-    se = _standard_errors(z, qbar, theta, likelihood, pairs, std_errors, max_persistence)
-    if status.ok and not np.all(np.isfinite(se)):
+    se = np.full(2, np.nan) if std_errors is None else \
+        _standard_errors(z, qbar, theta, likelihood, pairs, std_errors, max_persistence)
+    if status.ok and std_errors is not None and not np.all(np.isfinite(se)):
         status = FitStatus("warning", "SingularHessian")
     return SecondStep(a=float(theta[0]), b=float(theta[1]), std_errors=se, loglik=loglik, status=status)
 

@@ -289,18 +289,22 @@ def estimates_frame(results: Mapping[str, DCCResult]) -> pd.DataFrame:
     Terms: ``sys_<p>`` and ``bank_<p>`` for the univariate parameters (``mu``, ``omega``,
     ``alpha``, ``gamma``, ``beta``, ``nu``; decimal units), ``dcc_a``, ``dcc_b``, and the
     fit's ``loglik`` and ``nobs`` (no standard error). ``window_end`` is the last date of the
-    fitted sample (one full-sample fit per bank; NaT for an empty sample).
+    fitted sample (one full-sample fit per bank; NaT for an empty sample); for real-time fits
+    (``res.refits``) the last refit's date, and ``nobs`` its sample size.
     """
     rows: list[tuple] = []
     for bank, res in results.items():
-        end = res.index[-1] if res.nobs else pd.NaT
+        end, nobs = (res.index[-1] if res.nobs else pd.NaT), res.nobs
+        if res.refits is not None:
+            last = res.refits.iloc[-1] if len(res.refits) else None
+            end, nobs = (pd.NaT, 0) if last is None else (last["refit_date"], int(last["nobs"]))
         for prefix, fit in zip(("sys", "bank"), res.univariate):
             for term, est, se in zip(fit.param_names, fit.params, fit.std_errors):
                 rows.append((bank, end, f"{prefix}_{term}", float(est), float(se), fit.status))
         for term, est, se in zip(("dcc_a", "dcc_b"), (res.a, res.b), res.std_errors):
             rows.append((bank, end, term, float(est), float(se), res.status))
         rows.append((bank, end, "loglik", float(res.loglik), np.nan, res.status))
-        rows.append((bank, end, "nobs", float(res.nobs), np.nan, res.status))
+        rows.append((bank, end, "nobs", float(nobs), np.nan, res.status))
     frame = pd.DataFrame(rows, columns=["bank_id", "window_end", "term", "estimate", "std_error", "status"])
     frame["window_end"] = pd.to_datetime(frame["window_end"])
     return frame

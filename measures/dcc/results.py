@@ -47,6 +47,12 @@ class DCCResult:
     status : str
         ``ok`` / ``warning:<Class>`` / ``failed:<Class>: message``; the worst of the
         univariate fits and the second step. A ``failed`` result must not be used.
+    refits : DataFrame or None
+        Real-time fits only (:mod:`measures.dcc.realtime`): the parameter path of the refits
+        (:func:`measures.dcc.realtime.param_frame`); the paths are then the real-time filter and
+        ``univariate``, ``a``, ``b``, ``std_errors``, ``loglik``, ``qbar`` those of the last refit.
+    row_status : ndarray of str or None
+        Real-time fits only: the status of each row (that of the refit in force).
     """
 
     names: tuple[str, ...]
@@ -64,6 +70,14 @@ class DCCResult:
     correlation: np.ndarray
     likelihood: str
     status: str
+    refits: pd.DataFrame | None = None
+    row_status: np.ndarray | None = None
+
+    def statuses(self) -> np.ndarray:
+        """The status of every row: ``row_status``, or the fit's status repeated."""
+        if self.row_status is not None:
+            return self.row_status
+        return np.full(self.nobs, self.status, dtype=object)
 
     @property
     def converged(self) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from measures.core.config import Config, check_choice, check_range
@@ -35,8 +36,9 @@ class SystemicRiskConfig(Config):
     seed : int
         Seed of the bootstrap (numpy Generator).
     mes_causal : bool
-        Dynamic MES tail expectations from residuals up to ``t`` only (``True``, default: no
-        look-ahead) or from the whole sample as in Brownlees & Engle (``False``).
+        Dynamic MES tail expectations, and the simulation route's bootstrap pool, from residuals
+        up to ``t`` only (``True``, default: no look-ahead) or from the whole sample as in
+        Brownlees & Engle (``False``).
     """
 
     k: float = 0.08
@@ -61,6 +63,10 @@ class SystemicRiskConfig(Config):
         check_range("n_paths", self.n_paths, low=100, integer=True)
         check_range("seed", self.seed, low=0, integer=True)
         check_choice("mes_causal", self.mes_causal, (False, True))
+
+    def for_realtime(self) -> "SystemicRiskConfig":
+        """The causal options: ``mes_causal`` true (kernel and bootstrap pool on data up to t)."""
+        return self if self.mes_causal else dataclasses.replace(self, mes_causal=True)
 
 
 SIMULATION_DATES = ("last", "year_end", "quarter_end")

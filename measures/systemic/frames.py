@@ -43,20 +43,32 @@ def _paths(res: DCCResult) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return res.sigma[:, 0], res.sigma[:, 1], res.correlation[:, 0, 1]
 
 
-def _frame(bank: str, res: DCCResult, columns: dict[str, np.ndarray]) -> pd.DataFrame:
-    frame = pd.DataFrame({"bank_id": bank, "date": res.index, **columns})
-    frame["status"] = res.status
-    return frame
+def _long(results: Mapping[str, DCCResult], columns: dict[str, list[np.ndarray]], values: list[str]) -> pd.DataFrame:
+    """One frame of all banks from per-bank column arrays (in the order of ``results``), with the
+    row statuses, sorted by bank and date: built once, not per bank."""
+    if not results:
+        return pd.DataFrame(columns=["bank_id", "date", *values, "status"])
+    banks = list(results)
+    frame = pd.DataFrame({
+        "bank_id": np.repeat(np.array(banks, dtype=object), [results[b].nobs for b in banks]),
+        "date": np.concatenate([np.asarray(results[b].index) for b in banks]),
+        **{name: np.concatenate(parts) for name, parts in columns.items()},
+        "status": np.concatenate([results[b].statuses() for b in banks]),
+    })
+    if banks == sorted(banks) and all(results[b].index.is_monotonic_increasing for b in banks):
+        return frame  # already in (bank_id, date) order, as fit_dcc_banks returns them
+    return frame.sort_values(["bank_id", "date"], ignore_index=True)
 
 
 def covar_dcc_frame(results: Mapping[str, DCCResult], *, q: float = 0.95) -> pd.DataFrame:
     """ΔCoVaR-DCC per bank and date: ``Phi^{-1}(q) rho_t sigma_sys,t`` (:func:`delta_covar_dcc`)."""
-    parts = []
-    for bank, res in results.items():
+    columns: dict[str, list[np.ndarray]] = {"sigma_bank": [], "sigma_sys": [], "rho": [], "delta_covar": []}
+    for res in results.values():
         s_sys, s_bank, rho = _paths(res)
         value = delta_covar_dcc(rho, s_sys, q=q) if res.converged else np.full(res.nobs, np.nan)
-        parts.append(_frame(bank, res, {"sigma_bank": s_bank, "sigma_sys": s_sys, "rho": rho, "delta_covar": value}))
-    return _concat(parts, ["sigma_bank", "sigma_sys", "rho", "delta_covar"])
+        for name, v in zip(columns, (s_bank, s_sys, rho, value)):
+            columns[name].append(v)
+    return _long(results, columns, list(columns))
 
 
 def dcc_paths_frame(
@@ -69,19 +81,29 @@ def dcc_paths_frame(
     Columns ``bank_id, date, ret_bank, ret_sys`` (the returns of the fitted sample, from
     ``bank_returns`` (dates x banks) and ``system_returns``; NaN when not given),
     ``sigma_bank, sigma_sys`` (conditional volatilities), ``rho`` (``R_t[0, 1]``),
-    ``z_bank, z_sys`` (standardised residuals) and the fit ``status``. Everything
-    :func:`dcc_mes_frame` and :func:`historical_mes_frame` need, to full precision.
+    ``z_bank, z_sys`` (standardised residuals) and the ``status`` of each row (the fit's; for
+    real-time fits that of the refit in force). Everything :func:`dcc_mes_frame` and
+    :func:`historical_mes_frame` need, to full precision.
     """
-    parts = []
+    columns: dict[str, list[np.ndarray]] = {name: [] for name in PATH_COLUMNS}
     for bank, res in results.items():
         s_sys, s_bank, rho = _paths(res)
-        ret_bank = np.full(res.nobs, np.nan) if bank_returns is None else bank_returns.loc[res.index, bank].to_numpy(float)
-        ret_sys = np.full(res.nobs, np.nan) if system_returns is None else system_returns.loc[res.index].to_numpy(float)
-        parts.append(_frame(bank, res, {
-            "ret_bank": ret_bank, "ret_sys": ret_sys, "sigma_bank": s_bank, "sigma_sys": s_sys, "rho": rho,
-            "z_bank": res.std_resid[:, 1], "z_sys": res.std_resid[:, 0],
-        }))
-    return _concat(parts, list(PATH_COLUMNS))
+        ret_bank = _on(bank_returns[bank] if bank_returns is not None else None, res.index)
+        ret_sys = _on(system_returns, res.index)
+        for name, v in zip(PATH_COLUMNS, (ret_bank, ret_sys, s_bank, s_sys, rho, res.std_resid[:, 1],
+                                          res.std_resid[:, 0])):
+            columns[name].append(v)
+    return _long(results, columns, list(PATH_COLUMNS))
+
+
+def _on(series: pd.Series | None, index: pd.Index) -> np.ndarray:
+    """``series.loc[index]`` as floats, by position (NaN when ``series`` is None)."""
+    if series is None:
+        return np.full(len(index), np.nan)
+    rows = series.index.get_indexer(index)
+    if (rows < 0).any():
+        raise KeyError(f"dates missing from the returns: {list(index[rows < 0][:3])}")
+    return series.to_numpy(float)[rows]
 
 
 def _as_paths(paths: pd.DataFrame | Mapping[str, DCCResult], estimates: pd.DataFrame | None):
@@ -110,6 +132,7 @@ def dcc_mes_frame(
     config: SystemicRiskConfig | None = None,
     simulation_dates: Sequence | None = None,
     estimates: pd.DataFrame | None = None,
+    param_paths: pd.DataFrame | None = None,
     mapper: Mapper | None = None,
 ) -> pd.DataFrame:
     """Dynamic MES (Brownlees–Engle, threshold ``kappa``), DCC beta and LRMES per bank and date.
@@ -130,6 +153,11 @@ def dcc_mes_frame(
         The layout of :func:`measures.dcc.estimates_frame` (``sys_<p>``, ``bank_<p>``,
         ``dcc_a``, ``dcc_b``); needed by the simulation route. Its bank ids (every bank
         fitted, also those without a sample) number the random streams.
+    param_paths : DataFrame, optional
+        The parameter paths (:func:`measures.dcc.realtime.param_paths_frame`): the simulation at
+        date ``t`` then uses the parameters in force at ``t`` (last ``valid_from <= t``) and, for
+        a refit, its ``Qbar``. With ``config.mes_causal`` the bootstrap pool and ``Qbar`` use the
+        residuals up to ``t`` only.
     mapper : Mapper, optional
         Maps the kernel chunks and the simulated banks (:mod:`measures.core.mapping`);
         results do not depend on it.
@@ -145,49 +173,63 @@ def dcc_mes_frame(
     frame = _concat(parts, ["beta", "mes_dyn", "lrmes"])
     if config.lrmes_route == "simulation" and len(frame):
         numbers = {bank: k for k, bank in enumerate(sorted({str(b) for b in estimates["bank_id"]} | set(banks)))}
-        params = {str(bank): g.set_index("term")["estimate"] for bank, g in estimates.groupby("bank_id")}
+        if param_paths is not None:
+            params = {str(bank): g.sort_values("valid_from", kind="mergesort") for bank, g in param_paths.groupby("bank_id")}
+        else:
+            params = {str(bank): g.set_index("term")["estimate"] for bank, g in estimates.groupby("bank_id")}
         sims = dict(zip(banks, map_items(mapper, partial(_simulated_path, config=config, dates=simulation_dates),
                                          [(g, params.get(bank), numbers[bank]) for bank, g in banks.items()],
                                          desc="LRMES simulation")))
         order = pd.unique(frame["bank_id"])  # each bank's rows are contiguous and sorted by date
         frame["lrmes"] = np.concatenate([sims[bank][0] for bank in order])
-        frame["status"] = np.repeat(np.array([sims[bank][1] for bank in order], dtype=object),
-                                    [len(banks[bank]) for bank in order])
+        frame["status"] = np.concatenate([sims[bank][1] for bank in order])
     return frame
+
+
+def _valid(g: pd.DataFrame) -> np.ndarray:
+    """Rows with a fitted path (all of a converged full-sample fit; from the first value on for a
+    real-time fit; none for a failed fit)."""
+    return np.isfinite(g["z_bank"].to_numpy(float)) & np.isfinite(g["z_sys"].to_numpy(float))
 
 
 def _chunks(banks: Mapping[str, pd.DataFrame], same: Sequence[str], columns: list[str], *,
             failed_apart: bool) -> list[list[tuple[str, pd.DataFrame]]]:
     """Work items: the banks whose columns ``same`` are identical, in chunks of :data:`MES_CHUNK`
-    (with ``failed_apart``, failed fits in chunks of their own); each bank with ``columns`` only."""
+    (with ``failed_apart``, banks without a fitted row in chunks of their own, and the others by
+    their fitted rows too); each bank with ``columns`` only."""
     groups: dict[object, list[str]] = {}
     for bank, g in banks.items():
-        key = "failed" if failed_apart and is_failed(g["status"].iloc[0]) else \
-            tuple(np.ascontiguousarray(g[c].to_numpy()).tobytes() for c in same)
+        key = tuple(np.ascontiguousarray(g[c].to_numpy()).tobytes() for c in same)
+        if failed_apart:
+            valid = _valid(g)
+            key = "failed" if not valid.any() else (*key, valid.tobytes())
         groups.setdefault(key, []).append(bank)
     return [[(b, banks[b][columns]) for b in members[start:start + MES_CHUNK]]
             for members in groups.values() for start in range(0, len(members), MES_CHUNK)]
 
 
 def _kernel_items(banks: Mapping[str, pd.DataFrame]) -> list[list[tuple[str, pd.DataFrame]]]:
-    """Kernel items: converged banks with the same system path (dates, sigma_m, eps_m)."""
+    """Kernel items: fitted banks with the same system path (dates, sigma_m, eps_m) and fitted rows."""
     return _chunks(banks, ("date", "sigma_sys", "z_sys"), _KERNEL_COLUMNS, failed_apart=True)
 
 
 def _mes_chunk(item: list[tuple[str, pd.DataFrame]], *, kappa: float, causal: bool, route: str,
                crash: float) -> pd.DataFrame:
-    """Beta, dynamic MES and the closed-form / MES-route LRMES of one chunk (NaN for a failed fit)."""
+    """Beta, dynamic MES and the closed-form / MES-route LRMES of one chunk (NaN on rows without a
+    fitted path: the kernel runs over the fitted rows only, so a causal value uses no earlier NaN)."""
     frames = [g for _, g in item]
-    if is_failed(frames[0]["status"].iloc[0]):
-        mes = [np.full(len(g), np.nan) for g in frames]
-    else:
+    valid = _valid(frames[0])
+    mes = [np.full(len(g), np.nan) for g in frames]
+    if valid.any():
+        rows = slice(None) if valid.all() else valid
         first = frames[0]
         values = dynamic_mes(
-            np.column_stack([g["sigma_bank"].to_numpy() for g in frames]), first["sigma_sys"].to_numpy(),
-            np.column_stack([g["rho"].to_numpy() for g in frames]), first["z_sys"].to_numpy(),
-            np.column_stack([g["z_bank"].to_numpy() for g in frames]), kappa=kappa, causal=causal,
+            np.column_stack([g["sigma_bank"].to_numpy()[rows] for g in frames]), first["sigma_sys"].to_numpy()[rows],
+            np.column_stack([g["rho"].to_numpy()[rows] for g in frames]), first["z_sys"].to_numpy()[rows],
+            np.column_stack([g["z_bank"].to_numpy()[rows] for g in frames]), kappa=kappa, causal=causal,
         )
-        mes = [values[:, k] for k in range(len(frames))]
+        for k in range(len(frames)):
+            mes[k][rows] = values[:, k]
     parts = []
     for (bank, g), m in zip(item, mes):
         beta = dcc_beta(g["rho"].to_numpy(), g["sigma_bank"].to_numpy(), g["sigma_sys"].to_numpy())
@@ -196,7 +238,7 @@ def _mes_chunk(item: list[tuple[str, pd.DataFrame]], *, kappa: float, causal: bo
         else:  # the simulation route fills its dates afterwards
             lrmes = lrmes_from_mes(m) if route == "mes" else np.full(len(g), np.nan)
         parts.append(pd.DataFrame({"bank_id": bank, "date": g["date"].to_numpy(), "beta": beta, "mes_dyn": m,
-                                   "lrmes": lrmes, "status": g["status"].iloc[0]}))
+                                   "lrmes": lrmes, "status": g["status"].to_numpy()}))
     return pd.concat(parts, ignore_index=True)
 
 
@@ -224,33 +266,52 @@ def _historical_chunk(item: list[tuple[str, pd.DataFrame]], *, window: int, tail
                       for k, (bank, g) in enumerate(item)], ignore_index=True)
 
 
+def _params_at(params: pd.Series | pd.DataFrame, date) -> tuple[dict, float, float, np.ndarray | None]:
+    """GARCH terms (system, bank), ``a``, ``b`` and ``Qbar`` (refits only) in force at ``date``, from
+    the estimates (a Series by term) or the bank's parameter path (a frame sorted by ``valid_from``)."""
+    if isinstance(params, pd.DataFrame):
+        row = params.iloc[max(int(np.searchsorted(params["valid_from"].to_numpy(), np.datetime64(date), "right")) - 1, 0)]
+        qbar = None  # a full-sample row (valid from the sample start): Qbar of the pool, as the fit
+        if row["valid_from"] == row["refit_date"]:
+            qbar = np.array([[row["qbar_sys"], row["qbar_cross"]], [row["qbar_cross"], row["qbar_bank"]]])
+    else:
+        row, qbar = params, None
+    garch = {n: np.array([row.get(f"{side}_{n}", 0.0 if n in ("mu", "gamma") else np.nan) for side in ("sys", "bank")])
+             for n in GARCH_TERMS}
+    return garch, float(row["dcc_a"]), float(row["dcc_b"]), qbar
+
+
 def _simulated_path(
-    item: tuple[pd.DataFrame, pd.Series | None, int], *, config: SystemicRiskConfig, dates: Sequence | None
-) -> tuple[np.ndarray, str]:
-    """The simulated LRMES of one bank at its simulation dates, and the bank's status."""
+    item: tuple[pd.DataFrame, pd.Series | pd.DataFrame | None, int], *, config: SystemicRiskConfig,
+    dates: Sequence | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The simulated LRMES of one bank at its simulation dates, and the status of each row."""
     g, params, number = item
     values = np.full(len(g), np.nan)
-    fit_status = g["status"].iloc[0]
-    if is_failed(fit_status):
-        return values, fit_status
+    row_status = g["status"].to_numpy(dtype=object)
+    valid = _valid(g)
+    if not valid.any():
+        return values, row_status
     if params is None:
         raise ValueError(f"estimates have no rows for bank {g['bank_id'].iloc[0]!r}")
     index = pd.DatetimeIndex(g["date"])
-    garch = {n: np.array([params.get(f"{side}_{n}", 0.0 if n in ("mu", "gamma") else np.nan) for side in ("sys", "bank")])
-             for n in GARCH_TERMS}
     sigma = np.column_stack([g["sigma_sys"].to_numpy(), g["sigma_bank"].to_numpy()])
     z = np.column_stack([g["z_sys"].to_numpy(), g["z_bank"].to_numpy()])
+    rho = g["rho"].to_numpy()
+    first = int(np.argmax(valid))
     positions = [len(g) - 1] if dates is None else [index.get_loc(d) for d in dates if d in index]
     statuses = []
-    for pos in positions:
-        rng = np.random.default_rng([config.seed, number, int(pos)])
+    for pos in (int(p) for p in positions if valid[p]):
+        rng = np.random.default_rng([config.seed, number, pos])
+        garch, a, b, qbar = _params_at(params, index[pos])
+        stop = pos + 1 if config.mes_causal else len(g)  # the bootstrap pool: residuals up to t only when causal
         values[pos], status = simulate_lrmes_paths(
-            sigma, z, g["rho"].to_numpy(), garch, float(params["dcc_a"]), float(params["dcc_b"]), at=int(pos),
+            sigma[first:stop], z[first:stop], rho[first:stop], garch, a, b, qbar=qbar, at=pos - first,
             crash=config.crash, horizon=config.horizon, n_paths=config.n_paths, rng=rng,
         )
         statuses.append(status)
     simulated = worst(*statuses)
-    return values, fit_status if simulated == "ok" else simulated
+    return values, row_status if simulated == "ok" else np.full(len(g), simulated, dtype=object)
 
 
 def _concat(parts: list[pd.DataFrame], values: list[str]) -> pd.DataFrame:

@@ -162,6 +162,7 @@ def srisk_panel(
     *,
     dates: pd.DatetimeIndex | None = None,
     estimates: pd.DataFrame | None = None,
+    param_paths: pd.DataFrame | None = None,
     mapper: Mapper | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """MES, LRMES, SRISK and aggregate SRISK per bank and date (module docstring).
@@ -183,6 +184,9 @@ def srisk_panel(
         taken (default: the dates of ``paths``).
     estimates : DataFrame, optional
         The fit estimates (:func:`measures.dcc.estimates_frame`), for the simulation route.
+    param_paths : DataFrame, optional
+        The DCC parameter paths (:func:`measures.dcc.realtime.param_paths_frame`): the simulation
+        route then uses the parameters in force at each simulated date.
     mapper : Mapper, optional
         Maps the per-bank work (the kernel chunks, the simulated banks, historical MES per bank:
         :func:`measures.systemic.dcc_mes_frame`); results do not depend on it. The SRISK
@@ -195,7 +199,7 @@ def srisk_panel(
     config = config or SRiskPanelConfig()
     calendar = pd.DatetimeIndex(sorted(paths["date"].unique())) if dates is None else dates
     dyn = dcc_mes_frame(paths, config=config, simulation_dates=simulation_dates(calendar, config.simulation_dates),
-                        estimates=estimates, mapper=mapper)
+                        estimates=estimates, param_paths=param_paths, mapper=mapper)
     hist = historical_mes_frame(paths, window=config.window, tail=config.tail, mapper=mapper)
     merged = dyn.merge(hist, on=["bank_id", "date"], how="left", validate="one_to_one")
     if balance_sheet is None:

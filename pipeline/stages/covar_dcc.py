@@ -4,8 +4,12 @@ Reads ``returns`` and ``system_returns``; writes ``covar_dcc`` (bank_id, date: s
 sigma_sys, rho, delta_covar, status), ``covar_dcc_estimates`` (bank_id, window_end, term:
 estimate, std_error, status), ``dcc_paths`` (bank_id, date: the fitted sample's returns,
 σ, ρ and standardised residuals of bank and system, status: what ``mes_srisk`` needs, so
-each DCC model is fitted once per run) and the quality records (days left out of a bank's
-sample, failed and warned fits). A bank whose inputs are refused (too few pair days, constant,
+each DCC model is fitted once per run), ``dcc_param_paths`` (bank_id, refit_date: the GARCH and
+DCC parameters of every refit with its status; one full-sample row per bank with ``estimation:
+full``) and the quality records (days left out of a bank's sample, failed and warned fits). With
+``estimation: expanding | rolling`` (what ``realtime: true`` implies) the parameters are
+re-estimated every ``refit_every`` days on data up to the refit date and every value dated t
+uses data up to t only (:mod:`measures.dcc.realtime`). A bank whose inputs are refused (too few pair days, constant,
 near-constant or non-finite returns) or whose optimizer fails or raises keeps its rows with
 missing values and a ``failed:`` status naming it, and counts in ``max_failure_share``; the
 other banks are fitted. The science is :func:`measures.dcc.fit_dcc_banks`,
@@ -15,6 +19,7 @@ other banks are fitted. The science is :func:`measures.dcc.fit_dcc_banks`,
 from __future__ import annotations
 
 from measures.dcc import CovarDCCParams, bank_system_returns, check_plan, estimates_frame, fit_dcc_banks
+from measures.dcc.realtime import param_paths_frame
 from measures.systemic import covar_dcc_frame, dcc_paths_frame
 from pipeline.schema import require_columns
 from pipeline.stage import Stage, StageContext
@@ -33,6 +38,7 @@ def run(ctx: StageContext) -> dict:
         "covar_dcc": covar_dcc_frame(results, q=config.q),
         "covar_dcc_estimates": estimates_frame(results),
         "dcc_paths": dcc_paths_frame(results, wide, sys_ret),
+        "dcc_param_paths": param_paths_frame(results),
     }
 
 
@@ -46,6 +52,6 @@ STAGE = Stage(
     run=run,
     params={"measures.covar_dcc": CovarDCCParams},
     inputs=("returns", "system_returns"),
-    outputs=("covar_dcc", "covar_dcc_estimates", "dcc_paths"),
+    outputs=("covar_dcc", "covar_dcc_estimates", "dcc_paths", "dcc_param_paths"),
     check=check,
 )

@@ -1,7 +1,8 @@
 """MES (historical and dynamic), LRMES, SRISK, SRISK% and aggregate SRISK (docs/srisk.md).
 
-Reads ``dcc_paths`` and ``covar_dcc_estimates`` (the per-bank bivariate DCC-GARCH fits of the
-``covar_dcc`` stage: nothing is refitted here), ``returns`` (market_cap) and the canonical
+Reads ``dcc_paths``, ``covar_dcc_estimates`` and ``dcc_param_paths`` (the per-bank bivariate
+DCC-GARCH fits of the ``covar_dcc`` stage and the parameters in force at each date: nothing is
+refitted here), ``returns`` (market_cap) and the canonical
 ``balance_sheet`` (total_liabilities, publication_date; equity optional); writes ``mes``
 (bank_id, date: mes_hist, mes_dyn, status), ``srisk`` (bank_id, date: beta, lrmes, srisk,
 srisk_share, status), ``srisk_total`` (date: srisk_total) and the quality records of the
@@ -9,7 +10,8 @@ bank-days whose SRISK is flagged or missing. Book liabilities are carried forwar
 publication date, never backward, and count as missing once older than
 ``max_liability_age_days``. Without a balance sheet (or without liabilities in it) MES is
 written and ``srisk``/``srisk_total`` are not estimable, with the reason. The science is
-:func:`measures.systemic.srisk_panel`.
+:func:`measures.systemic.srisk_panel`. With ``mes_causal: true`` (forced by ``realtime: true``) and
+real-time DCC paths, every value dated t uses data up to t only (docs/srisk.md).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ def run(ctx: StageContext) -> dict:
     mes, srisk, total, events = srisk_panel(
         ctx.read("dcc_paths"), market_cap, None if unavailable else balance_sheet, ctx.config(),
         dates=pd.DatetimeIndex(market_cap.index), estimates=ctx.read("covar_dcc_estimates"),
-        mapper=ctx.mapper,
+        param_paths=ctx.read("dcc_param_paths", required=False), mapper=ctx.mapper,
     )
     ctx.events(events, table="balance_sheet")
     if unavailable:
@@ -51,7 +53,7 @@ STAGE = Stage(
     name="mes_srisk",
     run=run,
     params={"measures.mes_srisk": SRiskPanelConfig},
-    inputs=("dcc_paths", "covar_dcc_estimates", "returns", "balance_sheet"),
+    inputs=("dcc_paths", "covar_dcc_estimates", "dcc_param_paths", "returns", "balance_sheet"),
     outputs=("mes", "srisk", "srisk_total"),
     check=check,
 )

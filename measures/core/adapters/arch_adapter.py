@@ -21,6 +21,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from measures.core.config import check_choice
 from measures.core.status import FitStatus, status_from_exception, status_from_warnings
@@ -99,6 +100,8 @@ def fit_univariate_garch(
     vol: str = "gjr",
     dist: str = "normal",
     mean: str = "constant",
+    starting_values: np.ndarray | None = None,
+    std_errors: bool = True,
 ) -> UnivariateGarchFit:
     """Fit GARCH(1,1) or GJR-GARCH(1,1,1) by (Q)ML with ``arch``.
 
@@ -112,6 +115,12 @@ def fit_univariate_garch(
         Innovation distribution.
     mean : {"constant", "zero"}
         Constant mean ``mu`` or ``mu = 0``.
+    starting_values : ndarray, optional
+        A warm start: the ``params`` of an earlier fit of the same specification (decimal
+        units), nudged strictly inside the constraints; default: arch's starting values.
+    std_errors : bool
+        ``False`` skips arch's numerical-Hessian standard errors (NaN), e.g. for refits
+        whose parameters alone are needed.
 
     Returns
     -------
@@ -140,17 +149,22 @@ def fit_univariate_garch(
         dist=dist,
         rescale=False,
     )
+    start = None
+    if starting_values is not None:
+        names = model._all_parameter_names()
+        scale = np.array([_UNSCALE.get(_clean_name(n), 1.0) for n in names])
+        start = _restart(pd.Series(np.asarray(starting_values, dtype=float) * scale, index=names))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            res = model.fit(disp="off", show_warning=False, cov_type="robust")
+            res = model.fit(disp="off", show_warning=False, cov_type="robust", starting_values=start)
             if res.convergence_flag != 0:
                 # one deterministic restart from the point reached (SLSQP often stops with
                 # "positive directional derivative" on a flat likelihood, e.g. i.i.d. returns)
                 res = model.fit(disp="off", show_warning=False, cov_type="robust", starting_values=_restart(res.params))
         except (ValueError, np.linalg.LinAlgError, RuntimeError) as exc:  # pragma: no cover - arch internals
             return _failed_fit(y, vol, dist, mean, exc)
-        std_err = np.asarray(res.std_err, dtype=float)
+        std_err = np.asarray(res.std_err, dtype=float) if std_errors else np.full(res.params.size, np.nan)
     names = tuple(_clean_name(n) for n in res.params.index)
     divisor = np.array([_UNSCALE.get(n, 1.0) for n in names])
     params = np.asarray(res.params, dtype=float) / divisor
