@@ -54,4 +54,5 @@ STAGE = Stage(
     inputs=("returns", "system_returns"),
     outputs=("covar_dcc", "covar_dcc_estimates", "dcc_paths", "dcc_param_paths"),
     check=check,
+    realtime=True,
 )

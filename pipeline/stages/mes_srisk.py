@@ -56,4 +56,5 @@ STAGE = Stage(
     inputs=("dcc_paths", "covar_dcc_estimates", "dcc_param_paths", "returns", "balance_sheet"),
     outputs=("mes", "srisk", "srisk_total"),
     check=check,
+    realtime=True,
 )
