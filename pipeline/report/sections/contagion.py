@@ -179,10 +179,11 @@ def build(ctx: ReportContext) -> Section | None:
         def draw(fig):
             ax = fig.subplots()
             ax.plot(series.index, series.to_numpy(), lw=0.9, color="#1f77b4")
-            shade_episodes(ax, ctx.episodes)
+            shade_episodes(ax, episodes)
             ax.set_ylabel("total connectedness, %")
             ax.grid(alpha=0.3)
 
+        episodes = ctx.episodes  # read here: the figure is drawn later, elsewhere
         blocks.append(figure_html(draw, caption="Diebold–Yilmaz total connectedness on rolling windows (value at the "
                                   "window's last date); shaded: stress episodes"))
         metrics["dy_total"] = {"mean": float(series.mean()), "min": float(series.min()), "max": float(series.max()),

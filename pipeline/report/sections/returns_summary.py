@@ -52,9 +52,10 @@ def build(ctx: ReportContext) -> Section | None:
         ax2.plot(vol.index, vol.to_numpy(), lw=0.9, color="#1f77b4")
         ax2.set_ylabel("60-day vol, % p.a.")
         for ax in (ax1, ax2):
-            shade_episodes(ax, ctx.episodes)
+            shade_episodes(ax, episodes)
             ax.grid(alpha=0.3)
 
+    episodes = ctx.episodes  # read here: the figure is drawn later, elsewhere
     blocks = [
         figure_html(draw, caption="System return and its rolling volatility; shaded: stress episodes", height=4.5),
         table_html(table, caption="Daily log returns, percent", digits=3),
