@@ -6,7 +6,7 @@ import base64
 import contextvars
 import io
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ import pandas as pd
 
 from measures.core.mapping import map_items
 from pipeline.artifacts import artifact
-from pipeline.io import read_provenance, write_csv
+from pipeline.io import read_parquet, read_provenance, write_csv
 from pipeline.quality import KINDS, severity
 from pipeline.report import notes, provenance
 from pipeline.report_config import ReportConfig
@@ -66,26 +66,39 @@ class ReportContext:
                            mapper=SerialMapper("report"), configs={"report": config})
         return cls(ctx, config)
 
-    def artifact(self, name: str) -> Any:
-        """The artifact ``name`` (a DataFrame; a dict for JSON artifacts).
+    def artifact(self, name: str, columns: Sequence[str] | None = None) -> Any:
+        """The artifact ``name`` (a DataFrame; a dict for JSON artifacts); only ``columns`` (those
+        of them it has) when given, so that a section reads no more of a large table than it uses.
 
         ``None`` when it is absent, marked not estimable (the mark is kept in :attr:`marks`)
         or a table without rows (noted in :attr:`empty`): a section never sees an empty frame.
         """
         if name not in self.used:
             self.used.append(name)
-        if name not in self._cache:
-            from pipeline.stage import not_estimable_mark  # here: pipeline.stage may import this package
+        key = name if columns is None else (name, *columns)
+        if key not in self._cache:
+            whole = self._cache.get(name)
+            if columns is not None and isinstance(whole, pd.DataFrame):
+                self._cache[key] = whole[[c for c in columns if c in whole.columns]]
+            else:
+                self._cache[key] = self._read(name, columns)
+        return self._cache[key]
 
-            mark = not_estimable_mark(self.stage.path(name), artifact(name))
-            if mark is not None:
-                self.marks[name] = dict(mark)
+    def _read(self, name: str, columns: Sequence[str] | None) -> Any:
+        from pipeline.stage import not_estimable_mark  # here: pipeline.stage may import this package
+
+        path = self.stage.path(name)
+        mark = not_estimable_mark(path, artifact(name))
+        if mark is not None:
+            self.marks[name] = dict(mark)
+        if columns is None:
             value = self.stage.read(name, required=False)
-            if isinstance(value, pd.DataFrame) and value.empty:
-                self.empty.add(name)
-                value = None
-            self._cache[name] = value
-        return self._cache.get(name)
+        else:
+            value = None if mark is not None or not path.is_file() else read_parquet(path, columns=columns)
+        if isinstance(value, pd.DataFrame) and value.empty:
+            self.empty.add(name)
+            value = None
+        return value
 
     def provenance(self, name: str) -> dict[str, Any] | None:
         """The provenance metadata of a Parquet artifact (None when absent or not recorded)."""

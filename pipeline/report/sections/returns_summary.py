@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.report.core import ReportContext, Section, figure_html, shade_episodes, table_html
+from pipeline.report.sections.sample import RETURN_COLUMNS
 
 ID = "returns"
 TITLE = "Returns"
@@ -33,7 +34,7 @@ def _stats(x: pd.Series) -> dict[str, float]:
 
 
 def build(ctx: ReportContext) -> Section | None:
-    rets = ctx.artifact("returns")
+    rets = ctx.artifact("returns", RETURN_COLUMNS)
     system = ctx.artifact("system_returns")
     if rets is None or system is None:
         return None

@@ -131,8 +131,9 @@ def _srisk_part(ctx: ReportContext, sr: pd.DataFrame | None, total: pd.DataFrame
 
 def build(ctx: ReportContext) -> Section | None:
     """Each part shows when its artifacts are there (e.g. MES and ΔCoVaR-DCC without SRISK)."""
-    sr, total, mes, covar, estimates = (ctx.artifact(name) for name in
-                                        ("srisk", "srisk_total", "mes", "covar_dcc", "covar_dcc_estimates"))
+    sr, total, mes = ctx.artifact("srisk"), ctx.artifact("srisk_total"), ctx.artifact("mes")
+    covar = ctx.artifact("covar_dcc", ("bank_id", "date", "delta_covar", "status"))
+    estimates = ctx.artifact("covar_dcc_estimates")
     if all(frame is None for frame in (sr, total, mes, covar, estimates)):
         return None
     blocks: list[str] = []
