@@ -15,7 +15,6 @@ import jinja2
 import numpy as np
 import pandas as pd
 
-from measures.core.mapping import map_items
 from pipeline.artifacts import artifact
 from pipeline.io import read_parquet, read_provenance, write_csv
 from pipeline.quality import KINDS, severity
@@ -276,7 +275,8 @@ def build_sections(ctx: ReportContext, modules: Iterable[Any], *, mapper: Any = 
     built = [build_section(ctx, module) for module in modules]
     sections = [s for s in built if s is not None]
     jobs = [(s, i, job) for s in sections for i, job in enumerate(s.figures)]
-    figures = map_items(mapper, render_figure, [job for _, _, job in jobs], desc="figures")
+    blobs = [job for _, _, job in jobs]
+    figures = [render_figure(b) for b in blobs] if mapper is None else mapper.map(render_figure, blobs, desc="figures")
     for (section, index, _), html in zip(jobs, figures):
         token = _placeholder(index)
         section.blocks = [block.replace(token, html) if token in block else block for block in section.blocks]
