@@ -735,7 +735,7 @@ def sample_records(data: CanonicalData, *, stage: str = "ingest") -> list:
                                          "no returns and no market-based measures for it"))
     states = data.market_states
     if states is not None and len(states):
-        off = states.loc[~states["date"].isin(set(data.prices["date"])), "date"]
+        off = states.loc[~states["date"].isin(data.prices["date"].unique()), "date"]  # vectorized, no Timestamp objects
         if len(off):
             records.append(QualityRecord(stage, "market_states", None, off.min(), off.max(), len(off), "kept", "state_not_trading_day",
                                          f"{len(off)} market_states row(s) dated {_fmt_date(off.min())} .. {_fmt_date(off.max())} "
