@@ -39,6 +39,7 @@ class ReportContext:
     used: list[str] = field(default_factory=list)
     marks: dict[str, dict[str, str]] = field(default_factory=dict)
     empty: set[str] = field(default_factory=set)
+    _provenance: dict[str, Any] = field(default_factory=dict)
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -101,9 +102,9 @@ class ReportContext:
 
     def provenance(self, name: str) -> dict[str, Any] | None:
         """The provenance metadata of a Parquet artifact (None when absent or not recorded)."""
-        if not self._has_parquet(name):
-            return None
-        return read_provenance(self.stage.path(name))
+        if name not in self._provenance:  # read once: sections ask for the parameters of the same artifacts
+            self._provenance[name] = read_provenance(self.stage.path(name)) if self._has_parquet(name) else None
+        return self._provenance[name]
 
     def param(self, name: str, dotted: str) -> Any:
         """The value of ``group.key`` in the params that made artifact ``name`` (None when not recorded)."""
