@@ -76,12 +76,15 @@ def write_parquet(
     return path
 
 
-def read_parquet(path: str | Path) -> pd.DataFrame:
-    """Read an artifact written by :func:`write_parquet`."""
+def read_parquet(path: str | Path, *, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """Read an artifact written by :func:`write_parquet` (only ``columns``, those of them it has, when given)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"artifact {path} not found; run the stage that produces it (dvc repro)")
-    frame = pq.read_table(path).to_pandas()
+    if columns is not None:
+        present = set(pq.read_schema(path).names)
+        columns = [c for c in columns if c in present]
+    frame = pq.read_table(path, columns=columns).to_pandas()
     for col in frame.columns:
         if pd.api.types.is_datetime64_any_dtype(frame[col]):
             frame[col] = frame[col].astype("datetime64[ns]")

@@ -379,15 +379,38 @@ def parse_numbers(values: pd.Series, *, ctx: dict, rows: np.ndarray, factor: flo
 
 
 def parse_text(values: pd.Series, *, ctx: dict, rows: np.ndarray) -> pd.Series:
-    """Strip text; integers written as numbers become their digits; missing values raise."""
+    """Strip text; integers written as numbers become their digits; missing values raise.
+
+    Each distinct value (bank ids repeat on every row) is parsed once.
+    """
+    items = values.tolist()
+    parsed: dict[tuple[type, object], str | None] = {}
     out = []
-    for value, row in zip(values.tolist(), rows, strict=True):
-        if _is_missing_token(value):
-            raise DataValidationError("missing value in a required text column", **ctx, row=int(row), value=value, allowed="non-empty text")
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        out.append(str(value).strip())
+    for value in items:
+        try:
+            key = (value.__class__, value)
+            text = parsed.get(key, _UNSEEN)
+            if text is _UNSEEN:
+                text = parsed[key] = _text_value(value)
+        except TypeError:  # an unhashable cell (a list in a Parquet column)
+            text = _text_value(value)
+        out.append(text)
+    if None in out:
+        i = next(i for i, text in enumerate(out) if text is None)
+        raise DataValidationError("missing value in a required text column", **ctx, row=int(rows[i]), value=items[i], allowed="non-empty text")
     return pd.Series(out, index=values.index, dtype=object)
+
+
+_UNSEEN = object()
+
+
+def _text_value(value: object) -> str | None:
+    """The stripped text of one cell of a text column (None for a missing token)."""
+    if _is_missing_token(value):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
 
 
 # --------------------------------------------------------------------------- building tables
@@ -712,7 +735,7 @@ def sample_records(data: CanonicalData, *, stage: str = "ingest") -> list:
                                          "no returns and no market-based measures for it"))
     states = data.market_states
     if states is not None and len(states):
-        off = states.loc[~states["date"].isin(set(data.prices["date"])), "date"]
+        off = states.loc[~states["date"].isin(data.prices["date"].unique()), "date"]  # vectorized, no Timestamp objects
         if len(off):
             records.append(QualityRecord(stage, "market_states", None, off.min(), off.max(), len(off), "kept", "state_not_trading_day",
                                          f"{len(off)} market_states row(s) dated {_fmt_date(off.min())} .. {_fmt_date(off.max())} "

@@ -180,3 +180,70 @@ def test_report_bytes_are_stable(report_root, tmp_path):
     run_stage(root, "report")
     for name in ("report/html", "report/metrics"):
         assert (root / artifact(name).path).read_bytes() == (report_root / artifact(name).path).read_bytes()
+
+
+class _PoolMapper:
+    """A real two-process pool (the stage's ``processes`` scheduler maps the same way)."""
+
+    def map(self, fn, items, desc=""):
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("forkserver")) as ex:
+            return list(ex.map(fn, items))
+
+
+def _figure_module(values: np.ndarray):
+    from types import SimpleNamespace
+
+    from pipeline.report.core import Section, figure_html
+
+    def build(ctx):
+        blocks = []
+        for k in range(3):  # each figure keeps the values it captured when figure_html was called
+            data = values * (k + 1)
+            blocks.append(figure_html(lambda fig, data=data: fig.subplots().plot(data), caption=f"figure {k}"))
+        values[:] = 0.0  # changed after the calls: the figures must not see it
+        blocks.append(f"<div>{figure_html(lambda fig: fig.subplots().bar([0, 1], [1, 2]), caption='inside')}</div>")
+        return Section("fig", "Figures", "intro", blocks)
+
+    return SimpleNamespace(build=build, ID="fig", TITLE="Figures", INTRO="intro", __name__="figure_module")
+
+
+def test_figures_drawn_through_a_process_pool_equal_those_drawn_in_place(tmp_path):
+    from pipeline.report.core import render_figure
+
+    ctx = ReportContext.open(tmp_path)
+    values = np.linspace(0.0, 1.0, 50)
+    expected = [render_figure((lambda fig, data=values * (k + 1): fig.subplots().plot(data), f"figure {k}", 9.0, 3.6))
+                for k in range(3)]
+    inside = render_figure((lambda fig: fig.subplots().bar([0, 1], [1, 2]), "inside", 9.0, 3.6))
+    pooled = build_sections(ctx, [_figure_module(values.copy())], mapper=_PoolMapper())
+    serial = build_sections(ctx, [_figure_module(values.copy())])
+    assert pooled[0].blocks == serial[0].blocks == [*expected, f"<div>{inside}</div>"]
+    assert pooled[0].figures == [] and "report-figure" not in "".join(pooled[0].blocks)
+
+
+def test_a_figure_that_captures_the_report_context_is_refused(tmp_path):
+    from types import SimpleNamespace
+
+    from pipeline.report.core import Section, figure_html
+
+    ctx = ReportContext.open(tmp_path)
+    module = SimpleNamespace(ID="x", TITLE="X", INTRO="", __name__="x",
+                             build=lambda c: Section("x", "X", "", [figure_html(lambda fig: c.episodes)]))
+    with pytest.raises(TypeError, match="must not capture the ReportContext"):
+        build_sections(ctx, [module])
+
+
+def test_artifact_reads_only_the_columns_asked_for(tmp_path):
+    frame = pd.DataFrame({"bank_id": ["A", "B"], "date": pd.to_datetime(["2020-01-02", "2020-01-03"]),
+                          "status": ["ok", "ok"], "x": [1.0, 2.0]})
+    put(tmp_path, "spillover", frame)
+    ctx = ReportContext.open(tmp_path)
+    part = ctx.artifact("spillover", ("bank_id", "x", "not_there"))
+    assert list(part.columns) == ["bank_id", "x"] and part["x"].tolist() == [1.0, 2.0]
+    whole = ctx.artifact("spillover")
+    assert list(whole.columns) == list(frame.columns) and whole[["bank_id", "x"]].equals(part)
+    assert ctx.artifact("spillover", ("status",))["status"].tolist() == ["ok", "ok"]
+    assert ctx.used == ["spillover"]

@@ -218,3 +218,19 @@ def test_unknown_param_option_names_allowed_values():
     with pytest.raises(ValueError) as e:
         DataConfig.from_mapping({"sorce": "files"})
     check(e, "unknown option(s) sorce", "allowed options:", "source")
+
+
+def test_parse_text_parses_each_distinct_value_once_with_the_same_result():
+    from pipeline.schema import parse_text
+
+    values = pd.Series([1.0, 1, True, " a ", "a", 2.5, ["x"], " a "], index=range(10, 18))
+    out = parse_text(values, ctx={}, rows=np.arange(2, 10))
+    assert out.tolist() == ["1", "1", "True", "a", "a", "2.5", "['x']", "a"]
+    assert out.index.equals(values.index)
+
+
+def test_bad_input_missing_text_value_names_the_first_missing_row():
+    from pipeline.schema import DataValidationError, parse_text
+
+    with pytest.raises(DataValidationError, match="row 5"):
+        parse_text(pd.Series(["a", "b", "a", "NA", None]), ctx={}, rows=np.arange(2, 7))

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import base64
-import dataclasses
+import contextvars
 import io
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.artifacts import artifact
-from pipeline.io import read_provenance, write_csv
+from pipeline.io import read_parquet, read_provenance, write_csv
 from pipeline.quality import KINDS, severity
 from pipeline.report import notes, provenance
 from pipeline.report_config import ReportConfig
@@ -40,28 +39,19 @@ class ReportContext:
     used: list[str] = field(default_factory=list)
     marks: dict[str, dict[str, str]] = field(default_factory=dict)
     empty: set[str] = field(default_factory=set)
-    #: a snapshot (:meth:`snapshot`): every input read, with its provenance; no files needed
-    _inputs: tuple[str, ...] | None = None
     _provenance: dict[str, Any] = field(default_factory=dict)
 
     @property
     def inputs(self) -> tuple[str, ...]:
         """The artifacts the report stage declares."""
-        return self._inputs if self._inputs is not None else tuple(self.stage.stage.inputs)
-
-    def snapshot(self) -> "ReportContext":
-        """A context holding every input and its provenance in memory, with no stage: sections
-        can then be built in other processes from arrays, not files (:func:`build_sections`)."""
-        for name in self.inputs:
-            self.artifact(name)
-        provs = {n: self.provenance(n) for n in self.inputs if self._has_parquet(n)}
-        return dataclasses.replace(self, stage=None, _cache=dict(self._cache), marks=dict(self.marks),
-                                   empty=set(self.empty), _inputs=self.inputs, _provenance=provs, used=[])
+        return tuple(self.stage.stage.inputs)
 
     def _has_parquet(self, name: str) -> bool:
-        if self._inputs is not None:
-            return name in self._provenance
         return artifact(name).kind == "parquet" and self.stage.path(name).is_file()
+
+    def __reduce__(self):
+        raise TypeError("a report figure's draw function must not capture the ReportContext (it is rendered in "
+                        "another process): read what it needs (e.g. episodes = ctx.episodes) before defining it")
 
     @classmethod
     def open(cls, root: str | Path, params: Mapping[str, Any] | None = None) -> "ReportContext":
@@ -76,34 +66,45 @@ class ReportContext:
                            mapper=SerialMapper("report"), configs={"report": config})
         return cls(ctx, config)
 
-    def artifact(self, name: str) -> Any:
-        """The artifact ``name`` (a DataFrame; a dict for JSON artifacts).
+    def artifact(self, name: str, columns: Sequence[str] | None = None) -> Any:
+        """The artifact ``name`` (a DataFrame; a dict for JSON artifacts); only ``columns`` (those
+        of them it has) when given, so that a section reads no more of a large table than it uses.
 
         ``None`` when it is absent, marked not estimable (the mark is kept in :attr:`marks`)
         or a table without rows (noted in :attr:`empty`): a section never sees an empty frame.
         """
         if name not in self.used:
             self.used.append(name)
-        if name not in self._cache and self._inputs is None:
-            from pipeline.stage import not_estimable_mark  # here: pipeline.stage may import this package
+        key = name if columns is None else (name, *columns)
+        if key not in self._cache:
+            whole = self._cache.get(name)
+            if columns is not None and isinstance(whole, pd.DataFrame):
+                self._cache[key] = whole[[c for c in columns if c in whole.columns]]
+            else:
+                self._cache[key] = self._read(name, columns)
+        return self._cache[key]
 
-            mark = not_estimable_mark(self.stage.path(name), artifact(name))
-            if mark is not None:
-                self.marks[name] = dict(mark)
+    def _read(self, name: str, columns: Sequence[str] | None) -> Any:
+        from pipeline.stage import not_estimable_mark  # here: pipeline.stage may import this package
+
+        path = self.stage.path(name)
+        mark = not_estimable_mark(path, artifact(name))
+        if mark is not None:
+            self.marks[name] = dict(mark)
+        if columns is None:
             value = self.stage.read(name, required=False)
-            if isinstance(value, pd.DataFrame) and value.empty:
-                self.empty.add(name)
-                value = None
-            self._cache[name] = value
-        return self._cache.get(name)
+        else:
+            value = None if mark is not None or not path.is_file() else read_parquet(path, columns=columns)
+        if isinstance(value, pd.DataFrame) and value.empty:
+            self.empty.add(name)
+            value = None
+        return value
 
     def provenance(self, name: str) -> dict[str, Any] | None:
         """The provenance metadata of a Parquet artifact (None when absent or not recorded)."""
-        if self._inputs is not None:
-            return self._provenance.get(name)
-        if not self._has_parquet(name):
-            return None
-        return read_provenance(self.stage.path(name))
+        if name not in self._provenance:  # read once: sections ask for the parameters of the same artifacts
+            self._provenance[name] = read_provenance(self.stage.path(name)) if self._has_parquet(name) else None
+        return self._provenance[name]
 
     def param(self, name: str, dotted: str) -> Any:
         """The value of ``group.key`` in the params that made artifact ``name`` (None when not recorded)."""
@@ -162,11 +163,14 @@ class Section:
     label: provenance.DataLabel | None = None
     estimable: str = "all"
     summary: bool = False
+    #: the figures still to draw (:func:`figure_html` inside :func:`build_section`), serialized
+    figures: list[bytes] = field(default_factory=list, repr=False)
 
 
 def status_kind(status: pd.Series) -> pd.Series:
     """The kind of each status (``ok``, ``warning`` or ``failed``), by :func:`measures.core.status.severity`."""
-    return status.map(lambda text: KINDS[severity(text)])
+    kinds = {text: KINDS[severity(text)] for text in pd.unique(status)}  # once per distinct status
+    return status.map(kinds)
 
 
 def table_html(frame: pd.DataFrame, *, caption: str = "", digits: int = 4, index: bool = False, wrap: bool = False) -> str:
@@ -186,8 +190,38 @@ def table_html(frame: pd.DataFrame, *, caption: str = "", digits: int = 4, index
     return f"<div class='table{' wrap' if wrap else ''}'>{cap}{body}</div>"
 
 
+#: figures of the section being built (:func:`build_section`): rendered later, in parallel
+_PENDING: contextvars.ContextVar[list[bytes] | None] = contextvars.ContextVar("report_figures", default=None)
+
+
 def figure_html(draw: Callable[[Any], None], *, caption: str = "", width: float = 9.0, height: float = 3.6) -> str:
-    """Render a matplotlib drawing function ``draw(fig)`` as an inline PNG (deterministic bytes)."""
+    """Render a matplotlib drawing function ``draw(fig)`` as an inline PNG (deterministic bytes).
+
+    Inside :func:`build_section` the figure is not drawn yet: ``draw`` (with the values it
+    captures, frozen now) is serialized and a placeholder returned; :func:`build_sections` draws
+    every figure of the report through the mapper (in parallel) and puts them in place.
+    ``draw`` must then capture arrays and frames, not the :class:`ReportContext`.
+    """
+    pending = _PENDING.get()
+    if pending is None:
+        return render_figure((draw, caption, width, height))
+    import cloudpickle
+
+    pending.append(cloudpickle.dumps((draw, caption, width, height)))
+    return _placeholder(len(pending) - 1)
+
+
+def _placeholder(index: int) -> str:
+    return f"<!--report-figure-{index}-->"
+
+
+def render_figure(job: bytes | tuple[Callable[[Any], None], str, float, float]) -> str:
+    """The ``<figure>`` of ``(draw, caption, width, height)`` (or of that tuple serialized by cloudpickle)."""
+    if isinstance(job, bytes):
+        import cloudpickle
+
+        job = cloudpickle.loads(job)
+    draw, caption, width, height = job
     import matplotlib
 
     matplotlib.use("Agg")
@@ -235,28 +269,32 @@ def build_sections(ctx: ReportContext, modules: Iterable[Any], *, mapper: Any = 
 
     A module whose ``build`` returns ``None`` although some of its artifacts are marked not
     estimable or have no rows still gets a section (its ``ID``, ``TITLE`` and intro) that says so.
-    With a ``mapper`` the sections are built in parallel from a :meth:`ReportContext.snapshot`
-    (every input in memory), each from its own copy: the same sections, in module order.
+    The sections are built here, one after another; their figures, the bulk of the work, are
+    drawn afterwards through ``mapper`` (in parallel: each worker receives one figure's drawing
+    function and the arrays it plots, not the report's inputs) and put in place.
     """
-    modules = list(modules)
-    if mapper is None:
-        return [s for s in (build_section(ctx, module) for module in modules) if s is not None]
-    snapshot = ctx.snapshot()
-    built = mapper.map(partial(_build_named, snapshot), [m.__name__ for m in modules], desc="sections")
-    return [s for s in built if s is not None]
-
-
-def _build_named(snapshot: ReportContext, module: str) -> Section | None:
-    """:func:`build_section` of the module named ``module`` on a fresh copy of ``snapshot``."""
-    import importlib
-
-    return build_section(dataclasses.replace(snapshot, used=[]), importlib.import_module(module))
+    built = [build_section(ctx, module) for module in modules]
+    sections = [s for s in built if s is not None]
+    jobs = [(s, i, job) for s in sections for i, job in enumerate(s.figures)]
+    blobs = [job for _, _, job in jobs]
+    figures = [render_figure(b) for b in blobs] if mapper is None else mapper.map(render_figure, blobs, desc="figures")
+    for (section, index, _), html in zip(jobs, figures):
+        token = _placeholder(index)
+        section.blocks = [block.replace(token, html) if token in block else block for block in section.blocks]
+    for section in sections:
+        section.figures = []
+    return sections
 
 
 def build_section(ctx: ReportContext, module: Any) -> Section | None:
     """One section of :func:`build_sections` (None when the module has nothing to show)."""
     ctx.used = []
-    section = module.build(ctx)
+    pending: list[bytes] = []
+    token = _PENDING.set(pending)
+    try:
+        section = module.build(ctx)
+    finally:
+        _PENDING.reset(token)
     marks = {name: ctx.marks[name] for name in ctx.used if name in ctx.marks}
     empty = [name for name in ctx.used if name in ctx.empty and name not in marks]
     if section is None:
@@ -268,6 +306,7 @@ def build_section(ctx: ReportContext, module: Any) -> Section | None:
         section.estimable = "part" if section.blocks else "none"
         section.blocks.insert(0, notes.not_estimable_html(marks, part=section.estimable == "part"))
         section.metrics["not_estimable"] = notes.not_estimable_metric(marks)
+    section.figures = pending
     section.sources = list(ctx.used)
     section.summary = bool(getattr(module, "SUMMARY", False))
     provs = {name: ctx.provenance(name) for name in section.sources if ctx._has_parquet(name)}

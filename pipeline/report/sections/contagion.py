@@ -144,9 +144,10 @@ def _crw_part(ctx: ReportContext, crw: pd.DataFrame, edges: pd.DataFrame | None,
                "highest_mean_rank": avg_rank.index[:3].tolist()}
     if edges is not None and len(edges):
         edges_y = _yearly(edges, key)
-        pos = _layout(edges_y[edges_y.weight >= threshold], list(wide.index), layout, seed)
+        drawn, banks = edges_y[edges_y.weight >= threshold], list(wide.index)
         height = 3.0 * math.ceil(wide.shape[1] / min(4, wide.shape[1]))
-        blocks.append(figure_html(lambda fig: _draw_networks(fig, wide, edges_y, pos, threshold),
+        # the layout is computed where the figure is drawn (a worker): networkx is not needed here
+        blocks.append(figure_html(lambda fig: _draw_networks(fig, wide, edges_y, _layout(drawn, banks, layout, seed), threshold),
                                   caption=f"Granger networks per year: edges with 1 − p ≥ {threshold:g}; node area ∝ CRW",
                                   width=10.0, height=height))
     blocks.append(table_html(table.reset_index(), caption="CRW per bank and year, percent; moments as in Liu–Ma 2021 "
@@ -179,10 +180,11 @@ def build(ctx: ReportContext) -> Section | None:
         def draw(fig):
             ax = fig.subplots()
             ax.plot(series.index, series.to_numpy(), lw=0.9, color="#1f77b4")
-            shade_episodes(ax, ctx.episodes)
+            shade_episodes(ax, episodes)
             ax.set_ylabel("total connectedness, %")
             ax.grid(alpha=0.3)
 
+        episodes = ctx.episodes  # read here: the figure is drawn later, elsewhere
         blocks.append(figure_html(draw, caption="Diebold–Yilmaz total connectedness on rolling windows (value at the "
                                   "window's last date); shaded: stress episodes"))
         metrics["dy_total"] = {"mean": float(series.mean()), "min": float(series.min()), "max": float(series.max()),

@@ -29,11 +29,12 @@ def build(ctx: ReportContext) -> Section | None:
         for ax, name in zip(axes, names, strict=True):
             ax.plot(states.index, states[name].to_numpy(), lw=0.6, color="#444")
             ax.set_ylabel(name, rotation=0, ha="right", va="center")
-            shade_episodes(ax, ctx.episodes)
+            shade_episodes(ax, episodes)
             ax.grid(alpha=0.3)
 
     desc = states.describe(percentiles=[0.05, 0.5, 0.95]).T[["mean", "std", "5%", "50%", "95%"]]
-    for ep in ctx.episodes:
+    episodes = ctx.episodes
+    for ep in episodes:
         inside = states.loc[pd.Timestamp(ep["start"]): pd.Timestamp(ep["end"])]
         desc[f"mean in {ep['name']}"] = inside.mean()
     desc = desc.reset_index().rename(columns={"index": "state"})

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.report.core import ReportContext, Section, figure_html, shade_episodes, table_html
+from pipeline.report.sections.sample import RETURN_COLUMNS
 
 ID = "returns"
 TITLE = "Returns"
@@ -33,7 +34,7 @@ def _stats(x: pd.Series) -> dict[str, float]:
 
 
 def build(ctx: ReportContext) -> Section | None:
-    rets = ctx.artifact("returns")
+    rets = ctx.artifact("returns", RETURN_COLUMNS)
     system = ctx.artifact("system_returns")
     if rets is None or system is None:
         return None
@@ -52,9 +53,10 @@ def build(ctx: ReportContext) -> Section | None:
         ax2.plot(vol.index, vol.to_numpy(), lw=0.9, color="#1f77b4")
         ax2.set_ylabel("60-day vol, % p.a.")
         for ax in (ax1, ax2):
-            shade_episodes(ax, ctx.episodes)
+            shade_episodes(ax, episodes)
             ax.grid(alpha=0.3)
 
+    episodes = ctx.episodes  # read here: the figure is drawn later, elsewhere
     blocks = [
         figure_html(draw, caption="System return and its rolling volatility; shaded: stress episodes", height=4.5),
         table_html(table, caption="Daily log returns, percent", digits=3),

@@ -16,9 +16,13 @@ INTRO = (
 )
 
 
+#: the columns of the returns table that this section and returns_summary use
+RETURN_COLUMNS = ("bank_id", "date", "ret")
+
+
 def build(ctx: ReportContext) -> Section | None:
     banks = ctx.artifact("banks")
-    rets = ctx.artifact("returns")
+    rets = ctx.artifact("returns", RETURN_COLUMNS)
     if banks is None or rets is None:
         return None
     bs = ctx.artifact("balance_sheet")

@@ -87,14 +87,27 @@ def channel_table(channels: pd.DataFrame) -> pd.DataFrame:
     return t.sort_values("S_k mean %", ascending=False).reset_index()
 
 
-def top_banks(covar: pd.DataFrame, spill: pd.DataFrame | None, n: int = 10) -> pd.DataFrame:
+#: the columns of the (large) per-bank tables that this section uses
+COVAR_COLUMNS = ("bank_id", "date", "var_q", "covar", "delta_covar", "status")
+SPILLOVER_COLUMNS = ("bank_id", "date", "delta_covar_m", "status")
+
+
+def bank_means_m(spill: pd.DataFrame | None) -> pd.Series | None:
+    """Per bank, the mean market-spillover ΔCoVaR^M over its dates with status ok (one value per bank and date)."""
+    if spill is None:
+        return None
+    b = spill[spill["status"].astype(str) == "ok"].drop_duplicates(["bank_id", "date"])
+    return b.groupby("bank_id")["delta_covar_m"].mean()
+
+
+def top_banks(covar: pd.DataFrame, spill_m: pd.Series | None, n: int = 10) -> pd.DataFrame:
+    """The ``n`` banks of largest mean ΔCoVaR (rows ok), with ``spill_m`` (:func:`bank_means_m`) where given."""
     ok = covar[covar["status"].astype(str) == "ok"]
     t = ok.groupby("bank_id", sort=True).agg(delta_covar=("delta_covar", "mean"), var_q=("var_q", "mean"),
                                              covar=("covar", "mean"), days=("date", "size"))
     t["non_ok rows"] = covar.groupby("bank_id")["status"].apply(lambda s: int((s.astype(str) != "ok").sum()))
-    if spill is not None:
-        b = spill[spill["status"].astype(str) == "ok"].drop_duplicates(["bank_id", "date"])
-        t["delta_covar_m"] = b.groupby("bank_id")["delta_covar_m"].mean()
+    if spill_m is not None:
+        t["delta_covar_m"] = spill_m
     t = t.sort_values("delta_covar", ascending=False).head(n)
     for c in ("delta_covar", "var_q", "covar", "delta_covar_m"):
         if c in t:
@@ -104,11 +117,11 @@ def top_banks(covar: pd.DataFrame, spill: pd.DataFrame | None, n: int = 10) -> p
 
 
 def build(ctx: ReportContext) -> Section | None:
-    covar = ctx.artifact("covar_qr")
+    covar = ctx.artifact("covar_qr", COVAR_COLUMNS)
     daily = ctx.artifact("spillover_index")
     weekly = ctx.artifact("spillover_index_weekly")
     channels = ctx.artifact("spillover_channels")
-    spill = ctx.artifact("spillover")
+    spill_m = bank_means_m(ctx.artifact("spillover", SPILLOVER_COLUMNS))
     if covar is None and daily is None:
         return None
     blocks, metrics, plots = [], {}, {}
@@ -132,7 +145,7 @@ def build(ctx: ReportContext) -> Section | None:
         metrics["mean_spillover_pct"] = dict(zip(ct["market"], ct["S_k mean %"]))
         plots["channels"] = ct
     if covar is not None and len(covar):
-        tb = top_banks(covar, spill)
+        tb = top_banks(covar, spill_m)
         blocks.append(table_html(tb, caption="Top banks by mean ΔCoVaR (quantile regression, lagged states), percent", digits=3))
         status = covar["status"].astype(str)
         metrics["covar_qr_rows"] = len(covar)

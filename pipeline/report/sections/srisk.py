@@ -44,7 +44,8 @@ def _currency(ctx: ReportContext) -> str:
 
 def _status_class(status: pd.Series) -> pd.Series:
     text = status.astype(str)
-    return text.where(text == "ok", text.str.split(":", n=2).str[:2].str.join(":"))
+    classes = {t: t if t == "ok" else ":".join(t.split(":", 2)[:2]) for t in pd.unique(text)}  # once per distinct status
+    return text.map(classes)
 
 
 def health_table(artifacts: dict[str, pd.DataFrame | None]) -> pd.DataFrame:
@@ -105,10 +106,11 @@ def _srisk_part(ctx: ReportContext, sr: pd.DataFrame | None, total: pd.DataFrame
         ax = fig.subplots()
         ax.plot(ts.index, ts.to_numpy(), lw=0.9, color="#8c1c13")
         ax.set_ylabel(f"aggregate SRISK, {unit}")
-        shade_episodes(ax, ctx.episodes)
+        shade_episodes(ax, episodes)
         ax.grid(alpha=0.3)
 
     if total is not None:
+        episodes = ctx.episodes  # read here: the figure is drawn later, elsewhere
         blocks.append(figure_html(draw_total, caption="Aggregate SRISK Σ max(SRISK_i, 0); shaded: stress episodes"))
         plots["srisk_total"] = total.assign(srisk_total_bn=ts.to_numpy())
     if "ranking_latest" in plots:
@@ -129,8 +131,9 @@ def _srisk_part(ctx: ReportContext, sr: pd.DataFrame | None, total: pd.DataFrame
 
 def build(ctx: ReportContext) -> Section | None:
     """Each part shows when its artifacts are there (e.g. MES and ΔCoVaR-DCC without SRISK)."""
-    sr, total, mes, covar, estimates = (ctx.artifact(name) for name in
-                                        ("srisk", "srisk_total", "mes", "covar_dcc", "covar_dcc_estimates"))
+    sr, total, mes = ctx.artifact("srisk"), ctx.artifact("srisk_total"), ctx.artifact("mes")
+    covar = ctx.artifact("covar_dcc", ("bank_id", "date", "delta_covar", "status"))
+    estimates = ctx.artifact("covar_dcc_estimates")
     if all(frame is None for frame in (sr, total, mes, covar, estimates)):
         return None
     blocks: list[str] = []
@@ -152,9 +155,10 @@ def build(ctx: ReportContext) -> Section | None:
                 ax.plot(wide.index, wide.to_numpy() * 100, lw=0.3, color="#999", alpha=0.6)
                 ax.plot(wide.index, wide.median(axis=1).to_numpy() * 100, lw=1.0, color="#1f4e79")
                 ax.set_ylabel(f"{label}, %")
-                shade_episodes(ax, ctx.episodes)
+                shade_episodes(ax, episodes)
                 ax.grid(alpha=0.3)
 
+        episodes = ctx.episodes
         blocks.append(figure_html(draw_series, caption="Per bank (grey) and cross-sectional median (blue), daily loss in percent", height=2.2 * len(series) + 0.8))
         plots["measures_median"] = pd.DataFrame({label: wide.median(axis=1) for label, wide in series}).reset_index()
         means = pd.DataFrame({label: wide.mean() * 100 for label, wide in series})
