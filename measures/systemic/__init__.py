@@ -1,64 +1,46 @@
-"""Market-data systemic-risk measures: ΔCoVaR-DCC, MES, LRMES, SRISK, SES (docs/srisk.md)."""
+"""Market-data systemic-risk measures: ΔCoVaR-DCC, MES, LRMES, SRISK, SES (docs/srisk.md).
 
-from measures.systemic.benoit_companion import benoit2013
-from measures.systemic.config import SRiskPanelConfig, SystemicRiskConfig
-from measures.systemic.covar_dcc import covar_dcc, delta_covar_dcc
-from measures.systemic.frames import covar_dcc_frame, dcc_mes_frame, dcc_paths_frame, historical_mes_frame
-from measures.systemic.lrmes import (
-    dcc_beta,
-    lrmes_closed_form,
-    lrmes_from_mes,
-    simulate_lrmes,
-    simulate_lrmes_paths,
-)
-from measures.systemic.mes import dynamic_mes, historical_mes, kernel_tail_expectation
-from measures.systemic.srisk import (
-    aggregate_srisk,
-    carry_forward_liabilities,
-    ses,
-    srisk,
-    srisk_share,
-    srisk_status,
-)
-from measures.systemic.srisk_panel import (
-    SRISK_COLUMNS,
-    check_plan,
-    daily_balance_sheet,
-    simulation_dates,
-    srisk_panel,
-    srisk_unavailable,
-    status_events,
-)
+Names are imported lazily (PEP 562), as in :mod:`measures`: ``from measures.systemic import
+srisk`` loads only :mod:`measures.systemic.srisk`, not the DCC engine of the Benoit companion.
+"""
 
-__all__ = [
-    "SRISK_COLUMNS",
-    "SRiskPanelConfig",
-    "SystemicRiskConfig",
-    "aggregate_srisk",
-    "benoit2013",
-    "carry_forward_liabilities",
-    "check_plan",
-    "covar_dcc",
-    "covar_dcc_frame",
-    "daily_balance_sheet",
-    "dcc_mes_frame",
-    "dcc_paths_frame",
-    "dcc_beta",
-    "delta_covar_dcc",
-    "dynamic_mes",
-    "historical_mes",
-    "historical_mes_frame",
-    "kernel_tail_expectation",
-    "lrmes_closed_form",
-    "lrmes_from_mes",
-    "ses",
-    "simulate_lrmes",
-    "simulate_lrmes_paths",
-    "simulation_dates",
-    "srisk",
-    "srisk_panel",
-    "srisk_share",
-    "srisk_status",
-    "srisk_unavailable",
-    "status_events",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# functions named like their modules: imported now, or a later import of the module would bind
+# the package attribute to the module
+from measures.systemic.covar_dcc import covar_dcc
+from measures.systemic.srisk import srisk
+
+_EXPORTS: dict[str, str] = {
+    "benoit2013": "measures.systemic.benoit_companion",
+    **{name: "measures.systemic.config" for name in ("SRiskPanelConfig", "SystemicRiskConfig")},
+    **{name: "measures.systemic.covar_dcc" for name in ("covar_dcc", "delta_covar_dcc")},  # covar_dcc: imported above
+    **{name: "measures.systemic.frames" for name in ("covar_dcc_frame", "dcc_mes_frame", "dcc_paths_frame",
+                                                      "historical_mes_frame")},
+    **{name: "measures.systemic.lrmes" for name in ("dcc_beta", "lrmes_closed_form", "lrmes_from_mes", "simulate_lrmes",
+                                                     "simulate_lrmes_paths")},
+    **{name: "measures.systemic.mes" for name in ("dynamic_mes", "historical_mes", "kernel_tail_expectation")},
+    **{name: "measures.systemic.srisk" for name in ("aggregate_srisk", "carry_forward_liabilities", "ses", "srisk",
+                                                     "srisk_share", "srisk_status")},
+    **{name: "measures.systemic.srisk_panel" for name in ("SRISK_COLUMNS", "check_plan", "daily_balance_sheet",
+                                                           "simulation_dates", "srisk_panel", "srisk_unavailable",
+                                                           "status_events")},
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'measures.systemic' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

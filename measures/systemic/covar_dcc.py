@@ -13,7 +13,7 @@ quantile (0.95 = stress); positive values are losses.
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import norm
+from scipy.special import ndtri  # the standard normal quantile (what scipy.stats.norm.ppf computes, same bits)
 
 from measures.core.config import check_range
 
@@ -47,7 +47,7 @@ def covar_dcc(rho, sigma_sys, sigma_i, var_i, *, q: float = 0.95) -> np.ndarray:
     check_range("q", q, low=0.0, high=1.0, low_open=True, high_open=True)
     rho, sigma_sys, sigma_i, var_i = _arrays(rho=rho, sigma_sys=sigma_sys, sigma_i=sigma_i, var_i=var_i)
     _check_inputs(rho, sigma_sys)
-    return rho * sigma_sys / sigma_i * var_i + norm.ppf(q) * sigma_sys * np.sqrt(1.0 - rho**2)
+    return rho * sigma_sys / sigma_i * var_i + ndtri(q) * sigma_sys * np.sqrt(1.0 - rho**2)
 
 
 def delta_covar_dcc(rho, sigma_sys, *, q: float = 0.95) -> np.ndarray:
@@ -55,4 +55,4 @@ def delta_covar_dcc(rho, sigma_sys, *, q: float = 0.95) -> np.ndarray:
     check_range("q", q, low=0.0, high=1.0, low_open=True, high_open=True)
     rho, sigma_sys = _arrays(rho=rho, sigma_sys=sigma_sys)
     _check_inputs(rho, sigma_sys)
-    return norm.ppf(q) * rho * sigma_sys
+    return ndtri(q) * rho * sigma_sys

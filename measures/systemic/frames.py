@@ -20,18 +20,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from functools import partial
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from measures.core.mapping import Mapper, map_items
 from measures.core.status import is_failed, worst
-from measures.dcc.fit import estimates_frame
-from measures.dcc.results import DCCResult
 from measures.systemic.config import SystemicRiskConfig
 from measures.systemic.covar_dcc import delta_covar_dcc
 from measures.systemic.lrmes import GARCH_TERMS, dcc_beta, lrmes_closed_form, lrmes_from_mes, simulate_lrmes_paths
 from measures.systemic.mes import dynamic_mes, historical_mes_columns
+
+if TYPE_CHECKING:  # the DCC engine (arch, scipy) is loaded only where fits are turned into frames
+    from measures.dcc.results import DCCResult
 
 PATH_COLUMNS = ("ret_bank", "ret_sys", "sigma_bank", "sigma_sys", "rho", "z_bank", "z_sys")
 
@@ -109,6 +111,8 @@ def _on(series: pd.Series | None, index: pd.Index) -> np.ndarray:
 def _as_paths(paths: pd.DataFrame | Mapping[str, DCCResult], estimates: pd.DataFrame | None):
     if isinstance(paths, pd.DataFrame):
         return paths, estimates
+    from measures.dcc.fit import estimates_frame
+
     return dcc_paths_frame(paths), estimates_frame(paths) if estimates is None else estimates
 
 
