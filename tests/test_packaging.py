@@ -31,3 +31,17 @@ def test_every_public_measure_resolves():
 
     missing = [name for name in measures.__all__ if getattr(measures, name, None) is None]
     assert missing == []
+
+
+@pytest.mark.parametrize("package", ["measures", "measures.systemic"])
+def test_lazy_exports_are_the_objects_not_modules_of_the_same_name(package):
+    """Importing every submodule first must not shadow a function named like its module (srisk, srisk_panel)."""
+    import importlib
+    import pkgutil
+    import types
+
+    pkg = importlib.import_module(package)
+    for info in pkgutil.walk_packages(pkg.__path__, prefix=f"{package}."):
+        importlib.import_module(info.name)
+    shadowed = [name for name in pkg.__all__ if isinstance(getattr(pkg, name), types.ModuleType)]
+    assert shadowed == []

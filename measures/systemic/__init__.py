@@ -13,6 +13,7 @@ from typing import Any
 # the package attribute to the module
 from measures.systemic.covar_dcc import covar_dcc
 from measures.systemic.srisk import srisk
+from measures.systemic.srisk_panel import srisk_panel
 
 _EXPORTS: dict[str, str] = {
     "benoit2013": "measures.systemic.benoit_companion",
@@ -26,7 +27,7 @@ _EXPORTS: dict[str, str] = {
     **{name: "measures.systemic.srisk" for name in ("aggregate_srisk", "carry_forward_liabilities", "ses", "srisk",
                                                      "srisk_share", "srisk_status")},
     **{name: "measures.systemic.srisk_panel" for name in ("SRISK_COLUMNS", "check_plan", "daily_balance_sheet",
-                                                           "simulation_dates", "srisk_panel", "srisk_unavailable",
+                                                           "simulation_dates", "srisk_panel", "srisk_unavailable",  # srisk_panel: above
                                                            "status_events")},
 }
 
