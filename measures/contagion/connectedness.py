@@ -119,7 +119,7 @@ def estimate_connectedness(series: pd.DataFrame, *, horizon: int = 10, lags: int
     y = series_to_array(series)
     if cfg.route == "sparse":
         p = cfg.lags if cfg.lags is not None else cfg.max_lags
-        fit = fit_sparse_var(y, p, ebic_gamma=cfg.ebic_gamma)
+        fit = fit_sparse_var(y, p, ebic_gamma=cfg.ebic_gamma, pvalues=False)  # the FEVD needs no tests
     else:
         p = cfg.lags if cfg.lags is not None else max(1, select_lag_order(y, cfg.max_lags)[cfg.ic])
         fit = fit_var(y, p)

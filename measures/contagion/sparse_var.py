@@ -6,8 +6,9 @@ usable rows, target centred; Tibshirani 1996):
 
 .. math:: \\hat\\beta_i(\\lambda) = \\arg\\min_\\beta \\frac{1}{2T}\\lVert y_i - X\\beta\\rVert^2 + \\lambda \\lVert\\beta\\rVert_1,
 
-the whole path by LARS (Efron, Hastie, Johnstone & Tibshirani 2004; scikit-learn ``lars_path``,
-method ``lasso``), and ``λ`` chosen per equation among the path's knots by the extended BIC of
+the path by LARS with the lasso modification (Efron, Hastie, Johnstone & Tibshirani 2004; the
+project's covariance-form implementation :func:`lars_knots`, whose knots equal scikit-learn's
+``lars_path(method="lasso")``), and ``λ`` chosen per equation among the path's knots by the extended BIC of
 Chen & Chen 2008 (Biometrika 95):
 
 .. math:: \\mathrm{EBIC}_\\gamma(\\lambda) = T \\ln(\\mathrm{RSS}_\\lambda / T) + d_\\lambda \\ln T
@@ -16,8 +17,8 @@ Chen & Chen 2008 (Biometrika 95):
 with ``d_λ`` the number of non-zero coefficients (an unbiased estimate of the LASSO's degrees of
 freedom, Zou, Hastie & Tibshirani 2007, Ann. Statist. 35) and ``γ = 0`` the ordinary BIC. The path
 stops at ``T/2`` non-zeros (EBIC never reaches that far on these data; a minimum at the cap is
-reported by the status ``warning:SupportCap``; the path stops 10 knots after the minimum,
-:func:`lasso_equation`). This is the regularized VAR that Demirer, Diebold,
+reported by the status ``warning:SupportCap``; the path stops, after 24 knots, 10 knots after the running minimum,
+:func:`lars_knots`). This is the regularized VAR that Demirer, Diebold,
 Liu & Yilmaz 2018 (J. Appl. Econometrics 33) use to estimate connectedness for 96 banks.
 
 Two results per VAR:
@@ -48,8 +49,9 @@ from measures.core.config import Config, check_range
 
 #: Fewest usable observations a LASSO VAR accepts (then also 2 (p + 1)).
 SPARSE_MIN_OBS = 30
-#: LARS steps computed first, and knots past the EBIC minimum that end the path (lasso_equation).
-PATH_STEPS, PATIENCE = 24, 10
+#: Knots every LARS path computes (unless it ends first), and knots past the running EBIC minimum that
+#: end it after those (lars_knots).
+MIN_KNOTS, PATIENCE = 24, 10
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -75,14 +77,14 @@ class SparseVarConfig(Config):
 class SparseVarFit:
     """A LASSO VAR(p): ``coefs`` ``(p, N, N)`` (``coefs[l][i, j]`` = effect of j at lag l+1 on i),
     ``intercept`` ``(N,)``, ``sigma_u`` ``(N, N)``, Granger ``pvalues`` ``(N, N)`` (``[j, i]``: j
-    causes i; NaN diagonal), ``support`` ``(Np, N)`` (non-zero penalized coefficients, rows in the
+    causes i; NaN diagonal; None when not computed), ``support`` ``(Np, N)`` (non-zero penalized coefficients, rows in the
     order lag 1 (N rows), lag 2, ...), ``lambdas`` ``(N,)`` chosen per equation, ``nobs``, ``lags``,
     ``status``."""
 
     coefs: np.ndarray
     intercept: np.ndarray
     sigma_u: np.ndarray
-    pvalues: np.ndarray
+    pvalues: np.ndarray | None
     support: np.ndarray
     lambdas: np.ndarray
     nobs: int
@@ -95,34 +97,83 @@ def sparse_needs(lags: int) -> int:
     return max(SPARSE_MIN_OBS, 2 * (lags + 1))
 
 
-def lasso_equation(x: np.ndarray, target: np.ndarray, *, ebic_gamma: float = 0.0) -> tuple[np.ndarray, float, bool]:
-    """LASSO of a centred ``target`` on standardized ``x`` at the EBIC-chosen knot of the LARS path.
+def lars_knots(gram: np.ndarray, xy: np.ndarray, yy: float, n: int, *, cap: int, ebic_gamma: float = 0.0):
+    """LARS-lasso path of ``(1/2n)||y - Xβ||² + λ||β||₁`` from the Gram matrix, stopped early by the EBIC.
 
-    Returns the coefficients, the chosen ``λ`` (scikit-learn's scale: the objective above) and
-    whether the minimum sits at the support cap ``T/2``. The path is computed :data:`PATH_STEPS`
-    steps first and doubled until the EBIC minimum lies more than :data:`PATIENCE` knots before its
-    end (or the path ends or reaches the cap), so its cost follows the selected support, not the
-    ``Np`` regressors (no Gram matrix: cheaper at these sizes). The patience is a heuristic: an
-    EBIC curve that rises for more than 10 knots and falls again below its minimum later is cut.
+    Efron et al. 2004 (the lasso modification: a coefficient crossing zero leaves the active set),
+    in covariance form: ``gram = X'X``, ``xy = X'y``, ``yy = y'y``, so that every equation of a VAR
+    shares one ``X'X`` and a step costs ``O(k |A|)``. At each knot the residual sum of squares
+    ``RSS = y'y - 2β'X'y + β'X'Xβ`` and the EBIC are evaluated; the path ends, after at least
+    :data:`MIN_KNOTS` knots, :data:`PATIENCE` knots after the running EBIC minimum (a heuristic: an
+    EBIC curve that rises longer and falls below its minimum later is cut), at the support cap ``cap``, when ``λ`` reaches 0 or no regressor
+    can enter. Returns the coefficients ``(k,)`` and ``λ`` at the EBIC minimum and whether that
+    minimum has ``cap`` non-zeros. The knots equal scikit-learn's ``lars_path(method="lasso")``
+    (tests/test_sparse_var.py).
     """
-    from sklearn.linear_model import lars_path  # noqa: PLC0415 (heavy import, only this route needs it)
-
-    n, k = x.shape
-    cap = min(k, n // 2)
+    k = xy.size
     log_choose = special.gammaln(k + 1) - special.gammaln(np.arange(k + 1) + 1) - special.gammaln(k - np.arange(k + 1) + 1)
-    steps = min(PATH_STEPS, cap)
-    while True:
-        alphas, _, path = lars_path(x, target, method="lasso", max_iter=steps, return_path=True)
-        df = (path != 0).sum(axis=0)
-        rss = np.maximum(((target[:, None] - x @ path) ** 2).sum(axis=0), 1e-300)
-        ebic = n * np.log(rss / n) + df * np.log(n) + 2.0 * ebic_gamma * log_choose[np.minimum(df, k)]
-        ebic[df > cap] = np.inf
-        best = int(np.argmin(ebic))
-        ended = path.shape[1] < steps + 1 or df[-1] >= cap or steps >= cap
-        if ended or best < path.shape[1] - 1 - PATIENCE:
-            break
-        steps = min(2 * steps, cap)
-    return path[:, best], float(alphas[best]), bool(df[best] >= cap)
+    beta = np.zeros(k)
+    corr = np.array(xy, dtype=float)  # X'(y - Xβ), kept up to date along the path
+    inactive = np.ones(k, dtype=bool)
+    active: list[int] = []
+    signs: list[float] = []
+    lam = float(np.abs(corr).max())
+    best = (n * np.log(max(yy, 1e-300) / n), beta.copy(), lam / n, 0)  # (EBIC, beta, λ, knot)
+    knot, enter = 0, int(np.argmax(np.abs(corr)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        while lam > 1e-12 * max(yy, 1.0) and (knot < MIN_KNOTS or knot - best[3] <= PATIENCE) and knot < 8 * k:
+            if enter >= 0:
+                active.append(enter)
+                signs.append(1.0 if corr[enter] > 0 else -1.0)
+                inactive[enter] = False
+            idx = np.array(active)
+            rows = gram[idx]
+            try:
+                direction = np.linalg.solve(rows[:, idx], signs)
+            except np.linalg.LinAlgError:  # collinear regressors: the path ends here
+                break
+            along = direction @ rows  # the change of the correlations per unit step
+            out = np.flatnonzero(inactive)
+            c, a = corr[out], along[out]
+            steps = np.concatenate([(lam - c) / (1.0 - a), (lam + c) / (1.0 + a)])
+            steps[~(steps > 1e-12 * lam)] = np.inf
+            pick = int(np.argmin(steps)) if steps.size else -1
+            gamma = float(steps[pick]) if pick >= 0 else np.inf
+            enter = int(out[pick % out.size]) if gamma < lam else -1
+            gamma = min(gamma, lam)
+            zero = -beta[idx] / direction
+            zero[~(zero > 1e-12 * lam)] = np.inf
+            leave = int(np.argmin(zero))
+            if zero[leave] < gamma:
+                gamma, enter = float(zero[leave]), -1
+            else:
+                leave = -1
+            beta[idx] += gamma * direction
+            corr -= gamma * along
+            lam -= gamma
+            if leave >= 0:
+                beta[active[leave]] = 0.0
+                inactive[active[leave]] = True
+                del active[leave], signs[leave]
+            knot += 1
+            if not active:
+                continue
+            # RSS = y'y - 2β'X'y + β'X'Xβ = y'y - β'(X'y + X'(y - Xβ)) on the support
+            rss = max(yy - beta[active] @ (xy[active] + corr[active]), 1e-300)
+            df = len(active)
+            ebic = n * np.log(rss / n) + df * np.log(n) + 2.0 * ebic_gamma * log_choose[df]
+            if ebic < best[0]:
+                best = (ebic, beta.copy(), max(lam, 0.0) / n, knot)
+            if df >= cap or (enter < 0 and leave < 0):
+                break
+    return best[1], float(best[2]), bool(np.count_nonzero(best[1]) >= cap)
+
+
+def lasso_equation(x: np.ndarray, target: np.ndarray, *, ebic_gamma: float = 0.0) -> tuple[np.ndarray, float, bool]:
+    """LASSO of a centred ``target`` on standardized ``x`` at the EBIC-chosen knot of the LARS path
+    (:func:`lars_knots` on ``X'X``, ``X'y``; support cap ``min(k, T/2)``)."""
+    n, k = x.shape
+    return lars_knots(x.T @ x, x.T @ target, float(target @ target), n, cap=min(k, n // 2), ebic_gamma=ebic_gamma)
 
 
 def _post_lasso_pvalues(z: np.ndarray, target: np.ndarray, selected: np.ndarray, n_series: int) -> np.ndarray:
@@ -151,8 +202,14 @@ def _post_lasso_pvalues(z: np.ndarray, target: np.ndarray, selected: np.ndarray,
     return out
 
 
-def fit_sparse_var(y: np.ndarray, lags: int, *, ebic_gamma: float = 0.0, what: str = "sparse VAR") -> SparseVarFit:
+def fit_sparse_var(y: np.ndarray, lags: int, *, ebic_gamma: float = 0.0, pvalues: bool = True,
+                   what: str = "sparse VAR") -> SparseVarFit:
     """Fit the LASSO VAR(``lags``) of the module docstring on every usable observation of ``y`` (T x N).
+
+    The N equations share the standardized lags, so ``X'X`` is formed once (one BLAS call) and each
+    equation's path costs ``O(Np |A|)`` per knot (:func:`lars_knots`). ``pvalues=False`` skips the
+    post-LASSO tests (``pvalues`` is then None): the connectedness needs the coefficients and
+    ``Σ`` only.
 
     Raises
     ------
@@ -175,20 +232,24 @@ def fit_sparse_var(y: np.ndarray, lags: int, *, ebic_gamma: float = 0.0, what: s
     x = (z - mean_x) / sd_x
     mean_y = target.mean(axis=0)
     yc = target - mean_y
+    gram, xy, yy = x.T @ x, x.T @ yc, (yc**2).sum(axis=0)
+    cap = min(x.shape[1], nobs // 2)
     beta = np.zeros((x.shape[1], n_series))
     lambdas = np.zeros(n_series)
-    pvalues = np.ones((n_series, n_series))
+    pv = np.ones((n_series, n_series)) if pvalues else None
     capped = False
     for i in range(n_series):
-        b, lambdas[i], at_cap = lasso_equation(x, yc[:, i], ebic_gamma=ebic_gamma)
+        b, lambdas[i], at_cap = lars_knots(gram, xy[:, i], float(yy[i]), nobs, cap=cap, ebic_gamma=ebic_gamma)
         beta[:, i] = b / sd_x
         capped |= at_cap
-        pvalues[:, i] = _post_lasso_pvalues(z, target[:, i], b != 0, n_series)
-    np.fill_diagonal(pvalues, np.nan)
+        if pv is not None:
+            pv[:, i] = _post_lasso_pvalues(z, target[:, i], b != 0, n_series)
+    if pv is not None:
+        np.fill_diagonal(pv, np.nan)
     intercept = mean_y - mean_x @ beta
     resid = target - intercept - z @ beta
     coefs = beta.reshape(lags, n_series, n_series).transpose(0, 2, 1)
-    return SparseVarFit(coefs=coefs, intercept=intercept, sigma_u=resid.T @ resid / nobs, pvalues=pvalues,
+    return SparseVarFit(coefs=coefs, intercept=intercept, sigma_u=resid.T @ resid / nobs, pvalues=pv,
                         support=beta != 0, lambdas=lambdas, nobs=nobs, lags=lags,
                         status="warning:SupportCap" if capped else "ok")
 
