@@ -52,6 +52,8 @@ SPARSE_MIN_OBS = 30
 #: Knots every LARS path computes (unless it ends first), and knots past the running EBIC minimum that
 #: end it after those (lars_knots).
 MIN_KNOTS, PATIENCE = 24, 10
+#: Equations whose LARS paths advance together (lars_knots).
+EQUATIONS = 32
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -97,83 +99,117 @@ def sparse_needs(lags: int) -> int:
     return max(SPARSE_MIN_OBS, 2 * (lags + 1))
 
 
-def lars_knots(gram: np.ndarray, xy: np.ndarray, yy: float, n: int, *, cap: int, ebic_gamma: float = 0.0):
-    """LARS-lasso path of ``(1/2n)||y - Xβ||² + λ||β||₁`` from the Gram matrix, stopped early by the EBIC.
+def lars_knots(gram: np.ndarray, xy: np.ndarray, yy, n: int, *, cap: int,
+               ebic_gamma: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """LARS-lasso paths of ``(1/2n)||y_b - Xβ_b||² + λ_b||β_b||₁`` for B targets of one design, each
+    stopped early by its EBIC.
 
-    Efron et al. 2004 (the lasso modification: a coefficient crossing zero leaves the active set),
-    in covariance form: ``gram = X'X``, ``xy = X'y``, ``yy = y'y``, so that every equation of a VAR
-    shares one ``X'X`` and a step costs ``O(k |A|)``. At each knot the residual sum of squares
-    ``RSS = y'y - 2β'X'y + β'X'Xβ`` and the EBIC are evaluated; the path ends, after at least
-    :data:`MIN_KNOTS` knots, :data:`PATIENCE` knots after the running EBIC minimum (a heuristic: an
-    EBIC curve that rises longer and falls below its minimum later is cut), at the support cap ``cap``, when ``λ`` reaches 0 or no regressor
-    can enter. Returns the coefficients ``(k,)`` and ``λ`` at the EBIC minimum and whether that
-    minimum has ``cap`` non-zeros. The knots equal scikit-learn's ``lars_path(method="lasso")``
-    (tests/test_sparse_var.py).
+    Efron et al. 2004 with the lasso modification (a coefficient crossing zero leaves the active
+    set), in covariance form: ``gram = X'X`` ``(k, k)``, ``xy = X'Y`` ``(k, B)``, ``yy`` ``(B,)`` the
+    ``y_b'y_b``; the B paths advance together, one knot per step, as arrays (an equation whose path
+    has ended stands still), so that the N equations of a VAR share one ``X'X`` and a step costs
+    ``O(B k |A|)`` in a few array operations. At each knot ``RSS = y'y - β'(X'y + X'(y - Xβ))`` and
+    the EBIC are evaluated; a path ends, after at least :data:`MIN_KNOTS` knots, :data:`PATIENCE`
+    knots after its running EBIC minimum (a heuristic: an EBIC curve that rises longer and falls
+    below its minimum later is cut), at the support cap ``cap``, when ``λ`` reaches 0 or when its
+    active regressors become collinear. Returns the coefficients ``(k, B)`` and the ``λ`` ``(B,)``
+    at the EBIC minima and whether each minimum has ``cap`` non-zeros. The knots equal
+    scikit-learn's ``lars_path(method="lasso")`` (tests/test_sparse_var.py); a path depends only on
+    its own target and the batch's B (fixed by the caller), not on the other targets' values.
     """
-    k = xy.size
+    xy = np.asarray(xy, dtype=float).reshape(gram.shape[0], -1).T.copy()  # (B, k)
+    yy = np.broadcast_to(np.asarray(yy, dtype=float), (xy.shape[0],))
+    b_count, k = xy.shape
+    width = min(k, cap) + MIN_KNOTS + PATIENCE + 2  # most slots (one per knot) a path may use
     log_choose = special.gammaln(k + 1) - special.gammaln(np.arange(k + 1) + 1) - special.gammaln(k - np.arange(k + 1) + 1)
-    beta = np.zeros(k)
-    corr = np.array(xy, dtype=float)  # X'(y - Xβ), kept up to date along the path
-    inactive = np.ones(k, dtype=bool)
-    active: list[int] = []
-    signs: list[float] = []
-    lam = float(np.abs(corr).max())
-    best = (n * np.log(max(yy, 1e-300) / n), beta.copy(), lam / n, 0)  # (EBIC, beta, λ, knot)
-    knot, enter = 0, int(np.argmax(np.abs(corr)))
+    rows_b = np.arange(b_count)
+    corr = xy.copy()  # X'(y - Xβ), kept up to date along the paths
+    inactive = np.ones((b_count, k), dtype=bool)
+    # one slot per knot: the regressor that entered (a dropped one leaves a hole), its sign, β and X'X row
+    slot_var, live, sign, coef, grows = _slots(b_count, k, MIN_KNOTS + PATIENCE + 2)
+    used = 0
+    lam = np.abs(corr).max(axis=1)
+    best_ebic = n * np.log(np.maximum(yy, 1e-300) / n)
+    best_coef, best_lam, best_knot = coef.copy(), lam / n, np.zeros(b_count, dtype=np.int64)
+    enter = np.argmax(np.abs(corr), axis=1)
+    done = ~(lam > 1e-12 * np.maximum(yy, 1.0))
+    knot = 0
     with np.errstate(divide="ignore", invalid="ignore"):
-        while lam > 1e-12 * max(yy, 1.0) and (knot < MIN_KNOTS or knot - best[3] <= PATIENCE) and knot < 8 * k:
-            if enter >= 0:
-                active.append(enter)
-                signs.append(1.0 if corr[enter] > 0 else -1.0)
-                inactive[enter] = False
-            idx = np.array(active)
-            rows = gram[idx]
+        while not done.all() and used < width:
+            if used == slot_var.shape[1]:  # more slots, same values
+                more = _slots(b_count, k, min(used, width - used))
+                slot_var, live, sign, coef, grows = (np.concatenate([a, b], axis=1) for a, b in
+                                                     zip((slot_var, live, sign, coef, grows), more))
+                best_coef = np.concatenate([best_coef, more[3]], axis=1)
+            go = np.flatnonzero(~done & (enter >= 0))
+            slot_var[go, used], live[go, used], inactive[go, enter[go]] = enter[go], True, False
+            sign[go, used] = np.where(corr[go, enter[go]] > 0, 1.0, -1.0)
+            grows[go, used] = gram[enter[go]]
+            used += 1
+            g = grows[:, :used]
+            sub = np.take_along_axis(g, slot_var[:, None, :used], axis=2)  # X'X of the slots, (B, m, m)
+            on = live[:, :used, None] & live[:, None, :used]
+            sub = np.where(on, sub, np.eye(used))
             try:
-                direction = np.linalg.solve(rows[:, idx], signs)
-            except np.linalg.LinAlgError:  # collinear regressors: the path ends here
-                break
-            along = direction @ rows  # the change of the correlations per unit step
-            out = np.flatnonzero(inactive)
-            c, a = corr[out], along[out]
-            steps = np.concatenate([(lam - c) / (1.0 - a), (lam + c) / (1.0 + a)])
-            steps[~(steps > 1e-12 * lam)] = np.inf
-            pick = int(np.argmin(steps)) if steps.size else -1
-            gamma = float(steps[pick]) if pick >= 0 else np.inf
-            enter = int(out[pick % out.size]) if gamma < lam else -1
-            gamma = min(gamma, lam)
-            zero = -beta[idx] / direction
-            zero[~(zero > 1e-12 * lam)] = np.inf
-            leave = int(np.argmin(zero))
-            if zero[leave] < gamma:
-                gamma, enter = float(zero[leave]), -1
-            else:
-                leave = -1
-            beta[idx] += gamma * direction
-            corr -= gamma * along
-            lam -= gamma
-            if leave >= 0:
-                beta[active[leave]] = 0.0
-                inactive[active[leave]] = True
-                del active[leave], signs[leave]
+                direction = np.linalg.solve(sub, sign[:, :used, None])[..., 0]
+            except np.linalg.LinAlgError:  # some path's active regressors are collinear: solve one by one
+                direction = np.zeros((b_count, used))
+                for b in rows_b:
+                    try:
+                        direction[b] = np.linalg.solve(sub[b], sign[b, :used])
+                    except np.linalg.LinAlgError:
+                        done[b] = True
+            direction[done] = 0.0
+            direction[~live[:, :used]] = 0.0
+            along = np.einsum("bm,bmk->bk", direction, g)  # the change of the correlations per unit step
+            steps = np.concatenate([(lam[:, None] - corr) / (1.0 - along), (lam[:, None] + corr) / (1.0 + along)], axis=1)
+            steps[~np.concatenate([inactive, inactive], axis=1) | ~(steps > 1e-12 * lam[:, None])] = np.inf
+            pick = np.argmin(steps, axis=1)
+            gamma = steps[rows_b, pick]
+            enter = np.where(gamma < lam, pick % k, -1)
+            gamma = np.minimum(gamma, lam)
+            zero = -coef[:, :used] / direction
+            zero[~(zero > 1e-12 * lam[:, None]) | ~live[:, :used]] = np.inf
+            leave = np.argmin(zero, axis=1)
+            drop = zero[rows_b, leave] < gamma
+            gamma = np.where(drop, zero[rows_b, leave], gamma)
+            enter[drop] = -1
+            gamma[done] = 0.0
+            enter[done] = -1
+            coef[:, :used] += gamma[:, None] * direction
+            corr -= gamma[:, None] * along
+            lam = lam - gamma
+            gone = np.flatnonzero(drop & ~done)
+            coef[gone, leave[gone]], live[gone, leave[gone]] = 0.0, False
+            inactive[gone, slot_var[gone, leave[gone]]] = True
             knot += 1
-            if not active:
-                continue
-            # RSS = y'y - 2β'X'y + β'X'Xβ = y'y - β'(X'y + X'(y - Xβ)) on the support
-            rss = max(yy - beta[active] @ (xy[active] + corr[active]), 1e-300)
-            df = len(active)
-            ebic = n * np.log(rss / n) + df * np.log(n) + 2.0 * ebic_gamma * log_choose[df]
-            if ebic < best[0]:
-                best = (ebic, beta.copy(), max(lam, 0.0) / n, knot)
-            if df >= cap or (enter < 0 and leave < 0):
-                break
-    return best[1], float(best[2]), bool(np.count_nonzero(best[1]) >= cap)
+            df = live.sum(axis=1)
+            picked = np.take_along_axis(xy + corr, slot_var[:, :used], axis=1)
+            rss = np.maximum(yy - (coef[:, :used] * picked).sum(axis=1), 1e-300)
+            ebic = n * np.log(rss / n) + df * np.log(n) + 2.0 * ebic_gamma * log_choose[np.minimum(df, k)]
+            better = ~done & (df > 0) & (ebic < best_ebic)
+            best_ebic[better], best_lam[better], best_knot[better] = ebic[better], np.maximum(lam[better], 0.0) / n, knot
+            best_coef[better] = coef[better]
+            done |= ~(lam > 1e-12 * np.maximum(yy, 1.0)) | (df >= cap) | ((enter < 0) & ~drop)
+            done |= (knot >= MIN_KNOTS) & (knot - best_knot > PATIENCE)
+    beta = np.zeros((b_count, k))
+    np.add.at(beta, (np.repeat(rows_b, slot_var.shape[1]), slot_var.ravel()), best_coef.ravel())
+    return beta.T, best_lam, (beta != 0).sum(axis=1) >= cap
+
+
+def _slots(b_count: int, k: int, m: int) -> tuple:
+    """Empty slot arrays of :func:`lars_knots` for ``m`` knots: regressor, live, sign, β, ``X'X`` row."""
+    return (np.zeros((b_count, m), dtype=np.int64), np.zeros((b_count, m), dtype=bool), np.zeros((b_count, m)),
+            np.zeros((b_count, m)), np.zeros((b_count, m, k)))
 
 
 def lasso_equation(x: np.ndarray, target: np.ndarray, *, ebic_gamma: float = 0.0) -> tuple[np.ndarray, float, bool]:
     """LASSO of a centred ``target`` on standardized ``x`` at the EBIC-chosen knot of the LARS path
     (:func:`lars_knots` on ``X'X``, ``X'y``; support cap ``min(k, T/2)``)."""
     n, k = x.shape
-    return lars_knots(x.T @ x, x.T @ target, float(target @ target), n, cap=min(k, n // 2), ebic_gamma=ebic_gamma)
+    beta, lam, at_cap = lars_knots(x.T @ x, x.T @ target, float(target @ target), n, cap=min(k, n // 2),
+                                   ebic_gamma=ebic_gamma)
+    return beta[:, 0], float(lam[0]), bool(at_cap[0])
 
 
 def _post_lasso_pvalues(z: np.ndarray, target: np.ndarray, selected: np.ndarray, n_series: int) -> np.ndarray:
@@ -236,22 +272,21 @@ def fit_sparse_var(y: np.ndarray, lags: int, *, ebic_gamma: float = 0.0, pvalues
     cap = min(x.shape[1], nobs // 2)
     beta = np.zeros((x.shape[1], n_series))
     lambdas = np.zeros(n_series)
-    pv = np.ones((n_series, n_series)) if pvalues else None
-    capped = False
-    for i in range(n_series):
-        b, lambdas[i], at_cap = lars_knots(gram, xy[:, i], float(yy[i]), nobs, cap=cap, ebic_gamma=ebic_gamma)
-        beta[:, i] = b / sd_x
-        capped |= at_cap
-        if pv is not None:
-            pv[:, i] = _post_lasso_pvalues(z, target[:, i], b != 0, n_series)
-    if pv is not None:
+    capped = np.zeros(n_series, dtype=bool)
+    for start in range(0, n_series, EQUATIONS):  # fixed batches of equations: memory bounded, same bits always
+        batch = slice(start, start + EQUATIONS)
+        b, lambdas[batch], capped[batch] = lars_knots(gram, xy[:, batch], yy[batch], nobs, cap=cap, ebic_gamma=ebic_gamma)
+        beta[:, batch] = b / sd_x[:, None]
+    pv = None
+    if pvalues:
+        pv = np.column_stack([_post_lasso_pvalues(z, target[:, i], beta[:, i] != 0, n_series) for i in range(n_series)])
         np.fill_diagonal(pv, np.nan)
     intercept = mean_y - mean_x @ beta
     resid = target - intercept - z @ beta
     coefs = beta.reshape(lags, n_series, n_series).transpose(0, 2, 1)
     return SparseVarFit(coefs=coefs, intercept=intercept, sigma_u=resid.T @ resid / nobs, pvalues=pv,
                         support=beta != 0, lambdas=lambdas, nobs=nobs, lags=lags,
-                        status="warning:SupportCap" if capped else "ok")
+                        status="warning:SupportCap" if capped.any() else "ok")
 
 
 def block_norms(fit: SparseVarFit) -> np.ndarray:
