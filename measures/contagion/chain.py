@@ -153,7 +153,7 @@ def contagion_events(panel: ContagionPanel) -> pd.DataFrame:
         label = getattr(e, key)
         text = str(e.reason)
         reason = "min_obs" if text.startswith("fewer than") else "too_sparse" if text.startswith("too sparse") \
-            else "constant_series"
+            else "filter_failed" if text.startswith("GARCH") else "constant_series"
         rows.append({"bank_id": str(e.bank_id), "date_start": spans.at[label, "date_start"],
                      "date_end": spans.at[label, "date_end"], "n_rows": int(e.n_obs), "action": "excluded",
                      "reason": reason, "detail": f"{key} {label}: {e.reason}"})
@@ -217,6 +217,21 @@ def route_events(series: pd.DataFrame, route: Route) -> pd.DataFrame:
                         columns=list(EVENT_COLUMNS))
 
 
+def edge_share_events(panel: ContagionPanel, config: ContagionConfig) -> pd.DataFrame:
+    """One ``kept`` / ``significant_edges`` event: the share of Granger edges flagged ``significant``
+    (Benjamini–Hochberg at ``fdr_alpha``) over every window, with the pre-filter (none without FDR columns)."""
+    edges = panel.edges
+    if config.fdr_alpha is None or not len(edges):
+        return pd.DataFrame(columns=list(EVENT_COLUMNS))
+    share = float(edges["significant"].mean())
+    return pd.DataFrame([{"bank_id": None, "date_start": panel.spans["date_start"].min(),
+                          "date_end": panel.spans["date_end"].max(), "n_rows": len(edges), "action": "kept",
+                          "reason": "significant_edges",
+                          "detail": f"contagion.filter: {config.filter}: {int(edges['significant'].sum())} of {len(edges)} "
+                                    f"Granger edges significant at fdr_alpha={config.fdr_alpha:g} ({100 * share:.1f} %)"}],
+                        columns=list(EVENT_COLUMNS))
+
+
 def analyse_contagion(series: pd.DataFrame, config: ContagionConfig | None = None,
                       connectedness: ConnectednessConfig | None = None, *, mapper: Mapper | None = None) -> ContagionAnalysis:
     """Granger → PageRank CRW per window, rolling DY total and per-window DY directional connectedness.
@@ -249,6 +264,7 @@ def analyse_contagion(series: pd.DataFrame, config: ContagionConfig | None = Non
     directional, failed = window_connectedness(series, windows, key=panel.key, horizon=conn.horizon, lags=conn.lags,
                                                **var, mapper=mapper)
     flags = connectedness_events(panel, rolling.total, failed, window=conn.window, sparse=rolling.sparse)
-    frames = [f for f in (route_events(series, route), contagion_events(panel), flags) if len(f)]
+    frames = [f for f in (route_events(series, route), contagion_events(panel), flags, edge_share_events(panel, config))
+              if len(f)]
     events = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(EVENT_COLUMNS))
     return ContagionAnalysis(panel=panel, connectedness=rolling.total, directional=directional, events=events)

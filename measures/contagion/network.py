@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from measures.contagion.edges import granger_edges
+from measures.contagion.filters import FILTERS, prefilter
 from measures.contagion.granger import GrangerConfig, granger_pvalues
 from measures.contagion.pagerank import DIRECTIONS, contagion_weights
 from measures.contagion.route import ROUTES, Route, choose_route, window_sizes
@@ -47,7 +48,8 @@ class ContagionConfig(Config):
     on it. ``min_obs=120`` (about half a trading year) is likewise a default (docs/contagion.md).
     ``fdr_alpha=None`` leaves the Benjamini–Hochberg columns out of the edge table. ``route``
     (``auto`` | ``ols`` | ``sparse``) and the nested ``sparse`` options choose the VAR estimator
-    (:mod:`~measures.contagion.route`).
+    (:mod:`~measures.contagion.route`). ``filter`` (``none`` | ``difference`` | ``garch``) transforms
+    each bank's series inside each window before the Granger VAR (:mod:`~measures.contagion.filters`).
     """
 
     window: str = "year"
@@ -64,9 +66,11 @@ class ContagionConfig(Config):
     fdr_alpha: float | None = 0.05
     route: str = "auto"
     sparse: SparseVarConfig = SparseVarConfig()
+    filter: str = "none"  # noqa: A003 (the params key)
 
     def validate(self) -> None:
         check_choice("window", self.window, WINDOWS)
+        check_choice("filter", self.filter, FILTERS)
         check_choice("route", self.route, ROUTES)
         check_range("window_length", self.window_length, low=2, integer=True)
         check_range("step", self.step, low=1, integer=True)
@@ -189,7 +193,9 @@ def _contagion_window(item: tuple, *, cfg: ContagionConfig, mapper: Mapper | Non
     ``cfg.route`` is resolved (``ols`` or ``sparse``); ``mapper`` maps the pairs of pairwise mode."""
     label, block = item
     key = cfg.key
-    kept, dropped = _screen(block, cfg.min_obs)
+    block, dropped = prefilter(block, cfg.filter)
+    kept, screened = _screen(block.drop(columns=[b for b, _, _ in dropped]), cfg.min_obs)
+    dropped += screened
     if len(kept) >= 2:
         kept, sparse = _screen_sparse(block, kept, cfg)
         dropped += sparse
@@ -235,6 +241,7 @@ def estimate_contagion(
     fdr_alpha: float | None = 0.05,
     route: str = "auto",
     sparse: SparseVarConfig | dict = SparseVarConfig(),
+    filter: str = "none",  # noqa: A002 (the params key)
     mapper: Mapper | None = None,
 ) -> ContagionPanel:
     """Run the Granger → PageRank chain per window of a dates x banks frame.
@@ -260,6 +267,8 @@ def estimate_contagion(
         :func:`~measures.contagion.route.choose_route` (``sparse.ols_ratio``).
     sparse : SparseVarConfig
         Options of the LASSO VAR and of the route rule.
+    filter : {"none", "difference", "garch"}
+        Pre-filter of each bank's series inside each window (:func:`~measures.contagion.filters.prefilter`).
     mapper : Mapper, optional
         Maps the windows (:mod:`measures.core.mapping`; one item per window, carrying its rows), or
         in pairwise mode with fewer than :data:`PAIRS_BELOW` windows the chunks of pairs of each
@@ -279,7 +288,7 @@ def estimate_contagion(
     """
     cfg = ContagionConfig(window=window, window_length=window_length, step=step, min_obs=min_obs,
                           max_lags=max_lags, ic=ic, mode=mode, lags=lags, engine=engine, direction=direction,
-                          damping=damping, fdr_alpha=fdr_alpha, route=route,
+                          damping=damping, fdr_alpha=fdr_alpha, route=route, filter=filter,
                           sparse=SparseVarConfig.from_mapping(sparse, where="sparse") if isinstance(sparse, dict) else sparse)
     if not isinstance(series, pd.DataFrame) or not isinstance(series.index, pd.DatetimeIndex):
         got = f"{type(series).__name__} with index {type(getattr(series, 'index', None)).__name__}"
