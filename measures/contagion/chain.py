@@ -49,6 +49,12 @@ class ContagionParams(ContagionConfig):
         check_choice("series", self.series, tuple(SERIES))
         check_range("max_failure_share", self.max_failure_share, low=0.0, high=1.0)
 
+    def for_realtime(self) -> "ContagionParams":
+        """Real time (``realtime: true``): ``route: auto`` is resolved on each window alone
+        (``route_scope: window``), so that no window's VAR estimator depends on later windows' banks or
+        rows. Everything else is causal already (docs/contagion.md, "Real time")."""
+        return dataclasses.replace(self, route_scope="window") if self.route == "auto" else self
+
     def chain(self) -> ContagionConfig:
         """The options of the chain alone."""
         return ContagionConfig(**self.chain_options())
@@ -196,7 +202,12 @@ def connectedness_events(panel: ContagionPanel, rolling: pd.DataFrame, failed: p
 def analysis_route(series: pd.DataFrame, config: ContagionConfig, conn: ConnectednessConfig) -> Route:
     """The route of every VAR of :func:`analyse_contagion`: ``contagion.route`` resolved over the contagion
     windows and the rolling connectedness windows together (:func:`~measures.contagion.route.choose_route`;
-    the connectedness windows need ``min(min_obs, window)`` observations per bank)."""
+    the connectedness windows need ``min(min_obs, window)`` observations per bank); with ``route_scope:
+    window`` the route ``per window`` (each window resolves its own)."""
+    if config.route == "auto" and config.route_scope == "window":
+        return Route(var="per window", granger="pairwise" if config.mode == "pairwise" else "per window",
+                     reason="route auto per window (contagion.route_scope: window): each window's VAR estimator from "
+                            "its own banks and rows alone (the route column of contagion_windows)")
     wins, labels = contagion_windows(series.index, config)
     sizes = window_sizes(series, wins, [f"{config.key} {label}" for label in labels], min_obs=config.min_obs)
     if len(series) >= conn.window:
@@ -255,8 +266,10 @@ def analyse_contagion(series: pd.DataFrame, config: ContagionConfig | None = Non
     config = config or ContagionConfig()
     conn = connectedness or ConnectednessConfig()
     route = analysis_route(series, config, conn)
-    panel = estimate_contagion(series, **{**config.chain_options(), "route": route.var}, mapper=mapper)
-    var = {"max_lags": config.max_lags, "ic": config.ic, "route": route.var, "ebic_gamma": config.sparse.ebic_gamma}
+    resolved = "auto" if route.var == "per window" else route.var  # per window: each window resolves its own
+    panel = estimate_contagion(series, **{**config.chain_options(), "route": resolved}, mapper=mapper)
+    var = {"max_lags": config.max_lags, "ic": config.ic, "route": resolved, "ebic_gamma": config.sparse.ebic_gamma,
+           "ols_ratio": config.sparse.ols_ratio}
     rolling = estimate_rolling_connectedness(series, window=conn.window, step=conn.step, horizon=conn.horizon,
                                              lags=conn.lags, min_obs=config.min_obs, **var, mapper=mapper)
     spans = panel.spans[[panel.key, "date_start", "date_end"]]

@@ -72,3 +72,9 @@ def choose_route(sizes: Iterable[tuple], *, lags: int, route: str = "auto", mode
     rule = "at least" if var == "ols" else "fewer than"
     reason = f"route auto: {var}: {fact}, {rule} contagion.sparse.ols_ratio={ols_ratio:g} times the parameters"
     return Route(var=var, granger=granger or var, reason=reason)
+
+
+def window_route(route: str, n_banks: int, n_rows: int, *, lags: int, ols_ratio: float = 1.5) -> str:
+    """``route`` of one window: itself, or with ``auto`` the rule above on this window alone
+    (``contagion.route_scope: window``, real time: no window's estimator depends on another window)."""
+    return route if route != "auto" else choose_route([("", n_banks, n_rows)], lags=lags, ols_ratio=ols_ratio).var
