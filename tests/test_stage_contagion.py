@@ -498,6 +498,17 @@ def test_route_scope_window_resolves_each_window_alone():
     pd.testing.assert_frame_equal(alone.crw[alone.crw.year == 2012], panel.crw[panel.crw.year == 2012])
 
 
+def test_check_says_the_route_per_year_in_real_time():
+    from measures.contagion.chain import check_plan
+
+    dates = pd.bdate_range("2014-01-01", "2015-12-31")
+    prices = pd.DataFrame([(f"B{k:02d}", d, 1.0) for k in range(40) for d in dates if k < 8 or d.year == 2015],
+                          columns=["bank_id", "date", "close"])
+    lines = check_plan(prices, ContagionParams().for_realtime(), has_states=False)
+    assert lines[-1] == ("estimates", "contagion VARs chosen per year (contagion.route_scope: window): 1 year(s) least "
+                                      "squares, 1 the LASSO VAR (from the price days)")
+
+
 def test_bad_input_route_scope():
     with pytest.raises(ValueError, match="contagion: route_scope='year' is not allowed; allowed values: 'panel', 'window'"):
         ContagionParams.from_mapping({"route_scope": "year"}, where="contagion")

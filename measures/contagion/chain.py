@@ -23,7 +23,13 @@ from dataclasses import dataclass
 import pandas as pd
 
 from measures.contagion.connectedness import ConnectednessConfig, estimate_rolling_connectedness, window_connectedness
-from measures.contagion.network import ContagionConfig, ContagionPanel, contagion_windows, estimate_contagion
+from measures.contagion.network import (
+    ContagionConfig,
+    ContagionPanel,
+    contagion_windows,
+    estimate_contagion,
+    window_routes,
+)
 from measures.contagion.route import Route, choose_route, window_sizes
 from measures.core.config import check_choice, check_range
 from measures.core.events import EVENT_COLUMNS
@@ -137,9 +143,13 @@ def check_plan(prices: pd.DataFrame, params: ContagionParams, *, has_states: boo
         return lines
     rows = observed.groupby(observed["date"].dt.year)["date"].nunique()
     sizes = [(int(y), int((counts.loc[y] >= params.min_obs).sum()), int(rows[y])) for y in counts.index]
-    route = choose_route(sizes, lags=params.lags or params.max_lags, route=params.route, mode=params.mode,
-                         ols_ratio=params.sparse.ols_ratio, what="year")
-    if route.var == "sparse" or params.route != "auto":  # least squares as usual: nothing to say
+    sizes = [(f"year {y}", n, r) for y, n, r in sizes]
+    route, routes = window_routes(sizes, params, lags=params.lags or params.max_lags)
+    if params.route == "auto" and params.route_scope == "window":
+        lines.append(("estimates", f"contagion VARs chosen per year (contagion.route_scope: window): "
+                                   f"{routes.count('ols')} year(s) least squares, {routes.count('sparse')} the LASSO VAR "
+                                   "(from the price days)"))
+    elif route.var == "sparse" or params.route != "auto":  # least squares as usual: nothing to say
         lines.append(("estimates", f"contagion Granger network: {route.granger}, connectedness VARs: {route.var} "
                                    f"(from the price days; {route.reason})"))
     return lines
