@@ -10,7 +10,8 @@ observations (``T_w`` rows, ``N_w`` banks with ``min_obs`` observations, ``r`` =
 ``contagion.sparse.ols_ratio`` = 1.5: at least half as many residual degrees of freedom as
 parameters per equation, so the F tests keep power and the IC lag search its N spare degrees of
 freedom), else the LASSO VAR for every window — one estimator for the whole panel, so that the
-CRW of different years stay comparable. The Granger network uses that VAR unless
+CRW of different years stay comparable (with ``contagion.route_scope: window``, set by real time,
+each window applies the rule to itself alone: :func:`window_route`). The Granger network uses that VAR unless
 ``mode: pairwise`` (bivariate VARs, which never need the large route); the Diebold–Yilmaz
 connectedness always uses it.
 """
