@@ -161,12 +161,16 @@ def lars_knots(gram: np.ndarray, xy: np.ndarray, yy, n: int, *, cap: int,
                         done[b] = True
             direction[done] = 0.0
             direction[~live[:, :used]] = 0.0
-            along = np.einsum("bm,bmk->bk", direction, g)  # the change of the correlations per unit step
-            steps = np.concatenate([(lam[:, None] - corr) / (1.0 - along), (lam[:, None] + corr) / (1.0 + along)], axis=1)
-            steps[~np.concatenate([inactive, inactive], axis=1) | ~(steps > 1e-12 * lam[:, None])] = np.inf
+            along = np.matmul(direction[:, None, :], g)[:, 0]  # the change of the correlations per unit step
+            tiny = 1e-12 * lam[:, None]
+            up, down = (lam[:, None] - corr) / (1.0 - along), (lam[:, None] + corr) / (1.0 + along)
+            up[~(up > tiny)] = np.inf
+            down[~(down > tiny)] = np.inf
+            steps = np.minimum(up, down)
+            steps[~inactive] = np.inf
             pick = np.argmin(steps, axis=1)
             gamma = steps[rows_b, pick]
-            enter = np.where(gamma < lam, pick % k, -1)
+            enter = np.where(gamma < lam, pick, -1)
             gamma = np.minimum(gamma, lam)
             zero = -coef[:, :used] / direction
             zero[~(zero > 1e-12 * lam[:, None]) | ~live[:, :used]] = np.inf
