@@ -89,8 +89,12 @@ def test_analyse_contagion_events_and_connectedness():
     series = contagion_series(art).series
     result = analyse_contagion(series, ContagionConfig(), ConnectednessConfig(window=120, step=60))
     assert result.key == "year" and result.panel.windows.status.tolist() == ["ok", "ok"]
-    route, ev = result.events.iloc[:1], result.events.iloc[1:]
+    route, ev, share = result.events.iloc[:1], result.events.iloc[1:-1], result.events.iloc[-1]
     assert route.reason.tolist() == ["var_route"] and route.action.tolist() == ["kept"]
+    n_sig = int(result.panel.edges.significant.sum())
+    assert share.reason == "significant_edges" and share.n_rows == len(result.panel.edges) == 12 + 6
+    assert share.detail == (f"contagion.filter: none: {n_sig} of 18 Granger edges significant at fdr_alpha=0.05 "
+                            f"({100 * n_sig / 18:.1f} %)")
     assert route.detail.iloc[0].startswith("Granger network: ols, connectedness VARs: ols; route auto: ols:")
     assert result.panel.windows.route.tolist() == ["ols", "ols"]
     assert ev.reason.tolist() == ["min_obs"] and ev.bank_id.tolist() == ["B3"]

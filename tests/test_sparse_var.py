@@ -21,7 +21,7 @@ from measures.contagion import (
 )
 from measures.contagion.chain import ContagionParams
 from measures.contagion.route import choose_route
-from measures.contagion.sparse_var import block_norms, fit_sparse_var, lasso_equation
+from measures.contagion.sparse_var import MIN_KNOTS, PATIENCE, block_norms, fit_sparse_var, lars_knots, lasso_equation
 from measures.contagion.var import _design, _valid_rows, fit_var
 
 
@@ -98,7 +98,61 @@ def test_lasso_equation_equals_sklearn_lasso_at_the_chosen_penalty(planted_fits)
         ref = Lasso(alpha=lam, fit_intercept=False, tol=1e-12, max_iter=100_000).fit(x, yc).coef_
         np.testing.assert_allclose(beta, ref, atol=1e-6)
         np.testing.assert_allclose(fit.coefs.transpose(0, 2, 1).reshape(300, 60)[:, i], beta / sd, atol=1e-12)
-        assert lam == fit.lambdas[i]
+        assert lam == pytest.approx(fit.lambdas[i], rel=1e-12)
+
+
+def test_lars_knots_equal_sklearn_lars_path(planted_fits):
+    """The covariance-form LARS-lasso: its EBIC choice is the EBIC minimum over scikit-learn's
+    ``lars_path(method="lasso")`` knots (same knot, same λ, same coefficients), the path read up to
+    PATIENCE knots past the running minimum after MIN_KNOTS, on planted equations and on a pure-noise target."""
+    from sklearn.linear_model import lars_path
+
+    y, _, _ = planted_fits[1]
+    z, target = _design(y, 5, _valid_rows(y, 5))
+    x = (z[:, 1:] - z[:, 1:].mean(axis=0)) / z[:, 1:].std(axis=0)
+    n = len(x)
+    noise = np.random.default_rng(4).standard_normal(n)
+    targets = []
+    for yc in [target[:, i] - target[:, i].mean() for i in (2, 19, 48)] + [noise - noise.mean()]:
+        alphas, _, path = lars_path(x, yc, method="lasso", max_iter=120, return_path=True)
+        df = (path != 0).sum(axis=0)
+        ebic = n * np.log(((yc[:, None] - x @ path) ** 2).sum(axis=0) / n) + df * np.log(n)
+        best = 0
+        for knot in range(1, len(ebic)):
+            if knot >= MIN_KNOTS and knot - best > PATIENCE:
+                break
+            best = knot if ebic[knot] < ebic[best] else best
+        beta, lam, at_cap = lars_knots(x.T @ x, x.T @ yc, float(yc @ yc), n, cap=n // 2)
+        assert lam[0] == pytest.approx(alphas[best], rel=1e-9) and not at_cap[0]
+        np.testing.assert_allclose(beta[:, 0], path[:, best], atol=1e-10)
+        targets.append(yc)
+    # the paths advance together in a batch: each is its own path, whatever the others
+    together = lars_knots(x.T @ x, x.T @ np.column_stack(targets), [t @ t for t in targets], n, cap=n // 2)
+    for b, yc in enumerate(targets):
+        alone = lars_knots(x.T @ x, x.T @ yc, float(yc @ yc), n, cap=n // 2)
+        np.testing.assert_allclose(together[0][:, b], alone[0][:, 0], atol=1e-12)
+        assert together[1][b] == pytest.approx(alone[1][0], rel=1e-12)
+
+
+@pytest.mark.parametrize("seed", [1, 7, 8])
+def test_lars_knots_with_drops_is_the_lasso(seed):
+    """Correlated regressors (3 factors), where the lasso path drops coefficients (seeds chosen so that
+    scikit-learn's path drops within its first 20 knots): the chosen λ is one of scikit-learn's knots and
+    the coefficients there are the LASSO solution (coordinate descent to 1e-12)."""
+    from sklearn.linear_model import lars_path
+
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((60, 3)) @ rng.standard_normal((3, 40)) + 0.5 * rng.standard_normal((60, 40))
+    x = (x - x.mean(axis=0)) / x.std(axis=0)
+    yc = x[:, :5] @ rng.standard_normal(5) + rng.standard_normal(60)
+    yc -= yc.mean()
+    alphas, _, path = lars_path(x, yc, method="lasso", max_iter=60, return_path=True)
+    assert (np.diff((path != 0).sum(axis=0))[:20] < 0).any()  # the case: a drop early on the path
+    for gamma in (0.0, 1.0):  # BIC, and the EBIC's sparser choice
+        beta, lam, _ = lars_knots(x.T @ x, x.T @ yc, float(yc @ yc), 60, cap=30, ebic_gamma=gamma)
+        assert np.isclose(alphas, lam[0], rtol=1e-9).any()
+        ref = Lasso(alpha=lam[0], fit_intercept=False, tol=1e-12, max_iter=100_000).fit(x, yc).coef_
+        np.testing.assert_allclose(beta[:, 0], ref, atol=1e-6)
 
 
 def test_low_dimensional_sparse_var_is_ols_on_its_support():

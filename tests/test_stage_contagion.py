@@ -10,6 +10,7 @@ test_pagerank.py and test_connectedness.py.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -268,7 +269,7 @@ def test_oversize_system_var_is_refused_and_pairwise_runs(tmp_path):
     assert len(crw) == 15 and crw.crw.sum() == pytest.approx(1.0)
     d = read_parquet(data / "processed" / "contagion" / "connectedness_directional.parquet")
     q = read_parquet(data / "processed" / "quality" / "contagion.parquet")
-    assert d.empty and q.reason.tolist() == ["connectedness_failed"] * 3 + ["var_route"]  # the OLS DY VARs are too large
+    assert d.empty and sorted(q.reason) == ["connectedness_failed"] * 3 + ["significant_edges", "var_route"]  # the OLS DY VARs are too large
     conn = read_parquet(data / "processed" / "contagion" / "connectedness.parquet")
     assert len(conn) == 2 and conn.status.str.startswith("failed:ValueError: system VAR too large").all()
 
@@ -426,3 +427,88 @@ def test_check_lines_say_years_and_short_banks():
                      ("skips", "contagion year 2011: bank(s) C below contagion.min_obs=120 days, left out of that year")]
     lines = STAGE.check(data, {"contagion": ContagionParams(series="qr")})
     assert lines[0][0] == "cannot" and "needs a market_states table" in lines[0][1]
+
+
+# ---------------------------------------------------------------- real time
+
+CUTOFF = pd.Timestamp("2012-07-02")
+
+
+def _ends(frame: pd.DataFrame, spans: dict) -> pd.Series:
+    """The last date of each row's window (``year`` through the run's windows, else ``window_end``)."""
+    return frame["year"].map(spans) if "year" in frame.columns else frame["window_end"]
+
+
+@pytest.mark.parametrize("params", [
+    {"filter": "garch"},  # calendar years, OLS, GARCH pre-filter fitted per window
+    {"window": "rolling", "step": 60, "filter": "difference"},  # rolling contagion windows
+    {"route": "sparse", "max_lags": 2},  # the LASSO VAR (its batched paths) in every window
+], ids=["year-garch", "rolling-difference", "sparse"])
+def test_lookahead_outputs_before_the_cutoff_do_not_depend_on_later_data(tmp_path, params):
+    """Real time: ΔCoVaR values after CUTOFF perturbed (noise of their own size, and one bank's values
+    missing), every output row whose window ends before CUTOFF is bit-identical; rows of windows that
+    reach past it do change. The params are the resolved real-time config (``for_realtime``)."""
+    resolved = dataclasses.asdict(ContagionParams.from_mapping(params, where="contagion").for_realtime())
+    art = planted_artifact(years=(2010, 2011, 2012))
+    late = art.date >= CUTOFF
+    rng = np.random.default_rng(7)
+    perturbed = art.copy()
+    perturbed.loc[late, "delta_covar"] += rng.standard_normal(late.sum()) * art.delta_covar.std()
+    perturbed.loc[late & (art.bank_id == "B4") & (art.date < "2012-09-01"), "delta_covar"] = np.nan
+    runs = []
+    for name, frame in (("base", art), ("perturbed", perturbed)):
+        root = tmp_path / name
+        put(root, frame)
+        contagion(root, **resolved)
+        runs.append({o: read(root, o) for o in OUTPUTS})
+    spans = {y: pd.Timestamp(f"{y}-12-31") for y in (2010, 2011, 2012)}
+    changed = 0
+    for name in OUTPUTS:
+        base, other = runs[0][name], runs[1][name]
+        early_base, early_other = (f[_ends(f, spans) < CUTOFF].reset_index(drop=True) for f in (base, other))
+        assert len(early_base) > 0, name
+        pd.testing.assert_frame_equal(early_base, early_other, check_exact=True, obj=name)
+        late_base, late_other = (f[_ends(f, spans) >= CUTOFF].reset_index(drop=True) for f in (base, other))
+        changed += not late_base.equals(late_other)
+    assert changed >= 3  # the perturbation reaches the later windows
+
+
+def test_for_realtime_resolves_the_route_per_window():
+    assert ContagionParams().for_realtime() == ContagionParams(route_scope="window")
+    assert ContagionParams(route="ols").for_realtime() == ContagionParams(route="ols")  # nothing to resolve
+    params = ContagionParams(filter="garch", window="rolling").for_realtime()
+    assert (params.filter, params.window, params.route_scope) == ("garch", "rolling", "window")
+
+
+def test_route_scope_window_resolves_each_window_alone():
+    """A bank panel that grows from 8 to 40 banks in its last year: with route_scope panel every year uses the
+    LASSO VAR (the last year needs it), with route_scope window only the last year does — the estimator of
+    the early years no longer depends on later data."""
+    from measures.contagion import estimate_contagion
+    from test_sparse_var import planted_var
+
+    y, _ = planted_var(2, n=40, t=750, density=0.05)
+    series = pd.DataFrame(y, index=pd.bdate_range("2010-01-01", periods=750), columns=[f"B{k:02d}" for k in range(40)])
+    series.loc[series.index.year < 2012, series.columns[8:]] = np.nan
+    panel = estimate_contagion(series, min_obs=100)
+    alone = estimate_contagion(series, min_obs=100, route_scope="window")
+    assert panel.windows.route.tolist() == ["sparse"] * 3 and alone.windows.route.tolist() == ["ols", "ols", "sparse"]
+    assert alone.route.reason == "route auto per window (contagion.route_scope: window): 2 window(s) ols, 1 sparse, " \
+                                 "each from its own banks and rows"
+    pd.testing.assert_frame_equal(alone.crw[alone.crw.year == 2012], panel.crw[panel.crw.year == 2012])
+
+
+def test_check_says_the_route_per_year_in_real_time():
+    from measures.contagion.chain import check_plan
+
+    dates = pd.bdate_range("2014-01-01", "2015-12-31")
+    prices = pd.DataFrame([(f"B{k:02d}", d, 1.0) for k in range(40) for d in dates if k < 8 or d.year == 2015],
+                          columns=["bank_id", "date", "close"])
+    lines = check_plan(prices, ContagionParams().for_realtime(), has_states=False)
+    assert lines[-1] == ("estimates", "contagion VARs chosen per year (contagion.route_scope: window): 1 year(s) least "
+                                      "squares, 1 the LASSO VAR (from the price days)")
+
+
+def test_bad_input_route_scope():
+    with pytest.raises(ValueError, match="contagion: route_scope='year' is not allowed; allowed values: 'panel', 'window'"):
+        ContagionParams.from_mapping({"route_scope": "year"}, where="contagion")

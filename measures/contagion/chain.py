@@ -23,7 +23,13 @@ from dataclasses import dataclass
 import pandas as pd
 
 from measures.contagion.connectedness import ConnectednessConfig, estimate_rolling_connectedness, window_connectedness
-from measures.contagion.network import ContagionConfig, ContagionPanel, contagion_windows, estimate_contagion
+from measures.contagion.network import (
+    ContagionConfig,
+    ContagionPanel,
+    contagion_windows,
+    estimate_contagion,
+    window_routes,
+)
 from measures.contagion.route import Route, choose_route, window_sizes
 from measures.core.config import check_choice, check_range
 from measures.core.events import EVENT_COLUMNS
@@ -48,6 +54,12 @@ class ContagionParams(ContagionConfig):
         super().validate()
         check_choice("series", self.series, tuple(SERIES))
         check_range("max_failure_share", self.max_failure_share, low=0.0, high=1.0)
+
+    def for_realtime(self) -> "ContagionParams":
+        """Real time (``realtime: true``): ``route: auto`` is resolved on each window alone
+        (``route_scope: window``), so that no window's VAR estimator depends on later windows' banks or
+        rows. Everything else is causal already (docs/contagion.md, "Real time")."""
+        return dataclasses.replace(self, route_scope="window") if self.route == "auto" else self
 
     def chain(self) -> ContagionConfig:
         """The options of the chain alone."""
@@ -131,9 +143,13 @@ def check_plan(prices: pd.DataFrame, params: ContagionParams, *, has_states: boo
         return lines
     rows = observed.groupby(observed["date"].dt.year)["date"].nunique()
     sizes = [(int(y), int((counts.loc[y] >= params.min_obs).sum()), int(rows[y])) for y in counts.index]
-    route = choose_route(sizes, lags=params.lags or params.max_lags, route=params.route, mode=params.mode,
-                         ols_ratio=params.sparse.ols_ratio, what="year")
-    if route.var == "sparse" or params.route != "auto":  # least squares as usual: nothing to say
+    sizes = [(f"year {y}", n, r) for y, n, r in sizes]
+    route, routes = window_routes(sizes, params, lags=params.lags or params.max_lags)
+    if params.route == "auto" and params.route_scope == "window":
+        lines.append(("estimates", f"contagion VARs chosen per year (contagion.route_scope: window): "
+                                   f"{routes.count('ols')} year(s) least squares, {routes.count('sparse')} the LASSO VAR "
+                                   "(from the price days)"))
+    elif route.var == "sparse" or params.route != "auto":  # least squares as usual: nothing to say
         lines.append(("estimates", f"contagion Granger network: {route.granger}, connectedness VARs: {route.var} "
                                    f"(from the price days; {route.reason})"))
     return lines
@@ -153,7 +169,7 @@ def contagion_events(panel: ContagionPanel) -> pd.DataFrame:
         label = getattr(e, key)
         text = str(e.reason)
         reason = "min_obs" if text.startswith("fewer than") else "too_sparse" if text.startswith("too sparse") \
-            else "constant_series"
+            else "filter_failed" if text.startswith("GARCH") else "constant_series"
         rows.append({"bank_id": str(e.bank_id), "date_start": spans.at[label, "date_start"],
                      "date_end": spans.at[label, "date_end"], "n_rows": int(e.n_obs), "action": "excluded",
                      "reason": reason, "detail": f"{key} {label}: {e.reason}"})
@@ -196,7 +212,12 @@ def connectedness_events(panel: ContagionPanel, rolling: pd.DataFrame, failed: p
 def analysis_route(series: pd.DataFrame, config: ContagionConfig, conn: ConnectednessConfig) -> Route:
     """The route of every VAR of :func:`analyse_contagion`: ``contagion.route`` resolved over the contagion
     windows and the rolling connectedness windows together (:func:`~measures.contagion.route.choose_route`;
-    the connectedness windows need ``min(min_obs, window)`` observations per bank)."""
+    the connectedness windows need ``min(min_obs, window)`` observations per bank); with ``route_scope:
+    window`` the route ``per window`` (each window resolves its own)."""
+    if config.route == "auto" and config.route_scope == "window":
+        return Route(var="per window", granger="pairwise" if config.mode == "pairwise" else "per window",
+                     reason="route auto per window (contagion.route_scope: window): each window's VAR estimator from "
+                            "its own banks and rows alone (the route column of contagion_windows)")
     wins, labels = contagion_windows(series.index, config)
     sizes = window_sizes(series, wins, [f"{config.key} {label}" for label in labels], min_obs=config.min_obs)
     if len(series) >= conn.window:
@@ -214,6 +235,21 @@ def route_events(series: pd.DataFrame, route: Route) -> pd.DataFrame:
                           "date_end": series.index[-1] if len(series) else None, "n_rows": len(series),
                           "action": "kept", "reason": "var_route",
                           "detail": f"Granger network: {route.granger}, connectedness VARs: {route.var}; {route.reason}"}],
+                        columns=list(EVENT_COLUMNS))
+
+
+def edge_share_events(panel: ContagionPanel, config: ContagionConfig) -> pd.DataFrame:
+    """One ``kept`` / ``significant_edges`` event: the share of Granger edges flagged ``significant``
+    (Benjamini–Hochberg at ``fdr_alpha``) over every window, with the pre-filter (none without FDR columns)."""
+    edges = panel.edges
+    if config.fdr_alpha is None or not len(edges):
+        return pd.DataFrame(columns=list(EVENT_COLUMNS))
+    share = float(edges["significant"].mean())
+    return pd.DataFrame([{"bank_id": None, "date_start": panel.spans["date_start"].min(),
+                          "date_end": panel.spans["date_end"].max(), "n_rows": len(edges), "action": "kept",
+                          "reason": "significant_edges",
+                          "detail": f"contagion.filter: {config.filter}: {int(edges['significant'].sum())} of {len(edges)} "
+                                    f"Granger edges significant at fdr_alpha={config.fdr_alpha:g} ({100 * share:.1f} %)"}],
                         columns=list(EVENT_COLUMNS))
 
 
@@ -240,8 +276,10 @@ def analyse_contagion(series: pd.DataFrame, config: ContagionConfig | None = Non
     config = config or ContagionConfig()
     conn = connectedness or ConnectednessConfig()
     route = analysis_route(series, config, conn)
-    panel = estimate_contagion(series, **{**config.chain_options(), "route": route.var}, mapper=mapper)
-    var = {"max_lags": config.max_lags, "ic": config.ic, "route": route.var, "ebic_gamma": config.sparse.ebic_gamma}
+    resolved = "auto" if route.var == "per window" else route.var  # per window: each window resolves its own
+    panel = estimate_contagion(series, **{**config.chain_options(), "route": resolved}, mapper=mapper)
+    var = {"max_lags": config.max_lags, "ic": config.ic, "route": resolved, "ebic_gamma": config.sparse.ebic_gamma,
+           "ols_ratio": config.sparse.ols_ratio}
     rolling = estimate_rolling_connectedness(series, window=conn.window, step=conn.step, horizon=conn.horizon,
                                              lags=conn.lags, min_obs=config.min_obs, **var, mapper=mapper)
     spans = panel.spans[[panel.key, "date_start", "date_end"]]
@@ -249,6 +287,7 @@ def analyse_contagion(series: pd.DataFrame, config: ContagionConfig | None = Non
     directional, failed = window_connectedness(series, windows, key=panel.key, horizon=conn.horizon, lags=conn.lags,
                                                **var, mapper=mapper)
     flags = connectedness_events(panel, rolling.total, failed, window=conn.window, sparse=rolling.sparse)
-    frames = [f for f in (route_events(series, route), contagion_events(panel), flags) if len(f)]
+    frames = [f for f in (route_events(series, route), contagion_events(panel), flags, edge_share_events(panel, config))
+              if len(f)]
     events = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(EVENT_COLUMNS))
     return ContagionAnalysis(panel=panel, connectedness=rolling.total, directional=directional, events=events)

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from measures.contagion.granger import GrangerConfig
+from measures.contagion.route import window_route
 from measures.contagion.sparse_var import fit_sparse_var, sparse_needs
 from measures.contagion.var import fit_var, select_lag_order, series_to_array, sparse_series
 from measures.core.config import Config, check_range
@@ -119,7 +120,7 @@ def estimate_connectedness(series: pd.DataFrame, *, horizon: int = 10, lags: int
     y = series_to_array(series)
     if cfg.route == "sparse":
         p = cfg.lags if cfg.lags is not None else cfg.max_lags
-        fit = fit_sparse_var(y, p, ebic_gamma=cfg.ebic_gamma)
+        fit = fit_sparse_var(y, p, ebic_gamma=cfg.ebic_gamma, pvalues=False)  # the FEVD needs no tests
     else:
         p = cfg.lags if cfg.lags is not None else max(1, select_lag_order(y, cfg.max_lags)[cfg.ic])
         fit = fit_var(y, p)
@@ -188,8 +189,10 @@ def _rolling_window(item: tuple, *, banks: np.ndarray, need: int, opts: dict,
     y = np.asarray(y, dtype=float, order=order)
     counts, mean, sd = _standardized(y)
     keep = np.flatnonzero((counts >= need) & (sd > 0))
-    lags, sparse_route = opts["lags"], opts["route"] == "sparse"
+    lags = opts["lags"]
     order = lags if lags is not None else opts["max_lags"]
+    opts = {**opts, "route": window_route(opts["route"], keep.size, len(y), lags=order, ols_ratio=opts["ols_ratio"])}
+    sparse_route = opts["route"] == "sparse"
     sparse = [int(keep[c]) for c, _, _ in sparse_series(y[:, keep], order, select=lags is None and not sparse_route,
                                                          min_rows=sparse_needs(order) if sparse_route else None)
               ] if keep.size >= 2 else []
@@ -202,7 +205,7 @@ def _rolling_window(item: tuple, *, banks: np.ndarray, need: int, opts: dict,
         return row, None, gone
     try:
         z = pd.DataFrame((y[:, keep] - mean[keep]) / sd[keep], columns=kept)
-        c = estimate_connectedness(z, **{k: v for k, v in opts.items() if k != "min_obs"})
+        c = estimate_connectedness(z, **{k: v for k, v in opts.items() if k not in ("min_obs", "ols_ratio")})
     except ValueError as exc:
         row["status"] = str(status_from_exception(exc))
         return row, None, gone
@@ -213,7 +216,8 @@ def _rolling_window(item: tuple, *, banks: np.ndarray, need: int, opts: dict,
 def estimate_rolling_connectedness(series: pd.DataFrame, *, window: int = 250, step: int = 5,
                                    horizon: int = 10, lags: int | None = None, max_lags: int = 5,
                                    ic: str = "aic", min_obs: int | None = None, route: str = "ols",
-                                   ebic_gamma: float = 0.0, mapper: Mapper | None = None) -> RollingConnectedness:
+                                   ebic_gamma: float = 0.0, ols_ratio: float = 1.5,
+                                   mapper: Mapper | None = None) -> RollingConnectedness:
     """DY connectedness on rolling windows ending at ``window_end`` (no look-ahead).
 
     Windows come from :func:`measures.core.windows.rolling_windows` (``window`` rows every
@@ -233,7 +237,8 @@ def estimate_rolling_connectedness(series: pd.DataFrame, *, window: int = 250, s
     window, step : int
         Rows per window and rows between window ends.
     horizon, lags, max_lags, ic, route, ebic_gamma
-        As in :func:`estimate_connectedness` (``route`` ``ols`` or ``sparse``).
+        As in :func:`estimate_connectedness` (``route`` ``ols`` or ``sparse``, or ``auto``: each window's
+        own, :func:`~measures.contagion.route.window_route` with ``ols_ratio``).
     min_obs : int, optional
         Observations a bank needs inside a window to enter it.
     mapper : Mapper, optional
@@ -251,7 +256,7 @@ def estimate_rolling_connectedness(series: pd.DataFrame, *, window: int = 250, s
     wins = rolling_windows(series.index, window, step)
     values = series.to_numpy(dtype=float)
     opts = {"horizon": horizon, "lags": lags, "max_lags": max_lags, "ic": ic, "route": route, "ebic_gamma": ebic_gamma,
-            "min_obs": min_obs}
+            "min_obs": min_obs, "ols_ratio": ols_ratio}
     fn = functools.partial(_rolling_window, banks=np.asarray(series.columns, dtype=object),
                            need=window if min_obs is None else min(min_obs, window), opts=opts,
                            order="F" if values.flags.f_contiguous and not values.flags.c_contiguous else "C")
@@ -265,10 +270,12 @@ def estimate_rolling_connectedness(series: pd.DataFrame, *, window: int = 250, s
                                 directional=directional, sparse=sparse)
 
 
-def _window_block(item: tuple, *, opts: dict) -> tuple[object, pd.DataFrame | None, str | None]:
+def _window_block(item: tuple, *, opts: dict, ols_ratio: float = 1.5) -> tuple[object, pd.DataFrame | None, str | None]:
     """One window ``(label, block)`` of :func:`window_connectedness` (module level: picklable)."""
     label, block = item
     block = (block - block.mean()) / block.std(ddof=1)
+    order = opts["lags"] if opts["lags"] is not None else opts["max_lags"]
+    opts = {**opts, "route": window_route(opts["route"], block.shape[1], len(block), lags=order, ols_ratio=ols_ratio)}
     try:
         c = estimate_connectedness(block, **opts)
     except ValueError as exc:
@@ -278,13 +285,15 @@ def _window_block(item: tuple, *, opts: dict) -> tuple[object, pd.DataFrame | No
 
 def window_connectedness(series: pd.DataFrame, windows: pd.DataFrame, *, key: str = "year", horizon: int = 10,
                          lags: int | None = None, max_lags: int = 5, ic: str = "aic", route: str = "ols",
-                         ebic_gamma: float = 0.0, mapper: Mapper | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                         ebic_gamma: float = 0.0, ols_ratio: float = 1.5,
+                         mapper: Mapper | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """DY directional connectedness on given windows, each with its own banks.
 
     ``windows`` has one row per bank and window: ``<key>, bank_id, date_start, date_end`` (e.g. the
     banks a contagion window kept, with its first and last date). Each window's block
     ``series.loc[date_start:date_end, banks]`` is standardized (``ddof=1``) and passed to
-    :func:`estimate_connectedness` (``route`` ``ols`` or ``sparse``, ``ebic_gamma`` as there).
+    :func:`estimate_connectedness` (``route`` ``ols`` or ``sparse``, ``ebic_gamma`` as there; ``auto``: each
+    window's own route, :func:`~measures.contagion.route.window_route` with ``ols_ratio``).
 
     Returns
     -------
@@ -296,7 +305,7 @@ def window_connectedness(series: pd.DataFrame, windows: pd.DataFrame, *, key: st
     items = [(label, series.loc[g["date_start"].iloc[0]:g["date_end"].iloc[0], list(g["bank_id"])])
              for label, g in windows.groupby(key, sort=True)]
     fn = functools.partial(_window_block, opts={"horizon": horizon, "lags": lags, "max_lags": max_lags, "ic": ic,
-                                                "route": route, "ebic_gamma": ebic_gamma})
+                                                "route": route, "ebic_gamma": ebic_gamma}, ols_ratio=ols_ratio)
     results = map_items(mapper, fn, items, desc="window connectedness")
     parts = [d.assign(**{key: label})[[key, *DIRECTIONAL_COLUMNS]] for label, d, _ in results if d is not None]
     failed = pd.DataFrame([(label, s) for label, _, s in results if s is not None], columns=[key, "status"])

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from measures.contagion.edges import granger_edges
+from measures.contagion.filters import FILTERS, prefilter
 from measures.contagion.granger import GrangerConfig, granger_pvalues
 from measures.contagion.pagerank import DIRECTIONS, contagion_weights
 from measures.contagion.route import ROUTES, Route, choose_route, window_sizes
@@ -34,6 +35,8 @@ from measures.core.status import status_from_exception
 from measures.core.windows import Windows, calendar_windows, rolling_windows
 
 WINDOWS = ("year", "rolling")
+#: ``contagion.route_scope``: ``route: auto`` resolved over all windows together, or on each window alone.
+ROUTE_SCOPES = ("panel", "window")
 #: Pairwise mode with fewer windows than this maps chunks of pairs within each window, not the windows.
 PAIRS_BELOW = 8
 
@@ -47,7 +50,10 @@ class ContagionConfig(Config):
     on it. ``min_obs=120`` (about half a trading year) is likewise a default (docs/contagion.md).
     ``fdr_alpha=None`` leaves the Benjamini–Hochberg columns out of the edge table. ``route``
     (``auto`` | ``ols`` | ``sparse``) and the nested ``sparse`` options choose the VAR estimator
-    (:mod:`~measures.contagion.route`).
+    (:mod:`~measures.contagion.route`). ``filter`` (``none`` | ``difference`` | ``garch``) transforms
+    each bank's series inside each window before the Granger VAR (:mod:`~measures.contagion.filters`).
+    ``route_scope``: ``panel`` resolves ``route: auto`` over every window (one estimator for the whole
+    panel), ``window`` on each window alone (no window's estimator depends on other windows: real time).
     """
 
     window: str = "year"
@@ -64,9 +70,13 @@ class ContagionConfig(Config):
     fdr_alpha: float | None = 0.05
     route: str = "auto"
     sparse: SparseVarConfig = SparseVarConfig()
+    filter: str = "none"  # noqa: A003 (the params key)
+    route_scope: str = "panel"
 
     def validate(self) -> None:
         check_choice("window", self.window, WINDOWS)
+        check_choice("route_scope", self.route_scope, ROUTE_SCOPES)
+        check_choice("filter", self.filter, FILTERS)
         check_choice("route", self.route, ROUTES)
         check_range("window_length", self.window_length, low=2, integer=True)
         check_range("step", self.step, low=1, integer=True)
@@ -184,12 +194,31 @@ def contagion_windows(index: pd.DatetimeIndex, cfg: ContagionConfig) -> tuple[Wi
     return wins, list(wins.label)
 
 
+def window_routes(sizes: list[tuple], cfg: ContagionConfig, *, lags: int) -> tuple[Route, list[str]]:
+    """The route of the panel and the VAR route (``ols`` | ``sparse``) of each window ``(label, n_banks,
+    n_rows)`` at lag order ``lags``: the panel's, or with ``route: auto`` and ``route_scope: window``
+    each window's own (:func:`~measures.contagion.route.choose_route` on that window alone)."""
+    opts = {"lags": lags, "route": cfg.route, "mode": cfg.mode, "ols_ratio": cfg.sparse.ols_ratio}
+    chosen = choose_route(sizes, **opts)
+    if cfg.route != "auto" or cfg.route_scope == "panel":
+        return chosen, [chosen.var] * len(sizes)
+    routes = [choose_route([size], **opts).var for size in sizes]
+    reason = (f"route auto per window (contagion.route_scope: window): {routes.count('ols')} window(s) ols, "
+              f"{routes.count('sparse')} sparse, each from its own banks and rows")
+    var = "sparse" if "sparse" in routes else "ols"
+    return Route(var=var, granger="pairwise" if cfg.mode == "pairwise" else var, reason=reason), routes
+
+
 def _contagion_window(item: tuple, *, cfg: ContagionConfig, mapper: Mapper | None = None) -> dict:
-    """One window ``(label, block)`` of :func:`estimate_contagion` (module level: picklable);
-    ``cfg.route`` is resolved (``ols`` or ``sparse``); ``mapper`` maps the pairs of pairwise mode."""
-    label, block = item
+    """One window ``(label, block, route)`` of :func:`estimate_contagion` (module level: picklable);
+    ``route`` is the window's resolved VAR route (``ols`` or ``sparse``); ``mapper`` maps the pairs of
+    pairwise mode."""
+    label, block, route = item
+    cfg = dataclasses.replace(cfg, route=route)
     key = cfg.key
-    kept, dropped = _screen(block, cfg.min_obs)
+    block, dropped = prefilter(block, cfg.filter)
+    kept, screened = _screen(block.drop(columns=[b for b, _, _ in dropped]), cfg.min_obs)
+    dropped += screened
     if len(kept) >= 2:
         kept, sparse = _screen_sparse(block, kept, cfg)
         dropped += sparse
@@ -235,6 +264,8 @@ def estimate_contagion(
     fdr_alpha: float | None = 0.05,
     route: str = "auto",
     sparse: SparseVarConfig | dict = SparseVarConfig(),
+    filter: str = "none",  # noqa: A002 (the params key)
+    route_scope: str = "panel",
     mapper: Mapper | None = None,
 ) -> ContagionPanel:
     """Run the Granger → PageRank chain per window of a dates x banks frame.
@@ -257,9 +288,14 @@ def estimate_contagion(
         ``q_value`` / ``significant`` columns).
     route : {"auto", "ols", "sparse"}
         VAR estimator of system mode; ``auto`` resolved over these windows by
-        :func:`~measures.contagion.route.choose_route` (``sparse.ols_ratio``).
+        :func:`~measures.contagion.route.choose_route` (``sparse.ols_ratio``), or on each window alone
+        with ``route_scope="window"`` (:func:`window_routes`).
+    route_scope : {"panel", "window"}
+        See :class:`ContagionConfig`.
     sparse : SparseVarConfig
         Options of the LASSO VAR and of the route rule.
+    filter : {"none", "difference", "garch"}
+        Pre-filter of each bank's series inside each window (:func:`~measures.contagion.filters.prefilter`).
     mapper : Mapper, optional
         Maps the windows (:mod:`measures.core.mapping`; one item per window, carrying its rows), or
         in pairwise mode with fewer than :data:`PAIRS_BELOW` windows the chunks of pairs of each
@@ -279,8 +315,8 @@ def estimate_contagion(
     """
     cfg = ContagionConfig(window=window, window_length=window_length, step=step, min_obs=min_obs,
                           max_lags=max_lags, ic=ic, mode=mode, lags=lags, engine=engine, direction=direction,
-                          damping=damping, fdr_alpha=fdr_alpha, route=route,
-                          sparse=SparseVarConfig.from_mapping(sparse, where="sparse") if isinstance(sparse, dict) else sparse)
+                          damping=damping, fdr_alpha=fdr_alpha, route=route, filter=filter,
+                          route_scope=route_scope, sparse=SparseVarConfig.from_mapping(sparse, where="sparse") if isinstance(sparse, dict) else sparse)
     if not isinstance(series, pd.DataFrame) or not isinstance(series.index, pd.DatetimeIndex):
         got = f"{type(series).__name__} with index {type(getattr(series, 'index', None)).__name__}"
         raise ValueError(f"series must be a pandas DataFrame with a DatetimeIndex (dates x banks); got {got}")  # noqa: TRY004
@@ -290,10 +326,10 @@ def estimate_contagion(
                           "n_rows": (wins.stop - wins.start).astype("int64")})
 
     lags_max = cfg.lags if cfg.lags is not None else cfg.max_lags
-    chosen = choose_route(window_sizes(series, wins, labels, min_obs=cfg.min_obs), lags=lags_max, route=cfg.route,
-                          mode=cfg.mode, ols_ratio=cfg.sparse.ols_ratio, what=key)
-    fn = functools.partial(_contagion_window, cfg=dataclasses.replace(cfg, route=chosen.var))
-    items = [(label, series.iloc[rows]) for label, rows in zip(labels, wins.slices())]
+    sizes = window_sizes(series, wins, [f"{key} {label}" for label in labels], min_obs=cfg.min_obs)
+    chosen, routes = window_routes(sizes, cfg, lags=lags_max)
+    fn = functools.partial(_contagion_window, cfg=cfg)
+    items = [(label, series.iloc[rows], route) for label, rows, route in zip(labels, wins.slices(), routes)]
     if cfg.mode == "pairwise" and len(items) < PAIRS_BELOW:  # few windows: map chunks of pairs inside each
         results = [fn(item, mapper=mapper) for item in items]
     else:

@@ -10,7 +10,8 @@ observations (``T_w`` rows, ``N_w`` banks with ``min_obs`` observations, ``r`` =
 ``contagion.sparse.ols_ratio`` = 1.5: at least half as many residual degrees of freedom as
 parameters per equation, so the F tests keep power and the IC lag search its N spare degrees of
 freedom), else the LASSO VAR for every window — one estimator for the whole panel, so that the
-CRW of different years stay comparable. The Granger network uses that VAR unless
+CRW of different years stay comparable (with ``contagion.route_scope: window``, set by real time,
+each window applies the rule to itself alone: :func:`window_route`). The Granger network uses that VAR unless
 ``mode: pairwise`` (bivariate VARs, which never need the large route); the Diebold–Yilmaz
 connectedness always uses it.
 """
@@ -72,3 +73,9 @@ def choose_route(sizes: Iterable[tuple], *, lags: int, route: str = "auto", mode
     rule = "at least" if var == "ols" else "fewer than"
     reason = f"route auto: {var}: {fact}, {rule} contagion.sparse.ols_ratio={ols_ratio:g} times the parameters"
     return Route(var=var, granger=granger or var, reason=reason)
+
+
+def window_route(route: str, n_banks: int, n_rows: int, *, lags: int, ols_ratio: float = 1.5) -> str:
+    """``route`` of one window: itself, or with ``auto`` the rule above on this window alone
+    (``contagion.route_scope: window``, real time: no window's estimator depends on another window)."""
+    return route if route != "auto" else choose_route([("", n_banks, n_rows)], lags=lags, ols_ratio=ols_ratio).var

@@ -6,8 +6,9 @@ usable rows, target centred; Tibshirani 1996):
 
 .. math:: \\hat\\beta_i(\\lambda) = \\arg\\min_\\beta \\frac{1}{2T}\\lVert y_i - X\\beta\\rVert^2 + \\lambda \\lVert\\beta\\rVert_1,
 
-the whole path by LARS (Efron, Hastie, Johnstone & Tibshirani 2004; scikit-learn ``lars_path``,
-method ``lasso``), and ``λ`` chosen per equation among the path's knots by the extended BIC of
+the path by LARS with the lasso modification (Efron, Hastie, Johnstone & Tibshirani 2004; the
+project's covariance-form implementation :func:`lars_knots`, whose knots equal scikit-learn's
+``lars_path(method="lasso")``), and ``λ`` chosen per equation among the path's knots by the extended BIC of
 Chen & Chen 2008 (Biometrika 95):
 
 .. math:: \\mathrm{EBIC}_\\gamma(\\lambda) = T \\ln(\\mathrm{RSS}_\\lambda / T) + d_\\lambda \\ln T
@@ -16,8 +17,8 @@ Chen & Chen 2008 (Biometrika 95):
 with ``d_λ`` the number of non-zero coefficients (an unbiased estimate of the LASSO's degrees of
 freedom, Zou, Hastie & Tibshirani 2007, Ann. Statist. 35) and ``γ = 0`` the ordinary BIC. The path
 stops at ``T/2`` non-zeros (EBIC never reaches that far on these data; a minimum at the cap is
-reported by the status ``warning:SupportCap``; the path stops 10 knots after the minimum,
-:func:`lasso_equation`). This is the regularized VAR that Demirer, Diebold,
+reported by the status ``warning:SupportCap``; the path stops, after 24 knots, 10 knots after the running minimum,
+:func:`lars_knots`). This is the regularized VAR that Demirer, Diebold,
 Liu & Yilmaz 2018 (J. Appl. Econometrics 33) use to estimate connectedness for 96 banks.
 
 Two results per VAR:
@@ -48,8 +49,11 @@ from measures.core.config import Config, check_range
 
 #: Fewest usable observations a LASSO VAR accepts (then also 2 (p + 1)).
 SPARSE_MIN_OBS = 30
-#: LARS steps computed first, and knots past the EBIC minimum that end the path (lasso_equation).
-PATH_STEPS, PATIENCE = 24, 10
+#: Knots every LARS path computes (unless it ends first), and knots past the running EBIC minimum that
+#: end it after those (lars_knots).
+MIN_KNOTS, PATIENCE = 24, 10
+#: Equations whose LARS paths advance together (lars_knots).
+EQUATIONS = 32
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -75,14 +79,14 @@ class SparseVarConfig(Config):
 class SparseVarFit:
     """A LASSO VAR(p): ``coefs`` ``(p, N, N)`` (``coefs[l][i, j]`` = effect of j at lag l+1 on i),
     ``intercept`` ``(N,)``, ``sigma_u`` ``(N, N)``, Granger ``pvalues`` ``(N, N)`` (``[j, i]``: j
-    causes i; NaN diagonal), ``support`` ``(Np, N)`` (non-zero penalized coefficients, rows in the
+    causes i; NaN diagonal; None when not computed), ``support`` ``(Np, N)`` (non-zero penalized coefficients, rows in the
     order lag 1 (N rows), lag 2, ...), ``lambdas`` ``(N,)`` chosen per equation, ``nobs``, ``lags``,
     ``status``."""
 
     coefs: np.ndarray
     intercept: np.ndarray
     sigma_u: np.ndarray
-    pvalues: np.ndarray
+    pvalues: np.ndarray | None
     support: np.ndarray
     lambdas: np.ndarray
     nobs: int
@@ -95,34 +99,121 @@ def sparse_needs(lags: int) -> int:
     return max(SPARSE_MIN_OBS, 2 * (lags + 1))
 
 
-def lasso_equation(x: np.ndarray, target: np.ndarray, *, ebic_gamma: float = 0.0) -> tuple[np.ndarray, float, bool]:
-    """LASSO of a centred ``target`` on standardized ``x`` at the EBIC-chosen knot of the LARS path.
+def lars_knots(gram: np.ndarray, xy: np.ndarray, yy, n: int, *, cap: int,
+               ebic_gamma: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """LARS-lasso paths of ``(1/2n)||y_b - Xβ_b||² + λ_b||β_b||₁`` for B targets of one design, each
+    stopped early by its EBIC.
 
-    Returns the coefficients, the chosen ``λ`` (scikit-learn's scale: the objective above) and
-    whether the minimum sits at the support cap ``T/2``. The path is computed :data:`PATH_STEPS`
-    steps first and doubled until the EBIC minimum lies more than :data:`PATIENCE` knots before its
-    end (or the path ends or reaches the cap), so its cost follows the selected support, not the
-    ``Np`` regressors (no Gram matrix: cheaper at these sizes). The patience is a heuristic: an
-    EBIC curve that rises for more than 10 knots and falls again below its minimum later is cut.
+    Efron et al. 2004 with the lasso modification (a coefficient crossing zero leaves the active
+    set), in covariance form: ``gram = X'X`` ``(k, k)``, ``xy = X'Y`` ``(k, B)``, ``yy`` ``(B,)`` the
+    ``y_b'y_b``; the B paths advance together, one knot per step, as arrays (an equation whose path
+    has ended stands still), so that the N equations of a VAR share one ``X'X`` and a step costs
+    ``O(B k |A|)`` in a few array operations. At each knot ``RSS = y'y - β'(X'y + X'(y - Xβ))`` and
+    the EBIC are evaluated; a path ends, after at least :data:`MIN_KNOTS` knots, :data:`PATIENCE`
+    knots after its running EBIC minimum (a heuristic: an EBIC curve that rises longer and falls
+    below its minimum later is cut), at the support cap ``cap``, when ``λ`` reaches 0 or when its
+    active regressors become collinear. Returns the coefficients ``(k, B)`` and the ``λ`` ``(B,)``
+    at the EBIC minima and whether each minimum has ``cap`` non-zeros. The knots equal
+    scikit-learn's ``lars_path(method="lasso")`` (tests/test_sparse_var.py); a path depends only on
+    its own target and the batch's B (fixed by the caller), not on the other targets' values.
     """
-    from sklearn.linear_model import lars_path  # noqa: PLC0415 (heavy import, only this route needs it)
-
-    n, k = x.shape
-    cap = min(k, n // 2)
+    xy = np.asarray(xy, dtype=float).reshape(gram.shape[0], -1).T.copy()  # (B, k)
+    yy = np.broadcast_to(np.asarray(yy, dtype=float), (xy.shape[0],))
+    b_count, k = xy.shape
+    width = min(k, cap) + MIN_KNOTS + PATIENCE + 2  # most slots (one per knot) a path may use
     log_choose = special.gammaln(k + 1) - special.gammaln(np.arange(k + 1) + 1) - special.gammaln(k - np.arange(k + 1) + 1)
-    steps = min(PATH_STEPS, cap)
-    while True:
-        alphas, _, path = lars_path(x, target, method="lasso", max_iter=steps, return_path=True)
-        df = (path != 0).sum(axis=0)
-        rss = np.maximum(((target[:, None] - x @ path) ** 2).sum(axis=0), 1e-300)
-        ebic = n * np.log(rss / n) + df * np.log(n) + 2.0 * ebic_gamma * log_choose[np.minimum(df, k)]
-        ebic[df > cap] = np.inf
-        best = int(np.argmin(ebic))
-        ended = path.shape[1] < steps + 1 or df[-1] >= cap or steps >= cap
-        if ended or best < path.shape[1] - 1 - PATIENCE:
-            break
-        steps = min(2 * steps, cap)
-    return path[:, best], float(alphas[best]), bool(df[best] >= cap)
+    rows_b = np.arange(b_count)
+    corr = xy.copy()  # X'(y - Xβ), kept up to date along the paths
+    inactive = np.ones((b_count, k), dtype=bool)
+    # one slot per knot: the regressor that entered (a dropped one leaves a hole), its sign, β and X'X row
+    slot_var, live, sign, coef, grows = _slots(b_count, k, MIN_KNOTS + PATIENCE + 2)
+    used = 0
+    lam = np.abs(corr).max(axis=1)
+    best_ebic = n * np.log(np.maximum(yy, 1e-300) / n)
+    best_coef, best_lam, best_knot = coef.copy(), lam / n, np.zeros(b_count, dtype=np.int64)
+    enter = np.argmax(np.abs(corr), axis=1)
+    done = ~(lam > 1e-12 * np.maximum(yy, 1.0))
+    knot = 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        while not done.all() and used < width:
+            if used == slot_var.shape[1]:  # more slots, same values
+                more = _slots(b_count, k, min(used, width - used))
+                slot_var, live, sign, coef, grows = (np.concatenate([a, b], axis=1) for a, b in
+                                                     zip((slot_var, live, sign, coef, grows), more))
+                best_coef = np.concatenate([best_coef, more[3]], axis=1)
+            go = np.flatnonzero(~done & (enter >= 0))
+            slot_var[go, used], live[go, used], inactive[go, enter[go]] = enter[go], True, False
+            sign[go, used] = np.where(corr[go, enter[go]] > 0, 1.0, -1.0)
+            grows[go, used] = gram[enter[go]]
+            used += 1
+            g = grows[:, :used]
+            sub = np.take_along_axis(g, slot_var[:, None, :used], axis=2)  # X'X of the slots, (B, m, m)
+            on = live[:, :used, None] & live[:, None, :used]
+            sub = np.where(on, sub, np.eye(used))
+            try:
+                direction = np.linalg.solve(sub, sign[:, :used, None])[..., 0]
+            except np.linalg.LinAlgError:  # some path's active regressors are collinear: solve one by one
+                direction = np.zeros((b_count, used))
+                for b in rows_b:
+                    try:
+                        direction[b] = np.linalg.solve(sub[b], sign[b, :used])
+                    except np.linalg.LinAlgError:
+                        done[b] = True
+            direction[done] = 0.0
+            direction[~live[:, :used]] = 0.0
+            along = np.matmul(direction[:, None, :], g)[:, 0]  # the change of the correlations per unit step
+            tiny = 1e-12 * lam[:, None]
+            up, down = (lam[:, None] - corr) / (1.0 - along), (lam[:, None] + corr) / (1.0 + along)
+            up[~(up > tiny)] = np.inf
+            down[~(down > tiny)] = np.inf
+            steps = np.minimum(up, down)
+            steps[~inactive] = np.inf
+            pick = np.argmin(steps, axis=1)
+            gamma = steps[rows_b, pick]
+            enter = np.where(gamma < lam, pick, -1)
+            gamma = np.minimum(gamma, lam)
+            zero = -coef[:, :used] / direction
+            zero[~(zero > 1e-12 * lam[:, None]) | ~live[:, :used]] = np.inf
+            leave = np.argmin(zero, axis=1)
+            drop = zero[rows_b, leave] < gamma
+            gamma = np.where(drop, zero[rows_b, leave], gamma)
+            enter[drop] = -1
+            gamma[done] = 0.0
+            enter[done] = -1
+            coef[:, :used] += gamma[:, None] * direction
+            corr -= gamma[:, None] * along
+            lam = lam - gamma
+            gone = np.flatnonzero(drop & ~done)
+            coef[gone, leave[gone]], live[gone, leave[gone]] = 0.0, False
+            inactive[gone, slot_var[gone, leave[gone]]] = True
+            knot += 1
+            df = live.sum(axis=1)
+            picked = np.take_along_axis(xy + corr, slot_var[:, :used], axis=1)
+            rss = np.maximum(yy - (coef[:, :used] * picked).sum(axis=1), 1e-300)
+            ebic = n * np.log(rss / n) + df * np.log(n) + 2.0 * ebic_gamma * log_choose[np.minimum(df, k)]
+            better = ~done & (df > 0) & (ebic < best_ebic)
+            best_ebic[better], best_lam[better], best_knot[better] = ebic[better], np.maximum(lam[better], 0.0) / n, knot
+            best_coef[better] = coef[better]
+            done |= ~(lam > 1e-12 * np.maximum(yy, 1.0)) | (df >= cap) | ((enter < 0) & ~drop)
+            done |= (knot >= MIN_KNOTS) & (knot - best_knot > PATIENCE)
+    beta = np.zeros((b_count, k))
+    np.add.at(beta, (np.repeat(rows_b, slot_var.shape[1]), slot_var.ravel()), best_coef.ravel())
+    return beta.T, best_lam, (beta != 0).sum(axis=1) >= cap
+
+
+def _slots(b_count: int, k: int, m: int) -> tuple:
+    """Empty slot arrays of :func:`lars_knots` for ``m`` knots: regressor, live, sign, β, ``X'X`` row."""
+    return (np.zeros((b_count, m), dtype=np.int64), np.zeros((b_count, m), dtype=bool), np.zeros((b_count, m)),
+            np.zeros((b_count, m)), np.zeros((b_count, m, k)))
+
+
+def lasso_equation(x: np.ndarray, target: np.ndarray, *, ebic_gamma: float = 0.0) -> tuple[np.ndarray, float, bool]:
+    """LASSO of a centred ``target`` on standardized ``x`` at the EBIC-chosen knot of the LARS path
+    (:func:`lars_knots` on ``X'X``, ``X'y``; support cap ``min(k, T/2)``)."""
+    n, k = x.shape
+    beta, lam, at_cap = lars_knots(x.T @ x, x.T @ target, float(target @ target), n, cap=min(k, n // 2),
+                                   ebic_gamma=ebic_gamma)
+    return beta[:, 0], float(lam[0]), bool(at_cap[0])
 
 
 def _post_lasso_pvalues(z: np.ndarray, target: np.ndarray, selected: np.ndarray, n_series: int) -> np.ndarray:
@@ -151,8 +242,14 @@ def _post_lasso_pvalues(z: np.ndarray, target: np.ndarray, selected: np.ndarray,
     return out
 
 
-def fit_sparse_var(y: np.ndarray, lags: int, *, ebic_gamma: float = 0.0, what: str = "sparse VAR") -> SparseVarFit:
+def fit_sparse_var(y: np.ndarray, lags: int, *, ebic_gamma: float = 0.0, pvalues: bool = True,
+                   what: str = "sparse VAR") -> SparseVarFit:
     """Fit the LASSO VAR(``lags``) of the module docstring on every usable observation of ``y`` (T x N).
+
+    The N equations share the standardized lags, so ``X'X`` is formed once (one BLAS call) and each
+    equation's path costs ``O(Np |A|)`` per knot (:func:`lars_knots`). ``pvalues=False`` skips the
+    post-LASSO tests (``pvalues`` is then None): the connectedness needs the coefficients and
+    ``Σ`` only.
 
     Raises
     ------
@@ -175,22 +272,25 @@ def fit_sparse_var(y: np.ndarray, lags: int, *, ebic_gamma: float = 0.0, what: s
     x = (z - mean_x) / sd_x
     mean_y = target.mean(axis=0)
     yc = target - mean_y
+    gram, xy, yy = x.T @ x, x.T @ yc, (yc**2).sum(axis=0)
+    cap = min(x.shape[1], nobs // 2)
     beta = np.zeros((x.shape[1], n_series))
     lambdas = np.zeros(n_series)
-    pvalues = np.ones((n_series, n_series))
-    capped = False
-    for i in range(n_series):
-        b, lambdas[i], at_cap = lasso_equation(x, yc[:, i], ebic_gamma=ebic_gamma)
-        beta[:, i] = b / sd_x
-        capped |= at_cap
-        pvalues[:, i] = _post_lasso_pvalues(z, target[:, i], b != 0, n_series)
-    np.fill_diagonal(pvalues, np.nan)
+    capped = np.zeros(n_series, dtype=bool)
+    for start in range(0, n_series, EQUATIONS):  # fixed batches of equations: memory bounded, same bits always
+        batch = slice(start, start + EQUATIONS)
+        b, lambdas[batch], capped[batch] = lars_knots(gram, xy[:, batch], yy[batch], nobs, cap=cap, ebic_gamma=ebic_gamma)
+        beta[:, batch] = b / sd_x[:, None]
+    pv = None
+    if pvalues:
+        pv = np.column_stack([_post_lasso_pvalues(z, target[:, i], beta[:, i] != 0, n_series) for i in range(n_series)])
+        np.fill_diagonal(pv, np.nan)
     intercept = mean_y - mean_x @ beta
     resid = target - intercept - z @ beta
     coefs = beta.reshape(lags, n_series, n_series).transpose(0, 2, 1)
-    return SparseVarFit(coefs=coefs, intercept=intercept, sigma_u=resid.T @ resid / nobs, pvalues=pvalues,
+    return SparseVarFit(coefs=coefs, intercept=intercept, sigma_u=resid.T @ resid / nobs, pvalues=pv,
                         support=beta != 0, lambdas=lambdas, nobs=nobs, lags=lags,
-                        status="warning:SupportCap" if capped else "ok")
+                        status="warning:SupportCap" if capped.any() else "ok")
 
 
 def block_norms(fit: SparseVarFit) -> np.ndarray:
