@@ -147,6 +147,16 @@ def test_provenance_texts():
     assert "crw: provenance not recorded" in html and "simulated" not in html
 
 
+def test_the_header_states_the_estimation_mode_and_flags_artifacts_of_the_other_mode():
+    made = {"covar_dcc": {"stage": "covar_dcc", "realtime": True}, "crw": {"stage": "contagion", "realtime": True},
+            "prices": {"stage": "ingest"}, "firesale": None}
+    assert provenance.mode_text(True, made).startswith("real time (realtime: true): every value dated t")
+    assert provenance.mode_text(True, made).endswith("docs/realtime.md)")
+    stale = provenance.mode_text(False, made)
+    assert stale.startswith("paper defaults (realtime: false)")
+    assert stale.endswith("but the artifacts of contagion, covar_dcc were made with realtime: true (rerun dvc repro)")
+
+
 @pytest.fixture(scope="module")
 def report_root(default_root, tmp_path_factory) -> Path:
     """The report on the ingest and returns artifacts of the default data (other sections skipped)."""

@@ -333,4 +333,5 @@ def render_report(ctx: ReportContext, sections: list[Section]) -> str:
     template = env.get_template("index.html.j2")
     head = provenance.header({name: ctx.provenance(name) for name in provenance.SOURCE_ARTIFACTS
                               if name in ctx.inputs}, [(s.title, s.label) for s in sections if s.label and not s.summary])
+    head["mode"] = provenance.mode_text(ctx.stage.realtime, {name: ctx.provenance(name) for name in ctx.inputs})
     return template.render(title=ctx.config.title, sections=sections, header=head)

@@ -162,6 +162,28 @@ def header(provenances: Mapping[str, dict[str, Any] | None],
     return head
 
 
+#: The estimating stages whose artifacts record the ``realtime`` switch (docs/realtime.md).
+MODE_TEXT = {
+    True: ("real time (realtime: true): every value dated t is computed from data up to t only "
+           "(expanding refits every 21 trading days, causal screens and windows; docs/realtime.md)"),
+    False: ("paper defaults (realtime: false): ΔCoVaR-QR, ΔCoVaR-DCC, MES, LRMES and SRISK, and the contagion "
+            "and panel results built on them, use parameters estimated on the whole sample, so values dated t "
+            "use later data (docs/realtime.md)"),
+}
+
+
+def mode_text(realtime: bool, provenances: Mapping[str, dict[str, Any] | None]) -> str:
+    """The header's estimation mode: the report's own ``realtime`` switch, and the stages whose
+    artifacts were made under the other value (a partial rerun; ``dvc repro`` fixes it)."""
+    other = sorted({str(p.get("stage")) for p in provenances.values()
+                    if p and "realtime" in p and bool(p["realtime"]) is not realtime})
+    text = MODE_TEXT[realtime]
+    if other:
+        text += (f"; but the artifacts of {', '.join(other)} were made with realtime: {str(not realtime).lower()} "
+                 "(rerun dvc repro)")
+    return text
+
+
 def by_stage(provenances: Mapping[str, dict[str, Any] | None]) -> tuple[dict[str, dict[str, Any]], list[str]]:
     """``{stage: {"artifacts": [...], "provenance": {...}}}`` and the artifacts without provenance."""
     stages: dict[str, dict[str, Any]] = {}

@@ -51,4 +51,5 @@ STAGE = Stage(
     select_inputs=lambda configs: (SERIES[configs["contagion"].series],),  # deps: the chosen series only
     outputs=("granger", "crw", "contagion_windows", "connectedness", "connectedness_directional"),
     check=check,
+    realtime=True,
 )

@@ -62,4 +62,5 @@ STAGE = Stage(
     outputs=("panel/panel", "panel/coefficients", "panel/fit_stats", "panel/descriptives", "panel/table1",
              "panel/table2", "panel/tables"),
     check=check,
+    realtime=True,
 )

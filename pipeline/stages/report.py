@@ -47,4 +47,5 @@ STAGE = Stage(
     outputs=("report/html", "report/metrics", "report/plots"),
     files=("pipeline/report/templates",),
     quality=False,
+    realtime=True,  # the header states the mode
 )
