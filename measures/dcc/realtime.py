@@ -38,8 +38,9 @@ from measures.core.adapters.arch_adapter import UnivariateGarchFit, fit_univaria
 from measures.core.mapping import Mapper, map_items
 from measures.core.status import FitStatus, status_from_exception, worst
 from measures.dcc.config import DCCConfig
-from measures.dcc.estimate import estimate_correlation_step
+from measures.dcc.estimate import MIN_WARM_A, SecondStep, estimate_correlation_step
 from measures.dcc.fit import check_returns
+from measures.dcc.refit import backcast, refit_correlation, refit_garch
 from measures.dcc.likelihood import second_moment
 from measures.dcc.results import DCCResult
 
@@ -48,7 +49,6 @@ ESTIMATIONS = ("full", "expanding", "rolling")
 TERMS = ("mu", "omega", "alpha", "gamma", "beta")
 #: ``Qbar`` elements stored per refit: (system, system), (bank, bank), (system, bank).
 QBAR_TERMS = ("qbar_sys", "qbar_bank", "qbar_cross")
-_BACKCAST_ROWS = 75
 
 
 def refit_schedule(nobs: int, *, min_obs: int, refit_every: int, window: int | None = None) -> np.ndarray:
@@ -56,16 +56,6 @@ def refit_schedule(nobs: int, *, min_obs: int, refit_every: int, window: int | N
     hi = np.arange(min_obs, nobs + 1, refit_every, dtype=np.int64)
     lo = np.zeros_like(hi) if window is None else np.maximum(hi - window, 0)
     return np.column_stack([lo, hi])
-
-
-def backcast(y: np.ndarray, mean: str = "constant") -> float:
-    """arch's GARCH backcast of a fit on ``y``: exponentially weighted (0.94) mean of the first 75
-    squared residuals at the mean model's starting value (the sample mean, or zero)."""
-    e = y - y.mean() if mean == "constant" else y
-    tau = min(_BACKCAST_ROWS, e.size)
-    w = 0.94 ** np.arange(tau)
-    w = w / sum(w)
-    return float(np.sum((np.abs(e[:tau]) ** 2) * w))
 
 
 def linear_recursion(u: np.ndarray, coef: np.ndarray, starts: np.ndarray, initial: np.ndarray | float) -> np.ndarray:
@@ -146,15 +136,21 @@ def strip(fit: UnivariateGarchFit) -> UnivariateGarchFit:
 
 def univariate_chain(y: np.ndarray, schedule: np.ndarray, config: DCCConfig, *, warm: bool = True) -> list:
     """The univariate fits of one series at every refit (light: no paths), each warm-started from
-    the last converged one (``warm``); the last refit with standard errors. An exception fails that
-    refit only (its status)."""
+    the last converged one (``warm``); the last refit with standard errors. Warm Gaussian refits
+    before the last use :func:`measures.dcc.refit.refit_garch` (arch when it does not converge), the
+    others arch. An exception fails that refit only (its status)."""
     fits: list[UnivariateGarchFit | FitStatus] = []
     start = None
     for k, (lo, hi) in enumerate(schedule):
         try:
             check_returns(pd.DataFrame({"series": y[lo:hi]}), min_obs=1, argument=f"refit sample rows {lo}..{hi - 1}")
-            fit = fit_univariate_garch(y[lo:hi], vol=config.vol, dist=config.dist, mean=config.mean,
-                                       starting_values=start, std_errors=k == len(schedule) - 1)
+            last = k == len(schedule) - 1
+            fit = None
+            if start is not None and not last and config.dist == "normal":
+                fit = refit_garch(y[lo:hi], start, vol=config.vol, mean=config.mean)
+            if fit is None:
+                fit = fit_univariate_garch(y[lo:hi], vol=config.vol, dist=config.dist, mean=config.mean,
+                                           starting_values=start, std_errors=last)
         except Exception as exc:  # noqa: BLE001 - an optimizer error fails this refit, not the bank
             fits.append(status_from_exception(exc))
             continue
@@ -170,6 +166,21 @@ def _terms(fit: UnivariateGarchFit) -> np.ndarray:
 
 def _status(fit: UnivariateGarchFit | FitStatus) -> FitStatus:
     return fit if isinstance(fit, FitStatus) else FitStatus.parse(fit.status)
+
+
+def correlation_step(z: np.ndarray, qbar: np.ndarray, config: DCCConfig, *,
+                     start: tuple[float, float] | None, std_errors: bool) -> SecondStep:
+    """The ``(a, b)`` step of a refit: warm refits without standard errors by
+    :func:`measures.dcc.refit.refit_correlation` (from ``start`` unless ``a < 0.001``), the others
+    (and those that do not converge) by :func:`measures.dcc.estimate.estimate_correlation_step`."""
+    step = None
+    if start is not None and start[0] >= MIN_WARM_A and not std_errors:
+        step = refit_correlation(z, qbar, start, max_persistence=config.max_persistence)
+    if step is None:
+        step = estimate_correlation_step(z, qbar, likelihood="full", pairs="all",
+                                         std_errors=config.std_errors if std_errors else None,
+                                         max_persistence=config.max_persistence, start=start)
+    return step
 
 
 def refit_pair(y: np.ndarray, lo: int, hi: int, fits: tuple, config: DCCConfig, *,
@@ -191,9 +202,7 @@ def refit_pair(y: np.ndarray, lo: int, hi: int, fits: tuple, config: DCCConfig, 
                                     backcast(y[lo:hi, s], config.mean))[1] for s in (0, 1)])
     qbar = second_moment(z)
     try:
-        step = estimate_correlation_step(z, qbar, likelihood="full", pairs="all",
-                                         std_errors=config.std_errors if std_errors else None,
-                                         max_persistence=config.max_persistence, start=start)
+        step = correlation_step(z, qbar, config, start=start, std_errors=std_errors)
     except Exception as exc:  # noqa: BLE001 - e.g. SLSQP raising on degenerate data
         step_status, a, b, se, loglik = status_from_exception(exc), np.nan, np.nan, nan, np.nan
     else:
