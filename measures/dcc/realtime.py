@@ -134,11 +134,11 @@ def strip(fit: UnivariateGarchFit) -> UnivariateGarchFit:
     return dataclasses.replace(fit, sigma=np.empty(0), std_resid=np.empty(0))
 
 
-def univariate_chain(y: np.ndarray, schedule: np.ndarray, config: DCCConfig, *, warm: bool = True) -> list:
+def univariate_chain(y: np.ndarray, schedule: np.ndarray, config: DCCConfig, *, warm: bool | str = True) -> list:
     """The univariate fits of one series at every refit (light: no paths), each warm-started from
-    the last converged one (``warm``); the last refit with standard errors. Warm Gaussian refits
-    before the last use :func:`measures.dcc.refit.refit_garch` (arch when it does not converge), the
-    others arch. An exception fails that refit only (its status)."""
+    the last converged one (``warm``); the last refit with standard errors. With ``warm=True``
+    the Gaussian refits before the last use :func:`measures.dcc.refit.refit_garch` (arch when it
+    does not converge), the others arch; ``warm="arch"`` warm-starts arch throughout. An exception fails that refit only (its status)."""
     fits: list[UnivariateGarchFit | FitStatus] = []
     start = None
     for k, (lo, hi) in enumerate(schedule):
@@ -146,7 +146,7 @@ def univariate_chain(y: np.ndarray, schedule: np.ndarray, config: DCCConfig, *, 
             check_returns(pd.DataFrame({"series": y[lo:hi]}), min_obs=1, argument=f"refit sample rows {lo}..{hi - 1}")
             last = k == len(schedule) - 1
             fit = None
-            if start is not None and not last and config.dist == "normal":
+            if warm is True and start is not None and not last and config.dist == "normal":
                 fit = refit_garch(y[lo:hi], start, vol=config.vol, mean=config.mean)
             if fit is None:
                 fit = fit_univariate_garch(y[lo:hi], vol=config.vol, dist=config.dist, mean=config.mean,
@@ -169,12 +169,12 @@ def _status(fit: UnivariateGarchFit | FitStatus) -> FitStatus:
 
 
 def correlation_step(z: np.ndarray, qbar: np.ndarray, config: DCCConfig, *,
-                     start: tuple[float, float] | None, std_errors: bool) -> SecondStep:
+                     start: tuple[float, float] | None, std_errors: bool, fast: bool = True) -> SecondStep:
     """The ``(a, b)`` step of a refit: warm refits without standard errors by
-    :func:`measures.dcc.refit.refit_correlation` (from ``start`` unless ``a < 0.001``), the others
-    (and those that do not converge) by :func:`measures.dcc.estimate.estimate_correlation_step`."""
+    :func:`measures.dcc.refit.refit_correlation` (from ``start`` unless ``a < 0.001``; ``fast``), the
+    others (and those that do not converge) by :func:`measures.dcc.estimate.estimate_correlation_step`."""
     step = None
-    if start is not None and start[0] >= MIN_WARM_A and not std_errors:
+    if fast and start is not None and start[0] >= MIN_WARM_A and not std_errors:
         step = refit_correlation(z, qbar, start, max_persistence=config.max_persistence)
     if step is None:
         step = estimate_correlation_step(z, qbar, likelihood="full", pairs="all",
@@ -184,7 +184,7 @@ def correlation_step(z: np.ndarray, qbar: np.ndarray, config: DCCConfig, *,
 
 
 def refit_pair(y: np.ndarray, lo: int, hi: int, fits: tuple, config: DCCConfig, *,
-               start: tuple[float, float] | None, std_errors: bool) -> tuple[Refit, np.ndarray]:
+               start: tuple[float, float] | None, std_errors: bool, fast: bool = True) -> tuple[Refit, np.ndarray]:
     """The correlation step of one refit on rows ``[lo, hi)`` given both univariate fits.
 
     Returns the :class:`Refit` and the standard errors of ``(a, b)`` (NaN unless ``std_errors``).
@@ -202,7 +202,7 @@ def refit_pair(y: np.ndarray, lo: int, hi: int, fits: tuple, config: DCCConfig, 
                                     backcast(y[lo:hi, s], config.mean))[1] for s in (0, 1)])
     qbar = second_moment(z)
     try:
-        step = correlation_step(z, qbar, config, start=start, std_errors=std_errors)
+        step = correlation_step(z, qbar, config, start=start, std_errors=std_errors, fast=fast)
     except Exception as exc:  # noqa: BLE001 - e.g. SLSQP raising on degenerate data
         step_status, a, b, se, loglik = status_from_exception(exc), np.nan, np.nan, nan, np.nan
     else:
@@ -308,7 +308,7 @@ def _schedule(nobs: int, config) -> np.ndarray:
     return refit_schedule(nobs, min_obs=config.min_obs, refit_every=config.refit_every, window=_window(config))
 
 
-def _system_chain(y: np.ndarray, config, warm: bool) -> list:
+def _system_chain(y: np.ndarray, config, warm: bool | str) -> list:
     return univariate_chain(y, _schedule(y.size, config), config, warm=warm)
 
 
@@ -317,7 +317,7 @@ def fit_pair_samples_realtime(
     *,
     config,
     mapper: Mapper | None = None,
-    warm: bool = True,
+    warm: bool | str = True,
 ) -> dict[str, DCCResult]:
     """Real-time bivariate DCC fits (module docstring) of ``(system, bank)`` samples.
 
@@ -331,8 +331,10 @@ def fit_pair_samples_realtime(
     mapper : Mapper, optional
         Maps the system chains (one item per key), then the banks (one item per bank: its refits
         run in order, each warm-started from the previous one); results do not depend on it.
-    warm : bool
-        Warm starts (default); ``False`` starts every refit from the optimizers' defaults.
+    warm : {True, False, "arch"}
+        Warm starts (default, the refit optimisers of :mod:`measures.dcc.refit` where they apply);
+        ``"arch"`` warm starts through arch and the grid-started step only; ``False`` starts every
+        refit from the optimizers' defaults.
 
     Returns
     -------
@@ -351,7 +353,7 @@ def fit_pair_samples_realtime(
                                        desc="bank DCC refits")))
 
 
-def _bank_chain(job: tuple[pd.DataFrame, list], config, warm: bool) -> DCCResult:
+def _bank_chain(job: tuple[pd.DataFrame, list], config, warm: bool | str) -> DCCResult:
     """One bank's refits in order, its real-time path and the result object."""
     sample, system_fits = job
     y = sample.to_numpy(dtype=float)
@@ -360,7 +362,8 @@ def _bank_chain(job: tuple[pd.DataFrame, list], config, warm: bool) -> DCCResult
     refits, start, se = [], None, np.full(2, np.nan)
     for k, (lo, hi) in enumerate(schedule):
         refit, se = refit_pair(y, int(lo), int(hi), (system_fits[k], bank_fits[k]), config,
-                               start=start if warm else None, std_errors=k == len(schedule) - 1)
+                               start=start if warm else None, std_errors=k == len(schedule) - 1,
+                               fast=warm is True)
         refits.append(refit)
         if refit.ok:
             start = (refit.a, refit.b)

@@ -17,14 +17,17 @@ the fit as in arch, under arch's constraints ``alpha >= 0``, ``alpha + gamma >= 
 ``alpha + gamma / 2 + beta <= 1`` and bounds. The gradient follows from the recursion
 ``ds_t = du_t + beta ds_{t-1} (+ s_{t-1} for beta)``: one linear filter per parameter. Unlike
 arch, the variance is not clipped to data-based bounds (inactive at sensible estimates). The
-optimiser is SLSQP with exact first derivatives. A refit that does not converge returns ``None``
+optimiser is Fisher scoring (the expected Hessian under normality, as Bollerslev 1986's
+scoring), with SLSQP and the exact gradient when scoring leaves the interior. A refit that does not converge returns ``None``
 and the caller falls back to ``arch`` (:func:`measures.core.adapters.arch_adapter.fit_univariate_garch`).
 
 The ``(a, b)`` step maximises the same bivariate correlation likelihood as
 :func:`measures.dcc.estimate.estimate_correlation_step` (Engle 2002; :mod:`measures.dcc.likelihood`),
 ``Q_1 = Qbar``, ``Q_{t+1} = Qbar + a F_t``, ``F_t = (z_t z_t' - Qbar) + b F_{t-1}``, so
 ``dQ_{t+1}/da = F_t`` and ``dQ_{t+1}/db = a G_t``, ``G_t = F_{t-1} + b G_{t-1}``: two more linear
-filters give the exact gradient; SLSQP from the previous refit's ``(a, b)``.
+filters give the exact gradient; Newton steps (the Hessian by differences of the gradient: the
+expected one converges slowly along the ``(a, b)`` ridge), else SLSQP, from the previous refit's
+``(a, b)``.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from measures.dcc.estimate import SecondStep
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
 _TOL = 1e-12
+_HESSIAN_STEP = 1e-6
 
 
 def backcast(y: np.ndarray, mean: str = "constant") -> float:
@@ -54,9 +58,11 @@ def backcast(y: np.ndarray, mean: str = "constant") -> float:
     return float(np.sum((np.abs(e[:tau]) ** 2) * w))
 
 
-def negloglik(theta: np.ndarray, x: np.ndarray, bc: float, *, has_mu: bool, has_gamma: bool
-              ) -> tuple[float, np.ndarray]:
-    """``-L / T`` and its gradient at ``theta = (mu?, omega, alpha, gamma?, beta)`` (percent units)."""
+def negloglik(theta: np.ndarray, x: np.ndarray, bc: float, *, has_mu: bool, has_gamma: bool,
+              info: bool = False) -> tuple:
+    """``-L / T`` and its gradient at ``theta = (mu?, omega, alpha, gamma?, beta)`` (percent units);
+    with ``info`` also the expected Hessian under normality, ``(1 / 2T) sum_t ds_t ds_t' / s_t^2``
+    (plus ``(1 / T) sum_t 1 / s_t`` for ``mu``)."""
     k = 0
     mu = theta[0] if has_mu else 0.0
     k += has_mu
@@ -86,13 +92,54 @@ def negloglik(theta: np.ndarray, x: np.ndarray, bc: float, *, has_mu: bool, has_
     grad = ds @ w / n
     if has_mu:
         grad[0] -= np.sum(e / s) / n
-    return float(value), grad
+    if not info:
+        return float(value), grad
+    scaled = ds / s
+    fisher = 0.5 * (scaled @ scaled.T) / n
+    if has_mu:
+        fisher[0, 0] += np.mean(1.0 / s)
+    return float(value), grad, fisher
+
+
+def scoring(fun, theta0: np.ndarray, feasible, *, max_iter: int = 30, tol: float = 1e-14) -> np.ndarray | None:
+    """Scoring / Newton ``theta <- theta - lambda I^-1 g`` from ``theta0`` with step halving to stay
+    strictly ``feasible`` and decrease ``fun`` (which returns value, gradient, ``I`` the expected or
+    observed Hessian); stops
+    when the decrement ``g' I^-1 g < tol``. ``None`` when it does not, or ``I`` is not positive
+    definite (e.g. near an optimum on the edge, where SLSQP takes over)."""
+    theta = np.asarray(theta0, dtype=float)
+    if not feasible(theta):
+        return None
+    value, grad, info = fun(theta)
+    for _ in range(max_iter):
+        try:
+            chol = np.linalg.cholesky(info)  # positive definite, or not a Newton descent
+            step = np.linalg.solve(chol.T, np.linalg.solve(chol, grad))
+        except np.linalg.LinAlgError:
+            return None
+        decrement = float(grad @ step)
+        if not np.isfinite(decrement) or decrement < 0.0:
+            return None
+        if decrement < tol:
+            return theta
+        for _ in range(30):
+            trial = theta - step
+            if feasible(trial):
+                new = fun(trial)
+                if new[0] <= value:
+                    break
+            step = 0.5 * step
+        else:
+            return None
+        theta, (value, grad, info) = trial, new
+    return None
 
 
 def refit_garch(returns: np.ndarray, start: np.ndarray, *, vol: str = "gjr", mean: str = "constant"
                 ) -> UnivariateGarchFit | None:
     """The Gaussian QML fit of ``returns`` (decimals) from ``start`` (an earlier fit's ``params``,
-    decimal units, arch's order); ``None`` when SLSQP does not converge to an interior-valid point.
+    decimal units, arch's order) by :func:`scoring`, else SLSQP (an optimum on the edge); ``None``
+    when neither converges.
 
     Standard errors are NaN and the paths empty (what refits carry between work items).
     """
@@ -122,23 +169,29 @@ def refit_garch(returns: np.ndarray, start: np.ndarray, *, vol: str = "gjr", mea
     rows.append(persistence)
     a = np.stack(rows)
     c = np.r_[np.zeros(len(rows) - 1), -1.0]
-    constraint = {"type": "ineq", "fun": lambda t: a @ t - c, "jac": lambda t: a}
-    with warnings.catch_warnings():
+    fun = partial(negloglik, x=x, bc=bc, has_mu=has_mu, has_gamma=has_gamma)
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
-        res = minimize(partial(negloglik, x=x, bc=bc, has_mu=has_mu, has_gamma=has_gamma), theta0, jac=True,
-                       method="SLSQP", bounds=bounds, constraints=[constraint],
-                       options={"ftol": _TOL, "maxiter": 200})
-    if not res.success or not np.all(np.isfinite(res.x)) or not np.isfinite(res.fun):
-        return None
-    params = res.x / unscale
+        theta = scoring(partial(fun, info=True), theta0,
+                        lambda t: bool(np.all((t > lows) & (t < highs)) and np.all(a @ t > c)))
+        if theta is None:
+            constraint = {"type": "ineq", "fun": lambda t: a @ t - c, "jac": lambda t: a}
+            res = minimize(fun, theta0, jac=True, method="SLSQP", bounds=bounds, constraints=[constraint],
+                           options={"ftol": _TOL, "maxiter": 200})
+            if not res.success or not np.all(np.isfinite(res.x)) or not np.isfinite(res.fun):
+                return None
+            theta = res.x
+    value = fun(theta)[0]
+    params = theta / unscale
     return UnivariateGarchFit(
         param_names=names, params=params, std_errors=np.full(params.size, np.nan),
-        loglik=float(-res.fun * x.size + x.size * np.log(SCALE)), sigma=np.empty(0), std_resid=np.empty(0),
+        loglik=float(-value * x.size + x.size * np.log(SCALE)), sigma=np.empty(0), std_resid=np.empty(0),
         status="ok", vol=vol, dist="normal", mean=mean)
 
 
-def correlation_negloglik(theta: np.ndarray, z: np.ndarray, qbar: np.ndarray) -> tuple[float, np.ndarray]:
-    """``-L_C(a, b) / T`` of a pair and its gradient; ``z`` (T, 2), ``qbar`` (2, 2)."""
+def correlation_negloglik(theta: np.ndarray, z: np.ndarray, qbar: np.ndarray, info: bool = False) -> tuple:
+    """``-L_C(a, b) / T`` of a pair and its gradient; ``z`` (T, 2), ``qbar`` (2, 2); with ``info``
+    also the Hessian, by forward differences (step ``1e-6``) of the exact gradient."""
     a, b = float(theta[0]), float(theta[1])
     zt = np.ascontiguousarray(z.T)
     centre = np.array([qbar[0, 0], qbar[1, 1], qbar[0, 1]])[:, None]
@@ -156,12 +209,18 @@ def correlation_negloglik(theta: np.ndarray, z: np.ndarray, qbar: np.ndarray) ->
     s2, p = prod[0] + prod[1], prod[2]
     value = -0.5 * np.sum(np.log(m) + (s2 - 2.0 * rho * p) / m - s2)
     dc = rho / m + (p * m - rho * (s2 - 2.0 * rho * p)) / (m * m)
-    return float(-value / n), -(drho @ dc) / n
+    grad = -(drho @ dc) / n
+    if not info:
+        return float(-value / n), grad
+    hessian = np.column_stack([(correlation_negloglik(theta + step, z, qbar)[1] - grad) / _HESSIAN_STEP
+                               for step in np.eye(2) * _HESSIAN_STEP])
+    return float(-value / n), grad, 0.5 * (hessian + hessian.T)
 
 
 def refit_correlation(z: np.ndarray, qbar: np.ndarray, start: tuple[float, float], *,
                       max_persistence: float) -> SecondStep | None:
-    """The bivariate ``(a, b)`` step from ``start`` (no standard errors); ``None`` unless SLSQP converges."""
+    """The bivariate ``(a, b)`` step from ``start`` (no standard errors): :func:`scoring`, else SLSQP;
+    ``None`` unless one converges."""
     a0, b0 = float(start[0]), max(float(start[1]), 0.0)
     excess = a0 + b0 - (max_persistence - 1e-4)
     theta0 = np.array([a0, b0 - excess if excess > 0 else b0])
@@ -169,13 +228,16 @@ def refit_correlation(z: np.ndarray, qbar: np.ndarray, start: tuple[float, float
         return None
     row = np.array([[-1.0, -1.0]])
     constraint = {"type": "ineq", "fun": lambda th: max_persistence - th[0] - th[1], "jac": lambda th: row}
+    fun = partial(correlation_negloglik, z=z, qbar=qbar)
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
-        res = minimize(partial(correlation_negloglik, z=z, qbar=qbar), theta0, jac=True, method="SLSQP",
-                       bounds=[(0.0, 1.0), (0.0, 1.0)], constraints=[constraint],
-                       options={"ftol": _TOL, "maxiter": 200})
-    if not res.success or not np.isfinite(res.fun) or not np.all(np.isfinite(res.x)):
-        return None
-    theta = np.clip(res.x, 0.0, 1.0)
+        theta = scoring(partial(fun, info=True), theta0,
+                        lambda th: bool(th.min() > 0.0 and th.sum() < max_persistence))
+        if theta is None:
+            res = minimize(fun, theta0, jac=True, method="SLSQP", bounds=[(0.0, 1.0), (0.0, 1.0)],
+                           constraints=[constraint], options={"ftol": _TOL, "maxiter": 200})
+            if not res.success or not np.isfinite(res.fun) or not np.all(np.isfinite(res.x)):
+                return None
+            theta = np.clip(res.x, 0.0, 1.0)
     return SecondStep(a=float(theta[0]), b=float(theta[1]), std_errors=np.full(2, np.nan),
                       loglik=-correlation_negloglik(theta, z, qbar)[0] * z.shape[0], status=FitStatus("ok"))
