@@ -25,9 +25,9 @@ The ``(a, b)`` step maximises the same bivariate correlation likelihood as
 :func:`measures.dcc.estimate.estimate_correlation_step` (Engle 2002; :mod:`measures.dcc.likelihood`),
 ``Q_1 = Qbar``, ``Q_{t+1} = Qbar + a F_t``, ``F_t = (z_t z_t' - Qbar) + b F_{t-1}``, so
 ``dQ_{t+1}/da = F_t`` and ``dQ_{t+1}/db = a G_t``, ``G_t = F_{t-1} + b G_{t-1}``: two more linear
-filters give the exact gradient; Newton steps (the Hessian by differences of the gradient: the
-expected one converges slowly along the ``(a, b)`` ridge), else SLSQP, from the previous refit's
-``(a, b)``.
+filters give the exact gradient; Newton steps with the Hessian at the start (by differences of
+the gradient: the expected one converges slowly along the ``(a, b)`` ridge), else SLSQP, from the
+previous refit's ``(a, b)``.
 """
 
 from __future__ import annotations
@@ -231,7 +231,8 @@ def refit_correlation(z: np.ndarray, qbar: np.ndarray, start: tuple[float, float
     fun = partial(correlation_negloglik, z=z, qbar=qbar)
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
-        theta = scoring(partial(fun, info=True), theta0,
+        hessian = fun(theta0, info=True)[2]  # at the start only: the warm start is close
+        theta = scoring(lambda th: (*fun(th), hessian), theta0,
                         lambda th: bool(th.min() > 0.0 and th.sum() < max_persistence))
         if theta is None:
             res = minimize(fun, theta0, jac=True, method="SLSQP", bounds=[(0.0, 1.0), (0.0, 1.0)],
