@@ -271,3 +271,21 @@ def test_bad_input_refit_start_that_cannot_be_used_falls_back_to_arch():
     assert refit_correlation(np.zeros((10, 2)), np.eye(2), (np.nan, 0.9), max_persistence=0.9999) is None
     fits = univariate_chain(y, refit_schedule(y.size, min_obs=1000, refit_every=250), CovarDCCParams(dist="t"))
     assert [f.param_names[-1] for f in fits] == ["nu"] * 3 and all(f.status != "failed" for f in fits)
+
+
+def test_scoring_finds_a_quadratic_minimum_and_gives_up_off_the_interior_or_without_curvature():
+    from measures.dcc.refit import scoring
+
+    target, curvature = np.array([0.3, 0.5]), np.array([[2.0, 0.5], [0.5, 1.0]])
+
+    def quadratic(theta, info=curvature):
+        d = theta - target
+        return 0.5 * d @ curvature @ d, curvature @ d, info
+
+    def inside(t):
+        return bool(np.all(t > 0.0))
+
+    np.testing.assert_allclose(scoring(quadratic, np.array([1.0, 2.0]), inside), target, atol=1e-9)
+    assert scoring(quadratic, np.array([-1.0, 2.0]), inside) is None  # start outside
+    assert scoring(quadratic, np.array([1.0, 2.0]), lambda t: bool(np.all(t > 0.4))) is None  # optimum on the edge
+    assert scoring(partial(quadratic, info=-curvature), np.array([1.0, 2.0]), inside) is None  # not a descent

@@ -4,8 +4,11 @@ Schedule (:func:`refit_schedule`). A bank's pair sample has ``T`` rows. Refit ``
 estimated on the rows ``[lo_k, hi_k)``, ``hi_k = min_obs + k * refit_every <= T``, with ``lo_k = 0``
 (``expanding``) or ``max(0, hi_k - window)`` (``rolling``); its date is row ``hi_k - 1``. The
 schedule depends on the sample's first day only, so later data never moves a refit. Each refit is
-the full-sample two-step estimator on its rows (arch GJR-GARCH per series, then ``(a, b)`` on the
-standardised residuals with ``Qbar_k = z'z / n_k``), warm-started from the previous refit.
+the full-sample two-step estimator on its rows (GJR-GARCH per series, then ``(a, b)`` on the
+standardised residuals with ``Qbar_k = z'z / n_k``), warm-started from the previous refit: the
+first and last refits (the last with standard errors) by arch and the grid-started SLSQP step of
+the full fit, the others maximise the same likelihoods with the analytic-gradient optimisers of
+:mod:`measures.dcc.refit` (arch / the SLSQP step again when those do not converge).
 
 Filter (:func:`realtime_path`). One path per bank runs from the first row of the sample; row ``t``
 uses the parameters ``theta(t)`` of the last converged refit dated at or before ``t`` (a failed
@@ -138,7 +141,8 @@ def univariate_chain(y: np.ndarray, schedule: np.ndarray, config: DCCConfig, *, 
     """The univariate fits of one series at every refit (light: no paths), each warm-started from
     the last converged one (``warm``); the last refit with standard errors. With ``warm=True``
     the Gaussian refits before the last use :func:`measures.dcc.refit.refit_garch` (arch when it
-    does not converge), the others arch; ``warm="arch"`` warm-starts arch throughout. An exception fails that refit only (its status)."""
+    does not converge), the others arch; ``warm="arch"`` warm-starts arch throughout. An exception
+    fails that refit only (its status)."""
     fits: list[UnivariateGarchFit | FitStatus] = []
     start = None
     for k, (lo, hi) in enumerate(schedule):

@@ -17,9 +17,9 @@ the fit as in arch, under arch's constraints ``alpha >= 0``, ``alpha + gamma >= 
 ``alpha + gamma / 2 + beta <= 1`` and bounds. The gradient follows from the recursion
 ``ds_t = du_t + beta ds_{t-1} (+ s_{t-1} for beta)``: one linear filter per parameter. Unlike
 arch, the variance is not clipped to data-based bounds (inactive at sensible estimates). The
-optimiser is Fisher scoring (the expected Hessian under normality, as Bollerslev 1986's
-scoring), with SLSQP and the exact gradient when scoring leaves the interior. A refit that does not converge returns ``None``
-and the caller falls back to ``arch`` (:func:`measures.core.adapters.arch_adapter.fit_univariate_garch`).
+optimiser is Fisher scoring (the expected Hessian under normality), with SLSQP and the exact
+gradient when scoring leaves the interior. A refit that does not converge returns ``None`` and
+the caller falls back to arch (:func:`measures.core.adapters.arch_adapter.fit_univariate_garch`).
 
 The ``(a, b)`` step maximises the same bivariate correlation likelihood as
 :func:`measures.dcc.estimate.estimate_correlation_step` (Engle 2002; :mod:`measures.dcc.likelihood`),
