@@ -145,7 +145,7 @@ def test_rolling_and_cold_refits_and_a_process_pool_give_the_same_kind_of_result
 def test_a_failed_refit_keeps_the_previous_parameters_with_a_warning(monkeypatch):
     import measures.dcc.realtime as rt
 
-    real = rt.estimate_correlation_step
+    real = rt.correlation_step
     calls = []
 
     def step(*args, **kwargs):
@@ -154,7 +154,7 @@ def test_a_failed_refit_keeps_the_previous_parameters_with_a_warning(monkeypatch
             raise ValueError("Inequality constraints incompatible")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(rt, "estimate_correlation_step", step)
+    monkeypatch.setattr(rt, "correlation_step", step)
     wide, system = panel()
     res, events = fit_dcc_banks(wide[["A"]], system, CONFIG)
     refits = res["A"].refits
@@ -203,3 +203,89 @@ def test_check_plan_says_when_refits_run():
     assert ("estimates", "ΔCoVaR-DCC: parameters refitted every 63 days on all the data up to the refit date "
                          "(expanding); each bank's first 249 days have no value") in lines
     assert not any("refitted" in text for _, text in check_plan(prices, CovarDCCParams()))
+
+
+# --- the warm refits' own optimisers (measures.dcc.refit) -------------------------------------
+
+def _returns(n=1500, seed=7):
+    from measures.dcc import GarchParams, simulate_dcc_garch
+
+    garch = [GarchParams(omega=2e-6, alpha=0.05, beta=0.90, gamma=0.06, mu=2e-4)] * 2
+    returns, _, _ = simulate_dcc_garch(n, garch, 0.04, 0.93, np.array([[1.0, 0.6], [0.6, 1.0]]),
+                                       np.random.default_rng(seed))
+    return returns
+
+
+@pytest.mark.parametrize(("vol", "mean"), [("gjr", "constant"), ("garch", "zero")])
+def test_refit_garch_gradient_is_exact_and_its_optimum_is_archs(vol, mean):
+    from scipy.optimize import approx_fprime
+
+    from measures.core.adapters.arch_adapter import SCALE, arch_model, fit_univariate_garch
+    from measures.dcc.refit import negloglik, refit_garch
+
+    y = _returns()[:, 1]
+    has_mu, has_gamma = mean == "constant", vol == "gjr"
+    x = y * SCALE
+    theta = np.array([0.02, 0.03, 0.05, 0.06, 0.88])[[*([0] if has_mu else []), 1, 2, *([3] if has_gamma else []), 4]]
+    f = partial(negloglik, x=x, bc=backcast(x, mean), has_mu=has_mu, has_gamma=has_gamma)
+    np.testing.assert_allclose(f(theta)[1], approx_fprime(theta, lambda t: f(t)[0], 1e-7), rtol=1e-4, atol=1e-6)
+    arch_fit = fit_univariate_garch(y, vol=vol, mean=mean, std_errors=False)
+    own = refit_garch(y, arch_fit.params * 1.1, vol=vol, mean=mean)
+    assert own.param_names == arch_fit.param_names and own.status == "ok"
+    unscale = np.array([{"mu": SCALE, "omega": SCALE**2}.get(n, 1.0) for n in own.param_names])
+    model = arch_model(x, mean="Constant" if has_mu else "Zero", vol="GARCH", p=1, o=int(has_gamma), q=1,
+                       rescale=False)
+    tight = model.fit(disp="off", starting_values=own.params * unscale, options={"ftol": 1e-14, "maxiter": 1000})
+    np.testing.assert_allclose(own.params * unscale, np.asarray(tight.params), rtol=1e-5, atol=1e-6)
+    assert own.loglik == pytest.approx(float(tight.loglikelihood) + y.size * np.log(SCALE), abs=1e-6)
+    assert own.loglik >= arch_fit.loglik - 1e-6
+
+
+def test_refit_correlation_is_the_correlation_step_with_an_exact_gradient():
+    from scipy.optimize import approx_fprime
+
+    from measures.dcc import loglik_terms, second_moment
+    from measures.dcc.estimate import estimate_correlation_step
+    from measures.dcc.refit import correlation_negloglik, refit_correlation
+
+    r = _returns()
+    z = (r - r.mean(axis=0)) / r.std(axis=0)
+    qbar = second_moment(z)
+    theta = np.array([0.05, 0.9])
+    value, grad = correlation_negloglik(theta, z, qbar)
+    assert value == pytest.approx(-loglik_terms(z, qbar, 0.05, 0.9).sum() / z.shape[0], rel=1e-12)
+    np.testing.assert_allclose(grad, approx_fprime(theta, lambda t: correlation_negloglik(t, z, qbar)[0], 1e-8),
+                               rtol=1e-5)
+    ref = estimate_correlation_step(z, qbar, likelihood="full", pairs="all", std_errors=None, max_persistence=0.9999)
+    own = refit_correlation(z, qbar, (0.02, 0.95), max_persistence=0.9999)
+    np.testing.assert_allclose([own.a, own.b], [ref.a, ref.b], atol=1e-6)
+    assert own.loglik == pytest.approx(ref.loglik, abs=1e-7) and np.isnan(own.std_errors).all()
+
+
+def test_bad_input_refit_start_that_cannot_be_used_falls_back_to_arch():
+    from measures.dcc.realtime import univariate_chain
+    from measures.dcc.refit import refit_correlation, refit_garch
+
+    y = _returns()[:, 1]
+    assert refit_garch(y, np.full(5, np.nan)) is None and refit_garch(y, np.ones(3)) is None
+    assert refit_correlation(np.zeros((10, 2)), np.eye(2), (np.nan, 0.9), max_persistence=0.9999) is None
+    fits = univariate_chain(y, refit_schedule(y.size, min_obs=1000, refit_every=250), CovarDCCParams(dist="t"))
+    assert [f.param_names[-1] for f in fits] == ["nu"] * 3 and all(f.status != "failed" for f in fits)
+
+
+def test_scoring_finds_a_quadratic_minimum_and_gives_up_off_the_interior_or_without_curvature():
+    from measures.dcc.refit import scoring
+
+    target, curvature = np.array([0.3, 0.5]), np.array([[2.0, 0.5], [0.5, 1.0]])
+
+    def quadratic(theta, info=curvature):
+        d = theta - target
+        return 0.5 * d @ curvature @ d, curvature @ d, info
+
+    def inside(t):
+        return bool(np.all(t > 0.0))
+
+    np.testing.assert_allclose(scoring(quadratic, np.array([1.0, 2.0]), inside), target, atol=1e-9)
+    assert scoring(quadratic, np.array([-1.0, 2.0]), inside) is None  # start outside
+    assert scoring(quadratic, np.array([1.0, 2.0]), lambda t: bool(np.all(t > 0.4))) is None  # optimum on the edge
+    assert scoring(partial(quadratic, info=-curvature), np.array([1.0, 2.0]), inside) is None  # not a descent

@@ -142,7 +142,7 @@ def fit_dcc_banks(
     *,
     missing: str = "drop",
     mapper: Mapper | None = None,
-    warm: bool = True,
+    warm: bool | str = True,
 ) -> tuple[dict[str, DCCResult], pd.DataFrame]:
     """One bivariate DCC(1,1)-GARCH per bank with the system, on each bank's pair sample.
 
@@ -160,8 +160,10 @@ def fit_dcc_banks(
         How missing days inside a bank's span are handled (module docstring).
     mapper : Mapper, optional
         Maps the per-bank fits (progress, processes); results do not depend on it.
-    warm : bool
-        Real-time fits: warm-start each refit from the previous one (default) or not.
+    warm : {True, False, "arch"}
+        Real-time fits: warm-start each refit from the previous one (default; by the refit
+        optimisers of :mod:`measures.dcc.refit`), ``"arch"``: warm starts through arch and the
+        grid-started step only (a benchmark baseline), ``False``: cold refits.
 
     Returns
     -------

@@ -21,7 +21,7 @@ from measures.dcc.likelihood import loglik_terms
 
 _GRID_A = (0.01, 0.03, 0.06, 0.10)
 _GRID_B = (0.50, 0.80, 0.90, 0.95, 0.98)
-_MIN_WARM_A = 1e-3
+MIN_WARM_A = 1e-3
 _SCORE_STEP = 1e-6
 _HESSIAN_STEP = 1e-4
 
@@ -66,7 +66,7 @@ def estimate_correlation_step(
         value = total(np.clip(theta, 0.0, 1.0))
         return 1e6 if not np.isfinite(value) else -value / nobs
 
-    if start is None or not start[0] >= _MIN_WARM_A:
+    if start is None or not start[0] >= MIN_WARM_A:
         grid = [(a, b) for a in _GRID_A for b in _GRID_B if a + b < max_persistence]
         start = min(grid, key=lambda theta: objective(np.array(theta)))
     else:

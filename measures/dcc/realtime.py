@@ -4,8 +4,11 @@ Schedule (:func:`refit_schedule`). A bank's pair sample has ``T`` rows. Refit ``
 estimated on the rows ``[lo_k, hi_k)``, ``hi_k = min_obs + k * refit_every <= T``, with ``lo_k = 0``
 (``expanding``) or ``max(0, hi_k - window)`` (``rolling``); its date is row ``hi_k - 1``. The
 schedule depends on the sample's first day only, so later data never moves a refit. Each refit is
-the full-sample two-step estimator on its rows (arch GJR-GARCH per series, then ``(a, b)`` on the
-standardised residuals with ``Qbar_k = z'z / n_k``), warm-started from the previous refit.
+the full-sample two-step estimator on its rows (GJR-GARCH per series, then ``(a, b)`` on the
+standardised residuals with ``Qbar_k = z'z / n_k``), warm-started from the previous refit: the
+first and last refits (the last with standard errors) by arch and the grid-started SLSQP step of
+the full fit, the others maximise the same likelihoods with the analytic-gradient optimisers of
+:mod:`measures.dcc.refit` (arch / the SLSQP step again when those do not converge).
 
 Filter (:func:`realtime_path`). One path per bank runs from the first row of the sample; row ``t``
 uses the parameters ``theta(t)`` of the last converged refit dated at or before ``t`` (a failed
@@ -38,8 +41,9 @@ from measures.core.adapters.arch_adapter import UnivariateGarchFit, fit_univaria
 from measures.core.mapping import Mapper, map_items
 from measures.core.status import FitStatus, status_from_exception, worst
 from measures.dcc.config import DCCConfig
-from measures.dcc.estimate import estimate_correlation_step
+from measures.dcc.estimate import MIN_WARM_A, SecondStep, estimate_correlation_step
 from measures.dcc.fit import check_returns
+from measures.dcc.refit import backcast, refit_correlation, refit_garch
 from measures.dcc.likelihood import second_moment
 from measures.dcc.results import DCCResult
 
@@ -48,7 +52,6 @@ ESTIMATIONS = ("full", "expanding", "rolling")
 TERMS = ("mu", "omega", "alpha", "gamma", "beta")
 #: ``Qbar`` elements stored per refit: (system, system), (bank, bank), (system, bank).
 QBAR_TERMS = ("qbar_sys", "qbar_bank", "qbar_cross")
-_BACKCAST_ROWS = 75
 
 
 def refit_schedule(nobs: int, *, min_obs: int, refit_every: int, window: int | None = None) -> np.ndarray:
@@ -56,16 +59,6 @@ def refit_schedule(nobs: int, *, min_obs: int, refit_every: int, window: int | N
     hi = np.arange(min_obs, nobs + 1, refit_every, dtype=np.int64)
     lo = np.zeros_like(hi) if window is None else np.maximum(hi - window, 0)
     return np.column_stack([lo, hi])
-
-
-def backcast(y: np.ndarray, mean: str = "constant") -> float:
-    """arch's GARCH backcast of a fit on ``y``: exponentially weighted (0.94) mean of the first 75
-    squared residuals at the mean model's starting value (the sample mean, or zero)."""
-    e = y - y.mean() if mean == "constant" else y
-    tau = min(_BACKCAST_ROWS, e.size)
-    w = 0.94 ** np.arange(tau)
-    w = w / sum(w)
-    return float(np.sum((np.abs(e[:tau]) ** 2) * w))
 
 
 def linear_recursion(u: np.ndarray, coef: np.ndarray, starts: np.ndarray, initial: np.ndarray | float) -> np.ndarray:
@@ -144,17 +137,24 @@ def strip(fit: UnivariateGarchFit) -> UnivariateGarchFit:
     return dataclasses.replace(fit, sigma=np.empty(0), std_resid=np.empty(0))
 
 
-def univariate_chain(y: np.ndarray, schedule: np.ndarray, config: DCCConfig, *, warm: bool = True) -> list:
+def univariate_chain(y: np.ndarray, schedule: np.ndarray, config: DCCConfig, *, warm: bool | str = True) -> list:
     """The univariate fits of one series at every refit (light: no paths), each warm-started from
-    the last converged one (``warm``); the last refit with standard errors. An exception fails that
-    refit only (its status)."""
+    the last converged one (``warm``); the last refit with standard errors. With ``warm=True``
+    the Gaussian refits before the last use :func:`measures.dcc.refit.refit_garch` (arch when it
+    does not converge), the others arch; ``warm="arch"`` warm-starts arch throughout. An exception
+    fails that refit only (its status)."""
     fits: list[UnivariateGarchFit | FitStatus] = []
     start = None
     for k, (lo, hi) in enumerate(schedule):
         try:
             check_returns(pd.DataFrame({"series": y[lo:hi]}), min_obs=1, argument=f"refit sample rows {lo}..{hi - 1}")
-            fit = fit_univariate_garch(y[lo:hi], vol=config.vol, dist=config.dist, mean=config.mean,
-                                       starting_values=start, std_errors=k == len(schedule) - 1)
+            last = k == len(schedule) - 1
+            fit = None
+            if warm is True and start is not None and not last and config.dist == "normal":
+                fit = refit_garch(y[lo:hi], start, vol=config.vol, mean=config.mean)
+            if fit is None:
+                fit = fit_univariate_garch(y[lo:hi], vol=config.vol, dist=config.dist, mean=config.mean,
+                                           starting_values=start, std_errors=last)
         except Exception as exc:  # noqa: BLE001 - an optimizer error fails this refit, not the bank
             fits.append(status_from_exception(exc))
             continue
@@ -172,8 +172,23 @@ def _status(fit: UnivariateGarchFit | FitStatus) -> FitStatus:
     return fit if isinstance(fit, FitStatus) else FitStatus.parse(fit.status)
 
 
+def correlation_step(z: np.ndarray, qbar: np.ndarray, config: DCCConfig, *,
+                     start: tuple[float, float] | None, std_errors: bool, fast: bool = True) -> SecondStep:
+    """The ``(a, b)`` step of a refit: warm refits without standard errors by
+    :func:`measures.dcc.refit.refit_correlation` (from ``start`` unless ``a < 0.001``; ``fast``), the
+    others (and those that do not converge) by :func:`measures.dcc.estimate.estimate_correlation_step`."""
+    step = None
+    if fast and start is not None and start[0] >= MIN_WARM_A and not std_errors:
+        step = refit_correlation(z, qbar, start, max_persistence=config.max_persistence)
+    if step is None:
+        step = estimate_correlation_step(z, qbar, likelihood="full", pairs="all",
+                                         std_errors=config.std_errors if std_errors else None,
+                                         max_persistence=config.max_persistence, start=start)
+    return step
+
+
 def refit_pair(y: np.ndarray, lo: int, hi: int, fits: tuple, config: DCCConfig, *,
-               start: tuple[float, float] | None, std_errors: bool) -> tuple[Refit, np.ndarray]:
+               start: tuple[float, float] | None, std_errors: bool, fast: bool = True) -> tuple[Refit, np.ndarray]:
     """The correlation step of one refit on rows ``[lo, hi)`` given both univariate fits.
 
     Returns the :class:`Refit` and the standard errors of ``(a, b)`` (NaN unless ``std_errors``).
@@ -191,9 +206,7 @@ def refit_pair(y: np.ndarray, lo: int, hi: int, fits: tuple, config: DCCConfig, 
                                     backcast(y[lo:hi, s], config.mean))[1] for s in (0, 1)])
     qbar = second_moment(z)
     try:
-        step = estimate_correlation_step(z, qbar, likelihood="full", pairs="all",
-                                         std_errors=config.std_errors if std_errors else None,
-                                         max_persistence=config.max_persistence, start=start)
+        step = correlation_step(z, qbar, config, start=start, std_errors=std_errors, fast=fast)
     except Exception as exc:  # noqa: BLE001 - e.g. SLSQP raising on degenerate data
         step_status, a, b, se, loglik = status_from_exception(exc), np.nan, np.nan, nan, np.nan
     else:
@@ -299,7 +312,7 @@ def _schedule(nobs: int, config) -> np.ndarray:
     return refit_schedule(nobs, min_obs=config.min_obs, refit_every=config.refit_every, window=_window(config))
 
 
-def _system_chain(y: np.ndarray, config, warm: bool) -> list:
+def _system_chain(y: np.ndarray, config, warm: bool | str) -> list:
     return univariate_chain(y, _schedule(y.size, config), config, warm=warm)
 
 
@@ -308,7 +321,7 @@ def fit_pair_samples_realtime(
     *,
     config,
     mapper: Mapper | None = None,
-    warm: bool = True,
+    warm: bool | str = True,
 ) -> dict[str, DCCResult]:
     """Real-time bivariate DCC fits (module docstring) of ``(system, bank)`` samples.
 
@@ -322,8 +335,10 @@ def fit_pair_samples_realtime(
     mapper : Mapper, optional
         Maps the system chains (one item per key), then the banks (one item per bank: its refits
         run in order, each warm-started from the previous one); results do not depend on it.
-    warm : bool
-        Warm starts (default); ``False`` starts every refit from the optimizers' defaults.
+    warm : {True, False, "arch"}
+        Warm starts (default, the refit optimisers of :mod:`measures.dcc.refit` where they apply);
+        ``"arch"`` warm starts through arch and the grid-started step only; ``False`` starts every
+        refit from the optimizers' defaults.
 
     Returns
     -------
@@ -342,7 +357,7 @@ def fit_pair_samples_realtime(
                                        desc="bank DCC refits")))
 
 
-def _bank_chain(job: tuple[pd.DataFrame, list], config, warm: bool) -> DCCResult:
+def _bank_chain(job: tuple[pd.DataFrame, list], config, warm: bool | str) -> DCCResult:
     """One bank's refits in order, its real-time path and the result object."""
     sample, system_fits = job
     y = sample.to_numpy(dtype=float)
@@ -351,7 +366,8 @@ def _bank_chain(job: tuple[pd.DataFrame, list], config, warm: bool) -> DCCResult
     refits, start, se = [], None, np.full(2, np.nan)
     for k, (lo, hi) in enumerate(schedule):
         refit, se = refit_pair(y, int(lo), int(hi), (system_fits[k], bank_fits[k]), config,
-                               start=start if warm else None, std_errors=k == len(schedule) - 1)
+                               start=start if warm else None, std_errors=k == len(schedule) - 1,
+                               fast=warm is True)
         refits.append(refit)
         if refit.ok:
             start = (refit.a, refit.b)
