@@ -33,7 +33,7 @@ def test_every_public_measure_resolves():
     assert missing == []
 
 
-@pytest.mark.parametrize("package", ["measures", "measures.systemic"])
+@pytest.mark.parametrize("package", ["measures", "measures.systemic", "measures.dcc"])
 def test_lazy_exports_are_the_objects_not_modules_of_the_same_name(package):
     """Importing every submodule first must not shadow a function named like its module (srisk, srisk_panel)."""
     import importlib

@@ -1,37 +1,37 @@
-"""DCC(1,1)-GARCH engine (Engle 2002): two-step QML, joint / composite / bivariate-per-bank."""
+"""DCC(1,1)-GARCH engine (Engle 2002): two-step QML, joint / composite / bivariate-per-bank.
 
-from measures.dcc.banks import CovarDCCParams, bank_system_returns, check_plan, fit_dcc_banks, pair_samples
-from measures.dcc.config import DCCConfig
-from measures.dcc.fit import (
-    check_returns,
-    estimates_frame,
-    fit_dcc,
-    fit_dcc_bivariate,
-    fit_pair_samples,
-    summarize_bivariate,
-)
-from measures.dcc.likelihood import correlation_loglik, correlation_matrices, loglik_terms, second_moment
-from measures.dcc.results import DCCResult
-from measures.dcc.simulate import GarchParams, simulate_dcc_garch
+Names are imported lazily (PEP 562), as in :mod:`measures`: a stage that only reads fitted paths
+(``mes_srisk``) does not load arch and the optimisers.
+"""
 
-__all__ = [
-    "CovarDCCParams",
-    "DCCConfig",
-    "DCCResult",
-    "GarchParams",
-    "bank_system_returns",
-    "check_plan",
-    "check_returns",
-    "correlation_loglik",
-    "correlation_matrices",
-    "estimates_frame",
-    "fit_dcc",
-    "fit_dcc_banks",
-    "fit_dcc_bivariate",
-    "fit_pair_samples",
-    "loglik_terms",
-    "pair_samples",
-    "second_moment",
-    "simulate_dcc_garch",
-    "summarize_bivariate",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS: dict[str, str] = {
+    **{name: "measures.dcc.banks" for name in ("CovarDCCParams", "bank_system_returns", "check_plan", "fit_dcc_banks",
+                                                "pair_samples")},
+    "DCCConfig": "measures.dcc.config",
+    **{name: "measures.dcc.fit" for name in ("check_returns", "estimates_frame", "fit_dcc", "fit_dcc_bivariate",
+                                              "fit_pair_samples", "summarize_bivariate")},
+    **{name: "measures.dcc.likelihood" for name in ("correlation_loglik", "correlation_matrices", "loglik_terms",
+                                                     "second_moment")},
+    "DCCResult": "measures.dcc.results",
+    **{name: "measures.dcc.simulate" for name in ("GarchParams", "simulate_dcc_garch")},
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'measures.dcc' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

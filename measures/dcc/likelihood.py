@@ -21,7 +21,6 @@ and the composite likelihood of Engle, Shephard & Sheppard (2008) sums the bivar
 from __future__ import annotations
 
 import numpy as np
-from scipy.signal import lfilter
 
 
 def second_moment(z: np.ndarray) -> np.ndarray:
@@ -50,6 +49,8 @@ def filter_q(products: np.ndarray, qbar_elements: np.ndarray, a: float, b: float
     centre = qbar_elements[:, None]
     out[:, 0] = qbar_elements
     if products.shape[1] > 1:
+        from scipy.signal import lfilter  # scipy.signal takes about 1 s to import: only where a path is filtered
+
         out[:, 1:] = centre + lfilter([a], [1.0, -b], products[:, :-1] - centre, axis=-1)
     return out
 
