@@ -340,7 +340,7 @@ def weighted_index(frame: pd.DataFrame, weights: pd.DataFrame, column: str) -> p
 def _lagged_bank(item: tuple[str, pd.Series], system_loss: pd.Series, states: pd.DataFrame,
                  config: CoVaRConfig) -> pd.DataFrame:
     bank, loss = item
-    values, _ = estimate_delta_covar(loss, system_loss, states, config)
+    values, _ = estimate_delta_covar(loss, system_loss, states, config, inference=False)
     values.insert(0, "bank_id", bank)
     return values[["bank_id", "date", "delta_covar", "status"]]
 
