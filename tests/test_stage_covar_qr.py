@@ -51,8 +51,8 @@ def test_full_sample_artifacts_and_contagion_input(full, default_data_dir):
     assert np.isfinite(v["delta_covar"]).all()
     assert (v["var_q"] > v["var_med"]).mean() > 0.99
     e = read(full, "covar_qr_estimates")
-    assert list(e.columns) == ["bank_id", "window_end", "equation", "term", "estimate", "std_error", "status"]
-    assert e["std_error"].isna().all()
+    assert list(e.columns) == ["bank_id", "window_end", "equation", "term", "estimate", "std_error", "p_value", "status"]
+    assert (e["std_error"] > 0).all() and e["p_value"].between(0, 1).all()  # nid (tests/test_covar_qr_inference.py)
     states = read_parquet(default_data_dir / "interim" / "canonical" / "market_states.parquet")
     k = states.shape[1] - 1
     assert len(e) == 16 * ((1 + k) * 2 + 2 + k)
