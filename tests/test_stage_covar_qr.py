@@ -113,8 +113,10 @@ def test_rolling_subset_of_states_and_determinism(default_root, tmp_path):
 def test_unknown_state_unknown_key_and_bad_option_raise(stage_root):
     with pytest.raises(ConfigError, match=r"measures.covar_qr.states: .*not in market_states; available"):
         run_stage(stage_root, "covar_qr", **{"measures.covar_qr": {"states": ["vix"]}})
-    with pytest.raises(ConfigError, match=r"measures.covar_qr: estimation='expanding' is not allowed; allowed values: 'full', 'rolling'"):
-        run_stage(stage_root, "covar_qr", **{"measures.covar_qr": {"estimation": "expanding"}})
+    with pytest.raises(ConfigError, match=r"measures.covar_qr: estimation='recursive' is not allowed; allowed values: 'full', 'expanding', 'rolling'"):
+        run_stage(stage_root, "covar_qr", **{"measures.covar_qr": {"estimation": "recursive"}})
+    with pytest.raises(ConfigError, match=r"measures.covar_qr: se='boots' is not allowed; allowed values: 'iid', 'nid', 'ker', 'boot'"):
+        run_stage(stage_root, "covar_qr", **{"measures.covar_qr": {"se": "boots"}})
     with pytest.raises(ConfigError, match=r"unknown option\(s\) tau .*allowed options: estimation, lag"):
         run_stage(stage_root, "covar_qr", **{"measures.covar_qr": {"tau": 0.9}})
 
