@@ -115,6 +115,12 @@ class SpilloverConfig(Config):
         check_choice("traditional", self.traditional, TRADITIONAL)
         check_range("max_failure_share", self.max_failure_share, low=0.0, high=1.0)
 
+    def for_realtime(self) -> "SpilloverConfig":
+        """The causal configuration: this one. Every value at t comes from windows ending at t (the
+        fits, each state's stress quantile and median over the window's own rows, the lagged
+        ΔCoVaR on the same windows) and previous-day weights, so nothing changes."""
+        return self
+
 
 @dataclass(frozen=True)
 class SpilloverResult:
