@@ -117,7 +117,7 @@ def test_unknown_state_unknown_key_and_bad_option_raise(stage_root):
         run_stage(stage_root, "covar_qr", **{"measures.covar_qr": {"estimation": "recursive"}})
     with pytest.raises(ConfigError, match=r"measures.covar_qr: se='boots' is not allowed; allowed values: 'iid', 'nid', 'ker', 'boot'"):
         run_stage(stage_root, "covar_qr", **{"measures.covar_qr": {"se": "boots"}})
-    with pytest.raises(ConfigError, match=r"unknown option\(s\) tau .*allowed options: estimation, lag"):
+    with pytest.raises(ConfigError, match=r"unknown option\(s\) tau .*allowed options: B, estimation, lag"):
         run_stage(stage_root, "covar_qr", **{"measures.covar_qr": {"tau": 0.9}})
 
 
@@ -233,11 +233,43 @@ def test_check_lines_say_banks_states_and_what_cannot(tmp_path):
                       "from measures.covar_qr.states") in lines
     lines = stage.check(_check_data(root, market_states=states), {"measures.covar_qr": CoVaRConfig(states=("s1",))})
     assert lines[0] == ("estimates", "ΔCoVaR-QR: state variables s1")
-    assert lines[1][0] == "estimates" and "for 1 bank(s)" in lines[1][1] and lines[1][1].endswith(": A")
-    assert lines[2] == ("skips", "ΔCoVaR-QR: bank B has 99 return day(s) < 250 (measures.covar_qr.min_obs)")
+    assert lines[1] == ("estimates", "ΔCoVaR-QR: full estimation, standard errors se=nid")
+    assert lines[2][0] == "estimates" and "for 1 bank(s)" in lines[2][1] and lines[2][1].endswith(": A")
+    assert lines[3] == ("skips", "ΔCoVaR-QR: bank B has 99 return day(s) < 250 (measures.covar_qr.min_obs)")
     lines = stage.check(_check_data(root), {"measures.covar_qr": CoVaRConfig()})
     assert lines == [("cannot", "ΔCoVaR-QR: the data has no market_states table; needs a market_states table: a date "
                                 "column and one column per state variable, larger = more stress (docs/formats.md), or "
                                 "state-variable recipes in data.market_states")]
     lines = stage.check(_check_data(root, market_states=states), {"measures.covar_qr": CoVaRConfig(states=("vix",))})
     assert lines[0][0] == "cannot" and "['vix']" in lines[0][1]
+
+
+def test_parts_writer_equals_one_write_and_refuses_parts_out_of_order(tmp_path, monkeypatch):
+    from pipeline.stage import StageContext
+    from pipeline.stages.covar_qr import PartsWriter
+
+    frame = pd.DataFrame({"bank_id": ["A", "A", "B", "C"], "window_end": pd.to_datetime(["2020-01-02"] * 4),
+                          "equation": "system", "term": ["const", "bank_loss", "const", "const"],
+                          "estimate": [1.0, 2.0, 3.0, 4.0], "std_error": [0.1, np.nan, 0.3, 0.4],
+                          "p_value": [0.01, np.nan, 0.03, 0.04], "status": "ok"})
+    ctx = StageContext(stage=load_stage("covar_qr"), params={}, root=tmp_path, mapper=None)
+    with PartsWriter(ctx, "covar_qr_estimates", list(frame.columns)) as sink:
+        sink(frame.iloc[:2])
+        sink(frame.iloc[:0])  # an empty part is skipped
+        sink(frame.iloc[2:])
+    path = out(tmp_path, "covar_qr_estimates")
+    assert ctx.written["covar_qr_estimates"] == path
+    whole = tmp_path / "whole.parquet"
+    write_parquet(frame, whole, key=artifact("covar_qr_estimates").key, dtypes=artifact("covar_qr_estimates").dtypes,
+                  provenance=ctx.provenance())
+    pd.testing.assert_frame_equal(read_parquet(path), read_parquet(whole))
+    assert read_provenance(path) == read_provenance(whole)
+    with pytest.raises(RuntimeError, match=r"covar_qr_estimates: parts out of key order"):
+        with PartsWriter(ctx, "covar_qr_estimates", list(frame.columns)) as sink:
+            sink(frame.iloc[2:])
+            sink(frame.iloc[:2])
+    assert not path.exists()  # a failed write leaves no partial file
+    with PartsWriter(ctx, "covar_qr_estimates", list(frame.columns)):
+        pass
+    empty = read_parquet(path)
+    assert empty.empty and list(empty.columns) == list(frame.columns)
