@@ -25,11 +25,11 @@ from measures.covar_qr import (
 Z95 = norm.ppf(0.95)
 
 
-def simulate(n: int, seed: int = 3):
+def simulate(n: int, seed: int = 3, beta: float = 0.6):
     """Bank loss with state-dependent scale; system linear in the bank loss and states.
 
     X_i,t = 0.1 + 0.3 m1 - 0.2 m2 + s_t u_t, s_t = 0.5 + 0.5 m1 + 0.2 m2 (lagged states);
-    X_sys,t = 0.05 + 0.6 X_i,t + 0.1 m1 + 0.3 v_t. True ΔCoVaR_t(0.95) = 0.6 s_t Φ^{-1}(0.95).
+    X_sys,t = 0.05 + β X_i,t + 0.1 m1 + 0.3 v_t (β = 0.6). True ΔCoVaR_t(0.95) = β s_t Φ^{-1}(0.95).
     """
     rng = np.random.default_rng(seed)
     idx = pd.bdate_range("2000-01-03", periods=n)
@@ -37,8 +37,8 @@ def simulate(n: int, seed: int = 3):
     lagged = states.shift(1)
     scale = 0.5 + 0.5 * lagged["m1"] + 0.2 * lagged["m2"]
     bank = 0.1 + 0.3 * lagged["m1"] - 0.2 * lagged["m2"] + scale * rng.standard_normal(n)
-    system = 0.05 + 0.6 * bank + 0.1 * lagged["m1"] + 0.3 * rng.standard_normal(n)
-    return bank, system, states, 0.6 * scale * Z95
+    system = 0.05 + beta * bank + 0.1 * lagged["m1"] + 0.3 * rng.standard_normal(n)
+    return bank, system, states, beta * scale * Z95
 
 
 def test_known_truth_full_sample() -> None:

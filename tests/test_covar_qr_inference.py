@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import t as student_t
+from test_covar_qr import simulate as covar_qr_simulate
 
 from measures.core.quantreg import quantile_regression, solve_quantile_regression
 from measures.core.quantreg.expanding import expanding_quantile_regression_se, solve_expanding_quantile_regression
@@ -15,15 +16,8 @@ from measures.covar_qr import NO_SE, CoVaRConfig, estimate_delta_covar, estimate
 
 
 def simulate(n: int, seed: int = 3, beta: float = 0.6):
-    """Bank loss with state-dependent scale; system = 0.05 + beta X_i + 0.1 m1 + noise (lagged states)."""
-    rng = np.random.default_rng(seed)
-    idx = pd.bdate_range("2000-01-03", periods=n)
-    states = pd.DataFrame({"m1": rng.uniform(0, 2, n), "m2": rng.uniform(-1, 1, n)}, index=idx)
-    lagged = states.shift(1)
-    scale = 0.5 + 0.5 * lagged["m1"] + 0.2 * lagged["m2"]
-    bank = 0.1 + 0.3 * lagged["m1"] - 0.2 * lagged["m2"] + scale * rng.standard_normal(n)
-    system = 0.05 + beta * bank + 0.1 * lagged["m1"] + 0.3 * rng.standard_normal(n)
-    return bank, system, states
+    """The bank, system and states of tests/test_covar_qr.py (system = ... + beta X_i + ...)."""
+    return covar_qr_simulate(n, seed, beta)[:3]
 
 
 def designs(bank, system, states):
