@@ -170,3 +170,21 @@ def test_coefficients_sink_receives_the_batches_in_bank_order(monkeypatch):
     assert streamed.coefficients is None and [sorted(p["bank_id"].unique()) for p in parts] == [["A", "B"], ["C"]]
     pd.testing.assert_frame_equal(pd.concat(parts, ignore_index=True), whole.coefficients)
     pd.testing.assert_frame_equal(streamed.values, whole.values)
+
+
+@pytest.mark.parametrize("se", ["nid", "boot"])
+def test_expanding_bank_fits_with_standard_errors_through_a_pool_equal_serial(se):
+    from pool_mapper import PoolMapper
+    from test_covar_qr import long_tables
+
+    panel = loss_panel(*long_tables())
+    config = CoVaRConfig(estimation="expanding", min_obs=250, refit_every=100, se=se, B=20, seed=3)
+    serial = estimate_delta_covar_banks(panel, config)
+    pool = PoolMapper(2)
+    try:
+        pooled = estimate_delta_covar_banks(panel, config, mapper=pool)
+    finally:
+        pool.close()
+    for name in ("values", "weekly", "coefficients", "events"):
+        pd.testing.assert_frame_equal(getattr(pooled, name), getattr(serial, name), check_exact=True)
+    assert serial.coefficients["std_error"].notna().all()
