@@ -545,15 +545,14 @@ def states_lines(market_states: pd.DataFrame | None, names: tuple[str, ...] | No
 def check_plan(prices: pd.DataFrame, market_states: pd.DataFrame | None, config: CoVaRConfig) -> list[tuple[str, str]]:
     """What :func:`estimate_delta_covar_banks` will estimate from the canonical tables (check lines).
 
-    The state variables (:func:`states_lines`), the estimation and standard errors, and the banks
-    with at least ``min_obs`` (full sample, expanding) or ``window`` (rolling) return days (:func:`measures.core.checks.bank_days_lines`).
+    The state variables (:func:`states_lines`) and the banks with at least ``min_obs`` (full
+    sample, expanding) or ``window`` (rolling) return days (:func:`measures.core.checks.bank_days_lines`).
     """
     what = "ΔCoVaR-QR"
     lines = states_lines(market_states, config.states, where="measures.covar_qr.states", what=what)
     if any(kind == "cannot" for kind, _ in lines):
         return lines
     need, option = config.need
-    lines.append(("estimates", f"{what}: {config.estimation} estimation, standard errors se={config.se}"))
     return lines + bank_days_lines(prices, need, option, what)[1]
 
 

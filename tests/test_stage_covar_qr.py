@@ -233,9 +233,8 @@ def test_check_lines_say_banks_states_and_what_cannot(tmp_path):
                       "from measures.covar_qr.states") in lines
     lines = stage.check(_check_data(root, market_states=states), {"measures.covar_qr": CoVaRConfig(states=("s1",))})
     assert lines[0] == ("estimates", "ΔCoVaR-QR: state variables s1")
-    assert lines[1] == ("estimates", "ΔCoVaR-QR: full estimation, standard errors se=nid")
-    assert lines[2][0] == "estimates" and "for 1 bank(s)" in lines[2][1] and lines[2][1].endswith(": A")
-    assert lines[3] == ("skips", "ΔCoVaR-QR: bank B has 99 return day(s) < 250 (measures.covar_qr.min_obs)")
+    assert lines[1][0] == "estimates" and "for 1 bank(s)" in lines[1][1] and lines[1][1].endswith(": A")
+    assert lines[2] == ("skips", "ΔCoVaR-QR: bank B has 99 return day(s) < 250 (measures.covar_qr.min_obs)")
     lines = stage.check(_check_data(root), {"measures.covar_qr": CoVaRConfig()})
     assert lines == [("cannot", "ΔCoVaR-QR: the data has no market_states table; needs a market_states table: a date "
                                 "column and one column per state variable, larger = more stress (docs/formats.md), or "
