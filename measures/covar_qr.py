@@ -10,8 +10,13 @@ For bank i with state variables ``M`` (lagged one period by default):
 
 Losses are ``-diff(log price)``; ``q = 0.95`` is the stress state (docs/references.md,
 "Conventions"). Coefficients are estimated on the full sample (constant, time variation through
-``M``) or on rolling windows: the value at t uses the window ending at t (its last row's state
-variables). Every fit is the project's exact quantile regression (:mod:`measures.core.quantreg`).
+``M``), on expanding windows refitted every ``refit_every`` rows (the value at t from the last
+fit ending at or before t, applied to the states at t) or on rolling windows (the value at t
+from the window ending at t). Every fit is the project's exact quantile regression
+(:mod:`measures.core.quantreg`); the standard errors of every coefficient (``se``: iid, nid,
+ker, boot; :func:`measures.core.quantreg.inference.quantile_regression_se`) give a p-value, and
+the p-value of β (term ``bank_loss`` of the system regression) tests H0: ΔCoVaR = 0, since
+``ΔCoVaR = β (VaR(q) − VaR(0.5))`` is zero exactly when β is.
 
 :func:`estimate_delta_covar` is one bank; :func:`estimate_delta_covar_banks` runs it over the
 banks of a :class:`LossPanel` (:func:`loss_panel`, shared with :mod:`measures.spillover`), with
@@ -20,6 +25,8 @@ the exclusions and flags as an event frame and the weekly (Friday) series of Fan
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
@@ -32,6 +39,8 @@ from measures.core.config import Config, ConfigError, check_choice, check_range
 from measures.core.events import EVENT_COLUMNS
 from measures.core.mapping import Mapper, map_items
 from measures.core.quantreg import solve_quantile_regression, solve_rolling_quantile_regression
+from measures.core.quantreg.expanding import expanding_quantile_regression_se, solve_expanding_quantile_regression
+from measures.core.quantreg.inference import METHODS, quantile_regression_se, rolling_quantile_regression_se, t_test_p_values
 from measures.core.status import NotEstimable, is_failed, status_from_exception, worst
 from measures.core.windows import rolling_windows, weekly_last
 
@@ -54,9 +63,13 @@ __all__ = [
 ]
 
 EQUATIONS = ("bank_q", "bank_median", "system")
-ESTIMATION = ("full", "rolling")
+ESTIMATION = ("full", "expanding", "rolling")
 VALUE_COLUMNS = ["bank_id", "date", "var_q", "var_med", "covar", "delta_covar", "status"]
-COEFFICIENT_COLUMNS = ["bank_id", "window_end", "equation", "term", "estimate", "std_error", "status"]
+COEFFICIENT_COLUMNS = ["bank_id", "window_end", "equation", "term", "estimate", "std_error", "p_value", "status"]
+#: banks per mapped batch: results of a batch are assembled (and streamed by the caller) before the next
+BANK_BATCH = 128
+#: status of a coefficient window whose standard errors the method could not estimate (the fit is fine)
+NO_SE = "warning:NoStandardError"
 
 
 def check_states(name: str, states: object) -> None:
@@ -77,21 +90,34 @@ class CoVaRConfig(Config):
     ----------
     q : float, default 0.95
         Loss quantile of the stress state, in (0.5, 1).
-    estimation : {"full", "rolling"}, default "full"
+    estimation : {"full", "expanding", "rolling"}, default "full"
         ``full``: one fit per bank on its whole sample (coefficients constant, ΔCoVaR varies
-        through the states; in-sample). ``rolling``: one fit per window of ``window`` rows every
-        ``step`` rows; the value at t uses the window ending at t (no look-ahead).
+        through the states; in-sample: a value at t uses later data). ``expanding``: fits on the
+        bank's rows up to ``min_obs - 1 + k * refit_every``; the value at t uses the last fit
+        ending at or before t, applied to the states at t (no look-ahead). ``rolling``: one fit
+        per window of ``window`` rows every ``step`` rows; the value at t uses the window ending
+        at t (no look-ahead).
     window : int, default 250
         Rolling only: usable rows per window (>= 10).
     step : int, default 1
         Rolling only: rows between window ends.
+    refit_every : int, default 21
+        Expanding only: usable rows between refits (>= 1).
     lag : int, default 1
         Periods by which the state variables are lagged (0 = contemporaneous, as in the
         market-spillover fits of :mod:`measures.spillover`).
     states : tuple of str, optional
         Columns of the market-states table to use (:func:`loss_panel`); None = all.
     min_obs : int, default 250
-        Full sample only: a bank with fewer usable rows is excluded (an event).
+        Full sample and expanding: a bank with fewer usable rows is excluded (an event); the
+        first expanding fit uses this many rows.
+    se : {"iid", "nid", "ker", "boot"}, default "nid"
+        Standard errors of the coefficients (:func:`measures.core.quantreg.inference.quantile_regression_se`);
+        a window the method cannot estimate gets NaN and a ``warning:NoStandardError`` status.
+    B : int, default 200
+        ``se: boot`` only: bootstrap replications per fit (>= 2).
+    seed : int, default 0
+        ``se: boot`` only: the bootstrap seed (>= 0).
     max_failure_share : float, default 0.5
         Failure budget: the share of failed bank × date values above which a caller stops
         (:func:`measures.core.status.check_failure_budget`).
@@ -101,9 +127,13 @@ class CoVaRConfig(Config):
     estimation: str = "full"
     window: int = 250
     step: int = 1
+    refit_every: int = 21
     lag: int = 1
     states: tuple[str, ...] | None = None
     min_obs: int = 250
+    se: str = "nid"
+    B: int = 200
+    seed: int = 0
     max_failure_share: float = 0.5
 
     def validate(self) -> None:
@@ -111,15 +141,35 @@ class CoVaRConfig(Config):
         check_choice("estimation", self.estimation, ESTIMATION)
         check_range("window", self.window, low=10, integer=True)
         check_range("step", self.step, low=1, integer=True)
+        check_range("refit_every", self.refit_every, low=1, integer=True)
         check_range("lag", self.lag, low=0, integer=True)
         check_states("states", self.states)
         check_range("min_obs", self.min_obs, low=10, integer=True)
+        check_choice("se", self.se, METHODS)
+        check_range("B", self.B, low=2, integer=True)
+        check_range("seed", self.seed, low=0, integer=True)
         check_range("max_failure_share", self.max_failure_share, low=0.0, high=1.0)
+
+    def for_realtime(self) -> "CoVaRConfig":
+        """The causal configuration: ``full`` becomes ``expanding`` (``rolling`` is causal already)."""
+        return dataclasses.replace(self, estimation="expanding") if self.estimation == "full" else self
 
     @property
     def rolling_window(self) -> int | None:
-        """Rows per window, or None for the full sample."""
+        """Rows per window, or None for the full sample and expanding windows."""
         return self.window if self.estimation == "rolling" else None
+
+    @property
+    def refit(self) -> int | None:
+        """Rows between expanding refits, or None unless ``estimation`` is expanding."""
+        return self.refit_every if self.estimation == "expanding" else None
+
+    @property
+    def need(self) -> tuple[int, str]:
+        """Usable rows a bank needs and the option that sets it."""
+        if self.estimation == "rolling":
+            return self.window, "measures.covar_qr.window"
+        return self.min_obs, "measures.covar_qr.min_obs"
 
 
 @dataclass(frozen=True)
@@ -127,8 +177,10 @@ class CoVaRRegressions:
     """Coefficients of the three regressions per window (one window for the full sample).
 
     ``bank_q``, ``bank_median``: (K, 1 + k) ``[a, c_1..c_k]``; ``system``: (K, 2 + k)
-    ``[α, β, γ_1..γ_k]``; ``status`` (K,): the worst status of the three fits; ``end`` (K,):
-    position (in the aligned sample) of each window's last row; ``index``: the aligned sample's index.
+    ``[α, β, γ_1..γ_k]``; ``status`` (K,): the worst status of the three fits; ``start``, ``end``
+    (K,): positions (in the aligned sample) of each window's first and last row; ``index``: the
+    aligned sample's index. ``se``: the standard errors of the three equations, same shapes
+    (NaN when not computed or not estimable), ``se_status`` (K,): ``ok`` or :data:`NO_SE`.
     """
 
     bank_q: np.ndarray
@@ -140,6 +192,8 @@ class CoVaRRegressions:
     index: pd.Index
     states: tuple[str, ...]
     q: float
+    se: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    se_status: np.ndarray | None = None
 
 
 def lag_states(states: pd.DataFrame, lag: int = 1) -> pd.DataFrame:
@@ -180,13 +234,20 @@ def _align(bank_loss: pd.Series, system_loss: pd.Series, states: pd.DataFrame) -
 
 
 def fit_covar_regressions(
-    bank_loss: pd.Series, system_loss: pd.Series, states: pd.DataFrame, *, q: float, window: int | None = None, step: int = 1
+    bank_loss: pd.Series, system_loss: pd.Series, states: pd.DataFrame, *, q: float, window: int | None = None,
+    step: int = 1, refit_every: int | None = None, min_obs: int | None = None, se: str | None = None, B: int = 200,
+    seed: int = 0,
 ) -> CoVaRRegressions:
     """Fit the bank regressions (at q and 0.5) and the system regression (at q), per window.
 
     ``states`` enter as given (lag them first with :func:`lag_states` for the lagged-state ΔCoVaR). The three
-    series are aligned on their common index; rows with a missing value are dropped, and rolling
-    windows count valid rows.
+    series are aligned on their common index; rows with a missing value are dropped, and windows
+    count valid rows. Windows: the full sample (default); rolling windows of ``window`` rows every
+    ``step`` rows; or, with ``refit_every``, expanding windows ``[0, min_obs + k * refit_every)``
+    (:func:`measures.core.quantreg.expanding.solve_expanding_quantile_regression`). With ``se``
+    (a method of :func:`measures.core.quantreg.inference.quantile_regression_se`; ``B``, ``seed``
+    for ``boot``) the coefficients' standard errors are computed; a window the method cannot
+    estimate gets NaN and ``se_status`` :data:`NO_SE`.
     """
     frame = _align(bank_loss, system_loss, states)
     names = tuple(str(c) for c in states.columns)
@@ -194,20 +255,43 @@ def fit_covar_regressions(
     xb = frame["__bank"].to_numpy(dtype=float)
     xs = frame["__system"].to_numpy(dtype=float)
     ones = np.ones((len(frame), 1))
-    Xbank = np.hstack([ones, M])
-    Xsys = np.hstack([ones, xb[:, None], M])
-    if window is None:
-        fits = [solve_quantile_regression(xb, Xbank, q), solve_quantile_regression(xb, Xbank, 0.5),
-                solve_quantile_regression(xs, Xsys, q)]
+    designs = ((xb, np.hstack([ones, M]), q), (xb, np.hstack([ones, M]), 0.5), (xs, np.hstack([ones, xb[:, None], M]), q))
+    inference = None if se is None else {"method": se, "B": int(B), "seed": int(seed)}
+    if window is not None:
+        coefs, status, start, end, ses = _rolling_fits(designs, window, step, inference)
+    else:
+        if refit_every is None:
+            fits = [solve_quantile_regression(y, X, level) for y, X, level in designs]
+        else:
+            fits = [solve_expanding_quantile_regression(y, X, level, min_obs or len(y), refit_every)
+                    for y, X, level in designs]
         status = _worst(*(f.status for f in fits))
         coefs = [f.coef for f in fits]
         start, end = fits[0].start, fits[0].stop - 1
-    else:
-        coefs, status, start, end = _rolling_fits(xb, xs, Xbank, Xsys, q, window, step)
+        ses = None if inference is None else [_fit_se(y, X, f, refit_every is not None, inference)
+                                              for (y, X, _), f in zip(designs, fits)]
+    se_status = None
+    if ses is not None:
+        missing = np.isnan(np.hstack(ses)).any(axis=1) & ~failed_mask(pd.Series(status))
+        se_status = np.where(missing, f"{NO_SE}: se={se} could not estimate the standard errors of this window "
+                                      "(e.g. nid far in the tail of a short window; docs/covar.md)", "ok").astype(object)
     return CoVaRRegressions(
         bank_q=coefs[0], bank_median=coefs[1], system=coefs[2], status=status,
         start=start, end=end, index=frame.index, states=names, q=q,
+        se=None if ses is None else tuple(ses), se_status=se_status,
     )
+
+
+def _fit_se(y: np.ndarray, X: np.ndarray, sol, expanding: bool, inference: dict) -> np.ndarray:
+    """Standard errors (K, p) of full-sample (K = 1) or expanding fits; NaN where not estimable."""
+    if expanding:
+        return expanding_quantile_regression_se(y, X, sol, errors="nan", **inference)
+    if not sol.certified[0]:
+        return np.full(sol.coef.shape, np.nan)
+    try:
+        return quantile_regression_se(y, X, sol.q, coef=sol.coef[0], init_basis=sol.basis[0], **inference)[None]
+    except (ValueError, RuntimeError):  # the method cannot estimate this sample (recorded by its status)
+        return np.full(sol.coef.shape, np.nan)
 
 
 def rank_deficient_windows(X: np.ndarray, window: int, step: int = 1) -> np.ndarray:
@@ -221,16 +305,18 @@ def rank_deficient_windows(X: np.ndarray, window: int, step: int = 1) -> np.ndar
     return np.linalg.matrix_rank(np.swapaxes(view, 1, 2)) < X.shape[1]
 
 
-def _rolling_fits(xb, xs, Xbank, Xsys, q, window, step):
+def _rolling_fits(designs, window, step, inference):
     """Rolling fits of the three regressions; rank-deficient windows get a ``failed`` status and NaN.
 
-    Runs of consecutive full-rank windows are solved as one batch each (warm starts kept).
+    Runs of consecutive full-rank windows are solved as one batch each (warm starts kept), with
+    their standard errors when ``inference`` is given (``errors="nan"``).
     """
-    wins = rolling_windows(len(xb), window, step)
+    n = len(designs[0][0])
+    wins = rolling_windows(n, window, step)
     K = len(wins)
-    bad = rank_deficient_windows(Xsys, window, step)  # Xbank's columns are a subset of Xsys's
-    coefs = [np.full((K, Xbank.shape[1]), np.nan), np.full((K, Xbank.shape[1]), np.nan),
-             np.full((K, Xsys.shape[1]), np.nan)]
+    bad = rank_deficient_windows(designs[2][1], window, step)  # the bank design's columns are a subset of the system's
+    coefs = [np.full((K, X.shape[1]), np.nan) for _, X, _ in designs]
+    ses = None if inference is None else [np.full((K, X.shape[1]), np.nan) for _, X, _ in designs]
     status = np.full(K, "failed:RankDeficient: the window's state variables (with the constant) are collinear, "
                         "e.g. a state constant over the window", dtype=object)
     good = np.flatnonzero(~bad)
@@ -239,13 +325,17 @@ def _rolling_fits(xb, xs, Xbank, Xsys, q, window, step):
         for run in runs:
             k0, k1 = int(run[0]), int(run[-1]) + 1
             lo, hi = k0 * step, (k1 - 1) * step + window
-            fits = [solve_rolling_quantile_regression(xb[lo:hi], Xbank[lo:hi], q, window, step),
-                    solve_rolling_quantile_regression(xb[lo:hi], Xbank[lo:hi], 0.5, window, step),
-                    solve_rolling_quantile_regression(xs[lo:hi], Xsys[lo:hi], q, window, step)]
+            fits = [solve_rolling_quantile_regression(y[lo:hi], X[lo:hi], level, window, step) for y, X, level in designs]
             for c, f in zip(coefs, fits):
                 c[k0:k1] = f.coef
             status[k0:k1] = _worst(*(f.status for f in fits))
-    return coefs, status, wins.start.copy(), wins.start + window - 1
+            for e, ((y, X, level), f) in enumerate(zip(designs if ses else (), fits)):
+                try:
+                    ses[e][k0:k1] = rolling_quantile_regression_se(y[lo:hi], X[lo:hi], level, window, step, coef=f.coef,
+                                                                   errors="nan", **inference)
+                except (ValueError, RuntimeError):  # e.g. an uncertified extra fit: the run has no standard errors
+                    pass
+    return coefs, status, wins.start.copy(), wins.start + window - 1, ses
 
 
 def estimate_delta_covar(
@@ -253,6 +343,8 @@ def estimate_delta_covar(
     system_loss: pd.Series,
     states: pd.DataFrame,
     config: CoVaRConfig | None = None,
+    *,
+    inference: bool = True,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """ΔCoVaR of one bank (Adrian–Brunnermeier 2016): values per date and coefficients per window.
 
@@ -263,26 +355,38 @@ def estimate_delta_covar(
     states : pandas.DataFrame
         State variables by date (not yet lagged; ``config.lag`` lags them).
     config : CoVaRConfig, optional
-        ``q`` (0.95), ``estimation`` ("full"; "rolling": ``window`` rows every ``step``), ``lag`` (1);
-        the other options concern many banks (:func:`estimate_delta_covar_banks`).
+        ``q`` (0.95), ``estimation`` ("full"; "expanding": ``min_obs`` rows, then a refit every
+        ``refit_every`` rows; "rolling": ``window`` rows every ``step``), ``lag`` (1), ``se``
+        (``B``, ``seed``); the other options concern many banks (:func:`estimate_delta_covar_banks`).
+    inference : bool, default True
+        Compute the standard errors and p-values (else NaN: only the values are needed).
 
     Returns
     -------
     values : DataFrame
         ``date, var_q, var_med, covar, delta_covar, status``: full sample — every date of the
-        aligned sample; rolling — the last date of each window, from that window's coefficients.
+        aligned sample; expanding — every date from the first fit's end, from the last fit
+        ending at or before it and the states at that date; rolling — the last date of each
+        window, from that window's coefficients.
     coefficients : DataFrame
-        ``window_end, equation, term, estimate, status``; equations ``bank_q``, ``bank_median``
-        (terms ``const`` and the states) and ``system`` (``const``, ``bank_loss``, states).
+        ``window_end, equation, term, estimate, std_error, p_value, status``; equations ``bank_q``,
+        ``bank_median`` (terms ``const`` and the states) and ``system`` (``const``, ``bank_loss``,
+        states). ``p_value``: two-sided t test of H0: coefficient = 0 with ``n - p`` degrees of
+        freedom (as R's ``summary.rq``); that of ``system``/``bank_loss`` (β) tests H0: ΔCoVaR = 0.
     """
     config = config or CoVaRConfig()
     lagged = lag_states(states, config.lag)
-    reg = fit_covar_regressions(bank_loss, system_loss, lagged, q=config.q, window=config.rolling_window, step=config.step)
+    reg = fit_covar_regressions(bank_loss, system_loss, lagged, q=config.q, window=config.rolling_window,
+                                step=config.step, refit_every=config.refit, min_obs=config.min_obs,
+                                se=config.se if inference else None, B=config.B, seed=config.seed)
     frame = _align(bank_loss, system_loss, lagged)
     M = frame.iloc[:, 2:].to_numpy(dtype=float)
-    if config.rolling_window is None:
+    if config.estimation == "full":
         rows = np.arange(len(frame))
         pick = np.zeros(len(frame), dtype=np.int64)
+    elif config.estimation == "expanding":  # the last fit ending at or before each row
+        rows = np.arange(int(reg.end[0]), len(frame))
+        pick = np.searchsorted(reg.end, rows, side="right") - 1
     else:
         rows = reg.end
         pick = np.arange(reg.end.size)
@@ -305,7 +409,11 @@ def estimate_delta_covar(
 
 
 def coefficient_frame(reg: CoVaRRegressions) -> pd.DataFrame:
-    """Tidy ``window_end, equation, term, estimate, status`` frame of :class:`CoVaRRegressions`."""
+    """Tidy ``window_end, equation, term, estimate, std_error, p_value, status`` frame of :class:`CoVaRRegressions`.
+
+    ``p_value``: :func:`measures.core.quantreg.inference.t_test_p_values` with ``n - p`` degrees
+    of freedom (n = the window's rows); ``status``: the worst of the fit's and the standard errors'.
+    """
     terms = {
         "bank_q": ("const", *reg.states),
         "bank_median": ("const", *reg.states),
@@ -313,9 +421,12 @@ def coefficient_frame(reg: CoVaRRegressions) -> pd.DataFrame:
     }
     parts = []
     ends = reg.index[reg.end]
-    for eq in EQUATIONS:
+    nobs = (reg.end - reg.start + 1).astype(float)
+    status = reg.status if reg.se_status is None else _worst(reg.status, reg.se_status)
+    for e, eq in enumerate(EQUATIONS):
         coef = getattr(reg, eq)
         K, p = coef.shape
+        se = np.full((K, p), np.nan) if reg.se is None else reg.se[e]
         parts.append(
             pd.DataFrame(
                 {
@@ -323,7 +434,9 @@ def coefficient_frame(reg: CoVaRRegressions) -> pd.DataFrame:
                     "equation": eq,
                     "term": np.tile(np.array(terms[eq], dtype=object), K),
                     "estimate": coef.ravel(),
-                    "status": np.repeat(reg.status.astype(str), p),
+                    "std_error": se.ravel(),
+                    "p_value": t_test_p_values(coef, se, (nobs - p)[:, None]).ravel(),
+                    "status": np.repeat(np.asarray(status).astype(str), p),
                 }
             )
         )
@@ -433,15 +546,14 @@ def check_plan(prices: pd.DataFrame, market_states: pd.DataFrame | None, config:
     """What :func:`estimate_delta_covar_banks` will estimate from the canonical tables (check lines).
 
     The state variables (:func:`states_lines`) and the banks with at least ``min_obs`` (full
-    sample) or ``window`` (rolling) return days (:func:`measures.core.checks.bank_days_lines`).
+    sample, expanding) or ``window`` (rolling) return days (:func:`measures.core.checks.bank_days_lines`).
     """
     what = "ΔCoVaR-QR"
     lines = states_lines(market_states, config.states, where="measures.covar_qr.states", what=what)
     if any(kind == "cannot" for kind, _ in lines):
         return lines
-    option = "measures.covar_qr.window" if config.estimation == "rolling" else "measures.covar_qr.min_obs"
-    return lines + bank_days_lines(prices, config.window if config.estimation == "rolling" else config.min_obs,
-                                   option, what)[1]
+    need, option = config.need
+    return lines + bank_days_lines(prices, need, option, what)[1]
 
 
 def state_gap_events(states: pd.DataFrame) -> pd.DataFrame:
@@ -543,13 +655,14 @@ class DeltaCoVaRBanks:
     ``values``: bank_id, date, var_q, var_med, covar, delta_covar, status (one row per bank and
     date; rolling: per window end). ``weekly``: the same on the last trading day of each week
     (:func:`measures.core.windows.weekly_last`). ``coefficients``: bank_id, window_end, equation,
-    term, estimate, std_error (NaN: no quantile-regression inference), status. ``events``: the
-    exclusions and flags (bank_id, date_start, date_end, n_rows, action, reason, detail).
+    term, estimate, std_error, p_value, status (None when they were passed to a ``coefficients``
+    sink instead). ``events``: the exclusions and flags (bank_id, date_start, date_end, n_rows,
+    action, reason, detail).
     """
 
     values: pd.DataFrame
     weekly: pd.DataFrame
-    coefficients: pd.DataFrame
+    coefficients: pd.DataFrame | None
     events: pd.DataFrame
 
     def check_estimable(self) -> None:
@@ -559,27 +672,45 @@ class DeltaCoVaRBanks:
 
 
 def _fit_bank(item: tuple[str, pd.Series, pd.Index], system: pd.Series, states: pd.DataFrame,
-              config: CoVaRConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+              config: CoVaRConfig) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Values, coefficients and events (fits with a non-ok status, windows without standard errors) of one bank."""
     bank, loss, used = item
     try:
         val, coef = estimate_delta_covar(loss, system, states, config)
     except ValueError as exc:  # e.g. a rank-deficient full sample
         val = pd.DataFrame({"date": used, "var_q": np.nan, "var_med": np.nan, "covar": np.nan,
                             "delta_covar": np.nan, "status": str(status_from_exception(exc))})
-        coef = pd.DataFrame(columns=["window_end", "equation", "term", "estimate", "status"])
+        coef = pd.DataFrame(columns=COEFFICIENT_COLUMNS[1:])
     val.insert(0, "bank_id", bank)
     coef.insert(0, "bank_id", bank)
-    return val, coef
+    events = [status_events(val, "{n} ΔCoVaR value(s) with status {status}")]
+    no_se = coef.loc[coef["status"].astype(str).str.startswith(NO_SE), ["bank_id", "window_end", "status"]]
+    if len(no_se):
+        windows = no_se.drop_duplicates("window_end").rename(columns={"window_end": "date"})
+        events.append(status_events(windows, "{n} coefficient window(s) with status {status}: std_error and p_value "
+                                             "missing (measures.covar_qr.se)"))
+    return val, coef, concat_events(events)
+
+
+def _typed_coefficients(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    coef = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COEFFICIENT_COLUMNS)
+    coef = coef[COEFFICIENT_COLUMNS]
+    coef["window_end"] = pd.to_datetime(coef["window_end"])
+    coef[["estimate", "std_error", "p_value"]] = coef[["estimate", "std_error", "p_value"]].astype(float)
+    return coef
 
 
 def estimate_delta_covar_banks(panel: LossPanel, config: CoVaRConfig | None = None, *,
-                               mapper: Mapper | None = None) -> DeltaCoVaRBanks:
+                               mapper: Mapper | None = None,
+                               coefficients: Callable[[pd.DataFrame], None] | None = None) -> DeltaCoVaRBanks:
     """ΔCoVaR of every bank of ``panel`` (module docstring), with exclusions and flags.
 
     ``ΔCoVaR_i,t(q) = β̂ (VaR_i,t(q) − VaR_i,t(0.5))`` per bank by :func:`estimate_delta_covar`
-    (Adrian–Brunnermeier 2016). A bank with fewer usable rows than ``config.min_obs`` (full
-    sample) or ``config.window`` (rolling) is excluded; a full-sample fit that raises gives the
-    bank's rows NaN with a ``failed:`` status; every non-ok status is an event.
+    (Adrian–Brunnermeier 2016), with the standard errors and p-values of every coefficient. A
+    bank with fewer usable rows than ``config.min_obs`` (full sample, expanding) or
+    ``config.window`` (rolling) is excluded; a full-sample fit that raises gives the bank's rows
+    NaN with a ``failed:`` status; every non-ok status is an event, and so are windows without
+    standard errors.
 
     Parameters
     ----------
@@ -587,37 +718,41 @@ def estimate_delta_covar_banks(panel: LossPanel, config: CoVaRConfig | None = No
         From :func:`loss_panel`; the states are lagged here by ``config.lag``.
     config : CoVaRConfig, optional
     mapper : Mapper, optional
-        Maps the per-bank fits (:mod:`measures.core.mapping`; serial by default).
+        Maps the per-bank fits (:mod:`measures.core.mapping`; serial by default), in batches of
+        :data:`BANK_BATCH` banks.
+    coefficients : callable, optional
+        Called with the coefficient frame of each batch (banks in order; bounded memory at many
+        banks and windows: the caller writes it out); the result's ``coefficients`` is then None.
 
     Returns
     -------
     DeltaCoVaRBanks
     """
     config = config or CoVaRConfig()
-    rolling = config.estimation == "rolling"
-    need = config.window if rolling else config.min_obs
-    option = "measures.covar_qr.window" if rolling else "measures.covar_qr.min_obs"
+    need, option = config.need
     detail = f"{{n}} usable day(s) < {need} ({option}): no ΔCoVaR for this bank"
     # a fit needs more rows than coefficients (the system regression has 2 + k)
     keep, used, sample_events = bank_samples(panel, config.lag, max(need, len(panel.states.columns) + 2), detail)
-    fits = map_items(mapper, partial(_fit_bank, system=panel.system, states=panel.states, config=config),
-                     [(b, panel.losses[b], used[b]) for b in keep], desc="ΔCoVaR per bank")
-    fitted = dict(zip(keep, fits))
-    values, coefs, events = [], [], []
+    fn = partial(_fit_bank, system=panel.system, states=panel.states, config=config)
+    fitted: dict[str, tuple[pd.DataFrame, pd.DataFrame]] = {}
+    coefs: list[pd.DataFrame] = []
+    for lo in range(0, len(keep), BANK_BATCH):
+        batch = keep[lo:lo + BANK_BATCH]
+        fits = map_items(mapper, fn, [(b, panel.losses[b], used[b]) for b in batch], desc="ΔCoVaR per bank")
+        fitted.update({b: (val, ev) for b, (val, _, ev) in zip(batch, fits)})
+        if coefficients is None:
+            coefs.extend(coef for _, coef, _ in fits)
+        else:
+            coefficients(_typed_coefficients([coef for _, coef, _ in fits]))
+    values, events = [], []
     for bank in panel.losses.columns:  # the events in bank order, as the fits were reported
         events.append(sample_events[sample_events["bank_id"] == bank])
         if bank in fitted:
-            val, coef = fitted[bank]
-            values.append(val)
-            coefs.append(coef)
-            events.append(status_events(val, "{n} ΔCoVaR value(s) with status {status}"))
+            values.append(fitted[bank][0])
+            events.append(fitted[bank][1])
     values_df = pd.concat(values, ignore_index=True) if values else pd.DataFrame(columns=VALUE_COLUMNS)
     values_df = values_df[VALUE_COLUMNS]
     values_df["date"] = pd.to_datetime(values_df["date"])
     values_df[VALUE_COLUMNS[2:6]] = values_df[VALUE_COLUMNS[2:6]].astype(float)
-    coef_df = pd.concat(coefs, ignore_index=True) if coefs else pd.DataFrame(columns=COEFFICIENT_COLUMNS)
-    coef_df["std_error"] = np.nan  # no quantile-regression inference is computed (docs/covar.md)
-    coef_df = coef_df[COEFFICIENT_COLUMNS]
-    coef_df["window_end"] = pd.to_datetime(coef_df["window_end"])
-    coef_df[["estimate", "std_error"]] = coef_df[["estimate", "std_error"]].astype(float)
+    coef_df = _typed_coefficients(coefs) if coefficients is None else None
     return DeltaCoVaRBanks(values_df, weekly_last(values_df, "date", by=["bank_id"]), coef_df, concat_events(events))

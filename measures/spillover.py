@@ -26,6 +26,7 @@ sample rules, the traditional index, the tidy tables and the events of the pipel
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
@@ -39,6 +40,7 @@ from measures.core.mapping import Mapper, map_items
 from measures.core.status import NotEstimable
 from measures.core.windows import weekly_last
 from measures.covar_qr import (
+    BANK_BATCH,
     CoVaRConfig,
     LossPanel,
     _align,
@@ -56,6 +58,7 @@ __all__ = [
     "SpilloverBanks",
     "SpilloverConfig",
     "SpilloverResult",
+    "bank_summary",
     "check_identity",
     "check_plan",
     "decompose_spillover",
@@ -72,6 +75,7 @@ TRADITIONAL = ("lagged", "same_window")
 CHANNELS = {"own_risk": "delta_m", "risk_taking": "c", "information": "gamma", "connectedness": "beta"}
 BANK_COLUMNS = ["bank_id", "date", "market", "delta_m", "c", "gamma", "beta", "spillover", "delta_covar_m",
                 "delta_covar", "status"]
+SUMMARY_COLUMNS = ["bank_id", "first_date", "last_date", "n_windows", "n_ok", "delta_covar_m_mean", "delta_covar_mean"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -110,6 +114,12 @@ class SpilloverConfig(Config):
         check_states("states", self.states)
         check_choice("traditional", self.traditional, TRADITIONAL)
         check_range("max_failure_share", self.max_failure_share, low=0.0, high=1.0)
+
+    def for_realtime(self) -> "SpilloverConfig":
+        """The causal configuration: this one. Every value at t comes from windows ending at t (the
+        fits, each state's stress quantile and median over the window's own rows, the lagged
+        ΔCoVaR on the same windows) and previous-day weights, so nothing changes."""
+        return self
 
 
 @dataclass(frozen=True)
@@ -340,7 +350,7 @@ def weighted_index(frame: pd.DataFrame, weights: pd.DataFrame, column: str) -> p
 def _lagged_bank(item: tuple[str, pd.Series], system_loss: pd.Series, states: pd.DataFrame,
                  config: CoVaRConfig) -> pd.DataFrame:
     bank, loss = item
-    values, _ = estimate_delta_covar(loss, system_loss, states, config)
+    values, _ = estimate_delta_covar(loss, system_loss, states, config, inference=False)
     values.insert(0, "bank_id", bank)
     return values[["bank_id", "date", "delta_covar", "status"]]
 
@@ -365,13 +375,15 @@ class SpilloverBanks:
 
     ``banks``: one row per bank, date and market (``BANK_COLUMNS``: the channels ``delta_m, c,
     gamma, beta``, ``spillover``, the bank-level ``delta_covar_m`` and ``delta_covar`` repeated over
-    the markets, ``status``). ``index``: date, improved_index, traditional_index, n_banks,
-    ``spill_<market>``...; ``index_weekly``: its last trading day of each week; ``channels``:
-    date, market, spillover, delta_m, c, gamma, beta, n_banks (weighted means over banks);
-    ``statuses``: the status of every bank window; ``events``: exclusions and flags.
+    the markets, ``status``; None when it was passed to a ``banks`` sink instead). ``summary``:
+    one row per bank (``SUMMARY_COLUMNS``, :func:`bank_summary`). ``index``: date, improved_index,
+    traditional_index, n_banks, ``spill_<market>``...; ``index_weekly``: its last trading day of
+    each week; ``channels``: date, market, spillover, delta_m, c, gamma, beta, n_banks (weighted
+    means over banks); ``statuses``: the status of every bank window; ``events``: exclusions and flags.
     """
 
-    banks: pd.DataFrame
+    banks: pd.DataFrame | None
+    summary: pd.DataFrame
     index: pd.DataFrame
     index_weekly: pd.DataFrame
     channels: pd.DataFrame
@@ -385,8 +397,51 @@ class SpilloverBanks:
             raise NotEstimable(self.not_estimable)
 
 
+def bank_summary(banks: pd.DataFrame) -> pd.DataFrame:
+    """One row per bank from the bank-level values (``bank_id, date, delta_covar_m, delta_covar, status``).
+
+    ``first_date``, ``last_date``, ``n_windows`` (all windows), ``n_ok`` (status ok), and the
+    means over the ok windows of ``delta_covar_m`` (ΔCoVaR^M, eq. 5) and ``delta_covar`` (the
+    traditional ΔCoVaR; its missing values skipped): what the report needs without the table
+    of every bank, date and market.
+    """
+    by = banks.groupby("bank_id", sort=True)
+    ok = banks[banks["status"].astype(str) == "ok"].groupby("bank_id", sort=True)
+    out = pd.DataFrame({"first_date": by["date"].min(), "last_date": by["date"].max(), "n_windows": by.size()})
+    out["n_ok"] = ok.size().reindex(out.index, fill_value=0)
+    out["delta_covar_m_mean"] = ok["delta_covar_m"].mean().reindex(out.index)
+    out["delta_covar_mean"] = ok["delta_covar"].mean().reindex(out.index)
+    return out.reset_index()[SUMMARY_COLUMNS]
+
+
+def _stream_banks(channels: pd.DataFrame, banks: pd.DataFrame, keep: list[str],
+                  sink: Callable[[pd.DataFrame], None] | None) -> pd.DataFrame | None:
+    """The table of every bank, date and market, built (and identity-checked) per batch of banks.
+
+    With a ``sink`` each batch goes to it (banks in order) and None is returned; else the whole table.
+    """
+    channels = channels.rename(columns=CHANNELS)
+    bounds = np.searchsorted(channels["bank_id"].map({b: i for i, b in enumerate(keep)}).to_numpy(),
+                             np.arange(0, len(keep) + BANK_BATCH, BANK_BATCH))
+    parts = []
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        if hi <= lo:
+            continue
+        part = channels.iloc[lo:hi].merge(banks, on=["date", "bank_id"], how="left")[BANK_COLUMNS]
+        part["date"] = pd.to_datetime(part["date"])
+        check_identity(part)
+        if sink is None:
+            parts.append(part)
+        else:
+            sink(part)
+    if sink is not None:
+        return None
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=BANK_COLUMNS)
+
+
 def estimate_spillover_banks(panel: LossPanel, config: SpilloverConfig | None = None, *,
-                             mapper: Mapper | None = None) -> SpilloverBanks:
+                             mapper: Mapper | None = None,
+                             banks: Callable[[pd.DataFrame], None] | None = None) -> SpilloverBanks:
     """Market-spillover ΔCoVaR of every bank of ``panel``, the indices and the channel tables.
 
     Fang–Chen–Yang 2018 (module docstring): ``ΔCoVaR^M_i = CoVaR_i(q; M^s) − CoVaR_i(0.5; M^n)``,
@@ -404,6 +459,10 @@ def estimate_spillover_banks(panel: LossPanel, config: SpilloverConfig | None = 
     config : SpilloverConfig, optional
     mapper : Mapper, optional
         Maps the per-bank fits (:mod:`measures.core.mapping`; serial by default).
+    banks : callable, optional
+        Called with the table of every bank, date and market per batch of
+        :data:`measures.covar_qr.BANK_BATCH` banks (in order), for bounded memory (the caller
+        writes it out); the result's ``banks`` is then None.
 
     Returns
     -------
@@ -417,25 +476,25 @@ def estimate_spillover_banks(panel: LossPanel, config: SpilloverConfig | None = 
     events = [sample_events]
     if not keep:
         empty = pd.DataFrame(columns=["date"])
-        return SpilloverBanks(pd.DataFrame(columns=BANK_COLUMNS), empty, empty, empty, pd.Series([], dtype=object),
-                              sample_events, f"no bank has {config.window} usable days (see the quality records)")
+        return SpilloverBanks(pd.DataFrame(columns=BANK_COLUMNS), pd.DataFrame(columns=SUMMARY_COLUMNS), empty, empty,
+                              empty, pd.Series([], dtype=object), sample_events,
+                              f"no bank has {config.window} usable days (see the quality records)")
     weights = panel.weights[keep].fillna(0.0)
     res = estimate_market_spillover(panel.losses[keep], panel.system, panel.states, weights, config, mapper=mapper)
-    banks = res.banks
+    bank_level = res.banks
     if config.traditional == "lagged":
         lag = lagged_delta_covar(panel, keep, config, mapper=mapper)
         failed = failed_mask(lag["status"])
         events.append(status_events(lag, "{n} lagged-state ΔCoVaR window(s) with status {status}: delta_covar missing, "
                                          "out of the traditional index", failed_action="masked", only_failed=True))
         lag.loc[failed, "delta_covar"] = np.nan
-        banks = banks.drop(columns=["delta_covar"]).merge(lag.drop(columns=["status"]), on=["bank_id", "date"], how="left")
+        bank_level = bank_level.drop(columns=["delta_covar"]).merge(lag.drop(columns=["status"]), on=["bank_id", "date"],
+                                                                    how="left")
         system = res.system.set_index("date")
-        system["traditional_index"] = weighted_index(banks, weights, "delta_covar").reindex(system.index)
+        system["traditional_index"] = weighted_index(bank_level, weights, "delta_covar").reindex(system.index)
         res = dataclasses.replace(res, system=system.reset_index())
-    events.append(_window_events(banks))
-    per_bank = res.channels.rename(columns=CHANNELS).merge(banks, on=["date", "bank_id"], how="left")[BANK_COLUMNS]
-    per_bank["date"] = pd.to_datetime(per_bank["date"])
-    check_identity(per_bank)
+    events.append(_window_events(bank_level))
+    per_bank = _stream_banks(res.channels, bank_level, keep, banks)
     markets = res.markets.rename(columns=CHANNELS)
     wide = markets.pivot(index="date", columns="market", values="spillover")
     wide = wide[[m for m in panel.states.columns if m in wide.columns]]
@@ -444,8 +503,8 @@ def estimate_spillover_banks(panel: LossPanel, config: SpilloverConfig | None = 
     index["n_banks"] = index["n_banks"].astype("int64")
     channels = markets[["date", "market", "spillover", "delta_m", "c", "gamma", "beta", "n_banks"]].copy()
     channels["n_banks"] = channels["n_banks"].astype("int64")
-    return SpilloverBanks(per_bank, index, weekly_last(index, "date"), channels, banks["status"].astype(str),
-                          concat_events(events))
+    return SpilloverBanks(per_bank, bank_summary(bank_level), index, weekly_last(index, "date"), channels,
+                          bank_level["status"].astype(str), concat_events(events))
 
 
 def check_plan(prices: pd.DataFrame, market_states: pd.DataFrame | None,

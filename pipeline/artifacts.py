@@ -104,6 +104,8 @@ def _build() -> dict[str, Artifact]:
         Artifact("covar_qr_weekly", f"{MEASURES}/covar_qr_weekly.parquet", _BANK_DATE, _STATUS),
         Artifact("covar_qr_estimates", f"{ESTIMATES}/covar_qr.parquet", ("bank_id", "window_end", "equation", "term"), _STATUS),
         Artifact("spillover", f"{MEASURES}/spillover.parquet", ("bank_id", "date", "market"), _STATUS),
+        Artifact("spillover_banks", f"{MEASURES}/spillover_banks.parquet", ("bank_id",),
+                 {"n_windows": "int64", "n_ok": "int64", "first_date": "datetime64[ns]", "last_date": "datetime64[ns]"}),
         Artifact("spillover_index", f"{SYSTEM}/spillover_index.parquet", ("date",)),
         Artifact("spillover_index_weekly", f"{SYSTEM}/spillover_index_weekly.parquet", ("date",)),
         Artifact("spillover_channels", f"{SYSTEM}/spillover_channels.parquet", ("date", "market")),

@@ -25,11 +25,11 @@ from measures.covar_qr import (
 Z95 = norm.ppf(0.95)
 
 
-def simulate(n: int, seed: int = 3):
+def simulate(n: int, seed: int = 3, beta: float = 0.6):
     """Bank loss with state-dependent scale; system linear in the bank loss and states.
 
     X_i,t = 0.1 + 0.3 m1 - 0.2 m2 + s_t u_t, s_t = 0.5 + 0.5 m1 + 0.2 m2 (lagged states);
-    X_sys,t = 0.05 + 0.6 X_i,t + 0.1 m1 + 0.3 v_t. True ΔCoVaR_t(0.95) = 0.6 s_t Φ^{-1}(0.95).
+    X_sys,t = 0.05 + β X_i,t + 0.1 m1 + 0.3 v_t (β = 0.6). True ΔCoVaR_t(0.95) = β s_t Φ^{-1}(0.95).
     """
     rng = np.random.default_rng(seed)
     idx = pd.bdate_range("2000-01-03", periods=n)
@@ -37,8 +37,8 @@ def simulate(n: int, seed: int = 3):
     lagged = states.shift(1)
     scale = 0.5 + 0.5 * lagged["m1"] + 0.2 * lagged["m2"]
     bank = 0.1 + 0.3 * lagged["m1"] - 0.2 * lagged["m2"] + scale * rng.standard_normal(n)
-    system = 0.05 + 0.6 * bank + 0.1 * lagged["m1"] + 0.3 * rng.standard_normal(n)
-    return bank, system, states, 0.6 * scale * Z95
+    system = 0.05 + beta * bank + 0.1 * lagged["m1"] + 0.3 * rng.standard_normal(n)
+    return bank, system, states, beta * scale * Z95
 
 
 def test_known_truth_full_sample() -> None:
@@ -128,7 +128,11 @@ def test_missing_rows_are_dropped_per_bank() -> None:
     [
         ({"q": 0.3}, r"q=0.3 is out of range; allowed: \(0.5, 1.0\)"),
         ({"window": 1}, r"window=1 is out of range"),
-        ({"estimation": "expanding"}, r"estimation='expanding' is not allowed; allowed values: 'full', 'rolling'"),
+        ({"estimation": "recursive"}, r"estimation='recursive' is not allowed; allowed values: 'full', 'expanding', 'rolling'"),
+        ({"refit_every": 0}, r"refit_every=0 is out of range"),
+        ({"se": "hc1"}, r"se='hc1' is not allowed; allowed values: 'iid', 'nid', 'ker', 'boot'"),
+        ({"B": 1}, r"B=1 is out of range"),
+        ({"seed": -1}, r"seed=-1 is out of range"),
         ({"states": ("a", "a")}, r"states lists a state twice"),
         ({"states": ()}, r"states must be null \(all state variables\) or a non-empty list"),
         ({"min_obs": 5}, r"min_obs=5 is out of range"),
@@ -143,8 +147,8 @@ def test_config_errors(options: dict, message: str) -> None:
 
 
 def test_config_unknown_option_and_states_error() -> None:
-    with pytest.raises(ValueError, match=r"unknown option\(s\) tau for CoVaRConfig; allowed options: estimation, lag, max_failure_share, min_obs, q, states, "
-                       r"step, window"):
+    with pytest.raises(ValueError, match=r"unknown option\(s\) tau for CoVaRConfig; allowed options: B, estimation, lag, max_failure_share, min_obs, q, "
+                       r"refit_every, se, seed, states, step, window"):
         CoVaRConfig.from_mapping({"tau": 0.9})
     bank, system, states, _ = simulate(50)
     with pytest.raises(ValueError, match=r"states must be a DataFrame with at least one state variable column"):
@@ -190,8 +194,9 @@ def test_banks_equal_the_single_bank_fits_with_events_and_weekly() -> None:
         want, coef = estimate_delta_covar(panel.losses[bank], panel.system, panel.states)
         got = res.values[res.values.bank_id == bank].drop(columns="bank_id").reset_index(drop=True)
         pd.testing.assert_frame_equal(got, want, check_dtype=False)
-        assert np.array_equal(res.coefficients.loc[res.coefficients.bank_id == bank, "estimate"], coef["estimate"])
-    assert res.coefficients["std_error"].isna().all()
+        for col in ("estimate", "std_error", "p_value"):
+            assert np.array_equal(res.coefficients.loc[res.coefficients.bank_id == bank, col], coef[col])
+    assert res.coefficients["std_error"].gt(0).all()  # nid standard errors (tests/test_covar_qr_inference.py)
     ev = res.events.set_index(["bank_id", "reason"])
     assert ev.loc[("C", "too_few_observations"), "n_rows"] == 150  # its last 150 days, after the state gap
     assert ev.loc[("C", "too_few_observations"), "detail"].startswith("150 usable day(s) < 250 (measures.covar_qr.min_obs)")
@@ -211,7 +216,7 @@ def test_failed_full_sample_fit_is_kept_with_status_and_flagged() -> None:
     assert res.values["delta_covar"].isna().all() and res.values["status"].str.startswith("failed:").all()
     flagged = res.events[res.events.reason == "fit_failed"]
     assert sorted(flagged["bank_id"]) == ["A", "B", "C"] and set(flagged["action"]) == {"flagged"}
-    assert res.coefficients.empty and list(res.coefficients.columns)[-2:] == ["std_error", "status"]
+    assert res.coefficients.empty and list(res.coefficients.columns)[-3:] == ["std_error", "p_value", "status"]
 
 
 def test_bad_input_constant_or_empty_state_is_refused_naming_the_column() -> None:

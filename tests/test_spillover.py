@@ -207,3 +207,25 @@ def test_spillover_banks_same_window_and_not_estimable() -> None:
     assert empty.banks.empty and sorted(empty.events["bank_id"]) == ["A", "B"]
     with pytest.raises(NotEstimable, match="no bank has 1000 usable days"):
         empty.check_estimable()
+
+
+def test_bank_table_streamed_per_batch_and_the_bank_summary(monkeypatch) -> None:
+    import measures.spillover as sp
+
+    panel = long_panel()
+    config = SpilloverConfig(window=120, step=10)
+    whole = estimate_spillover_banks(panel, config)
+    monkeypatch.setattr(sp, "BANK_BATCH", 1)
+    parts = []
+    streamed = estimate_spillover_banks(panel, config, banks=parts.append)
+    assert streamed.banks is None and [list(p["bank_id"].unique()) for p in parts] == [["A"], ["B"]]
+    pd.testing.assert_frame_equal(pd.concat(parts, ignore_index=True), whole.banks)
+    pd.testing.assert_frame_equal(streamed.index, whole.index)
+    # the summary: one row per bank, means over the ok windows (as the report computes them from the table)
+    s = whole.summary.set_index("bank_id")
+    b = whole.banks[whole.banks["status"] == "ok"].drop_duplicates(["bank_id", "date"])
+    assert list(whole.summary.columns) == sp.SUMMARY_COLUMNS and list(s.index) == ["A", "B"]
+    np.testing.assert_array_equal(s["delta_covar_m_mean"], b.groupby("bank_id")["delta_covar_m"].mean())
+    np.testing.assert_array_equal(s["delta_covar_mean"], b.groupby("bank_id")["delta_covar"].mean())
+    assert (s["n_windows"] == b.groupby("bank_id").size()).all() and (s["n_ok"] == s["n_windows"]).all()
+    assert (s["first_date"] == b.groupby("bank_id")["date"].min()).all()

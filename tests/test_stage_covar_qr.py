@@ -51,8 +51,8 @@ def test_full_sample_artifacts_and_contagion_input(full, default_data_dir):
     assert np.isfinite(v["delta_covar"]).all()
     assert (v["var_q"] > v["var_med"]).mean() > 0.99
     e = read(full, "covar_qr_estimates")
-    assert list(e.columns) == ["bank_id", "window_end", "equation", "term", "estimate", "std_error", "status"]
-    assert e["std_error"].isna().all()
+    assert list(e.columns) == ["bank_id", "window_end", "equation", "term", "estimate", "std_error", "p_value", "status"]
+    assert (e["std_error"] > 0).all() and e["p_value"].between(0, 1).all()  # nid (tests/test_covar_qr_inference.py)
     states = read_parquet(default_data_dir / "interim" / "canonical" / "market_states.parquet")
     k = states.shape[1] - 1
     assert len(e) == 16 * ((1 + k) * 2 + 2 + k)
@@ -113,9 +113,11 @@ def test_rolling_subset_of_states_and_determinism(default_root, tmp_path):
 def test_unknown_state_unknown_key_and_bad_option_raise(stage_root):
     with pytest.raises(ConfigError, match=r"measures.covar_qr.states: .*not in market_states; available"):
         run_stage(stage_root, "covar_qr", **{"measures.covar_qr": {"states": ["vix"]}})
-    with pytest.raises(ConfigError, match=r"measures.covar_qr: estimation='expanding' is not allowed; allowed values: 'full', 'rolling'"):
-        run_stage(stage_root, "covar_qr", **{"measures.covar_qr": {"estimation": "expanding"}})
-    with pytest.raises(ConfigError, match=r"unknown option\(s\) tau .*allowed options: estimation, lag"):
+    with pytest.raises(ConfigError, match=r"measures.covar_qr: estimation='recursive' is not allowed; allowed values: 'full', 'expanding', 'rolling'"):
+        run_stage(stage_root, "covar_qr", **{"measures.covar_qr": {"estimation": "recursive"}})
+    with pytest.raises(ConfigError, match=r"measures.covar_qr: se='boots' is not allowed; allowed values: 'iid', 'nid', 'ker', 'boot'"):
+        run_stage(stage_root, "covar_qr", **{"measures.covar_qr": {"se": "boots"}})
+    with pytest.raises(ConfigError, match=r"unknown option\(s\) tau .*allowed options: B, estimation, lag"):
         run_stage(stage_root, "covar_qr", **{"measures.covar_qr": {"tau": 0.9}})
 
 
@@ -239,3 +241,34 @@ def test_check_lines_say_banks_states_and_what_cannot(tmp_path):
                                 "state-variable recipes in data.market_states")]
     lines = stage.check(_check_data(root, market_states=states), {"measures.covar_qr": CoVaRConfig(states=("vix",))})
     assert lines[0][0] == "cannot" and "['vix']" in lines[0][1]
+
+
+def test_parts_writer_equals_one_write_and_refuses_parts_out_of_order(tmp_path, monkeypatch):
+    from pipeline.stage import StageContext
+    from pipeline.stages.covar_qr import PartsWriter
+
+    frame = pd.DataFrame({"bank_id": ["A", "A", "B", "C"], "window_end": pd.to_datetime(["2020-01-02"] * 4),
+                          "equation": "system", "term": ["const", "bank_loss", "const", "const"],
+                          "estimate": [1.0, 2.0, 3.0, 4.0], "std_error": [0.1, np.nan, 0.3, 0.4],
+                          "p_value": [0.01, np.nan, 0.03, 0.04], "status": "ok"})
+    ctx = StageContext(stage=load_stage("covar_qr"), params={}, root=tmp_path, mapper=None)
+    with PartsWriter(ctx, "covar_qr_estimates", list(frame.columns)) as sink:
+        sink(frame.iloc[:2])
+        sink(frame.iloc[:0])  # an empty part is skipped
+        sink(frame.iloc[2:])
+    path = out(tmp_path, "covar_qr_estimates")
+    assert ctx.written["covar_qr_estimates"] == path
+    whole = tmp_path / "whole.parquet"
+    write_parquet(frame, whole, key=artifact("covar_qr_estimates").key, dtypes=artifact("covar_qr_estimates").dtypes,
+                  provenance=ctx.provenance())
+    pd.testing.assert_frame_equal(read_parquet(path), read_parquet(whole))
+    assert read_provenance(path) == read_provenance(whole)
+    with pytest.raises(RuntimeError, match=r"covar_qr_estimates: parts out of key order"):
+        with PartsWriter(ctx, "covar_qr_estimates", list(frame.columns)) as sink:
+            sink(frame.iloc[2:])
+            sink(frame.iloc[:2])
+    assert not path.exists()  # a failed write leaves no partial file
+    with PartsWriter(ctx, "covar_qr_estimates", list(frame.columns)):
+        pass
+    empty = read_parquet(path)
+    assert empty.empty and list(empty.columns) == list(frame.columns)

@@ -19,7 +19,8 @@ from pipeline.report.sections import spillover as section
 from pipeline.stage import load_stage
 
 INPUTS = ("prices", "returns", "system_returns")
-OUTPUTS = ("spillover", "spillover_index", "spillover_index_weekly", "spillover_channels", "quality/spillover")
+OUTPUTS = ("spillover", "spillover_banks", "spillover_index", "spillover_index_weekly", "spillover_channels",
+           "quality/spillover")
 MARKETS = ["real_estate", "stock_vol", "money", "bond", "fx"]
 REPORT = {"title": "t", "episodes": [
     {"name": "2008Q3-Q4 global financial crisis", "start": "2008-07-01", "end": "2008-12-31"},
@@ -75,6 +76,10 @@ def test_artifacts_identity_and_indices(default_run, default_data_dir):
     weekly = read(default_run, "spillover_index_weekly")
     per_week = idx.groupby(idx["date"].dt.to_period("W-FRI")).tail(1)
     assert list(weekly["date"]) == list(per_week["date"])
+    summary = read(default_run, "spillover_banks")
+    assert list(summary["bank_id"]) == sorted(set(b["bank_id"])) and summary["n_windows"].dtype == "int64"
+    ok = b[b.status == "ok"].drop_duplicates(["bank_id", "date"])
+    assert np.array_equal(summary["delta_covar_m_mean"], ok.groupby("bank_id")["delta_covar_m"].mean())
     ch = read(default_run, "spillover_channels")
     assert list(ch.columns) == ["date", "market", "spillover", "delta_m", "c", "gamma", "beta", "n_banks"]
     assert ch["n_banks"].dtype == "int64" and idx["n_banks"].dtype == "int64"

@@ -8,7 +8,11 @@ contemporaneous, larger = more stress). Writes
 * ``spillover`` — one row per bank, date and market: ``bank_id, date, market, delta_m`` (own
   risk ΔM_k), ``c`` (risk-taking c_k^q), ``gamma`` (information spillover γ_k^q), ``beta``
   (connectedness β^q), ``spillover`` (S_k,i), ``delta_covar_m`` (bank-level ΔCoVaR^M, eq. 5,
-  repeated over the markets), ``delta_covar`` (traditional ΔCoVaR), ``status``;
+  repeated over the markets), ``delta_covar`` (traditional ΔCoVaR), ``status``; written per batch
+  of banks (:class:`pipeline.stages.covar_qr.PartsWriter`: bounded memory at many banks);
+* ``spillover_banks`` — one row per bank: ``bank_id, first_date, last_date, n_windows, n_ok,
+  delta_covar_m_mean, delta_covar_mean`` (means over the ok windows; what the report needs,
+  without reading the table above);
 * ``spillover_index`` — daily ``date, improved_index, traditional_index, n_banks,
   spill_<market>...`` (market-value-weighted over banks); ``spillover_index_weekly`` — the same on
   the last trading day of each week (weeks ending Friday);
@@ -24,8 +28,9 @@ The identity ``S_k = ΔM_k (γ_k + β c_k)`` is asserted to 1e-12 for every bank
 from __future__ import annotations
 
 from measures.covar_qr import loss_panel
-from measures.spillover import SpilloverConfig, check_plan, estimate_spillover_banks
+from measures.spillover import BANK_COLUMNS, SpilloverConfig, check_plan, estimate_spillover_banks
 from pipeline.stage import Stage, StageContext
+from pipeline.stages.covar_qr import PartsWriter
 
 
 def run(ctx: StageContext) -> dict:
@@ -34,12 +39,13 @@ def run(ctx: StageContext) -> dict:
     panel = loss_panel(ctx.read("returns"), ctx.read("system_returns"), markets, config.states,
                        where="measures.spillover.states")
     ctx.events(panel.state_events, table="market_states")
-    result = estimate_spillover_banks(panel, config, mapper=ctx.mapper)
-    ctx.events(result.events, table="returns")
-    result.check_estimable()
+    with PartsWriter(ctx, "spillover", BANK_COLUMNS) as sink:
+        result = estimate_spillover_banks(panel, config, mapper=ctx.mapper, banks=sink)
+        ctx.events(result.events, table="returns")
+        result.check_estimable()
     ctx.budget(result.statuses, config.max_failure_share, what="spillover bank windows")
-    return {"spillover": result.banks, "spillover_index": result.index, "spillover_index_weekly": result.index_weekly,
-            "spillover_channels": result.channels}
+    return {"spillover_banks": result.summary, "spillover_index": result.index,
+            "spillover_index_weekly": result.index_weekly, "spillover_channels": result.channels}
 
 
 def check(data, configs) -> list:
@@ -52,6 +58,6 @@ STAGE = Stage(
     run=run,
     params={"measures.spillover": SpilloverConfig},
     inputs=("returns", "system_returns", "market_states"),
-    outputs=("spillover", "spillover_index", "spillover_index_weekly", "spillover_channels"),
+    outputs=("spillover", "spillover_banks", "spillover_index", "spillover_index_weekly", "spillover_channels"),
     check=check,
 )

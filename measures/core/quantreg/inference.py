@@ -45,16 +45,21 @@ from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-from scipy.stats import norm
+from scipy.stats import norm, t as student_t
 
 from measures.core.mapping import Mapper, map_items
 from measures.core.quantreg._validate import as_float_array, check_design, check_quantile, check_rank, check_rows
-from measures.core.quantreg.solve import quantile_regression, rolling_quantile_regression, solve_rolling_quantile_regression
+from measures.core.quantreg.solve import (
+    _raise_uncertified,
+    rolling_quantile_regression,
+    solve_quantile_regression,
+    solve_rolling_quantile_regression,
+)
 from measures.core.windows import rolling_windows
 
 __all__ = [
     "METHODS", "BOOT_CHUNK", "bootstrap_coefficients", "hall_sheather_bandwidth", "quantile_regression_se",
-    "rolling_quantile_regression_se",
+    "rolling_quantile_regression_se", "t_test_p_values",
 ]
 
 #: the allowed values of ``method``
@@ -264,9 +269,16 @@ def _check_method(method: Any) -> None:
         raise ValueError(f"method={method!r} is not allowed; allowed values: {', '.join(METHODS)}")
 
 
+def _fit_at(y: np.ndarray, X: np.ndarray, level: float, init_basis: Any) -> np.ndarray:
+    """Exact coefficients (1, p) at ``level``, warm-started from ``init_basis`` when given."""
+    sol = solve_quantile_regression(y, X, level, init_basis=init_basis)
+    _raise_uncertified(sol)
+    return sol.coef[:1].copy()
+
+
 def quantile_regression_se(
     y: Any, X: Any, q: float, *, method: str = "nid", coef: Any = None, B: int = 200, seed: int = 0,
-    mapper: Mapper | None = None,
+    mapper: Mapper | None = None, init_basis: Any = None,
 ) -> np.ndarray:
     """Standard errors (p,) of the exact quantile-regression coefficients of ``y`` on ``X`` at ``q``.
 
@@ -293,6 +305,10 @@ def quantile_regression_se(
         Seed of the bootstrap (``boot`` only); replication b uses ``SeedSequence(seed, spawn_key=(b,))``.
     mapper : optional
         Maps the bootstrap chunks (:func:`measures.core.mapping.map_items`); results do not depend on it.
+    init_basis : array of p row numbers, optional
+        Warm start of the extra exact fits (``nid`` at ``q +- bw``; ``iid``/``ker`` at q when
+        ``coef`` is None), e.g. the ``basis`` of the fit at q
+        (:func:`measures.core.quantreg.solve_quantile_regression`): the same optimum, fewer pivots.
 
     Returns
     -------
@@ -316,9 +332,9 @@ def quantile_regression_se(
     if n <= p:
         raise ValueError(f"method={method!r} needs more rows than columns: n = {n}, p = {p}")
     coef = _check_coef(coef, (p,))
+    fit = partial(_fit_at, y, X, init_basis=init_basis)
     if coef is None and method != "nid":
-        coef = quantile_regression(y, X, q)
-    fit = lambda level: quantile_regression(y, X, level)[None]  # noqa: E731
+        coef = fit(q)[0]
     return _windows_se(method, y, X, q, np.zeros(1, dtype=np.int64), n, None if coef is None else coef[None], fit,
                        lambda k: "the sample")[0]
 
@@ -376,3 +392,15 @@ def rolling_quantile_regression_se(
         coef = rolling_quantile_regression(y, X, q, window, step)
     fit = lambda level: rolling_quantile_regression(y, X, level, window, step)  # noqa: E731
     return _windows_se(method, y, X, q, wins.start, int(window), coef, fit, where, strict=errors == "raise")
+
+
+def t_test_p_values(coef: Any, se: Any, df: Any) -> np.ndarray:
+    """Two-sided p-values of H0: coefficient = 0, as R's ``summary.rq``: ``2 (1 - F_t(|coef / se|; df))``.
+
+    ``df`` is ``n - p`` (observations minus coefficients of the fit), broadcast against ``coef``
+    and ``se``. A missing or non-positive standard error gives NaN.
+    """
+    coef, se = np.asarray(coef, dtype=float), np.asarray(se, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        stat = np.abs(coef / np.where(se > 0, se, np.nan))
+    return 2.0 * student_t.sf(stat, np.asarray(df, dtype=float))

@@ -106,9 +106,10 @@ def _max_pivots(n: int, p: int) -> int:
     return 2 * n + 10 * p + 50
 
 
-def _solve(y: np.ndarray, X: np.ndarray, q: float, window: int, starts: np.ndarray, chain: int) -> QuantileRegressionSolution:
+def _solve(y: np.ndarray, X: np.ndarray, q: float, window: int, starts: np.ndarray, chain: int,
+           init_basis: np.ndarray | None = None) -> QuantileRegressionSolution:
     p = X.shape[1]
-    eng = _simplex.solve_windows(X, y, q, window, starts, chain, max_pivots=_max_pivots(window, p))
+    eng = _simplex.solve_windows(X, y, q, window, starts, chain, max_pivots=_max_pivots(window, p), init_basis=init_basis)
     status = np.full(starts.size, "ok", dtype=object)
     certified = eng.state == _simplex.CERTIFIED
     for k in np.flatnonzero(~certified):
@@ -163,7 +164,7 @@ def _raise_uncertified(sol: QuantileRegressionSolution) -> None:
         )
 
 
-def solve_quantile_regression(y: Any, X: Any, q: float) -> QuantileRegressionSolution:
+def solve_quantile_regression(y: Any, X: Any, q: float, *, init_basis: Any = None) -> QuantileRegressionSolution:
     """Exact quantile regression of ``y`` on ``X`` at level ``q`` with its certificate.
 
     Parameters
@@ -174,6 +175,10 @@ def solve_quantile_regression(y: Any, X: Any, q: float) -> QuantileRegressionSol
         Regressors, including the constant column when wanted; full column rank, ``n >= p``.
     q : float
         Quantile level in (0, 1).
+    init_basis : array of p row numbers, optional
+        A starting basis (warm start), e.g. the ``basis`` of a fit on the first rows of ``y``
+        (an expanding window) or at a nearby level; the simplex moves from it to an optimal
+        vertex, certified as a cold start's is (a singular start falls back to the cold one).
 
     Returns
     -------
@@ -184,6 +189,14 @@ def solve_quantile_regression(y: Any, X: Any, q: float) -> QuantileRegressionSol
     n, p = X.shape
     check_rows(n, p, "the sample")
     check_rank(X, "the sample")
+    start = None
+    if init_basis is not None:
+        start = np.asarray(init_basis, dtype=np.int64).reshape(1, -1)
+        if start.shape[1] != p or start.min() < 0 or start.max() >= n or np.unique(start).size != p:
+            raise ValueError(f"init_basis={init_basis!r} must be {p} distinct row numbers in [0, {n})")
+        sol = _solve(y, X, q, n, np.zeros(1, dtype=np.int64), 1, start)
+        if sol.status[0] == "ok":
+            return sol
     return _solve(y, X, q, n, np.zeros(1, dtype=np.int64), 1)
 
 
