@@ -109,4 +109,5 @@ STAGE = Stage(
     inputs=("returns", "system_returns", "market_states"),
     outputs=("covar_qr", "covar_qr_weekly", "covar_qr_estimates"),
     check=check,
+    realtime=True,
 )

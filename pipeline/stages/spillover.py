@@ -60,4 +60,5 @@ STAGE = Stage(
     inputs=("returns", "system_returns", "market_states"),
     outputs=("spillover", "spillover_banks", "spillover_index", "spillover_index_weekly", "spillover_channels"),
     check=check,
+    realtime=True,
 )
