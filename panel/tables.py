@@ -14,10 +14,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from measures.core.cells import neutralize_formula_cells
+from measures.core.cells import neutralize_formula_cells, stars
 from measures.core.config import check_choice, check_range
 
-STARS = ((0.01, "***"), (0.05, "**"), (0.10, "*"))
 TABLE1_COLUMNS = ("variable", "N", "mean", "sd", "min", "max")
 
 
@@ -35,13 +34,6 @@ def describe_variables(data: pd.DataFrame, variables: Sequence[str]) -> pd.DataF
                      x.min() if n else np.nan, x.max() if n else np.nan))
     return pd.DataFrame(rows, columns=list(TABLE1_COLUMNS))
 
-
-def stars(p_value: float) -> str:
-    """``***`` / ``**`` / ``*`` for p below 1% / 5% / 10%, else empty."""
-    for level, mark in STARS:
-        if p_value < level:
-            return mark
-    return ""
 
 
 def term_label(term: str, labels: Mapping[str, str] | None = None) -> str:

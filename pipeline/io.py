@@ -132,3 +132,45 @@ def write_csv(frame: pd.DataFrame, path: str | Path, **options: Any) -> Path:
     neutralize_formula_cells(frame).to_csv(path, index=False, lineterminator="\n", **options)
     return path
 
+
+class ParquetParts:
+    """One Parquet file written in parts (row groups), for bounded memory at many banks.
+
+    Each part is a frame of rows that follow every earlier part in ``key`` order (e.g. the next
+    batch of banks); it gets ``dtypes`` and is sorted by ``key`` as :func:`write_parquet` sorts a
+    whole frame, and the file carries ``provenance``. The same parts give the same bytes.
+    :meth:`close` finishes the file (False when no part came); :meth:`abort` removes it.
+    """
+
+    def __init__(self, path: str | Path, *, key: Sequence[str], dtypes: Mapping[str, str],
+                 provenance: Mapping[str, Any]) -> None:
+        self.path, self.key, self.dtypes, self.provenance = Path(path), list(key), dtypes, provenance
+        self.writer: pq.ParquetWriter | None = None
+        self.last: tuple | None = None
+
+    def __call__(self, frame: pd.DataFrame) -> None:
+        if not len(frame):
+            return
+        frame = normalize_dtypes(frame, self.dtypes).sort_values(self.key, kind="mergesort").reset_index(drop=True)
+        first, last = tuple(frame.loc[0, self.key]), tuple(frame.loc[len(frame) - 1, self.key])
+        if self.last is not None and not first > self.last:
+            raise RuntimeError(f"{self.path.name}: parts out of key order ({first} after {self.last})")
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        if self.writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            schema = table.schema.with_metadata({PROVENANCE_KEY: canonical_json(self.provenance)})
+            self.writer = pq.ParquetWriter(self.path, schema, compression="zstd", write_statistics=True, use_dictionary=True)
+        self.writer.write_table(table.cast(self.writer.schema))
+        self.last = last
+
+    def close(self) -> bool:
+        if self.writer is None:
+            return False
+        self.writer.close()
+        return True
+
+    def abort(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.path.unlink(missing_ok=True)
+

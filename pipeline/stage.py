@@ -27,6 +27,7 @@ runner (:func:`run_stage`, ``python -m pipeline run <stage>``):
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.metadata
 import os
@@ -43,7 +44,7 @@ from measures.core.mapping import Mapper
 from measures.core.status import FailureBudgetExceeded, NotEstimable, check_failure_budget
 from pipeline.artifacts import Artifact, artifact
 from pipeline.compute import ComputeConfig, scheduler
-from pipeline.io import read_json, read_parquet, read_provenance, write_json, write_parquet
+from pipeline.io import ParquetParts, read_json, read_parquet, read_provenance, write_json, write_parquet
 from pipeline.params import COMPUTE_GROUP, REALTIME_KEY, check_groups, group, load_params, realtime_switch
 from pipeline.quality import QualityRecord, events_to_records, quality_frame
 from pipeline.schema import DataValidationError
@@ -226,6 +227,28 @@ class StageContext:
                           provenance=self.provenance())
         self.written[name] = path
         return path
+
+    @contextlib.contextmanager
+    def write_parts(self, name: str, columns: Iterable[str]):
+        """Write the Parquet output ``name`` in parts: ``with ctx.write_parts(name, columns) as sink:
+        sink(frame)`` per batch (e.g. of banks), in key order (:class:`pipeline.io.ParquetParts`).
+
+        Memory stays that of one batch. Without any part the output is written empty with
+        ``columns``; on an error the partial file is removed (the runner may then mark it).
+        """
+        if name not in self.stage.all_outputs:
+            raise RuntimeError(f"stage {self.stage.name} does not declare output {name!r}")
+        art = artifact(name)
+        sink = ParquetParts(self.root / art.path, key=art.key, dtypes=art.dtypes, provenance=self.provenance())
+        try:
+            yield sink
+        except BaseException:
+            sink.abort()
+            raise
+        if sink.close():
+            self.written[name] = sink.path
+        else:
+            self.write(name, pd.DataFrame({c: pd.Series([], dtype=art.dtypes.get(c, "object")) for c in columns}))
 
     def not_estimable(self, *names: str, reason: str, needs: str = "", table: str | None = None) -> None:
         """Write the outputs ``names`` empty and marked not estimable, with a quality record.

@@ -23,8 +23,9 @@ pytestmark = pytest.mark.slow
 
 #: Estimating stages in DAG order (the stress stages read balance sheets and simulate, no prices).
 STAGES = ("returns", "covar_qr", "spillover", "covar_dcc", "mes_srisk", "contagion", "rankings", "panel")
-#: Columns that date a row, in the order they are looked for; a ``year`` row is dated at the year's end.
-DATING = ("date", "window_end", "refit_date", "year")
+#: Columns that date a row, in the order they are looked for; a ``year`` row is dated at the year's end;
+#: a summary over dates (per-bank means, rankings, quality records) by the last date it covers.
+DATING = ("date", "window_end", "refit_date", "year", "last_date", "date_end")
 #: Outputs without a dating column: full-sample summaries by construction (docs/realtime.md).
 UNDATED = {"panel/coefficients", "panel/fit_stats", "panel/descriptives", "panel/table1", "panel/table2", "rankings_tau"}
 PERTURBED_DAYS = 60
@@ -75,8 +76,6 @@ def _dated_before(frame: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame | N
             when = frame[column]
             keep = when < cutoff.year if column == "year" else pd.to_datetime(when) < cutoff
             return frame[keep.fillna(False).to_numpy(bool)].reset_index(drop=True)
-    if {"date_start", "date_end"} <= set(frame):  # quality records: those that end before the cut-off
-        return frame[(pd.to_datetime(frame["date_end"]) < cutoff).fillna(False).to_numpy(bool)].reset_index(drop=True)
     return None
 
 

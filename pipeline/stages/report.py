@@ -36,7 +36,7 @@ STAGE = Stage(
         "banks", "balance_sheet", "market_states", "episodes", "canonical/meta",
         "returns", "system_returns",
         "covar_dcc", "covar_dcc_estimates", "mes", "srisk", "srisk_total",
-        "covar_qr", "spillover", "spillover_index", "spillover_index_weekly", "spillover_channels",
+        "covar_qr", "covar_qr_estimates", "spillover_banks", "spillover_index", "spillover_index_weekly", "spillover_channels",
         "crw", "granger", "contagion_windows", "connectedness", "connectedness_directional",
         "rankings", "rankings_crw", "rankings_tau",
         "panel/coefficients", "panel/fit_stats", "panel/table1", "panel/table2",

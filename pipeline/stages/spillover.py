@@ -9,7 +9,7 @@ contemporaneous, larger = more stress). Writes
   risk ΔM_k), ``c`` (risk-taking c_k^q), ``gamma`` (information spillover γ_k^q), ``beta``
   (connectedness β^q), ``spillover`` (S_k,i), ``delta_covar_m`` (bank-level ΔCoVaR^M, eq. 5,
   repeated over the markets), ``delta_covar`` (traditional ΔCoVaR), ``status``; written per batch
-  of banks (:class:`pipeline.stages.covar_qr.PartsWriter`: bounded memory at many banks);
+  of banks (:meth:`pipeline.stage.StageContext.write_parts`: bounded memory at many banks);
 * ``spillover_banks`` — one row per bank: ``bank_id, first_date, last_date, n_windows, n_ok,
   delta_covar_m_mean, delta_covar_mean`` (means over the ok windows; what the report needs,
   without reading the table above);
@@ -30,7 +30,6 @@ from __future__ import annotations
 from measures.covar_qr import loss_panel
 from measures.spillover import BANK_COLUMNS, SpilloverConfig, check_plan, estimate_spillover_banks
 from pipeline.stage import Stage, StageContext
-from pipeline.stages.covar_qr import PartsWriter
 
 
 def run(ctx: StageContext) -> dict:
@@ -39,7 +38,7 @@ def run(ctx: StageContext) -> dict:
     panel = loss_panel(ctx.read("returns"), ctx.read("system_returns"), markets, config.states,
                        where="measures.spillover.states")
     ctx.events(panel.state_events, table="market_states")
-    with PartsWriter(ctx, "spillover", BANK_COLUMNS) as sink:
+    with ctx.write_parts("spillover", BANK_COLUMNS) as sink:
         result = estimate_spillover_banks(panel, config, mapper=ctx.mapper, banks=sink)
         ctx.events(result.events, table="returns")
         result.check_estimable()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from measures.core.cells import stars
 from pipeline.report.core import ReportContext, Section, figure_html, shade_episodes, table_html
 from pipeline.report.provenance import NOT_RECORDED
 
@@ -89,25 +90,45 @@ def channel_table(channels: pd.DataFrame) -> pd.DataFrame:
 
 #: the columns of the (large) per-bank tables that this section uses
 COVAR_COLUMNS = ("bank_id", "date", "var_q", "covar", "delta_covar", "status")
-SPILLOVER_COLUMNS = ("bank_id", "date", "delta_covar_m", "status")
+SUMMARY_COLUMNS = ("bank_id", "delta_covar_m_mean")
+ESTIMATE_COLUMNS = ("bank_id", "window_end", "equation", "term", "estimate", "std_error", "p_value")
 
 
-def bank_means_m(spill: pd.DataFrame | None) -> pd.Series | None:
-    """Per bank, the mean market-spillover ΔCoVaR^M over its dates with status ok (one value per bank and date)."""
-    if spill is None:
+def bank_means_m(summary: pd.DataFrame | None) -> pd.Series | None:
+    """Per bank, the mean market-spillover ΔCoVaR^M over its dates with status ok, from the
+    per-bank summary ``spillover_banks`` (the bank x date x market table is not read)."""
+    if summary is None:
         return None
-    b = spill[spill["status"].astype(str) == "ok"].drop_duplicates(["bank_id", "date"])
-    return b.groupby("bank_id")["delta_covar_m"].mean()
+    return summary.set_index("bank_id")["delta_covar_m_mean"]
 
 
-def top_banks(covar: pd.DataFrame, spill_m: pd.Series | None, n: int = 10) -> pd.DataFrame:
-    """The ``n`` banks of largest mean ΔCoVaR (rows ok), with ``spill_m`` (:func:`bank_means_m`) where given."""
+def delta_covar_tests(estimates: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Per bank, the test of H0: ΔCoVaR = 0, i.e. of the bank-loss coefficient β of the system
+    quantile regression (its last window for rolling or expanding fits): β, its standard error,
+    p-value and stars (* p < 0.10, ** p < 0.05, *** p < 0.01)."""
+    if estimates is None or not len(estimates) or "p_value" not in estimates:
+        return None
+    beta = estimates[(estimates["equation"].astype(str) == "system") & (estimates["term"].astype(str) == "bank_loss")]
+    beta = beta.sort_values(["bank_id", "window_end"]).groupby("bank_id", sort=True).tail(1).set_index("bank_id")
+    out = beta[["estimate", "std_error", "p_value"]].astype(float)
+    out["stars"] = [stars(p) for p in out["p_value"]]
+    return out
+
+
+def top_banks(covar: pd.DataFrame, spill_m: pd.Series | None, n: int = 10,
+              tests: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The ``n`` banks of largest mean ΔCoVaR (rows ok), with ``spill_m`` (:func:`bank_means_m`) and the
+    tests of H0: ΔCoVaR = 0 (:func:`delta_covar_tests`) where given."""
     ok = covar[covar["status"].astype(str) == "ok"]
     t = ok.groupby("bank_id", sort=True).agg(delta_covar=("delta_covar", "mean"), var_q=("var_q", "mean"),
                                              covar=("covar", "mean"), days=("date", "size"))
     t["non_ok rows"] = covar.groupby("bank_id")["status"].apply(lambda s: int((s.astype(str) != "ok").sum()))
     if spill_m is not None:
         t["delta_covar_m"] = spill_m
+    if tests is not None:
+        t["β (H0: ΔCoVaR = 0)"] = [f"{b:.4f}{m}" if np.isfinite(b) else "" for b, m in
+                                   zip(tests["estimate"].reindex(t.index), tests["stars"].reindex(t.index).fillna(""))]
+        t["p-value"] = tests["p_value"].reindex(t.index)
     t = t.sort_values("delta_covar", ascending=False).head(n)
     for c in ("delta_covar", "var_q", "covar", "delta_covar_m"):
         if c in t:
@@ -121,7 +142,8 @@ def build(ctx: ReportContext) -> Section | None:
     daily = ctx.artifact("spillover_index")
     weekly = ctx.artifact("spillover_index_weekly")
     channels = ctx.artifact("spillover_channels")
-    spill_m = bank_means_m(ctx.artifact("spillover", SPILLOVER_COLUMNS))
+    spill_m = bank_means_m(ctx.artifact("spillover_banks", SUMMARY_COLUMNS))
+    tests = delta_covar_tests(ctx.artifact("covar_qr_estimates", ESTIMATE_COLUMNS))
     if covar is None and daily is None:
         return None
     blocks, metrics, plots = [], {}, {}
@@ -145,8 +167,14 @@ def build(ctx: ReportContext) -> Section | None:
         metrics["mean_spillover_pct"] = dict(zip(ct["market"], ct["S_k mean %"]))
         plots["channels"] = ct
     if covar is not None and len(covar):
-        tb = top_banks(covar, spill_m)
-        blocks.append(table_html(tb, caption="Top banks by mean ΔCoVaR (quantile regression, lagged states), percent", digits=3))
+        tb = top_banks(covar, spill_m, tests=tests)
+        blocks.append(table_html(tb, caption="Top banks by mean ΔCoVaR (quantile regression, lagged states), percent; "
+                                 "β is the bank-loss coefficient of the system regression (ΔCoVaR = β·(VaR_q − VaR_0.5)), "
+                                 "tested against zero with the params' standard errors (measures.covar_qr.se); "
+                                 "* p < 0.10, ** p < 0.05, *** p < 0.01", digits=3))
+        if tests is not None:
+            metrics["banks_delta_covar_significant_5pct"] = int((tests["p_value"] < 0.05).sum())
+            metrics["banks_delta_covar_tested"] = int(tests["p_value"].notna().sum())
         status = covar["status"].astype(str)
         metrics["covar_qr_rows"] = len(covar)
         metrics["covar_qr_non_ok_rows"] = int((status != "ok").sum())
