@@ -276,3 +276,22 @@ def test_delta_covar_tests_take_the_last_bank_loss_coefficient_and_star_it():
     table = top_banks(covar, None, tests=tests)
     assert table["β (H0: ΔCoVaR = 0)"].tolist() == ["0.1000", "0.5000***"] and table["p-value"].tolist() == [0.21, 0.004]
     assert delta_covar_tests(est.drop(columns="p_value")) is None  # artifacts made before the tests existed
+
+
+def test_real_time_dcc_parameter_paths_are_drawn_and_tabulated(tmp_path):
+    from pipeline.report.sections import srisk
+
+    dates = pd.to_datetime(["2019-01-31", "2019-03-01", "2019-04-01"])
+    paths = pd.DataFrame({"bank_id": ["A"] * 3 + ["B"] * 3, "refit_date": list(dates) * 2,
+                          "bank_alpha": 0.05, "bank_gamma": 0.04, "bank_beta": 0.9,
+                          "dcc_a": [0.02, 0.03, np.nan, 0.05, 0.05, 0.06], "dcc_b": [0.95, 0.94, np.nan, 0.9, 0.9, 0.91],
+                          "status": ["ok", "ok", "failed:NotConverged", "ok", "ok", "ok"]})
+    put(tmp_path, "dcc_param_paths", paths)
+    section = srisk.build(ReportContext.open(tmp_path))
+    html = "".join(section.blocks)
+    assert "Real-time DCC: parameters of each refit" in html and "Real-time DCC refits per bank" in html
+    assert section.metrics["refits"] == 6 and section.metrics["failed_refits"] == 1
+    median = section.plots["dcc_parameter_paths"].set_index("refit_date")["dcc_a"]
+    assert median.tolist() == [0.035, 0.04, 0.045]  # A's failed refit carries its previous parameters
+    put(tmp_path, "dcc_param_paths", paths.groupby("bank_id").tail(1))  # a full-sample run: one refit per bank
+    assert "refits" not in srisk.build(ReportContext.open(tmp_path)).metrics

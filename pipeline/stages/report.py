@@ -35,7 +35,7 @@ STAGE = Stage(
     inputs=(
         "banks", "balance_sheet", "market_states", "episodes", "canonical/meta",
         "returns", "system_returns",
-        "covar_dcc", "covar_dcc_estimates", "mes", "srisk", "srisk_total",
+        "covar_dcc", "covar_dcc_estimates", "dcc_param_paths", "mes", "srisk", "srisk_total",
         "covar_qr", "covar_qr_estimates", "spillover_banks", "spillover_index", "spillover_index_weekly", "spillover_channels",
         "crw", "granger", "contagion_windows", "connectedness", "connectedness_directional",
         "rankings", "rankings_crw", "rankings_tau",

@@ -129,12 +129,53 @@ def _srisk_part(ctx: ReportContext, sr: pd.DataFrame | None, total: pd.DataFrame
         plots["srisk_share_by_year"] = share
 
 
+PATH_COLUMNS = ("bank_id", "refit_date", "bank_alpha", "bank_gamma", "bank_beta", "dcc_a", "dcc_b", "status")
+
+
+def _parameter_paths(paths: pd.DataFrame | None, episodes, blocks: list, metrics: dict, plots: dict) -> None:
+    """Real-time DCC (``estimation: expanding | rolling``): the refitted parameters over the refit dates.
+
+    Per bank (grey) and the cross-sectional median (blue): the DCC a and b and the bank's GJR
+    persistence α + γ/2 + β; and per bank the number of refits, failed refits and the last (a, b).
+    A full-sample run has one refit per bank and shows nothing here.
+    """
+    if paths is None or not len(paths) or paths.groupby("bank_id").size().max() < 2:
+        return
+    ok = paths[paths["status"].astype(str).str.split(":").str[0] != "failed"].copy()
+    ok["persistence"] = ok["bank_alpha"] + ok["bank_gamma"] / 2.0 + ok["bank_beta"]
+    wide = {name: ok.pivot(index="refit_date", columns="bank_id", values=name).sort_index().ffill()
+            for name in ("dcc_a", "dcc_b", "persistence")}
+
+    def draw_paths(fig):
+        axes = np.atleast_1d(fig.subplots(len(wide), 1, sharex=True))
+        for ax, (label, frame) in zip(axes, wide.items()):
+            ax.step(frame.index, frame.to_numpy(), where="post", lw=0.4, color="#999", alpha=0.6)
+            ax.step(frame.index, frame.median(axis=1).to_numpy(), where="post", lw=1.0, color="#1f4e79")
+            ax.set_ylabel(label)
+            shade_episodes(ax, episodes)
+            ax.grid(alpha=0.3)
+
+    blocks.append(figure_html(draw_paths, caption="Real-time DCC: parameters of each refit (on the data up to its date), "
+                              "per bank (grey) and median (blue); persistence = α + γ/2 + β of the bank's GJR-GARCH",
+                              height=6.4))
+    last = ok.sort_values("refit_date").groupby("bank_id").tail(1).set_index("bank_id")
+    table = pd.DataFrame({"refits": paths.groupby("bank_id").size(),
+                          "failed refits": (paths["status"].astype(str).str.split(":").str[0] == "failed")
+                          .groupby(paths["bank_id"]).sum().astype(int),
+                          "last a": last["dcc_a"], "last b": last["dcc_b"]}).reset_index()
+    blocks.append(table_html(table, caption="Real-time DCC refits per bank (estimates/dcc_param_paths)", digits=4))
+    metrics["refits"] = int(len(paths))
+    metrics["failed_refits"] = int(table["failed refits"].sum())
+    plots["dcc_parameter_paths"] = pd.DataFrame({name: frame.median(axis=1) for name, frame in wide.items()}).reset_index()
+
+
 def build(ctx: ReportContext) -> Section | None:
     """Each part shows when its artifacts are there (e.g. MES and ΔCoVaR-DCC without SRISK)."""
     sr, total, mes = ctx.artifact("srisk"), ctx.artifact("srisk_total"), ctx.artifact("mes")
     covar = ctx.artifact("covar_dcc", ("bank_id", "date", "delta_covar", "status"))
     estimates = ctx.artifact("covar_dcc_estimates")
-    if all(frame is None for frame in (sr, total, mes, covar, estimates)):
+    paths = ctx.artifact("dcc_param_paths", PATH_COLUMNS)
+    if all(frame is None for frame in (sr, total, mes, covar, estimates, paths)):
         return None
     blocks: list[str] = []
     plots: dict[str, pd.DataFrame] = {}
@@ -178,6 +219,7 @@ def build(ctx: ReportContext) -> Section | None:
         health = pd.concat([fit_rows, health], ignore_index=True)
     blocks.append(table_html(health, caption="Estimation health: rows per status class (failed rows carry no value; warnings are kept)"))
     plots["health"] = health
+    _parameter_paths(paths, ctx.episodes, blocks, metrics, plots)
     non_ok = health[health["status"] != "ok"]
     metrics["non_ok_rows"] = {f"{a}|{s}": int(r) for a, s, r in zip(non_ok["artifact"], non_ok["status"], non_ok["rows"])}
     return Section(ID, TITLE, intro(ctx), blocks, metrics, plots)
