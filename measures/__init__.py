@@ -9,8 +9,7 @@ the module that defines it), so that a stage pays only for what it uses.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from measures.core.lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     # returns and the system
@@ -86,14 +85,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'measures' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)

@@ -6,8 +6,7 @@ Names are imported lazily (PEP 562), as in :mod:`measures`: a stage that only re
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from measures.core.lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     **{name: "measures.dcc.banks" for name in ("CovarDCCParams", "bank_system_returns", "check_plan", "fit_dcc_banks",
@@ -24,14 +23,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'measures.dcc' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)

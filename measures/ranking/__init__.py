@@ -22,4 +22,5 @@ __all__ = [
     "stationary_indices",
     "tau_row",
     "usable_panel",
+    "year_crw",
 ]

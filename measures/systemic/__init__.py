@@ -6,14 +6,13 @@ srisk`` loads only :mod:`measures.systemic.srisk`, not the DCC engine of the Ben
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from measures.core.lazy import lazy_exports
 
 # functions named like their modules: imported now, or a later import of the module would bind
 # the package attribute to the module
-from measures.systemic.covar_dcc import covar_dcc
-from measures.systemic.srisk import srisk
-from measures.systemic.srisk_panel import srisk_panel
+from measures.systemic.covar_dcc import covar_dcc  # noqa: F401
+from measures.systemic.srisk import srisk  # noqa: F401
+from measures.systemic.srisk_panel import srisk_panel  # noqa: F401
 
 _EXPORTS: dict[str, str] = {
     "benoit2013": "measures.systemic.benoit_companion",
@@ -34,14 +33,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'measures.systemic' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)

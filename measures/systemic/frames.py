@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from measures.core.mapping import Mapper, map_items
-from measures.core.status import is_failed, worst
+from measures.core.status import worst
 from measures.systemic.config import SystemicRiskConfig
 from measures.systemic.covar_dcc import delta_covar_dcc
 from measures.systemic.lrmes import GARCH_TERMS, dcc_beta, lrmes_closed_form, lrmes_from_mes, simulate_lrmes_paths

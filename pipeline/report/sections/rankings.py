@@ -81,7 +81,7 @@ def build(ctx: ReportContext) -> Section | None:
         ptop = ranks.pivot(index="bank_id", columns="measure", values="p_top_k").sort_index()
         ptop.columns = [f"P(top {k}) {c}" for c in ptop.columns]
         table = table.merge(ptop.reset_index().rename(columns={"bank_id": "bank"}), on="bank")
-        blocks.append(table_html(table, caption=f"Rank of each bank by the sample mean of each measure: rank "
+        blocks.append(table_html(table, caption="Rank of each bank by the sample mean of each measure: rank "
                                  "[percentile interval] and P(top k)", digits=2))
         plots["measures"] = ranks
     if crw is not None:
