@@ -39,7 +39,7 @@ CASES = [
     ("mes_srisk", "measures.mes_srisk", "horizon", 1.5, "measures.mes_srisk: horizon=1.5 must be an integer"),
     ("mes_srisk", "measures.mes_srisk", "kappa", 0.02, "measures.mes_srisk: kappa=0.02 is out of range; allowed: [-inf, 0.0)"),
     ("covar_qr", "measures.covar_qr", "q", 0.05, "measures.covar_qr: q=0.05 is out of range; allowed: (0.5, 1.0)"),
-    ("covar_qr", "measures.covar_qr", "estimation", "expanding", "measures.covar_qr: estimation='expanding' is not allowed; allowed values: 'full', 'rolling'"),
+    ("covar_qr", "measures.covar_qr", "estimation", "weekly", "measures.covar_qr: estimation='weekly' is not allowed; allowed values: 'full', 'expanding', 'rolling'"),
     ("covar_qr", "measures.covar_qr", "lag", -1, "measures.covar_qr: lag=-1 is out of range; allowed: [0, inf]"),
     ("covar_qr", "measures.covar_qr", "states", "stock_vol", "measures.covar_qr: states must be null (all state variables) or a non-empty list of column names, got 'stock_vol'"),
     ("spillover", "measures.spillover", "traditional", "both", "measures.spillover: traditional='both' is not allowed; allowed values: 'lagged', 'same_window'"),

@@ -20,7 +20,7 @@ from test_contagion_chain import planted
 from measures.contagion import ContagionParams, contagion_series, estimate_contagion
 from pipeline.artifacts import artifact
 from pipeline.io import read_parquet, read_provenance, write_parquet
-from pipeline.report.core import ReportContext, build_section, render_report
+from pipeline.report.core import ReportContext, build_sections, render_report
 from pipeline.report.sections import rankings as section
 from pipeline.stage import not_estimable_mark
 from pipeline.stage import run_stage as run_with
@@ -193,7 +193,7 @@ def test_bad_input_measure_without_its_column_is_skipped(tmp_path):
 
 def test_report_section_shows_the_tables_the_figure_and_the_label(ranked):
     report = ReportContext.open(ranked)
-    built = build_section(report, section)
+    [built] = build_sections(report, [section])  # the figures drawn and put in place
     html = render_report(report, [built])
     assert built.title == "How stable is this ranking?" and "<img" in html
     assert "P(top 3)" in html and "Kendall τ" in html and "20 times" in built.intro
