@@ -185,7 +185,7 @@ def run_check(params_path: str | Path, root: str | Path) -> tuple[list[str], lis
     import yaml
 
     from pipeline.params import load_params
-    from pipeline.stage import load_stage
+    from pipeline.stage import load_stage, resolve_realtime
     from pipeline.stages.ingest import load_trimmed
 
     debug = os.environ.get("PIPELINE_DEBUG", "") not in ("", "0")
@@ -232,8 +232,8 @@ def run_check(params_path: str | Path, root: str | Path) -> tuple[list[str], lis
     for stage in stages:
         lines.append(f"  {stage.name}")
         stage_configs = {name: configs[name] for name in stage.params}
-        if realtime and stage.realtime and all(c is not None for c in stage_configs.values()):
-            stage_configs = {name: c.for_realtime() for name, c in stage_configs.items()}
+        if all(c is not None for c in stage_configs.values()):
+            stage_configs = resolve_realtime(stage, stage_configs, realtime)
         if data is None or any(c is None for c in stage_configs.values()):
             lines.append("    not checked: fix the errors below first")
             continue

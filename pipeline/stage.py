@@ -345,16 +345,22 @@ def configs_for(stage: Stage, params: Mapping[str, Any]) -> dict[str, Config]:
     its :meth:`~measures.core.config.Config.for_realtime` (the causal options it resolves to).
     """
     check_groups(params)
-    realtime = stage.realtime and realtime_switch(params)
     configs = {}
     for name, cls in stage.params.items():
         try:
             mapping = group(params, name)
         except KeyError:
             mapping = {}
-        config = cls.from_mapping(mapping, where=name)
-        configs[name] = config.for_realtime() if realtime else config
-    return configs
+        configs[name] = cls.from_mapping(mapping, where=name)
+    return resolve_realtime(stage, configs, realtime_switch(params))
+
+
+def resolve_realtime(stage: Stage, configs: Mapping[str, Config], realtime: bool) -> dict[str, Config]:
+    """The configurations a stage runs with: each one's ``for_realtime()`` when the stage declares
+    the switch and it is on, else as given (the runner and ``python -m pipeline check`` share it)."""
+    if not (realtime and stage.realtime):
+        return dict(configs)
+    return {name: config.for_realtime() for name, config in configs.items()}
 
 
 def run_stage(
