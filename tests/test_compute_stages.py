@@ -4,7 +4,7 @@ Every stage that maps work runs as ``dvc repro`` runs it (``python -m pipeline r
 interpreter, so the process pool is forked as in production) under ``compute.scheduler:
 serial``, ``processes`` with 1 and 2 workers and ``dask`` (a LocalCluster of 2 workers), with
 BLAS thread settings of 2 in the environment; every output (Parquet, JSON, the report's HTML and
-plot CSVs) must have the same bytes. The sample is three years of the default data, with the rolling routes on, so that every
+plot CSVs) must have the same bytes. The sample is two years of the default data, with the rolling routes on, so that every
 kind of map (banks, windows, years, models, grids) is exercised.
 """
 
@@ -33,7 +33,7 @@ COMPUTE = {
 
 def _params(compute: dict) -> dict:
     params = repo_params(**{
-        "data": {"start": "2012-01-01", "end": "2014-12-31"},
+        "data": {"start": "2013-01-01", "end": "2014-12-31"},
         "measures.covar_qr": {"estimation": "rolling", "window": 250, "step": 5},
         "measures.spillover": {"window": 120, "step": 5},
         "measures.mes_srisk": {"lrmes_route": "simulation", "n_paths": 200, "simulation_dates": "year_end"},

@@ -23,6 +23,7 @@ from measures.ranking import (
     block_length_rule,
     descending_ranks,
     kendall_tau,
+    kendall_taus,
     rank_crw,
     rank_measures,
     rank_table,
@@ -120,6 +121,31 @@ def test_kendall_tau_of_known_orders():
     assert kendall_tau([1, 2, 3, 4], [4, 3, 2, 1]) == (-1.0, 4)
     tau, n = kendall_tau([1, 2, np.nan, 4], [1, 2, 3, np.nan])
     assert np.isnan(tau) and n == 2  # fewer than 3 common banks
+
+
+def test_vectorized_ranks_and_tau_equal_scipy_bit_for_bit_with_ties_and_gaps():
+    """Reference: scipy.stats.rankdata(method="min") and kendalltau (τ-b) row by row."""
+    from scipy.stats import kendalltau, rankdata
+
+    rng = np.random.default_rng(11)
+    a = rng.integers(0, 6, size=(300, 12)).astype(float)  # many ties
+    b = np.where(rng.random((300, 12)) < 0.5, a + rng.integers(-2, 3, size=(300, 12)), rng.normal(size=(300, 12)))
+    a[rng.random(a.shape) < 0.1] = np.nan
+    b[rng.random(b.shape) < 0.1] = np.nan
+    a[0], b[1, :10] = 1.0, np.nan  # a constant row; a row with two common banks
+    ranks = descending_ranks(a)
+    taus, counts = kendall_taus(a, b)
+    for row in range(len(a)):
+        ok = np.isfinite(a[row])
+        assert np.array_equal(ranks[row, ok], rankdata(-a[row, ok], method="min"))
+        assert np.isnan(ranks[row, ~ok]).all()
+        both = ok & np.isfinite(b[row])
+        assert counts[row] == both.sum()
+        if both.sum() < 3 or np.ptp(a[row, both]) == 0 or np.ptp(b[row, both]) == 0:
+            assert np.isnan(taus[row])
+        else:
+            assert taus[row] == kendalltau(a[row, both], b[row, both]).statistic  # exact, not approx
+    assert np.isnan(taus[0]) and np.isnan(taus[1]) and np.isfinite(taus).sum() > 250
 
 
 # -- known truth: planted means ----------------------------------------------------------------------

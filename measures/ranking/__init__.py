@@ -5,7 +5,7 @@ from measures.ranking.bootstrap import block_length_rule, replication_rng, stati
 from measures.ranking.config import RANKED, RankingConfig
 from measures.ranking.crw import CrwRanking, rank_crw, year_crw
 from measures.ranking.measures import MeasureRanking, rank_measures, usable_panel
-from measures.ranking.ranks import descending_ranks, kendall_tau, rank_table, tau_row
+from measures.ranking.ranks import descending_ranks, kendall_tau, kendall_taus, rank_table, tau_row
 
 __all__ = [
     "RANKED",
@@ -15,6 +15,7 @@ __all__ = [
     "block_length_rule",
     "descending_ranks",
     "kendall_tau",
+    "kendall_taus",
     "rank_crw",
     "rank_measures",
     "rank_table",

@@ -49,6 +49,17 @@ def _replication(item: tuple[int, int], *, blocks: Mapping, options: Mapping, se
     return year_crw(block, {**options, "route": route}, idx)
 
 
+def _year_point(item: tuple[pd.DataFrame, str], *, options: Mapping, block_length: float | None) -> tuple:
+    """The point CRW of one year and its mean block length over the banks the chain keeps (module level)."""
+    block, route = item
+    point = year_crw(block, {**options, "route": route})
+    kept = block.loc[:, np.isfinite(point)]
+    if not kept.shape[1]:
+        return point, np.nan
+    length = block_length or block_length_rule((kept[c].to_numpy() for c in kept.columns), n=len(kept))
+    return point, float(length)
+
+
 def _event(block: pd.DataFrame, n_rows: int, reason: str, detail: str) -> dict:
     return {"bank_id": None, "date_start": block.index[0], "date_end": block.index[-1], "n_rows": n_rows,
             "action": "flagged", "reason": reason, "detail": detail}
@@ -100,17 +111,18 @@ def rank_crw(series: pd.DataFrame, routes: Mapping[int, str], options: Mapping, 
     :mod:`measures.ranking.ranks`.
     """
     blocks, points, events = {}, {}, []
-    for year in sorted(int(y) for y in routes):
-        block = series[series.index.year == year]
-        route = routes[year] if routes[year] in ("ols", "sparse") else options.get("route", "auto")
-        point = year_crw(block, {**options, "route": route})
+    years = sorted(int(y) for y in routes)
+    year_blocks = [series[series.index.year == year] for year in years]
+    year_routes = [routes[y] if routes[y] in ("ols", "sparse") else options.get("route", "auto") for y in years]
+    prep = functools.partial(_year_point, options=dict(options), block_length=config.block_length)
+    prepared = map_items(mapper, prep, list(zip(year_blocks, year_routes)), desc="CRW ranking points")
+    for year, block, route, (point, length) in zip(years, year_blocks, year_routes, prepared):
         if not np.isfinite(point).any():
             events.append(_event(block, len(block), "window_failed", f"year {year}: the contagion chain gives no CRW "
                                                                      "on the year's data; its ranks are not bootstrapped"))
             continue
         block = block.loc[:, np.isfinite(point)]  # the banks the chain keeps in the year, as in the contagion stage
         points[year] = point[np.isfinite(point)]
-        length = config.block_length or block_length_rule((block[c].to_numpy() for c in block.columns), n=len(block))
         blocks[year] = (block, float(min(length, len(block))), route)
     items = [(y, b) for y in blocks for b in range(config.replications)]
     fn = functools.partial(_replication, blocks=blocks, options=dict(options), seed=config.seed)

@@ -14,23 +14,32 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy.stats import kendalltau, rankdata
 
 #: fewer common banks than this: Kendall's τ is not computed (NaN)
 MIN_TAU_BANKS = 3
+#: rows x banks x banks comparison entries held at once by the vectorized rank and τ computations
+BLOCK_ENTRIES = 2_000_000
+
+
+def _row_blocks(n_rows: int, n_cols: int) -> list[slice]:
+    """Slices of rows such that each block holds about ``BLOCK_ENTRIES`` pairwise comparisons."""
+    step = max(1, BLOCK_ENTRIES // max(1, n_cols * n_cols))
+    return [slice(i, min(i + step, n_rows)) for i in range(0, n_rows, step)]
 
 
 def descending_ranks(values: np.ndarray) -> np.ndarray:
     """Ranks along the last axis, 1 = largest, ties sharing the best rank; NaN stays NaN.
 
     ``values`` is (N,) or (B, N); the result has its shape (float, NaN where ``values`` is NaN).
+    The rank of a finite ``x_i`` is ``1 + #{j : x_j > x_i}`` over the finite entries of its row
+    (``scipy.stats.rankdata(-x, method="min")``, computed for all rows at once).
     """
     v = np.atleast_2d(np.asarray(values, dtype=float))
     out = np.full(v.shape, np.nan)
-    for row, x in enumerate(v):
-        ok = np.isfinite(x)
-        if ok.any():
-            out[row, ok] = rankdata(-x[ok], method="min")
+    for rows in _row_blocks(*v.shape):
+        x = v[rows]
+        larger = (x[:, None, :] > x[:, :, None]).sum(axis=2)  # NaN compares False: only finite x_j count
+        out[rows] = np.where(np.isfinite(x), 1.0 + larger, np.nan)
     return out.reshape(np.shape(values))
 
 
@@ -72,14 +81,40 @@ def rank_table(point: pd.Series, boot: np.ndarray, *, level: float, top_k: int) 
                          "p_top_k": top, "replications": n_valid.astype("int64")})
 
 
+def kendall_taus(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Kendall's τ-b of the rows of ``a`` and ``b`` (B, N) over the entries finite in both, and their counts.
+
+    Over the ``n`` banks finite in both rows, with ``S = Σ_{i<j} sign(a_i - a_j) sign(b_i - b_j)``
+    (concordant minus discordant pairs), ``n_0 = n(n-1)/2`` and ``t_a``, ``t_b`` the pairs tied in
+    ``a``, in ``b``: ``τ_b = S / sqrt(n_0 - t_a) / sqrt(n_0 - t_b)`` (Kendall 1938), clipped to
+    [-1, 1]; NaN when ``n < 3`` or either row is constant. The integer counts and the final
+    operations are those of ``scipy.stats.kendalltau`` (variant ``b``): the values are equal bit
+    for bit (tests/test_rankings.py).
+    """
+    a, b = np.atleast_2d(np.asarray(a, dtype=float)), np.atleast_2d(np.asarray(b, dtype=float))
+    ok = np.isfinite(a) & np.isfinite(b)
+    n = ok.sum(axis=1)
+    upper = np.triu(np.ones((a.shape[1], a.shape[1]), dtype=bool), k=1)
+    tau = np.full(len(a), math.nan)
+    for rows in _row_blocks(*a.shape):
+        pairs = ok[rows, :, None] & ok[rows, None, :] & upper
+        da = np.where(pairs, np.sign(a[rows, :, None] - a[rows, None, :]), 0.0).astype(np.int64)
+        db = np.where(pairs, np.sign(b[rows, :, None] - b[rows, None, :]), 0.0).astype(np.int64)
+        s = (da * db).sum(axis=(1, 2))
+        ties_a = (pairs & (da == 0)).sum(axis=(1, 2))
+        ties_b = (pairs & (db == 0)).sum(axis=(1, 2))
+        total = n[rows] * (n[rows] - 1) // 2
+        for k, r in enumerate(range(rows.start, rows.stop)):
+            if n[r] >= MIN_TAU_BANKS and ties_a[k] < total[k] and ties_b[k] < total[k]:
+                value = np.int64(s[k]) / np.sqrt(np.int64(total[k] - ties_a[k])) / np.sqrt(np.int64(total[k] - ties_b[k]))
+                tau[r] = float(np.clip(value, -1, 1))
+    return tau, n.astype(int)
+
+
 def kendall_tau(a: np.ndarray, b: np.ndarray) -> tuple[float, int]:
     """Kendall's τ-b of two value vectors over the entries finite in both, and their count (NaN below 3)."""
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    ok = np.isfinite(a) & np.isfinite(b)
-    n = int(ok.sum())
-    if n < MIN_TAU_BANKS or np.ptp(a[ok]) == 0 or np.ptp(b[ok]) == 0:
-        return math.nan, n
-    return float(kendalltau(a[ok], b[ok]).statistic), n
+    tau, n = kendall_taus(a, b)
+    return float(tau[0]), int(n[0])
 
 
 def tau_row(point_a: np.ndarray, point_b: np.ndarray, boot_a: np.ndarray, boot_b: np.ndarray, *,
@@ -91,7 +126,7 @@ def tau_row(point_a: np.ndarray, point_b: np.ndarray, boot_a: np.ndarray, boot_b
     replications`` (replications with a τ).
     """
     tau, n = kendall_tau(point_a, point_b)
-    reps = np.array([kendall_tau(x, y)[0] for x, y in zip(boot_a, boot_b)])
+    reps = kendall_taus(boot_a, boot_b)[0] if len(boot_a) else np.array([])
     reps = reps[np.isfinite(reps)]
     tail = (1.0 - level) / 2.0
     lo, hi = (np.quantile(reps, [tail, 1.0 - tail]) if len(reps) else (math.nan, math.nan))
