@@ -97,7 +97,7 @@ def _check(name: str, value: np.ndarray, *, positive: bool, allow_zero: bool = F
     if bad.any():
         where = tuple(int(i) for i in np.argwhere(bad)[0])
         need = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"merton_dd: {name} must be finite and {need}; got {value[where]!r} at position {where} "
+        raise ValueError(f"merton_dd: {name} must be finite and {need}; got {float(value[where])!r} at position {where} "
                          f"(NaN marks a missing value: its result is NaN with status {MISSING.split(':')[1]})")
 
 
@@ -203,6 +203,20 @@ def merton_dd(equity_value, equity_vol, debt, rate, horizon=1.0, *, tol: float =
         f2 = n1 * s * V - sE[idx] * E[idx]
         return f1, f2, d1, d2, n1, np.maximum(np.abs(f1) / scale[idx], np.abs(f2) / (sE[idx] * E[idx]))
 
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # a singular step cannot move: unconverged
+        _newton(V, s, done, iters, residual, T, tol, max_iter)
+        f_err = np.full(E.shape, np.inf)
+        live = ~missing
+        f_err[live] = residual(V[live], s[live], np.flatnonzero(live))[-1]
+    converged = f_err < tol
+    status = np.where(missing, MISSING, np.where(converged, OK, NOT_CONVERGED)).astype(object)
+    V, s = np.where(converged, V, np.nan), np.where(converged, s, np.nan)
+    out = credit_measures(V, s, D, r, T, converged=converged, iterations=iters, status=status)
+    return _reshape(out, shape)
+
+
+def _newton(V, s, done, iters, residual, T, tol, max_iter) -> None:
+    """The damped Newton steps of :func:`merton_dd`, in place on ``V``, ``s``, ``done``, ``iters``."""
     for _ in range(max_iter):
         idx = np.flatnonzero(~done)
         if idx.size == 0:
@@ -235,14 +249,6 @@ def merton_dd(equity_value, equity_vol, debt, rate, horizon=1.0, *, tol: float =
         V[idx[keep]], s[idx[keep]] = nv[keep], ns[keep]
         iters[idx] += 1
         done[idx[~keep]] = True  # cannot move: left unconverged
-    f_err = np.full(E.shape, np.inf)
-    live = ~missing
-    f_err[live] = residual(V[live], s[live], np.flatnonzero(live))[-1]
-    converged = f_err < tol
-    status = np.where(missing, MISSING, np.where(converged, OK, NOT_CONVERGED)).astype(object)
-    V, s = np.where(converged, V, np.nan), np.where(converged, s, np.nan)
-    out = credit_measures(V, s, D, r, T, converged=converged, iterations=iters, status=status)
-    return _reshape(out, shape)
 
 
 def _reshape(res: MertonResult, shape: tuple, path_shape: tuple | None = None) -> MertonResult:

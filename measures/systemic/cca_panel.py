@@ -11,8 +11,10 @@ put (expected loss) of :mod:`measures.systemic.cca`, with one of two solvers:
   ``window`` rows ending at ``t`` (at least ``min_obs`` of them), times
   ``sqrt(periods_per_year)``; then :func:`~measures.systemic.cca.merton_dd` at each day;
 * ``kmv``: every ``kmv_every`` rows, :func:`~measures.systemic.cca.merton_dd_kmv` on the
-  equity values of the last ``window`` rows gives ``sigma_V``; on every day ``V_t`` inverts the
-  call at the latest such ``sigma_V`` (estimated on or before ``t``).
+  equity values of the last ``window`` rows (the barrier in force at the window's end for the
+  whole window, so that a new balance sheet does not show as a jump in the implied assets; the
+  rate of each day) gives ``sigma_V``; on every day ``V_t`` inverts the call at the latest such
+  ``sigma_V`` (estimated on or before ``t``) with the day's own barrier and rate.
 
 The system view (Gray, Merton & Bodie 2007; Gray & Jobst 2011): ``EL_t = sum_i P_i,t`` over the
 banks measured that day, and each bank's share ``P_i,t / EL_t``.
@@ -199,7 +201,8 @@ def _kmv_asset_vol(E: np.ndarray, D: np.ndarray, r: np.ndarray, ready: np.ndarra
     if rows.size == 0:
         return sigma
     pad = lambda x: np.concatenate([np.full(w - 1, np.nan), x])  # noqa: E731 - windows ending at every row
-    windows = [np.lib.stride_tricks.sliding_window_view(pad(x), w)[rows] for x in (E, D, r)]
+    E_w, r_w = (np.lib.stride_tricks.sliding_window_view(pad(x), w)[rows] for x in (E, r))
+    windows = (E_w, D[rows, None], r_w)  # the barrier in force at the window's end, for the whole window
     res = cca.merton_dd_kmv(*windows, config.horizon, periods_per_year=config.periods_per_year,
                             min_obs=config.min_obs)
     last = np.searchsorted(rows, np.arange(n), side="right") - 1
@@ -214,7 +217,7 @@ def bank_cca(item: tuple, config: CCAConfig) -> pd.DataFrame:
     E = np.where(E > 0, E, np.nan)
     sE = np.where(sE > 0, sE, np.nan)
     D = np.where(D > 0, D, np.nan)
-    checks = {"equity": np.isfinite(E), "vol": np.isfinite(sE), "barrier": np.isfinite(D), "rate": np.isfinite(r)}
+    checks = {"equity": np.isfinite(E), "barrier": np.isfinite(D), "rate": np.isfinite(r), "vol": np.isfinite(sE)}
     ready = np.logical_and.reduce(list(checks.values()))
     status = np.full(len(E), cca.OK, dtype=object)
     for key in reversed(list(checks)):  # the first missing input named
