@@ -54,6 +54,16 @@ def test_reference_fsolve_on_the_two_equations():
         assert res.asset_vol[i] == pytest.approx(sol[1], rel=1e-8)
 
 
+def test_deep_distress_restarts_from_the_bracketing_solve():
+    """A GSE-like day (E / D = 0.2%, sigma_E = 209%): Newton from the default start fails; the bisection start solves it."""
+    E, sE, D, r = 1.397e9, 2.0928, 7.99187e11, 0.0015
+    res = merton_dd(E, sE, D, r)
+    assert res.status == "ok" and int(res.iterations) > 10
+    f1, f2 = merton_equations(float(res.asset_value), float(res.asset_vol), E, sE, D, r, 1.0)
+    assert abs(f1) < 1e-10 * (E + D) and abs(f2) < 1e-10 * sE * E
+    assert float(res.distance_to_default) < -1.0
+
+
 def test_known_truth_round_trip_and_broadcasting():
     V = np.array([[95.0], [105.0], [150.0]])
     s = np.array([[0.02, 0.05, 0.15, 0.4]])

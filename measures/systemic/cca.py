@@ -152,7 +152,8 @@ def merton_dd(equity_value, equity_vol, debt, rate, horizon=1.0, *, tol: float =
         \partial_{\sigma} F_2 = V \big(N(d_1) - d_2 \varphi(d_1)\big),
 
     from ``V_0 = E + D e^{-rT}``, ``sigma_0 = sigma_E E / V_0``; a step is halved until ``V`` and
-    ``sigma_V`` stay positive and the residual falls. Then DD, PD and the implicit put as in the
+    ``sigma_V`` stay positive and the residual falls. Elements where this fails (deep distress)
+    restart from a bisection on ``sigma_V`` (:func:`_bracket`) and are polished by Newton again. Then DD, PD and the implicit put as in the
     module docstring (Gray, Merton & Bodie 2007).
 
     Parameters
@@ -203,16 +204,42 @@ def merton_dd(equity_value, equity_vol, debt, rate, horizon=1.0, *, tol: float =
         f2 = n1 * s * V - sE[idx] * E[idx]
         return f1, f2, d1, d2, n1, np.maximum(np.abs(f1) / scale[idx], np.abs(f2) / (sE[idx] * E[idx]))
 
+    live = ~missing
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # a singular step cannot move: unconverged
         _newton(V, s, done, iters, residual, T, tol, max_iter)
         f_err = np.full(E.shape, np.inf)
-        live = ~missing
         f_err[live] = residual(V[live], s[live], np.flatnonzero(live))[-1]
+        retry = np.flatnonzero(live & ~(f_err < tol))
+        if retry.size:  # a start from the bracketing solve, then Newton again
+            V[retry], s[retry] = _bracket(E[retry], sE[retry], D[retry], r[retry], T[retry])
+            done[retry] = ~(np.isfinite(V[retry]) & np.isfinite(s[retry]))
+            _newton(V, s, done, iters, residual, T, tol, max_iter)
+            f_err[retry] = residual(V[retry], s[retry], retry)[-1]
     converged = f_err < tol
     status = np.where(missing, MISSING, np.where(converged, OK, NOT_CONVERGED)).astype(object)
     V, s = np.where(converged, V, np.nan), np.where(converged, s, np.nan)
     out = credit_measures(V, s, D, r, T, converged=converged, iterations=iters, status=status)
     return _reshape(out, shape)
+
+
+def _bracket(E, sE, D, r, T, n_iter: int = 60) -> tuple[np.ndarray, np.ndarray]:
+    r"""``(V, sigma_V)`` by bisection on ``ln sigma_V`` of ``N(d_1) sigma_V V(sigma_V) = sigma_E E``.
+
+    ``V(sigma_V)`` inverts the call (:func:`implied_asset_value`). The root lies in
+    ``[sigma_E E / (E + D e^{-rT}), sigma_E]``: ``V N(d_1) >= E`` gives ``sigma_V <= sigma_E``, and
+    ``N(d_1) V <= E + D e^{-rT}`` the lower end. The start of Newton where it failed from the
+    default start (deep distress, ``D >> E`` and a large ``sigma_E``).
+    """
+    lo, hi = np.log(sE * E / (E + D * np.exp(-r * T))), np.log(sE)
+    for _ in range(n_iter):
+        mid = 0.5 * (lo + hi)
+        sigma = np.exp(mid)
+        V = implied_asset_value(E, D, r, sigma, T)
+        d1, _ = _d1_d2(V, D, r, sigma, T)
+        above = ndtr(d1) * sigma * V > sE * E
+        hi, lo = np.where(above, mid, hi), np.where(above, lo, mid)
+    sigma = np.exp(0.5 * (lo + hi))
+    return implied_asset_value(E, D, r, sigma, T), sigma
 
 
 def _newton(V, s, done, iters, residual, T, tol, max_iter) -> None:
