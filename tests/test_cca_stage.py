@@ -149,3 +149,23 @@ def test_us_financials_dd_falls_before_the_2008_failures(us_cca, bank):
     assert pd.Timestamp("2007-11-01") <= first_below <= failure - pd.Timedelta(days=120)
     # and the fall is among the largest of the firm's history: the pre-failure value is below the 5% quantile
     assert before.iloc[-1] < x[:"2007-06-30"].quantile(0.05)
+
+
+def test_report_section(default_cca, tmp_path, monkeypatch):
+    import dataclasses
+
+    import pipeline.stages.report as report
+    from pipeline.report.core import ReportContext, build_sections
+    from pipeline.report.sections import cca as section
+
+    if "cca" not in report.STAGE.inputs:  # until the report stage declares the cca artifacts
+        monkeypatch.setattr(report, "STAGE", dataclasses.replace(report.STAGE, inputs=(*report.STAGE.inputs, "cca", "cca_total")))
+
+    built = build_sections(ReportContext.open(default_cca), [section])[0]
+    assert built.id == "cca" and "<code>solver</code> = two_equation" in built.intro and "constant 0.03" in built.intro
+    assert built.metrics["rows"]["ok"] > 0 and built.metrics["expected_loss_total_max_bn"] > 0
+    assert set(built.plots) >= {"dd_median", "latest", "lowest_dd", "health", "system"}
+    assert "<img" in "".join(built.blocks) or "<svg" in "".join(built.blocks)
+    shares = built.plots["latest"]["share %"]
+    assert abs(shares.sum() - 100) < 1e-9
+    assert section.build(ReportContext.open(tmp_path / "absent")) is None
