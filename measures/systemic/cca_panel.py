@@ -161,6 +161,9 @@ def check_plan(prices: pd.DataFrame, balance_sheet: pd.DataFrame | None, market_
         lines.append(("fills", f"CCA: constant risk-free rate {config.rate:g} (measures.cca.rate)"))
     elif market_states is None or config.rate_state not in market_states.columns:
         lines.append(("cannot", f"CCA: measures.cca.rate_state={config.rate_state!r} is not a market_states column"))
+    else:
+        lines.append(("estimates", f"CCA: risk-free rate from market_states column {config.rate_state} ({config.rate_unit}), "
+                                   "carried forward"))
     return lines
 
 
