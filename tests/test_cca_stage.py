@@ -81,9 +81,10 @@ def test_rate_from_market_states_in_percent(default_root, tmp_path):
     np.testing.assert_allclose(cca["rate"], cca["money"] / 100, rtol=1e-12)
 
 
-def test_realtime_values_before_a_cutoff_do_not_change(default_cca, tmp_path):
+@pytest.mark.parametrize("solver", ["two_equation", "kmv"])
+def test_realtime_values_before_a_cutoff_do_not_change(default_cca, tmp_path, solver):
     """Perturb market caps, returns and the balance sheets published after a cut-off: rows dated before it are bit-identical."""
-    params = repo_params(realtime=True, **{"measures.cca": {"solver": "kmv", "kmv_every": 63}})
+    params = repo_params(realtime=True, **{"measures.cca": {"solver": solver, "kmv_every": 63}})
     roots = []
     for name in ("base", "perturbed"):
         root = copy_root(default_cca, tmp_path / name, *INPUTS)
@@ -122,14 +123,25 @@ def test_check_lines(default_root):
 FAILURES = {"LEH": "2008-09-15", "FNMA": "2008-09-07", "FMCC": "2008-09-07"}
 
 
-@pytest.fixture(scope="module")
-def us_cca(shared_data, tmp_path_factory):
-    root = tmp_path_factory.mktemp("cca_us")
-    params = repo_params(data=us_financials_data(shared_data), **{"measures.cca": {"rate_state": "FFR"}})
+def _us_params(shared_data, solver):
+    params = repo_params(data=us_financials_data(shared_data), **{"measures.cca": {"rate_state": "FFR", "solver": solver}})
     params["measures"]["returns"] = {"system": "sample", "suspensions": "mask", "suspension_min_run": 5,
                                      "drop_non_trading_days": True}
-    for stage in ("ingest", "returns", "cca"):
-        run_stage(root, stage, params)
+    return params
+
+
+@pytest.fixture(scope="module")
+def us_root(shared_data, tmp_path_factory):
+    root = tmp_path_factory.mktemp("cca_us")
+    for stage in ("ingest", "returns"):
+        run_stage(root, stage, _us_params(shared_data, "two_equation"))
+    return root
+
+
+@pytest.fixture(scope="module", params=["two_equation", "kmv"])
+def us_cca(request, us_root, shared_data, tmp_path_factory):
+    root = copy_root(us_root, tmp_path_factory.mktemp(f"cca_us_{request.param}") / "root", *INPUTS)
+    run_stage(root, "cca", _us_params(shared_data, request.param))
     return _read(root, "cca")
 
 

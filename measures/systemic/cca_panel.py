@@ -11,7 +11,8 @@ put (expected loss) of :mod:`measures.systemic.cca`, with one of two solvers:
   ``window`` rows ending at ``t`` (at least ``min_obs`` of them), times
   ``sqrt(periods_per_year)``; then :func:`~measures.systemic.cca.merton_dd` at each day;
 * ``kmv``: every ``kmv_every`` rows, :func:`~measures.systemic.cca.merton_dd_kmv` on the
-  equity values of the last ``window`` rows (the barrier in force at the window's end for the
+  equity values of the last ``window`` + 1 rows (``sigma_E`` and the ``min_obs`` rule then use
+  the daily log changes of ``E`` itself) (the barrier in force at the window's end for the
   whole window, so that a new balance sheet does not show as a jump in the implied assets; the
   rate of each day) gives ``sigma_V``; on every day ``V_t`` inverts the call at the latest such
   ``sigma_V`` (estimated on or before ``t``) with the day's own barrier and rate.
@@ -198,7 +199,7 @@ def kmv_rows(ready: np.ndarray, every: int) -> np.ndarray:
 
 def _kmv_asset_vol(E: np.ndarray, D: np.ndarray, r: np.ndarray, ready: np.ndarray, config: CCAConfig) -> np.ndarray:
     """``sigma_V`` in force on each ready row: the KMV estimate of the last re-estimation row on or before it."""
-    n, w = len(E), config.window
+    n, w = len(E), config.window + 1  # window + 1 equity values: the window's returns
     rows = kmv_rows(ready, config.kmv_every)
     sigma = np.full(n, np.nan)
     if rows.size == 0:
@@ -216,8 +217,10 @@ def _kmv_asset_vol(E: np.ndarray, D: np.ndarray, r: np.ndarray, ready: np.ndarra
 def bank_cca(item: tuple, config: CCAConfig) -> pd.DataFrame:
     """One bank's rows of the panel. ``item = (bank_id, dates, E, ret, D, r)`` (arrays on the bank's rows)."""
     bank, dates, E, ret, D, r = item
-    sE = _equity_vol(ret, config)
     E = np.where(E > 0, E, np.nan)
+    if config.solver == "kmv":  # the returns the KMV window sees: those of its equity values
+        ret = np.r_[np.nan, np.diff(np.log(E))]
+    sE = _equity_vol(ret, config)
     sE = np.where(sE > 0, sE, np.nan)
     D = np.where(D > 0, D, np.nan)
     checks = {"equity": np.isfinite(E), "barrier": np.isfinite(D), "rate": np.isfinite(r), "vol": np.isfinite(sE)}
