@@ -55,6 +55,9 @@ _EXPORTS: dict[str, str] = {
             "lrmes_closed_form", "lrmes_from_mes", "ses", "simulate_lrmes", "srisk", "srisk_share", "srisk_status",
         )
     },
+    # contingent-claims analysis: Merton distance to default, implicit put, system expected loss (docs/cca.md)
+    **{name: "measures.systemic.cca" for name in ("MertonResult", "implied_asset_value", "merton_dd", "merton_dd_kmv")},
+    **{name: "measures.systemic.cca_panel" for name in ("CCAConfig", "cca_panel")},
     # contagion networks (docs/contagion.md)
     **{
         name: "measures.contagion"

@@ -183,3 +183,8 @@ register(Artifact("rankings_crw", f"{RANKINGS}/crw.parquet", ("year", "bank_id")
 register(Artifact("rankings_tau", f"{RANKINGS}/kendall.parquet", ("kind", "a", "b"),
                   {"kind": "object", "a": "object", "b": "object", "tau": "float64", "tau_lo": "float64",
                    "tau_hi": "float64", "n_banks": "int64", "replications": "int64"}))
+
+# contingent-claims analysis: Merton DD, PD, implicit put per bank and date, system expected loss
+# (pipeline/stages/cca.py, docs/cca.md)
+register(Artifact("cca", f"{MEASURES}/cca.parquet", _BANK_DATE, _STATUS))
+register(Artifact("cca_total", f"{SYSTEM}/cca_total.parquet", ("date",), {"n_banks": "int64"}))
