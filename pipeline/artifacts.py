@@ -183,3 +183,12 @@ register(Artifact("rankings_crw", f"{RANKINGS}/crw.parquet", ("year", "bank_id")
 register(Artifact("rankings_tau", f"{RANKINGS}/kendall.parquet", ("kind", "a", "b"),
                   {"kind": "object", "a": "object", "b": "object", "tau": "float64", "tau_lo": "float64",
                    "tau_hi": "float64", "n_banks": "int64", "replications": "int64"}))
+# Granger-network measures (Billio et al. 2012; stage contagion) and the system-wide market measures
+# (stage system_measures; docs/network_measures.md)
+register(Artifact("granger_network", f"{CONTAGION}/granger_network.parquet",
+                  dtypes={**_YEAR, "bank_id": "object", **dict.fromkeys(("in_degree", "out_degree", "in_out_degree", "closeness",
+                                                                          "eigenvector", "clustering"), "float64")}))
+register(Artifact("granger_dci", f"{CONTAGION}/granger_dci.parquet",
+                  dtypes={**_YEAR, "dci": "float64", "n_banks": "int64", "n_edges": "int64", "n_untested": "int64"}))
+register(Artifact("system_measures", f"{SYSTEM}/system_measures.parquet", ("measure", "date"),
+                  {"date": "datetime64[ns]", "measure": "object", "frequency": "object", "value": "float64", "n_banks": "int64"}))
