@@ -176,7 +176,7 @@ def _returns_artifact(n_banks: int = 4, days: int = 400, seed: int = 1) -> pd.Da
                                                                                   "market_cap", "weight"]]
 
 
-SMALL = {"ar_window": 120, "turbulence_window": 60}
+SMALL = {"ar_window": 120, "turbulence_window": 60, "catfin": {"min_obs": 50}}
 
 
 def _run(root, returns: pd.DataFrame, **params) -> pd.DataFrame:
@@ -248,3 +248,32 @@ def test_us_financials_measures_rise_in_2008(us_measures):
     assert crisis["turbulence"] > 3 * calm["turbulence"]
     assert crisis["catfin"] > 2 * calm["catfin"]
     assert crisis["catfin_np"] > 2 * calm["catfin_np"] and crisis["catfin_gpd"] > 2 * calm["catfin_gpd"]
+
+
+# ------------------------------------------------------------------------------ report section
+
+def test_report_section_builds_from_the_two_artifacts(tmp_path, monkeypatch):
+    import dataclasses
+
+    import pipeline.stage as stage_module
+    from pipeline.report.core import ReportContext, build_sections
+    from pipeline.report.sections import system_measures as section
+    from test_stage_contagion import planted_artifact, put
+
+    _run(tmp_path, _returns_artifact())
+    put(tmp_path, planted_artifact())
+    run_stage(tmp_path, "contagion")
+    real = stage_module.load_stage
+
+    def load(name):  # the lead adds both artifacts to the report stage's inputs; until then, here
+        st = real(name)
+        extra = tuple(n for n in ("system_measures", "granger_dci") if n not in st.inputs)
+        return dataclasses.replace(st, inputs=(*st.inputs, *extra)) if name == "report" else st
+
+    monkeypatch.setattr(stage_module, "load_stage", load)
+    ctx = ReportContext.open(tmp_path, {"episodes": [{"name": "E", "start": "2010-06-01", "end": "2010-09-30"}]})
+    (built,) = build_sections(ctx, [section])
+    assert set(built.metrics) >= {"absorption_ratio", "turbulence", "catfin", "dci"}
+    assert "ar_window</code> = 120" in built.intro and "alpha</code> = 0.05" in built.intro
+    assert any("<img" in b or "<svg" in b for b in built.blocks)
+    assert built.metrics["dci"]["mean"] == pytest.approx(read_parquet(tmp_path / artifact("granger_dci").path)["dci"].mean())
