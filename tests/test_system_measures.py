@@ -277,3 +277,17 @@ def test_report_section_builds_from_the_two_artifacts(tmp_path, monkeypatch):
     assert "ar_window</code> = 120" in built.intro and "alpha</code> = 0.05" in built.intro
     assert any("<img" in b or "<svg" in b for b in built.blocks)
     assert built.metrics["dci"]["mean"] == pytest.approx(read_parquet(tmp_path / artifact("granger_dci").path)["dci"].mean())
+
+
+def test_check_lines_name_banks_and_windows():
+    from types import SimpleNamespace
+
+    from pipeline.stages.system_measures import check
+
+    long = _returns_artifact(n_banks=3, days=300).rename(columns={"ret": "close"})
+    config = {"measures.system": SystemMeasuresConfig(ar_window=120, turbulence_window=60)}
+    (line,) = check(SimpleNamespace(prices=long), config)
+    assert line[0] == "estimates" and "on 3 bank(s)" in line[1] and "120-day windows" in line[1]
+    (line,) = check(SimpleNamespace(prices=long[long.bank_id == "B0"]), config)
+    assert line[0] == "cannot" and "1 bank(s)" in line[1]
+    assert check(SimpleNamespace(prices=None), config)[0][0] == "cannot"

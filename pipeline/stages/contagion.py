@@ -11,7 +11,10 @@ rolling DY total) and ``connectedness_directional`` (window, bank_id: to, from, 
 banks, the LASSO VAR (``contagion.route``; the route and why: ``route`` column and a ``var_route``
 quality record). A bank too sparse for a window's VAR after
 aligning is excluded from that window (recorded); a window with fewer than two banks fails; the stage is
-not estimable only when no window can be estimated. Documentation: ``docs/contagion.md``.
+not estimable only when no window can be estimated. Also writes the Granger-network measures of each window's
+p-values (Billio et al. 2012; ``measures.granger_network.alpha``): ``granger_network`` (window, bank_id: in/out/in+out
+degree, closeness, eigenvector, clustering) and ``granger_dci`` (window: dci, n_banks, n_edges, n_untested;
+docs/network_measures.md). Documentation: ``docs/contagion.md``.
 """
 
 from __future__ import annotations
