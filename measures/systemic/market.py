@@ -266,8 +266,8 @@ class CatfinConfig(Config):
         check_range("min_obs", self.min_obs, low=10, integer=True)
 
 
-def _catfin_month(item: tuple, *, cfg: CatfinConfig) -> list:
-    block = item
+def _catfin_month(block: np.ndarray, *, cfg: CatfinConfig) -> list:
+    """``var_np, var_gpd, var_skewt, catfin, n_obs, n_banks`` of one month's rows (module level: picklable)."""
     if cfg.sample == "monthly":
         full = _complete(block)
         x = full.sum(axis=0)
