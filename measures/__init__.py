@@ -67,6 +67,11 @@ _EXPORTS: dict[str, str] = {
             "estimate_rolling_connectedness", "generalized_fevd", "granger_edges", "granger_pvalues",
         )
     },
+    # Granger-network measures (Billio et al. 2012) and system-wide market measures (docs/network_measures.md)
+    **{name: "measures.contagion.billio" for name in ("GrangerNetwork", "GrangerNetworkConfig", "granger_network_measures",
+                                                       "granger_network_panel")},
+    **{name: "measures.systemic.market" for name in ("CatfinConfig", "SystemMeasuresConfig", "absorption_ratio", "catfin",
+                                                      "system_measures", "turbulence")},
     # balance-sheet contagion (docs/firesale.md, docs/cascade.md)
     **{
         name: "measures.stress"

@@ -188,3 +188,12 @@ register(Artifact("rankings_tau", f"{RANKINGS}/kendall.parquet", ("kind", "a", "
 # (pipeline/stages/cca.py, docs/cca.md)
 register(Artifact("cca", f"{MEASURES}/cca.parquet", _BANK_DATE, _STATUS))
 register(Artifact("cca_total", f"{SYSTEM}/cca_total.parquet", ("date",), {"n_banks": "int64"}))
+# Granger-network measures (Billio et al. 2012; stage contagion) and the system-wide market measures
+# (stage system_measures; docs/network_measures.md)
+register(Artifact("granger_network", f"{CONTAGION}/granger_network.parquet",
+                  dtypes={**_YEAR, "bank_id": "object", **dict.fromkeys(("in_degree", "out_degree", "in_out_degree", "closeness",
+                                                                          "eigenvector", "clustering"), "float64")}))
+register(Artifact("granger_dci", f"{CONTAGION}/granger_dci.parquet",
+                  dtypes={**_YEAR, "dci": "float64", "n_banks": "int64", "n_edges": "int64", "n_untested": "int64"}))
+register(Artifact("system_measures", f"{SYSTEM}/system_measures.parquet", ("measure", "date"),
+                  {"date": "datetime64[ns]", "measure": "object", "frequency": "object", "value": "float64", "n_banks": "int64"}))

@@ -11,18 +11,22 @@ rolling DY total) and ``connectedness_directional`` (window, bank_id: to, from, 
 banks, the LASSO VAR (``contagion.route``; the route and why: ``route`` column and a ``var_route``
 quality record). A bank too sparse for a window's VAR after
 aligning is excluded from that window (recorded); a window with fewer than two banks fails; the stage is
-not estimable only when no window can be estimated. Documentation: ``docs/contagion.md``.
+not estimable only when no window can be estimated. Also writes the Granger-network measures of each window's
+p-values (Billio et al. 2012; ``measures.granger_network.alpha``): ``granger_network`` (window, bank_id: in/out/in+out
+degree, closeness, eigenvector, clustering) and ``granger_dci`` (window: dci, n_banks, n_edges, n_untested;
+docs/network_measures.md). Documentation: ``docs/contagion.md``.
 """
 
 from __future__ import annotations
 
 from measures.contagion import SERIES, ContagionParams, analyse_contagion, check_plan, contagion_series
+from measures.contagion.billio import GrangerNetworkConfig, granger_network_panel
 from pipeline.artifacts import artifact
 from pipeline.stage import Stage, StageContext
 
 
 def run(ctx: StageContext) -> None:
-    params = ctx.config()
+    params = ctx.config("contagion")
     name = SERIES[params.series]
     data = contagion_series(ctx.read(name), name=artifact(name).path, spillover=params.series == "spillover")
     ctx.events(data.events, table=name)
@@ -36,6 +40,10 @@ def run(ctx: StageContext) -> None:
     ctx.write("contagion_windows", result.panel.windows, key=[key])
     ctx.write("connectedness", result.connectedness)
     ctx.write("connectedness_directional", result.directional, key=[key, "bank_id"])
+    # Granger-network measures of each window's p-values (Billio et al. 2012; docs/network_measures.md)
+    network, dci = granger_network_panel(result.panel.pvalues, key, alpha=ctx.config("measures.granger_network").alpha)
+    ctx.write("granger_network", network, key=[key, "bank_id"])
+    ctx.write("granger_dci", dci, key=[key])
 
 
 def check(data, configs) -> list:
@@ -46,10 +54,11 @@ def check(data, configs) -> list:
 STAGE = Stage(
     name="contagion",
     run=run,
-    params={"contagion": ContagionParams},
+    params={"contagion": ContagionParams, "measures.granger_network": GrangerNetworkConfig},
     inputs=tuple(SERIES.values()),
     select_inputs=lambda configs: (SERIES[configs["contagion"].series],),  # deps: the chosen series only
-    outputs=("granger", "crw", "contagion_windows", "connectedness", "connectedness_directional"),
+    outputs=("granger", "crw", "contagion_windows", "connectedness", "connectedness_directional", "granger_network",
+             "granger_dci"),
     check=check,
     realtime=True,
 )
