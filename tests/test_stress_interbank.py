@@ -273,3 +273,39 @@ def test_bad_input_unknown_bank_in_scenario(tmp_path):
 def test_params_defaults_equal_the_api():
     params = repo_params()["stress"]["interbank"]
     assert InterbankConfig.from_mapping(params, where=GROUP) == InterbankConfig()
+
+
+# ----------------------------------------------------------------------------- report section
+
+
+def _report(root: Path):
+    """A report context whose stage declares the section's artifacts (as the report stage does once it is wired)."""
+    import dataclasses
+
+    from pipeline.compute import SerialMapper
+    from pipeline.report.core import ReportContext
+    from pipeline.report_config import ReportConfig
+    from pipeline.stage import StageContext, load_stage
+
+    stage = load_stage("report")
+    stage = dataclasses.replace(stage, inputs=(*stage.inputs, *(k for k in OUTPUTS if k not in stage.inputs)))
+    config = ReportConfig()
+    return ReportContext(StageContext(stage=stage, params={"report": config.to_dict()}, root=root,
+                                      mapper=SerialMapper("report"), configs={"report": config}), config)
+
+
+def test_report_section_from_the_stage_artifacts(synthetic_run, tmp_path):
+    from pipeline.report.core import build_sections
+    from pipeline.report.sections import interbank
+
+    root, out = synthetic_run
+    section = build_sections(_report(root), [interbank])[0]
+    assert section.sources == ["interbank_matrix", "interbank_scenarios", "interbank_banks"]
+    assert section.metrics["ranks_16_115.sequential.n_defaulted"] == 101
+    assert section.metrics["data"] == "simulated" and "<b>Simulated data.</b>" in section.provenance
+    assert "<img" in "".join(section.blocks)
+    table = interbank.hierarchy_table(out["interbank_banks"])
+    first = table[(table["scenario"] == "ranks_16_115") & (table["round"] == 1)].iloc[0]
+    assert first["sequential (Furfine)"] == first["Rogers–Veraart"] and first["Eisenberg–Noe"] == ""
+    assert "(100 banks)" in table[(table["scenario"] == "ranks_16_115") & (table["round"] == 0)].iloc[0]["Eisenberg–Noe"]
+    assert interbank.build(_report(tmp_path / "absent")) is None
