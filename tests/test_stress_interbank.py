@@ -309,3 +309,21 @@ def test_report_section_from_the_stage_artifacts(synthetic_run, tmp_path):
     assert first["sequential (Furfine)"] == first["Rogers–Veraart"] and first["Eisenberg–Noe"] == ""
     assert "(100 banks)" in table[(table["scenario"] == "ranks_16_115") & (table["round"] == 0)].iloc[0]["Eisenberg–Noe"]
     assert interbank.build(_report(tmp_path / "absent")) is None
+
+
+def test_check_lines_say_what_the_stage_will_run_on():
+    from types import SimpleNamespace
+
+    from pipeline.params import DataConfig
+    from pipeline.stages.stress_interbank import check
+
+    cfg = {GROUP: InterbankConfig(source="balance_sheet"), "data": DataConfig(source="files")}
+    bs = _cross_section().assign(period_end=pd.Timestamp("2019-12-31"))
+    bs.loc[bs.index[0], "equity"] = np.nan
+    lines = check(SimpleNamespace(balance_sheet=bs), cfg)
+    assert lines[0] == ("estimates", "sequential default and clearing on 39 banks at 2019-12-31 (one cross-section)")
+    assert lines[1][0] == "skips" and "missing_input: 1 row(s)" in lines[1][1]
+    assert check(SimpleNamespace(balance_sheet=None), cfg)[0][0] == "cannot"
+    synthetic = check(SimpleNamespace(balance_sheet=None), {GROUP: InterbankConfig(source="synthetic"),
+                                                             "data": DataConfig(source="files")})
+    assert "SIMULATED" in synthetic[0][1] and "NOT your balance sheets" in synthetic[0][1]
