@@ -327,3 +327,27 @@ def test_check_lines_say_what_the_stage_will_run_on():
     synthetic = check(SimpleNamespace(balance_sheet=None), {GROUP: InterbankConfig(source="synthetic"),
                                                              "data": DataConfig(source="files")})
     assert "SIMULATED" in synthetic[0][1] and "NOT your balance sheets" in synthetic[0][1]
+
+
+def test_bad_input_period_without_rows_and_latest_complete_period():
+    base = _cross_section()
+    bs = pd.concat([base.assign(period_end=pd.Timestamp("2018-12-31")),
+                    base.head(1).assign(period_end=pd.Timestamp("2019-12-31"))], ignore_index=True)
+    plan = interbank_inputs(bs)  # 2019 has one bank only: the cross-section is 2018, and 2019 is recorded
+    assert plan.period == pd.Timestamp("2018-12-31") and len(plan.frame) == 40
+    assert list(plan.events["reason"]) == ["later_periods_incomplete"]
+    bad = interbank_inputs(bs, "2017-12-31")
+    assert bad.reason.startswith("stress.interbank.period='2017-12-31': no balance_sheet rows at 2017-12-31")
+
+
+def test_margins_matrix_rescales_to_the_smaller_total():
+    from measures.stress.maxent import margins_matrix, max_entropy_matrix, minimum_density_matrix
+
+    a, l = np.array([4.0, 3.0, 2.0]), np.array([3.0, 4.0, 4.0])  # ΣA = 9 < ΣL = 11
+    got = margins_matrix(a, l)
+    np.testing.assert_array_equal(got.matrix, max_entropy_matrix(a, l, rescale="assets").matrix)
+    np.testing.assert_allclose(got.matrix.sum(axis=1), a, rtol=1e-10)
+    sparse = margins_matrix(l, a, method="min_density")  # now ΣL < ΣA: the liabilities' total
+    np.testing.assert_array_equal(sparse.matrix, minimum_density_matrix(l, a, rescale="liabilities").matrix)
+    with pytest.raises(ConfigError, match="method='dense'"):
+        margins_matrix(a, l, method="dense")

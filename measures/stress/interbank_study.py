@@ -40,9 +40,9 @@ import pandas as pd
 from measures.core.config import Config, ConfigError, check_choice, check_range
 from measures.core.events import EVENT_COLUMNS
 from measures.core.mapping import Mapper, map_items
-from measures.stress.coverage import InputPlan, describe_missing, periods_text
+from measures.stress.coverage import InputPlan, choose_period, describe_missing
 from measures.stress.interbank import NOT_DEFAULTED, eisenberg_noe, sequential_default
-from measures.stress.maxent import RESCALE_RULES, InterbankMatrixEstimate, MaxEntropyConfig, max_entropy_matrix, minimum_density_matrix
+from measures.stress.maxent import RESCALE_RULES, InterbankMatrixEstimate, MaxEntropyConfig, margins_matrix
 
 MODELS = ("sequential", "eisenberg_noe", "rogers_veraart")
 MATRIX_METHODS = ("maxent", "min_density")
@@ -175,23 +175,9 @@ def interbank_inputs(bs: pd.DataFrame | None, period: str | None = None) -> Inpu
     frame = bs.assign(**{c: np.nan for c in REQUIRED if c not in bs.columns})
     ok_values = frame[list(REQUIRED)].notna().all(axis=1) & (frame["equity"] > 0) & (frame["total_assets"] > 0)
     usable = ok_values & (frame["interbank_assets"] <= frame["total_assets"])
-    rows: list[dict[str, Any]] = []
-    if period is not None:
-        when = pd.Timestamp(str(period))
-        if not (frame["period_end"] == when).any():
-            latest = ", ".join(str(d.date()) for d in sorted(frame["period_end"].unique())[-8:])
-            return InputPlan(frame=empty, events=pd.DataFrame(columns=list(EVENT_COLUMNS)), needs=NEEDS,
-                             reason=f"stress.interbank.period={period!r}: no balance_sheet rows at {when.date()}; "
-                                    f"latest periods: {latest}")
-    else:
-        counts = frame.loc[usable, "period_end"].value_counts()
-        good = counts[counts >= 2].index
-        when = max(good) if len(good) else frame["period_end"].max()
-        later = frame["period_end"] > when
-        if later.any():
-            rows.append(_event(None, when, int(later.sum()), "ignored", "later_periods_incomplete",
-                               f"later periods {periods_text(frame.loc[later, 'period_end'])} have fewer than 2 banks "
-                               f"with the inputs; the cross-section is {when.date()}"))
+    when, rows, reason = choose_period(frame, usable, period, key="stress.interbank.period")
+    if reason:
+        return InputPlan(frame=empty, events=pd.DataFrame(columns=list(EVENT_COLUMNS)), needs=NEEDS, reason=reason)
     at = frame["period_end"] == when
     if usable[at].sum() < 2:
         gaps = describe_missing(frame[at], REQUIRED, present=list(bs.columns)) or [
@@ -214,14 +200,9 @@ def interbank_inputs(bs: pd.DataFrame | None, period: str | None = None) -> Inpu
 
 
 def estimate_matrix(frame: pd.DataFrame, config: InterbankConfig) -> InterbankMatrixEstimate:
-    """The interbank matrix from the margins of ``frame`` (``rescale = "smaller"``: the smaller of ΣA and ΣL)."""
-    a, l = frame["interbank_assets"].to_numpy(float), frame["interbank_liabilities"].to_numpy(float)
-    rescale = config.rescale
-    if rescale == "smaller":
-        rescale = "assets" if a.sum() <= l.sum() else "liabilities"
-    if config.matrix == "maxent":
-        return max_entropy_matrix(a, l, tol=config.tol, rescale=rescale)
-    return minimum_density_matrix(a, l, rescale=rescale)
+    """The interbank matrix from the margins of ``frame`` (:func:`measures.stress.maxent.margins_matrix`)."""
+    return margins_matrix(frame["interbank_assets"].to_numpy(float), frame["interbank_liabilities"].to_numpy(float),
+                          method=config.matrix, rescale=config.rescale, tol=config.tol)
 
 
 # ----------------------------------------------------------------------------- the models
