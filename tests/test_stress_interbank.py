@@ -351,3 +351,17 @@ def test_margins_matrix_rescales_to_the_smaller_total():
     np.testing.assert_array_equal(sparse.matrix, minimum_density_matrix(l, a, rescale="liabilities").matrix)
     with pytest.raises(ConfigError, match="method='dense'"):
         margins_matrix(a, l, method="dense")
+
+
+def test_scenarios_beyond_the_system_are_recorded():
+    frame = _cross_section()[["bank_id", "total_assets", "equity", "interbank_assets", "interbank_liabilities"]]
+    cfg = InterbankConfig(scenarios=(InterbankScenario(name="part", ranks=(16, 115)),
+                                     InterbankScenario(name="none", ranks=(50, 60)),
+                                     InterbankScenario(name="shocked", ranks=(50, 60), shock=0.01)))
+    study = interbank_study(frame, cfg, when=pd.Timestamp("2019-12-31"))
+    assert sorted(study.scenarios["scenario"].unique()) == ["part", "shocked"]
+    assert study.scenarios.loc[study.scenarios["scenario"] == "part", "n_initial"].eq(25).all()
+    ev = study.events.set_index("detail")
+    assert list(study.events["action"]) == ["flagged", "ignored", "flagged"]
+    assert any("scenario none: ranks 50-60 but the system has 40 banks; nothing happens: not run" in d for d in ev.index)
+    assert (study.banks["loss_interbank"] >= 0).all()

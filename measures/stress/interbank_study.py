@@ -306,7 +306,7 @@ def run_scenario(scenario: InterbankScenario, *, system: InterbankSystem, config
         pi = np.divide(liab, res.obligations[:, None], out=np.zeros_like(liab), where=res.obligations[:, None] > 0)
         received = (pi.T @ res.payments)[:n]
         rounds = np.where(res.default_round[:n] == NOT_DEFAULTED, NOT_DEFAULTED, res.default_round[:n] - 1)
-        frames.append(_bank_frame(system, scenario.name, model, initial, rounds, claims - received,
+        frames.append(_bank_frame(system, scenario.name, model, initial, rounds, np.maximum(claims - received, 0.0),
                                   res.net_worth[:n], external, res.obligations, res.payments))
     return pd.concat(frames, ignore_index=True)
 
@@ -350,6 +350,9 @@ def interbank_study(frame: pd.DataFrame, config: InterbankConfig | None = None, 
     when : the cross-section's date (labels the events).
     mapper : maps the scenarios (one item each); results do not depend on it.
 
+    A scenario whose ``ranks`` reach beyond the system's size is recorded (``flagged`` when it
+    still selects a bank or has a shock; ``ignored``, and not run, when nothing would happen).
+
     Returns
     -------
     InterbankStudy
@@ -359,9 +362,16 @@ def interbank_study(frame: pd.DataFrame, config: InterbankConfig | None = None, 
     config = config or InterbankConfig()
     est = estimate_matrix(frame, config)
     system, events = build_system(frame, est.matrix)
-    for s in config.scenarios:  # unknown ids fail before any work is mapped
-        s.initial(system.bank_ids, system.size_rank)
     n = len(system.bank_ids)
+    scenarios, skipped = [], []
+    for s in config.scenarios:  # unknown ids fail before any work is mapped
+        chosen = int(s.initial(system.bank_ids, system.size_rank).sum())
+        if s.ranks is not None and s.ranks[1] > n:
+            skipped.append(_event(None, when, chosen, "flagged" if chosen or s.shock else "ignored", "ranks_beyond_system",
+                                  f"scenario {s.name}: ranks {s.ranks[0]}-{s.ranks[1]} but the system has {n} banks; "
+                                  + (f"{chosen} bank(s) fail first" if chosen or s.shock else "nothing happens: not run")))
+        if chosen or s.shock:
+            scenarios.append(s)
     matrix = pd.DataFrame([{
         "method": config.matrix, "n_banks": n, "n_links": est.n_links, "density": est.n_links / (n * (n - 1)),
         "total_assets": est.total_assets, "total_liabilities": est.total_liabilities,
@@ -370,10 +380,11 @@ def interbank_study(frame: pd.DataFrame, config: InterbankConfig | None = None, 
     i, j = np.nonzero(est.matrix)
     ids = np.asarray(system.bank_ids, dtype=object)
     exposures = pd.DataFrame({"lender": ids[i], "borrower": ids[j], "amount": est.matrix[i, j]})
-    parts = map_items(mapper, partial(run_scenario, system=system, config=config), list(config.scenarios),
+    parts = map_items(mapper, partial(run_scenario, system=system, config=config), scenarios,
                       desc="stress_interbank scenarios")
-    banks = pd.concat(parts, ignore_index=True)
+    banks = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(BANK_COLUMNS))
     banks["total_assets"] = np.tile(system.total_assets, len(banks) // n)
-    events = events.assign(date_start=when, date_end=when)
+    events = pd.concat([events.assign(date_start=when, date_end=when), pd.DataFrame(skipped, columns=list(EVENT_COLUMNS))],
+                       ignore_index=True)
     return InterbankStudy(matrix=matrix, exposures=exposures, banks=banks, scenarios=scenario_summary(banks),
                           events=events)
