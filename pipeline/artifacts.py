@@ -141,6 +141,12 @@ def _build() -> dict[str, Artifact]:
         Artifact("cascade_hierarchy", f"{STRESS}/cascade_hierarchy.parquet", ("system", "scenario", "beta", "layer", "bank_id")),
         Artifact("cascade_boundary", f"{STRESS}/cascade_boundary.parquet", ("kind", "id")),
         Artifact("debtrank", f"{STRESS}/debtrank.parquet", ("bank_id",)),
+        # interbank contagion (stage stress_interbank: sequential default and clearing)
+        Artifact("interbank_matrix", f"{STRESS}/interbank_matrix.parquet", ("method",)),
+        Artifact("interbank_exposures", f"{STRESS}/interbank_exposures.parquet", ("lender", "borrower")),
+        Artifact("interbank_banks", f"{STRESS}/interbank_banks.parquet", ("scenario", "model", "bank_id"),
+                 dtypes={"default_round": "Int64"}),
+        Artifact("interbank_scenarios", f"{STRESS}/interbank_scenarios.parquet", ("scenario", "model")),
         # report
         Artifact("report/html", f"{REPORT}/index.html", kind="file"),
         Artifact("report/metrics", f"{REPORT}/metrics.json", kind="json", cache=False),

@@ -57,6 +57,9 @@ CASES = [
     ("stress_cascade", "stress.cascade", "seniority", "senior", "stress.cascade: seniority='senior' is not allowed; allowed values: 'pari_passu', 'external_senior'"),
     ("stress_cascade", "stress.cascade", "alpha_grid", "0..1", "stress.cascade: alpha_grid='0..1' must be [start, stop, n]"),
     ("stress_cascade", "stress.cascade", "period", "end of 2019", "stress.cascade: period='end of 2019' is not a date; allowed: YYYY-MM-DD or null"),
+    ("stress_interbank", "stress.interbank", "lgd", 1.5, "stress.interbank: lgd=1.5 is out of range; allowed: [0.0, 1.0]"),
+    ("stress_interbank", "stress.interbank", "matrix", "dense", "stress.interbank: matrix='dense' is not allowed; allowed values: 'maxent', 'min_density'"),
+    ("mes_srisk", "measures.mes_srisk", "ses_mes", "worst", "measures.mes_srisk: ses_mes='worst' is not allowed; allowed values: 'hist', 'dyn'"),
     ("report", "report", "title", 5, "report: title=5 must be a string"),
     ("report", "report", "episodes", "2008", "report: episodes='2008' must be a list of {name, start, end} mappings"),
 ]

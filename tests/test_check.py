@@ -112,6 +112,7 @@ BAD_VALUES = {
     "panel": ("effects", "fixed"),
     "stress.firesale": ("max_rounds", 0),
     "stress.cascade": ("threshold", 2.0),
+    "stress.interbank": ("lgd", 2.0),
     "report": ("title", 3),
 }
 
@@ -174,7 +175,7 @@ def test_check_on_the_default_data_prints_the_data_and_every_stage(tmp_path, cap
     rc, out, err = run_check(tmp_path, repo_params(), capsys)
     assert rc == 0 and err == ""
     lines = out.splitlines()
-    assert lines[0] == "params: 14 groups, no errors"
+    assert lines[0] == "params: 15 groups, no errors"
     assert lines[1] == "realtime: false (paper defaults: some values use the whole sample; docs/realtime.md)"
     assert lines[2] == "data: synthetic (the embedded simulator, seed 20071012): simulated data, not yours"
     assert "  banks          16: joint-stock 8, state-owned 5, city 3" in lines
@@ -195,7 +196,7 @@ def test_bad_input_all_errors_are_printed_together_with_no_traceback(tmp_path, c
     for text in ("unknown top-level group 'contagoin'", "measures.covar_qr: the group is null",
                  "measures.covar_dcc: vol='egarch'", "panel: effects='fixed'"):
         assert text in err
-    assert out.splitlines()[0] == "params: 14 groups, 4 error(s) (below)"
+    assert out.splitlines()[0] == "params: 15 groups, 4 error(s) (below)"
     assert "data: synthetic" in out  # the data are still checked
     assert "    not checked: fix the errors below first" in out  # the stages whose group is bad
 

@@ -51,7 +51,7 @@ def test_default_data_srisk_by_hand_carry_forward_and_report(stage_root):
     blobs = {p: p.read_bytes() for p in (data / "processed").glob("*/*.parquet") if "mes" in p.name or "srisk" in p.name}
     mes, sr, total = out["mes"], out["srisk"], out["total"]
     assert list(mes.columns) == ["bank_id", "date", "mes_hist", "mes_dyn", "status"]
-    assert list(sr.columns) == ["bank_id", "date", "beta", "lrmes", "srisk", "srisk_share", "status"]
+    assert list(sr.columns) == ["bank_id", "date", "beta", "lrmes", "srisk", "srisk_share", "ses", "status"]
     assert list(total.columns) == ["date", "srisk_total"]
     np.testing.assert_allclose(sr["lrmes"], 1 - np.exp(np.log(0.6) * sr["beta"]), rtol=1e-12)
     # SRISK by hand for one bank, with liabilities published on a known date
@@ -67,10 +67,13 @@ def test_default_data_srisk_by_hand_carry_forward_and_report(stage_root):
     for day, liab in ((on, pub.total_liabilities), (before, prev.total_liabilities)):  # never backward
         expected = 0.08 * liab - 0.92 * (1 - rows.loc[day, "lrmes"]) * caps[day]
         assert rows.loc[day, "srisk"] == pytest.approx(expected, rel=1e-12)
+        # SES (θ = 1, δ = 0, historical MES): k (D + W) − (1 − MES) W, with the MES of the mes artifact
+        mes_day = mes[(mes.bank_id == bank) & (mes.date == day)]["mes_hist"].item()
+        assert rows.loc[day, "ses"] == pytest.approx(0.08 * (liab + caps[day]) - (1 - mes_day) * caps[day], rel=1e-12)
     # before the first publication: no liabilities, a status, no SRISK
     first = bs["publication_date"].min()
     early = rows[rows.index < first]
-    assert len(early) and early["srisk"].isna().all() and early["status"].str.startswith("failed:MissingLiabilities").all()
+    assert len(early) and early["srisk"].isna().all() and early["ses"].isna().all() and early["status"].str.startswith("failed:MissingLiabilities").all()
     # aggregate and shares
     wide = sr.pivot(index="date", columns="bank_id", values="srisk")
     np.testing.assert_allclose(total.set_index("date")["srisk_total"], wide.clip(lower=0).sum(axis=1).where(wide.notna().any(axis=1)), rtol=1e-12)

@@ -1,9 +1,10 @@
 """Balance-sheet contagion models: interbank default cascades, Eisenberg–Noe clearing,
 double-layer fire sales, maximum-entropy interbank matrices, bank–asset cascades, DebtRank.
 
-Pure functions of balance-sheet tables (no I/O): docs/firesale.md, docs/cascade.md. The studies
-the ``stress_firesale`` and ``stress_cascade`` stages run are :mod:`measures.stress.firesale_years`
-and :mod:`measures.stress.cascade_study`.
+Pure functions of balance-sheet tables (no I/O): docs/firesale.md, docs/cascade.md,
+docs/interbank.md. The studies the ``stress_firesale``, ``stress_cascade`` and
+``stress_interbank`` stages run are :mod:`measures.stress.firesale_years`,
+:mod:`measures.stress.cascade_study` and :mod:`measures.stress.interbank_study`.
 """
 
 from measures.stress.bank_asset import BankAssetNetwork
@@ -22,7 +23,14 @@ from measures.stress.firesale_curve import (
 from measures.stress.firesale_inputs import calibrate_omega, map_eba_balance_sheet, saleable_stock, validate_fire_sale_balance_sheet
 from measures.stress.firesale_years import FireSaleParams, FireSaleYears, fire_sale_years, mean_curve
 from measures.stress.interbank import ClearingResult, SequentialDefaultResult, eisenberg_noe, sequential_default
-from measures.stress.maxent import InterbankMatrixEstimate, MaxEntropyConfig, max_entropy_matrix, minimum_density_matrix
+from measures.stress.interbank_study import InterbankConfig, InterbankScenario, InterbankStudy, interbank_study
+from measures.stress.maxent import (
+    InterbankMatrixEstimate,
+    MaxEntropyConfig,
+    margins_matrix,
+    max_entropy_matrix,
+    minimum_density_matrix,
+)
 
 __all__ = [
     "BankAssetNetwork",
@@ -38,7 +46,10 @@ __all__ = [
     "FireSaleParams",
     "FireSaleResult",
     "FireSaleYears",
+    "InterbankConfig",
     "InterbankMatrixEstimate",
+    "InterbankScenario",
+    "InterbankStudy",
     "MaxEntropyConfig",
     "NamedFailure",
     "OmegaRule",
@@ -57,7 +68,9 @@ __all__ = [
     "fire_sale_regions",
     "fire_sale_years",
     "group_failure_boundary",
+    "interbank_study",
     "map_eba_balance_sheet",
+    "margins_matrix",
     "mean_curve",
     "max_entropy_matrix",
     "minimum_density_matrix",

@@ -155,6 +155,32 @@ def describe_missing(frame: pd.DataFrame, columns: Sequence[str], *, date_col: s
     return out
 
 
+def choose_period(frame: pd.DataFrame, usable: pd.Series, period: str | None, *, key: str
+                  ) -> tuple[pd.Timestamp, list[dict[str, Any]], str | None]:
+    """The cross-section date of a one-period study: ``period`` (a ``period_end``), or the latest
+    ``period_end`` with at least two ``usable`` rows (``ignored`` event for the later periods).
+
+    Returns ``(when, events, reason)``; ``reason`` (naming the params ``key``) when ``period``
+    has no rows.
+    """
+    if period is not None:
+        when = pd.Timestamp(str(period))
+        if not (frame["period_end"] == when).any():
+            latest = ", ".join(str(d.date()) for d in sorted(frame["period_end"].unique())[-8:])
+            return when, [], f"{key}={period!r}: no balance_sheet rows at {when.date()}; latest periods: {latest}"
+        return when, [], None
+    counts = frame.loc[usable, "period_end"].value_counts()
+    good = counts[counts >= 2].index
+    when = max(good) if len(good) else frame["period_end"].max()
+    later = frame["period_end"] > when
+    rows = []
+    if later.any():
+        rows.append(_event(None, when, when, int(later.sum()), "ignored", "later_periods_incomplete",
+                           f"later periods {periods_text(frame.loc[later, 'period_end'])} have fewer than 2 banks "
+                           f"with the inputs; the cross-section is {when.date()}"))
+    return when, rows, None
+
+
 @dataclasses.dataclass(frozen=True)
 class InputPlan:
     """What a stress study will run on: the inputs it will use, the quality events, and the

@@ -255,6 +255,22 @@ def minimum_density_matrix(
     return _estimate(x, a, l, totals, error, steps, status)
 
 
+def margins_matrix(interbank_assets: object, interbank_liabilities: object, *, method: str = "maxent",
+                   rescale: str = "smaller", tol: float = 1e-10) -> InterbankMatrixEstimate:
+    """:func:`max_entropy_matrix` (``method="maxent"``, tolerance ``tol``) or
+    :func:`minimum_density_matrix` (``"min_density"``); ``rescale="smaller"`` scales both margins
+    to the smaller of ΣA and ΣL (the interbank market inside the sample is at most that), else a
+    rule of :data:`RESCALE_RULES`."""
+    check_choice("method", method, ("maxent", "min_density"))
+    a = as_float_array("interbank_assets", interbank_assets, ndim=1)
+    l = as_float_array("interbank_liabilities", interbank_liabilities, ndim=1)
+    if rescale == "smaller":
+        rescale = "assets" if a.sum() <= l.sum() else "liabilities"
+    if method == "maxent":
+        return max_entropy_matrix(a, l, tol=tol, rescale=rescale)
+    return minimum_density_matrix(a, l, rescale=rescale)
+
+
 def _reroute_self_loop(x: np.ndarray, k: int, amount: float) -> None:
     """Route ``amount`` of bank ``k``'s own remaining assets/liabilities through existing links."""
     while amount > 0:

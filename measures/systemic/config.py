@@ -70,6 +70,7 @@ class SystemicRiskConfig(Config):
 
 
 SIMULATION_DATES = ("last", "year_end", "quarter_end")
+SES_MES = ("hist", "dyn")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,13 +85,27 @@ class SRiskPanelConfig(SystemicRiskConfig):
     max_liability_age_days : int or None
         Published liabilities (and equity) older than this many calendar days count as
         missing; ``None``: no limit.
+    ses_theta, ses_delta : float
+        The constants θ and δ of SES ``(k L − 1 + θ MES + δ) W`` (Acharya et al. 2017, as
+        surveyed by Lu–Zhang; docs/srisk.md). θ = 1, δ = 0: the capital shortfall against the
+        target ``k`` on quasi-assets once the equity has lost its MES.
+    ses_mes : {"hist", "dyn"}
+        The crisis behind the MES of SES: ``hist`` — the worst ``tail`` share of system days in
+        the last ``window`` days (historical MES, Acharya et al.'s empirical definition);
+        ``dyn`` — system return below ``kappa`` (dynamic MES of Brownlees & Engle).
     """
 
     simulation_dates: str = "last"
     max_liability_age_days: int | None = 550
+    ses_theta: float = 1.0
+    ses_delta: float = 0.0
+    ses_mes: str = "hist"
 
     def validate(self) -> None:
         super().validate()
         check_choice("simulation_dates", self.simulation_dates, SIMULATION_DATES)
         if self.max_liability_age_days is not None:
             check_range("max_liability_age_days", self.max_liability_age_days, low=1, integer=True)
+        check_range("ses_theta", self.ses_theta, low=0.0)
+        check_range("ses_delta", self.ses_delta)
+        check_choice("ses_mes", self.ses_mes, SES_MES)

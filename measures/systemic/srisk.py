@@ -94,7 +94,10 @@ def ses(
     """Systemic expected shortfall ``(k L - 1 + theta MES + delta) W`` with ``L = (D + W)/W``.
 
     ``theta`` and ``delta`` are the constants of Acharya et al. (2017) (as surveyed by Lu–Zhang);
-    there is no default: they come from the parameters.
+    the papers give no values, so there is no API default; the ``mes_srisk`` stage's are θ = 1,
+    δ = 0 (``measures.mes_srisk.ses_theta`` / ``ses_delta``): ``k (D + W) − (1 − MES) W``, the
+    shortfall against the target capital ``k`` on quasi-assets once the equity has lost its MES
+    (docs/srisk.md). NaN where ``W ≤ 0`` or ``D`` or ``MES`` is missing.
     """
     check_range("k", k, low=0.0, high=1.0, low_open=True, high_open=True)
     check_range("theta", theta)

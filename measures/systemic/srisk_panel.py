@@ -4,8 +4,9 @@ From the fitted paths of the per-bank bivariate DCC-GARCH (:func:`measures.syste
 market capitalisations and published balance sheets, :func:`srisk_panel` builds
 
 * ``mes``: ``bank_id, date, mes_hist, mes_dyn, status`` (the fit status);
-* ``srisk``: ``bank_id, date, beta, lrmes, srisk, srisk_share, status`` (the worst of the fit
-  and the balance-sheet status);
+* ``srisk``: ``bank_id, date, beta, lrmes, srisk, srisk_share, ses, status`` (the worst of the
+  fit and the balance-sheet status; ``ses`` = SES ``(k L − 1 + θ MES + δ) W`` with the MES of
+  ``ses_mes``, :func:`measures.systemic.ses`);
 * ``total``: ``date, srisk_total`` with ``SRISK_t = sum_i max(SRISK_i,t, 0)`` (Brownlees &
   Engle 2017), NaN on days without any measured bank;
 
@@ -26,7 +27,7 @@ from measures.core.mapping import Mapper
 from measures.core.status import FitStatus, worst
 from measures.systemic.config import SIMULATION_DATES, SRiskPanelConfig
 from measures.systemic.frames import dcc_mes_frame, historical_mes_frame
-from measures.systemic.srisk import aggregate_srisk, carry_forward_liabilities, srisk, srisk_share, srisk_status
+from measures.systemic.srisk import aggregate_srisk, carry_forward_liabilities, ses, srisk, srisk_share, srisk_status
 
 #: Balance-sheet columns SRISK needs (``equity`` is optional: negative book equity is flagged).
 SRISK_COLUMNS = ("total_liabilities", "publication_date")
@@ -167,7 +168,11 @@ def srisk_panel(
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """MES, LRMES, SRISK and aggregate SRISK per bank and date (module docstring).
 
-    ``SRISK_i,t = k D_i,t - (1 - k)(1 - LRMES_i,t) W_i,t`` (:func:`measures.systemic.srisk`).
+    ``SRISK_i,t = k D_i,t - (1 - k)(1 - LRMES_i,t) W_i,t`` (:func:`measures.systemic.srisk`) and
+    ``SES_i,t = (k L_i,t - 1 + θ MES_i,t + δ) W_i,t``, ``L = (D + W)/W`` (Acharya, Pedersen,
+    Philippon & Richardson 2017, as surveyed by Lu–Zhang eq. 5; :func:`measures.systemic.ses`),
+    with the historical or dynamic MES (``ses_mes``) dated t: SES uses no data after t beyond
+    what that MES uses.
 
     Parameters
     ----------
@@ -212,6 +217,9 @@ def srisk_panel(
     cap = market_cap.reindex(index=days, columns=banks).astype(float)
     liab, age, equity = daily_balance_sheet(balance_sheet, days, banks, config.max_liability_age_days)
     value = srisk(liab, cap, lr, k=config.k)
+    mes_col = {"hist": "mes_hist", "dyn": "mes_dyn"}[config.ses_mes]
+    mes_wide = merged.pivot(index="date", columns="bank_id", values=mes_col).reindex(index=days, columns=banks)
+    ses_value = ses(liab, cap, mes_wide, k=config.k, theta=config.ses_theta, delta=config.ses_delta)
     share = srisk_share(value)
     total = aggregate_srisk(value).where(value.notna().any(axis=1))  # NaN, not 0, when no firm is measured
     bs_status = srisk_status(liab, cap, equity)
@@ -222,14 +230,14 @@ def srisk_panel(
         bs_status = bs_status.mask(stale, msg)
 
     panel = pd.concat([frame.stack(future_stack=True).rename(name) for frame, name in
-                       ((value, "srisk"), (share, "srisk_share"), (bs_status, "bs_status"))], axis=1)
+                       ((value, "srisk"), (share, "srisk_share"), (ses_value, "ses"), (bs_status, "bs_status"))], axis=1)
     panel.index.names = ["date", "bank_id"]
     merged = merged.merge(panel.reset_index(), on=["bank_id", "date"], how="left", validate="one_to_one")
     merged["fit_status"] = merged["status"]
     merged["status"] = _worst_pairs(merged["status"], merged["bs_status"])
     # rows the DCC could not produce keep NaN SRISK (srisk() already NaN there) and the fit status
     mes = merged[["bank_id", "date", "mes_hist", "mes_dyn", "fit_status"]].rename(columns={"fit_status": "status"})
-    srisk_frame = merged[["bank_id", "date", "beta", "lrmes", "srisk", "srisk_share", "status"]].copy()
+    srisk_frame = merged[["bank_id", "date", "beta", "lrmes", "srisk", "srisk_share", "ses", "status"]].copy()
     total_frame = pd.DataFrame({"date": days, "srisk_total": total.reindex(days).to_numpy(dtype=float)})
     return _floats(mes), _floats(srisk_frame), total_frame, status_events(merged)
 
