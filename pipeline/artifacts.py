@@ -141,8 +141,9 @@ def _build() -> dict[str, Artifact]:
         Artifact("cascade_hierarchy", f"{STRESS}/cascade_hierarchy.parquet", ("system", "scenario", "beta", "layer", "bank_id")),
         Artifact("cascade_boundary", f"{STRESS}/cascade_boundary.parquet", ("kind", "id")),
         Artifact("debtrank", f"{STRESS}/debtrank.parquet", ("bank_id",)),
-        # stress_cascade: Table 1 descriptives (seed-fidelity part of the cascade study)
+        # stress_cascade: Table 1 descriptives and tables 2-3 boundary statistics (seed-fidelity part of the cascade study)
         Artifact("cascade_descriptives", f"{STRESS}/cascade_descriptives.parquet", ("item",)),
+        Artifact("cascade_boundary_stats", f"{STRESS}/cascade_boundary_stats.parquet", ("rule", "group")),
         # report
         Artifact("report/html", f"{REPORT}/index.html", kind="file"),
         Artifact("report/metrics", f"{REPORT}/metrics.json", kind="json", cache=False),

@@ -524,7 +524,7 @@ def test_cascade_study_tables_and_mapper_independence() -> None:
     assert study.matrix["system"].tolist() == ["all"] and study.matrix["period_end"].iloc[0] == when
     assert len(study.debtrank) == len(frame) and study.debtrank["debtrank"].between(0, 1).all()
     other = cascade_study(frame, cfg, when=when, mapper=ReversedMapper())
-    for name in ("matrix", "surface", "hierarchy", "boundary", "debtrank", "descriptives"):
+    for name in ("matrix", "surface", "hierarchy", "boundary", "debtrank", "descriptives", "boundary_stats"):
         pd.testing.assert_frame_equal(getattr(other, name), getattr(study, name))
 
 

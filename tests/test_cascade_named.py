@@ -27,14 +27,15 @@ def ranked_frame(n: int = 10) -> pd.DataFrame:
     assets = 100.0 - 10.0 * np.arange(n)
     ib = 0.1 * assets
     return pd.DataFrame({
-        "bank_id": [f"B{k:02d}" for k in range(n)][::-1][::-1], "group": "all", "total_assets": assets,
+        "bank_id": [f"B{k:02d}" for k in range(n)], "group": "all", "total_assets": assets,
         "equity": 0.08 * assets, "loans": 0.5 * assets, "real_estate_loans": 0.1 * assets,
         "securities": 0.2 * assets, "interbank_assets": ib, "interbank_liabilities": ib,
     }).sample(frac=1.0, random_state=3).reset_index(drop=True)  # row order is not size order
 
 
 def small_config(**kw) -> CascadeStudyConfig:
-    return CascadeStudyConfig(alpha_grid=(0.0, 0.1, 2), beta_grid=(0.0, 1.0, 2), named_betas=(0.5,), n_largest=2, **kw)
+    return CascadeStudyConfig(**{"alpha_grid": (0.0, 0.1, 2), "beta_grid": (0.0, 1.0, 2), "named_betas": (0.5,),
+                                 "n_largest": 2, **kw})
 
 
 # ----------------------------------------------------------------------------- groups
@@ -87,6 +88,14 @@ def test_rank_ranges_lists_and_exclusion_on_a_hand_built_system():
     assert set(study.surface.loc[study.surface.scenario == "common", "system"]) == {"all", "without_largest"}
     groups = set(study.boundary.loc[study.boundary.kind == "group", "id"])
     assert {"largest_2", "top", "mid", "pair", "low"} <= groups and "mid_without_top2" not in groups
+    stats = study.boundary_stats.set_index(["rule", "group"])
+    banks = study.boundary[study.boundary.kind == "bank"].set_index("id")
+    mid = banks.loc[["B02", "B03", "B04"]]
+    assert stats.loc[("equity", "mid"), "n_banks"] == 3
+    assert stats.loc[("equity", "mid"), "mean"] == pytest.approx(mid["boundary"].mean(), rel=1e-12)
+    assert stats.loc[("equity", "mid"), "min"] == mid["boundary"].min()
+    assert stats.loc[("dependency", "pair"), "sd"] == pytest.approx(banks.loc[["B09", "B07"], "boundary_dependency"].std())
+    assert set(stats.index.get_level_values("rule")) == {"equity", "dependency"}
 
 
 def test_scenarios_the_sample_cannot_hold_are_recorded_not_run():
@@ -275,3 +284,24 @@ def test_bad_input_named_duplicate_names():
 def test_bad_input_boundary_and_rescue_params(override, match):
     with pytest.raises(ConfigError, match=match):
         CascadeParams.from_mapping(override, where=GROUP)
+
+
+def test_report_section_shows_the_tables_from_the_study_outputs():
+    from pipeline.report.sections import cascade_study as section
+
+    named = (NamedFailure(name="top", banks="largest", n=1), NamedFailure(name="mid", ranks=(3, 5)))
+    study = cascade_study(ranked_frame(), small_config(named=named, named_betas=(0.5, 1.0)), when=WHEN)
+    frames = {"cascade_descriptives": study.descriptives, "cascade_boundary_stats": study.boundary_stats,
+              "cascade_surface": study.surface, "cascade_boundary": study.boundary}
+
+    class Ctx:
+        def artifact(self, name, columns=None):
+            return frames.get(name)
+
+    out = section.build(Ctx())
+    assert len(out.blocks) == 5 and "Table 1" in out.blocks[0] and "ln(total assets" in out.blocks[0]
+    assert "Rescue cost, targeted minimum" in out.blocks[3]
+    assert set(out.metrics["rescue_at_max_beta"]) == {"top", "mid"}
+    assert out.metrics["largest_bank_boundary"]["equity"] == pytest.approx(8.0)  # 0.08 × 100
+    frames.clear()
+    assert section.build(Ctx()) is None

@@ -21,7 +21,7 @@ from pipeline.simulator.network_banks import GROUP_COUNTS, simulate_network_bank
 GROUP = "stress.cascade"
 SMALL = {"alpha_grid": [0.0, 0.15, 8], "beta_grid": [0.0, 1.0, 6], "named_betas": [0.5, 1.0]}
 OUTPUTS = ("cascade_matrix", "cascade_surface", "cascade_hierarchy", "cascade_boundary", "debtrank",
-           "cascade_descriptives")
+           "cascade_descriptives", "cascade_boundary_stats")
 
 
 def outputs(root: Path) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
@@ -149,6 +149,12 @@ def test_boundaries_and_debtrank(default_run):
     assert (banks["boundary_dependency"] > banks["boundary"]).all()
     top = banks.loc[banks["size_rank"] == 1].iloc[0]
     assert 1e13 <= top["boundary_dependency"] < 1e14
+    # tables 2-3: the members of ranks 16-45 are the banks of those ranks, in both rules
+    stats = out["cascade_boundary_stats"].set_index(["rule", "group"])
+    mid = banks[banks["size_rank"].between(16, 45)]
+    assert stats.loc[("equity", "ranks_16_45"), "mean"] == pytest.approx(mid["boundary"].mean(), rel=1e-12)
+    assert stats.loc[("dependency", "ranks_16_45"), "max"] == pytest.approx(mid["boundary_dependency"].max(), rel=1e-12)
+    assert stats.loc[("dependency", "ranks_16_115"), "joint_boundary"] == groups.loc["ranks_16_115", "boundary_dependency"]
     assert (groups["n_failed"] >= groups["n_banks"]).all()
     # a joint failure needs at least the write-down of the most robust member minus what the cascade adds,
     # and never more than it

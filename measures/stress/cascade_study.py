@@ -35,7 +35,7 @@ from measures.stress.cascade import CascadeConfig, cascade
 from measures.stress.coverage import InputPlan, apply_fills, check_fill, describe_missing, periods_text
 from measures.stress.debtrank import WEIGHT_RULES, debtrank_by_bank
 from measures.stress.cascade_named import DEFAULT_NAMED, NamedFailure, check_named, scenario_members, system_name
-from measures.stress.cascade_tables import balance_sheet_descriptives
+from measures.stress.cascade_tables import balance_sheet_descriptives, boundary_stats
 from measures.stress.failure_boundary import (dependency_boundaries, dependency_group_boundary, dependency_matrix,
                                               failure_boundaries, group_failure_boundary)
 from measures.stress.rescue import RESCUE_TOL, rescue_cost
@@ -202,6 +202,7 @@ class CascadeStudy:
     boundary: pd.DataFrame
     debtrank: pd.DataFrame
     descriptives: pd.DataFrame
+    boundary_stats: pd.DataFrame
     events: pd.DataFrame
 
 
@@ -542,7 +543,8 @@ def cascade_study(frame: pd.DataFrame, config: CascadeStudyConfig | None = None,
     other system a scenario's ``exclude_ranks`` asks for; :func:`run_scenarios`; :func:`boundaries`
     of the full system for the groups ``largest_<n>``, the named scenarios of the full system with
     more than one bank and each bank group (``group:<name>``) with more than one but not all banks;
-    DebtRank (:func:`debtrank_by_bank`, ψ = 1) of each bank.
+    DebtRank (:func:`debtrank_by_bank`, ψ = 1) of each bank; per group and boundary rule, the joint
+    boundary and the members' individual boundaries (:func:`boundary_stats`).
 
     Parameters
     ----------
@@ -622,4 +624,4 @@ def cascade_study(frame: pd.DataFrame, config: CascadeStudyConfig | None = None,
     debt = frame[["bank_id", "group", "size_rank", "equity", "interbank_assets", "interbank_liabilities"]].assign(
         debtrank=dr, status="ok")
     return CascadeStudy(matrix=matrix, surface=surface, hierarchy=hierarchy, boundary=bounds, debtrank=debt,
-                        descriptives=descriptives, events=_events(rows))
+                        descriptives=descriptives, boundary_stats=boundary_stats(bounds, groups), events=_events(rows))

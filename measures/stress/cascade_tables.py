@@ -57,3 +57,25 @@ def balance_sheet_descriptives(frame: pd.DataFrame) -> pd.DataFrame:
                          min=v.min(), max=v.max())
         rows.append({"item": item, "order": order, "label": label, "n": int(v.size), **stats})
     return pd.DataFrame(rows, columns=list(DESCRIPTIVE_COLUMNS))
+
+
+BOUNDARY_STATS_COLUMNS = ("rule", "group", "n_banks", "joint_boundary", "joint_fraction", "mean", "sd", "min", "q25",
+                          "q50", "q75", "max")
+RULES = {"equity": ("boundary", "fraction"), "dependency": ("boundary_dependency", "fraction_dependency")}
+
+
+def boundary_stats(bounds: pd.DataFrame, groups: dict[str, list[str]]) -> pd.DataFrame:
+    """Fan–Rong–Duan's tables 2–3 per boundary rule (``equity``, ``dependency``) and group of ``groups``
+    (name → member bank ids): the group's joint boundary and fraction (its ``kind == "group"`` row of
+    ``bounds``, the output of :func:`measures.stress.cascade_study.boundaries`) and the mean, sd, min,
+    quartiles and max of its members' individual boundaries (infinite boundaries left out)."""
+    banks = bounds[bounds["kind"] == "bank"].set_index("id")
+    joint = bounds[bounds["kind"] == "group"].set_index("id")
+    rows = []
+    for rule, (column, fraction) in RULES.items():
+        for name, members in groups.items():
+            b = banks.loc[list(members), column].replace([np.inf, -np.inf], np.nan)
+            rows.append({"rule": rule, "group": name, "n_banks": len(members), "joint_boundary": joint.loc[name, column],
+                         "joint_fraction": joint.loc[name, fraction], "mean": b.mean(), "sd": b.std(), "min": b.min(),
+                         "q25": b.quantile(0.25), "q50": b.median(), "q75": b.quantile(0.75), "max": b.max()})
+    return pd.DataFrame(rows, columns=list(BOUNDARY_STATS_COLUMNS))

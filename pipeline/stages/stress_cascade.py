@@ -12,7 +12,8 @@ also behind the ``check`` hook). Outputs: ``cascade_matrix`` (interbank-matrix d
 system), ``cascade_surface`` (system × scenario × α × β; rescue costs of the named-failure runs),
 ``cascade_hierarchy`` (the failed banks of the named-failure runs by layer), ``cascade_boundary``
 (failure boundaries of banks and groups, equity and dependency forms), ``debtrank``,
-``cascade_descriptives`` (Fan–Rong–Duan's Table 1 of the input cross-section); fills, exclusions and flags are quality records. The science:
+``cascade_descriptives`` (Fan–Rong–Duan's Table 1 of the input cross-section),
+``cascade_boundary_stats`` (its tables 2–3: joint and individual boundaries per group and rule); fills, exclusions and flags are quality records. The science:
 :func:`measures.stress.cascade_study.cascade_study`.
 """
 
@@ -49,7 +50,8 @@ def run(ctx: StageContext) -> dict:
     study = cascade_study(frame, cfg.study(), when=when, mapper=ctx.mapper)
     ctx.events(study.events, table="balance_sheet")
     return {"cascade_matrix": study.matrix, "cascade_surface": study.surface, "cascade_hierarchy": study.hierarchy,
-            "cascade_boundary": study.boundary, "debtrank": study.debtrank, "cascade_descriptives": study.descriptives}
+            "cascade_boundary": study.boundary, "debtrank": study.debtrank, "cascade_descriptives": study.descriptives,
+            "cascade_boundary_stats": study.boundary_stats}
 
 
 def check(data, configs) -> list[tuple[str, str]]:
@@ -70,5 +72,5 @@ STAGE = Stage(
     params={GROUP: CascadeParams, "data": DataConfig},
     inputs=("balance_sheet", "banks"),
     outputs=("cascade_matrix", "cascade_surface", "cascade_hierarchy", "cascade_boundary", "debtrank",
-             "cascade_descriptives"),
+             "cascade_descriptives", "cascade_boundary_stats"),
 )
