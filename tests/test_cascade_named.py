@@ -305,3 +305,20 @@ def test_report_section_shows_the_tables_from_the_study_outputs():
     assert out.metrics["largest_bank_boundary"]["equity"] == pytest.approx(8.0)  # 0.08 × 100
     frames.clear()
     assert section.build(Ctx()) is None
+
+
+def test_rank_scenarios_and_rescues_through_a_process_pool_equal_serial():
+    from pool_mapper import PoolMapper
+
+    named = (NamedFailure(name="mid", ranks=(3, 5)), NamedFailure(name="mid_without_top2", ranks=(3, 5), exclude_ranks=(1, 2)),
+             NamedFailure(name="pair", banks=("B09", "B07")))
+    cfg = small_config(named=named, named_betas=(0.5, 1.0))
+    serial = cascade_study(ranked_frame(), cfg, when=WHEN)
+    mapper = PoolMapper(2)
+    try:
+        pooled = cascade_study(ranked_frame(), cfg, when=WHEN, mapper=mapper)
+    finally:
+        mapper.close()
+    for name in ("surface", "hierarchy", "boundary", "boundary_stats", "descriptives", "events"):
+        pd.testing.assert_frame_equal(getattr(pooled, name), getattr(serial, name))
+    assert serial.surface["rescue_rate"].notna().sum() == 6

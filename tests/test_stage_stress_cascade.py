@@ -266,7 +266,14 @@ def test_check_hook_says_what_the_stage_will_run_on(default_root):
                                      "the 263-bank 2019 cross-section")]
     assert "NOT your balance sheets" in lines(data={"source": "files"}, **{GROUP: {"source": "synthetic"}})[0][1]
     last = data["period_end"].max().date()
-    assert lines(data={"source": "files"})[0] == ("estimates", f"cascade on 16 banks at {last} (one cross-section)")
+    files = lines(data={"source": "files"})
+    assert files[0] == ("estimates", f"cascade on 16 banks at {last} (one cross-section)")
+    # the paper's rank groups need more banks than the 16 of the default data: said before any stage runs
+    assert [t for k, t in files if k == "skips"] == [
+        "named scenario ranks_16_45: ranks 16-45 requested but the sample has only 16 banks; not run",
+        "named scenario ranks_16_115: ranks 16-115 requested but the sample has only 16 banks; not run",
+        "named scenario ranks_16_45_without_15: ranks 16-45 requested but the sample has only 16 banks; not run",
+        "named scenario ranks_16_115_without_15: ranks 16-115 requested but the sample has only 16 banks; not run"]
     assert lines(data={"source": "files"}, **{GROUP: {"period": "1999-12-31"}})[0][0] == "cannot"
 
 

@@ -502,6 +502,17 @@ def boundaries(net: BankAssetNetwork, frame: pd.DataFrame, groups: Mapping[str, 
 # ----------------------------------------------------------------------------- the study
 
 
+def with_size_rank(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with ``size_rank``: 1 = the largest total assets, ties by row order."""
+    return frame.assign(size_rank=frame["total_assets"].rank(method="first", ascending=False).astype("int64"))
+
+
+def scenarios_not_run(frame: pd.DataFrame, named: Sequence[NamedFailure]) -> list[str]:
+    """Why each named scenario that the cross-section ``frame`` cannot hold is not run (for the ``check`` hook)."""
+    ranked = with_size_rank(frame)
+    return [why for spec in named for members, why in [scenario_members(ranked, spec)] if members is None]
+
+
 def named_groups(frame: pd.DataFrame, named: Sequence[NamedFailure], when: pd.Timestamp, n_largest: int
                  ) -> tuple[dict[str, tuple[str, list[str]]], list[dict[str, Any]]]:
     """``{scenario: (system, members)}`` (:func:`scenario_members`, :func:`system_name`); a scenario that
@@ -565,7 +576,7 @@ def cascade_study(frame: pd.DataFrame, config: CascadeStudyConfig | None = None,
     if len(frame) < 2:
         raise NotEstimable(f"stress.cascade needs at least 2 banks with complete balance sheets; got {len(frame)} "
                            "(see the stage's quality records)")
-    frame = frame.assign(size_rank=frame["total_assets"].rank(method="first", ascending=False).astype("int64"))
+    frame = with_size_rank(frame)
     n_large = min(config.n_largest, len(frame))
     named, rows = named_groups(frame, config.named, when, config.n_largest)
     est = estimate_interbank_matrix(frame, config)

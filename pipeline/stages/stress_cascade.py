@@ -20,7 +20,7 @@ system), ``cascade_surface`` (system × scenario × α × β; rescue costs of th
 from __future__ import annotations
 
 from measures.core.status import NotEstimable
-from measures.stress.cascade_study import CascadeParams, balance_sheet_inputs, cascade_study
+from measures.stress.cascade_study import CascadeParams, balance_sheet_inputs, cascade_study, scenarios_not_run
 from measures.stress.coverage import resolve_source, simulated_input_event
 from pipeline.artifacts import artifact
 from pipeline.params import DataConfig
@@ -62,7 +62,9 @@ def check(data, configs) -> list[tuple[str, str]]:
         note = " — NOT your balance sheets (stress.cascade.source: synthetic)" if kind == "files" else ""
         return [("estimates", f"SIMULATED data ({GENERATOR}, seed {cfg.seed}){note}: cascade on the 263-bank "
                               "2019 cross-section")]
-    return balance_sheet_inputs(data.balance_sheet, data.banks, cfg.period, cfg.fill).check_lines()
+    plan = balance_sheet_inputs(data.balance_sheet, data.banks, cfg.period, cfg.fill)
+    skips = [] if plan.reason else [("skips", why) for why in scenarios_not_run(plan.frame, cfg.named)]
+    return plan.check_lines() + skips
 
 
 STAGE = Stage(
