@@ -508,7 +508,7 @@ def test_cascade_study_tables_and_mapper_independence() -> None:
     frame = study_frame()
     when = pd.Timestamp("2019-12-31")
     study = cascade_study(frame, cfg, when=when)
-    assert study.events["reason"].tolist() == ["named_group_too_large"]
+    assert study.events["reason"].tolist() == ["named_scenario_not_run"]
     surface = study.surface
     assert set(surface["system"]) == {"all", "without_largest"}
     common = surface[surface["scenario"] == "common"]
@@ -524,7 +524,7 @@ def test_cascade_study_tables_and_mapper_independence() -> None:
     assert study.matrix["system"].tolist() == ["all"] and study.matrix["period_end"].iloc[0] == when
     assert len(study.debtrank) == len(frame) and study.debtrank["debtrank"].between(0, 1).all()
     other = cascade_study(frame, cfg, when=when, mapper=ReversedMapper())
-    for name in ("matrix", "surface", "hierarchy", "boundary", "debtrank"):
+    for name in ("matrix", "surface", "hierarchy", "boundary", "debtrank", "descriptives", "boundary_stats"):
         pd.testing.assert_frame_equal(getattr(other, name), getattr(study, name))
 
 

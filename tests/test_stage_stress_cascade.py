@@ -20,7 +20,8 @@ from pipeline.simulator.network_banks import GROUP_COUNTS, simulate_network_bank
 
 GROUP = "stress.cascade"
 SMALL = {"alpha_grid": [0.0, 0.15, 8], "beta_grid": [0.0, 1.0, 6], "named_betas": [0.5, 1.0]}
-OUTPUTS = ("cascade_matrix", "cascade_surface", "cascade_hierarchy", "cascade_boundary", "debtrank")
+OUTPUTS = ("cascade_matrix", "cascade_surface", "cascade_hierarchy", "cascade_boundary", "debtrank",
+           "cascade_descriptives", "cascade_boundary_stats")
 
 
 def outputs(root: Path) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
@@ -91,9 +92,15 @@ def test_default_run_artifacts_and_statuses(default_run):
     assert set(common.loc[common["system"] == "without_largest", "n_banks"]) == {248}
     losses = surface[["loss_shock", "loss_fire_sale", "loss_interbank"]]
     assert (losses >= 0).all().all()
-    # the largest bank's scenario runs in the full system only
+    # Fan–Rong–Duan's five experiments: three in the full system, ranks 16–45 / 16–115 also without the 15 largest
     named = surface[surface["scenario"] != "common"]
-    assert set(named.loc[named["system"] == "without_largest", "scenario"]) == {"smallest_30", "smallest_100"}
+    assert set(named.loc[named["system"] == "all", "scenario"]) == {"largest_1", "ranks_16_45", "ranks_16_115"}
+    assert set(named.loc[named["system"] == "without_largest", "scenario"]) == {"ranks_16_45_without_15",
+                                                                                "ranks_16_115_without_15"}
+    assert named[["rescue_rate", "rescue_cost", "rescue_targeted"]].notna().all().all()
+    assert common[["rescue_rate", "rescue_cost", "rescue_targeted"]].isna().all().all()
+    assert (named["rescue_cost"] >= named["rescue_targeted"]).all()
+    assert ((named["rescue_cost"] > 0) == (named["rounds"] > 1)).all()  # α = 0.04 fails no bank by itself
     assert len(quality) == 0
     prov = read_provenance(root / artifact("cascade_surface").path)
     assert prov["data_source"] == {"kind": "synthetic", "generator": "pipeline.simulator.network_banks", "seed": 20190101}
@@ -115,7 +122,7 @@ def test_hierarchy_is_consistent_with_the_surface(default_run):
     _, out, _ = default_run
     surface, hierarchy = out["cascade_surface"], out["cascade_hierarchy"]
     banks = simulate_network_banks(seed=20190101).sort_values(["total_assets"], ascending=False)
-    largest, smallest = banks["bank_id"].iloc[0], list(banks["bank_id"].iloc[::-1][:30])
+    largest, ranks_16_45 = banks["bank_id"].iloc[0], list(banks["bank_id"].iloc[15:45])
     for row in surface[surface["scenario"] != "common"].itertuples():
         h = hierarchy[(hierarchy.system == row.system) & (hierarchy.scenario == row.scenario) & (hierarchy.beta == row.beta)]
         assert len(h) == row.n_failed and h["layer"].max() == row.rounds
@@ -123,8 +130,8 @@ def test_hierarchy_is_consistent_with_the_surface(default_run):
         first = set(h.loc[h.layer == 1, "bank_id"])
         if row.scenario == "largest_1":
             assert first == {largest}
-        elif row.scenario == "smallest_30":
-            assert first == set(smallest)
+        elif row.scenario.startswith("ranks_16_45"):
+            assert first >= set(ranks_16_45) and (row.rounds > 1 or first == set(ranks_16_45))
     big = surface[(surface.scenario == "largest_1")].set_index("beta")["n_failed"]
     assert big.is_monotonic_increasing and big.iloc[0] == 1 and big.iloc[-1] > 1  # the largest bank's failure cascades at high β
 
@@ -136,7 +143,18 @@ def test_boundaries_and_debtrank(default_run):
     assert len(banks) == 263
     np.testing.assert_allclose(banks["boundary"], banks["capital"], rtol=1e-15)  # threshold 0: b_i = E_i
     groups = bounds[bounds["kind"] == "group"].set_index("id")
-    assert {"largest_15", "smallest_30", "smallest_100", "group:state-owned", "group:rural"} <= set(groups.index)
+    assert {"largest_15", "ranks_16_45", "ranks_16_115", "group:state-owned", "group:rural"} <= set(groups.index)
+    # Fan–Rong–Duan's dependency form: every boundary above the equity one (1 / A_ii > 1), the largest bank's
+    # of the order of 10^13 (the paper: 40.838 trn yuan for ICBC)
+    assert (banks["boundary_dependency"] > banks["boundary"]).all()
+    top = banks.loc[banks["size_rank"] == 1].iloc[0]
+    assert 1e13 <= top["boundary_dependency"] < 1e14
+    # tables 2-3: the members of ranks 16-45 are the banks of those ranks, in both rules
+    stats = out["cascade_boundary_stats"].set_index(["rule", "group"])
+    mid = banks[banks["size_rank"].between(16, 45)]
+    assert stats.loc[("equity", "ranks_16_45"), "mean"] == pytest.approx(mid["boundary"].mean(), rel=1e-12)
+    assert stats.loc[("dependency", "ranks_16_45"), "max"] == pytest.approx(mid["boundary_dependency"].max(), rel=1e-12)
+    assert stats.loc[("dependency", "ranks_16_115"), "joint_boundary"] == groups.loc["ranks_16_115", "boundary_dependency"]
     assert (groups["n_failed"] >= groups["n_banks"]).all()
     # a joint failure needs at least the write-down of the most robust member minus what the cascade adds,
     # and never more than it
@@ -173,7 +191,7 @@ def test_balance_sheet_source_on_default_data(tmp_path, default_root):
     assert matrix["n_banks"].iloc[0] == 16 and matrix["period_end"].iloc[0] == bs["period_end"].max()
     # 15 largest removed leaves one bank: the system without them is not run, and that is recorded
     assert set(out["cascade_surface"]["system"]) == {"all"}
-    assert {"too_few_banks", "named_group_too_large"} <= set(quality["reason"])
+    assert {"too_few_banks", "named_scenario_not_run"} <= set(quality["reason"])
     assert len(out["debtrank"]) == 16
     assert read_provenance(root / artifact("debtrank").path)["data_source"] == \
         read_provenance(root / artifact("balance_sheet").path)["data_source"]
@@ -248,7 +266,14 @@ def test_check_hook_says_what_the_stage_will_run_on(default_root):
                                      "the 263-bank 2019 cross-section")]
     assert "NOT your balance sheets" in lines(data={"source": "files"}, **{GROUP: {"source": "synthetic"}})[0][1]
     last = data["period_end"].max().date()
-    assert lines(data={"source": "files"})[0] == ("estimates", f"cascade on 16 banks at {last} (one cross-section)")
+    files = lines(data={"source": "files"})
+    assert files[0] == ("estimates", f"cascade on 16 banks at {last} (one cross-section)")
+    # the paper's rank groups need more banks than the 16 of the default data: said before any stage runs
+    assert [t for k, t in files if k == "skips"] == [
+        "named scenario ranks_16_45: ranks 16-45 requested but the sample has only 16 banks; not run",
+        "named scenario ranks_16_115: ranks 16-115 requested but the sample has only 16 banks; not run",
+        "named scenario ranks_16_45_without_15: ranks 16-45 requested but the sample has only 16 banks; not run",
+        "named scenario ranks_16_115_without_15: ranks 16-115 requested but the sample has only 16 banks; not run"]
     assert lines(data={"source": "files"}, **{GROUP: {"period": "1999-12-31"}})[0][0] == "cannot"
 
 

@@ -176,27 +176,11 @@ def cascade(
     CascadeResult
     """
     cfg = config or CascadeConfig()
-    n, n_classes = network.n_banks, network.n_classes
-    a = broadcast_vector("alpha", alpha, n_classes, what="asset class")
-    check_in_unit_interval("alpha", a)
-    beta = float(beta) if isinstance(beta, (np.floating, np.integer)) else beta
-    check_range("beta", beta, low=0.0, high=1.0)
+    n = network.n_banks
     named = as_index_set("initial_failures", initial_failures, n)
-    x = np.zeros(n) if external_loss is None else broadcast_vector("external_loss", external_loss, n, what="bank")
-    check_in_unit_interval("external_loss", x)
-
-    q = network.external_assets
-    q_eff = q * (1.0 - x)[:, None]
-    kept = 1.0 - a
-    shock_loss = (q - q_eff * kept).sum(axis=1)
-    size = np.where(network.market_size > 0, network.market_size, 1.0)
-    senior, denominator = recovery_terms(network.interbank_liabilities, network.other_liabilities, cfg.seniority)
+    revalue = _revaluation(network, alpha, beta, external_loss, cfg)
+    shock_loss = revalue.shock_loss
     max_rounds = cfg.max_rounds or n
-
-    def revalue(failed_set: np.ndarray, start: np.ndarray) -> dict[str, np.ndarray]:
-        return _revalue(
-            network, q_eff, kept, size, beta, failed_set, senior, denominator, shock_loss, start, cfg.max_iter
-        )
 
     failed = np.zeros(n, dtype=bool)
     layer = np.zeros(n, dtype=np.int64)
@@ -234,6 +218,51 @@ def cascade(
         interbank_loss=state["interbank_loss"],
         status=str(status),
     )
+
+
+def _revaluation(network: BankAssetNetwork, alpha: float | object, beta: float, external_loss: object,
+                 cfg: CascadeConfig):
+    """Validate the scenario and return ``revalue(failed_set, start)`` (with attribute ``shock_loss``)."""
+    n, n_classes = network.n_banks, network.n_classes
+    a = broadcast_vector("alpha", alpha, n_classes, what="asset class")
+    check_in_unit_interval("alpha", a)
+    beta = float(beta) if isinstance(beta, (np.floating, np.integer)) else beta
+    check_range("beta", beta, low=0.0, high=1.0)
+    x = np.zeros(n) if external_loss is None else broadcast_vector("external_loss", external_loss, n, what="bank")
+    check_in_unit_interval("external_loss", x)
+    q = network.external_assets
+    q_eff = q * (1.0 - x)[:, None]
+    kept = 1.0 - a
+    shock_loss = (q - q_eff * kept).sum(axis=1)
+    size = np.where(network.market_size > 0, network.market_size, 1.0)
+    senior, denominator = recovery_terms(network.interbank_liabilities, network.other_liabilities, cfg.seniority)
+
+    def revalue(failed_set: np.ndarray, start: np.ndarray) -> dict[str, np.ndarray]:
+        return _revalue(
+            network, q_eff, kept, size, beta, failed_set, senior, denominator, shock_loss, start, cfg.max_iter
+        )
+
+    revalue.shock_loss = shock_loss
+    return revalue
+
+
+def equity_at(
+    network: BankAssetNetwork,
+    failed: object,
+    *,
+    alpha: float | object = 0.0,
+    beta: float = 0.0,
+    external_loss: object = None,
+    config: CascadeConfig | None = None,
+) -> np.ndarray:
+    r"""Equity :math:`E_i'(F)` of every bank when exactly the banks of ``failed`` have failed (no iteration).
+
+    The state of :func:`cascade` (prices, recoveries, losses) at the failed set :math:`F` = ``failed``;
+    used by the rescue cost (:mod:`measures.stress.rescue`).
+    """
+    mask = as_index_set("failed", failed, network.n_banks)
+    revalue = _revaluation(network, alpha, beta, external_loss, config or CascadeConfig())
+    return revalue(mask, np.ones(network.n_banks))["equity"]
 
 
 def _revalue(

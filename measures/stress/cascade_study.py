@@ -34,7 +34,11 @@ from measures.stress.bank_asset import BankAssetNetwork
 from measures.stress.cascade import CascadeConfig, cascade
 from measures.stress.coverage import InputPlan, apply_fills, check_fill, describe_missing, periods_text
 from measures.stress.debtrank import WEIGHT_RULES, debtrank_by_bank
-from measures.stress.failure_boundary import failure_boundaries, group_failure_boundary
+from measures.stress.cascade_named import DEFAULT_NAMED, NamedFailure, check_named, scenario_members, system_name
+from measures.stress.cascade_tables import balance_sheet_descriptives, boundary_stats
+from measures.stress.failure_boundary import (dependency_boundaries, dependency_group_boundary, dependency_matrix,
+                                              failure_boundaries, group_failure_boundary)
+from measures.stress.rescue import RESCUE_TOL, rescue_cost
 from measures.stress.maxent import (
     RESCALE_RULES,
     InterbankMatrixEstimate,
@@ -46,7 +50,6 @@ from measures.core.events import EVENT_COLUMNS
 
 CLASSES = ("loans_other", "real_estate_loans", "securities")
 """The external asset classes of the network."""
-NAMED_RULES = ("largest", "smallest")
 MATRIX_METHODS = ("maxent", "min_density")
 SOURCES = ("auto", "synthetic", "balance_sheet")
 INPUT_COLUMNS = ("bank_id", "group", "total_assets", "equity", "loans", "real_estate_loans", "securities",
@@ -63,7 +66,8 @@ NEEDS = ("balance_sheet columns total_assets, equity, loans, interbank_assets an
 
 
 SURFACE_COLUMNS = ("system", "scenario", "alpha", "beta", "n_banks", "n_failed", "failed_share", "rounds",
-                   "loss_shock", "loss_fire_sale", "loss_interbank", "status")
+                   "loss_shock", "loss_fire_sale", "loss_interbank", "status", "rescue_rate", "rescue_cost",
+                   "rescue_targeted")
 
 
 def grid_values(name: str, value: Sequence[Any]) -> np.ndarray:
@@ -75,28 +79,6 @@ def grid_values(name: str, value: Sequence[Any]) -> np.ndarray:
     check_range(f"{name} stop", stop, low=float(start), high=1.0)
     check_range(f"{name} n", n, low=1, integer=True)
     return np.round(np.linspace(float(start), float(stop), int(n)), 12)
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class NamedFailure(Config):
-    """A named-failure scenario: the ``n`` largest or smallest banks (by total assets) fail in layer 1."""
-
-    name: str
-    banks: str
-    n: int
-
-    def validate(self) -> None:
-        check_choice(f"named[{self.name}].banks", self.banks, NAMED_RULES)
-        check_range(f"named[{self.name}].n", self.n, low=1, integer=True)
-        if str(self.name) == "common":
-            raise ConfigError("named: the name 'common' is reserved for the common-shock scenario")
-
-
-DEFAULT_NAMED = (
-    NamedFailure(name="largest_1", banks="largest", n=1),
-    NamedFailure(name="smallest_30", banks="smallest", n=30),
-    NamedFailure(name="smallest_100", banks="smallest", n=100),
-)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -118,6 +100,10 @@ class CascadeStudyConfig(Config):
     residual_assets : total assets − loans − securities − interbank assets: ``other`` (neither
         shocked nor sold) or ``securities`` (added to the securities class).
     boundary_beta : fire-sale discount behind the group failure boundaries.
+    outside_share : Fan–Rong–Duan's dependency-form boundaries: share of every bank's interbank
+        liabilities held outside the sample, in (0, 1); None = from the data (1 − the matrix's column
+        sum / the reported interbank liabilities).
+    rescue_tol : relative bisection tolerance of the rescue rate (:func:`rescue_cost`).
     debtrank_weights : DebtRank value weights.
     """
 
@@ -137,6 +123,8 @@ class CascadeStudyConfig(Config):
     market_depth: float = 4.0
     residual_assets: str = "other"
     boundary_beta: float = 0.0
+    outside_share: float | None = 0.04
+    rescue_tol: float = RESCUE_TOL
     debtrank_weights: str = "capital"
 
     def validate(self) -> None:
@@ -147,6 +135,7 @@ class CascadeStudyConfig(Config):
         MaxEntropyConfig(tol=self.tol)
         self.alphas()
         self.betas()
+        check_named(self.named)
         check_range("named_alpha", self.named_alpha, low=0.0, high=1.0)
         for b in self.named_betas:
             check_range("named_betas", b, low=0.0, high=1.0)
@@ -156,6 +145,9 @@ class CascadeStudyConfig(Config):
         check_range("market_depth", self.market_depth, low=1.0)
         check_choice("residual_assets", self.residual_assets, ("other", "securities"))
         check_range("boundary_beta", self.boundary_beta, low=0.0, high=1.0)
+        if self.outside_share is not None:
+            check_range("outside_share", self.outside_share, low=0.0, high=1.0, low_open=True, high_open=True)
+        check_range("rescue_tol", self.rescue_tol, low=0.0, high=0.01, low_open=True)
         check_choice("debtrank_weights", self.debtrank_weights, WEIGHT_RULES)
 
     def alphas(self) -> np.ndarray:
@@ -209,6 +201,8 @@ class CascadeStudy:
     hierarchy: pd.DataFrame
     boundary: pd.DataFrame
     debtrank: pd.DataFrame
+    descriptives: pd.DataFrame
+    boundary_stats: pd.DataFrame
     events: pd.DataFrame
 
 
@@ -388,13 +382,16 @@ def deepen(net: BankAssetNetwork, depth: float) -> BankAssetNetwork:
 # ----------------------------------------------------------------------------- scenarios
 
 
-def _row(system: str, scenario: str, alpha: float, beta: float, res) -> dict[str, Any]:
+def _row(system: str, scenario: str, alpha: float, beta: float, res, rescue=None) -> dict[str, Any]:
     losses = res.total_losses()
     return {
         "system": system, "scenario": scenario, "alpha": float(alpha), "beta": float(beta),
         "n_banks": int(res.failed.size), "n_failed": res.n_failed, "failed_share": res.share_failed,
         "rounds": int(res.rounds), "loss_shock": losses["shock"], "loss_fire_sale": losses["fire_sale"],
         "loss_interbank": losses["interbank"], "status": res.status,
+        "rescue_rate": np.nan if rescue is None else rescue.rate,
+        "rescue_cost": np.nan if rescue is None else rescue.cost,
+        "rescue_targeted": np.nan if rescue is None else rescue.targeted,
     }
 
 
@@ -404,85 +401,91 @@ def _common_row(item: tuple[str, BankAssetNetwork, float], *, betas: np.ndarray,
 
 
 def _named_rows(item: tuple[str, BankAssetNetwork, list[str], str, list[int]], *, alpha: float,
-                betas: Sequence[float], config: CascadeConfig) -> tuple[list[dict], list[dict]]:
+                betas: Sequence[float], config: CascadeConfig, tol: float) -> tuple[list[dict], list[dict]]:
     system, net, ids, scenario, start = item
     rows, layers = [], []
     for b in betas:
         res = cascade(net, alpha=alpha, beta=b, initial_failures=start, config=config)
-        rows.append(_row(system, scenario, alpha, b, res))
+        rescue = rescue_cost(net, start, alpha=alpha, beta=b, tol=tol, config=config)
+        rows.append(_row(system, scenario, alpha, b, res, rescue))
         layers += [{"system": system, "scenario": scenario, "beta": float(b), "bank_id": ids[k], "layer": int(res.layer[k])}
                    for k in np.flatnonzero(res.failed)]
     return rows, layers
 
 
-def run_scenarios(systems: Mapping[str, tuple[BankAssetNetwork, list[str]]], named: Mapping[str, list[str]],
-                  config: CascadeStudyConfig | None = None, *, mapper: Mapper | None = None
+def run_scenarios(systems: Mapping[str, tuple[BankAssetNetwork, list[str]]],
+                  named: Mapping[str, tuple[str, list[str]]], config: CascadeStudyConfig | None = None, *,
+                  surface_systems: Sequence[str] | None = None, mapper: Mapper | None = None
                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The common-shock surface and the named-failure hierarchies on every system.
+    """The common-shock surface and the named-failure hierarchies and rescue costs.
 
     Surface: :func:`cascade` at every ``(α, β)`` of ``config.alphas() × config.betas()``
-    (scenario ``common``); named scenarios: the members of ``named[scenario]`` fail in layer 1
-    at ``α = named_alpha`` and each ``β`` of ``named_betas`` — skipped in a system that lacks
-    a member. Returns ``(surface, hierarchy)``: one row per run (``SURFACE_COLUMNS``), and
-    system, scenario, beta, bank_id, layer of every failed bank of the named runs.
-    ``mapper`` maps the (system, α) rows and the (system, scenario) runs.
+    (scenario ``common``) on each of ``surface_systems`` (default: every system); named
+    scenarios: ``named[scenario] = (system, members)`` — the members fail in layer 1 of that
+    system at ``α = named_alpha`` and each ``β`` of ``named_betas``, with the rescue cost
+    (:func:`measures.stress.rescue.rescue_cost`, tolerance ``rescue_tol``). Returns
+    ``(surface, hierarchy)``: one row per run (``SURFACE_COLUMNS``; the rescue columns are NaN
+    for ``common``), and system, scenario, beta, bank_id, layer of every failed bank of the named
+    runs. ``mapper`` maps the (system, α) rows and the scenario runs.
     """
     config = config or CascadeStudyConfig()
     ccfg = config.cascade_config()
-    common = [(s, net, float(a)) for s, (net, _) in systems.items() for a in config.alphas()]
+    surface_systems = list(systems) if surface_systems is None else list(surface_systems)
+    common = [(s, systems[s][0], float(a)) for s in surface_systems for a in config.alphas()]
     runs = []
-    for system, (net, ids) in systems.items():
+    for scenario, (system, members) in named.items():
+        net, ids = systems[system]
         position = {bank: k for k, bank in enumerate(ids)}
-        for scenario, members in named.items():
-            start = [position[m] for m in members if m in position]
-            if len(start) == len(members):  # else a member was removed (the largest bank without the largest banks)
-                runs.append((system, net, ids, scenario, start))
+        runs.append((system, net, ids, scenario, [position[m] for m in members]))
     surface_rows = map_items(mapper, partial(_common_row, betas=config.betas(), config=ccfg), common, desc="surface")
-    named_runs = map_items(mapper, partial(_named_rows, alpha=config.named_alpha, betas=config.named_betas, config=ccfg),
-                           runs, desc="named failures")
-    rows: list[dict] = []
+    named_runs = map_items(mapper, partial(_named_rows, alpha=config.named_alpha, betas=config.named_betas, config=ccfg,
+                                           tol=config.rescue_tol), runs, desc="named failures")
+    rows = [r for chunk in surface_rows for r in chunk]
     layers: list[dict] = []
-    by_system = {s: [] for s in systems}
-    for item, chunk in zip(common, surface_rows, strict=True):
-        by_system[item[0]].append(chunk)
-    named_by_system = {s: [] for s in systems}
-    for item, result in zip(runs, named_runs, strict=True):
-        named_by_system[item[0]].append(result)
-    for system in systems:  # the order of the old loop: the surface of a system, then its named runs
-        rows += [r for chunk in by_system[system] for r in chunk]
-        for r, lay in named_by_system[system]:
-            rows += r
-            layers += lay
+    for r, lay in named_runs:
+        rows += r
+        layers += lay
     surface = pd.DataFrame(rows, columns=list(SURFACE_COLUMNS))
     hierarchy = pd.DataFrame(layers, columns=["system", "scenario", "beta", "bank_id", "layer"])
     return surface, hierarchy.astype({"layer": "int64", "beta": "float64"})
 
 
 def _group_row(item: tuple[str, np.ndarray], *, net: BankAssetNetwork, ext: np.ndarray, beta: float,
-               config: CascadeConfig) -> dict[str, Any]:
+               config: CascadeConfig, dependency: np.ndarray) -> dict[str, Any]:
     name, mask = item
     fb = group_failure_boundary(net, mask, alpha=0.0, beta=beta, criterion="all", config=config)
+    dep_fraction, dep_loss = dependency_group_boundary(net, dependency, mask)
     return {"kind": "group", "id": name, "group": name, "n_banks": int(mask.sum()),
             "external_assets": float(ext[mask].sum()), "capital": float(net.capital[mask].sum()),
-            "boundary": fb.loss, "fraction": fb.fraction, "n_failed": float(fb.n_failed), "status": "ok"}
+            "boundary": fb.loss, "fraction": fb.fraction, "n_failed": float(fb.n_failed), "status": "ok",
+            "boundary_dependency": dep_loss, "fraction_dependency": dep_fraction}
 
 
 def boundaries(net: BankAssetNetwork, frame: pd.DataFrame, groups: Mapping[str, list[str]],
                config: CascadeStudyConfig | None = None, *, mapper: Mapper | None = None) -> pd.DataFrame:
-    """Every bank's closed-form failure boundary (:func:`failure_boundaries`) and each group's joint
-    boundary (:func:`group_failure_boundary`, criterion ``all``, α = 0, β = ``boundary_beta``).
+    """Every bank's failure boundary and each group's joint boundary, under two definitions.
+
+    Equity form (``boundary``, ``fraction``): the closed form of :func:`failure_boundaries` and the
+    bisection of :func:`group_failure_boundary` (criterion ``all``, α = 0, β = ``boundary_beta``).
+    Fan–Rong–Duan's dependency form (``boundary_dependency``, ``fraction_dependency``):
+    :func:`dependency_boundaries` and :func:`dependency_group_boundary` with the dependency matrix of
+    :func:`dependency_matrix` (``outside_share``; reported margins ``frame.interbank_liabilities``).
 
     One row per bank (kind ``bank``) then per group (kind ``group``): id, group, n_banks,
-    external_assets, capital, boundary (currency), fraction (of the external assets), n_failed, status.
-    ``mapper`` maps the groups.
+    external_assets, capital, boundary (currency), fraction (of the external assets), n_failed,
+    status, boundary_dependency, fraction_dependency. ``mapper`` maps the groups.
     """
     config = config or CascadeStudyConfig()
     ext = net.external_assets.sum(axis=1)
     b = failure_boundaries(net)
+    dependency, _ = dependency_matrix(net.interbank, frame["interbank_liabilities"].to_numpy(float),
+                                      config.outside_share)
+    dep = dependency_boundaries(net, dependency)
     rows = [
         {"kind": "bank", "id": bank, "group": g, "n_banks": 1, "external_assets": float(e), "capital": float(c),
-         "boundary": float(v), "fraction": float(v / e) if e > 0 else np.inf, "n_failed": np.nan, "status": "ok"}
-        for bank, g, e, c, v in zip(frame["bank_id"], frame["group"], ext, net.capital, b, strict=True)
+         "boundary": float(v), "fraction": float(v / e) if e > 0 else np.inf, "n_failed": np.nan, "status": "ok",
+         "boundary_dependency": float(d), "fraction_dependency": float(d / e) if e > 0 else np.inf}
+        for bank, g, e, c, v, d in zip(frame["bank_id"], frame["group"], ext, net.capital, b, dep, strict=True)
     ]
     index = {bank: k for k, bank in enumerate(frame["bank_id"])}
     masks = []
@@ -491,44 +494,73 @@ def boundaries(net: BankAssetNetwork, frame: pd.DataFrame, groups: Mapping[str, 
         mask[[index[m] for m in members]] = True
         masks.append((name, mask))
     rows += map_items(mapper, partial(_group_row, net=net, ext=ext, beta=config.boundary_beta,
-                                      config=config.cascade_config()), masks, desc="group boundaries")
+                                      config=config.cascade_config(), dependency=dependency), masks,
+                      desc="group boundaries")
     return pd.DataFrame(rows)
 
 
 # ----------------------------------------------------------------------------- the study
 
 
-def named_groups(frame: pd.DataFrame, named: Sequence[NamedFailure], when: pd.Timestamp
-                 ) -> tuple[dict[str, list[str]], list[dict[str, Any]]]:
-    """Members of each named scenario (by total assets, ties by row order); a scenario asking for
-    as many banks as the sample has or more is not run (an ``ignored`` event)."""
-    by_size = list(frame.sort_values(["size_rank"])["bank_id"])
+def with_size_rank(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with ``size_rank``: 1 = the largest total assets, ties by row order."""
+    return frame.assign(size_rank=frame["total_assets"].rank(method="first", ascending=False).astype("int64"))
+
+
+def scenarios_not_run(frame: pd.DataFrame, named: Sequence[NamedFailure]) -> list[str]:
+    """Why each named scenario that the cross-section ``frame`` cannot hold is not run (for the ``check`` hook)."""
+    ranked = with_size_rank(frame)
+    return [why for spec in named for members, why in [scenario_members(ranked, spec)] if members is None]
+
+
+def named_groups(frame: pd.DataFrame, named: Sequence[NamedFailure], when: pd.Timestamp, n_largest: int
+                 ) -> tuple[dict[str, tuple[str, list[str]]], list[dict[str, Any]]]:
+    """``{scenario: (system, members)}`` (:func:`scenario_members`, :func:`system_name`); a scenario that
+    cannot run on this sample is an ``ignored`` event (reason ``named_scenario_not_run``)."""
     out, rows = {}, []
     for spec in named:
-        if spec.n >= len(frame):
-            rows.append(_event(None, when, len(frame), "ignored", "named_group_too_large",
-                               f"named scenario {spec.name}: {spec.n} banks requested but the sample has only "
-                               f"{len(frame)}; not run"))
-            continue
-        out[spec.name] = by_size[:spec.n] if spec.banks == "largest" else by_size[::-1][:spec.n]
+        members, why = scenario_members(frame, spec)
+        if members is None:
+            rows.append(_event(None, when, len(frame), "ignored", "named_scenario_not_run", why))
+        else:
+            out[spec.name] = (system_name(spec.exclusion(), n_largest), members)
     return out, rows
+
+
+def _reduced_system(frame: pd.DataFrame, net: BankAssetNetwork, exclusion: tuple[int, int],
+                    config: CascadeStudyConfig) -> tuple[BankAssetNetwork, list[str], InterbankMatrixEstimate | None]:
+    """The system without the banks of size ranks ``exclusion`` (``without_largest`` rule: ``restrict``, the
+    default and the rule when it is ``none``, or ``reestimate``)."""
+    keep = ~frame["size_rank"].between(*exclusion).to_numpy()
+    kept = frame[keep].reset_index(drop=True)
+    if config.without_largest == "reestimate":
+        est = estimate_interbank_matrix(kept, config)
+        sub, _ = build_network(kept, est.matrix, config.threshold, config.market_depth)
+        return sub, list(kept["bank_id"]), est
+    sub = net.restrict(keep, market=config.market)
+    sub = sub if config.market == "original" else deepen(sub, config.market_depth)
+    return sub, list(kept["bank_id"]), None
 
 
 def cascade_study(frame: pd.DataFrame, config: CascadeStudyConfig | None = None, *, when: pd.Timestamp,
                   mapper: Mapper | None = None) -> CascadeStudy:
     """The whole balance-sheet contagion study of one cross-section (docs/cascade.md).
 
-    Steps: residual assets (``residual_assets``); size ranks (by total assets, descending,
-    ties by row order); the named groups; the interbank matrix and the network of the full
-    system (``all``); the system ``without_largest`` (the ``n_largest`` largest banks removed:
-    the matrix restricted or re-estimated); :func:`run_scenarios`; :func:`boundaries` of the
-    full system for the groups ``largest_<n>``, the named groups and each bank group
-    (``group:<name>``) with more than one but not all banks; DebtRank
-    (:func:`debtrank_by_bank`, ψ = 1) of each bank.
+    Steps: Table 1 descriptives of the input (:func:`balance_sheet_descriptives`); residual assets
+    (``residual_assets``); size ranks (by total assets, descending, ties by row order); the named
+    scenarios and their systems (:func:`named_groups`); the interbank matrix and the network of
+    the full system (``all``); the system ``without_largest`` (the ``n_largest`` largest banks
+    removed: the matrix restricted or re-estimated; the common surface runs on it too) and every
+    other system a scenario's ``exclude_ranks`` asks for; :func:`run_scenarios`; :func:`boundaries`
+    of the full system for the groups ``largest_<n>``, the named scenarios of the full system with
+    more than one bank and each bank group (``group:<name>``) with more than one but not all banks;
+    DebtRank (:func:`debtrank_by_bank`, ψ = 1) of each bank; per group and boundary rule, the joint
+    boundary and the members' individual boundaries (:func:`boundary_stats`).
 
     Parameters
     ----------
-    frame : one row per bank with ``INPUT_COLUMNS`` (e.g. :func:`balance_sheet_inputs`).
+    frame : one row per bank with ``INPUT_COLUMNS`` (e.g. :func:`balance_sheet_inputs`); other
+        columns (e.g. ``car``, ``ldr``, ``deposits``) feed the descriptives only.
     config : options (default ``CascadeStudyConfig()``).
     when : the period of the cross-section (dates the events and the matrix table).
     mapper : maps the scenario runs and the group boundaries.
@@ -539,31 +571,38 @@ def cascade_study(frame: pd.DataFrame, config: CascadeStudyConfig | None = None,
         Fewer than two banks.
     """
     config = config or CascadeStudyConfig()
+    descriptives = balance_sheet_descriptives(frame)
     frame = with_residual_assets(frame[list(INPUT_COLUMNS)], config.residual_assets)
     if len(frame) < 2:
         raise NotEstimable(f"stress.cascade needs at least 2 banks with complete balance sheets; got {len(frame)} "
                            "(see the stage's quality records)")
-    frame = frame.assign(size_rank=frame["total_assets"].rank(method="first", ascending=False).astype("int64"))
-    named, rows = named_groups(frame, config.named, when)
+    frame = with_size_rank(frame)
+    n_large = min(config.n_largest, len(frame))
+    named, rows = named_groups(frame, config.named, when, config.n_largest)
     est = estimate_interbank_matrix(frame, config)
     estimates = [("all", len(frame), est)]
     net, raised = build_network(frame, est.matrix, config.threshold, config.market_depth)
     systems = {"all": (net, list(frame["bank_id"]))}
-    n_large = min(config.n_largest, len(frame))
-    kept = frame[frame["size_rank"] > n_large].reset_index(drop=True)
+    surface_systems = ["all"]
+    wanted = {}
     if config.without_largest != "none" and config.n_largest > 0:
-        if len(kept) < 2:
-            rows.append(_event(None, when, len(kept), "ignored", "too_few_banks",
-                               f"without the {n_large} largest banks fewer than 2 remain: system without_largest not run"))
-        elif config.without_largest == "restrict":
-            sub = net.restrict(frame["size_rank"].to_numpy() > n_large, market=config.market)
-            sub = sub if config.market == "original" else deepen(sub, config.market_depth)
-            systems["without_largest"] = (sub, list(kept["bank_id"]))
-        else:
-            est2 = estimate_interbank_matrix(kept, config)
-            estimates.append(("without_largest", len(kept), est2))
-            sub, _ = build_network(kept, est2.matrix, config.threshold, config.market_depth)
-            systems["without_largest"] = (sub, list(kept["bank_id"]))
+        wanted["without_largest"] = (1, n_large)
+    for spec in config.named:
+        if spec.name in named and spec.exclusion() is not None:
+            wanted.setdefault(named[spec.name][0], spec.exclusion())
+    for system, exclusion in wanted.items():
+        if (~frame["size_rank"].between(*exclusion)).sum() < 2:
+            rows.append(_event(None, when, len(frame), "ignored", "too_few_banks",
+                               f"without the banks of ranks {exclusion[0]}-{exclusion[1]} fewer than 2 remain: "
+                               f"system {system} not run"))
+            named = {k: v for k, v in named.items() if v[0] != system}
+            continue
+        sub, ids, sub_est = _reduced_system(frame, net, exclusion, config)
+        systems[system] = (sub, ids)
+        if sub_est is not None:
+            estimates.append((system, len(ids), sub_est))
+        if system == "without_largest" and config.without_largest != "none":
+            surface_systems.append(system)
     rows += [_event(bank, when, 1, "flagged", "other_assets_adjusted",
                     "loans + securities + interbank assets exceed total assets, or the estimated interbank "
                     "liabilities exceed total liabilities: other assets set so that the balance sheet balances")
@@ -578,17 +617,22 @@ def cascade_study(frame: pd.DataFrame, config: CascadeStudyConfig | None = None,
     rows += [_event(None, when, 0, "flagged", "interbank_margins",
                     f"system {s}: {e.status}; relative mismatch of the totals {e.relative_mismatch:.4g}")
              for s, _, e in estimates if e.status != "ok"]
-    surface, hierarchy = run_scenarios(systems, named, config, mapper=mapper)
+    surface, hierarchy = run_scenarios(systems, named, config, surface_systems=surface_systems, mapper=mapper)
     by_size = list(frame.sort_values(["size_rank"])["bank_id"])
     groups = {f"largest_{n_large}": by_size[:n_large]} if n_large > 1 else {}
-    groups.update({k: v for k, v in named.items() if len(v) > 1})
+    groups.update({k: m for k, (system, m) in named.items() if system == "all" and len(m) > 1})
     for g, members in frame.groupby("group", sort=True)["bank_id"]:
         if 1 < len(members) < len(frame):
             groups[f"group:{g}"] = list(members)
     ranks = frame[["bank_id", "size_rank"]].rename(columns={"bank_id": "id"})
     bounds = boundaries(net, frame, groups, config, mapper=mapper).merge(ranks, on="id", how="left")
+    if config.outside_share is None and bounds["boundary_dependency"].isna().all():
+        rows.append(_event(None, when, len(frame), "flagged", "dependency_boundary_closed_system",
+                           "outside_share: null and the sample banks hold all the interbank liabilities (a closed "
+                           "system): the dependency matrix does not exist, boundary_dependency is NaN; give "
+                           "stress.cascade.outside_share in (0, 1)"))
     dr = debtrank_by_bank(net.interbank, net.capital, psi=1.0, weights=config.debtrank_weights)
     debt = frame[["bank_id", "group", "size_rank", "equity", "interbank_assets", "interbank_liabilities"]].assign(
         debtrank=dr, status="ok")
     return CascadeStudy(matrix=matrix, surface=surface, hierarchy=hierarchy, boundary=bounds, debtrank=debt,
-                        events=_events(rows))
+                        descriptives=descriptives, boundary_stats=boundary_stats(bounds, groups), events=_events(rows))

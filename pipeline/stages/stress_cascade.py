@@ -9,16 +9,18 @@ Params group ``stress.cascade`` (:class:`measures.stress.cascade_study.CascadePa
 ``fill`` rules). Data that cannot support the study make the stage not estimable, with the
 missing columns × banks × periods (:func:`measures.stress.cascade_study.balance_sheet_inputs`,
 also behind the ``check`` hook). Outputs: ``cascade_matrix`` (interbank-matrix diagnostics per
-system), ``cascade_surface`` (system × scenario × α × β), ``cascade_hierarchy`` (the failed banks
-of the named-failure runs by layer), ``cascade_boundary`` (failure boundaries of banks and
-groups), ``debtrank``; fills, exclusions and flags are quality records. The science:
+system), ``cascade_surface`` (system × scenario × α × β; rescue costs of the named-failure runs),
+``cascade_hierarchy`` (the failed banks of the named-failure runs by layer), ``cascade_boundary``
+(failure boundaries of banks and groups, equity and dependency forms), ``debtrank``,
+``cascade_descriptives`` (Fan–Rong–Duan's Table 1 of the input cross-section),
+``cascade_boundary_stats`` (its tables 2–3: joint and individual boundaries per group and rule); fills, exclusions and flags are quality records. The science:
 :func:`measures.stress.cascade_study.cascade_study`.
 """
 
 from __future__ import annotations
 
 from measures.core.status import NotEstimable
-from measures.stress.cascade_study import INPUT_COLUMNS, CascadeParams, balance_sheet_inputs, cascade_study
+from measures.stress.cascade_study import CascadeParams, balance_sheet_inputs, cascade_study, scenarios_not_run
 from measures.stress.coverage import resolve_source, simulated_input_event
 from pipeline.artifacts import artifact
 from pipeline.params import DataConfig
@@ -37,7 +39,7 @@ def run(ctx: StageContext) -> dict:
         if data.source == "files":
             ctx.events(simulated_input_event(f"{GROUP}.source"), table="balance_sheet")
         ctx.data_source = {"kind": "synthetic", "generator": GENERATOR, "seed": cfg.seed}
-        frame, when = simulate_network_banks(seed=cfg.seed)[list(INPUT_COLUMNS)], PERIOD_END
+        frame, when = simulate_network_banks(seed=cfg.seed), PERIOD_END
     else:
         plan = balance_sheet_inputs(ctx.read("balance_sheet", required=False), ctx.read("banks", required=False),
                                     cfg.period, cfg.fill)
@@ -48,7 +50,8 @@ def run(ctx: StageContext) -> dict:
     study = cascade_study(frame, cfg.study(), when=when, mapper=ctx.mapper)
     ctx.events(study.events, table="balance_sheet")
     return {"cascade_matrix": study.matrix, "cascade_surface": study.surface, "cascade_hierarchy": study.hierarchy,
-            "cascade_boundary": study.boundary, "debtrank": study.debtrank}
+            "cascade_boundary": study.boundary, "debtrank": study.debtrank, "cascade_descriptives": study.descriptives,
+            "cascade_boundary_stats": study.boundary_stats}
 
 
 def check(data, configs) -> list[tuple[str, str]]:
@@ -59,7 +62,9 @@ def check(data, configs) -> list[tuple[str, str]]:
         note = " — NOT your balance sheets (stress.cascade.source: synthetic)" if kind == "files" else ""
         return [("estimates", f"SIMULATED data ({GENERATOR}, seed {cfg.seed}){note}: cascade on the 263-bank "
                               "2019 cross-section")]
-    return balance_sheet_inputs(data.balance_sheet, data.banks, cfg.period, cfg.fill).check_lines()
+    plan = balance_sheet_inputs(data.balance_sheet, data.banks, cfg.period, cfg.fill)
+    skips = [] if plan.reason else [("skips", why) for why in scenarios_not_run(plan.frame, cfg.named)]
+    return plan.check_lines() + skips
 
 
 STAGE = Stage(
@@ -68,5 +73,6 @@ STAGE = Stage(
     check=check,
     params={GROUP: CascadeParams, "data": DataConfig},
     inputs=("balance_sheet", "banks"),
-    outputs=("cascade_matrix", "cascade_surface", "cascade_hierarchy", "cascade_boundary", "debtrank"),
+    outputs=("cascade_matrix", "cascade_surface", "cascade_hierarchy", "cascade_boundary", "debtrank",
+             "cascade_descriptives", "cascade_boundary_stats"),
 )
