@@ -39,8 +39,9 @@ SCRIPT = r"""
 <script>
 window.addEventListener("load", () => {
   const out = [];
-  const section = (el) => { const s = el.closest("section, div.section"); const h = s && s.querySelector("h2");
-    return h ? h.textContent.trim().slice(0, 80) : (s && s.id) || ""; };
+  const title = (s) => { const h = s && s.querySelector("h2");  // the heading's own text, not its badges
+    return h ? (h.firstChild ? h.firstChild.textContent : h.textContent).trim().slice(0, 80) : (s && s.id) || ""; };
+  const section = (el) => title(el.closest("section"));
   const shot = location.hash.match(/shot=(\d+)/);
   document.querySelectorAll("img").forEach((img) => {
     if (!img.complete || img.naturalWidth === 0) out.push({kind: "broken image", where: section(img), text: (img.alt || "").slice(0, 120)});
@@ -70,13 +71,22 @@ window.addEventListener("load", () => {
       out.push({kind: "wide table", where: section(t), text: `${Math.round(t.scrollWidth)} px > ${Math.round(column)} px: ` +
                 (t.previousElementSibling ? t.previousElementSibling.textContent.trim().slice(0, 100) : "")});
   });
-  const text = body.innerText;
-  const bad = /(^|[^A-Za-z_])(nan|NaN|None)(?![A-Za-z_])|failed:/g;
-  let m;
-  while ((m = bad.exec(text)) !== null) {
-    const at = m.index + (m[1] ? m[1].length : 0);
-    out.push({kind: "bad text", where: "", text: text.slice(Math.max(0, at - 60), at + 60).replace(/\s+/g, " ")});
-  }
+  const badText = (text, where) => {
+    const bad = /(^|[^A-Za-z_])(nan|NaN|None)(?![A-Za-z_])|failed:/g;
+    let m;
+    while ((m = bad.exec(text)) !== null) {
+      const at = m.index + (m[1] ? m[1].length : 0);
+      out.push({kind: "bad text", where: where, text: text.slice(Math.max(0, at - 60), at + 60).replace(/\s+/g, " ")});
+    }
+  };
+  const walk = (el) => {  // each section with its title, the rest of the page as "page"
+    for (const child of el.children) {
+      if (child.tagName === "SECTION") badText(child.innerText, title(child));
+      else if (child.querySelector("section")) walk(child);
+      else if (child.tagName !== "SCRIPT") badText(child.innerText || "", "page");
+    }
+  };
+  walk(body);
   const pre = document.createElement("pre"); pre.id = "__MARK__"; pre.hidden = true;
   pre.textContent = JSON.stringify({findings: out, height: document.documentElement.scrollHeight});
   body.appendChild(pre);
