@@ -172,14 +172,13 @@ def stage_entry(stage, params: dict | None = None) -> dict:
             deps.append(dep)
     outs: list = []
     metrics: list = []
-    plots: list = []
     for name in stage.all_outputs:
         art = artifact(name)
         entry = art.tracked
         if name == "report/metrics":
             metrics.append({entry: {"cache": False}})
-        elif name == "report/plots":
-            plots.append({entry: {"cache": False}})
+        elif name == "report/plots":  # drawn through the top-level ``plots:`` (PLOTS), not file by file
+            outs.append({entry: {"cache": False}})
         elif entry not in outs:
             outs.append(entry)
     body: dict = {"cmd": f"python -m pipeline run {stage.name}", "deps": deps}
@@ -191,9 +190,39 @@ def stage_entry(stage, params: dict | None = None) -> dict:
         body["outs"] = outs
     if metrics:
         body["metrics"] = metrics
-    if plots:
-        body["plots"] = plots
     return body
+
+
+#: ``dvc plots`` of the key series (top-level ``plots:`` of ``dvc.yaml``): id -> x column, {series: y columns},
+#: title, axis labels, template; series ``s`` is ``data/report/plots/series_<s>.csv`` (:mod:`pipeline.report.series`).
+#: ``temporal`` and ``temporal_points`` are the project's templates (line, points) for a date or year x axis
+#: (``.dvc/plots/*.json``: DVC's ``simple`` and ``scatter`` with a temporal x).
+PLOTS = {
+    "system_delta_covar": ("date", {"system_covar": ["improved_index_pct", "traditional_index_pct"]},
+                           "System ΔCoVaR indices (improved and traditional), weekly, % of system loss", "temporal", "date",
+                           "index, %"),
+    "mean_delta_covar": ("date", {"covar_dcc": ["mean_delta_covar_pct"], "covar_qr": ["mean_delta_covar_pct"]},
+                         "Mean bank ΔCoVaR, DCC and quantile regression, weekly, %", "temporal", "date", "mean ΔCoVaR, %"),
+    "srisk_total": ("date", {"srisk_total": ["srisk_total_bn"]}, "Aggregate SRISK, billions of the data's currency",
+                    "temporal", "date", "aggregate SRISK, bn"),
+    "crw_by_year": ("year", {"crw": ["crw_pct"]}, "Contagion risk weight (CRW) of each bank by year, %", "temporal_points",
+                    "year", "CRW, %"),
+    "firesale_sr": ("alpha_pct", {"firesale_sr": ["sr"]}, "Fire-sale systemic risk SR over the shock α (mean over years)",
+                    "simple", "shock α, % of real-estate loans lost", "SR"),
+    "cascade_failed_share": ("alpha_pct", {"cascade_failed_share": ["all_pct", "without_largest_pct"]},
+                             "Cascade: failed share of banks over the common shock α (mean over β), %", "simple",
+                             "common shock α on external assets, %", "failed banks, %"),
+}
+
+
+def plots_entries() -> list[dict]:
+    """The top-level ``plots:`` of ``dvc.yaml`` from :data:`PLOTS`."""
+    folder = artifact("report/plots").path
+    out = []
+    for plot_id, (x, ys, title, template, x_label, y_label) in PLOTS.items():
+        y = {f"{folder}/series_{name}.csv": cols for name, cols in ys.items()}
+        out.append({plot_id: {"x": x, "y": y, "title": title, "template": template, "x_label": x_label, "y_label": y_label}})
+    return out
 
 
 def dvc_params(groups: Iterable[str]) -> list[str]:
@@ -213,7 +242,8 @@ def render() -> str:
 
     params = load_params(REPO / "params.yaml")
     stages = {name: stage_entry(load_stage(name), params) for name in STAGES}
-    return HEADER + yaml.safe_dump({"stages": stages}, sort_keys=False, allow_unicode=True, width=200)
+    return HEADER + yaml.safe_dump({"stages": stages, "plots": plots_entries()}, sort_keys=False, allow_unicode=True,
+                                   width=200)
 
 
 def main(argv: list[str]) -> int:

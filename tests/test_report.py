@@ -179,8 +179,8 @@ def test_report_on_the_default_data_shows_source_sample_and_parameters(report_ro
     assert html.count("<b>Simulated data.</b> Every number in this section comes from simulated data (synthetic, "
                       f"seed {params['seed']}), not from observed data.") == 4
     metrics = json.loads((report_root / artifact("report/metrics").path).read_text(encoding="utf-8"))
-    assert sorted(metrics) == ["market_states", "quality", "returns", "sample"] and metrics["sample"]["n_banks"] == 16
-    assert {m["data"] for m in metrics.values()} == {"simulated"}
+    assert sorted(metrics) == ["quality", "sample", "simulated"] and metrics["sample"]["n_banks"] == 16
+    assert metrics["simulated"] == "sample"  # headline numbers by measure (pipeline.report.metrics)
     assert sorted(p.name for p in (report_root / artifact("report/plots").path).glob("*.csv"))[0] == "market_states_states.csv"
     assert not (report_root / "data/processed/quality/report.parquet").exists()  # quality=False
 

@@ -5,7 +5,8 @@ artifacts are absent is skipped. Nothing is estimated here: every number shown i
 read from an artifact, and the provenance of those artifacts (data source,
 sample, stage parameters) is shown in the header and under each section.
 Outputs: ``data/report/index.html`` (cached), ``data/report/metrics.json`` and
-``data/report/plots/*.csv`` (uncached, for ``dvc metrics diff`` / ``dvc plots diff``).
+``data/report/plots/*.csv`` (uncached, for ``dvc metrics diff`` / ``dvc plots diff``; the
+``series_*.csv`` among them are the ones ``dvc.yaml``'s ``plots:`` draw; docs/experiments.md).
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from __future__ import annotations
 from pipeline.dag import STAGES
 from pipeline.report import ReportContext, render_report
 from pipeline.report_config import ReportConfig
-from pipeline.report.core import build_sections, clean_metric, write_plots
+from pipeline.report.core import build_sections, write_plots
+from pipeline.report.metrics import headline_metrics
+from pipeline.report.series import write_series
 from pipeline.report.sections import SECTIONS
 from pipeline.stage import Stage, StageContext
 
@@ -25,7 +28,13 @@ def run(ctx: StageContext) -> dict:
     html.parent.mkdir(parents=True, exist_ok=True)
     html.write_text(render_report(report, sections), encoding="utf-8")
     write_plots(ctx.path("report/plots"), sections)
-    return {"report/metrics": clean_metric({s.id: s.metrics for s in sections})}
+    write_series(ctx.path("report/plots"), report)  # the series dvc.yaml's plots draw (pipeline.dag.PLOTS)
+    return {"report/metrics": _metrics(report)}
+
+
+def _metrics(report: ReportContext) -> dict:
+    """``metrics.json``: a few headline numbers per measure (:mod:`pipeline.report.metrics`)."""
+    return headline_metrics(report)
 
 
 STAGE = Stage(
