@@ -28,8 +28,10 @@ STAGES = (
     "params",
     "ingest",
     "returns",
+    "system_measures",
     "covar_dcc",
     "mes_srisk",
+    "cca",
     "covar_qr",
     "spillover",
     "contagion",
@@ -37,6 +39,7 @@ STAGES = (
     "panel",
     "stress_firesale",
     "stress_cascade",
+    "stress_interbank",
     "report",
 )
 PACKAGES = ("measures", "panel", "pipeline")

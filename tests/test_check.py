@@ -68,7 +68,7 @@ def test_bad_input_unknown_top_level_group():
 def test_bad_input_unknown_group_under_measures_and_stress():
     params = repo_params(**{"measures.covar_qx": {"q": 0.95}, "stress.fire_sale": {}})
     errors = validate_params_tree(params)
-    assert errors[0].startswith("measures: unknown group 'covar_qx' (did you mean 'covar_qr'?); allowed groups: covar_dcc,")
+    assert errors[0].startswith("measures: unknown group 'covar_qx' (did you mean 'covar_qr'?); allowed groups: cca, covar_dcc,")
     assert errors[1].startswith("stress: unknown group 'fire_sale' (did you mean 'firesale'?); allowed groups: cascade, firesale")
 
 
@@ -108,6 +108,9 @@ BAD_VALUES = {
     "measures.covar_dcc": ("vol", "egarch"),
     "measures.mes_srisk": ("k", 1.5),
     "measures.rankings": ("level", 1.5),
+    "measures.cca": ("solver", "newton"),
+    "measures.granger_network": ("alpha", 1.5),
+    "measures.system": ("ar_window", 1),
     "contagion": ("ic", "xic"),
     "panel": ("effects", "fixed"),
     "stress.firesale": ("max_rounds", 0),
@@ -175,7 +178,7 @@ def test_check_on_the_default_data_prints_the_data_and_every_stage(tmp_path, cap
     rc, out, err = run_check(tmp_path, repo_params(), capsys)
     assert rc == 0 and err == ""
     lines = out.splitlines()
-    assert lines[0] == "params: 15 groups, no errors"
+    assert lines[0] == "params: 18 groups, no errors"
     assert lines[1] == "realtime: false (paper defaults: some values use the whole sample; docs/realtime.md)"
     assert lines[2] == "data: synthetic (the embedded simulator, seed 20071012): simulated data, not yours"
     assert "  banks          16: joint-stock 8, state-owned 5, city 3" in lines
@@ -183,7 +186,7 @@ def test_check_on_the_default_data_prints_the_data_and_every_stage(tmp_path, cap
     assert "  absent         (none)" in lines
     stages = [line.strip() for line in lines if line.startswith("  ") and not line.startswith("   ")
               and line.strip() in stage_names()]
-    assert stages[:3] == ["ingest", "returns", "covar_dcc"] and sorted(stages) == [s for s in stage_names() if s != "params"]
+    assert stages[:3] == ["ingest", "returns", "system_measures"] and sorted(stages) == [s for s in stage_names() if s != "params"]
 
 
 def test_bad_input_all_errors_are_printed_together_with_no_traceback(tmp_path, capsys):
@@ -196,7 +199,7 @@ def test_bad_input_all_errors_are_printed_together_with_no_traceback(tmp_path, c
     for text in ("unknown top-level group 'contagoin'", "measures.covar_qr: the group is null",
                  "measures.covar_dcc: vol='egarch'", "panel: effects='fixed'"):
         assert text in err
-    assert out.splitlines()[0] == "params: 15 groups, 4 error(s) (below)"
+    assert out.splitlines()[0] == "params: 18 groups, 4 error(s) (below)"
     assert "data: synthetic" in out  # the data are still checked
     assert "    not checked: fix the errors below first" in out  # the stages whose group is bad
 

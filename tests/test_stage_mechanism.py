@@ -219,7 +219,7 @@ def test_a_failing_stage_names_its_quality_file(tmp_path):
 def test_an_unknown_stage_is_refused_with_the_stage_names(tmp_path):
     proc = _cli(["run", "covar", "--root", str(tmp_path)], REPO)
     assert proc.returncode == 2
-    assert "unknown stage 'covar'; allowed values: 'contagion', 'covar_dcc', 'covar_qr', 'ingest'" in proc.stderr
+    assert "unknown stage 'covar'; allowed values: 'cca', 'contagion', 'covar_dcc', 'covar_qr', 'ingest'" in proc.stderr
 
 
 def _stage_groups():
@@ -252,7 +252,7 @@ def test_known_groups_are_the_groups_the_stages_declare_and_the_runners():
 
 @pytest.mark.parametrize("params, message", [
     ({"contagoin": {"window": "year"}}, "params.yaml: unknown top-level group 'contagoin' (did you mean 'contagion'?); allowed groups: compute, contagion, data, measures, panel, report, stress; or the switch realtime"),
-    ({"measures": {"covar_q": {}}}, "measures: unknown group 'covar_q' (did you mean 'covar_qr'?); allowed groups: covar_dcc, covar_qr"),
+    ({"measures": {"covar_q": {}}}, "measures: unknown group 'covar_q' (did you mean 'covar_qr'?); allowed groups: cca, covar_dcc, covar_qr"),
     ({"measures": {"covar_qr": None}}, "measures.covar_qr: the group is null (its line has nothing under it); allowed: a mapping of its options"),
     ({"panel": None}, "panel: the group is null"),
     ({"stress": ["firesale"]}, "stress: expected a mapping of options, got ['firesale']"),

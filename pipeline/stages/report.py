@@ -44,13 +44,16 @@ STAGE = Stage(
     inputs=(
         "banks", "balance_sheet", "market_states", "episodes", "canonical/meta",
         "returns", "system_returns",
-        "covar_dcc", "covar_dcc_estimates", "dcc_param_paths", "mes", "srisk", "srisk_total",
+        "covar_dcc", "covar_dcc_estimates", "dcc_param_paths", "mes", "srisk", "srisk_total", "cca", "cca_total",
         "covar_qr", "covar_qr_estimates", "spillover_banks", "spillover_index", "spillover_index_weekly", "spillover_channels",
-        "crw", "granger", "contagion_windows", "connectedness", "connectedness_directional",
+        "crw", "granger", "contagion_windows", "connectedness", "connectedness_directional", "granger_dci",
+        "system_measures",
         "rankings", "rankings_crw", "rankings_tau",
         "panel/coefficients", "panel/fit_stats", "panel/table1", "panel/table2",
         "firesale", "firesale_regions", "firesale_mean", "firesale_mean_regions",
         "cascade_surface", "cascade_matrix", "cascade_hierarchy", "cascade_boundary", "debtrank",
+        "cascade_descriptives", "cascade_boundary_stats",
+        "interbank_matrix", "interbank_scenarios", "interbank_banks",
         *(f"quality/{stage}" for stage in STAGES if stage not in ("params", "report")),  # params writes no quality file
     ),
     outputs=("report/html", "report/metrics", "report/plots"),

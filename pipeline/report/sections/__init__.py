@@ -9,10 +9,13 @@ reads (registry names) to the ``inputs`` of :data:`pipeline.stages.report.STAGE`
 
 from pipeline.report.sections import (
     cascade,
+    cascade_study,
+    cca,
     contagion,
     data_quality,
     firesale,
     fit_status,
+    interbank,
     market_states,
     panel_regressions,
     rankings,
@@ -20,6 +23,7 @@ from pipeline.report.sections import (
     sample,
     spillover,
     srisk,
+    system_measures,
 )
 
 SECTIONS = [
@@ -29,10 +33,14 @@ SECTIONS = [
     returns_summary,
     market_states,
     srisk,
+    cca,
     spillover,
     contagion,
+    system_measures,
     rankings,
     panel_regressions,
     firesale,
     cascade,
+    cascade_study,
+    interbank,
 ]
