@@ -183,3 +183,10 @@ register(Artifact("rankings_crw", f"{RANKINGS}/crw.parquet", ("year", "bank_id")
 register(Artifact("rankings_tau", f"{RANKINGS}/kendall.parquet", ("kind", "a", "b"),
                   {"kind": "object", "a": "object", "b": "object", "tau": "float64", "tau_lo": "float64",
                    "tau_hi": "float64", "n_banks": "int64", "replications": "int64"}))
+
+# panel robustness (Table 3, docs/panel.md): the CRW of every robustness series (contagion stage; the window key
+# is year or window_end, per contagion.window) and the long robustness table with its display frame (panel stage)
+register(Artifact("crw_robustness", f"{CONTAGION}/crw_robustness.parquet",
+                  dtypes={**_YEAR, "series": "object", "bank_id": "object", "crw": "float64"}))
+register(_panel("robustness", ("variant", "model", "term")))
+register(_panel("table3", ()))

@@ -9,22 +9,58 @@ weight and, unless ``contagion.fdr_alpha`` is null, q_value, significant), ``crw
 rolling DY total) and ``connectedness_directional`` (window, bank_id: to, from, net); the window key is
 ``year``, or ``window_end`` with ``contagion.window: rolling``. The VARs are least squares or, for many
 banks, the LASSO VAR (``contagion.route``; the route and why: ``route`` column and a ``var_route``
-quality record). A bank too sparse for a window's VAR after
+quality record). ``crw_robustness`` (series, bank_id, window: crw) holds the CRW of every
+``contagion.robustness_series`` by the same chain (:func:`measures.contagion.chain.robustness_crw`; the chosen
+series' CRW reused), for the panel's robustness table; a robustness series whose input is absent or not
+estimable is left out (recorded). A bank too sparse for a window's VAR after
 aligning is excluded from that window (recorded); a window with fewer than two banks fails; the stage is
 not estimable only when no window can be estimated. Documentation: ``docs/contagion.md``.
 """
 
 from __future__ import annotations
 
+import pandas as pd
+
 from measures.contagion import SERIES, ContagionParams, analyse_contagion, check_plan, contagion_series
+from measures.contagion.chain import robustness_crw
+from measures.core.events import EVENT_COLUMNS
 from pipeline.artifacts import artifact
 from pipeline.stage import Stage, StageContext
+
+
+def _series(ctx: StageContext, series: str, *, required: bool = True):
+    name = SERIES[series]
+    frame = ctx.read(name, required=required)
+    return None if frame is None else contagion_series(frame, name=artifact(name).path, spillover=series == "spillover")
+
+
+def _robustness(ctx: StageContext, params: ContagionParams, main) -> pd.DataFrame:
+    """``crw_robustness``: the CRW of every ``contagion.robustness_series`` (the main one reused)."""
+    frames = []
+    for series in params.robustness_series:
+        name = SERIES[series]
+        data = None if series == params.series else _series(ctx, series, required=False)
+        if series != params.series and data is None:
+            ctx.events(pd.DataFrame([{"bank_id": None, "date_start": None, "date_end": None, "n_rows": 0,
+                                      "action": "excluded", "reason": "robustness_series_unavailable",
+                                      "detail": f"contagion.robustness_series: {series}: {name} is absent or not "
+                                                "estimable; no CRW from it in the robustness table"}],
+                                    columns=list(EVENT_COLUMNS)), table=name)
+            continue
+        crw, events = robustness_crw(series, None if data is None else data.series, params.chain(),
+                                     params.connectedness, panel=main if data is None else None, mapper=ctx.mapper)
+        if data is not None:
+            ctx.events(data.events, table=name)
+        ctx.events(events, table=name)
+        frames.append(crw)
+    key = main.key
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[key, "series", "bank_id", "crw"])
 
 
 def run(ctx: StageContext) -> None:
     params = ctx.config()
     name = SERIES[params.series]
-    data = contagion_series(ctx.read(name), name=artifact(name).path, spillover=params.series == "spillover")
+    data = _series(ctx, params.series)
     ctx.events(data.events, table=name)
     result = analyse_contagion(data.series, params.chain(), params.connectedness, mapper=ctx.mapper)
     ctx.events(result.events, table=name)
@@ -36,6 +72,7 @@ def run(ctx: StageContext) -> None:
     ctx.write("contagion_windows", result.panel.windows, key=[key])
     ctx.write("connectedness", result.connectedness)
     ctx.write("connectedness_directional", result.directional, key=[key, "bank_id"])
+    ctx.write("crw_robustness", _robustness(ctx, params, result.panel), key=["series", "bank_id", key])
 
 
 def check(data, configs) -> list:
@@ -48,8 +85,10 @@ STAGE = Stage(
     run=run,
     params={"contagion": ContagionParams},
     inputs=tuple(SERIES.values()),
-    select_inputs=lambda configs: (SERIES[configs["contagion"].series],),  # deps: the chosen series only
-    outputs=("granger", "crw", "contagion_windows", "connectedness", "connectedness_directional"),
+    # deps: the chosen series and the robustness series only
+    select_inputs=lambda configs: tuple(dict.fromkeys(
+        SERIES[s] for s in (configs["contagion"].series, *configs["contagion"].robustness_series))),
+    outputs=("granger", "crw", "contagion_windows", "connectedness", "connectedness_directional", "crw_robustness"),
     check=check,
     realtime=True,
 )
