@@ -41,7 +41,7 @@ from measures.core.status import NotEstimable, is_failed
 #: ΔCoVaR series -> its name in Table 3.
 SERIES_LABELS = {"dcc": "ΔCoVaR-DCC", "qr": "ΔCoVaR-QR", "spillover": "spillover ΔCoVaR"}
 ROBUSTNESS_COLUMNS = ("variant", "label", "model", "term", "estimate", "std_error", "t_stat", "p_value",
-                      "nobs", "banks", "chosen", "status")
+                      "nobs", "banks", "chosen", "status", "position")
 TABLE3_CAPTION = "Table 3. Robustness: contagion risk weight on capital and liquidity regulation"
 
 
@@ -144,11 +144,11 @@ def variant_panels(variants: Sequence[Variant], join: Callable[[str, bool], pd.D
     return panels
 
 
-def _estimate_variant(item: tuple[Variant, pd.DataFrame], *, params) -> pd.DataFrame:
+def _estimate_variant(item: tuple[int, Variant, pd.DataFrame], *, params) -> pd.DataFrame:
     """One variant (a work item): the long rows of every model, a failed model as one row with term ''."""
     from panel.model_list import estimate_panel  # the model list imports this module's config
 
-    variant, data = item
+    position, variant, data = item
     fields = {**variant.overrides, "lagged": variant.lagged, "robustness": RobustnessConfig(enabled=False)}
     vparams = dataclasses.replace(params, **fields)
     specs = vparams.specs()
@@ -164,7 +164,7 @@ def _estimate_variant(item: tuple[Variant, pd.DataFrame], *, params) -> pd.DataF
     for fit in fits.itertuples(index=False):
         coef = coefficients[coefficients["model"] == fit.model]
         info = {"variant": variant.name, "label": variant.label, "model": fit.model, "nobs": int(fit.nobs),
-                "banks": int(fit.banks), "chosen": fit.chosen, "status": fit.status}
+                "banks": int(fit.banks), "chosen": fit.chosen, "status": fit.status, "position": position}
         if not len(coef):
             rows.append({**info, "term": "", "estimate": np.nan, "std_error": np.nan, "t_stat": np.nan, "p_value": np.nan})
         for c in coef.itertuples(index=False):
@@ -209,8 +209,9 @@ def estimate_robustness(variants: Sequence[Variant], panels: Sequence[pd.DataFra
         A model the variant's data cannot identify keeps one row (term ``""``) with its failed status.
     """
     one = partial(_estimate_variant, params=params)
-    frames = map_items(mapper, one, list(zip(variants, panels)), desc="panel robustness variants")
-    long = pd.concat(frames, ignore_index=True).astype({"nobs": "int64", "banks": "int64"})
+    items = [(k, v, p) for k, (v, p) in enumerate(zip(variants, panels), start=1)]
+    frames = map_items(mapper, one, items, desc="panel robustness variants")
+    long = pd.concat(frames, ignore_index=True).astype({"nobs": "int64", "banks": "int64", "position": "int64"})
     table = robustness_table(long, params.specs(), digits=params.digits, brackets=params.brackets)
     return RobustnessOutput(long, table, robustness_note(long, params.brackets))
 
@@ -232,7 +233,7 @@ def robustness_table(long: pd.DataFrame, specs, *, digits: int = 3, brackets: st
     term_of = {(m, kind, k): t for m in models for kind, k, t in slots[m]}
     cells = {(r.variant, r.model, r.term): r for r in long.itertuples(index=False)}
     rows: list[list[str]] = [["Terms"] + [", ".join(term_label(t) for _, _, t in slots[m]) for m in models]]
-    for variant, block in long.groupby("variant", sort=False):
+    for variant, block in long.sort_values("position", kind="mergesort").groupby("variant", sort=False):
         first = block.drop_duplicates("model").set_index("model")
         rows.append([str(block["label"].iloc[0])] + [""] * len(models))
         for kind, k in order:
