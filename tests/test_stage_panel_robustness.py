@@ -152,3 +152,16 @@ def test_contagion_stage_writes_the_crw_of_every_robustness_series(tmp_path):
     q = read_parquet(tmp_path / artifact("quality/contagion").path)
     assert q.loc[q.reason == "robustness_series_unavailable", "detail"].str.contains("spillover").all()
     assert (q.reason == "robustness_series_unavailable").sum() == 1
+
+
+def test_check_says_which_robustness_series_the_data_cannot_give(default_root):
+    from types import SimpleNamespace
+
+    from pipeline.stages.contagion import STAGE as CONTAGION_STAGE
+
+    data = SimpleNamespace(prices=read_parquet(default_root / artifact("prices").path), market_states=None)
+    lines = CONTAGION_STAGE.check(data, {"contagion": ContagionParams()})
+    skips = [text for kind, text in lines if kind == "skips" and "robustness_series" in text]
+    assert len(skips) == 2 and "qr: the covar_qr ΔCoVaR needs a market_states table" in skips[0]
+    assert not [t for k, t in CONTAGION_STAGE.check(data, {"contagion": ContagionParams(robustness_series=("dcc",))})
+                if "robustness_series" in t]

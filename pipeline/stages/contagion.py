@@ -76,8 +76,14 @@ def run(ctx: StageContext) -> None:
 
 
 def check(data, configs) -> list:
-    """Which years and banks the contagion windows will hold, from the canonical prices."""
-    return check_plan(data.prices, configs["contagion"], has_states=data.market_states is not None)
+    """Which years and banks the contagion windows will hold, from the canonical prices; the robustness
+    series the data cannot give (ΔCoVaR-QR and spillover need market states)."""
+    params = configs["contagion"]
+    has_states = data.market_states is not None
+    lines = check_plan(data.prices, params, has_states=has_states)
+    return lines + [("skips", f"contagion.robustness_series: {s}: the {SERIES[s]} ΔCoVaR needs a market_states table, "
+                              "which the data lacks; Table 3 will have no CRW from it")
+                    for s in params.robustness_series if s not in ("dcc", params.series) and not has_states]
 
 
 STAGE = Stage(
