@@ -71,7 +71,8 @@ def test_variants_of_the_default_configuration():
                      "entity+time", "driscoll-kraay"]
     # a variant equal to the baseline is left out; with lagged ratios the robustness column is contemporaneous
     same = PanelParams(effects="entity+time", covariance="driscoll-kraay", lagged=True)
-    assert [v.name for v in robustness_variants(same, [])] == ["baseline", "contemporaneous"]
+    assert [v.name for v in robustness_variants(same, [])] == ["baseline", "years:2008-2013", "years:2014-2020",
+                                                              "contemporaneous"]
 
 
 def test_known_slopes_of_each_variant(robust):
