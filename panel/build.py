@@ -58,6 +58,40 @@ def year_end_ratios(balance_sheet: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataF
     return ratios, pd.DataFrame(events, columns=list(EVENT_COLUMNS))
 
 
+def yearly_crw(crw: pd.DataFrame, rule: str = "last") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A rolling-window CRW (``bank_id, window_end, crw``) as a yearly one (``bank_id, year, crw``).
+
+    ``rule="last"``: ``CRW_i,t`` is the weight of bank i in the last window ending in year t in which
+    it has a weight (the window closest to the 31 December of the year-end ratios; with a window of
+    about one year of rows it is nearly the calendar-year window of Liu–Ma 2021). ``rule="mean"``:
+    the mean of bank i's weights over the windows ending in year t. Failed rows (``status``) do not
+    enter. A yearly CRW (a ``year`` column) is returned unchanged, with no event; otherwise one
+    ``crw_aggregated`` event says how many windows became how many bank-years.
+    """
+    if "year" in crw.columns or "window_end" not in crw.columns:
+        return crw, pd.DataFrame(columns=list(EVENT_COLUMNS))
+    from measures.core.config import check_choice
+
+    check_choice("panel.rolling_crw", rule, ("last", "mean"))
+    frame = crw
+    if "status" in frame.columns:
+        frame = frame[[not is_failed(s) for s in frame["status"].astype(str)]]
+    frame = frame[np.isfinite(frame["crw"].to_numpy(dtype=float, na_value=np.nan))]
+    ends = pd.to_datetime(frame["window_end"])
+    frame = pd.DataFrame({"bank_id": frame["bank_id"].astype(str).to_numpy(), "year": ends.dt.year.astype("int64").to_numpy(),
+                          "window_end": ends.to_numpy(), "crw": frame["crw"].to_numpy(dtype=float)})
+    groups = frame.sort_values(["bank_id", "window_end"], kind="mergesort").groupby(["bank_id", "year"], sort=True)["crw"]
+    out = (groups.last() if rule == "last" else groups.mean()).reset_index()
+    events = pd.DataFrame([{"bank_id": None, "date_start": ends.min() if len(ends) else None,
+                            "date_end": ends.max() if len(ends) else None, "n_rows": len(frame), "action": "flagged",
+                            "reason": "crw_aggregated",
+                            "detail": f"rolling-window CRW ({crw['window_end'].nunique()} windows) turned into {len(out)} "
+                                      f"bank-year(s) by panel.rolling_crw: {rule} "
+                                      f"({'last window ending in the year' if rule == 'last' else 'mean over the windows ending in the year'})"}],
+                          columns=list(EVENT_COLUMNS))
+    return out, events
+
+
 def build_panel(crw: pd.DataFrame, ratios: pd.DataFrame, *, lagged: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Join the CRW panel with year-end ratios by (bank_id, year).
 
@@ -75,7 +109,7 @@ def build_panel(crw: pd.DataFrame, ratios: pd.DataFrame, *, lagged: bool = False
     Raises
     ------
     NotEstimable
-        ``crw`` lacks ``bank_id``, ``year`` or ``crw`` (e.g. a rolling-window CRW).
+        ``crw`` lacks ``bank_id``, ``year`` or ``crw`` (a rolling-window CRW: :func:`yearly_crw` first).
     """
     missing = [c for c in ("bank_id", "year", "crw") if c not in crw.columns]
     if missing:

@@ -26,6 +26,7 @@ from measures.core.mapping import Mapper, map_items
 from measures.core.status import FitStatus, NotEstimable, is_failed, status_from_exception
 from panel.coverage import Coverage, model_coverage
 from panel.estimate import FIT_COLUMNS, PanelConfig, estimate_models
+from panel.robustness import RobustnessConfig
 from panel.spec import SEED003_CONTROLS, SEED003_MODELS, ModelSpec, model_specs, model_variables
 from panel.tables import describe_variables, format_table, regression_table, table_note, table_to_csv, table_to_html, table_to_latex
 
@@ -47,7 +48,9 @@ class PanelParams(PanelConfig):
     nine. ``controls``, ``effects``, ``covariance``, ``small_sample``, ``kernel``,
     ``bandwidth`` are the defaults of every model. ``choose``, ``alpha``, ``hausman_variance``,
     ``missing_columns``: :class:`~panel.estimate.PanelConfig`; ``brackets`` / ``digits`` format
-    Table 2 (Table 1 uses ``digits + 1``); ``lagged`` uses the previous year-end's ratios.
+    Table 2 (Table 1 uses ``digits + 1``); ``lagged`` uses the previous year-end's ratios;
+    ``rolling_crw`` turns a rolling-window CRW into a yearly one (:func:`panel.build.yearly_crw`);
+    ``robustness`` the variants of Table 3 (:class:`~panel.robustness.RobustnessConfig`).
     """
 
     models: tuple[Mapping[str, Any], ...] = ()
@@ -58,8 +61,10 @@ class PanelParams(PanelConfig):
     kernel: str = "bartlett"
     bandwidth: int | None = None
     lagged: bool = False
+    rolling_crw: str = "last"
     brackets: str = "se"
     digits: int = 3
+    robustness: RobustnessConfig = RobustnessConfig()
 
     def validate(self) -> None:
         super().validate()
@@ -69,6 +74,7 @@ class PanelParams(PanelConfig):
         check_choice("effects", self.effects, tuple(EFFECTS))
         check_choice("covariance", self.covariance, COVARIANCE_CHOICES)
         check_choice("lagged", self.lagged, (True, False))
+        check_choice("rolling_crw", self.rolling_crw, ("last", "mean"))
         check_choice("brackets", self.brackets, ("se", "t"))
         check_range("digits", self.digits, low=0, high=12, integer=True)
         self.specs()

@@ -171,7 +171,8 @@ def table_to_csv(table: pd.DataFrame, *, digits: int = 4) -> str:
 
 _LATEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
           "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\^{}",
-          "×": r"$\times$", "²": r"$^2$", "χ": r"$\chi$", "†": r"$^\dagger$", "−": "-"}
+          "×": r"$\times$", "²": r"$^2$", "χ": r"$\chi$", "†": r"$^\dagger$", "−": "-", "–": "--",
+          "Δ": r"$\Delta$"}
 
 
 def latex_escape(text: str) -> str:

@@ -206,3 +206,9 @@ register(Artifact("granger_dci", f"{CONTAGION}/granger_dci.parquet",
                   dtypes={**_YEAR, "dci": "float64", "n_banks": "int64", "n_edges": "int64", "n_untested": "int64"}))
 register(Artifact("system_measures", f"{SYSTEM}/system_measures.parquet", ("measure", "date"),
                   {"date": "datetime64[ns]", "measure": "object", "frequency": "object", "value": "float64", "n_banks": "int64"}))
+# panel robustness (Table 3, docs/panel.md): the CRW of every robustness series (contagion stage; the window key
+# is year or window_end, per contagion.window) and the long robustness table with its display frame (panel stage)
+register(Artifact("crw_robustness", f"{CONTAGION}/crw_robustness.parquet",
+                  dtypes={**_YEAR, "series": "object", "bank_id": "object", "crw": "float64"}))
+register(_panel("robustness", ("variant", "model", "term")))
+register(_panel("table3", ()))

@@ -2,7 +2,7 @@
 
 Runs the panel model list on a user-supplied CSV panel (``bank_id, year, crw`` and the
 ratios the models use) and writes Tables 1–2 (CSV, LaTeX, HTML), ``coefficients.csv`` and
-``fit_stats.csv`` — no market data (docs/replication.md).
+``fit_stats.csv`` — no market data (docs/replication.md); ``--robustness`` adds Table 3 and ``robustness.csv``.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import yaml
 from measures.core.config import ConfigError
 from measures.core.status import NotEstimable, is_failed
 from panel.model_list import COEFFICIENT_CSV, FIT_CSV, PanelOutput, PanelParams, estimate_panel
+from panel.robustness import RobustnessOutput, csv_robustness, table3_files
 from pipeline.io import write_csv
 from pipeline.params import load_params
 
@@ -116,21 +117,33 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
     write_csv(frame, path, float_format="%.17g")
 
 
-def write_tables(output: PanelOutput, folder: Path) -> None:
-    """Tables 1 and 2 as ``.csv`` (through :func:`pipeline.io.write_csv`, formula-safe), ``.tex`` and ``.html``."""
+def write_tables(output: PanelOutput, folder: Path, robustness: RobustnessOutput | None = None) -> None:
+    """Tables 1 and 2 (and Table 3 when ``robustness`` is given) as ``.csv`` (through
+    :func:`pipeline.io.write_csv`, formula-safe), ``.tex`` and ``.html``."""
     folder.mkdir(parents=True, exist_ok=True)
-    for name, frame in output.display_tables().items():
+    displays = output.display_tables()
+    files = output.table_files()
+    if robustness is not None:
+        displays["table3"] = robustness.table3
+        files |= table3_files(robustness, output.digits)
+    for name, frame in displays.items():
         write_csv(frame, folder / f"{name}.csv")
-    for name, text in output.table_files().items():
+    for name, text in files.items():
         if not name.endswith(".csv"):
             (folder / name).write_text(text, encoding="utf-8")
 
 
-def run_panel(input_path: str, out: str, params_path: str | None = None) -> int:
-    """Replication mode; returns the number of models not estimated (reported on stderr)."""
+def run_panel(input_path: str, out: str, params_path: str | None = None, *, robustness: bool = False) -> int:
+    """Replication mode; returns the number of models not estimated (reported on stderr).
+
+    ``robustness``: also Table 3 (``table3.csv/.tex/.html``, ``robustness.csv``) by ``panel.robustness``
+    (:func:`panel.robustness.csv_robustness`: the CRW of another series from the columns ``crw_dcc``,
+    ``crw_qr``, ``crw_spillover``)."""
     params = panel_params(params_path)
     specs = params.specs()
     needed = list(dict.fromkeys(c for s in specs for c in s.variables))
+    if robustness:
+        needed += [f"crw_{s}" for s in ("dcc", "qr", "spillover")]
     data = read_panel_csv(input_path, needed)
     absent = [c for c in needed if c not in data.columns]
     if absent and params.missing_columns == "raise":
@@ -148,7 +161,14 @@ def run_panel(input_path: str, out: str, params_path: str | None = None) -> int:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"--out {out}: cannot create the output directory ({exc.strerror or exc})") from None
-    write_tables(output, out_dir)
+    robust = None
+    if robustness:
+        try:
+            robust = csv_robustness(data, params)
+        except NotEstimable as exc:
+            raise InputError(f"{input_path}: Table 3: {exc}; to run: {exc.needs}") from None
+        _write_csv(robust.long, out_dir / "robustness.csv")
+    write_tables(output, out_dir, robust)
     _write_csv(output.coefficients[list(COEFFICIENT_CSV)], out_dir / "coefficients.csv")
     fits = output.fit_stats
     _write_csv(fits.loc[~fits["status"].map(is_failed), list(FIT_CSV)], out_dir / "fit_stats.csv")
@@ -167,9 +187,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--input", required=True, help="the panel CSV (one row per bank and year)")
     p.add_argument("--out", required=True, help="output directory (created)")
     p.add_argument("--params", default=None, help="YAML file with a 'panel:' group (default: the built-in defaults)")
+    p.add_argument("--robustness", action="store_true",
+                   help="also Table 3 (panel.robustness variants; CRW of other series from columns crw_dcc, crw_qr, "
+                        "crw_spillover)")
     args = p.parse_args(argv)
     try:
-        run_panel(args.input, args.out, args.params)
+        run_panel(args.input, args.out, args.params, robustness=args.robustness)
     except (InputError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -69,9 +69,13 @@ def test_contagion_depends_on_the_chosen_series_only():
 
     stage = load_stage("contagion")
     for series, path in (("dcc", "covar_dcc"), ("qr", "covar_qr"), ("spillover", "spillover")):
-        deps = stage_entry(stage, {"contagion": {"series": series}})["deps"]
+        deps = stage_entry(stage, {"contagion": {"series": series, "robustness_series": []}})["deps"]
         data = [d for d in deps if d.startswith("data/")]
         assert data == [f"data/processed/measures/{path}.parquet"], series
+    # the robustness series (the panel's Table 3) are read too, each once
+    deps = stage_entry(stage, {"contagion": {"series": "qr", "robustness_series": ["dcc", "qr"]}})["deps"]
+    assert [d for d in deps if d.startswith("data/")] == ["data/processed/measures/covar_qr.parquet",
+                                                          "data/processed/measures/covar_dcc.parquet"]
 
 
 def test_bad_input_a_series_that_dvc_yaml_does_not_list_stops_with_the_fix(tmp_path):
@@ -82,7 +86,7 @@ def test_bad_input_a_series_that_dvc_yaml_does_not_list_stops_with_the_fix(tmp_p
 
     (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"contagion": {
         "deps": ["pipeline/stage.py", "data/processed/measures/covar_dcc.parquet"]}}}), encoding="utf-8")
-    params = {"compute": {"scheduler": "serial"}, "contagion": {"series": "qr"}}
+    params = {"compute": {"scheduler": "serial"}, "contagion": {"series": "qr", "robustness_series": []}}
     with pytest.raises(ConfigError, match=r"contagion(, measures.granger_network)?: with these params stage contagion reads "
                        r"data/processed/measures/covar_qr.parquet, which its deps in dvc.yaml do not list .*"
                        r"run python -m pipeline dag --write"):

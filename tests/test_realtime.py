@@ -27,7 +27,8 @@ STAGES = ("returns", "covar_qr", "spillover", "covar_dcc", "mes_srisk", "contagi
 #: a summary over dates (per-bank means, rankings, quality records) by the last date it covers.
 DATING = ("date", "window_end", "refit_date", "year", "last_date", "date_end")
 #: Outputs without a dating column: full-sample summaries by construction (docs/realtime.md).
-UNDATED = {"panel/coefficients", "panel/fit_stats", "panel/descriptives", "panel/table1", "panel/table2", "rankings_tau"}
+UNDATED = {"panel/coefficients", "panel/fit_stats", "panel/descriptives", "panel/table1", "panel/table2", "panel/robustness",
+           "panel/table3", "rankings_tau"}
 PERTURBED_DAYS = 60
 START, END = "2017-01-02", "2020-12-31"
 

@@ -103,6 +103,10 @@ def test_default_data_artifacts(default_run, dcc_artifact):
 
 def test_default_data_quality_records(default_run, dcc_artifact):
     q = read(default_run, "quality/contagion")
+    # the robustness series of the panel's Table 3 (contagion.robustness_series) are absent here: recorded
+    unavailable = q[q.reason == "robustness_series_unavailable"]
+    assert sorted(unavailable.table) == ["covar_qr", "spillover"]
+    q = q.drop(unavailable.index)
     assert set(q.stage) == {"contagion"} and set(q.table) == {"covar_dcc"}
     low = q[q.reason == "min_obs"]
     assert len(low) == 16 and (low.date_start.dt.year == 2007).all() and (low.n_rows < 120).all()
@@ -269,7 +273,8 @@ def test_oversize_system_var_is_refused_and_pairwise_runs(tmp_path):
     assert len(crw) == 15 and crw.crw.sum() == pytest.approx(1.0)
     d = read_parquet(data / "processed" / "contagion" / "connectedness_directional.parquet")
     q = read_parquet(data / "processed" / "quality" / "contagion.parquet")
-    assert d.empty and sorted(q.reason) == ["connectedness_failed"] * 3 + ["significant_edges", "var_route"]  # the OLS DY VARs are too large
+    reasons = sorted(r for r in q.reason if r != "robustness_series_unavailable")  # Table 3's series, absent here
+    assert d.empty and reasons == ["connectedness_failed"] * 3 + ["significant_edges", "var_route"]  # the OLS DY VARs are too large
     conn = read_parquet(data / "processed" / "contagion" / "connectedness.parquet")
     assert len(conn) == 2 and conn.status.str.startswith("failed:ValueError: system VAR too large").all()
 
@@ -421,7 +426,7 @@ def test_check_lines_say_years_and_short_banks():
                           columns=["bank_id", "date", "close", "market_cap"])
     banks = pd.DataFrame({"bank_id": ["A", "B", "C"], "name": ["A", "B", "C"], "group": "g"})
     data = CanonicalData(banks=banks, prices=prices)
-    lines = STAGE.check(data, {"contagion": ContagionParams()})
+    lines = STAGE.check(data, {"contagion": ContagionParams(robustness_series=("dcc",))})
     assert lines == [("estimates", "CRW per year for 2010..2011 (2 year(s); ΔCoVaR series: dcc)"),
                      ("skips", "contagion year 2009: fewer than 2 banks with 120 days (contagion.min_obs): no weights"),
                      ("skips", "contagion year 2011: bank(s) C below contagion.min_obs=120 days, left out of that year")]

@@ -31,7 +31,7 @@ from measures.contagion.network import (
     window_routes,
 )
 from measures.contagion.route import Route, choose_route, window_sizes
-from measures.core.config import check_choice, check_range
+from measures.core.config import ConfigError, check_choice, check_range
 from measures.core.events import EVENT_COLUMNS
 from measures.core.mapping import Mapper
 from measures.core.status import FitStatus, NotEstimable, is_failed
@@ -44,15 +44,23 @@ SERIES = {"dcc": "covar_dcc", "qr": "covar_qr", "spillover": "spillover"}
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class ContagionParams(ContagionConfig):
     """The ``contagion`` params group: the chain's :class:`~measures.contagion.ContagionConfig`, the
-    input series, the failure budget and the nested :class:`~measures.contagion.ConnectednessConfig`."""
+    input series, the series whose CRW the panel's robustness table sets side by side (``robustness_series``,
+    :func:`robustness_crw`), the failure budget and the nested :class:`~measures.contagion.ConnectednessConfig`."""
 
     series: str = "dcc"
+    robustness_series: tuple[str, ...] = ("dcc", "qr", "spillover")
     max_failure_share: float = 0.5
     connectedness: ConnectednessConfig = ConnectednessConfig()
 
     def validate(self) -> None:
         super().validate()
         check_choice("series", self.series, tuple(SERIES))
+        if not isinstance(self.robustness_series, tuple):
+            raise ConfigError(f"robustness_series={self.robustness_series!r} must be a list of {', '.join(SERIES)} (or [])")
+        for name in self.robustness_series:
+            check_choice("robustness_series", name, tuple(SERIES))
+        if len(set(self.robustness_series)) != len(self.robustness_series):
+            raise ConfigError(f"robustness_series={list(self.robustness_series)} lists a series twice")
         check_range("max_failure_share", self.max_failure_share, low=0.0, high=1.0)
 
     def for_realtime(self) -> "ContagionParams":
@@ -253,6 +261,47 @@ def edge_share_events(panel: ContagionPanel, config: ContagionConfig) -> pd.Data
                         columns=list(EVENT_COLUMNS))
 
 
+def _weights(series: pd.DataFrame, config: ContagionConfig, conn: ConnectednessConfig,
+             mapper: Mapper | None) -> tuple[Route, str, ContagionPanel]:
+    """The route, its resolution and the Granger → PageRank panel of one ΔCoVaR frame."""
+    route = analysis_route(series, config, conn)
+    resolved = "auto" if route.var == "per window" else route.var  # per window: each window resolves its own
+    return route, resolved, estimate_contagion(series, **{**config.chain_options(), "route": resolved}, mapper=mapper)
+
+
+def robustness_crw(series: str, frame: pd.DataFrame, config: ContagionConfig | None = None,
+                   connectedness: ConnectednessConfig | None = None, *, panel: ContagionPanel | None = None,
+                   mapper: Mapper | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The CRW of one more ΔCoVaR series, for the panel's robustness table (Liu–Ma 2021's CRW from
+    ΔCoVaR-DCC, ΔCoVaR-QR and the spillover ΔCoVaR side by side).
+
+    ``CRW_i = PageRank(A)_i``, ``A_ij = 1 - p_ij`` (Granger p-values per window), exactly the chain of
+    :func:`analyse_contagion` on ``frame`` (dates x banks) with the same ``config`` and route rule; pass
+    ``panel`` when the chain already ran on this series (its CRW is reused, bit for bit).
+
+    Returns
+    -------
+    (crw, events)
+        ``<key>, series, bank_id, crw`` (key ``year`` or ``window_end``) and the exclusions of the chain
+        (``EVENT_COLUMNS``); a series with no estimable window gives no rows and a
+        ``robustness_series_failed`` event.
+    """
+    config = config or ContagionConfig()
+    events = pd.DataFrame(columns=list(EVENT_COLUMNS))
+    if panel is None:
+        _, _, panel = _weights(frame, config, connectedness or ConnectednessConfig(), mapper)
+        events = contagion_events(panel)
+    key = panel.key
+    crw = panel.crw.assign(series=series)[[key, "series", "bank_id", "crw"]]
+    if not len(crw):
+        failed = pd.DataFrame([{"bank_id": None, "date_start": None, "date_end": None, "n_rows": len(frame),
+                                "action": "excluded", "reason": "robustness_series_failed",
+                                "detail": f"contagion.robustness_series: {series}: no window has contagion weights"}],
+                              columns=list(EVENT_COLUMNS))
+        events = pd.concat([e for e in (events, failed) if len(e)], ignore_index=True)
+    return crw.reset_index(drop=True), events
+
+
 def analyse_contagion(series: pd.DataFrame, config: ContagionConfig | None = None,
                       connectedness: ConnectednessConfig | None = None, *, mapper: Mapper | None = None) -> ContagionAnalysis:
     """Granger → PageRank CRW per window, rolling DY total and per-window DY directional connectedness.
@@ -275,9 +324,7 @@ def analyse_contagion(series: pd.DataFrame, config: ContagionConfig | None = Non
     """
     config = config or ContagionConfig()
     conn = connectedness or ConnectednessConfig()
-    route = analysis_route(series, config, conn)
-    resolved = "auto" if route.var == "per window" else route.var  # per window: each window resolves its own
-    panel = estimate_contagion(series, **{**config.chain_options(), "route": resolved}, mapper=mapper)
+    route, resolved, panel = _weights(series, config, conn, mapper)
     var = {"max_lags": config.max_lags, "ic": config.ic, "route": resolved, "ebic_gamma": config.sparse.ebic_gamma,
            "ols_ratio": config.sparse.ols_ratio}
     rolling = estimate_rolling_connectedness(series, window=conn.window, step=conn.step, horizon=conn.horizon,

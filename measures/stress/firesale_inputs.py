@@ -303,3 +303,52 @@ def _parse_sum(raw: object, column: str, bank: object) -> float:
     if not np.isfinite(value) or value < 0:
         raise _bank_error(column, bank, raw, "a finite number >= 0 is required")
     return value
+
+
+def sector_correlations_from_indices(indices: pd.DataFrame, *, real_estate: str = "real_estate", values: str = "prices",
+                                     min_obs: int = 60) -> dict[str, float]:
+    """Correlation of each sector's losses with the real-estate sector's, from industry index series.
+
+    Zhang–Guo–Wen–Sun's round-0 shock hits the loans to sector s by ``α·ρ_s``, with ``ρ_s`` the
+    correlation of sector s's (Shenwan) industry index with the real-estate index. Here
+
+        ``X_s,t = −(log P_s,t − log P_s,t−1)``   (``values="prices"``; ``X_s,t = −r_s,t`` for ``"returns"``)
+        ``ρ_s = corr(X_s, X_re)``                 (Pearson, over the dates where both are observed)
+
+    (the correlation of losses equals that of returns). Parameters: ``indices`` — dates (ascending
+    index) × columns, one per sector-loan column of the balance sheet (e.g. ``loans_construction``)
+    plus the real-estate column ``real_estate``; NaN = not observed (a return needs two consecutive
+    observed prices); ``min_obs`` — fewest common observations per sector. Returns
+    ``{sector column: ρ_s}`` in column order. Raises ``ValueError`` naming the column: the
+    real-estate column absent, no sector column, a non-positive price, fewer than ``min_obs``
+    common observations, or a constant series (no correlation).
+    """
+    if values not in ("prices", "returns"):
+        raise ValueError(f"values={values!r} is not allowed; allowed values: 'prices', 'returns'")
+    if real_estate not in indices.columns:
+        raise ValueError(f"sector indices: no real-estate column {real_estate!r}; columns: {', '.join(map(str, indices.columns))}")
+    sectors = [c for c in indices.columns if c != real_estate]
+    if not sectors:
+        raise ValueError(f"sector indices: only the real-estate column {real_estate!r}; add one column per sector-loan column")
+    data = indices.to_numpy(dtype=float, na_value=np.nan)
+    if values == "prices":
+        if (data[np.isfinite(data)] <= 0).any():
+            col = indices.columns[int(np.flatnonzero(((data <= 0) & np.isfinite(data)).any(axis=0))[0])]
+            raise ValueError(f"sector indices: column {col!r} has a non-positive price; allowed: index levels > 0")
+        data = -np.diff(np.log(data), axis=0)
+    else:
+        data = -data
+    x_re = data[:, list(indices.columns).index(real_estate)]
+    out = {}
+    for name in sectors:
+        x = data[:, list(indices.columns).index(name)]
+        both = np.isfinite(x) & np.isfinite(x_re)
+        if both.sum() < min_obs:
+            raise ValueError(f"sector indices: column {name!r} has {int(both.sum())} losses observed together with "
+                             f"{real_estate!r}; at least {min_obs} are needed")
+        a, b = x[both] - x[both].mean(), x_re[both] - x_re[both].mean()
+        denom = np.sqrt((a @ a) * (b @ b))
+        if denom == 0:
+            raise ValueError(f"sector indices: column {name!r} or {real_estate!r} is constant; no correlation")
+        out[str(name)] = float(np.clip((a @ b) / denom, -1.0, 1.0))
+    return out

@@ -83,6 +83,29 @@ class EbaMapping(Config):
             check_range(name, getattr(self, name), low=0.0, high=1.0)
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SectorIndices(Config):
+    """Industry index series behind the sector correlations (``stress.firesale.sector_indices``).
+
+    file : CSV with a ``date`` column and one column per sector-loan column plus ``real_estate``
+        (:func:`measures.stress.firesale_inputs.sector_correlations_from_indices`); None = the
+        ``sector_correlations`` params.
+    real_estate : the real-estate column. values : ``prices`` (index levels) or ``returns``.
+    min_obs : fewest losses observed together with real estate, per sector.
+    """
+
+    file: str | None = None
+    real_estate: str = "real_estate"
+    values: str = "prices"
+    min_obs: int = 60
+
+    def validate(self) -> None:
+        check_choice("values", self.values, ("prices", "returns"))
+        check_range("min_obs", self.min_obs, low=3, integer=True)
+        if not isinstance(self.real_estate, str) or not self.real_estate:
+            raise ConfigError(f"real_estate={self.real_estate!r} must be a column name")
+
+
 #: Correlation of each sector-loan column with real estate (the round-0 shock α·ρ_s·loans_s), of the
 #: order Zhang–Guo–Wen–Sun report; the defaults of ``stress.firesale.sector_correlations``.
 SECTOR_CORRELATIONS = {
@@ -103,6 +126,8 @@ class FireSaleParams(FireSaleConfig):
         book equity) or ``eba`` (the EBA 2018 extract at ``eba.file``).
     years : ``[first, last]`` years simulated (synthetic) or used (balance_sheet); None = all.
     alpha : the shock grid. sector_correlations : ``{sector-loan column: ρ}`` of the round-0 shock.
+    sector_indices : industry index series from which the stage estimates ``sector_correlations``
+        instead (:class:`SectorIndices`; ``file: null`` = use the params).
     fill : ``{input: FillRule mapping}`` for missing balance-sheet inputs (recorded).
     il_share : region rule of :func:`fire_sale_regions`.
     """
@@ -113,6 +138,7 @@ class FireSaleParams(FireSaleConfig):
     alpha: AlphaGrid = AlphaGrid()
     sector_correlations: Mapping[str, float] = dataclasses.field(default_factory=lambda: dict(SECTOR_CORRELATIONS))
     fill: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
+    sector_indices: SectorIndices = SectorIndices()
     eba: EbaMapping = EbaMapping()
     il_share: float = 0.25
 

@@ -12,11 +12,21 @@ behind the ``check`` hook). Outputs: ``firesale`` (year, alpha: system outputs, 
 region, status), ``firesale_banks`` (year, alpha, bank_id), ``firesale_regions`` (year, region),
 ``firesale_inputs`` (year, bank_id: the inputs used), ``firesale_mean`` (alpha: the mean curve
 over years) and ``firesale_mean_regions`` (its regions, by ``il_share``); fills and exclusions
-are quality records. The science: :func:`measures.stress.firesale_years.fire_sale_years`.
+are quality records. With ``sector_indices.file`` the sector correlations of the round-0 shock are
+estimated from the industry index series in that CSV
+(:func:`measures.stress.firesale_inputs.sector_correlations_from_indices`; recorded) instead of taken
+from ``sector_correlations``. The science: :func:`measures.stress.firesale_years.fire_sale_years`.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from measures.core.events import EVENT_COLUMNS
 from measures.core.status import NotEstimable
 from measures.stress.coverage import InputPlan, resolve_source, simulated_input_event
 from measures.stress.firesale_years import (
@@ -27,6 +37,7 @@ from measures.stress.firesale_years import (
     mean_curve,
     screened_plan,
 )
+from measures.stress.firesale_inputs import sector_correlations_from_indices
 from pipeline.adapters.eba import read_eba
 from pipeline.artifacts import artifact
 from pipeline.params import DataConfig
@@ -61,8 +72,54 @@ def load_plan(ctx: StageContext, cfg: FireSaleParams, source: str) -> tuple[Inpu
     return plan, meta.get("currency", "")
 
 
+def read_sector_indices(path: str) -> pd.DataFrame:
+    """The sector-index CSV of ``stress.firesale.sector_indices.file``: a ``date`` column (ISO dates,
+    strictly increasing) and numeric columns (empty = not observed), as a dates x columns frame."""
+    where = f"{GROUP}.sector_indices.file {path}"
+    if not Path(path).is_file():
+        raise DataValidationError("file not found", source=where, allowed="a CSV with a date column and one column per sector")
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if "date" not in raw.columns:
+        raise DataValidationError("no date column", source=where, column="date", allowed=f"columns date, real_estate, ...; found: {', '.join(raw.columns)}")
+    dates = pd.to_datetime(raw["date"].str.strip(), errors="coerce", format="ISO8601")
+    if dates.isna().any() or not dates.is_monotonic_increasing or dates.duplicated().any():
+        i = int(np.flatnonzero(dates.isna() | dates.duplicated() | (dates < dates.cummax()))[0])
+        raise DataValidationError("not a date, or not after the previous row", source=where, column="date", row=i + 1,
+                                  value=raw["date"].iloc[i], allowed="ISO dates (YYYY-MM-DD), strictly increasing")
+    out = {}
+    for col in raw.columns.drop("date"):
+        text = raw[col].str.strip()
+        values = pd.to_numeric(text.where(text != "", None), errors="coerce")
+        bad = values.isna() & (text != "")
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise DataValidationError("not a number", source=where, column=col, row=i + 1, value=raw[col].iloc[i],
+                                      allowed="a number, or empty for not observed")
+        out[col] = values.to_numpy(dtype=float)
+    return pd.DataFrame(out, index=pd.DatetimeIndex(dates, name="date"))
+
+
+def estimated_sectors(cfg: FireSaleParams) -> tuple[FireSaleParams, pd.DataFrame]:
+    """``cfg`` with ``sector_correlations`` estimated from ``sector_indices.file`` (unchanged when None),
+    and the ``sector_correlations_estimated`` event listing them."""
+    spec = cfg.sector_indices
+    if spec.file is None:
+        return cfg, pd.DataFrame(columns=list(EVENT_COLUMNS))
+    frame = read_sector_indices(spec.file)
+    try:
+        rho = sector_correlations_from_indices(frame, real_estate=spec.real_estate, values=spec.values, min_obs=spec.min_obs)
+    except ValueError as exc:
+        raise DataValidationError(str(exc), source=f"{GROUP}.sector_indices.file {spec.file}") from None
+    event = {"bank_id": None, "date_start": frame.index[0], "date_end": frame.index[-1], "n_rows": len(frame),
+             "action": "filled", "reason": "sector_correlations_estimated",
+             "detail": "stress.firesale.sector_correlations replaced by the correlations of the industry index losses "
+                       "with real estate: " + ", ".join(f"{k} {v:.4f}" for k, v in rho.items())}
+    return dataclasses.replace(cfg, sector_correlations=rho), pd.DataFrame([event], columns=list(EVENT_COLUMNS))
+
+
 def run(ctx: StageContext) -> dict:
-    cfg: FireSaleParams = ctx.config(GROUP)
+    cfg, sector_events = estimated_sectors(ctx.config(GROUP))
+    ctx.events(sector_events, table="sector_indices")
     data: DataConfig = ctx.config("data")
     source = resolve_source(cfg.source, data.source)
     if source == "synthetic" and data.source == "files":
@@ -87,7 +144,10 @@ def run(ctx: StageContext) -> dict:
 
 def check(data, configs) -> list[tuple[str, str]]:
     """What the stage will run on (``python -m pipeline check``): the same plan as :func:`run`, no estimation."""
-    cfg: FireSaleParams = configs[GROUP]
+    try:
+        cfg, _ = estimated_sectors(configs[GROUP])
+    except (DataValidationError, ValueError) as exc:
+        return [("cannot", f"sector correlations from {configs[GROUP].sector_indices.file}: {exc}")]
     kind = configs["data"].source
     source = resolve_source(cfg.source, kind)
     if source == "synthetic":
@@ -106,9 +166,11 @@ def check(data, configs) -> list[tuple[str, str]]:
 
 
 def eba_file(configs) -> tuple[str, ...]:
-    """With ``source: eba``, the EBA extract is a dependency of the stage (``dvc.yaml`` is regenerated)."""
+    """The EBA extract (``source: eba``) and the sector-index CSV (``sector_indices.file``) are dependencies
+    of the stage when used (``dvc.yaml`` is regenerated)."""
     cfg = configs[GROUP]
-    return (cfg.eba.file,) if cfg.source == "eba" and cfg.eba.file else ()
+    return ((cfg.eba.file,) if cfg.source == "eba" and cfg.eba.file else ()) + (
+        (cfg.sector_indices.file,) if cfg.sector_indices.file else ())
 
 
 STAGE = Stage(
