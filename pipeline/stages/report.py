@@ -4,8 +4,10 @@ Sections are modules of :mod:`pipeline.report.sections`; a section whose
 artifacts are absent is skipped. Nothing is estimated here: every number shown is
 read from an artifact, and the provenance of those artifacts (data source,
 sample, stage parameters) is shown in the header and under each section.
-Outputs: ``data/report/index.html`` (cached), ``data/report/metrics.json`` and
-``data/report/plots/*.csv`` (uncached, for ``dvc metrics diff`` / ``dvc plots diff``).
+Outputs: ``data/report/index.html`` (cached), ``data/report/figures/`` (every figure as SVG, PDF
+and 300-dpi PNG) and ``data/report/tables/`` (every table as CSV and LaTeX), numbered as in the
+page, and ``data/report/metrics.json`` and ``data/report/plots/*.csv`` (uncached, for ``dvc
+metrics diff`` / ``dvc plots diff``).
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from pipeline.stage import Stage, StageContext
 
 def run(ctx: StageContext) -> dict:
     report = ReportContext(ctx, ctx.config())
-    sections = build_sections(report, SECTIONS, mapper=ctx.mapper)
+    sections = build_sections(report, SECTIONS, mapper=ctx.mapper, figures=ctx.path("report/figures"),
+                              tables=ctx.path("report/tables"))
     html = ctx.path("report/html")
     html.parent.mkdir(parents=True, exist_ok=True)
     html.write_text(render_report(report, sections), encoding="utf-8")
@@ -44,7 +47,7 @@ STAGE = Stage(
         "cascade_surface", "cascade_matrix", "cascade_hierarchy", "cascade_boundary", "debtrank",
         *(f"quality/{stage}" for stage in STAGES if stage not in ("params", "report")),  # params writes no quality file
     ),
-    outputs=("report/html", "report/metrics", "report/plots"),
+    outputs=("report/html", "report/metrics", "report/plots", "report/figures", "report/tables"),
     files=("pipeline/report/templates",),
     quality=False,
     realtime=True,  # the header states the mode
