@@ -12,6 +12,7 @@ page with a link to the full CSV.
 
 from __future__ import annotations
 
+import html
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -74,7 +75,7 @@ def number_text(x: Any, digits: int = 4, *, integer: bool = False, sci: bool | N
 
 def _integral(values: pd.Series) -> bool:
     finite = values[np.isfinite(values.to_numpy(dtype=float))]
-    return len(finite) > 0 and bool(np.all(finite == np.round(finite))) and bool((finite.abs() < 1e15).all())
+    return len(finite) > 0 and bool(np.all(finite == np.round(finite))) and bool((finite.abs() < 1e9).all())
 
 
 def cell_formatter(column: pd.Series, digits: int) -> Callable[[Any], str]:
@@ -141,8 +142,9 @@ def to_latex(headers: list[str], columns: list[list[str]], caption: str, label: 
 
 def to_html(headers: list[str], columns: list[list[str]], rows: int) -> str:
     """A ``<table class="data">`` of the first ``rows`` displayed rows (text escaped)."""
-    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{escape(col[i])}</td>" for col in columns) + "</tr>" for i in range(rows))
+    head = "".join(f"<th>{html.escape(h, quote=False)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(col[i], quote=False)}</td>" for col in columns) + "</tr>"
+                   for i in range(rows))
     return f"<table class='data'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 

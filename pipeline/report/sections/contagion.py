@@ -184,4 +184,5 @@ def build(ctx: ReportContext) -> Section | None:
 def intro(ctx: ReportContext) -> str:
     """The section text with the parameter values recorded in the crw artifact's provenance."""
     found = {key: ctx.param("crw", f"contagion.{key}") for key in ("damping", "direction")}
-    return text.render(ID, **found)
+    found["horizon"] = ctx.param("connectedness", "contagion.connectedness.horizon")
+    return text.render(ID, threshold=f"{ctx.config.contagion.edge_threshold:g}", **found)

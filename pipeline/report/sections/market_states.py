@@ -19,8 +19,7 @@ KNOWN = {
     "bond": ("the daily loss of the bond index", "loss, −Δlog"),
     "fx": ("the daily loss of the domestic currency against the US dollar (−Δlog of USD/CNY)", "loss, −Δlog"),
 }
-USER_STATE = ("a state variable of the user's data (docs/formats.md, oriented so that larger = more stress)",
-              "as in the data")
+USER_STATE = ("a state variable of your data", "as in the data")
 
 
 def describe(names: list[str]) -> list[tuple[str, str, str]]:
@@ -68,5 +67,6 @@ def intro(ctx: ReportContext) -> str:
     states = ctx.artifact("market_states")
     names = [] if states is None else [c for c in states.columns if c != "date"]
     inside = ctx.episodes if states is None else episodes_within(ctx.episodes, states["date"].min(), states["date"].max())
-    return text.render(ID, states=describe(names), episodes=[e["name"] for e in inside],
+    return text.render(ID, known=[d for d in describe(names) if d[0] in KNOWN], user=[n for n in names if n not in KNOWN],
+                       episodes=[e["name"] for e in inside],
                        outside=[e["name"] for e in ctx.episodes if e not in inside])
