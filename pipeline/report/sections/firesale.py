@@ -121,8 +121,9 @@ def build(ctx: ReportContext) -> Section | None:
         ax2.plot(alpha_pct, mean["w"], color="black", lw=1.4, ls="--", label="mean over years")
         ax2.set_ylabel("W (asset-weighted failure round)")
         ax2.set_title("W by year")
-        fig.colorbar(mappable, ax=ax2, label="year", pad=0.02)
-        ax3.plot(alpha_pct, mean["tw"], color="black", lw=1.2, label="TW of the mean curve")
+        fig.colorbar(mappable, ax=ax2, label="year", pad=0.02, fraction=0.06)
+        fig.subplots_adjust(wspace=0.65)
+        ax3.plot(alpha_pct, mean["tw"], color="black", lw=1.2, label="TW, mean over years")
         ax3.axhline(0.0, color="#999", lw=0.6)
         ax3.set_ylabel("TW (elasticity of W in α, unitless)")
         ax3.set_title("TW (mean over years)")
@@ -159,8 +160,8 @@ def build(ctx: ReportContext) -> Section | None:
                     "horizontal line: SR = 1", height=3.6, name="years"),
         figure_html(draw_decomposition, caption="Decompositions of the mean curve: LL, CL and SR = DL + IL, as fractions "
                     "of the system's liquid assets (LL) and capital (CL) at t = 0", height=3.6, name="decomposition"),
-        figure_html(draw_failures, caption="Failed banks by cause (mean over years), W per year (colour: year) and TW of "
-                    "the mean curve (the TW of each year is in the firesale artifact)", height=3.4, name="failures"),
+        figure_html(draw_failures, caption="Failed banks by cause (mean over years), W per year (colour: year) and "
+                    "TW averaged over years at each α (the TW of each year is in the firesale artifact)", height=3.4, width=10.5, name="failures"),
         table_html(mean_table.rename(columns=REGION_HEADERS), caption="Regions of the mean SR curve (α in percent)",
                    digits=3, name="mean_regions"),
         table_html(table.rename(columns=REGION_HEADERS), caption="Regions per year (α in percent): span, highest SR "

@@ -70,6 +70,7 @@ def _draw_regulators(coefficients: pd.DataFrame, fit_stats: pd.DataFrame, terms:
             ax.set_title(term.upper())
             ax.set_xlabel("model")
         axes[0].set_ylabel("coefficient: Δ CRW per unit\nchange of the ratio")
+        fig.subplots_adjust(wspace=0.45)
         legend_outside(fig, where="below")
 
     return draw
