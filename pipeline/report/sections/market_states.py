@@ -15,7 +15,7 @@ KNOWN = {
     "real_estate": ("the daily loss of the real-estate sector index (−Δlog)", "loss, −Δlog"),
     "stock_vol": ("the 20-day rolling standard deviation of the stock-index log return (daily, not annualized)",
                   "daily s.d. of Δlog"),
-    "money": ("the short-term money-market rate", "rate, % p.a."),
+    "money": ("the short-term money-market rate (per year; percent or fraction as in the data)", "rate p.a."),
     "bond": ("the daily loss of the bond index", "loss, −Δlog"),
     "fx": ("the daily loss of the domestic currency against the US dollar (−Δlog of USD/CNY)", "loss, −Δlog"),
 }
