@@ -156,7 +156,7 @@ def render_figure(job: bytes | tuple) -> str:
             bbox = fig.get_tightbbox(fig.canvas.get_renderer()).padded(0.05)
             png = io.BytesIO()
             fig.savefig(png, format="png", dpi=FILE_DPI, bbox_inches=bbox, metadata={"Software": None},
-                        pil_kwargs={"compress_level": 3})
+                        pil_kwargs={"compress_level": 1})
             if folder is not None:
                 (Path(folder) / f"{stem}.png").write_bytes(png.getvalue())
                 for ext in ("svg", "pdf"):
