@@ -154,6 +154,10 @@ def _build() -> dict[str, Artifact]:
         Artifact("report/html", f"{REPORT}/index.html", kind="file"),
         Artifact("report/metrics", f"{REPORT}/metrics.json", kind="json", cache=False),
         Artifact("report/plots", f"{REPORT}/plots", kind="dir", cache=False),
+        # report: the figures and tables for a paper (docs/report.md): every figure as SVG, PDF and
+        # 300-dpi PNG, every table as CSV and booktabs LaTeX, numbered as in the page
+        Artifact("report/figures", f"{REPORT}/figures", kind="dir"),
+        Artifact("report/tables", f"{REPORT}/tables", kind="dir"),
     ]
     registry = {a.name: a for a in items}
     if len(registry) != len(items):

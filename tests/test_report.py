@@ -228,11 +228,19 @@ def test_figures_drawn_through_a_process_pool_equal_those_drawn_in_place(tmp_pat
     values = np.linspace(0.0, 1.0, 50)
     expected = [render_figure((lambda fig, data=values * (k + 1): fig.subplots().plot(data), f"figure {k}", 9.0, 3.6))
                 for k in range(3)]
-    inside = render_figure((lambda fig: fig.subplots().bar([0, 1], [1, 2]), "inside", 9.0, 3.6))
-    pooled = build_sections(ctx, [_figure_module(values.copy())], mapper=_PoolMapper())
-    serial = build_sections(ctx, [_figure_module(values.copy())])
-    assert pooled[0].blocks == serial[0].blocks == [*expected, f"<div>{inside}</div>"]
-    assert pooled[0].figures == [] and "report-figure" not in "".join(pooled[0].blocks)
+    pooled = build_sections(ctx, [_figure_module(values.copy())], mapper=_PoolMapper(),
+                            figures=tmp_path / "pooled", tables=tmp_path / "tables")
+    serial = build_sections(ctx, [_figure_module(values.copy())], figures=tmp_path / "serial")
+    assert pooled[0].blocks == serial[0].blocks and pooled[0].figures == []
+    assert "report-figure" not in "".join(pooled[0].blocks)
+    for k, (block, alone) in enumerate(zip(pooled[0].blocks, expected)):  # the same image, now numbered
+        assert re.search("src='(.*?)'", block).group(1) == re.search("src='(.*?)'", alone).group(1)
+        assert f"<b>Figure {k + 1}. </b>figure {k}" in block
+    assert "<b>Figure 4. </b>inside" in pooled[0].blocks[3]
+    names = sorted(p.name for p in (tmp_path / "pooled").iterdir())
+    assert len(names) == 12 and names[:3] == ["fig01_fig_figure_0.pdf", "fig01_fig_figure_0.png", "fig01_fig_figure_0.svg"]
+    for name in names:  # the same bytes whichever process drew them
+        assert (tmp_path / "pooled" / name).read_bytes() == (tmp_path / "serial" / name).read_bytes()
 
 
 def test_a_figure_that_captures_the_report_context_is_refused(tmp_path):

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import base64
-import contextvars
-import io
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +15,12 @@ import pandas as pd
 from pipeline.artifacts import artifact
 from pipeline.io import read_parquet, read_provenance, write_csv
 from pipeline.quality import KINDS, severity
-from pipeline.report import notes, provenance
+from pipeline.report import notes, numbering, provenance
+from pipeline.report.figures import figure_html, placeholder, render_figure, shade_episodes
+from pipeline.report.tables import table_html
+
+__all__ = ["ReportContext", "Section", "build_sections", "clean_metric", "figure_html", "render_figure",
+           "render_report", "shade_episodes", "status_kind", "table_html", "write_plots"]
 from pipeline.report_config import ReportConfig
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -173,79 +175,6 @@ def status_kind(status: pd.Series) -> pd.Series:
     return status.map(kinds)
 
 
-def table_html(frame: pd.DataFrame, *, caption: str = "", digits: int = 4, index: bool = False, wrap: bool = False) -> str:
-    """A DataFrame as an HTML table with fixed number formatting (``wrap``: long text cells wrap)."""
-
-    def fmt(x: Any) -> str:
-        if isinstance(x, (float, np.floating)):
-            if math.isnan(x):
-                return "–"
-            return f"{x:,.{digits}f}" if abs(x) < 1e6 else f"{x:,.4g}"
-        if isinstance(x, pd.Timestamp):
-            return x.strftime("%Y-%m-%d") if not pd.isna(x) else "–"
-        return str(x)
-
-    body = frame.to_html(index=index, classes="data", border=0, formatters={c: fmt for c in frame.columns}, na_rep="–", escape=True)
-    cap = f"<p class='caption'>{jinja2.utils.markupsafe.escape(caption)}</p>" if caption else ""
-    return f"<div class='table{' wrap' if wrap else ''}'>{cap}{body}</div>"
-
-
-#: figures of the section being built (:func:`build_section`): rendered later, in parallel
-_PENDING: contextvars.ContextVar[list[bytes] | None] = contextvars.ContextVar("report_figures", default=None)
-
-
-def figure_html(draw: Callable[[Any], None], *, caption: str = "", width: float = 9.0, height: float = 3.6) -> str:
-    """Render a matplotlib drawing function ``draw(fig)`` as an inline PNG (deterministic bytes).
-
-    Inside :func:`build_section` the figure is not drawn yet: ``draw`` (with the values it
-    captures, frozen now) is serialized and a placeholder returned; :func:`build_sections` draws
-    every figure of the report through the mapper (in parallel) and puts them in place.
-    ``draw`` must then capture arrays and frames, not the :class:`ReportContext`.
-    """
-    pending = _PENDING.get()
-    if pending is None:
-        return render_figure((draw, caption, width, height))
-    import cloudpickle
-
-    pending.append(cloudpickle.dumps((draw, caption, width, height)))
-    return _placeholder(len(pending) - 1)
-
-
-def _placeholder(index: int) -> str:
-    return f"<!--report-figure-{index}-->"
-
-
-def render_figure(job: bytes | tuple[Callable[[Any], None], str, float, float]) -> str:
-    """The ``<figure>`` of ``(draw, caption, width, height)`` (or of that tuple serialized by cloudpickle)."""
-    if isinstance(job, bytes):
-        import cloudpickle
-
-        job = cloudpickle.loads(job)
-    draw, caption, width, height = job
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    with plt.rc_context({"svg.hashsalt": "report", "font.size": 9}):
-        fig = plt.figure(figsize=(width, height))
-        try:
-            draw(fig)
-            buf = io.BytesIO()
-            fig.savefig(buf, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
-        finally:
-            plt.close(fig)
-    data = base64.b64encode(buf.getvalue()).decode("ascii")
-    cap = f"<p class='caption'>{jinja2.utils.markupsafe.escape(caption)}</p>" if caption else ""
-    return f"<figure><img alt='{jinja2.utils.markupsafe.escape(caption)}' src='data:image/png;base64,{data}'/>{cap}</figure>"
-
-
-def shade_episodes(ax: Any, episodes: list[dict[str, Any]]) -> None:
-    """Shade the stress episodes of ``report.episodes`` on a time axis."""
-    for ep in episodes:
-        ax.axvspan(pd.Timestamp(ep["start"]), pd.Timestamp(ep["end"]), color="#d62728", alpha=0.12, lw=0)
-
-
 def clean_metric(value: Any) -> Any:
     """JSON-safe, stable metric values (floats to 10 significant digits, NaN to None)."""
     if isinstance(value, Mapping):
@@ -262,24 +191,34 @@ def clean_metric(value: Any) -> Any:
     return value
 
 
-def build_sections(ctx: ReportContext, modules: Iterable[Any], *, mapper: Any = None) -> list[Section]:
+def build_sections(ctx: ReportContext, modules: Iterable[Any], *, mapper: Any = None,
+                   figures: Path | None = None, tables: Path | None = None) -> list[Section]:
     """Call each section module's ``build(ctx)``; keep those that return a section, with the
     artifacts each one read, their data label and provenance block, and the not-estimable
     notes (:mod:`pipeline.report.notes`).
 
     A module whose ``build`` returns ``None`` although some of its artifacts are marked not
     estimable or have no rows still gets a section (its ``ID``, ``TITLE`` and intro) that says so.
-    The sections are built here, one after another; their figures, the bulk of the work, are
-    drawn afterwards through ``mapper`` (in parallel: each worker receives one figure's drawing
-    function and the arrays it plots, not the report's inputs) and put in place.
+    The sections are built here, one after another (figures and tables numbered in reading
+    order, tables written to ``tables`` as CSV and LaTeX); their figures, the bulk of the work,
+    are drawn afterwards through ``mapper`` (in parallel: each worker receives one figure's
+    drawing function and the arrays it plots, not the report's inputs, and writes the figure's
+    files to ``figures``) and put in place.
     """
-    built = [build_section(ctx, module) for module in modules]
+    for folder, suffixes in ((figures, (".svg", ".pdf", ".png")), (tables, (".csv", ".tex"))):
+        if folder is not None:
+            numbering.clear(folder, suffixes)
+    token = numbering.BUILD.set(numbering.Build(figures=figures, tables=tables))
+    try:
+        built = [build_section(ctx, module) for module in modules]
+    finally:
+        numbering.BUILD.reset(token)
     sections = [s for s in built if s is not None]
     jobs = [(s, i, job) for s in sections for i, job in enumerate(s.figures)]
     blobs = [job for _, _, job in jobs]
-    figures = [render_figure(b) for b in blobs] if mapper is None else mapper.map(render_figure, blobs, desc="figures")
-    for (section, index, _), html in zip(jobs, figures):
-        token = _placeholder(index)
+    drawn = [render_figure(b) for b in blobs] if mapper is None else mapper.map(render_figure, blobs, desc="figures")
+    for (section, index, _), html in zip(jobs, drawn):
+        token = placeholder(index)
         section.blocks = [block.replace(token, html) if token in block else block for block in section.blocks]
     for section in sections:
         section.figures = []
@@ -290,11 +229,18 @@ def build_section(ctx: ReportContext, module: Any) -> Section | None:
     """One section of :func:`build_sections` (None when the module has nothing to show)."""
     ctx.used = []
     pending: list[bytes] = []
-    token = _PENDING.set(pending)
+    build = numbering.current()
+    owned = build is None
+    if owned:  # called alone: a build of its own, writing no files
+        build = numbering.Build()
+        token = numbering.BUILD.set(build)
+    build.section, build.pending = str(getattr(module, "ID", "section")), pending
     try:
         section = module.build(ctx)
     finally:
-        _PENDING.reset(token)
+        build.pending = None
+        if owned:
+            numbering.BUILD.reset(token)
     marks = {name: ctx.marks[name] for name in ctx.used if name in ctx.marks}
     empty = [name for name in ctx.used if name in ctx.empty and name not in marks]
     if section is None:

@@ -4,9 +4,11 @@ Sections are modules of :mod:`pipeline.report.sections`; a section whose
 artifacts are absent is skipped. Nothing is estimated here: every number shown is
 read from an artifact, and the provenance of those artifacts (data source,
 sample, stage parameters) is shown in the header and under each section.
-Outputs: ``data/report/index.html`` (cached), ``data/report/metrics.json`` and
-``data/report/plots/*.csv`` (uncached, for ``dvc metrics diff`` / ``dvc plots diff``; the
-``series_*.csv`` among them are the ones ``dvc.yaml``'s ``plots:`` draw; docs/experiments.md).
+Outputs: ``data/report/index.html`` (cached), ``data/report/figures/`` (every figure as SVG, PDF
+and 300-dpi PNG) and ``data/report/tables/`` (every table as CSV and LaTeX), numbered as in the
+page, and ``data/report/metrics.json`` and ``data/report/plots/*.csv`` (uncached, for ``dvc
+metrics diff`` / ``dvc plots diff``; the ``series_*.csv`` among them are the ones ``dvc.yaml``'s
+``plots:`` draw; docs/experiments.md).
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from pipeline.stage import Stage, StageContext
 
 def run(ctx: StageContext) -> dict:
     report = ReportContext(ctx, ctx.config())
-    sections = build_sections(report, SECTIONS, mapper=ctx.mapper)
+    sections = build_sections(report, SECTIONS, mapper=ctx.mapper, figures=ctx.path("report/figures"),
+                              tables=ctx.path("report/tables"))
     html = ctx.path("report/html")
     html.parent.mkdir(parents=True, exist_ok=True)
     html.write_text(render_report(report, sections), encoding="utf-8")
@@ -56,7 +59,7 @@ STAGE = Stage(
         "interbank_matrix", "interbank_scenarios", "interbank_banks",
         *(f"quality/{stage}" for stage in STAGES if stage not in ("params", "report")),  # params writes no quality file
     ),
-    outputs=("report/html", "report/metrics", "report/plots"),
+    outputs=("report/html", "report/metrics", "report/plots", "report/figures", "report/tables"),
     files=("pipeline/report/templates",),
     quality=False,
     realtime=True,  # the header states the mode

@@ -1,5 +1,5 @@
 """Report sections, in report order. Each module has ``build(ctx) -> Section | None``, ``ID``,
-``TITLE`` and ``INTRO`` (or ``intro(ctx)``): the report shows a section whose artifacts are marked
+``TITLE`` and ``intro(ctx)`` (its text, from ``templates/sections/<ID>.html.j2``): the report shows a section whose artifacts are marked
 not estimable or empty from these even when ``build`` returns ``None``, so ``build`` reads every
 artifact it uses before it returns.
 

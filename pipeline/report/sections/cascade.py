@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from pipeline.report import text
 from pipeline.report.core import ReportContext, Section, figure_html, table_html
 
 SYSTEM_LABEL = {"all": "all banks", "without_largest": "without the largest banks"}
@@ -12,30 +13,6 @@ MAX_LISTED = 8
 
 ID = "cascade"
 TITLE = "Cascade failures on the bank–asset network"
-INTRO = (
-    "Balance-sheet contagion after Fan–Rong–Duan (docs/cascade.md). Each bank holds external assets in three classes "
-    "(loans other than real-estate loans, real-estate loans, securities), other assets that are neither shocked nor "
-    "sold, and interbank claims. The interbank matrix is estimated from each bank's total interbank assets and "
-    "liabilities (maximum entropy by RAS, or minimum density); the first table gives its diagnostics: the totals of "
-    "the two margins, their relative mismatch (ΣA − ΣL)/max(ΣA, ΣL) (both margins are rescaled to a common total when "
-    "it is not 0), the largest relative error of a row or column sum after estimation, the RAS sweeps, the number of "
-    "links and the density (links / n(n−1)). In a scenario every external asset first loses the share α (common shock) "
-    "or named banks fail; a failed bank sells all its external assets, so the price of each class falls by β times the "
-    "share of the class sold (β = fire-sale discount; the market of each class is <code>market_depth</code> times the "
-    "banks' holdings); its interbank creditors recover what its remaining assets pay (endogenous recovery); every bank "
-    "is revalued and fails when its equity falls below its threshold. Iterating gives the final set of failures and the "
-    "<em>default hierarchy</em>: layer 1 = the named banks and those the shock fails by itself, layer k = banks that "
-    "fail because of layers &lt; k. <b>Heatmaps</b>: share of banks failed at the fixed point over the (α, β) grid, "
-    "for all banks and for the system without the largest banks (\"too many to fail\", Fan–Rong–Duan fig. 2). "
-    "<b>Hierarchy tables</b> (Fan–Rong–Duan tables 4–8): for each named-failure scenario, the banks of each layer "
-    "(columns: β; at most eight banks are listed per cell, then the count). <b>Failure boundaries</b> (Fan–Rong–Duan tables "
-    "2–3): the smallest loss on a bank's own external assets that makes it fail (equity − threshold, in currency units, "
-    "and as a share of its external assets); for a group, the smallest uniform write-down of all members' external "
-    "assets at which every member has failed, the cascade among them included (joint failure), and the distribution "
-    "of the members' individual boundaries (mean, standard deviation, minimum, quartiles, maximum). <b>DebtRank</b> "
-    "(Battiston et al. 2012): the share of the system's capital lost through the interbank matrix when the bank alone "
-    "defaults, with a 100% loss given default and no fire sales. Money is in the data's currency units."
-)
 
 
 def _heatmap(surface: pd.DataFrame):
@@ -46,13 +23,15 @@ def _heatmap(surface: pd.DataFrame):
         for ax, system in zip(axes, systems, strict=True):
             grid = surface[surface["system"] == system].pivot(index="beta", columns="alpha", values="failed_share")
             mesh = ax.pcolormesh(grid.columns.to_numpy(), grid.index.to_numpy(), grid.to_numpy(), vmin=0, vmax=1,
-                                 cmap="viridis", shading="nearest")
-            ax.set_xlabel("common shock α")
+                                 cmap="viridis", shading="nearest", rasterized=True)
+            ax.set_xlabel("common shock α (share of external assets lost)")
             ax.set_ylabel("fire-sale discount β")
-            ax.set_title(f"share failed, {SYSTEM_LABEL[system]}")
-        fig.colorbar(mesh, ax=list(axes), shrink=0.9)
+            ax.set_title(SYSTEM_LABEL[system])
+            ax.grid(False)
+        fig.colorbar(mesh, ax=list(axes), shrink=0.9, label="share of banks failed at the fixed point")
 
-    return figure_html(draw, caption="Share of banks failed over the (α, β) grid (common shock)", height=3.8)
+    return figure_html(draw, caption="Share of banks failed over the (α, β) grid under a common shock, for all banks "
+                       "and for the system without the largest banks", height=3.8, name="heatmap")
 
 
 def _cell(banks: list[str]) -> str:
@@ -63,25 +42,17 @@ def _cell(banks: list[str]) -> str:
 
 
 def hierarchy_tables(hierarchy: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
-    """One table per (system, scenario): rows = layers, columns = β, cells = the banks of the layer."""
+    """One table per (system, scenario), long: a row per β and layer with the number of banks
+    failing in it and the banks (at most :data:`MAX_LISTED` named, then the count)."""
     out = []
     for (system, scenario), g in hierarchy.groupby(["system", "scenario"], sort=True):
-        betas = sorted(g["beta"].unique())
-        layers = range(1, int(g["layer"].max()) + 1)
         rows = []
-        for k in layers:
-            row = {"layer": k}
-            for b in betas:
-                members = list(g.loc[(g["beta"] == b) & (g["layer"] == k), "bank_id"])
-                if k == 1 and len(members) > MAX_LISTED:
-                    row[f"β={b:g}"] = f"{scenario} ({len(members)} banks)"
-                else:
-                    row[f"β={b:g}"] = _cell(members)
-            rows.append(row)
-        total = {"layer": "failed"}
-        total.update({f"β={b:g}": str(int((g["beta"] == b).sum())) for b in betas})
-        rows.append(total)
-        out.append((f"{scenario}, {SYSTEM_LABEL.get(system, system)}", pd.DataFrame(rows).astype(object)))
+        for (beta, layer), members in g.groupby(["beta", "layer"], sort=True)["bank_id"]:
+            banks = list(members)
+            named = (f"{scenario} ({len(banks)} banks)" if layer == 1 and len(banks) > MAX_LISTED else _cell(banks))
+            rows.append({"fire-sale discount β": float(beta), "layer": int(layer), "banks failing": len(banks),
+                         "banks": named})
+        out.append((f"{scenario}, {SYSTEM_LABEL.get(system, system)}", pd.DataFrame(rows)))
     return out
 
 
@@ -103,6 +74,17 @@ def boundary_stats(bounds: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+BILLION = 1e9
+BOUNDARY_HEADERS = {"n_banks": "banks", "joint_boundary": "joint boundary (bn)", "joint_fraction": "joint, fraction of "
+                    "external assets", "mean": "mean (bn)", "sd": "s.d. (bn)", "min": "min (bn)", "q25": "25% (bn)",
+                    "q50": "median (bn)", "q75": "75% (bn)", "max": "max (bn)"}
+
+
+def in_billions(frame: pd.DataFrame, columns) -> pd.DataFrame:
+    """``frame`` with ``columns`` divided by 10⁹ (money shown in billions of the data currency)."""
+    return frame.assign(**{c: frame[c] / BILLION for c in columns if c in frame})
+
+
 def build(ctx: ReportContext) -> Section | None:
     surface, matrix, hierarchy, bounds, debt = (ctx.artifact(name) for name in (
         "cascade_surface", "cascade_matrix", "cascade_hierarchy", "cascade_boundary", "debtrank"))
@@ -111,7 +93,12 @@ def build(ctx: ReportContext) -> Section | None:
     common = surface[surface["scenario"] == "common"] if surface is not None else None
     blocks = []
     if matrix is not None:
-        blocks.append(table_html(matrix, caption="Interbank matrix estimation", digits=4))
+        shown = in_billions(matrix, ("total_interbank_assets", "total_interbank_liabilities")).rename(columns={
+            "period_end": "balance sheet of", "total_interbank_assets": "interbank assets ΣA (bn)",
+            "total_interbank_liabilities": "interbank liabilities ΣL (bn)", "relative_mismatch": "(ΣA − ΣL)/max",
+            "max_margin_error": "largest margin error (relative)", "iterations": "RAS sweeps", "n_links": "links"})
+        blocks.append(table_html(shown, caption="Interbank matrix estimation (money in billions of the data currency)",
+                                 digits=4, name="matrix", wrap=True))
     if common is not None and len(common):
         blocks.append(_heatmap(common))
     if surface is not None:
@@ -119,26 +106,43 @@ def build(ctx: ReportContext) -> Section | None:
                                                           "failed_share", "rounds", "loss_fire_sale", "loss_interbank",
                                                           "status"]]
         if len(named):
-            blocks.append(table_html(named, caption="Named-failure scenarios: failures, layers and losses by channel",
-                                     digits=3))
+            named = in_billions(named, ("loss_fire_sale", "loss_interbank")).rename(columns={
+                "n_failed": "banks failed", "failed_share": "share failed", "rounds": "rounds (layers)",
+                "loss_fire_sale": "fire-sale loss (bn)", "loss_interbank": "interbank loss (bn)"})
+            blocks.append(table_html(named, caption="Named-failure scenarios: failures, rounds and losses by channel "
+                                     "(billions of the data currency)", digits=3, name="named", max_rows=12))
     if hierarchy is not None:
         for title, table in hierarchy_tables(hierarchy):
-            blocks.append(table_html(table, caption=f"Default hierarchy: {title}"))
+            blocks.append(table_html(table, caption=f"Default hierarchy: {title}: the banks failing in each layer, per "
+                                     "fire-sale discount β", name=f"hierarchy {title}", wrap=True, max_rows=12, digits=2))
     metrics: dict = {}
     if bounds is not None:
         banks = bounds[bounds["kind"] == "bank"].sort_values("size_rank")
-        top = banks.head(15)[["id", "group", "size_rank", "capital", "external_assets", "boundary", "fraction"]]
-        blocks.append(table_html(top, caption="Failure boundary of the largest banks (currency units; fraction of external assets)", digits=4))
+        top = in_billions(banks.head(15), ("capital", "external_assets", "boundary"))[
+            ["id", "group", "size_rank", "capital", "external_assets", "boundary", "fraction"]].rename(columns={
+                "id": "bank", "size_rank": "size rank", "capital": "capital (bn)", "external_assets": "external assets (bn)",
+                "boundary": "failure boundary (bn)", "fraction": "boundary, fraction of external assets"})
+        blocks.append(table_html(top, caption="Failure boundary of the 15 largest banks: the smallest loss on its own "
+                                 "external assets that makes the bank fail (billions of the data currency)", digits=3,
+                                 name="boundary_banks"))
         stats = boundary_stats(bounds)
-        blocks.append(table_html(stats, caption="Failure boundaries by group: joint boundary and the members' individual boundaries", digits=4))
+        blocks.append(table_html(in_billions(stats, ("joint_boundary", "mean", "sd", "min", "q25", "q50", "q75", "max"))
+                                 .rename(columns=BOUNDARY_HEADERS), caption="Failure boundaries by group: the joint "
+                                 "boundary and the distribution of the members' individual boundaries (billions of the "
+                                 "data currency)", digits=3, name="boundary_groups"))
         metrics["boundary"] = {r.group: {"joint": r.joint_boundary, "mean_individual": r.mean} for r in stats.itertuples()}
     if debt is not None:
         ranked = debt.sort_values(["debtrank", "bank_id"], ascending=[False, True]).head(15)
-        blocks.append(table_html(ranked, caption="DebtRank of each bank defaulting alone (top 15)", digits=4))
+        blocks.append(table_html(ranked, caption="DebtRank of each bank defaulting alone (share of the system's "
+                                 "capital lost; top 15)", digits=4, name="debtrank"))
         metrics["debtrank_max"] = float(debt["debtrank"].max())
     plots = {}
     if common is not None:
         for system, g in common.groupby("system", sort=True):
             metrics[f"mean_failed_share_{system}"] = float(g["failed_share"].mean())
         plots["surface"] = common[["system", "alpha", "beta", "failed_share"]].reset_index(drop=True)
-    return Section(ID, TITLE, INTRO, blocks, metrics, plots)
+    return Section(ID, TITLE, intro(ctx), blocks, metrics, plots)
+
+
+def intro(ctx: ReportContext) -> str:
+    return text.render(ID)

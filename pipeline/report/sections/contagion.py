@@ -7,38 +7,12 @@ import math
 import numpy as np
 import pandas as pd
 
-from pipeline.report.core import (
-    ReportContext,
-    Section,
-    figure_html,
-    shade_episodes,
-    status_kind,
-    table_html,
-)
-from pipeline.report.provenance import NOT_RECORDED
+from pipeline.report import text
+from pipeline.report.core import ReportContext, Section, figure_html, status_kind, table_html
+from pipeline.report.figures import COLOURS, legend_outside, shade_episodes
 
 ID = "contagion"
 TITLE = "Contagion network and risk weights"
-INTRO = (
-    "The contagion risk weight (CRW, Liu–Ma 2021; docs/contagion.md) of each bank and window. In each calendar year "
-    "the banks' daily ΔCoVaR series (the one chosen by <code>contagion.series</code>) are standardized, a VAR on all "
-    "banks is fitted (lag order by <code>contagion.ic</code>), and for every ordered pair the Granger F test "
-    "“<em>i</em> causes <em>j</em>” gives a p-value <em>p<sub>ij</sub></em>. The network has an edge "
-    "<em>i</em> → <em>j</em> of weight 1 − <em>p<sub>ij</sub></em>; the CRW is PageRank on it (damping "
-    "<code>contagion.damping</code> = {damping}), with <code>contagion.direction</code> = {direction} (source: on the "
-    "reversed graph, so that weight accumulates at the banks that Granger-<em>cause</em> the others). Weights sum to 1 in each year, so "
-    "their mean is 1/N; Liu–Ma 2021's table 1 reports mean ≈ 5%, minimum ≈ 3%, maximum &lt; 10% for about 20 banks. "
-    "The network drawings show, per year, the edges with weight ≥ <code>report.contagion.edge_threshold</code> "
-    "(p ≤ 1 − threshold), node area proportional to the CRW, on one fixed layout "
-    "(<code>report.contagion.layout</code>: circular, or spring with seed <code>report.contagion.layout_seed</code>) "
-    "so that years compare and the bytes are stable. <em>BH edges</em> counts the edges that survive "
-    "Benjamini–Hochberg false-discovery-rate control at <code>contagion.fdr_alpha</code>. Rank stability is the "
-    "Spearman correlation of the CRW of the banks present in two consecutive years. The Diebold–Yilmaz total "
-    "connectedness (percent) is the average share of a bank's 10-day forecast-error variance (horizon "
-    "<code>contagion.connectedness.horizon</code>) due to shocks of the other banks, in the generalized FEVD of a VAR "
-    "on rolling windows ending at each date; <em>to</em>, <em>from</em> and <em>net</em> are a bank's directional "
-    "connectedness in each year (to others minus from others = net transmitter when positive)."
-)
 
 
 def _key(frame: pd.DataFrame) -> str:
@@ -108,7 +82,7 @@ def _draw_networks(fig, crw_wide: pd.DataFrame, edges: pd.DataFrame, pos: dict, 
         nx.draw_networkx_labels(g, pos, ax=ax, font_size=5)
         ax.set_xlim(*xlim)
         ax.set_ylim(*ylim)
-        ax.set_title(f"{year}: {len(e)} edges", fontsize=8)
+        ax.set_title(f"{year}: {len(e)} edge{'' if len(e) == 1 else 's'}", fontsize=8)
         ax.set_axis_off()
     for ax in axes[len(years):]:
         ax.set_axis_off()
@@ -125,11 +99,11 @@ def _crw_part(ctx: ReportContext, crw: pd.DataFrame, edges: pd.DataFrame | None,
                             "n_banks": wide.notna().sum()}).T
     table = pd.concat([wide * 100.0, moments.loc[["mean", "sd", "min", "max"]] * 100.0])
     table.index.name = "bank / moment"
-    table.loc["n_banks"] = moments.loc["n_banks"]
+    table.loc["banks"] = moments.loc["n_banks"]
     table.columns = [str(c) for c in table.columns]
     stability = [{"years": f"{a}→{b}", "spearman": _spearman(wide[a].dropna(), wide[b].dropna())}
                  for a, b in zip(wide.columns[:-1], wide.columns[1:])]
-    stability = pd.DataFrame(stability, columns=["years", "spearman"])
+    stability = pd.DataFrame(stability, columns=["years", "spearman"]).dropna(subset=["spearman"])
     avg_rank = wide.rank(ascending=False).mean(axis=1).sort_values()
     top = pd.DataFrame({"year": wide.columns,
                         "largest CRW": [wide[y].idxmax() for y in wide.columns],
@@ -148,12 +122,15 @@ def _crw_part(ctx: ReportContext, crw: pd.DataFrame, edges: pd.DataFrame | None,
         height = 3.0 * math.ceil(wide.shape[1] / min(4, wide.shape[1]))
         # the layout is computed where the figure is drawn (a worker): networkx is not needed here
         blocks.append(figure_html(lambda fig: _draw_networks(fig, wide, edges_y, _layout(drawn, banks, layout, seed), threshold),
-                                  caption=f"Granger networks per year: edges with 1 − p ≥ {threshold:g}; node area ∝ CRW",
-                                  width=10.0, height=height))
+                                  caption=f"Granger-causality networks per year: edges i → j with 1 − p ≥ {threshold:g}; "
+                                  "node area ∝ CRW (PageRank weight)", width=10.0, height=height, name="networks"))
     blocks.append(table_html(table.reset_index(), caption="CRW per bank and year, percent; moments as in Liu–Ma 2021 "
-                             "table 1 (its mean ≈ 5%, min ≈ 3%, max < 10% for about 20 banks)", digits=2))
-    blocks.append(table_html(top, caption="Bank with the largest CRW each year", digits=2))
-    blocks.append(table_html(stability, caption="Year-to-year stability of the CRW ranking (Spearman)", digits=3))
+                             "table 1 (its mean ≈ 5%, min ≈ 3%, max < 10% for about 20 banks); banks = banks with a CRW",
+                             digits=2, name="crw"))
+    blocks.append(table_html(top, caption="Bank with the largest CRW each year (CRW in percent)", digits=2, name="top"))
+    blocks.append(table_html(stability.rename(columns={"spearman": "Spearman correlation"}), name="stability",
+                             caption="Year-to-year stability of the CRW ranking (banks present in both years)",
+                             digits=3))
     return blocks, metrics, {"crw": crw_y[["bank_id", "year", "crw"]], "stability": stability}
 
 
@@ -172,21 +149,25 @@ def build(ctx: ReportContext) -> Section | None:
             sig = _yearly(edges, key).groupby("year")["significant"].sum().rename("BH edges")
             w = w.merge(sig, left_on="year", right_index=True, how="left")
         metrics["failed_windows"] = int((status_kind(windows["status"]) == "failed").sum())
-        blocks.append(table_html(w, caption="Granger VAR per window: banks kept, observations, lag order used and "
-                                 "the AIC / BIC / HQIC choices, status", digits=1))
+        shown = w.rename(columns={"n_banks": "banks kept", "nobs": "observations", "lags": "lag order used",
+                                  "aic": "AIC lag", "bic": "BIC lag", "hqic": "HQIC lag", "route": "estimator"})
+        blocks.append(table_html(shown, caption="Granger VAR per window: banks kept, observations (days), the lag "
+                                 "order used and the lag orders AIC / BIC / HQIC choose, BH edges, status",
+                                 digits=1, name="windows", wrap=True))
     if conn is not None and len(conn):
         series = conn.set_index("window_end")["total"]
 
         def draw(fig):
             ax = fig.subplots()
-            ax.plot(series.index, series.to_numpy(), lw=0.9, color="#1f77b4")
+            ax.plot(series.index, series.to_numpy(), lw=0.9, color=COLOURS["blue"], label="total connectedness")
             shade_episodes(ax, episodes)
             ax.set_ylabel("total connectedness, %")
-            ax.grid(alpha=0.3)
+            ax.set_xlabel("window end date")
+            legend_outside(fig)
 
         episodes = ctx.episodes  # read here: the figure is drawn later, elsewhere
         blocks.append(figure_html(draw, caption="Diebold–Yilmaz total connectedness on rolling windows (value at the "
-                                  "window's last date); shaded: stress episodes"))
+                                  "window's last date), percent of forecast-error variance", name="connectedness"))
         metrics["dy_total"] = {"mean": float(series.mean()), "min": float(series.min()), "max": float(series.max()),
                                "last": float(series.dropna().iloc[-1]) if series.notna().any() else None}
     if directional is not None and len(directional):
@@ -194,7 +175,7 @@ def build(ctx: ReportContext) -> Section | None:
         net = d.pivot(index="bank_id", columns="year", values="net").sort_index()
         net.columns = [str(c) for c in net.columns]
         blocks.append(table_html(net.reset_index(), caption="Net directional connectedness (to others − from others), "
-                                 "percent, per bank and year", digits=1))
+                                 "percent, per bank and year", digits=1, name="net"))
     if conn is not None:
         plots["dy_total"] = conn[["window_end", "total"]]
     return Section(ID, TITLE, intro(ctx), blocks, metrics, plots)
@@ -203,4 +184,5 @@ def build(ctx: ReportContext) -> Section | None:
 def intro(ctx: ReportContext) -> str:
     """The section text with the parameter values recorded in the crw artifact's provenance."""
     found = {key: ctx.param("crw", f"contagion.{key}") for key in ("damping", "direction")}
-    return INTRO.format(**{k: NOT_RECORDED if v is None else v for k, v in found.items()})
+    found["horizon"] = ctx.param("connectedness", "contagion.connectedness.horizon")
+    return text.render(ID, threshold=f"{ctx.config.contagion.edge_threshold:g}", **found)

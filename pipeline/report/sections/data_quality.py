@@ -5,23 +5,12 @@ from __future__ import annotations
 
 import pandas as pd
 
+from pipeline.report import text
 from pipeline.report.core import ReportContext, Section, table_html
 
 ID = "quality"
 TITLE = "Data quality: exclusions and flags"
 SUMMARY = True  # records of every stage: labelled here, not listed in the header
-INTRO = (
-    "Nothing is dropped silently. Each row below is one record written by a stage to "
-    "<code>data/processed/quality/</code>: the stage, the table, the bank (blank when it concerns every bank), the "
-    "period, the number of rows concerned (<em>n_rows</em>), what was done (<em>excluded</em>: rows removed; "
-    "<em>masked</em>: values set to missing; <em>flagged</em>: kept and marked; <em>kept</em>: noted, unchanged; "
-    "<em>ignored</em>: an input column not used; <em>filled</em>: a value derived; <em>not_estimable</em>: an output "
-    "written empty because the data cannot support it) and why. The first table counts the records and rows by "
-    "stage, action and reason; the second totals them by action (every exclusion is counted there). Reasons "
-    "starting with <code>screen_</code> are hits of the plausibility screens on prices and market caps "
-    "(<code>data.screens</code>): each hit is listed with its bank, date and the value in its detail. Fits, "
-    "windows and runs with a non-ok status are counted in the estimation-status section."
-)
 SCREEN_PREFIX = "screen_"
 COUNT_COLUMNS = ["stage", "action", "reason", "records", "rows"]
 
@@ -44,20 +33,21 @@ def build(ctx: ReportContext) -> Section | None:
     table = counts(q, ["stage", "action", "reason"])
     actions = counts(q, ["action"])
     hits = screen_hits(q)
-    blocks = [table_html(table, caption="Records by stage, action and reason", digits=0),
-              table_html(actions, caption="Records and rows by action", digits=0)]
+    blocks = [table_html(table, caption="Records by stage, action and reason", digits=0, name="by_reason"),
+              table_html(actions, caption="Records and rows by action", digits=0, name="by_action")]
     not_estimable = q[q["action"] == "not_estimable"][["stage", "table", "detail"]]
     if len(not_estimable):
         blocks.append(table_html(not_estimable, caption="Outputs not estimable from the data (written empty and "
-                                 "marked; their sections say what to add)", wrap=True))
+                                 "marked; their sections say what to add)", wrap=True, name="not_estimable"))
     if len(hits):
         per_rule = counts(hits, ["stage", "reason", "action"]).merge(
             hits.groupby(["stage", "reason", "action"])["bank_id"].nunique().rename("banks").reset_index())
-        blocks.append(table_html(per_rule, caption="Plausibility-screen hits by rule", digits=0))
+        blocks.append(table_html(per_rule, caption="Plausibility-screen hits by rule", digits=0, name="screens"))
         blocks.append(table_html(hits.fillna({"bank_id": ""}), caption="Plausibility-screen hits: bank, dates, rule, "
-                                 "action, and the value in the detail", digits=0, wrap=True))
+                                 "action, and the value in the detail", digits=0, wrap=True, name="screen_hits"))
     if len(q):
-        full = table_html(q.fillna({"bank_id": ""}), caption="All records", digits=0, wrap=True)
+        full = table_html(q.fillna({"bank_id": ""}), caption="All records", digits=0, wrap=True, name="records",
+                          max_rows=50)
         blocks.append(f"<details><summary>All {len(q)} records (click to expand)</summary>{full}</details>")
     metrics = {
         "n_records": len(q),
@@ -72,4 +62,8 @@ def build(ctx: ReportContext) -> Section | None:
     plots = {"records": q}
     if len(hits):
         plots["screens"] = hits
-    return Section(ID, TITLE, INTRO, blocks, metrics, plots)
+    return Section(ID, TITLE, intro(ctx), blocks, metrics, plots)
+
+
+def intro(ctx: ReportContext) -> str:
+    return text.render(ID)

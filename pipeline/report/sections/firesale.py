@@ -10,37 +10,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from pipeline.report import text
 from pipeline.report.core import ReportContext, Section, figure_html, table_html
+from pipeline.report.figures import COLOURS, legend_outside
 from pipeline.report.provenance import NOT_RECORDED
 
 ID = "firesale"
 TITLE = "Fire-sale stress test (double-layer fire sales)"
-INTRO = (
-    "Stress test of Zhang–Guo–Wen–Sun (docs/firesale.md), run by the "
-    "<code>stress_firesale</code> stage on every year's cross-section of banks. At t = 0 a share α of every bank's "
-    "real-estate loans (plus α·ρ<sub>s</sub> of its loans to sectors correlated with real estate) is lost; banks whose "
-    "capital cannot absorb it fail at once. A surviving bank whose assets exceed r* times its capital "
-    "(<code>r_star</code> = {r_star}) sells assets: first interbank assets at no loss, then loans "
-    "and securities in proportion to their book values; each round's sales lower the loan and securities prices "
-    "linearly (ω per currency unit sold, calibrated so that selling a stated share of the system's saleable stock "
-    "moves the price by a stated percentage), which costs capital and liquidity and can make further banks fail "
-    "(insolvency: negative capital gap; liquidity: negative liquidity gap). α runs over the grid of "
-    "<code>stress.firesale.alpha</code> ({grid}). "
-    "<b>LL</b> (liquidity loss) = interbank assets sold + securities sold + securities write-downs, over the system's "
-    "liquid assets at t = 0; <b>CL</b> (capital loss) = direct shock loss (LOSSRE) + securities write-downs (LOSSSI) "
-    "+ losses on loans sold (LOSSLA), over the system's capital at t = 0. <b>SR</b> = LL + CL = DL + IL, with DL the "
-    "direct loss (= LOSSRE) and IL the indirect (contagion) loss. LL or CL above 1 mean a system-wide liquidity "
-    "shortage or insolvency. <b>T</b> (rounds) counts the rounds in which some bank sold; <b>failed banks</b> "
-    "counts every failure including round 0; <b>W</b> is the asset-weighted failure round (Σ<sub>t</sub> t × assets "
-    "of the banks failing in round t / total assets) and <b>TW</b> its arc elasticity between neighbouring α "
-    "(ΔW/W over Δα/α; blank where W was 0). <b>Regions</b> (the project's rule, the paper names them only in words): "
-    "the <i>contagion</i> region spans the α from the first to the last point where IL is at least "
-    "<code>il_share</code> = {il_share} of its maximum over the grid; <i>relief</i> (linear, losses absorbed) "
-    "lies before it and <i>outbreak</i> (linear, banks fail at once) after it. Curves marked 'mean' average the "
-    "years' values at each α, and the stage computes the mean curve's regions by the same rule and il_share. A status other than ok "
-    "flags a run where a guard acted (e.g. HoldingFloor: a survivor that sold all its securities ended with "
-    "negative holdings after the securities write-down of docs/firesale.md and was floored at 0)."
-)
 
 _REGION_COLOURS = {"relief": "#2ca02c", "contagion": "#d62728", "outbreak": "#7f7f7f"}
 
@@ -51,7 +27,7 @@ def intro(ctx: ReportContext) -> str:
     grid = ctx.param("firesale", "stress.firesale.alpha")
     il_share = ctx.param("firesale_mean_regions", "stress.firesale.il_share")
     leverage = f", a {100 / r_star:g}% leverage ratio" if isinstance(r_star, (int, float)) and r_star > 0 else ""
-    return INTRO.format(
+    return text.render(ID, 
         r_star=NOT_RECORDED if r_star is None else f"{r_star:g}{leverage}",
         grid=f"{100 * grid['start']:g}% to {100 * grid['stop']:g}% by {100 * grid['step']:g}%"
         if isinstance(grid, dict) and {"start", "stop", "step"} <= set(grid) else f"values: {NOT_RECORDED}",
@@ -62,7 +38,24 @@ def intro(ctx: ReportContext) -> str:
 def _shade(ax, regions: pd.DataFrame, step: float) -> None:
     for reg in regions.itertuples(index=False):
         ax.axvspan(100 * (reg.alpha_from - step / 2), 100 * (reg.alpha_to + step / 2),
-                   color=_REGION_COLOURS.get(reg.region, "#cccccc"), alpha=0.08, lw=0)
+                   color=_REGION_COLOURS.get(reg.region, "#cccccc"), alpha=0.12, lw=0, label=f"region: {reg.region}")
+
+
+ALPHA = "α, % of real-estate loans lost"
+REGION_HEADERS = {"region": "region", "alpha_from": "α from (%)", "alpha_to": "α to (%)", "sr_max": "highest SR",
+                  "alpha_sr_max": "α of highest SR (%)", "n_failed_max": "most failed banks", "rounds_max": "most rounds T"}
+
+
+def _year_lines(ax, curve: pd.DataFrame, years: list[int], column: str):
+    """One line per year, coloured by year (viridis); returns the colour map's scalar mappable."""
+    import matplotlib
+
+    norm = matplotlib.colors.Normalize(min(years), max(years) if max(years) > min(years) else min(years) + 1)
+    cmap = matplotlib.colormaps["viridis"]
+    for year in years:
+        part = curve[curve["year"] == year]
+        ax.plot(100 * part["alpha"].to_numpy(), part[column].to_numpy(), lw=0.8, color=cmap(norm(year)))
+    return matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap)
 
 
 def build(ctx: ReportContext) -> Section | None:
@@ -73,72 +66,71 @@ def build(ctx: ReportContext) -> Section | None:
     if curve is None or regions is None or mean is None or mean_regions is None or curve.empty:
         return None
     years = sorted(int(y) for y in curve["year"].unique())
+    curve = curve.sort_values(["year", "alpha"], kind="mergesort")
     mean = mean.sort_values("alpha", kind="mergesort").reset_index(drop=True)
     alpha_pct = 100 * mean["alpha"].to_numpy()
     step = float(np.median(np.diff(mean["alpha"]))) if len(mean) > 1 else 0.005
 
     def draw_mean(fig):
         axes = fig.subplots(1, 3)
-        for ax, col, label in zip(axes, ("sr", "rounds", "n_failed"), ("mean SR", "mean rounds T", "mean failed banks"),
-                                  strict=True):
+        for ax, col, label in zip(axes, ("sr", "rounds", "n_failed"),
+                                  ("SR (fraction of t = 0 liquidity + capital)", "rounds T", "failed banks"), strict=True):
             _shade(ax, mean_regions, step)
-            ax.plot(alpha_pct, mean[col].to_numpy(), color="#333", lw=1.1)
-            ax.set_xlabel("α, % of real-estate loans lost")
-            ax.set_title(label)
-            ax.grid(alpha=0.3)
+            ax.plot(alpha_pct, mean[col].to_numpy(), color=COLOURS["black"], lw=1.1, label="mean over years")
+            ax.set_xlabel(ALPHA)
+            ax.set_ylabel(label)
+        legend_outside(fig, where="below")
 
     def draw_years(fig):
         ax = fig.subplots()
-        cmap = __import__("matplotlib").colormaps["viridis"]
-        for k, year in enumerate(years):
-            part = curve[curve["year"] == year]
-            ax.plot(100 * part["alpha"].to_numpy(), part["sr"].to_numpy(), lw=0.9,
-                    color=cmap(k / max(len(years) - 1, 1)), label=str(year))
-        ax.plot(alpha_pct, mean["sr"].to_numpy(), color="black", lw=1.6, ls="--", label="mean")
+        mappable = _year_lines(ax, curve, years, "sr")
+        ax.plot(alpha_pct, mean["sr"].to_numpy(), color="black", lw=1.6, ls="--", label="mean over years")
         ax.axhline(1.0, color="#999", lw=0.6)
-        ax.set_xlabel("α, %")
-        ax.set_ylabel("SR")
-        ax.grid(alpha=0.3)
-        ax.legend(ncol=5, fontsize=7)
+        ax.set_xlabel(ALPHA)
+        ax.set_ylabel("SR (fraction)")
+        fig.colorbar(mappable, ax=ax, label="year", pad=0.02)
+        legend_outside(fig, where="below")
 
     def draw_decomposition(fig):
         ax1, ax2, ax3 = fig.subplots(1, 3)
         ax1.stackplot(alpha_pct, mean["delina"], mean["delsi"], mean["delloss"],
-                      labels=["DELINA interbank sold", "DELSI securities sold", "DELLOSS securities write-down"],
-                      colors=["#9ecae1", "#3182bd", "#08519c"])
+                      labels=["LL: DELINA interbank sold", "LL: DELSI securities sold", "LL: DELLOSS securities write-down"],
+                      colors=[COLOURS["sky"], COLOURS["blue"], COLOURS["green"]])
         ax1.set_title("LL (mean over years)")
         ax2.stackplot(alpha_pct, mean["lossre"], mean["losssi"], mean["lossla"],
-                      labels=["LOSSRE direct loss", "LOSSSI securities write-down", "LOSSLA loan-sale loss"],
-                      colors=["#fdae6b", "#e6550d", "#a63603"])
+                      labels=["CL: LOSSRE direct loss", "CL: LOSSSI securities write-down", "CL: LOSSLA loan-sale loss"],
+                      colors=[COLOURS["orange"], COLOURS["vermillion"], COLOURS["purple"]])
         ax2.set_title("CL (mean over years)")
-        ax3.plot(alpha_pct, mean["dl"], label="DL direct", color="#e6550d")
-        ax3.plot(alpha_pct, mean["il"], label="IL indirect", color="#3182bd")
+        ax3.plot(alpha_pct, mean["dl"], label="DL direct loss", color=COLOURS["vermillion"])
+        ax3.plot(alpha_pct, mean["il"], label="IL indirect loss", color=COLOURS["blue"])
         ax3.set_title("SR = DL + IL (mean)")
         for ax in (ax1, ax2, ax3):
             _shade(ax, mean_regions, step)
             ax.axhline(1.0, color="#999", lw=0.6)
-            ax.set_xlabel("α, %")
-            ax.grid(alpha=0.3)
-            ax.legend(fontsize=7, loc="upper left")
+            ax.set_xlabel(ALPHA)
+        ax1.set_ylabel("fraction of the system's t = 0 liquid assets / capital")
+        legend_outside(fig, where="below", ncols=3)
 
     def draw_failures(fig):
         ax1, ax2, ax3 = fig.subplots(1, 3)
-        ax1.plot(alpha_pct, mean["n_failed_insolvency"], label="insolvency", color="#a63603")
-        ax1.plot(alpha_pct, mean["n_failed_liquidity"], label="liquidity", color="#3182bd")
-        ax1.set_title("failed banks by cause (mean)")
-        ax1.legend(fontsize=7)
-        for year in years:
-            part = curve[curve["year"] == year]
-            ax2.plot(100 * part["alpha"].to_numpy(), part["w"].to_numpy(), lw=0.7, alpha=0.7)
-            ax3.plot(100 * part["alpha"].to_numpy(), part["tw"].to_numpy(), lw=0.7, alpha=0.7)
-        ax2.plot(alpha_pct, mean["w"], color="black", lw=1.4, ls="--")
-        ax2.set_title("W by year (dashed: mean)")
-        ax3.set_title("TW by year")
-        ax3.set_yscale("symlog", linthresh=1.0)
+        ax1.plot(alpha_pct, mean["n_failed_insolvency"], label="failed: insolvency (mean)", color=COLOURS["vermillion"])
+        ax1.plot(alpha_pct, mean["n_failed_liquidity"], label="failed: liquidity (mean)", color=COLOURS["blue"])
+        ax1.set_ylabel("failed banks")
+        ax1.set_title("failed banks by cause")
+        mappable = _year_lines(ax2, curve, years, "w")
+        ax2.plot(alpha_pct, mean["w"], color="black", lw=1.4, ls="--", label="mean over years")
+        ax2.set_ylabel("W (asset-weighted failure round)")
+        ax2.set_title("W by year")
+        fig.colorbar(mappable, ax=ax2, label="year", pad=0.02, fraction=0.06)
+        fig.subplots_adjust(wspace=0.65)
+        ax3.plot(alpha_pct, mean["tw"], color="black", lw=1.2, label="TW, mean over years")
+        ax3.axhline(0.0, color="#999", lw=0.6)
+        ax3.set_ylabel("TW (elasticity of W in α, unitless)")
+        ax3.set_title("TW (mean over years)")
         for ax in (ax1, ax2, ax3):
             _shade(ax, mean_regions, step)
-            ax.set_xlabel("α, %")
-            ax.grid(alpha=0.3)
+            ax.set_xlabel(ALPHA)
+        legend_outside(fig, where="below", ncols=4)
 
     table = regions.copy()
     for col in ("alpha_from", "alpha_to", "alpha_sr_max"):
@@ -158,20 +150,27 @@ def build(ctx: ReportContext) -> Section | None:
         "first_failure_alpha_pct": [_first_alpha(curve[curve["year"] == y], "n_failed", 1) for y in years],
         "all_fail_at_t0_alpha_pct": [_first_alpha(curve[curve["year"] == y], "rounds", None) for y in years],
     })
+    shown = summary.rename(columns={"omega": "price impact ω (per currency unit sold)", "sr_max": "highest SR",
+                                    "alpha_sr_max_pct": "α of highest SR (%)", "first_failure_alpha_pct":
+                                    "first α with a failure (%)", "all_fail_at_t0_alpha_pct": "first α with no sales (%)"})
     blocks = [
-        figure_html(draw_mean, caption="Mean over years of SR, rounds T and failed banks over α; shaded: regions of the "
-                    "mean curve (green relief, red contagion, grey outbreak)", height=3.2),
-        figure_html(draw_years, caption="SR over α, one line per year; horizontal line: 1", height=3.6),
-        figure_html(draw_decomposition, caption="Decompositions of the mean curve: LL, CL and DL/IL", height=3.4),
-        figure_html(draw_failures, caption="Failures by cause (mean), W and TW per year", height=3.2),
-        table_html(mean_table, caption="Regions of the mean SR curve (α in percent)", digits=3),
-        table_html(table, caption="Regions per year (α in percent): span, highest SR and where, most failed banks, "
-                   "most rounds", digits=3),
-        table_html(summary, caption="Per year: banks, price impact ω per currency unit, peak SR and its α, the first α "
-                   "with a failure, the first α from which no bank sells (every bank fails at t = 0 or none needs to)",
-                   digits=3),
+        figure_html(draw_mean, caption="Mean over years of SR, rounds T and failed banks over the shock α; shaded: the "
+                    "regions of the mean curve (green relief, red contagion, grey outbreak)", height=3.2, name="mean"),
+        figure_html(draw_years, caption="SR over α, one line per year (colour: year), dashed: the mean over years; "
+                    "horizontal line: SR = 1", height=3.6, name="years"),
+        figure_html(draw_decomposition, caption="Decompositions of the mean curve: LL, CL and SR = DL + IL, as fractions "
+                    "of the system's liquid assets (LL) and capital (CL) at t = 0", height=3.6, name="decomposition"),
+        figure_html(draw_failures, caption="Failed banks by cause (mean over years), W per year (colour: year) and "
+                    "TW averaged over years at each α (the TW of each year is in the firesale artifact)", height=3.4, width=10.5, name="failures"),
+        table_html(mean_table.rename(columns=REGION_HEADERS), caption="Regions of the mean SR curve (α in percent)",
+                   digits=3, name="mean_regions"),
+        table_html(table.rename(columns=REGION_HEADERS), caption="Regions per year (α in percent): span, highest SR "
+                   "and where, most failed banks, most rounds", digits=3, name="regions"),
+        table_html(shown, caption="Per year: banks, price impact ω per currency unit sold, the highest SR and its α, "
+                   "the first α with a failure, the first α from which no bank sells (every bank fails at t = 0 or "
+                   "none needs to)", digits=3, name="years"),
         table_html(pd.DataFrame({"status": statuses.index, "runs": statuses.to_numpy()}),
-                   caption="Run statuses (year × α)"),
+                   caption="Run statuses (year × α)", name="statuses"),
     ]
     contagion = mean_regions[mean_regions["region"] == "contagion"]
     metrics = {

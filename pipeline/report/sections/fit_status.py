@@ -5,18 +5,12 @@ from __future__ import annotations
 
 import pandas as pd
 
+from pipeline.report import text
 from pipeline.report.core import ReportContext, Section, status_kind, table_html
 
 ID = "status"
 TITLE = "Estimation status: non-converged fits and failed windows"
 SUMMARY = True  # records of every stage: labelled here, not listed in the header
-INTRO = (
-    "Every estimate keeps its status: <em>ok</em>; <em>warning</em> (kept and flagged, e.g. a fit that converged "
-    "only after a restart, or a stress run where a guard acted); <em>failed</em> (no value: the fit did not "
-    "converge or the window had too few observations; the reason is in the status text). One row per artifact and "
-    "status: the unit counted (a bank's DCC fit, a contagion year or rolling window, a panel model, a stress run), "
-    "how many, and the first keys concerned. The sections that show these estimates repeat their own health tables."
-)
 MAX_LISTED = 8
 
 #: artifact -> (unit counted, rows to keep, key columns naming a unit)
@@ -59,5 +53,9 @@ def build(ctx: ReportContext) -> Section | None:
     kinds = table.groupby(["artifact", "kind"])["count"].sum()
     metrics = {name: {kind: int(kinds.get((name, kind), 0)) for kind in ("ok", "warning", "failed")} for name in frames}
     blocks = [table_html(table, caption="Status of every fit, window, model and run, by artifact", digits=0,
-                         wrap=True)]
-    return Section(ID, TITLE, INTRO, blocks, metrics, {"fits": table})
+                         wrap=True, name="status")]
+    return Section(ID, TITLE, intro(ctx), blocks, metrics, {"fits": table})
+
+
+def intro(ctx: ReportContext) -> str:
+    return text.render(ID)

@@ -11,40 +11,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from pipeline.report import text
 from pipeline.report.core import ReportContext, Section, figure_html, status_kind, table_html
+from pipeline.report.figures import COLOURS, legend_outside
 from pipeline.report.provenance import NOT_RECORDED
 
 ID = "panel"
 TITLE = "Contagion risk weight and regulation (panel regressions)"
-INTRO = (
-    "Liu–Ma 2021 (docs/panel.md) regress each bank's contagion risk weight CRW<sub>it</sub> (its PageRank weight in "
-    "the year's Granger-causality network; the weights of a year sum to 1, so their mean is 1 / number of banks) on "
-    "its year-end regulatory ratios: CRW<sub>it</sub> = μ<sub>i</sub> + β<sub>1</sub> R1<sub>it</sub> + "
-    "β<sub>2</sub> R2<sub>it</sub> + β<sub>3</sub> R1<sub>it</sub>·R2<sub>it</sub> + Σ γ<sub>c</sub> "
-    "Control<sub>c,it</sub> + ε<sub>it</sub>, with R1 a solvency ratio (CAR: capital adequacy ratio; LEV: leverage "
-    "ratio) and R2 a liquidity ratio (LCR: liquidity coverage ratio; LDR: loan-to-deposit ratio; LIQ: liquidity "
-    "ratio); controls NPL (non-performing loan ratio), NIM (net interest margin) and loan growth. All ratios are "
-    "fractions (0.12 = 12 %), so a coefficient is the change of CRW for a change of the ratio by 1 (100 percentage "
-    "points). <b>Table 1</b>: for every variable, N = number of bank-years with a value, mean, sd (standard deviation, "
-    "n − 1 denominator), min and max over the joined panel (before any model drops rows). <b>Table 2</b>: one column "
-    "per model of <code>panel.models</code>; each term has its coefficient (stars: * p &lt; 0.10, ** p &lt; 0.05, "
-    "*** p &lt; 0.01, two-sided t test with the residual degrees of freedom) and below it its standard error in "
-    "parentheses (<code>panel.covariance</code> = {covariance}; clustered = by bank, with "
-    "<code>panel.small_sample</code> scaled by G/(G−1)·(n−1)/(n−k) as Stata and R plm "
-    "<code>vcovHC(type=\"sss\")</code>). A × B is the product term. "
-    "<em>Constant</em> appears only where random effects (RE) are reported (fixed effects absorb it into μ<sub>i</sub>). "
-    "<em>Within R²</em> = 1 − SSR/TSS of the bank-demeaned CRW with the reported coefficients (for an RE column it "
-    "can be negative). <em>Observations</em> = bank-years used, <em>Banks</em> = banks with at least one. "
-    "<em>Hausman χ²</em> = d′(V<sub>FE</sub> − V<sub>RE</sub>)<sup>−1</sup>d on the k slopes common to FE and RE "
-    "(d = b<sub>FE</sub> − b<sub>RE</sub>, conventional covariances; <code>panel.hausman_variance</code> = "
-    "{hausman_variance}, where fe bases both on the FE residual variance), χ²(k) under H0 that the bank effects are uncorrelated with the "
-    "regressors; † marks a non-positive-definite difference (generalized inverse). <em>Estimator</em>: FE if H0 is "
-    "rejected at <code>panel.alpha</code> (or always, with <code>panel.choose: fe</code>), else RE. The health table "
-    "lists per model the rows dropped for missing values (<em>excluded</em>, recorded in the data-quality section), the "
-    "Hausman degrees of freedom and statuses; a model the data cannot carry (a missing ratio, e.g. no LCR or leverage "
-    "ratio in the data) is listed there as not estimated. The figure shows each regulator coefficient with its 95 % "
-    "interval (± 1.96 standard errors)."
-)
 
 
 TABLE2_NOTE = ("Coefficients with {inside} in brackets; * p < 0.10, ** p < 0.05, *** p < 0.01. "
@@ -70,23 +43,35 @@ def _ordered(coefficients: pd.DataFrame, fit_stats: pd.DataFrame) -> tuple[pd.Da
     return coefficients.drop(columns="_m").reset_index(drop=True), fit_stats
 
 
-def _draw_regulators(coefficients: pd.DataFrame, fit_stats: pd.DataFrame):
-    terms = [t for t in dict.fromkeys(coefficients["term"]) if ":" not in t and t != "const"
-             and coefficients.loc[coefficients["term"] == t, "model"].nunique() < len(fit_stats)]
+def regulators(coefficients: pd.DataFrame, models: list | None, controls: list | None) -> list[str]:
+    """The regulator terms in model order: from the models' specification (provenance) when
+    recorded, else every term that is not the constant, a control or a product term."""
+    terms = list(dict.fromkeys(coefficients["term"]))
+    if models:
+        named = [r for m in models if isinstance(m, dict) for r in m.get("regulators") or []]
+        return [t for t in dict.fromkeys(named) if t in terms]
+    return [t for t in terms if ":" not in t and t != "const" and t not in set(controls or [])]
+
+
+def _draw_regulators(coefficients: pd.DataFrame, fit_stats: pd.DataFrame, terms: list[str]):
     models = list(fit_stats["model"])
 
     def draw(fig):
-        ax = fig.subplots()
-        width = 0.8 / max(len(terms), 1)
-        for j, term in enumerate(terms):
-            rows = coefficients[coefficients["term"] == term].set_index("model").reindex(models)
-            x = np.arange(len(models)) + (j - (len(terms) - 1) / 2) * width
-            ax.errorbar(x, rows["estimate"], yerr=1.96 * rows["std_error"], fmt="o", ms=3, capsize=2, label=term.upper())
-        ax.axhline(0.0, color="#888", lw=0.7)
-        ax.set_xticks(np.arange(len(models)), models)
-        ax.set_ylabel("coefficient on CRW")
-        ax.legend(ncols=min(len(terms), 6), fontsize=8)
-        ax.grid(alpha=0.3)
+        axes = np.atleast_1d(fig.subplots(1, len(terms), sharey=False, squeeze=False)[0])
+        for ax, term, colour in zip(axes, terms, [COLOURS[c] for c in ("blue", "vermillion", "green", "purple",
+                                                                        "orange", "sky")] * 4):
+            rows = coefficients[coefficients["term"] == term].set_index("model").reindex(models).dropna(subset=["estimate"])
+            x = np.arange(len(rows))  # one tick per model that includes the term, the point on it
+            ax.errorbar(x, rows["estimate"], yerr=1.96 * rows["std_error"], fmt="o", ms=3.5, capsize=2.5,
+                        color=colour, label="estimate ± 1.96 s.e.")
+            ax.axhline(0.0, color="#888", lw=0.7)
+            ax.set_xticks(x, list(rows.index))
+            ax.set_xlim(-0.6, len(rows) - 0.4)
+            ax.set_title(term.upper())
+            ax.set_xlabel("model")
+        axes[0].set_ylabel("coefficient: Δ CRW per unit\nchange of the ratio")
+        fig.subplots_adjust(wspace=0.45)
+        legend_outside(fig, where="below")
 
     return draw
 
@@ -104,13 +89,31 @@ def build(ctx: ReportContext) -> Section | None:
     brackets = ctx.param("panel/table2", "panel.brackets")
     note = TABLE2_NOTE.format(inside=BRACKETS.get(brackets, "standard errors or t statistics (panel.brackets: "
                                                    f"{NOT_RECORDED})"))
-    health = fit_stats[["model", "nobs", "banks", "excluded", "hausman_df", "hausman_status", "chosen", "status"]]
+    health = fit_stats[["model", "nobs", "banks", "excluded", "r2_within", "hausman_df", "hausman_status", "chosen",
+                        "status"]].rename(columns={"nobs": "observations (bank-years)", "excluded": "rows excluded",
+                                                   "r2_within": "within R²", "hausman_df": "Hausman df",
+                                                   "hausman_status": "Hausman status", "chosen": "estimator"})
+    terms = regulators(coefficients, ctx.param("panel/coefficients", "panel.models"),
+                       ctx.param("panel/coefficients", "panel.controls"))
     blocks = [
-        table_html(_display(table1), caption="Table 1. Descriptive statistics of the panel variables"),
-        table_html(_display(table2), caption="Table 2. Contagion risk weight on capital and liquidity regulation. " + note),
-        figure_html(_draw_regulators(coefficients, ok), caption="Regulator coefficients with 95 % intervals, by model"),
-        table_html(health, caption="Estimation health per model", digits=0),
+        table_html(_display(table1), caption="Descriptive statistics of the panel variables (Liu–Ma 2021 table 1; "
+                   "ratios as fractions)", name="table1", max_rows=None),
+        table_html(_display(table2), caption="Contagion risk weight on capital and liquidity regulation (Liu–Ma 2021 "
+                   "table 2). " + note, name="table2", max_rows=None),
     ]
+    if terms and len(ok):
+        blocks.append(figure_html(_draw_regulators(coefficients, ok, terms), name="regulators",
+                                  caption="Coefficient of each regulator on CRW with its 95 % interval (± 1.96 "
+                                  "standard errors), in each model that includes it", width=min(2.2 * len(terms) + 1, 10),
+                                  height=3.2))
+    blocks.append(table_html(health, caption="Estimation health per model", digits=4, name="health"))
+    negative = ok[(ok["r2_within"] < 0) & (ok["chosen"].astype(str) == "re")]
+    if len(negative):
+        blocks.append(f"<p class='note'>Within R² below 0 ({', '.join(map(str, negative['model']))}): these columns "
+                      "report random-effects coefficients, and the within R² measures how well those coefficients "
+                      "fit the bank-demeaned CRW. They are not the least-squares fit of the demeaned data (that is "
+                      "the FE fit, whose within R² is ≥ 0), so they can fit it worse than a zero slope: a negative "
+                      "value says the regulators explain none of the within-bank variation.</p>")
     metrics = {
         "models_estimated": len(ok),
         "models_not_estimated": int(failed.sum()),
@@ -124,5 +127,5 @@ def build(ctx: ReportContext) -> Section | None:
 
 def intro(ctx: ReportContext) -> str:
     """The section text with the parameter values recorded in the coefficients' provenance."""
-    return INTRO.format(covariance=_text(ctx.param("panel/coefficients", "panel.covariance")),
+    return text.render(ID, covariance=_text(ctx.param("panel/coefficients", "panel.covariance")),
                         hausman_variance=_text(ctx.param("panel/coefficients", "panel.hausman_variance")))

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from pipeline.report import text
 from pipeline.report.core import ReportContext, Section, figure_html, table_html
 from pipeline.report.provenance import NOT_RECORDED
 
@@ -14,21 +15,6 @@ ID = "rankings"
 #: the ranked measures in report order, with their labels
 LABELS = {"covar_qr": "ΔCoVaR-QR", "covar_dcc": "ΔCoVaR-DCC", "mes": "MES", "srisk": "SRISK"}
 TITLE = "How stable is this ranking?"
-INTRO = (
-    "A ranking of banks by a systemic-risk measure is an estimate: another sample of the same years could order "
-    "the banks differently. Here each bank is ranked by the <b>mean over the sample</b> of its daily ΔCoVaR-QR, "
-    "ΔCoVaR-DCC, dynamic MES and SRISK (rank 1 = the largest, the most systemic; rows whose fit failed are left "
-    "out), and by its CRW in each contagion year. A <b>stationary bootstrap</b> (Politis &amp; Romano 1994) redraws "
-    "the dates in blocks of random length (mean block length {block}) {replications} times, with its own "
-    "seeded stream per replication; the measures' dated values are resampled as fitted (the QR and DCC models "
-    "are not refitted), while the CRW of a year is recomputed from scratch on each resample of that year's ΔCoVaR "
-    "(Granger VAR and PageRank). <b>rank</b> is the rank on the data; <b>rank interval</b> is the {level} "
-    "percentile interval of the bootstrap ranks (a bank whose interval spans many places cannot be told apart from "
-    "its neighbours); <b>P(top {k})</b> is the share of replications in which the bank is among the {k} "
-    "highest. <b>Kendall τ</b> compares two rankings (1 = the same order, 0 = unrelated, −1 = reversed): between "
-    "measures over the same resampled dates, and between the CRW of consecutive years; its interval is the "
-    "{level} percentile interval over replications, which is pulled towards 0 when the rankings are noisy."
-)
 
 
 def _cell(row) -> str:
@@ -48,7 +34,7 @@ def rank_cells(frame: pd.DataFrame, column: str) -> pd.DataFrame:
 def _draw_intervals(fig, panels: list[tuple[str, pd.DataFrame]]) -> None:
     ncols = min(len(panels), 5)
     axes = np.atleast_1d(fig.subplots(1, ncols, sharey=False)).ravel()
-    fig.subplots_adjust(wspace=0.5)
+    fig.subplots_adjust(wspace=0.6)
     for ax, (label, frame) in zip(axes, panels):
         f = frame.dropna(subset=["rank"]).sort_values(["rank", "bank_id"], kind="mergesort")
         y = np.arange(len(f))
@@ -82,13 +68,13 @@ def build(ctx: ReportContext) -> Section | None:
         ptop.columns = [f"P(top {k}) {c}" for c in ptop.columns]
         table = table.merge(ptop.reset_index().rename(columns={"bank_id": "bank"}), on="bank")
         blocks.append(table_html(table, caption="Rank of each bank by the sample mean of each measure: rank "
-                                 "[percentile interval] and P(top k)", digits=2))
+                                 "[percentile interval] and P(top k) (share of bootstrap replications)", digits=2, name="measures"))
         plots["measures"] = ranks
     if crw is not None:
         last = int(crw["year"].max())
         panels.append((f"CRW {last}", crw[crw["year"] == last]))
         blocks.append(table_html(rank_cells(crw, "year"), caption="CRW rank of each bank per contagion year: rank "
-                                 "[percentile interval]"))
+                                 "[percentile interval]", name="crw"))
         width = (crw["rank_hi"] - crw["rank_lo"]).groupby(crw["year"]).mean()
         metrics["crw"] = {"mean_interval_width": {str(y): float(w) for y, w in width.items()},
                           "n_banks": {str(y): int(n) for y, n in crw.groupby("year").size().items()}}
@@ -96,10 +82,11 @@ def build(ctx: ReportContext) -> Section | None:
     if panels:
         blocks.insert(0, figure_html(lambda fig: _draw_intervals(fig, panels), width=10.0,
                                      height=max(3.0, 0.16 * max(len(p) for _, p in panels) + 1.2),
-                                     caption="Rank on the data (dot) and its bootstrap percentile interval (bar)"))
+                                     caption="Rank of each bank on the data (dot) and its bootstrap percentile "
+                                     "interval (bar); rank 1 = the most systemic", name="intervals"))
     if tau is not None:
         blocks.append(table_html(tau, caption="Kendall τ between measures and between the CRW of consecutive years, "
-                                 "with its bootstrap percentile interval", digits=3))
+                                 "with its bootstrap percentile interval", digits=3, name="kendall"))
         years = tau[tau["kind"] == "crw_years"]
         if len(years):
             covers = ((years["tau_lo"] <= 0) & (years["tau_hi"] >= 0)).mean()
@@ -121,5 +108,5 @@ def intro(ctx: ReportContext) -> str:
         block = f"{ranks['block_length'].iloc[0]:.0f} days for the measures by the Politis–White rule, per year for the CRW"
     found = {"replications": param("replications"), "k": param("top_k"), "block": block,
              "level": None if level is None else f"{100 * level:g}%"}
-    return INTRO.format(**{key: NOT_RECORDED if v is None or (isinstance(v, float) and math.isnan(v)) else v
+    return text.render(ID, **{key: NOT_RECORDED if v is None or (isinstance(v, float) and math.isnan(v)) else v
                            for key, v in found.items()})

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 
 
+from pipeline.report import text
 from pipeline.report.core import ReportContext, Section, table_html
 
 ID = "sample"
 TITLE = "Sample and coverage"
-INTRO = (
-    "The banks in the sample, their peer group, the first and last trading day with a return, the number of daily "
-    "returns available (<em>returns</em>), of those masked as missing (<em>masked</em>: suspensions, gaps), and the "
-    "number of balance-sheet periods. Returns are daily log returns of the adjusted close; the system return is the "
-    "market-value-weighted return of the sample banks (or the sector index when <code>measures.returns.system: index</code>)."
-)
 
 
 #: the columns of the returns table that this section and returns_summary use
@@ -44,10 +39,16 @@ def build(ctx: ReportContext) -> Section | None:
         "n_returns": int(rets["ret"].notna().sum()),
         "n_masked": int(rets["ret"].isna().sum()),
     }
+    shown = table.rename(columns={"bank_id": "bank", "first": "first return", "last": "last return",
+                                  "rows": "trading days", "returns": "returns", "masked": "masked returns",
+                                  "bs_periods": "balance-sheet periods"})
     blocks = [
-        table_html(groups, caption="Banks per group"),
-        table_html(table, caption="Coverage per bank", digits=0),
+        table_html(groups, caption="Banks per peer group", name="groups"),
+        table_html(shown, caption="Coverage per bank: first and last trading day with a return, trading days, "
+                   "daily returns available and masked, balance-sheet periods", digits=0, name="coverage"),
     ]
-    return Section(ID, TITLE, INTRO, blocks, metrics, {"coverage": table})
+    return Section(ID, TITLE, intro(ctx), blocks, metrics, {"coverage": table})
 
 
+def intro(ctx: ReportContext) -> str:
+    return text.render(ID, system=ctx.param("system_returns", "measures.returns.system"))

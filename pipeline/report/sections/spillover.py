@@ -6,62 +6,44 @@ import numpy as np
 import pandas as pd
 
 from measures.core.cells import stars
-from pipeline.report.core import ReportContext, Section, figure_html, shade_episodes, table_html
-from pipeline.report.provenance import NOT_RECORDED
+from pipeline.report import text
+from pipeline.report.core import ReportContext, Section, figure_html, table_html
+from pipeline.report.figures import COLOURS, episodes_within, legend_outside, shade_episodes
 
 ID = "spillover"
 TITLE = "ΔCoVaR by quantile regression and market spillovers"
-INTRO = (
-    "All values are daily losses (−Δlog price) as fractions, estimated by exact quantile regression at the loss "
-    "quantile q (<code>measures.covar_qr.q</code> = {q_qr}, <code>measures.spillover.q</code> = {q_sp}; docs/covar.md). <b>Improved index</b> (Fang–Chen–Yang 2018, eq. 8): the market-value-weighted "
-    "sum over banks of the market-spillover ΔCoVaR<sup>M</sup><sub>i</sub> = CoVaR<sub>i</sub>(q; M<sup>s</sup>) − "
-    "CoVaR<sub>i</sub>(0.5; M<sup>n</sup>), the system's conditional VaR when the bank is at its q-VaR and every market "
-    "state at its stress level M<sup>s</sup> (the rolling q-quantile) minus the same when the bank is at its median and "
-    "markets at their normal level M<sup>n</sup> (the rolling median), from rolling windows "
-    "(<code>measures.spillover.window</code> = {window} trading days) with contemporaneous states. <b>Traditional index</b>: the "
-    "weighted sum of the classic ΔCoVaR<sub>i</sub> = β(VaR<sub>i</sub>(q) − VaR<sub>i</sub>(0.5)) — "
-    "<code>measures.spillover.traditional</code> = {traditional}; with <code>lagged</code>, the covar_qr stage's "
-    "definition (docs/covar.md), with the states lagged one day and fitted on the same rolling windows; with <code>same_window</code>, from the spillover fits at that day's states. "
-    "Weights are previous-day market-value shares. Both indices are shown weekly (the last trading day of each week). "
-    "<b>Per-market spillover</b> S<sub>k</sub> (eq. 11–12): the rise of CoVaR when only market k moves from its normal "
-    "to its stress level; S<sub>k</sub> = ΔM<sub>k</sub>(γ<sub>k</sub> + β c<sub>k</sub>), with the four channels: own "
-    "risk ΔM<sub>k</sub> = M<sub>k</sub><sup>s</sup> − M<sub>k</sub><sup>n</sup> (in the state's unit), risk-taking "
-    "c<sub>k</sub> (the bank's q-quantile loading on market k), information spillover γ<sub>k</sub> (the system's direct "
-    "loading on market k) and connectedness β (the system's loading on the bank's loss). The channel table gives their "
-    "means over all dates (each date weighted over banks); the mean of S<sub>k</sub> is not the product of the mean "
-    "channels. The episode table gives each index's mean inside each stress episode of <code>report.episodes</code> "
-    "(shaded in the figures) and its ratio to the full-sample mean. <b>Top banks</b>: the banks with the largest mean "
-    "ΔCoVaR by quantile regression with lagged state variables (stage covar_qr, docs/covar.md) over the rows with "
-    "status ok, with their mean VaR<sub>q</sub>, CoVaR and — where the spillover stage ran — their mean "
-    "ΔCoVaR<sup>M</sup>. Rows with a non-ok status are counted, never used silently."
-)
 
 
 def _index_figure(weekly: pd.DataFrame, episodes: list) -> str:
     def draw(fig):
         ax = fig.subplots()
-        ax.plot(weekly["date"], weekly["improved_index"] * 100.0, lw=1.0, color="#d62728", label="improved ΔCoVaR^M (eq. 8)")
-        ax.plot(weekly["date"], weekly["traditional_index"] * 100.0, lw=1.0, color="#1f77b4", label="traditional ΔCoVaR")
+        ax.plot(weekly["date"], weekly["improved_index"] * 100.0, lw=1.0, color=COLOURS["vermillion"],
+                label=r"improved index, $\Delta$CoVaR$^{M}$ (eq. 8)")
+        ax.plot(weekly["date"], weekly["traditional_index"] * 100.0, lw=1.0, color=COLOURS["blue"],
+                label=r"traditional index, $\Delta$CoVaR")
         ax.set_ylabel("index, % daily loss")
+        ax.set_xlabel("date")
         shade_episodes(ax, episodes)
-        ax.grid(alpha=0.3)
-        ax.legend(loc="upper left", fontsize=8)
+        legend_outside(fig)
 
-    return figure_html(draw, caption="System indices, weekly (last trading day of the week); shaded: stress episodes")
+    return figure_html(draw, caption="System indices (market-value-weighted ΔCoVaRᴹ and ΔCoVaR), weekly (last trading "
+                       "day of the week), percent daily loss" + ("; shaded: stress episodes" if episodes else ""),
+                       name="indices")
 
 
 def _markets_figure(weekly: pd.DataFrame, markets: list[str], episodes: list) -> str:
     def draw(fig):
         ax = fig.subplots()
         for m in markets:
-            ax.plot(weekly["date"], weekly[f"spill_{m}"] * 100.0, lw=0.9, label=m)
+            ax.plot(weekly["date"], weekly[f"spill_{m}"] * 100.0, lw=0.9, label=f"market {m}")
         ax.axhline(0.0, color="#666", lw=0.6)
-        ax.set_ylabel("S_k, % daily loss")
+        ax.set_ylabel(r"$S_k$, % daily loss")
+        ax.set_xlabel("date")
         shade_episodes(ax, episodes)
-        ax.grid(alpha=0.3)
-        ax.legend(loc="upper left", fontsize=8, ncol=min(len(markets), 5))
+        legend_outside(fig)
 
-    return figure_html(draw, caption="Single-market spillovers S_k (eq. 11–12), weekly; shaded: stress episodes")
+    return figure_html(draw, caption="Single-market spillovers S_k (eq. 11–12), weekly, percent daily loss"
+                       + ("; shaded: stress episodes" if episodes else ""), name="markets")
 
 
 def episode_table(daily: pd.DataFrame, episodes: list) -> pd.DataFrame:
@@ -73,8 +55,8 @@ def episode_table(daily: pd.DataFrame, episodes: list) -> pd.DataFrame:
         row = {"episode": ep["name"], "days": len(inside)}
         for c, label in (("improved_index", "improved"), ("traditional_index", "traditional")):
             m = inside[c].mean() if len(inside) else np.nan
-            row[f"{label} mean %"] = m * 100.0
-            row[f"{label} / full mean"] = m / means[c] if len(inside) else np.nan
+            row[f"{label} index, mean (%)"] = m * 100.0
+            row[f"{label} / full-sample mean"] = m / means[c] if len(inside) else np.nan
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -83,9 +65,12 @@ def channel_table(channels: pd.DataFrame) -> pd.DataFrame:
     """Means over dates of the weighted per-market spillover and channels (Fang–Chen–Yang 2018 tables 2–3)."""
     t = channels.groupby("market", sort=True)[["spillover", "delta_m", "c", "gamma", "beta"]].mean()
     t["spillover"] = t["spillover"] * 100.0
-    t = t.rename(columns={"spillover": "S_k mean %", "delta_m": "own risk ΔM_k", "c": "risk-taking c_k",
+    t = t.rename(columns={"spillover": SK_MEAN, "delta_m": "own risk ΔM_k (state unit)", "c": "risk-taking c_k",
                           "gamma": "information γ_k", "beta": "connectedness β"})
-    return t.sort_values("S_k mean %", ascending=False).reset_index()
+    return t.sort_values(SK_MEAN, ascending=False).reset_index()
+
+
+SK_MEAN = "S_k, mean (% daily loss)"
 
 
 #: the columns of the (large) per-bank tables that this section uses
@@ -133,7 +118,8 @@ def top_banks(covar: pd.DataFrame, spill_m: pd.Series | None, n: int = 10,
     for c in ("delta_covar", "var_q", "covar", "delta_covar_m"):
         if c in t:
             t[c] = t[c] * 100.0
-    t = t.rename(columns={"delta_covar": "ΔCoVaR %", "var_q": "VaR_q %", "covar": "CoVaR %", "delta_covar_m": "ΔCoVaR^M %"})
+    t = t.rename(columns={"delta_covar": "ΔCoVaR (%)", "var_q": "VaR_q (%)", "covar": "CoVaR (%)",
+                          "delta_covar_m": "ΔCoVaRᴹ (%)", "days": "days (ok)", "non_ok rows": "days not ok"})
     return t.reset_index()
 
 
@@ -148,13 +134,16 @@ def build(ctx: ReportContext) -> Section | None:
         return None
     blocks, metrics, plots = [], {}, {}
     episodes = ctx.episodes
+    if daily is not None and len(daily):
+        episodes = episodes_within(episodes, daily["date"].min(), daily["date"].max())
     if daily is not None and weekly is not None and len(daily):
         markets = [c.removeprefix("spill_") for c in daily.columns if c.startswith("spill_")]
         blocks.append(_index_figure(weekly, episodes))
         blocks.append(_markets_figure(weekly, markets, episodes))
         ep = episode_table(daily, episodes)
         if len(ep):
-            blocks.append(table_html(ep, caption="Index means inside the stress episodes (percent) and ratio to the full-sample mean", digits=3))
+            blocks.append(table_html(ep, caption="Index means inside the stress episodes (percent daily loss) and their "
+                                     "ratio to the full-sample mean", digits=3, name="episodes"))
             plots["episodes"] = ep
         metrics["improved_mean_pct"] = daily["improved_index"].mean() * 100.0
         metrics["traditional_mean_pct"] = daily["traditional_index"].mean() * 100.0
@@ -163,15 +152,16 @@ def build(ctx: ReportContext) -> Section | None:
     if channels is not None and len(channels):
         ct = channel_table(channels)
         blocks.append(table_html(ct, caption="Market-spillover channels: means over dates of the bank-weighted values "
-                                 "(S_k in percent of daily loss; ΔM_k in the state's unit)", digits=4))
-        metrics["mean_spillover_pct"] = dict(zip(ct["market"], ct["S_k mean %"]))
+                                 "(S_k in percent of daily loss; ΔM_k in the state's unit; c_k, γ_k, β unitless)",
+                                 digits=4, name="channels"))
+        metrics["mean_spillover_pct"] = dict(zip(ct["market"], ct[SK_MEAN]))
         plots["channels"] = ct
     if covar is not None and len(covar):
         tb = top_banks(covar, spill_m, tests=tests)
         blocks.append(table_html(tb, caption="Top banks by mean ΔCoVaR (quantile regression, lagged states), percent; "
                                  "β is the bank-loss coefficient of the system regression (ΔCoVaR = β·(VaR_q − VaR_0.5)), "
                                  "tested against zero with the params' standard errors (measures.covar_qr.se); "
-                                 "* p < 0.10, ** p < 0.05, *** p < 0.01", digits=3))
+                                 "* p < 0.10, ** p < 0.05, *** p < 0.01", digits=3, name="top_banks"))
         if tests is not None:
             metrics["banks_delta_covar_significant_5pct"] = int((tests["p_value"] < 0.05).sum())
             metrics["banks_delta_covar_tested"] = int(tests["p_value"].notna().sum())
@@ -189,4 +179,4 @@ def intro(ctx: ReportContext) -> str:
               "window": ("spillover_index", "measures.spillover.window"),
               "traditional": ("spillover_index", "measures.spillover.traditional")}
     found = {key: ctx.param(name, dotted) for key, (name, dotted) in values.items()}
-    return INTRO.format(**{k: NOT_RECORDED if v is None else v for k, v in found.items()})
+    return text.render(ID, **found)

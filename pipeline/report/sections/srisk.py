@@ -5,34 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.report.core import (
-    ReportContext,
-    Section,
-    figure_html,
-    shade_episodes,
-    status_kind,
-    table_html,
-)
-from pipeline.report.provenance import NOT_RECORDED
+from pipeline.report import text
+from pipeline.report.core import ReportContext, Section, figure_html, status_kind, table_html
+from pipeline.report.figures import COLOURS, episodes_within, legend_outside, shade_episodes
 
 ID = "srisk"
 TITLE = "SRISK, MES and ΔCoVaR-DCC"
-INTRO = (
-    "Capital shortfall in a crisis (Brownlees &amp; Engle 2017). For each bank and day, a bivariate DCC-GJR-GARCH "
-    "with the system return (stage <code>covar_dcc</code>, parameters <code>measures.covar_dcc</code>) gives the "
-    "conditional volatilities σ and correlation ρ. <b>ΔCoVaR-DCC</b> = Φ⁻¹(q)·ρ·σ<sub>sys</sub> is the rise of the "
-    "system's q-loss quantile when the bank moves from its median to its q-loss state (daily, as a fraction). "
-    "<b>MES</b> is the bank's expected daily loss on the system's bad days: <i>historical</i> = minus the mean bank "
-    "return on the {tail} worst system days of the last <code>window</code> = {window} days; <i>dynamic</i> = the Brownlees–Engle "
-    "kernel estimate from the DCC with the market threshold κ = {kappa}. <b>β</b> = ρσ<sub>bank</sub>/σ<sub>sys</sub>; "
-    "<b>LRMES</b> = the expected equity fall if the system falls by d over h days (route "
-    "<code>lrmes_route</code> = {route}; closed_form: 1 − exp(log(1−d)·β), d = {crash}, h = {horizon}). <b>SRISK</b> = k·D − (1−k)(1−LRMES)·W, D = book "
-    "liabilities carried forward from their publication date, W = market capitalisation, k = prudential capital "
-    "ratio ({k}); positive = capital shortfall. Aggregate SRISK = Σ max(SRISK, 0); <b>SRISK%</b> = a bank's share of it. "
-    "Money amounts are in billions of the data currency. Rankings by year use the bank's average daily SRISK over "
-    "the year. Rows whose fit failed or whose liabilities or market cap are missing carry a non-ok status and no "
-    "SRISK; the health table counts them."
-)
 
 BILLION = 1e9
 
@@ -61,6 +39,9 @@ def health_table(artifacts: dict[str, pd.DataFrame | None]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["artifact", "status", "rows", "banks", "bank_ids"])
 
 
+HEALTH_HEADERS = {"status": "status class", "bank_ids": "banks concerned (first 8)"}
+
+
 def yearly_ranking(sr: pd.DataFrame, top: int = 5) -> pd.DataFrame:
     """Per year: the ``top`` banks by average daily SRISK, with their share of the yearly aggregate."""
     valid = sr.dropna(subset=["srisk"])
@@ -71,7 +52,7 @@ def yearly_ranking(sr: pd.DataFrame, top: int = 5) -> pd.DataFrame:
     for year, g in mean.groupby("year", sort=True):
         pos = g[g["srisk"] > 0].sort_values(["srisk", "bank_id"], ascending=[False, True])
         total = pos["srisk"].sum()
-        row = {"year": int(year), "aggregate_bn": total / BILLION}
+        row = {"year": int(year), "aggregate SRISK (bn)": total / BILLION}
         for k in range(top):
             row[f"#{k + 1}"] = (
                 f"{pos.iloc[k]['bank_id']} ({pos.iloc[k]['srisk'] / total:.0%})" if k < len(pos) else "–"
@@ -90,8 +71,8 @@ def _srisk_part(ctx: ReportContext, sr: pd.DataFrame | None, total: pd.DataFrame
         last = valid[valid["date"] == latest].sort_values(["srisk", "bank_id"], ascending=[False, True])
         rank = pd.DataFrame({
             "rank": np.arange(1, len(last) + 1), "bank": last["bank_id"].to_numpy(),
-            f"SRISK ({unit})": last["srisk"].to_numpy() / BILLION, "SRISK%": last["srisk_share"].to_numpy() * 100,
-            "LRMES": last["lrmes"].to_numpy(), "beta": last["beta"].to_numpy(), "status": last["status"].to_numpy(),
+            f"SRISK ({unit})": last["srisk"].to_numpy() / BILLION, "SRISK% (share, %)": last["srisk_share"].to_numpy() * 100,
+            "LRMES (fraction)": last["lrmes"].to_numpy(), "β": last["beta"].to_numpy(), "status": last["status"].to_numpy(),
         })
         plots["ranking_latest"] = rank
         metrics["latest_date"] = latest
@@ -104,28 +85,33 @@ def _srisk_part(ctx: ReportContext, sr: pd.DataFrame | None, total: pd.DataFrame
 
     def draw_total(fig):
         ax = fig.subplots()
-        ax.plot(ts.index, ts.to_numpy(), lw=0.9, color="#8c1c13")
+        ax.plot(ts.index, ts.to_numpy(), lw=0.9, color=COLOURS["vermillion"], label="aggregate SRISK")
         ax.set_ylabel(f"aggregate SRISK, {unit}")
+        ax.set_xlabel("date")
         shade_episodes(ax, episodes)
-        ax.grid(alpha=0.3)
+        legend_outside(fig)
 
     if total is not None:
-        episodes = ctx.episodes  # read here: the figure is drawn later, elsewhere
-        blocks.append(figure_html(draw_total, caption="Aggregate SRISK Σ max(SRISK_i, 0); shaded: stress episodes"))
+        episodes = episodes_within(ctx.episodes, ts.index.min(), ts.index.max()) if len(ts) else []
+        blocks.append(figure_html(draw_total, caption=f"Aggregate SRISK Σ max(SRISK_i, 0), daily, in {unit}"
+                                  + ("; shaded: stress episodes" if episodes else ""), name="aggregate"))
         plots["srisk_total"] = total.assign(srisk_total_bn=ts.to_numpy())
     if "ranking_latest" in plots:
-        blocks.append(table_html(plots["ranking_latest"], caption=f"SRISK ranking on {metrics['latest_date']:%Y-%m-%d}", digits=3))
+        blocks.append(table_html(plots["ranking_latest"], caption=f"SRISK ranking on {metrics['latest_date']:%Y-%m-%d}: SRISK in {unit}, SRISK% = share of "
+                                 "aggregate SRISK", digits=3, name="ranking_latest"))
     if sr is None:
         return
     yearly = yearly_ranking(sr)
     if not yearly.empty:
-        blocks.append(table_html(yearly, caption=f"Top banks by average daily SRISK each year (share of the year's aggregate); aggregate in {unit}", digits=2))
+        blocks.append(table_html(yearly, caption=f"Top banks by average daily SRISK each year (in parentheses: share of the year's "
+                                 f"aggregate); aggregate SRISK in {unit}", digits=2, name="ranking_by_year"))
         plots["ranking_by_year"] = yearly
     share = sr.assign(year=sr["date"].dt.year).groupby(["bank_id", "year"])["srisk_share"].mean().unstack("year") * 100
     if share.notna().any().any():
         share.columns = [str(c) for c in share.columns]
         share = share.reset_index().rename(columns={"bank_id": "bank"})
-        blocks.append(table_html(share, caption="SRISK% (average daily share of aggregate SRISK, percent) by year", digits=1))
+        blocks.append(table_html(share, caption="SRISK% by year: average daily share of aggregate SRISK, percent", digits=1,
+                                 name="share_by_year"))
         plots["srisk_share_by_year"] = share
 
 
@@ -149,11 +135,15 @@ def _parameter_paths(paths: pd.DataFrame | None, episodes, blocks: list, metrics
     def draw_paths(fig):
         axes = np.atleast_1d(fig.subplots(len(wide), 1, sharex=True))
         for ax, (label, frame) in zip(axes, wide.items()):
-            ax.step(frame.index, frame.to_numpy(), where="post", lw=0.4, color="#999", alpha=0.6)
-            ax.step(frame.index, frame.median(axis=1).to_numpy(), where="post", lw=1.0, color="#1f4e79")
-            ax.set_ylabel(label)
+            lines = ax.step(frame.index, frame.to_numpy(), where="post", lw=0.4, color=COLOURS["grey"], alpha=0.6)
+            if lines:
+                lines[0].set_label("each bank")
+            ax.step(frame.index, frame.median(axis=1).to_numpy(), where="post", lw=1.0, color=COLOURS["blue"],
+                    label="median")
+            ax.set_ylabel(f"{label} (unitless)")
             shade_episodes(ax, episodes)
-            ax.grid(alpha=0.3)
+        axes[-1].set_xlabel("refit date")
+        legend_outside(fig, where="below")
 
     blocks.append(figure_html(draw_paths, caption="Real-time DCC: parameters of each refit (on the data up to its date), "
                               "per bank (grey) and median (blue); persistence = α + γ/2 + β of the bank's GJR-GARCH",
@@ -163,7 +153,8 @@ def _parameter_paths(paths: pd.DataFrame | None, episodes, blocks: list, metrics
                           "failed refits": (paths["status"].astype(str).str.split(":").str[0] == "failed")
                           .groupby(paths["bank_id"]).sum().astype(int),
                           "last a": last["dcc_a"], "last b": last["dcc_b"]}).reset_index()
-    blocks.append(table_html(table, caption="Real-time DCC refits per bank (estimates/dcc_param_paths)", digits=4))
+    blocks.append(table_html(table, caption="Real-time DCC refits per bank (estimates/dcc_param_paths)", digits=4,
+                             name="refits"))
     metrics["refits"] = int(len(paths))
     metrics["failed_refits"] = int(table["failed refits"].sum())
     plots["dcc_parameter_paths"] = pd.DataFrame({name: frame.median(axis=1) for name, frame in wide.items()}).reset_index()
@@ -192,19 +183,28 @@ def build(ctx: ReportContext) -> Section | None:
     if series:
         def draw_series(fig):
             axes = np.atleast_1d(fig.subplots(len(series), 1, sharex=True))
-            for ax, (label, wide) in zip(axes, series):
-                ax.plot(wide.index, wide.to_numpy() * 100, lw=0.3, color="#999", alpha=0.6)
-                ax.plot(wide.index, wide.median(axis=1).to_numpy() * 100, lw=1.0, color="#1f4e79")
-                ax.set_ylabel(f"{label}, %")
-                shade_episodes(ax, episodes)
-                ax.grid(alpha=0.3)
+            for k, (ax, (label, wide)) in enumerate(zip(axes, series)):
+                lines = ax.plot(wide.index, wide.to_numpy() * 100, lw=0.3, color=COLOURS["grey"], alpha=0.6)
+                if lines:
+                    lines[0].set_label("each bank")
+                ax.plot(wide.index, wide.median(axis=1).to_numpy() * 100, lw=1.0, color=COLOURS["blue"],
+                        label="cross-sectional median")
+                ax.set_ylabel(f"{label},\n% daily loss")
+                shade_episodes(ax, episodes, names=k == 0)
+            axes[-1].set_xlabel("date")
+            legend_outside(fig, where="below")
 
-        episodes = ctx.episodes
-        blocks.append(figure_html(draw_series, caption="Per bank (grey) and cross-sectional median (blue), daily loss in percent", height=2.2 * len(series) + 0.8))
+        first, last = min(w.index.min() for _, w in series), max(w.index.max() for _, w in series)
+        episodes = episodes_within(ctx.episodes, first, last)
+        blocks.append(figure_html(draw_series, caption=", ".join(label for label, _ in series) + ": each bank (grey) "
+                                  "and the cross-sectional median (blue), daily loss in percent", name="measures",
+                                  height=2.2 * len(series) + 1.0))
         plots["measures_median"] = pd.DataFrame({label: wide.median(axis=1) for label, wide in series}).reset_index()
         means = pd.DataFrame({label: wide.mean() * 100 for label, wide in series})
         means.index.name = "bank"
-        blocks.append(table_html(means.reset_index(), caption="Time-series mean per bank, percent", digits=3))
+        means.columns = [f"{c} (%)" for c in means.columns]
+        blocks.append(table_html(means.reset_index(), caption="Time-series mean per bank of the daily loss measures, "
+                                 "percent", digits=3, name="means"))
 
     health = health_table({"covar_dcc": covar, "mes": mes, "srisk": sr})
     if estimates is not None:
@@ -217,7 +217,8 @@ def build(ctx: ReportContext) -> Section | None:
             metrics["dcc_b_median"] = float(dcc["dcc_b"].median())
         fit_rows = health_table({"DCC fits (banks)": fits})
         health = pd.concat([fit_rows, health], ignore_index=True)
-    blocks.append(table_html(health, caption="Estimation health: rows per status class (failed rows carry no value; warnings are kept)"))
+    blocks.append(table_html(health.rename(columns=HEALTH_HEADERS), caption="Estimation health: rows per status class "
+                             "(failed rows carry no value; warnings are kept)", name="health", wrap=True))
     plots["health"] = health
     _parameter_paths(paths, ctx.episodes, blocks, metrics, plots)
     non_ok = health[health["status"] != "ok"]
@@ -235,4 +236,4 @@ def intro(ctx: ReportContext) -> str:
     found["route"] = param("lrmes_route")
     tail = param("tail")
     found["tail"] = None if tail is None else f"{100 * tail:g}%"
-    return INTRO.format(**{k: NOT_RECORDED if v is None else v for k, v in found.items()})
+    return text.render(ID, **found)
