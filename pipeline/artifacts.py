@@ -147,7 +147,7 @@ def _build() -> dict[str, Artifact]:
         Artifact("interbank_banks", f"{STRESS}/interbank_banks.parquet", ("scenario", "model", "bank_id"),
                  dtypes={"default_round": "Int64"}),
         Artifact("interbank_scenarios", f"{STRESS}/interbank_scenarios.parquet", ("scenario", "model")),
-        # stress_cascade: Table 1 descriptives and tables 2-3 boundary statistics (seed-fidelity part of the cascade study)
+        # stress_cascade: Table 1 descriptives and tables 2-3 boundary statistics (the cascade study's descriptive tables)
         Artifact("cascade_descriptives", f"{STRESS}/cascade_descriptives.parquet", ("item",)),
         Artifact("cascade_boundary_stats", f"{STRESS}/cascade_boundary_stats.parquet", ("rule", "group")),
         # report

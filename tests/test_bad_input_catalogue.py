@@ -60,6 +60,9 @@ CASES = [
     ("stress_interbank", "stress.interbank", "lgd", 1.5, "stress.interbank: lgd=1.5 is out of range; allowed: [0.0, 1.0]"),
     ("stress_interbank", "stress.interbank", "matrix", "dense", "stress.interbank: matrix='dense' is not allowed; allowed values: 'maxent', 'min_density'"),
     ("mes_srisk", "measures.mes_srisk", "ses_mes", "worst", "measures.mes_srisk: ses_mes='worst' is not allowed; allowed values: 'hist', 'dyn'"),
+    ("cca", "measures.cca", "solver", "newton", "measures.cca: solver='newton' is not allowed; allowed values: 'two_equation', 'kmv'"),
+    ("contagion", "measures.granger_network", "alpha", 1.5, "measures.granger_network: alpha=1.5 is out of range; allowed: (0.0, 1.0)"),
+    ("system_measures", "measures.system", "ar_window", 1, "measures.system: ar_window=1 is out of range; allowed: [2, inf]"),
     ("report", "report", "title", 5, "report: title=5 must be a string"),
     ("report", "report", "episodes", "2008", "report: episodes='2008' must be a list of {name, start, end} mappings"),
 ]

@@ -21,8 +21,8 @@ import yaml
 
 from conftest import REPO, repo_params, run_stage
 
-STAGES = ("covar_dcc", "mes_srisk", "covar_qr", "spillover", "contagion", "rankings", "panel", "stress_firesale",
-          "stress_cascade", "stress_interbank", "report")
+STAGES = ("system_measures", "covar_dcc", "mes_srisk", "cca", "covar_qr", "spillover", "contagion", "rankings", "panel",
+          "stress_firesale", "stress_cascade", "stress_interbank", "report")
 COMPUTE = {
     "serial": {"scheduler": "serial"},
     "processes-1": {"scheduler": "processes", "workers": 1},

@@ -305,13 +305,14 @@ def test_check_names_the_sparse_route():
         prices = pd.DataFrame([(b, d, 1.0, 1e9) for b in banks for d in dates], columns=["bank_id", "date", "close", "market_cap"])
         return CanonicalData(banks=pd.DataFrame({"bank_id": banks, "name": banks, "group": "g"}), prices=prices)
 
-    assert [kind for kind, _ in STAGE.check(data(16), {"contagion": ContagionParams()})] == ["estimates"]
-    lines = STAGE.check(data(40), {"contagion": ContagionParams()})
+    plain = ContagionParams(robustness_series=())  # no robustness series: their lines are tested in the panel's tests
+    assert [kind for kind, _ in STAGE.check(data(16), {"contagion": plain})] == ["estimates"]
+    lines = STAGE.check(data(40), {"contagion": plain})
     assert lines[-1] == ("estimates", "contagion Granger network: sparse, connectedness VARs: sparse (from the price days; "
                                       "route auto: sparse: the largest VAR (year 2015: N=40 banks, lag order 5) has N p + 1 "
                                       "= 201 parameters per equation for 256 observations, fewer than "
                                       "contagion.sparse.ols_ratio=1.5 times the parameters)")
-    forced = STAGE.check(data(16), {"contagion": ContagionParams(route="sparse", mode="pairwise")})
+    forced = STAGE.check(data(16), {"contagion": ContagionParams(route="sparse", mode="pairwise", robustness_series=())})
     assert forced[-1][1].startswith("contagion Granger network: pairwise, connectedness VARs: sparse")
 
 

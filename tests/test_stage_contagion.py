@@ -136,7 +136,7 @@ def test_report_section_builds_with_stable_figures(default_run):
     assert s.metrics["failed_windows"] == 1 and 0 < s.metrics["dy_total"]["mean"] < 100
     assert set(s.plots) == {"crw", "stability", "dy_total"} and len(s.plots["stability"]) == 12
     html = render_report(ctx, [s])
-    assert "CRW per bank and year" in html and "Granger networks per year" in html
+    assert "CRW per bank and year" in html and "Granger-causality networks per year" in html
     assert section.build(ReportContext.open(data.parent, REPORT)).blocks == s.blocks  # fixed layout seed: same bytes
 
 

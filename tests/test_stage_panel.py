@@ -210,7 +210,7 @@ def test_report_section_builds_from_the_artifacts(default_run):
     section = panel_regressions.build(ctx)
     assert section is not None and section.metrics["models_estimated"] == 9
     html = render_report(ctx, [section])
-    assert "Table 1. Descriptive statistics" in html and "Table 2. Contagion risk weight" in html
+    assert "Descriptive statistics of the panel variables" in html and "Contagion risk weight on capital and liquidity" in html
     assert "CAR × LCR" in html and "Hausman χ²" in html
     assert set(section.metrics["models"]) == {f"m{i}" for i in range(1, 10)}
     assert panel_regressions.build(ReportContext.open(data.parent / "nothing", {})) is None

@@ -101,7 +101,7 @@ def test_matrix_meets_the_margins_and_outputs_are_complete(synthetic_run):
     assert (x["lender"] != x["borrower"]).all() and (x["amount"] > 0).all()
     banks, scen = out["interbank_banks"], out["interbank_scenarios"]
     assert len(banks) == 263 * 4 * 3 and len(scen) == 4 * 3
-    # seed 001's groups fail first: ranks 16–45 are 30 banks, 16–115 are 100
+    # the cascade study's groups fail first: ranks 16–45 are 30 banks, 16–115 are 100
     first = scen.set_index(["scenario", "model"])["n_initial"]
     assert first[("ranks_16_45", "sequential")] == 30 and first[("ranks_16_115", "sequential")] == 100
     seq = banks[(banks["model"] == "sequential") & (banks["scenario"] == "ranks_16_45")]

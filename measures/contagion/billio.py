@@ -68,16 +68,25 @@ class GrangerNetwork:
     alpha: float
 
 
-def _eigenvector(a: np.ndarray, *, tol: float = 1e-12, max_iter: int = 100_000) -> np.ndarray:
-    """Power iteration ``x ← (I + A) x / ||·||`` from the uniform vector (``A x``: out-direction)."""
+def _eigenvector(a: np.ndarray, *, tol: float = 1e-12, max_squarings: int = 64) -> np.ndarray:
+    """Limit of the power iteration ``x ← (I + A) x / ||·||`` from the uniform vector (``A x``: out-direction).
+
+    The iteration is accelerated by repeated squaring: step ``k`` applies ``M^(2^k)`` (``M = I + A``,
+    rescaled to a largest entry of 1), so the limit of the plain iteration is reached in a few dozen
+    matrix products even when the gap between the two largest eigenvalues is small (a plain
+    iteration can need 10^5 steps on a sparse directed graph).
+    """
     n = a.shape[0]
+    m = np.eye(n) + a
     x = np.full(n, 1.0 / np.sqrt(n))
-    for _ in range(max_iter):
-        new = x + a @ x
+    for _ in range(max_squarings):
+        new = m @ x
         new /= np.linalg.norm(new)
         if np.abs(new - x).sum() < n * tol:
             return new
         x = new
+        m = m @ m
+        m /= np.abs(m).max()
     return x
 
 
