@@ -19,34 +19,18 @@ system), ``cascade_surface`` (system × scenario × α × β; rescue costs of th
 
 from __future__ import annotations
 
-from measures.core.status import NotEstimable
 from measures.stress.cascade_study import CascadeParams, balance_sheet_inputs, cascade_study, scenarios_not_run
-from measures.stress.coverage import resolve_source, simulated_input_event
-from pipeline.artifacts import artifact
+from pipeline.network_inputs import cross_section, simulated_check
 from pipeline.params import DataConfig
 from pipeline.stage import Stage, StageContext
 
 GROUP = "stress.cascade"
-GENERATOR = "pipeline.simulator.network_banks"
 
 
 def run(ctx: StageContext) -> dict:
     cfg: CascadeParams = ctx.config(GROUP)
-    data: DataConfig = ctx.config("data")
-    if resolve_source(cfg.source, data.source) == "synthetic":
-        from pipeline.simulator.network_banks import PERIOD_END, simulate_network_banks
-
-        if data.source == "files":
-            ctx.events(simulated_input_event(f"{GROUP}.source"), table="balance_sheet")
-        ctx.data_source = {"kind": "synthetic", "generator": GENERATOR, "seed": cfg.seed}
-        frame, when = simulate_network_banks(seed=cfg.seed), PERIOD_END
-    else:
-        plan = balance_sheet_inputs(ctx.read("balance_sheet", required=False), ctx.read("banks", required=False),
-                                    cfg.period, cfg.fill)
-        ctx.events(plan.events, table="balance_sheet")
-        if plan.reason:
-            raise NotEstimable(f"{plan.reason} (records: {artifact('quality/stress_cascade').path})", needs=plan.needs)
-        frame, when = plan.frame, plan.period
+    frame, when = cross_section(ctx, GROUP, cfg, lambda: balance_sheet_inputs(
+        ctx.read("balance_sheet", required=False), ctx.read("banks", required=False), cfg.period, cfg.fill))
     study = cascade_study(frame, cfg.study(), when=when, mapper=ctx.mapper)
     ctx.events(study.events, table="balance_sheet")
     return {"cascade_matrix": study.matrix, "cascade_surface": study.surface, "cascade_hierarchy": study.hierarchy,
@@ -57,11 +41,9 @@ def run(ctx: StageContext) -> dict:
 def check(data, configs) -> list[tuple[str, str]]:
     """What the stage will run on (``python -m pipeline check``): the same inputs as :func:`run`, no estimation."""
     cfg: CascadeParams = configs[GROUP]
-    kind = configs["data"].source
-    if resolve_source(cfg.source, kind) == "synthetic":
-        note = " — NOT your balance sheets (stress.cascade.source: synthetic)" if kind == "files" else ""
-        return [("estimates", f"SIMULATED data ({GENERATOR}, seed {cfg.seed}){note}: cascade on the 263-bank "
-                              "2019 cross-section")]
+    simulated = simulated_check(GROUP, cfg, configs["data"].source, "cascade on the 263-bank 2019 cross-section")
+    if simulated:
+        return simulated
     plan = balance_sheet_inputs(data.balance_sheet, data.banks, cfg.period, cfg.fill)
     skips = [] if plan.reason else [("skips", why) for why in scenarios_not_run(plan.frame, cfg.named)]
     return plan.check_lines() + skips

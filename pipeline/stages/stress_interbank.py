@@ -16,33 +16,18 @@ exclusions and flags are quality records. The science:
 
 from __future__ import annotations
 
-from measures.core.status import NotEstimable
-from measures.stress.coverage import resolve_source, simulated_input_event
 from measures.stress.interbank_study import INPUT_COLUMNS, InterbankConfig, interbank_inputs, interbank_study
-from pipeline.artifacts import artifact
+from pipeline.network_inputs import cross_section, simulated_check
 from pipeline.params import DataConfig
 from pipeline.stage import Stage, StageContext
 
 GROUP = "stress.interbank"
-GENERATOR = "pipeline.simulator.network_banks"
 
 
 def run(ctx: StageContext) -> dict:
     cfg: InterbankConfig = ctx.config(GROUP)
-    data: DataConfig = ctx.config("data")
-    if resolve_source(cfg.source, data.source) == "synthetic":
-        from pipeline.simulator.network_banks import PERIOD_END, simulate_network_banks
-
-        if data.source == "files":
-            ctx.events(simulated_input_event(f"{GROUP}.source"), table="balance_sheet")
-        ctx.data_source = {"kind": "synthetic", "generator": GENERATOR, "seed": cfg.seed}
-        frame, when = simulate_network_banks(seed=cfg.seed)[list(INPUT_COLUMNS)], PERIOD_END
-    else:
-        plan = interbank_inputs(ctx.read("balance_sheet", required=False), cfg.period)
-        ctx.events(plan.events, table="balance_sheet")
-        if plan.reason:
-            raise NotEstimable(f"{plan.reason} (records: {artifact('quality/stress_interbank').path})", needs=plan.needs)
-        frame, when = plan.frame, plan.period
+    frame, when = cross_section(ctx, GROUP, cfg, lambda: interbank_inputs(ctx.read("balance_sheet", required=False),
+                                                                          cfg.period), columns=INPUT_COLUMNS)
     study = interbank_study(frame, cfg, when=when, mapper=ctx.mapper)
     ctx.events(study.events, table="balance_sheet")
     return {"interbank_matrix": study.matrix, "interbank_exposures": study.exposures, "interbank_banks": study.banks,
@@ -52,12 +37,9 @@ def run(ctx: StageContext) -> dict:
 def check(data, configs) -> list[tuple[str, str]]:
     """What the stage will run on (``python -m pipeline check``): the same inputs as :func:`run`, no estimation."""
     cfg: InterbankConfig = configs[GROUP]
-    kind = configs["data"].source
-    if resolve_source(cfg.source, kind) == "synthetic":
-        note = " — NOT your balance sheets (stress.interbank.source: synthetic)" if kind == "files" else ""
-        return [("estimates", f"SIMULATED data ({GENERATOR}, seed {cfg.seed}){note}: sequential default and clearing "
-                              "on the 263-bank 2019 cross-section")]
-    return interbank_inputs(data.balance_sheet, cfg.period).check_lines()
+    simulated = simulated_check(GROUP, cfg, configs["data"].source,
+                                "sequential default and clearing on the 263-bank 2019 cross-section")
+    return simulated or interbank_inputs(data.balance_sheet, cfg.period).check_lines()
 
 
 STAGE = Stage(
