@@ -75,13 +75,17 @@ def build(ctx: ReportContext) -> Section | None:
     if scenarios is not None:
         table = scenarios.assign(model=scenarios["model"].map(MODEL_LABEL))[
             ["scenario", "model", "n_initial", "n_defaulted", "assets_defaulted_share", "rounds", "loss_share_equity",
-             "shortfall"]]
+             "shortfall"]].rename(columns={
+                 "n_initial": "banks failing first", "n_defaulted": "banks defaulted",
+                 "assets_defaulted_share": "assets defaulted (share)", "rounds": "contagion rounds",
+                 "loss_share_equity": "interbank loss (share of equity)", "shortfall": "payment shortfall (currency)"})
         blocks.append(table_html(table, caption="Scenarios: defaults, contagion rounds and losses by model", digits=4))
         for row in scenarios.itertuples(index=False):
             metrics[f"{row.scenario}.{row.model}.n_defaulted"] = int(row.n_defaulted)
         plots["scenarios"] = scenarios[["scenario", "model", "n_defaulted", "loss_share_equity"]].reset_index(drop=True)
     if banks is not None:
-        blocks.append(table_html(hierarchy_table(banks), caption="Default hierarchy by scenario, round and model"))
+        blocks.append(table_html(hierarchy_table(banks), caption="Default hierarchy by scenario, round and model",
+                                 wrap=True))
         if ((banks["model"] != "sequential") & banks["defaulted"]).any():
             blocks.append(_recovery_figure(banks))
     return Section(ID, TITLE, INTRO, blocks, metrics, plots)

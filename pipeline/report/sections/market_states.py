@@ -39,7 +39,7 @@ def build(ctx: ReportContext) -> Section | None:
     def draw(fig):
         axes = fig.subplots(len(names), 1, sharex=True, squeeze=False)[:, 0]
         for k, (ax, name) in enumerate(zip(axes, names, strict=True)):
-            ax.plot(states.index, states[name].to_numpy(), lw=0.6, color=COLOURS["black"], label="state variable")
+            ax.plot(states.index, states[name].to_numpy(), lw=0.6, color=COLOURS["blue"], label="state variable")
             ax.set_ylabel(f"{name}\n({units[name]})", rotation=0, ha="right", va="center")
             shade_episodes(ax, episodes, names=k == 0)
         axes[-1].set_xlabel("date")
