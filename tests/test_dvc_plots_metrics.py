@@ -187,7 +187,7 @@ def _small_dvc_yaml(root: Path) -> None:
 @pytest.mark.slow
 def test_exp_run_covar_qr_q_shows_in_metrics_diff(tmp_path):
     """docs/experiments.md: ``dvc exp run -S measures.covar_qr.q=0.99`` then ``dvc exp show`` and ``dvc metrics diff``."""
-    from tests.conftest import copy_repository
+    from conftest import copy_repository
 
     dvc = _dvc()
     root = copy_repository(tmp_path / "repo")
