@@ -498,7 +498,7 @@ def test_api_defaults_are_the_pipeline_defaults():
     from measures.stress.firesale import FireSaleConfig, OmegaRule
 
     cfg = FireSaleConfig()
-    assert (cfg.tol_basis, cfg.cap_loan_sales, cfg.omega, cfg.omega_rule) == ("capital", True, None, OmegaRule())
+    assert (cfg.tol_basis, cfg.cap_loan_sales, cfg.omega, cfg.omega_rule, cfg.omega_calibration) == ("capital", True, None, "calibrated", OmegaRule())
     bs = synthetic_cross_section(1)
     omega = calibrate_omega(saleable_stock(bs), sold_share=0.01, price_drop=0.01)
     explicit = fire_sale(bs, alpha=0.12, r_star=25.0, omega=omega, tol=1e-12, max_rounds=100, tol_basis="capital",

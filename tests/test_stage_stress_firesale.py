@@ -151,7 +151,7 @@ def test_deterministic_bytes(tmp_path):
 
 
 def test_loan_oversale_option_and_fixed_omega(tmp_path):
-    curve = read(firesale(tmp_path, alpha=SMALL_GRID, years=[2012, 2012], cap_loan_sales=False, omega=1e-14), "firesale")
+    curve = read(firesale(tmp_path, alpha=SMALL_GRID, years=[2012, 2012], cap_loan_sales=False, omega_rule="fixed", omega=1e-14), "firesale")
     assert (curve["omega"] == 1e-14).all()
     assert curve["status"].eq("warning:LoanOversale").any()  # the literal rule sells loans not held
 
@@ -303,7 +303,7 @@ def test_the_eba_file_becomes_a_dependency_of_the_stage():
         ({"fill": {"capital": {"share": 0.1, "of": "equity"}}}, "allowed values: 'total_assets', 'loans'"),
         ({"source": "eba"}, "eba.file is required"),
         ({"tol_basis": "relative"}, "tol_basis='relative' is not allowed; allowed values: 'absolute', 'capital'"),
-        ({"omega_rule": {"sold_share": 0.0}}, "stress.firesale.omega_rule: sold_share"),
+        ({"omega_calibration": {"sold_share": 0.0}}, "stress.firesale.omega_calibration: sold_share"),
         ({"eba": {"colour": 1}}, "unknown option"),
         ({"colour": 1}, "unknown option"),
     ],

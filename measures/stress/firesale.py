@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from measures.core.config import Config, check_choice, check_range
+from measures.core.config import Config, ConfigError, check_choice, check_range
 from measures.stress.firesale_inputs import (
     FireSaleBalanceSheet,
     calibrate_omega,
@@ -53,10 +53,14 @@ class FireSaleConfig(Config):
     """Options of the fire-sale model (the same defaults in the API and in ``params.yaml``).
 
     r_star : maximum assets/capital multiple (Zhang–Guo–Wen–Sun's 4% leverage ratio = 25), ≥ 1.
-    omega : linear price impact per currency unit sold, ≥ 0; ``None`` (default) calibrates it
-        on each cross-section by ``omega_rule`` (see ``calibrate_omega``).
-    omega_rule : the statement ("selling x of the saleable stock moves its price by y") that
-        gives ω when ``omega`` is None.
+    omega_rule : ``"calibrated"`` (default: ω is recalibrated on each cross-section by
+        ``omega_calibration``, see ``calibrate_omega``) or ``"fixed"`` (ω = ``omega`` in every
+        cross-section: Zhang–Guo–Wen–Sun's replication setting, 1e-14 per yuan).
+    omega : the fixed linear price impact per currency unit sold, ≥ 0 (``omega_rule="fixed"``
+        only; ``None`` = ``PAPER_OMEGA``, Zhang–Guo–Wen–Sun's 1e-14). A number with
+        ``omega_rule="calibrated"`` is inconsistent and raises.
+    omega_calibration : the statement ("selling x of the saleable stock moves its price by y")
+        that gives ω under ``omega_rule="calibrated"``.
     tol : stop when a round has no failure and its fire-sale losses sum below the threshold, > 0.
     max_rounds : hard cap on the rounds, ≥ 1.
     tol_basis : ``"capital"`` (default: the threshold is ``tol · Σ_i c_i,0``, which makes the
@@ -70,8 +74,9 @@ class FireSaleConfig(Config):
     """
 
     r_star: float = 25.0
+    omega_rule: str = "calibrated"
     omega: float | None = None
-    omega_rule: OmegaRule = OmegaRule()
+    omega_calibration: OmegaRule = OmegaRule()
     tol: float = 1e-12
     max_rounds: int = 100
     tol_basis: str = "capital"
@@ -81,17 +86,45 @@ class FireSaleConfig(Config):
         check_choice("tol_basis", self.tol_basis, ("absolute", "capital"))
         check_choice("cap_loan_sales", self.cap_loan_sales, (False, True))
         check_range("r_star", self.r_star, low=1.0)
-        if self.omega is not None:
-            check_range("omega", self.omega, low=0.0)
+        check_omega(self.omega_rule, self.omega)
         check_range("tol", self.tol, low=0.0, low_open=True)
         check_range("max_rounds", self.max_rounds, low=1, integer=True)
 
     def omega_for(self, bs: FireSaleBalanceSheet) -> float:
-        """ω of a validated cross-section: ``omega``, or the ``omega_rule`` calibration on its saleable stock."""
-        if self.omega is not None:
-            return float(self.omega)
+        """ω of a validated cross-section: the fixed ``omega`` (``PAPER_OMEGA`` when None), or the
+        ``omega_calibration`` statement on its saleable stock."""
+        if self.omega_rule == "fixed":
+            return PAPER_OMEGA if self.omega is None else float(self.omega)
         stock = float(np.sum(bs.loans) + np.sum(bs.securities))
-        return calibrate_omega(stock, sold_share=self.omega_rule.sold_share, price_drop=self.omega_rule.price_drop)
+        return calibrate_omega(stock, sold_share=self.omega_calibration.sold_share,
+                               price_drop=self.omega_calibration.price_drop)
+
+    @classmethod
+    def of(cls, *, omega_rule: str | None = None, omega: float | None = None, **options: object) -> FireSaleConfig:
+        """The configuration of the API's keyword options: ``omega_rule=None`` means ``"fixed"``
+        when ``omega`` is a number and ``"calibrated"`` otherwise (``fire_sale(bs, omega=0.01)``)."""
+        rule = omega_rule if omega_rule is not None else ("calibrated" if omega is None else "fixed")
+        return cls(omega_rule=rule, omega=omega, **options)  # type: ignore[arg-type]
+
+
+PAPER_OMEGA = 1e-14
+"""Zhang–Guo–Wen–Sun's fixed price impact, per yuan (``omega_rule="fixed"`` with ``omega=None``)."""
+OMEGA_RULES = ("calibrated", "fixed")
+
+
+def check_omega(rule: object, omega: object) -> None:
+    """Raise :class:`ConfigError` unless ``omega_rule`` and ``omega`` agree (a fixed ω is only read
+    under ``omega_rule="fixed"``); an ``omega_rule`` mapping is the former form of ``omega_calibration``."""
+    if isinstance(rule, Mapping):
+        raise ConfigError(f"omega_rule={dict(rule)!r}: omega_rule is now the choice 'calibrated' | 'fixed'; "
+                          "the calibration statement (sold_share, price_drop) moved to omega_calibration")
+    check_choice("omega_rule", rule, OMEGA_RULES)
+    if omega is not None:
+        check_range("omega", omega, low=0.0)
+        if rule == "calibrated":
+            raise ConfigError(f"omega={omega!r} is a fixed price impact but omega_rule='calibrated' recalibrates ω "
+                              "on every cross-section; allowed: omega_rule: fixed with omega a number ≥ 0 (null = "
+                              f"Zhang–Guo–Wen–Sun's {PAPER_OMEGA:g}), or omega: null with omega_rule: calibrated")
 
 
 @dataclass(frozen=True)
@@ -320,7 +353,8 @@ def fire_sale(
     alpha: float,
     r_star: float = 25.0,
     omega: float | None = None,
-    omega_rule: OmegaRule | None = None,
+    omega_rule: str | None = None,
+    omega_calibration: OmegaRule | None = None,
     tol: float = 1e-12,
     max_rounds: int = 100,
     tol_basis: str = "capital",
@@ -352,13 +386,14 @@ def fire_sale(
     ----------
     balance_sheet : one row per bank with ``FIRE_SALE_COLUMNS`` (one currency unit).
     alpha : loss rate on real-estate loans, in [0, 1].
-    r_star, omega, omega_rule, tol, max_rounds, tol_basis, cap_loan_sales : see ``FireSaleConfig``
-        (the defaults are its defaults; ``omega=None`` calibrates ω on this balance sheet).
+    r_star, omega_rule, omega, omega_calibration, tol, max_rounds, tol_basis, cap_loan_sales : see
+        ``FireSaleConfig`` (the defaults are its defaults; ``omega_rule=None``: a number ``omega``
+        fixes ω, ``omega=None`` calibrates ω on this balance sheet, :meth:`FireSaleConfig.of`).
     sector_correlations : optional ``{sector-loan column: correlation with real estate}``;
         those columns must be in ``balance_sheet`` and are parts of ``loans``.
     """
-    cfg = FireSaleConfig(r_star=r_star, omega=omega, omega_rule=omega_rule or OmegaRule(), tol=tol,
-                         max_rounds=max_rounds, tol_basis=tol_basis, cap_loan_sales=cap_loan_sales)
+    cfg = FireSaleConfig.of(r_star=r_star, omega=omega, omega_rule=omega_rule, omega_calibration=omega_calibration or OmegaRule(),
+                            tol=tol, max_rounds=max_rounds, tol_basis=tol_basis, cap_loan_sales=cap_loan_sales)
     alpha = check_alpha(alpha)
     names, rho = sector_weights(sector_correlations or {})
     bs = validate_fire_sale_balance_sheet(balance_sheet, sector_columns=names)

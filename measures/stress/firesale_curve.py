@@ -62,7 +62,7 @@ def weighted_round_elasticity(alphas: Sequence[float], w: Sequence[float]) -> np
 def fire_sale_curve(balance_sheet: pd.DataFrame, alphas: Sequence[float], **options: object) -> pd.DataFrame:
     """System outputs of ``fire_sale`` at every α of a strictly increasing grid, plus ``tw``.
 
-    ``options`` are ``fire_sale``'s keyword options (``r_star``, ``omega``, ``omega_rule``, ``tol``,
+    ``options`` are ``fire_sale``'s keyword options (``r_star``, ``omega``, ``omega_rule``, ``omega_calibration``, ``tol``,
     ``max_rounds``, ``tol_basis``, ``cap_loan_sales``, ``sector_correlations``; the defaults of
     ``FireSaleConfig``). One row per α
     with columns ``alpha``, ``SYSTEM_OUTPUTS``, ``tw`` and ``status``; each row is identical to
@@ -108,7 +108,7 @@ def fire_sale_runs(
     (``alpha``, ``SYSTEM_OUTPUTS``, ``status``) and, with ``banks``, the per-bank tables with
     an ``alpha`` column. :func:`assemble_curve` of the runs of consecutive α chunks, concatenated,
     is the curve of the whole grid."""
-    cfg = FireSaleConfig(**options)  # type: ignore[arg-type]
+    cfg = FireSaleConfig.of(**options)  # type: ignore[arg-type]
     grid = [check_alpha(a, name=f"alphas[{k}]") for k, a in enumerate(alphas)]
     if not grid:
         raise ValueError("alphas is empty; give at least one shock")

@@ -365,7 +365,7 @@ ALPHAS_PER_ITEM = 20
 
 
 def _omega(bs: pd.DataFrame, config: FireSaleConfig) -> float:
-    """ω of one year: ``config.omega`` or the ``omega_rule`` calibration on its saleable stock."""
+    """ω of one year: the fixed ``config.omega`` or the ``omega_calibration`` on its saleable stock (``omega_rule``)."""
     return config.omega_for(validate_fire_sale_balance_sheet(bs[list(FIRE_SALE_COLUMNS)]))
 
 
@@ -373,7 +373,7 @@ def _year_alphas(item: tuple[int, pd.DataFrame, np.ndarray], *, config: FireSale
                  sectors: Mapping[str, float]) -> tuple[list[dict], list[pd.DataFrame]]:
     """The runs (:func:`fire_sale_runs`) of one year's cross-section at one chunk of α."""
     _, bs, alphas = item
-    options = {f.name: getattr(config, f.name) for f in dataclasses.fields(FireSaleConfig)} | {"omega": _omega(bs, config)}
+    options = {f.name: getattr(config, f.name) for f in dataclasses.fields(FireSaleConfig)} | {"omega_rule": "fixed", "omega": _omega(bs, config)}
     return fire_sale_runs(bs, alphas, banks=True, **options, sector_correlations=dict(sectors) or None)
 
 
@@ -404,8 +404,8 @@ def fire_sale_years(
 ) -> FireSaleYears:
     """The fire-sale curve of every year's cross-section over ``alphas``, with its regions.
 
-    For each year ``y`` with at least two banks (sorted by ``bank_id``), ω_y is ``config.omega``
-    or the ``omega_rule`` calibration on that year's saleable stock; the curve and the
+    For each year ``y`` with at least two banks (sorted by ``bank_id``), ω_y is the fixed ``config.omega``
+    (``omega_rule="fixed"``) or the ``omega_calibration`` rule on that year's saleable stock; the curve and the
     per-bank outcomes are :func:`fire_sale_curve_with_banks` (every row equals
     ``fire_sale(bs_y, alpha=α, omega=ω_y, ...)``); the regions are
     :func:`fire_sale_regions` with ``il_share`` and label every α of the curve. Years with
