@@ -86,6 +86,8 @@ def _build() -> dict[str, Artifact]:
         _canonical("balance_sheet", ("bank_id", "period_end")),
         _canonical("banks", ("bank_id",), optional=False),
         _canonical("episodes", ("start", "name")),
+        # the fire-sale stress test's optional own-data input: industry index series (docs/own-data.md)
+        _canonical("sector_indices", ("date",)),
         Artifact("canonical/meta", f"{CANONICAL}/meta.json", kind="json", dvc_path=CANONICAL),
         # returns
         Artifact("returns", f"{INTERIM}/returns.parquet", _BANK_DATE),

@@ -36,7 +36,10 @@ from measures.core.config import Config, ConfigError
 from pipeline.params import close_match, realtime_switch, validate_params_tree
 
 #: Canonical tables, written by the ingest stage (the inputs a check can see before any stage ran).
-CANONICAL_TABLES = ("banks", "prices", "system", "market_states", "balance_sheet")
+CANONICAL_TABLES = ("banks", "prices", "system", "market_states", "balance_sheet", "sector_indices")
+#: The tables the data summary lists when absent (``sector_indices`` serves the fire-sale stage alone,
+#: whose check line says which sector correlations it uses).
+SUMMARY_TABLES = CANONICAL_TABLES[:5]
 
 
 # --------------------------------------------------------------------------- params
@@ -131,7 +134,10 @@ def data_summary(config, data, records) -> list[str]:
     if bs is not None:
         filled = [c for c in bs.columns if c not in ("bank_id", "period_end", "publication_date") and bs[c].notna().any()]
         lines.extend(_wrap_items("  balance_sheet  ", f"{len(bs)} bank periods, {_span(bs['period_end'])}:", filled))
-    absent = [t for t in CANONICAL_TABLES if getattr(data, t) is None]
+    if data.sector_indices is not None:
+        indices = [c for c in data.sector_indices.columns if c != "date"]
+        lines.extend(_wrap_items("  sector_indices ", f"{len(data.sector_indices)} dates, {_span(data.sector_indices['date'])}:", indices))
+    absent = [t for t in SUMMARY_TABLES if getattr(data, t) is None]
     lines.append(f"  absent         {', '.join(absent) if absent else '(none)'}")
     lines.append(f"  quality        {len(records)} ingest records (data/processed/quality/ingest.parquet after the run)")
     by_action: dict[str, list[str]] = {}

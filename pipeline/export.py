@@ -21,7 +21,7 @@ import pandas as pd
 from pipeline.schema import SCHEMAS, CanonicalData
 
 FORMATS = ("csv", "parquet")
-TABLES = ("banks", "prices", "system", "market_states", "balance_sheet")
+TABLES = ("banks", "prices", "system", "market_states", "balance_sheet", "sector_indices")
 #: Header unit per column kind (money and prices in the data's currency unit; ratios as fractions).
 KIND_UNITS = {"ratio": "fraction", "count": "shares", "level": "index"}
 

@@ -1,7 +1,7 @@
 """The canonical tables: the single schema module, parsing and validation.
 
 Every source format (canonical CSV/Parquet/Excel, Wind/iFinD exports, toolbox
-workbooks, the embedded simulator) is mapped onto five tidy tables (docs/data.md):
+workbooks, the embedded simulator) is mapped onto these tidy tables (docs/data.md):
 
 ========== ================ =====================================================
 table      key              columns
@@ -13,6 +13,9 @@ market_    date             one column per state variable          — optional
 states                      (larger = more stress)
 balance_   bank_id,         publication_date, total_assets, ..., real_estate_loans
 sheet      period_end                                              — optional
+sector_    date             one column per industry index          — optional
+indices                     (real_estate and sector-loan columns; the fire-sale
+                            stress test's sector correlations)
 ========== ================ =====================================================
 
 :func:`build_table` parses and validates one table and :func:`validate_dataset`
@@ -63,6 +66,7 @@ class TableSchema:
     columns: tuple[Column, ...]
     description: str
     free_numeric: bool = False  # market_states: any further numeric column is a state variable
+    free_kind: str = "state-variable"  # what a free numeric column is (for messages)
 
     def column(self, name: str) -> Column:
         for col in self.columns:
@@ -176,7 +180,19 @@ BALANCE_SHEET = TableSchema(
     ),
 )
 
-SCHEMAS: dict[str, TableSchema] = {s.name: s for s in (BANKS, PRICES, SYSTEM, MARKET_STATES, BALANCE_SHEET)}
+SECTOR_INDICES = TableSchema(
+    name="sector_indices",
+    key=("date",),
+    description=("Optional industry index series, one column each: the real-estate index (stress.firesale.sector_indices"
+                 ".real_estate, default real_estate) and one per sector-loan column of the balance sheet (e.g. "
+                 "loans_construction); levels or returns (stress.firesale.sector_indices.values). The fire-sale stress "
+                 "test estimates its sector correlations from them (docs/firesale.md)."),
+    columns=(Column("date", "date", True, "observation date (any frequency: daily, weekly, monthly), strictly increasing"),),
+    free_numeric=True,
+    free_kind="industry-index",
+)
+
+SCHEMAS: dict[str, TableSchema] = {s.name: s for s in (BANKS, PRICES, SYSTEM, MARKET_STATES, BALANCE_SHEET, SECTOR_INDICES)}
 REQUIRED_TABLES = ("banks", "prices")
 
 
@@ -491,7 +507,7 @@ def build_table(
     if schema.free_numeric:
         extra = [c for c in present if c not in schema.names]
         if not extra:
-            raise DataValidationError("no state-variable column", **base, allowed="one or more numeric columns besides 'date'")
+            raise DataValidationError(f"no {schema.free_kind} column", **base, allowed="one or more numeric columns besides 'date'")
         for name in extra:
             out[str(name)] = parse_numbers(frame[name], ctx={**base, "column": str(name)}, rows=rows, factor=factors.get(name, 1.0), keys=keys)
     table = pd.DataFrame(out, index=frame.index)
@@ -588,7 +604,7 @@ def _check_bounds(table: pd.DataFrame, schema: TableSchema, base: dict, factors:
 
 @dataclass
 class CanonicalData:
-    """The five canonical tables (``system``, ``market_states``, ``balance_sheet`` optional),
+    """The canonical tables (``system``, ``market_states``, ``balance_sheet``, ``sector_indices`` optional),
     the source of each (for messages), the currency label, and the stress episodes
     (name, start, end) when the source lists them (e.g. a toolbox workbook's 'Crises' sheet)."""
 
@@ -597,6 +613,7 @@ class CanonicalData:
     system: pd.DataFrame | None = None
     market_states: pd.DataFrame | None = None
     balance_sheet: pd.DataFrame | None = None
+    sector_indices: pd.DataFrame | None = None
     sources: dict[str, Source] = field(default_factory=dict)
     currency: str = ""
     episodes: pd.DataFrame | None = None

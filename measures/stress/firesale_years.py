@@ -85,16 +85,14 @@ class EbaMapping(Config):
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class SectorIndices(Config):
-    """Industry index series behind the sector correlations (``stress.firesale.sector_indices``).
+    """How the fire-sale stage reads the optional canonical ``sector_indices`` table (industry index
+    series, docs/own-data.md) into sector correlations (``stress.firesale.sector_indices``;
+    :func:`measures.stress.firesale_inputs.sector_correlations_from_indices`).
 
-    file : CSV with a ``date`` column and one column per sector-loan column plus ``real_estate``
-        (:func:`measures.stress.firesale_inputs.sector_correlations_from_indices`); None = the
-        ``sector_correlations`` params.
     real_estate : the real-estate column. values : ``prices`` (index levels) or ``returns``.
     min_obs : fewest losses observed together with real estate, per sector.
     """
 
-    file: str | None = None
     real_estate: str = "real_estate"
     values: str = "prices"
     min_obs: int = 60
@@ -104,6 +102,15 @@ class SectorIndices(Config):
         check_range("min_obs", self.min_obs, low=3, integer=True)
         if not isinstance(self.real_estate, str) or not self.real_estate:
             raise ConfigError(f"real_estate={self.real_estate!r} must be a column name")
+
+    @classmethod
+    def from_mapping(cls, mapping: Mapping[str, Any] | None, *, where: str = "") -> SectorIndices:
+        """As :meth:`Config.from_mapping`; the former key ``file`` (a CSV path) raises, pointing to the table."""
+        if isinstance(mapping, Mapping) and "file" in mapping:
+            raise ConfigError(f"{where or 'sector_indices'}.file={mapping['file']!r}: the industry index series are now the "
+                              "optional canonical table sector_indices (data.raw_dir/sector_indices.csv, or data.files."
+                              "sector_indices; docs/own-data.md); remove the key. Allowed options: min_obs, real_estate, values")
+        return super().from_mapping(mapping, where=where)
 
 
 #: Correlation of each sector-loan column with real estate (the round-0 shock α·ρ_s·loans_s), of the
@@ -126,8 +133,9 @@ class FireSaleParams(FireSaleConfig):
         book equity) or ``eba`` (the EBA 2018 extract at ``eba.file``).
     years : ``[first, last]`` years simulated (synthetic) or used (balance_sheet); None = all.
     alpha : the shock grid. sector_correlations : ``{sector-loan column: ρ}`` of the round-0 shock.
-    sector_indices : industry index series from which the stage estimates ``sector_correlations``
-        instead (:class:`SectorIndices`; ``file: null`` = use the params).
+    sector_indices : how the stage estimates the correlations from the optional canonical table
+        ``sector_indices`` when the data have it (:class:`SectorIndices`; sectors without an index
+        keep ``sector_correlations``).
     fill : ``{input: FillRule mapping}`` for missing balance-sheet inputs (recorded).
     il_share : region rule of :func:`fire_sale_regions`.
     """

@@ -1,7 +1,7 @@
 """Canonical files: one file per table, canonical column names, units in the headers.
 
 ``data.raw_dir`` holds ``banks``, ``prices`` (required) and ``system``,
-``market_states``, ``balance_sheet`` (optional), each as ``.csv``, ``.parquet``,
+``market_states``, ``balance_sheet``, ``sector_indices`` (optional), each as ``.csv``, ``.parquet``,
 ``.xlsx`` or ``.xls``; ``data.files`` may name them explicitly
 (``{prices: my_prices.xlsx}`` or ``{prices: {file: book.xlsx, sheet: Daily}}``).
 A header is a canonical column name, optionally followed by a unit in brackets
@@ -17,6 +17,7 @@ import pandas as pd
 
 from measures.core.config import ConfigError
 from pipeline.adapters.common import (
+    EXTRA_TABLES,
     file_roles,
     as_numbers,
     assign_groups,
@@ -157,6 +158,20 @@ def load_canonical(config: DataConfig, *, root: Path) -> tuple[dict, dict, list[
         tables[table] = built
         sources[table] = raw.source
     return tables, sources, records, raw_dir
+
+
+def load_extra_tables(config: DataConfig, raw_dir: Path, tables: dict, sources: dict, records: list[QualityRecord]) -> None:
+    """Add the optional canonical tables of every format (``EXTRA_TABLES``: ``sector_indices``) that
+    ``data.files`` names or ``raw_dir`` holds, read and validated as canonical files, to ``tables``."""
+    files = {k: v for k, v in dict(config.files).items() if k in EXTRA_TABLES}
+    for table in EXTRA_TABLES:
+        where = locate(raw_dir, table, files, required=False)
+        if where is None:
+            continue
+        raw = read_table_sheet(where[0], sheet=where[1], table=table, records=records)
+        frame, factors, labels = map_columns(raw, table, money_unit=config.money_unit, records=records)
+        tables[table] = build_table(frame, table, source=raw.source, factors=factors, headers=labels)
+        sources[table] = raw.source
 
 
 def load(config: DataConfig, *, root: Path):

@@ -27,10 +27,15 @@ UNASSIGNED = "unassigned"
 
 
 
+#: Optional canonical tables every format may add, as canonical files (``data.files.<table>`` or
+#: ``data.raw_dir/<table>.<ext>``; :func:`pipeline.adapters.canonical.load_extra_tables`).
+EXTRA_TABLES = ("sector_indices",)
+
+
 def file_roles(files: Mapping[str, object], allowed: tuple[str, ...], *, fmt: str) -> dict:
-    """``data.files`` as a dict, refusing keys the format does not know."""
+    """``data.files`` as a dict, refusing keys the format does not know (the ``EXTRA_TABLES`` are known to all)."""
     files = dict(files)
-    unknown = sorted(set(files) - set(allowed))
+    unknown = sorted(set(files) - set(allowed) - set(EXTRA_TABLES))
     if unknown:
         raise ConfigError(f"data.files has unknown key(s) {', '.join(unknown)} for format {fmt}; allowed keys: {', '.join(allowed)}")
     return files
@@ -234,8 +239,10 @@ def merge_states(existing: pd.DataFrame | None, built: pd.DataFrame, *, source: 
 
 def finish(tables: dict[str, pd.DataFrame | None], sources: dict[str, Source], config: DataConfig, records: list[QualityRecord], *, raw_dir: Path, episodes: pd.DataFrame | None = None) -> CanonicalData:
     """Add spec-built states, validate the dataset, record lag-filled publication dates."""
+    from pipeline.adapters.canonical import load_extra_tables
     from pipeline.adapters.states import build_market_states
 
+    load_extra_tables(config, raw_dir, tables, sources, records)
     if config.market_states:
         built = build_market_states(config.market_states, root=raw_dir, calendar=trading_calendar(tables["prices"]), quality=records)
         tables["market_states"] = merge_states(tables.get("market_states"), built, source=str(sources.get("market_states", "data.market_states")))
@@ -246,6 +253,7 @@ def finish(tables: dict[str, pd.DataFrame | None], sources: dict[str, Source], c
         system=tables.get("system"),
         market_states=tables.get("market_states"),
         balance_sheet=tables.get("balance_sheet"),
+        sector_indices=tables.get("sector_indices"),
         sources=dict(sources),
         currency=config.currency,
         episodes=episodes,

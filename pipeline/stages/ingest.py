@@ -16,7 +16,7 @@ from pipeline.params import RAW_DIR, DataConfig, check_tracked, untracked_inputs
 from pipeline.schema import CanonicalData, trim_period
 from pipeline.stage import Stage, StageContext, StageInputError, dvc_deps
 
-TABLES = ("banks", "prices", "system", "market_states", "balance_sheet")
+TABLES = ("banks", "prices", "system", "market_states", "balance_sheet", "sector_indices")
 
 
 def load_source(config: DataConfig, *, root: Path) -> tuple[CanonicalData, list]:
@@ -84,7 +84,7 @@ STAGE = Stage(
     run=run,
     params={"data": DataConfig},
     outputs=(*TABLES, "episodes", "canonical/meta"),
-    optional_outputs=("system", "market_states", "balance_sheet", "episodes"),
+    optional_outputs=("system", "market_states", "balance_sheet", "sector_indices", "episodes"),
     files=("pipeline/simulator_calibration.json", RAW_DIR),
     param_files=external_paths,
 )

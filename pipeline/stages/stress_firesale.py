@@ -12,17 +12,16 @@ behind the ``check`` hook). Outputs: ``firesale`` (year, alpha: system outputs, 
 region, status), ``firesale_banks`` (year, alpha, bank_id), ``firesale_regions`` (year, region),
 ``firesale_inputs`` (year, bank_id: the inputs used), ``firesale_mean`` (alpha: the mean curve
 over years) and ``firesale_mean_regions`` (its regions, by ``il_share``); fills and exclusions
-are quality records. With ``sector_indices.file`` the sector correlations of the round-0 shock are
-estimated from the industry index series in that CSV
-(:func:`measures.stress.firesale_inputs.sector_correlations_from_indices`; recorded) instead of taken
-from ``sector_correlations``. The science: :func:`measures.stress.firesale_years.fire_sale_years`.
+are quality records. With the optional canonical table ``sector_indices`` (industry index series,
+docs/own-data.md) the sector correlations of the round-0 shock are estimated from it for every sector
+it has (:func:`measures.stress.firesale_inputs.sector_correlations_from_indices`, options
+``sector_indices``), ``sector_correlations`` (params) serve the others and runs without the table;
+a quality record says which came from where. The science: :func:`measures.stress.firesale_years.fire_sale_years`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
@@ -31,6 +30,7 @@ from measures.core.status import NotEstimable
 from measures.stress.coverage import InputPlan, resolve_source, simulated_input_event
 from measures.stress.firesale_years import (
     FireSaleParams,
+    SectorIndices,
     eba_inputs,
     fire_sale_years,
     firesale_plan,
@@ -72,53 +72,53 @@ def load_plan(ctx: StageContext, cfg: FireSaleParams, source: str) -> tuple[Inpu
     return plan, meta.get("currency", "")
 
 
-def read_sector_indices(path: str) -> pd.DataFrame:
-    """The sector-index CSV of ``stress.firesale.sector_indices.file``: a ``date`` column (ISO dates,
-    strictly increasing) and numeric columns (empty = not observed), as a dates x columns frame."""
-    where = f"{GROUP}.sector_indices.file {path}"
-    if not Path(path).is_file():
-        raise DataValidationError("file not found", source=where, allowed="a CSV with a date column and one column per sector")
-    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
-    if "date" not in raw.columns:
-        raise DataValidationError("no date column", source=where, column="date", allowed=f"columns date, real_estate, ...; found: {', '.join(raw.columns)}")
-    dates = pd.to_datetime(raw["date"].str.strip(), errors="coerce", format="ISO8601")
-    if dates.isna().any() or not dates.is_monotonic_increasing or dates.duplicated().any():
-        i = int(np.flatnonzero(dates.isna() | dates.duplicated() | (dates < dates.cummax()))[0])
-        raise DataValidationError("not a date, or not after the previous row", source=where, column="date", row=i + 1,
-                                  value=raw["date"].iloc[i], allowed="ISO dates (YYYY-MM-DD), strictly increasing")
-    out = {}
-    for col in raw.columns.drop("date"):
-        text = raw[col].str.strip()
-        values = pd.to_numeric(text.where(text != "", None), errors="coerce")
-        bad = values.isna() & (text != "")
+def indexed_sectors(table: pd.DataFrame, spec: SectorIndices, source: object = None) -> dict[str, float]:
+    """The sector correlations estimated from the canonical ``sector_indices`` table (date, one column
+    per index) by ``spec`` (:func:`measures.stress.firesale_inputs.sector_correlations_from_indices`);
+    a problem raises :class:`DataValidationError` naming the file, table, column (date, value)."""
+    where = {"source": source, "table": "sector_indices"}
+    frame = table.set_index("date")
+    if spec.values == "prices":
+        bad = frame.to_numpy(dtype=float, na_value=np.nan) <= 0
         if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise DataValidationError("not a number", source=where, column=col, row=i + 1, value=raw[col].iloc[i],
-                                      allowed="a number, or empty for not observed")
-        out[col] = values.to_numpy(dtype=float)
-    return pd.DataFrame(out, index=pd.DatetimeIndex(dates, name="date"))
-
-
-def estimated_sectors(cfg: FireSaleParams) -> tuple[FireSaleParams, pd.DataFrame]:
-    """``cfg`` with ``sector_correlations`` estimated from ``sector_indices.file`` (unchanged when None),
-    and the ``sector_correlations_estimated`` event listing them."""
-    spec = cfg.sector_indices
-    if spec.file is None:
-        return cfg, pd.DataFrame(columns=list(EVENT_COLUMNS))
-    frame = read_sector_indices(spec.file)
+            i, j = (int(k[0]) for k in np.nonzero(bad))
+            raise DataValidationError("not a positive index level", **where, column=str(frame.columns[j]),
+                                      date=frame.index[i], value=float(frame.iat[i, j]),
+                                      allowed=f"index levels > 0, or {GROUP}.sector_indices.values: returns")
     try:
-        rho = sector_correlations_from_indices(frame, real_estate=spec.real_estate, values=spec.values, min_obs=spec.min_obs)
+        return sector_correlations_from_indices(frame, real_estate=spec.real_estate, values=spec.values, min_obs=spec.min_obs)
     except ValueError as exc:
-        raise DataValidationError(str(exc), source=f"{GROUP}.sector_indices.file {spec.file}") from None
-    event = {"bank_id": None, "date_start": frame.index[0], "date_end": frame.index[-1], "n_rows": len(frame),
-             "action": "filled", "reason": "sector_correlations_estimated",
-             "detail": "stress.firesale.sector_correlations replaced by the correlations of the industry index losses "
-                       "with real estate: " + ", ".join(f"{k} {v:.4f}" for k, v in rho.items())}
+        raise DataValidationError(str(exc), **where, allowed=f"a column {spec.real_estate!r} ({GROUP}.sector_indices."
+                                  "real_estate) and one column per sector-loan column, each with at least "
+                                  f"{spec.min_obs} losses ({GROUP}.sector_indices.min_obs)") from None
+
+
+def sector_choice(cfg: FireSaleParams, table: pd.DataFrame | None, source: object = None) -> tuple[FireSaleParams, pd.DataFrame]:
+    """``cfg`` with the sector correlations of the run: estimated from the ``sector_indices`` table for
+    each sector it has (:func:`indexed_sectors`), ``sector_correlations`` (params) for the others and
+    when there is no table; one quality event says which came from where."""
+    params = dict(cfg.sector_correlations)
+    estimated = {} if table is None else indexed_sectors(table, cfg.sector_indices, source)
+    rho = params | estimated
+    listed = ", ".join(f"{k} {v:.4f}" for k, v in rho.items())
+    kept = [k for k in params if k not in estimated]
+    if not estimated:
+        event = {"bank_id": None, "date_start": None, "date_end": None, "n_rows": 0, "action": "kept",
+                 "reason": "sector_correlations_params",
+                 "detail": f"no sector_indices table: the sector correlations are {GROUP}.sector_correlations ({listed})"}
+    else:
+        event = {"bank_id": None, "date_start": table["date"].iloc[0], "date_end": table["date"].iloc[-1], "n_rows": len(table),
+                 "action": "filled", "reason": "sector_correlations_estimated",
+                 "detail": f"sector correlations of the industry index losses with {cfg.sector_indices.real_estate} from "
+                           f"the sector_indices table{f' ({source})' if source else ''} for {', '.join(estimated)}"
+                           + (f"; {GROUP}.sector_correlations for {', '.join(kept)}" if kept else "") + f": {listed}"}
     return dataclasses.replace(cfg, sector_correlations=rho), pd.DataFrame([event], columns=list(EVENT_COLUMNS))
 
 
 def run(ctx: StageContext) -> dict:
-    cfg, sector_events = estimated_sectors(ctx.config(GROUP))
+    indices = ctx.read("sector_indices", required=False)
+    meta = ctx.read("canonical/meta", required=False) or {}
+    cfg, sector_events = sector_choice(ctx.config(GROUP), indices, meta.get("sources", {}).get("sector_indices"))
     ctx.events(sector_events, table="sector_indices")
     data: DataConfig = ctx.config("data")
     source = resolve_source(cfg.source, data.source)
@@ -145,9 +145,10 @@ def run(ctx: StageContext) -> dict:
 def check(data, configs) -> list[tuple[str, str]]:
     """What the stage will run on (``python -m pipeline check``): the same plan as :func:`run`, no estimation."""
     try:
-        cfg, _ = estimated_sectors(configs[GROUP])
+        cfg, events = sector_choice(configs[GROUP], data.sector_indices, data.sources.get("sector_indices"))
     except (DataValidationError, ValueError) as exc:
-        return [("cannot", f"sector correlations from {configs[GROUP].sector_indices.file}: {exc}")]
+        return [("cannot", f"sector correlations from the sector_indices table: {exc}")]
+    sector_line = [("estimates", events["detail"].iloc[0])] if data.sector_indices is not None else []
     kind = configs["data"].source
     source = resolve_source(cfg.source, kind)
     if source == "synthetic":
@@ -155,22 +156,20 @@ def check(data, configs) -> list[tuple[str, str]]:
         note = " — NOT your balance sheets (stress.firesale.source: synthetic)" if kind == "files" else ""
         lines = screened_plan(frame, cfg).check_lines()
         return [(k, f"SIMULATED data ({GENERATOR}, seed {cfg.seed}){note}: {t}" if k == "estimates" else t)
-                for k, t in lines]
+                for k, t in lines] + sector_line
     if source == "eba":
         try:
             frame, _ = eba_inputs(read_eba(cfg.eba.file), cfg.eba)
         except (DataValidationError, ValueError) as exc:
             return [("cannot", f"EBA extract {cfg.eba.file}: {exc}")]
-        return screened_plan(frame, cfg).check_lines()
-    return firesale_plan(data.balance_sheet, cfg).check_lines()
+        return screened_plan(frame, cfg).check_lines() + sector_line
+    return firesale_plan(data.balance_sheet, cfg).check_lines() + sector_line
 
 
 def eba_file(configs) -> tuple[str, ...]:
-    """The EBA extract (``source: eba``) and the sector-index CSV (``sector_indices.file``) are dependencies
-    of the stage when used (``dvc.yaml`` is regenerated)."""
+    """The EBA extract (``source: eba``) is a dependency of the stage when used (``dvc.yaml`` is regenerated)."""
     cfg = configs[GROUP]
-    return ((cfg.eba.file,) if cfg.source == "eba" and cfg.eba.file else ()) + (
-        (cfg.sector_indices.file,) if cfg.sector_indices.file else ())
+    return (cfg.eba.file,) if cfg.source == "eba" and cfg.eba.file else ()
 
 
 STAGE = Stage(
@@ -179,7 +178,7 @@ STAGE = Stage(
     check=check,
     param_files=eba_file,
     params={GROUP: FireSaleParams, "data": DataConfig},
-    inputs=("balance_sheet", "canonical/meta"),
+    inputs=("balance_sheet", "sector_indices", "canonical/meta"),
     outputs=("firesale", "firesale_banks", "firesale_regions", "firesale_inputs", "firesale_mean",
              "firesale_mean_regions"),
 )
