@@ -174,11 +174,13 @@ def test_stage_with_the_table_equals_the_params_run_with_the_estimates(stage_run
     assert f"{first} {SECTOR_CORRELATIONS[first]:.4f}" in detail
 
 
-def test_without_the_table_the_params_are_recorded(stage_runs):
+def test_without_the_table_the_params_are_used_and_in_the_provenance(stage_runs):
+    from pipeline.io import read_provenance
+
+    path = stage_runs["none"] / artifact("firesale").path
+    assert read_provenance(path)["params"][GROUP]["sector_correlations"] == SECTOR_CORRELATIONS
     q = read_parquet(stage_runs["none"] / artifact("quality/stress_firesale").path)
-    rec = q[q.reason == "sector_correlations_params"]
-    assert len(rec) == 1 and rec["action"].item() == "kept"
-    assert rec["detail"].item().startswith("no sector_indices table: the sector correlations are stress.firesale.sector_correlations")
+    assert not q.reason.str.startswith("sector_correlations").any()  # the default runs' records are unchanged
 
 
 def test_sector_choice_merges_and_keeps_the_order():
@@ -189,8 +191,8 @@ def test_sector_choice_merges_and_keeps_the_order():
     assert dict(out.sector_correlations) == {"loans_mining": 0.1, "loans_finance": est["loans_finance"],
                                              "loans_other": est["loans_other"]}
     assert events["action"].item() == "filled" and "(sw.csv)" in events["detail"].item()
-    same, _ = sector_choice(cfg, None)
-    assert dict(same.sector_correlations) == dict(cfg.sector_correlations)
+    same, none = sector_choice(cfg, None)
+    assert same is cfg and none.empty
 
 
 # ------------------------------------------------------------------ bad inputs

@@ -96,22 +96,20 @@ def indexed_sectors(table: pd.DataFrame, spec: SectorIndices, source: object = N
 def sector_choice(cfg: FireSaleParams, table: pd.DataFrame | None, source: object = None) -> tuple[FireSaleParams, pd.DataFrame]:
     """``cfg`` with the sector correlations of the run: estimated from the ``sector_indices`` table for
     each sector it has (:func:`indexed_sectors`), ``sector_correlations`` (params) for the others and
-    when there is no table; one quality event says which came from where."""
+    when there is no table. With the table one quality event says which came from where; without
+    it ``cfg`` is unchanged (the provenance's params then hold the correlations used) and there is no event."""
+    if table is None:
+        return cfg, pd.DataFrame(columns=list(EVENT_COLUMNS))
     params = dict(cfg.sector_correlations)
-    estimated = {} if table is None else indexed_sectors(table, cfg.sector_indices, source)
+    estimated = indexed_sectors(table, cfg.sector_indices, source)
     rho = params | estimated
     listed = ", ".join(f"{k} {v:.4f}" for k, v in rho.items())
     kept = [k for k in params if k not in estimated]
-    if not estimated:
-        event = {"bank_id": None, "date_start": None, "date_end": None, "n_rows": 0, "action": "kept",
-                 "reason": "sector_correlations_params",
-                 "detail": f"no sector_indices table: the sector correlations are {GROUP}.sector_correlations ({listed})"}
-    else:
-        event = {"bank_id": None, "date_start": table["date"].iloc[0], "date_end": table["date"].iloc[-1], "n_rows": len(table),
-                 "action": "filled", "reason": "sector_correlations_estimated",
-                 "detail": f"sector correlations of the industry index losses with {cfg.sector_indices.real_estate} from "
-                           f"the sector_indices table{f' ({source})' if source else ''} for {', '.join(estimated)}"
-                           + (f"; {GROUP}.sector_correlations for {', '.join(kept)}" if kept else "") + f": {listed}"}
+    event = {"bank_id": None, "date_start": table["date"].iloc[0], "date_end": table["date"].iloc[-1], "n_rows": len(table),
+             "action": "filled", "reason": "sector_correlations_estimated",
+             "detail": f"sector correlations of the industry index losses with {cfg.sector_indices.real_estate} from "
+                       f"the sector_indices table{f' ({source})' if source else ''} for {', '.join(estimated)}"
+                       + (f"; {GROUP}.sector_correlations for {', '.join(kept)}" if kept else "") + f": {listed}"}
     return dataclasses.replace(cfg, sector_correlations=rho), pd.DataFrame([event], columns=list(EVENT_COLUMNS))
 
 
