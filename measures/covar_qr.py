@@ -771,8 +771,9 @@ def _fit_bank(item: tuple[str, pd.Series, pd.Index], system: pd.Series, states: 
     coef.insert(0, "bank_id", bank)
     events = [status_events(val, "{n} ΔCoVaR value(s) with status {status}")]
     coes_status = val.attrs.pop("coes_status", None)
-    if coes_status is not None and (coes_status != "ok").any():
-        tail = pd.DataFrame({"bank_id": bank, "date": val["date"], "status": coes_status})
+    own = (coes_status != "ok") & (coes_status != val["status"].to_numpy()) if coes_status is not None else None
+    if own is not None and own.any():  # tail fits' statuses not already recorded with the ΔCoVaR values
+        tail = pd.DataFrame({"bank_id": bank, "date": val["date"], "status": coes_status})[own]
         events.append(status_events(tail, "{n} CoES value(s) whose system regressions at the CoES levels have status "
                                           "{status} (failed: coes and delta_coes missing; measures.covar_qr.coes_levels)"))
     no_se = coef.loc[coef["status"].astype(str).str.startswith(NO_SE), ["bank_id", "window_end", "status"]]

@@ -48,10 +48,10 @@ def _arrays(**named: object) -> list[np.ndarray]:
 def _check_inputs(rho: np.ndarray, sigma_sys: np.ndarray) -> None:
     bad = np.flatnonzero(np.abs(rho) > 1)
     if bad.size:
-        raise ValueError(f"rho must lie in [-1, 1]; rho={rho.flat[bad[0]]!r} at position {int(bad[0])}")
+        raise ValueError(f"rho must lie in [-1, 1]; rho={float(rho.flat[bad[0]])!r} at position {int(bad[0])}")
     bad = np.flatnonzero(sigma_sys <= 0)
     if bad.size:
-        raise ValueError(f"sigma_sys must be positive; sigma_sys={sigma_sys.flat[bad[0]]!r} at position {int(bad[0])}")
+        raise ValueError(f"sigma_sys must be positive; sigma_sys={float(sigma_sys.flat[bad[0]])!r} at position {int(bad[0])}")
 
 
 def covar_dcc(rho, sigma_sys, sigma_i, var_i, *, q: float = 0.95) -> np.ndarray:
@@ -115,22 +115,25 @@ def _solve_tail_quantile(target: float, lo: float, hi: float, rho: np.ndarray, s
     """The ``c`` (per element of ``rho``) with ``P(Z_s >= c, lo <= Z_i <= hi) = target``.
 
     Safeguarded Newton: the mass decreases in ``c`` with derivative
-    ``-phi(c) P(lo <= Z_i <= hi | Z_s = c)``; a step leaving the bracket ``[-40, 40]`` narrowed so far is
-    replaced by bisection; stops when every step is below 1e-13.
+    ``-phi(c) P(lo <= Z_i <= hi | Z_s = c)``; a step leaving the bracket narrowed so far (from
+    ``[-40, 40]``) is replaced by bisection. An element stops once its step is below 1e-13
+    (relative to ``max(1, |c|)``); typically five steps.
     """
     c = np.clip(np.asarray(start, float).copy(), -39.0, 39.0)
     left, right = np.full_like(c, -40.0), np.full_like(c, 40.0)
-    s = np.sqrt(1.0 - rho * rho)
+    active = np.arange(c.size)
     for _ in range(200):
-        f = _tail_mass(c, lo, hi, rho) - target
-        left, right = np.where(f > 0, c, left), np.where(f > 0, right, c)
-        slope = -_phi(c) * (ndtr((rho * c - lo) / s) - (0.0 if np.isinf(hi) else ndtr((rho * c - hi) / s)))
+        x, r = c[active], rho[active]
+        s = np.sqrt(1.0 - r * r)
+        f = _tail_mass(x, lo, hi, r) - target
+        lft, rgt = np.where(f > 0, x, left[active]), np.where(f > 0, right[active], x)
+        slope = -_phi(x) * (ndtr((r * x - lo) / s) - (0.0 if np.isinf(hi) else ndtr((r * x - hi) / s)))
         with np.errstate(divide="ignore", invalid="ignore"):
-            step = np.where(slope < 0, c - f / slope, np.nan)
-        new = np.where((step > left) & (step < right), step, 0.5 * (left + right))
-        done = np.abs(new - c) <= 1e-13 * np.maximum(1.0, np.abs(c))
-        c = new
-        if done.all():
+            step = np.where(slope < 0, x - f / slope, np.nan)
+        new = np.where((step >= lft) & (step <= rgt), step, 0.5 * (lft + rgt))
+        c[active], left[active], right[active] = new, lft, rgt
+        active = active[np.abs(new - x) > 1e-13 * np.maximum(1.0, np.abs(x))]
+        if not active.size:
             return c
     raise RuntimeError("the Girardi-Ergün CoVaR root-finder did not converge in 200 steps")
 
@@ -171,6 +174,10 @@ def conditional_measures_dcc(rho, sigma_sys, *, q: float = 0.95, conditioning: s
         es_z = float(_phi(np.float64(z))) / (1.0 - q)
         return {"covar": sigma_sys * z * (rho + s), "delta_covar": delta_covar_dcc(rho, sigma_sys, q=q),
                 "coes": sigma_sys * (rho * z + s * es_z), "delta_coes": delta_covar_dcc(rho, sigma_sys, q=q)}
+    bad = np.flatnonzero(np.abs(rho) == 1)
+    if bad.size:
+        raise ValueError(f"conditioning='at_or_below' needs |rho| < 1; rho={float(rho.flat[bad[0]])!r} at position "
+                         f"{int(bad[0])}")
     tail, bench = (1.0 - q) ** 2, (1.0 - q) * (2.0 * float(ndtr(1.0)) - 1.0)
     c, c_b, ok = np.full(rho.shape, np.nan), np.full(rho.shape, np.nan), np.isfinite(rho)  # NaN: no fitted value
     c[ok] = _solve_tail_quantile(tail, z, np.inf, rho[ok], start=z * (rho[ok] + s[ok]))
