@@ -434,7 +434,13 @@ def estimate_delta_covar(
         states). ``p_value``: two-sided t test of H0: coefficient = 0 with ``n - p`` degrees of
         freedom (as R's ``summary.rq``); that of ``system``/``bank_loss`` (β) tests H0: ΔCoVaR = 0.
     """
-    config = config or CoVaRConfig()
+    values, coefficients, _ = _values_and_coefficients(bank_loss, system_loss, states, config or CoVaRConfig(), inference)
+    return values, coefficients
+
+
+def _values_and_coefficients(bank_loss: pd.Series, system_loss: pd.Series, states: pd.DataFrame, config: CoVaRConfig,
+                             inference: bool) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray | None]:
+    """:func:`estimate_delta_covar` and the status of the CoES tail fits per row (None without CoES levels)."""
     lagged = lag_states(states, config.lag)
     reg = fit_covar_regressions(bank_loss, system_loss, lagged, q=config.q, window=config.rolling_window,
                                 step=config.step, refit_every=config.refit, min_obs=config.min_obs,
@@ -469,9 +475,7 @@ def estimate_delta_covar(
             "status": pd.Series(reg.status[pick], dtype=object).astype(str).to_numpy(),
         }
     )
-    if coes_status is not None:
-        values.attrs["coes_status"] = coes_status
-    return values, coefficient_frame(reg)
+    return values, coefficient_frame(reg), coes_status
 
 
 def _coes(reg: CoVaRRegressions, pick: np.ndarray, M: np.ndarray, var_q: np.ndarray,
@@ -760,8 +764,9 @@ def _fit_bank(item: tuple[str, pd.Series, pd.Index], system: pd.Series, states: 
               config: CoVaRConfig) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Values, coefficients and events (fits with a non-ok status, windows without standard errors) of one bank."""
     bank, loss, used = item
+    coes_status = None
     try:
-        val, coef = estimate_delta_covar(loss, system, states, config)
+        val, coef, coes_status = _values_and_coefficients(loss, system, states, config, True)
     except ValueError as exc:  # e.g. a rank-deficient full sample
         val = pd.DataFrame({"date": used, "var_q": np.nan, "var_med": np.nan, "covar": np.nan,
                             "delta_covar": np.nan, "coes": np.nan, "delta_coes": np.nan,
@@ -770,7 +775,6 @@ def _fit_bank(item: tuple[str, pd.Series, pd.Index], system: pd.Series, states: 
     val.insert(0, "bank_id", bank)
     coef.insert(0, "bank_id", bank)
     events = [status_events(val, "{n} ΔCoVaR value(s) with status {status}")]
-    coes_status = val.attrs.pop("coes_status", None)
     own = (coes_status != "ok") & (coes_status != val["status"].to_numpy()) if coes_status is not None else None
     if own is not None and own.any():  # tail fits' statuses not already recorded with the ΔCoVaR values
         tail = pd.DataFrame({"bank_id": bank, "date": val["date"], "status": coes_status})[own]

@@ -131,3 +131,48 @@ def test_bad_input_conditional_measures_option_and_correlation():
         cd.conditional_measures_dcc([0.5], [0.01], conditioning="le")
     with pytest.raises(ValueError, match=r"rho must lie in \[-1, 1\]; rho=1.5 at position 1"):
         cd.conditional_measures_dcc([0.5, 1.5], [0.01, 0.01], conditioning="at_or_below")
+
+
+# ----------------------------------------------------------------------------- the stages
+
+def _tiny():
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("tiny_dcc_ge", Path(__file__).parent / "fixtures" / "covar_dcc" / "tiny.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_stage_covar_dcc_at_or_below_changes_the_measures_only(tmp_path):
+    from conftest import run_stage
+
+    from pipeline.io import read_parquet
+
+    tiny = _tiny()
+    frames = {}
+    for conditioning in ("equal", "at_or_below"):
+        root = tiny.write_interim(tmp_path / conditioning)
+        run_stage(root, "covar_dcc", **tiny.overrides(covar={"conditioning": conditioning}))
+        frames[conditioning] = read_parquet(root / "data" / "processed" / "measures" / "covar_dcc.parquet")
+    eq, ge = frames["equal"], frames["at_or_below"]
+    fitted = ["bank_id", "date", "sigma_bank", "sigma_sys", "rho", "status"]
+    assert eq[fitted].equals(ge[fitted])
+    want = cd.conditional_measures_dcc(ge["rho"], ge["sigma_sys"], q=0.95, conditioning="at_or_below")
+    for name, values in want.items():
+        np.testing.assert_array_equal(ge[name], values)
+    assert (ge["delta_covar"] > 0).all() and not np.allclose(ge["delta_covar"], eq["delta_covar"])
+
+
+@pytest.mark.parametrize(("stage", "group", "value", "match"), [
+    ("covar_dcc", "measures.covar_dcc", "below",
+     r"^measures.covar_dcc: conditioning='below' is not allowed; allowed values: 'equal', 'at_or_below'"),
+    ("covar_qr", "measures.covar_qr", "at_or_below",
+     r"^measures.covar_qr: conditioning='at_or_below' is not allowed; allowed values: 'equal'"),
+])
+def test_bad_input_stage_conditioning_carries_the_group_prefix(stage_root, stage, group, value, match):
+    from conftest import run_stage
+
+    with pytest.raises(ConfigError, match=match):
+        run_stage(stage_root, stage, **{group: {"conditioning": value}})
