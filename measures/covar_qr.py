@@ -6,7 +6,12 @@ For bank i with state variables ``M`` (lagged one period by default):
    ``VaR_i,t(q) = â^q + ĉ^q' M_{t-1}``, ``VaR_i,t(0.5) = â^{0.5} + ĉ^{0.5}' M_{t-1}``;
 2. system regression ``X_sys,t = α + β X_i,t + γ' M_{t-1} + e`` at ``q``:
    ``CoVaR_i,t(q) = α̂ + β̂ VaR_i,t(q) + γ̂' M_{t-1}``;
-3. ``ΔCoVaR_i,t(q) = β̂ (VaR_i,t(q) − VaR_i,t(0.5))``.
+3. ``ΔCoVaR_i,t(q) = β̂ (VaR_i,t(q) − VaR_i,t(0.5))``;
+4. CoES (Adrian–Brunnermeier 2016's expected-shortfall analogue), the system's expected loss beyond
+   its CoVaR, by the quantile integral ``ES(q) = (1 − q)^{-1} ∫_q^1 Q(τ) dτ`` (Acerbi & Tasche
+   2002) on the midpoint grid ``τ_j = q + (1 − q)(j − ½)/J``, ``J = coes_levels``, of system
+   regressions at ``τ_j``: ``CoES_i,t(q) = J^{-1} Σ_j (α̂_j + β̂_j VaR_i,t(q) + γ̂_j' M_{t-1})``,
+   ``ΔCoES_i,t(q) = J^{-1} Σ_j β̂_j (VaR_i,t(q) − VaR_i,t(0.5))``.
 
 Losses are ``-diff(log price)``; ``q = 0.95`` is the stress state (docs/references.md,
 "Conventions"). Coefficients are estimated on the full sample (constant, time variation through
@@ -64,7 +69,10 @@ __all__ = [
 
 EQUATIONS = ("bank_q", "bank_median", "system")
 ESTIMATION = ("full", "expanding", "rolling")
-VALUE_COLUMNS = ["bank_id", "date", "var_q", "var_med", "covar", "delta_covar", "status"]
+VALUE_COLUMNS = ["bank_id", "date", "var_q", "var_med", "covar", "delta_covar", "coes", "delta_coes", "status"]
+#: ``measures.covar_qr.conditioning``: only the bank at its VaR (docs/covar.md: no quantile-regression
+#: analogue of Girardi & Ergün's ``at_or_below``, which ``measures.covar_dcc.conditioning`` offers)
+CONDITIONING = ("equal",)
 COEFFICIENT_COLUMNS = ["bank_id", "window_end", "equation", "term", "estimate", "std_error", "p_value", "status"]
 #: banks per mapped batch: results of a batch are assembled (and streamed by the caller) before the next
 BANK_BATCH = 128
@@ -121,6 +129,12 @@ class CoVaRConfig(Config):
     max_failure_share : float, default 0.5
         Failure budget: the share of failed bank × date values above which a caller stops
         (:func:`measures.core.status.check_failure_budget`).
+    coes_levels : int, default 4
+        Quantile levels ``J`` of the CoES grid beyond ``q`` (module docstring; 0 = no CoES: the
+        columns are NaN and the fits are skipped).
+    conditioning : {"equal"}, default "equal"
+        The bank at its VaR (Adrian & Brunnermeier). ``at_or_below`` (Girardi & Ergün 2013) is
+        refused: a quantile regression conditions on a value of the bank's loss (docs/covar.md).
     """
 
     q: float = 0.95
@@ -135,9 +149,18 @@ class CoVaRConfig(Config):
     B: int = 200
     seed: int = 0
     max_failure_share: float = 0.5
+    coes_levels: int = 4
+    conditioning: str = "equal"
 
     def validate(self) -> None:
         check_range("q", self.q, low=0.5, high=1.0, low_open=True, high_open=True)
+        check_range("coes_levels", self.coes_levels, low=0, high=100, integer=True)
+        if self.conditioning not in CONDITIONING:
+            raise ConfigError(
+                f"conditioning={self.conditioning!r} is not allowed; allowed values: 'equal'. The quantile regression "
+                "X_sys = α + β X_i + γ'M conditions on a value of the bank's loss; the Girardi–Ergün CoVaR "
+                "(conditioning: at_or_below, the bank at or beyond its VaR) needs their joint law: set "
+                "measures.covar_dcc.conditioning: at_or_below for it (docs/covar.md)")
         check_choice("estimation", self.estimation, ESTIMATION)
         check_range("window", self.window, low=10, integer=True)
         check_range("step", self.step, low=1, integer=True)
@@ -153,6 +176,12 @@ class CoVaRConfig(Config):
     def for_realtime(self) -> "CoVaRConfig":
         """The causal configuration: ``full`` becomes ``expanding`` (``rolling`` is causal already)."""
         return dataclasses.replace(self, estimation="expanding") if self.estimation == "full" else self
+
+    @property
+    def tail_levels(self) -> tuple[float, ...]:
+        """The CoES grid ``τ_j = q + (1 − q)(j − ½)/J``, ``j = 1..J`` (empty when ``coes_levels`` is 0)."""
+        J = self.coes_levels
+        return tuple(self.q + (1.0 - self.q) * (j - 0.5) / J for j in range(1, J + 1))
 
     @property
     def rolling_window(self) -> int | None:
@@ -181,6 +210,8 @@ class CoVaRRegressions:
     (K,): positions (in the aligned sample) of each window's first and last row; ``index``: the
     aligned sample's index. ``se``: the standard errors of the three equations, same shapes
     (NaN when not computed or not estimable), ``se_status`` (K,): ``ok`` or :data:`NO_SE`.
+    ``tail``: (J, K, 2 + k) the system regression at the CoES levels ``tail_levels`` (None when
+    none), ``tail_status`` (K,): the worst status of those fits per window.
     """
 
     bank_q: np.ndarray
@@ -194,6 +225,9 @@ class CoVaRRegressions:
     q: float
     se: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
     se_status: np.ndarray | None = None
+    tail: np.ndarray | None = None
+    tail_status: np.ndarray | None = None
+    tail_levels: tuple[float, ...] = ()
 
 
 def lag_states(states: pd.DataFrame, lag: int = 1) -> pd.DataFrame:
@@ -236,7 +270,7 @@ def _align(bank_loss: pd.Series, system_loss: pd.Series, states: pd.DataFrame) -
 def fit_covar_regressions(
     bank_loss: pd.Series, system_loss: pd.Series, states: pd.DataFrame, *, q: float, window: int | None = None,
     step: int = 1, refit_every: int | None = None, min_obs: int | None = None, se: str | None = None, B: int = 200,
-    seed: int = 0,
+    seed: int = 0, tail_levels: tuple[float, ...] = (),
 ) -> CoVaRRegressions:
     """Fit the bank regressions (at q and 0.5) and the system regression (at q), per window.
 
@@ -247,7 +281,8 @@ def fit_covar_regressions(
     (:func:`measures.core.quantreg.expanding.solve_expanding_quantile_regression`). With ``se``
     (a method of :func:`measures.core.quantreg.inference.quantile_regression_se`; ``B``, ``seed``
     for ``boot``) the coefficients' standard errors are computed; a window the method cannot
-    estimate gets NaN and ``se_status`` :data:`NO_SE`.
+    estimate gets NaN and ``se_status`` :data:`NO_SE`. ``tail_levels``: the system regression is
+    also fitted at these levels on the same windows (no standard errors; the CoES grid).
     """
     frame = _align(bank_loss, system_loss, states)
     names = tuple(str(c) for c in states.columns)
@@ -270,6 +305,10 @@ def fit_covar_regressions(
         start, end = fits[0].start, fits[0].stop - 1
         ses = None if inference is None else [_fit_se(y, X, f, refit_every is not None, inference)
                                               for (y, X, _), f in zip(designs, fits)]
+    tail = tail_status = None
+    if tail_levels:
+        tail, tail_status = _tail_fits(designs[2], tail_levels, window, step, refit_every, min_obs, fits=None
+                                       if window is not None else fits[2])
     se_status = None
     if ses is not None:
         missing = np.isnan(np.hstack(ses)).any(axis=1) & ~failed_mask(pd.Series(status))
@@ -279,7 +318,28 @@ def fit_covar_regressions(
         bank_q=coefs[0], bank_median=coefs[1], system=coefs[2], status=status,
         start=start, end=end, index=frame.index, states=names, q=q,
         se=None if ses is None else tuple(ses), se_status=se_status,
+        tail=tail, tail_status=tail_status, tail_levels=tuple(tail_levels),
     )
+
+
+def _tail_fits(design, levels, window, step, refit_every, min_obs, fits):
+    """The system regression at each CoES level on the windows of the main fits: (J, K, p) and the worst status.
+
+    Full sample: each level warm-started from the optimal basis of the previous one (the fit at
+    ``q`` first); expanding and rolling: the same solvers as the main fits.
+    """
+    y, X, _ = design
+    if window is not None:
+        coefs, status, *_ = _rolling_fits([(y, X, level) for level in levels], window, step, None)
+        return np.stack(coefs), status
+    sols = []
+    for level in levels:
+        if refit_every is None:
+            basis = (sols[-1] if sols else fits).basis[0]
+            sols.append(solve_quantile_regression(y, X, level, init_basis=basis))
+        else:
+            sols.append(solve_expanding_quantile_regression(y, X, level, min_obs or len(y), refit_every))
+    return np.stack([f.coef for f in sols]), _worst(*(f.status for f in sols))
 
 
 def _fit_se(y: np.ndarray, X: np.ndarray, sol, expanding: bool, inference: dict) -> np.ndarray:
@@ -314,7 +374,7 @@ def _rolling_fits(designs, window, step, inference):
     n = len(designs[0][0])
     wins = rolling_windows(n, window, step)
     K = len(wins)
-    bad = rank_deficient_windows(designs[2][1], window, step)  # the bank design's columns are a subset of the system's
+    bad = rank_deficient_windows(designs[-1][1], window, step)  # the last is a system design: the bank's columns are a subset
     coefs = [np.full((K, X.shape[1]), np.nan) for _, X, _ in designs]
     ses = None if inference is None else [np.full((K, X.shape[1]), np.nan) for _, X, _ in designs]
     status = np.full(K, "failed:RankDeficient: the window's state variables (with the constant) are collinear, "
@@ -374,11 +434,18 @@ def estimate_delta_covar(
         states). ``p_value``: two-sided t test of H0: coefficient = 0 with ``n - p`` degrees of
         freedom (as R's ``summary.rq``); that of ``system``/``bank_loss`` (β) tests H0: ΔCoVaR = 0.
     """
-    config = config or CoVaRConfig()
+    values, coefficients, _ = _values_and_coefficients(bank_loss, system_loss, states, config or CoVaRConfig(), inference)
+    return values, coefficients
+
+
+def _values_and_coefficients(bank_loss: pd.Series, system_loss: pd.Series, states: pd.DataFrame, config: CoVaRConfig,
+                             inference: bool) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray | None]:
+    """:func:`estimate_delta_covar` and the status of the CoES tail fits per row (None without CoES levels)."""
     lagged = lag_states(states, config.lag)
     reg = fit_covar_regressions(bank_loss, system_loss, lagged, q=config.q, window=config.rolling_window,
                                 step=config.step, refit_every=config.refit, min_obs=config.min_obs,
-                                se=config.se if inference else None, B=config.B, seed=config.seed)
+                                se=config.se if inference else None, B=config.B, seed=config.seed,
+                                tail_levels=config.tail_levels)
     frame = _align(bank_loss, system_loss, lagged)
     M = frame.iloc[:, 2:].to_numpy(dtype=float)
     if config.estimation == "full":
@@ -395,6 +462,7 @@ def estimate_delta_covar(
     var_med = np.einsum("ij,ij->i", Z, reg.bank_median[pick])
     alpha, beta, gamma = reg.system[pick, 0], reg.system[pick, 1], reg.system[pick, 2:]
     covar = alpha + beta * var_q + np.einsum("ij,ij->i", M[rows], gamma)
+    coes, delta_coes, coes_status = _coes(reg, pick, M[rows], var_q, var_med)
     values = pd.DataFrame(
         {
             "date": frame.index[rows],
@@ -402,10 +470,31 @@ def estimate_delta_covar(
             "var_med": var_med,
             "covar": covar,
             "delta_covar": beta * (var_q - var_med),
+            "coes": coes,
+            "delta_coes": delta_coes,
             "status": pd.Series(reg.status[pick], dtype=object).astype(str).to_numpy(),
         }
     )
-    return values, coefficient_frame(reg)
+    return values, coefficient_frame(reg), coes_status
+
+
+def _coes(reg: CoVaRRegressions, pick: np.ndarray, M: np.ndarray, var_q: np.ndarray,
+          var_med: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """CoES and ΔCoES per row (module docstring, step 4) and the tail fits' status per row.
+
+    NaN without CoES levels and on rows whose tail fits failed.
+    """
+    if reg.tail is None:
+        nan = np.full(var_q.shape, np.nan)
+        return nan, nan.copy(), None
+    tail = reg.tail[:, pick]  # (J, rows, 2 + k)
+    alpha, beta, gamma = tail[..., 0], tail[..., 1], tail[..., 2:]
+    coes = (alpha + beta * var_q + np.einsum("ij,kij->ki", M, gamma)).mean(axis=0)
+    delta = (beta * (var_q - var_med)).mean(axis=0)
+    status = pd.Series(reg.tail_status[pick], dtype=object).astype(str).to_numpy()
+    failed = failed_mask(pd.Series(status))
+    coes[failed], delta[failed] = np.nan, np.nan
+    return coes, delta, status
 
 
 def coefficient_frame(reg: CoVaRRegressions) -> pd.DataFrame:
@@ -652,7 +741,7 @@ def status_events(frame: pd.DataFrame, detail: str, *, failed_action: str = "fla
 class DeltaCoVaRBanks:
     """Output of :func:`estimate_delta_covar_banks`.
 
-    ``values``: bank_id, date, var_q, var_med, covar, delta_covar, status (one row per bank and
+    ``values``: bank_id, date, var_q, var_med, covar, delta_covar, coes, delta_coes, status (one row per bank and
     date; rolling: per window end). ``weekly``: the same on the last trading day of each week
     (:func:`measures.core.windows.weekly_last`). ``coefficients``: bank_id, window_end, equation,
     term, estimate, std_error, p_value, status (None when they were passed to a ``coefficients``
@@ -675,15 +764,22 @@ def _fit_bank(item: tuple[str, pd.Series, pd.Index], system: pd.Series, states: 
               config: CoVaRConfig) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Values, coefficients and events (fits with a non-ok status, windows without standard errors) of one bank."""
     bank, loss, used = item
+    coes_status = None
     try:
-        val, coef = estimate_delta_covar(loss, system, states, config)
+        val, coef, coes_status = _values_and_coefficients(loss, system, states, config, True)
     except ValueError as exc:  # e.g. a rank-deficient full sample
         val = pd.DataFrame({"date": used, "var_q": np.nan, "var_med": np.nan, "covar": np.nan,
-                            "delta_covar": np.nan, "status": str(status_from_exception(exc))})
+                            "delta_covar": np.nan, "coes": np.nan, "delta_coes": np.nan,
+                            "status": str(status_from_exception(exc))})
         coef = pd.DataFrame(columns=COEFFICIENT_COLUMNS[1:])
     val.insert(0, "bank_id", bank)
     coef.insert(0, "bank_id", bank)
     events = [status_events(val, "{n} ΔCoVaR value(s) with status {status}")]
+    own = (coes_status != "ok") & (coes_status != val["status"].to_numpy()) if coes_status is not None else None
+    if own is not None and own.any():  # tail fits' statuses not already recorded with the ΔCoVaR values
+        tail = pd.DataFrame({"bank_id": bank, "date": val["date"], "status": coes_status})[own]
+        events.append(status_events(tail, "{n} CoES value(s) whose system regressions at the CoES levels have status "
+                                          "{status} (failed: coes and delta_coes missing; measures.covar_qr.coes_levels)"))
     no_se = coef.loc[coef["status"].astype(str).str.startswith(NO_SE), ["bank_id", "window_end", "status"]]
     if len(no_se):
         windows = no_se.drop_duplicates("window_end").rename(columns={"window_end": "date"})
@@ -753,6 +849,6 @@ def estimate_delta_covar_banks(panel: LossPanel, config: CoVaRConfig | None = No
     values_df = pd.concat(values, ignore_index=True) if values else pd.DataFrame(columns=VALUE_COLUMNS)
     values_df = values_df[VALUE_COLUMNS]
     values_df["date"] = pd.to_datetime(values_df["date"])
-    values_df[VALUE_COLUMNS[2:6]] = values_df[VALUE_COLUMNS[2:6]].astype(float)
+    values_df[VALUE_COLUMNS[2:8]] = values_df[VALUE_COLUMNS[2:8]].astype(float)
     coef_df = _typed_coefficients(coefs) if coefficients is None else None
     return DeltaCoVaRBanks(values_df, weekly_last(values_df, "date", by=["bank_id"]), coef_df, concat_events(events))

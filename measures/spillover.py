@@ -363,7 +363,8 @@ def lagged_delta_covar(panel: LossPanel, banks: list[str], config: SpilloverConf
     quantile regressions per window of ``config.window`` rows every ``config.step`` rows:
     ``bank_id, date, delta_covar, status``.
     """
-    science = CoVaRConfig(q=config.q, estimation="rolling", window=config.window, step=config.step, lag=1)
+    science = CoVaRConfig(q=config.q, estimation="rolling", window=config.window, step=config.step, lag=1,
+                          coes_levels=0)  # ΔCoVaR only: no CoES tail fits
     parts = map_items(mapper, partial(_lagged_bank, system_loss=panel.system, states=panel.states, config=science),
                       [(bank, panel.losses[bank]) for bank in banks], desc="lagged ΔCoVaR per bank")
     return pd.concat(parts, ignore_index=True)

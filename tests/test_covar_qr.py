@@ -147,7 +147,8 @@ def test_config_errors(options: dict, message: str) -> None:
 
 
 def test_config_unknown_option_and_states_error() -> None:
-    with pytest.raises(ValueError, match=r"unknown option\(s\) tau for CoVaRConfig; allowed options: B, estimation, lag, max_failure_share, min_obs, q, "
+    with pytest.raises(ValueError, match=r"unknown option\(s\) tau for CoVaRConfig; allowed options: B, coes_levels, conditioning, estimation, lag, "
+                       r"max_failure_share, min_obs, q, "
                        r"refit_every, se, seed, states, step, window"):
         CoVaRConfig.from_mapping({"tau": 0.9})
     bank, system, states, _ = simulate(50)

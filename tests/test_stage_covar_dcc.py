@@ -53,7 +53,8 @@ def test_default_data_artifacts_values_and_determinism(stage_root):
     out = covar(stage_root)
     blobs = {k: (stage_root / "data" / "processed" / f"{v}.parquet").read_bytes() for k, v in ARTIFACTS.items()}
     cov, est, paths, q = out["covar"], out["estimates"], out["paths"], out["quality"]
-    assert list(cov.columns) == ["bank_id", "date", "sigma_bank", "sigma_sys", "rho", "delta_covar", "status"]
+    assert list(cov.columns) == ["bank_id", "date", "sigma_bank", "sigma_sys", "rho", "delta_covar", "covar", "coes",
+                                 "delta_coes", "status"]
     assert list(est.columns) == ["bank_id", "window_end", "term", "estimate", "std_error", "status"]
     assert cov["bank_id"].nunique() == 16 and (cov["status"] == "ok").all()
     assert cov.equals(cov.sort_values(["bank_id", "date"], kind="mergesort").reset_index(drop=True))

@@ -45,7 +45,8 @@ def test_params_group_is_the_science_config_with_the_same_defaults() -> None:
 
 def test_full_sample_artifacts_and_contagion_input(full, default_data_dir):
     v = read(full, "covar_qr")
-    assert list(v.columns) == ["bank_id", "date", "var_q", "var_med", "covar", "delta_covar", "status"]
+    assert list(v.columns) == ["bank_id", "date", "var_q", "var_med", "covar", "delta_covar", "coes", "delta_coes",
+                               "status"]
     assert not v.duplicated(["bank_id", "date"]).any()  # one row per bank and date: contagion.series qr
     assert (v["status"] == "ok").all() and v["bank_id"].nunique() == 16
     assert np.isfinite(v["delta_covar"]).all()
@@ -117,7 +118,7 @@ def test_unknown_state_unknown_key_and_bad_option_raise(stage_root):
         run_stage(stage_root, "covar_qr", **{"measures.covar_qr": {"estimation": "recursive"}})
     with pytest.raises(ConfigError, match=r"measures.covar_qr: se='boots' is not allowed; allowed values: 'iid', 'nid', 'ker', 'boot'"):
         run_stage(stage_root, "covar_qr", **{"measures.covar_qr": {"se": "boots"}})
-    with pytest.raises(ConfigError, match=r"unknown option\(s\) tau .*allowed options: B, estimation, lag"):
+    with pytest.raises(ConfigError, match=r"unknown option\(s\) tau .*allowed options: B, coes_levels, conditioning, estimation, lag"):
         run_stage(stage_root, "covar_qr", **{"measures.covar_qr": {"tau": 0.9}})
 
 

@@ -327,7 +327,8 @@ def test_covar_dcc_frame_layout_and_values(bank_fits):
     from measures.systemic import covar_dcc_frame
 
     frame = covar_dcc_frame(bank_fits, q=0.95)
-    assert list(frame.columns) == ["bank_id", "date", "sigma_bank", "sigma_sys", "rho", "delta_covar", "status"]
+    assert list(frame.columns) == ["bank_id", "date", "sigma_bank", "sigma_sys", "rho", "delta_covar", "covar", "coes",
+                                   "delta_coes", "status"]
     b1 = frame[frame["bank_id"] == "B1"]
     res = bank_fits["B1"]
     np.testing.assert_allclose(b1["delta_covar"], norm.ppf(0.95) * res.correlation[:, 0, 1] * res.sigma[:, 0])

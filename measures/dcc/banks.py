@@ -28,6 +28,7 @@ from measures.dcc.config import DCCConfig
 from measures.dcc.fit import check_returns, fit_pair_samples
 from measures.dcc.realtime import ESTIMATIONS, fit_pair_samples_realtime
 from measures.dcc.results import DCCResult
+from measures.systemic.covar_dcc import CONDITIONING
 
 SYSTEM = "__system__"
 MISSING = ("drop", "fail")
@@ -50,6 +51,11 @@ class CovarDCCParams(DCCConfig):
         Observations (trading days of the bank's sample) between refits.
     window : int
         Observations per refit sample (``rolling`` only).
+    conditioning : {"equal", "at_or_below"}
+        The bank's distress behind CoVaR, ΔCoVaR, CoES and ΔCoES: its loss at its VaR against its
+        median (Adrian & Brunnermeier 2016, default), or at or beyond its VaR against a
+        one-standard-deviation benchmark (Girardi & Ergün 2013;
+        :func:`measures.systemic.covar_dcc.conditional_measures_dcc`).
     """
 
     q: float = 0.95
@@ -58,9 +64,11 @@ class CovarDCCParams(DCCConfig):
     estimation: str = "full"
     refit_every: int = 21
     window: int = 1000
+    conditioning: str = "equal"
 
     def validate(self) -> None:
         super().validate()
+        check_choice("conditioning", self.conditioning, CONDITIONING)
         check_range("q", self.q, low=0.5, high=1.0, low_open=True, high_open=True)
         check_choice("missing", self.missing, MISSING)
         check_range("max_failure_share", self.max_failure_share, low=0.0, high=1.0)

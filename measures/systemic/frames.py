@@ -4,7 +4,8 @@ Pure functions from the per-bank bivariate DCC fits (:func:`measures.dcc.fit_dcc
 :func:`measures.dcc.fit_dcc_banks`, columns ``(system, bank)``) to tidy frames that a stage
 writes as Parquet:
 
-* :func:`covar_dcc_frame`: ``bank_id, date, sigma_bank, sigma_sys, rho, delta_covar, status``;
+* :func:`covar_dcc_frame`: ``bank_id, date, sigma_bank, sigma_sys, rho, delta_covar, covar, coes,
+  delta_coes, status``;
 * :func:`dcc_paths_frame`: the fitted paths that MES and LRMES need (``bank_id, date,
   ret_bank, ret_sys, sigma_bank, sigma_sys, rho, z_bank, z_sys, status``), so that the
   measures are computed from a stored fit without refitting;
@@ -28,7 +29,7 @@ import pandas as pd
 from measures.core.mapping import Mapper, map_items
 from measures.core.status import worst
 from measures.systemic.config import SystemicRiskConfig
-from measures.systemic.covar_dcc import delta_covar_dcc
+from measures.systemic.covar_dcc import conditional_measures_dcc
 from measures.systemic.lrmes import GARCH_TERMS, dcc_beta, lrmes_closed_form, lrmes_from_mes, simulate_lrmes_paths
 from measures.systemic.mes import dynamic_mes, historical_mes_columns
 
@@ -62,15 +63,34 @@ def _long(results: Mapping[str, DCCResult], columns: dict[str, list[np.ndarray]]
     return frame.sort_values(["bank_id", "date"], ignore_index=True)
 
 
-def covar_dcc_frame(results: Mapping[str, DCCResult], *, q: float = 0.95) -> pd.DataFrame:
-    """ΔCoVaR-DCC per bank and date: ``Phi^{-1}(q) rho_t sigma_sys,t`` (:func:`delta_covar_dcc`)."""
-    columns: dict[str, list[np.ndarray]] = {"sigma_bank": [], "sigma_sys": [], "rho": [], "delta_covar": []}
-    for res in results.values():
+def covar_dcc_frame(results: Mapping[str, DCCResult], *, q: float = 0.95, conditioning: str = "equal",
+                    mapper: Mapper | None = None) -> pd.DataFrame:
+    """ΔCoVaR-DCC, CoVaR, CoES and ΔCoES per bank and date (:func:`measures.systemic.covar_dcc.conditional_measures_dcc`).
+
+    ``delta_covar`` is ``Phi^{-1}(q) rho_t sigma_sys,t`` (:func:`delta_covar_dcc`) with ``conditioning``
+    ``equal``, Girardi & Ergün's ``CoVaR - CoVaR^b`` with ``at_or_below``; ``mapper`` maps the banks.
+    """
+    items = [(*_paths(res)[::2], res.converged) for res in results.values()]
+    parts = map_items(mapper, partial(_conditional_columns, q=q, conditioning=conditioning), items,
+                      desc="ΔCoVaR / CoES per bank")
+    columns: dict[str, list[np.ndarray]] = {name: [] for name in ("sigma_bank", "sigma_sys", "rho", *COVAR_VALUES)}
+    for res, values in zip(results.values(), parts):
         s_sys, s_bank, rho = _paths(res)
-        value = delta_covar_dcc(rho, s_sys, q=q) if res.converged else np.full(res.nobs, np.nan)
-        for name, v in zip(columns, (s_bank, s_sys, rho, value)):
+        for name, v in zip(columns, (s_bank, s_sys, rho, *(values[c] for c in COVAR_VALUES))):
             columns[name].append(v)
     return _long(results, columns, list(columns))
+
+
+#: the value columns of :func:`covar_dcc_frame` after ``sigma_bank, sigma_sys, rho``
+COVAR_VALUES = ("delta_covar", "covar", "coes", "delta_coes")
+
+
+def _conditional_columns(item: tuple[np.ndarray, np.ndarray, bool], *, q: float, conditioning: str) -> dict:
+    """The :data:`COVAR_VALUES` of one bank (NaN when its fit did not converge)."""
+    s_sys, rho, converged = item
+    if not converged:
+        return {name: np.full(len(rho), np.nan) for name in COVAR_VALUES}
+    return conditional_measures_dcc(rho, s_sys, q=q, conditioning=conditioning)
 
 
 def dcc_paths_frame(

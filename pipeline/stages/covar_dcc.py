@@ -1,7 +1,8 @@
 """ΔCoVaR by DCC-GARCH: one bivariate DCC(1,1)-GARCH per bank with the system (docs/srisk.md).
 
 Reads ``returns`` and ``system_returns``; writes ``covar_dcc`` (bank_id, date: sigma_bank,
-sigma_sys, rho, delta_covar, status), ``covar_dcc_estimates`` (bank_id, window_end, term:
+sigma_sys, rho, delta_covar, covar, coes, delta_coes, status; ``conditioning``: the bank at its VaR
+or at or beyond it, Girardi & Ergün 2013; docs/covar.md), ``covar_dcc_estimates`` (bank_id, window_end, term:
 estimate, std_error, status), ``dcc_paths`` (bank_id, date: the fitted sample's returns,
 σ, ρ and standardised residuals of bank and system, status: what ``mes_srisk`` needs, so
 each DCC model is fitted once per run), ``dcc_param_paths`` (bank_id, refit_date: the GARCH and
@@ -35,7 +36,7 @@ def run(ctx: StageContext) -> dict:
     ctx.events(events, table="returns")
     ctx.budget([r.status for r in results.values()], config.max_failure_share, what=f"{ctx.stage.name} bank fits")
     return {
-        "covar_dcc": covar_dcc_frame(results, q=config.q),
+        "covar_dcc": covar_dcc_frame(results, q=config.q, conditioning=config.conditioning, mapper=ctx.mapper),
         "covar_dcc_estimates": estimates_frame(results),
         "dcc_paths": dcc_paths_frame(results, wide, sys_ret),
         "dcc_param_paths": param_paths_frame(results),
