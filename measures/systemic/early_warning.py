@@ -243,6 +243,9 @@ def system_series(frames: Mapping[str, pd.DataFrame | None], calendar: pd.Dateti
             continue
         if how.startswith("measure="):
             frame = frame[frame["measure"] == how.removeprefix("measure=")]
+            if frame.empty:
+                out[name] = f"{art} has no {how.removeprefix('measure=')} rows"
+                continue
         if "status" in frame.columns:
             frame = frame[~frame["status"].astype(str).str.startswith("failed")]
         if column not in frame.columns:
