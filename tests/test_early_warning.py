@@ -123,7 +123,7 @@ def test_series_on_their_own_dates_and_the_yearly_dci_at_year_end():
     assert len(series["catfin"]) == len(calendar[::21])
     assert series["turbulence"] == "system_measures has no turbulence rows" and "absent" in series["spillover_improved"]
     assert "usable" in series["covar_qr_mean"]  # two dates only: fewer than the minimum
-    covar = pd.concat([covar, covar.assign(date=calendar[5])])
+    covar = pd.concat([covar, covar.assign(date=calendar[5])], ignore_index=True)
     covar.loc[covar.index[-1], "status"] = "failed:X: y"
     means = system_series({"covar_qr": covar}, calendar)["covar_qr_mean"]
     assert list(means) == [2.0, 5.0, 2.0]  # cross-sectional mean of the usable rows, per date
