@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import numpy as np
 import pandas as pd
 import pytest
@@ -193,8 +194,9 @@ EPISODE_PARAMS = {"report": {"episodes": [{"name": r["name"], "start": f"{r['sta
 @pytest.fixture(scope="module")
 def planted_run(tmp_path_factory):
     root = _planted_root(tmp_path_factory.mktemp("ew"))
-    ctx = run_stage(root, "early_warning", **EPISODE_PARAMS)
-    return root, ctx
+    params = repo_params(**copy.deepcopy(EPISODE_PARAMS))
+    params["report"]["episodes"].append({"name": "later", "start": "2030-01-01", "end": "2030-02-01"})
+    return root, run_stage(root, "early_warning", params)
 
 
 def test_stage_writes_the_tables_and_records_skipped_series(planted_run):
@@ -208,6 +210,8 @@ def test_stage_writes_the_tables_and_records_skipped_series(planted_run):
     skipped = [r for r in ctx.records if r.reason == "series_absent"]
     assert len(skipped) == 11 - 2 and all(r.action == "excluded" for r in skipped)
     assert any(r.reason == "measure_absent" for r in ctx.records)
+    outside = [r for r in ctx.records if r.reason == "episode_outside_sample"]
+    assert len(outside) == 1 and "episode later (start 2030-01-01) does not start inside the sample" in outside[0].detail
     leads = read_parquet(root / artifact("early_warning_leads").path)
     _assert_leads(leads[leads["series"] == "turbulence"])
 

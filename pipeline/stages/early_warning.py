@@ -62,6 +62,10 @@ def run(ctx: StageContext) -> dict:
     calendar = pd.DatetimeIndex(ctx.read("system_returns")["date"]).sort_values()
     listed, source = _episodes(ctx, config)
     episodes = episode_table(listed, calendar)
+    for item in pd.DataFrame(list(listed) if not isinstance(listed, pd.DataFrame) else listed).to_dict("records"):
+        if not ((episodes["name"] == str(item["name"])) & (episodes["start"] == pd.Timestamp(item["start"]))).any():
+            _note(ctx, "episodes", "episode_outside_sample", f"episode {item['name']} (start {pd.Timestamp(item['start']):%Y-%m-%d}) "
+                  f"does not start inside the sample {calendar[0]:%Y-%m-%d}..{calendar[-1]:%Y-%m-%d}: not evaluated")
     frames = {name: ctx.read(name, required=False) for name in _INPUTS}
     basis = {name: causal_basis(read_provenance(ctx.path(name)) if frames[name] is not None else None) for name in _INPUTS}
     series = system_series(frames, calendar)

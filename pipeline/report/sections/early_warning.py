@@ -19,6 +19,11 @@ LABELS = {"spillover_improved": "spillover index (improved)", "spillover_traditi
           "catfin": "CATFIN", "dy_total": "Diebold–Yilmaz total", "cca_expected_loss": "CCA expected loss"}
 
 
+BANK_LABELS = {"covar_qr": "ΔCoVaR-QR", "covar_dcc": "ΔCoVaR-DCC", "mes": "MES (dynamic)", "srisk": "SRISK",
+               "spillover": "spillover ΔCoVaR", "crw": "CRW (PageRank)", "granger_degree": "Granger in+out degree",
+               "minus_dd": "− distance to default"}
+
+
 def _label(name: str) -> str:
     return LABELS.get(name, name)
 
@@ -100,7 +105,9 @@ def build(ctx: ReportContext) -> Section | None:
                                  name="leads", wrap=True))
         plots["leads"] = leads
     if tau is not None and len(tau):
-        matrix = pd.concat([tau, tau.rename(columns={"a": "b", "b": "a"})]).pivot(index="a", columns="b", values="tau")
+        both = pd.concat([tau, tau.rename(columns={"a": "b", "b": "a"})])
+        both = both.assign(a=both["a"].map(lambda n: BANK_LABELS.get(n, n)), b=both["b"].map(lambda n: BANK_LABELS.get(n, n)))
+        matrix = both.pivot(index="a", columns="b", values="tau")
         matrix = matrix.reset_index().rename(columns={"a": "measure"})
         blocks.append(table_html(matrix, caption="Rank concordance of the bank-level measures: Kendall τ-b between the "
                                  "banks' means (higher = riskier for every measure)", digits=2, name="concordance"))
