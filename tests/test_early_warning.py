@@ -245,3 +245,28 @@ def test_stage_look_ahead_under_realtime_true(tmp_path, planted_run):
     early = la["start"] < CALENDAR[cut]
     assert early.sum() == 4 and la[early].equals(lb[early])
     assert not la.equals(lb)
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_us_financials_episodes_and_aucs(tmp_path, shared_data):
+    """us-financials (2001-12-31 .. 2019-12-31): the workbook's Crises sheet lists six episodes; the
+    Tech Bubble (2001-03-13) starts before the sample and is recorded, the other five are onsets
+    (none nested), so a daily series covering the sample has 5 x 20 dates before an onset at h = 20."""
+    from conftest import us_financials_data
+
+    params = repo_params(data=us_financials_data(shared_data))
+    for stage in ("ingest", "returns", "system_measures"):
+        run_stage(tmp_path, stage, params)
+    ctx = run_stage(tmp_path, "early_warning", params)
+    table = read_parquet(tmp_path / artifact("early_warning").path).set_index(["series", "horizon"])
+    ok = table[table["status"] == "ok"]
+    assert set(table["episode_source"]) == {"data"}
+    assert ok["auc"].between(0.0, 1.0).all() and len(ok) >= 6
+    assert (ok["n_onsets"] == 5).all()
+    assert table.loc[("turbulence", 20), "n_pos"] == 100 and table.loc[("absorption_ratio", 20), "n_pos"] == 100
+    outside = [r.detail for r in ctx.records if r.reason == "episode_outside_sample"]
+    assert len(outside) == 1 and "Tech Bubble" in outside[0]
+    leads = read_parquet(tmp_path / artifact("early_warning_leads").path)
+    assert set(leads["episode"]) == {"Subprime Mortgage", "European Sovereign Debt", "Russian Recession",
+                                     "Stock Market Selloff", "USA/China Trade War"}
