@@ -270,3 +270,21 @@ def test_us_financials_episodes_and_aucs(tmp_path, shared_data):
     leads = read_parquet(tmp_path / artifact("early_warning_leads").path)
     assert set(leads["episode"]) == {"Subprime Mortgage", "European Sovereign Debt", "Russian Recession",
                                      "Stock Market Selloff", "USA/China Trade War"}
+
+
+def test_check_says_how_many_onsets_or_why_not():
+    from types import SimpleNamespace
+
+    from pipeline.report_config import ReportConfig
+    from pipeline.stages.early_warning import check
+
+    prices = pd.DataFrame({"bank_id": "A", "date": CALENDAR, "close": 1.0})
+    report = ReportConfig.from_mapping(EPISODE_PARAMS["report"], where="report")
+    configs = {"measures.early_warning": EarlyWarningConfig(), "report": report}
+    lines = check(SimpleNamespace(prices=prices, episodes=None), configs)
+    assert lines == [("estimates", "early warning: AUC at horizons 20, 60 trading days and lead times before 3 onset(s) "
+                                   "of 3 episode(s) from report")]
+    old = pd.DataFrame({"name": ["old"], "start": [pd.Timestamp("1990-01-01")], "end": [pd.Timestamp("1990-02-01")]})
+    kind, text = check(SimpleNamespace(prices=prices, episodes=old), configs)[0]
+    assert kind == "cannot" and "no stress episode starts inside the sample" in text
+    assert check(SimpleNamespace(prices=None, episodes=None), configs) == [("cannot", "early warning: no prices")]

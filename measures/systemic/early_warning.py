@@ -160,6 +160,15 @@ def episode_table(episodes: pd.DataFrame | Sequence[Mapping], calendar: pd.Datet
     return inside.assign(start_pos=calendar.searchsorted(inside["start"], side="left"), nested=nested)
 
 
+def choose_episodes(data: pd.DataFrame | None, report: Sequence[Mapping], source: str) -> tuple[pd.DataFrame | list, str]:
+    """The episodes to evaluate and where they come from (``data`` or ``report``), per the
+    ``episodes`` option: the data's table (``data``), the report's list (``report``), or the data's
+    when it lists any, else the report's (``auto``)."""
+    if source == "data" or (source == "auto" and data is not None and len(data)):
+        return (data if data is not None else []), "data"
+    return list(report), "report"
+
+
 def _positions(dates: pd.DatetimeIndex, calendar: pd.DatetimeIndex) -> np.ndarray:
     """The position in the calendar of the last trading day on or before each date (-1 before it)."""
     return calendar.searchsorted(dates, side="right") - 1

@@ -22,7 +22,8 @@ from __future__ import annotations
 import pandas as pd
 
 from measures.systemic.early_warning import (
-    BANK_MEASURES, SYSTEM_SERIES, EarlyWarningConfig, bank_means, concordance, early_warning, episode_table, system_series,
+    BANK_MEASURES, SYSTEM_SERIES, EarlyWarningConfig, bank_means, choose_episodes, concordance, early_warning, episode_table,
+    system_series,
 )
 from pipeline.io import read_provenance
 from pipeline.quality import QualityRecord
@@ -46,10 +47,8 @@ def causal_basis(provenance: dict | None) -> tuple[bool, str]:
 
 
 def _episodes(ctx: StageContext, config: EarlyWarningConfig) -> tuple[pd.DataFrame | list, str]:
-    data = ctx.read("episodes", required=False)
-    if config.episodes == "data" or (config.episodes == "auto" and data is not None and len(data)):
-        return (data if data is not None else []), "data"
-    return [e.to_dict() for e in ctx.config("report").episodes], "report"
+    report = [e.to_dict() for e in ctx.config("report").episodes]
+    return choose_episodes(ctx.read("episodes", required=False), report, config.episodes)
 
 
 def _note(ctx: StageContext, table: str, reason: str, detail: str) -> None:
@@ -90,15 +89,13 @@ def check(data, configs) -> list:
     prices = data.prices
     if prices is None or "date" not in getattr(prices, "columns", ()) or prices.empty:
         return [("cannot", "early warning: no prices")]
-    listed = data.episodes if config.episodes == "data" or (
-        config.episodes == "auto" and data.episodes is not None and len(data.episodes)) else \
-        [e.to_dict() for e in configs["report"].episodes]
+    listed, source = choose_episodes(data.episodes, [e.to_dict() for e in configs["report"].episodes], config.episodes)
     try:
-        episodes = episode_table(listed if listed is not None else [], pd.DatetimeIndex(sorted(prices["date"].unique())))
+        episodes = episode_table(listed, pd.DatetimeIndex(sorted(prices["date"].unique())))
     except Exception as exc:  # NotEstimable (or unusable dates): say it, never raise
         return [("cannot", f"early warning: {exc}")]
     return [("estimates", f"early warning: AUC at horizons {', '.join(map(str, config.horizons))} trading days and lead "
-                          f"times before {int((~episodes['nested']).sum())} episode onset(s) of {len(episodes)} episode(s)")]
+                          f"times before {int((~episodes['nested']).sum())} onset(s) of {len(episodes)} episode(s) from {source}")]
 
 
 STAGE = Stage(
