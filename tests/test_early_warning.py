@@ -288,3 +288,18 @@ def test_check_says_how_many_onsets_or_why_not():
     kind, text = check(SimpleNamespace(prices=prices, episodes=old), configs)[0]
     assert kind == "cannot" and "no stress episode starts inside the sample" in text
     assert check(SimpleNamespace(prices=None, episodes=None), configs) == [("cannot", "early warning: no prices")]
+
+
+def test_report_section_shows_the_tables_the_figure_and_the_skipped_series(planted_run):
+    from pipeline.report import ReportContext
+    from pipeline.report.sections import early_warning as section
+
+    root, _ = planted_run
+    built = section.build(ReportContext.open(root))
+    html = "".join(built.blocks)
+    assert "Early-warning quality of each system series" in html and "Lead time in trading days" in html
+    assert "AUC of each system series" in html
+    assert built.metrics["best_series_h20"] in ("turbulence", "srisk_aggregate") and built.metrics["best_auc_h20"] == 1.0
+    assert built.metrics["series_evaluated"] == 2
+    assert "Not evaluated (absent or not estimable in this run): " in built.intro and "CATFIN" in built.intro
+    assert "3 episode(s) starting inside the sample" in built.intro and "(realtime: false)" in built.intro
