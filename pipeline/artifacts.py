@@ -218,3 +218,15 @@ register(Artifact("crw_robustness", f"{CONTAGION}/crw_robustness.parquet",
                   dtypes={**_YEAR, "series": "object", "bank_id": "object", "crw": "float64"}))
 register(_panel("robustness", ("variant", "model", "term")))
 register(_panel("table3", ()))
+# early warning: which system series warns first before the stress episodes, and the rank concordance of the
+# bank-level measures (pipeline/stages/early_warning.py, docs/early_warning.md)
+register(Artifact("early_warning", f"{SYSTEM}/early_warning.parquet", ("series", "horizon"),
+                  {"series": "object", "horizon": "int64", "n_pos": "Int64", "n_neg": "Int64", "n_excluded": "Int64",
+                   "n_obs": "Int64", "n_onsets": "Int64", "n_warned": "Int64", "causal": "bool", "status": "object",
+                   "first_date": "datetime64[ns]", "last_date": "datetime64[ns]",
+                   **dict.fromkeys(("auc", "auc_null_sd", "lead_days_median"), "float64")}))
+register(Artifact("early_warning_leads", f"{SYSTEM}/early_warning_leads.parquet", ("series", "start", "episode"),
+                  {"series": "object", "episode": "object", "start": "datetime64[ns]", "signal_date": "datetime64[ns]",
+                   "lead_days": "float64", "threshold": "float64", "censored": "bool", "status": "object"}))
+register(Artifact("measure_concordance", f"{SYSTEM}/measure_concordance.parquet", ("a", "b"),
+                  {"a": "object", "b": "object", "tau": "float64", "n_banks": "int64"}))

@@ -40,6 +40,7 @@ STAGES = (
     "stress_firesale",
     "stress_cascade",
     "stress_interbank",
+    "early_warning",
     "report",
 )
 PACKAGES = ("measures", "panel", "pipeline")

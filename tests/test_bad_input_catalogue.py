@@ -63,6 +63,8 @@ CASES = [
     ("cca", "measures.cca", "solver", "newton", "measures.cca: solver='newton' is not allowed; allowed values: 'two_equation', 'kmv'"),
     ("contagion", "measures.granger_network", "alpha", 1.5, "measures.granger_network: alpha=1.5 is out of range; allowed: (0.0, 1.0)"),
     ("system_measures", "measures.system", "ar_window", 1, "measures.system: ar_window=1 is out of range; allowed: [2, inf]"),
+    ("early_warning", "measures.early_warning", "quantile", 1.5, "measures.early_warning: quantile=1.5 is out of range; allowed: (0.0, 1.0)"),
+    ("early_warning", "measures.early_warning", "horizons", [20, 20], "measures.early_warning: horizons=[20, 20] repeats a horizon; list each once"),
     ("report", "report", "title", 5, "report: title=5 must be a string"),
     ("report", "report", "episodes", "2008", "report: episodes='2008' must be a list of {name, start, end} mappings"),
 ]

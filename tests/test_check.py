@@ -111,6 +111,7 @@ BAD_VALUES = {
     "measures.cca": ("solver", "newton"),
     "measures.granger_network": ("alpha", 1.5),
     "measures.system": ("ar_window", 1),
+    "measures.early_warning": ("episodes", "paper"),
     "contagion": ("ic", "xic"),
     "panel": ("effects", "fixed"),
     "stress.firesale": ("max_rounds", 0),
@@ -178,7 +179,7 @@ def test_check_on_the_default_data_prints_the_data_and_every_stage(tmp_path, cap
     rc, out, err = run_check(tmp_path, repo_params(), capsys)
     assert rc == 0 and err == ""
     lines = out.splitlines()
-    assert lines[0] == "params: 18 groups, no errors"
+    assert lines[0] == "params: 19 groups, no errors"
     assert lines[1] == "realtime: false (paper defaults: some values use the whole sample; docs/realtime.md)"
     assert lines[2] == "data: synthetic (the embedded simulator, seed 20071012): simulated data, not yours"
     assert "  banks          16: joint-stock 8, state-owned 5, city 3" in lines
@@ -199,7 +200,7 @@ def test_bad_input_all_errors_are_printed_together_with_no_traceback(tmp_path, c
     for text in ("unknown top-level group 'contagoin'", "measures.covar_qr: the group is null",
                  "measures.covar_dcc: vol='egarch'", "panel: effects='fixed'"):
         assert text in err
-    assert out.splitlines()[0] == "params: 18 groups, 4 error(s) (below)"
+    assert out.splitlines()[0] == "params: 19 groups, 4 error(s) (below)"
     assert "data: synthetic" in out  # the data are still checked
     assert "    not checked: fix the errors below first" in out  # the stages whose group is bad
 

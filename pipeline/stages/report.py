@@ -50,7 +50,7 @@ STAGE = Stage(
         "covar_dcc", "covar_dcc_estimates", "dcc_param_paths", "mes", "srisk", "srisk_total", "cca", "cca_total",
         "covar_qr", "covar_qr_estimates", "spillover_banks", "spillover_index", "spillover_index_weekly", "spillover_channels",
         "crw", "granger", "contagion_windows", "connectedness", "connectedness_directional", "granger_dci",
-        "system_measures",
+        "system_measures", "early_warning", "early_warning_leads", "measure_concordance",
         "rankings", "rankings_crw", "rankings_tau",
         "panel/coefficients", "panel/fit_stats", "panel/table1", "panel/table2",
         "firesale", "firesale_regions", "firesale_mean", "firesale_mean_regions",
