@@ -84,3 +84,5 @@ def test_report_sections_build_on_the_rolling_run(rolling_run):
     html = "".join(sections[1].blocks)
     assert "Table" in html and "CCB01" not in sections[1].intro
     assert sections[0].blocks
+    assert "In each rolling window of <code>contagion.window_length</code>" in sections[0].intro
+    assert "In each calendar year" not in sections[0].intro

@@ -185,4 +185,5 @@ def intro(ctx: ReportContext) -> str:
     """The section text with the parameter values recorded in the crw artifact's provenance."""
     found = {key: ctx.param("crw", f"contagion.{key}") for key in ("damping", "direction")}
     found["horizon"] = ctx.param("connectedness", "contagion.connectedness.horizon")
+    found.update({key: ctx.param("crw", f"contagion.{key}") for key in ("window", "window_length", "step")})
     return text.render(ID, threshold=f"{ctx.config.contagion.edge_threshold:g}", **found)
