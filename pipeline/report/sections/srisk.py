@@ -236,7 +236,8 @@ def intro(ctx: ReportContext) -> str:
 
     found = {key: param(key) for key in ("window", "kappa", "crash", "horizon", "k", "ses_theta", "ses_delta", "ses_mes")}
     found["route"] = param("lrmes_route")
-    found["ses"] = ctx.artifact("srisk", ["ses"]) is not None
+    ses = ctx.artifact("srisk", ["ses"])
+    found["ses"] = ses is not None and "ses" in ses
     tail = param("tail")
     found["tail"] = None if tail is None else f"{100 * tail:g}%"
     return text.render(ID, **found)
