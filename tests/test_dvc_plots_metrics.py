@@ -73,8 +73,20 @@ def frames() -> dict[str, pd.DataFrame]:
     }
 
 
+#: what the sections' ``metrics`` hold for ``frames`` (the numbers metrics.json picks from them, PICK)
+SECTION_METRICS = {
+    "spillover": {"top_bank": "B", "covar_qr_non_ok_rows": 30, "improved_mean_pct": 2.0, "traditional_mean_pct": 2.0,
+                  "corr_improved_traditional": 0.0, "covar_qr_rows": 90},
+    "srisk": {"srisk_total_latest_bn": 24.0, "srisk_total_max_bn": 24.0, "srisk_total_max_date": DATES[-1],
+              "latest_top_bank": "B", "latest_date": DATES[-1]},
+    "contagion": {"failed_windows": 1, "dy_total": {"mean": 60.0, "min": 50.0, "max": 70.0}},
+    "panel": {"models_estimated": 1, "models_not_estimated": 1, "models": {}},
+    "cascade": {"debtrank_max": 0.3, "mean_failed_share_all": 0.35, "mean_failed_share_without_largest": 0.5},
+}
+
+
 def test_headline_metrics_by_measure_with_known_values(frames):
-    m = headline_metrics(FakeReport(frames))
+    m = headline_metrics(FakeReport(frames), SECTION_METRICS)
     assert m["covar_qr"] == {"mean_pct": 2.0, "top_bank": "B", "top_bank_mean_pct": 3.0, "rows_not_ok": 30}  # failed C left out
     assert m["covar_dcc"]["mean_pct"] == pytest.approx(1.5) and m["covar_dcc"]["top_bank"] == "B"
     assert "top_bank" not in m["spillover"] and m["spillover"]["improved_mean_pct"] == pytest.approx(2.0)
@@ -90,9 +102,18 @@ def test_headline_metrics_by_measure_with_known_values(frames):
     assert m["simulated"] == ", ".join(k for k in MEASURES if k != "quality")
 
 
+def test_headline_metrics_take_the_sections_numbers(frames):
+    """One source: a number a section shows is the one in metrics.json, not recomputed from the artifacts."""
+    sections = {**SECTION_METRICS, "srisk": {**SECTION_METRICS["srisk"], "latest_top_bank": "Z"},
+                "spillover": {**SECTION_METRICS["spillover"], "top_bank": "Y"}}
+    m = headline_metrics(FakeReport(frames), sections)
+    assert m["srisk"]["top_bank"] == "Z" and m["covar_qr"]["top_bank"] == "Y"
+    assert "top_bank" not in headline_metrics(FakeReport(frames), {})["covar_qr"]  # no section: not computed twice
+
+
 def test_headline_metrics_are_numbers_except_bank_ids_and_dates(frames):
     strings = {"top_bank", "crw_top_bank_last", "debtrank_top_bank", "first_date", "last_date", "total_max_date"}
-    for measure, values in headline_metrics(FakeReport(frames)).items():
+    for measure, values in headline_metrics(FakeReport(frames), SECTION_METRICS).items():
         if measure in ("simulated", "not_estimable"):
             continue
         assert isinstance(values, dict) and len(values) <= 6, measure  # a few headline numbers, no nesting
@@ -102,7 +123,8 @@ def test_headline_metrics_are_numbers_except_bank_ids_and_dates(frames):
 
 def test_headline_metrics_leave_out_absent_measures_and_list_marked_ones(frames):
     partial = {k: v for k, v in frames.items() if k not in ("covar_qr", "srisk_total", "srisk")}
-    m = headline_metrics(FakeReport(partial, marks={"covar_qr": {"reason": "no states", "needs": "states"}}))
+    sections = {k: v for k, v in SECTION_METRICS.items() if k not in ("srisk", "spillover")}
+    m = headline_metrics(FakeReport(partial, marks={"covar_qr": {"reason": "no states", "needs": "states"}}), sections)
     assert "covar_qr" not in m and "srisk" not in m and m["not_estimable"] == "covar_qr"
 
 

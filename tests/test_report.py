@@ -133,6 +133,28 @@ def test_panel_tables_are_the_stage_display_tables(tmp_path):
     assert section.metrics["models_estimated"] == 2 and section.metrics["models_not_estimated"] == 1
 
 
+def test_table3_follows_table2_numbered_with_its_note_and_files(tmp_path):
+    params = {"panel": {"brackets": "se", "digits": 3, "covariance": "clustered", "hausman_variance": "re"}}
+    coef = pd.DataFrame({"model": ["m1"], "term": ["car"], "position": [0], "estimate": [0.5], "std_error": [0.1]})
+    fit = pd.DataFrame({"model": ["m1"], "position": [0], "nobs": [30], "banks": [5], "excluded": [0], "hausman_df": [1],
+                        "hausman_status": ["ok"], "chosen": ["FE"], "status": ["ok"], "r2_within": [0.1],
+                        "hausman": [1.0], "hausman_p": [0.3]})
+    table3 = pd.DataFrame({"": ["Terms", "Baseline", "  Regulator 1", "", "Years 2008–2009", "  Regulator 1"],
+                           "m1": ["CAR", "", "0.500***", "(0.100)", "", "–"]})
+    long = pd.DataFrame({"variant": ["baseline", "years:2008-2009"], "model": ["m1", "m1"], "term": ["car", ""],
+                         "label": ["Baseline", "Years 2008–2009"], "status": ["ok", "failed:LinAlgError: singular"]})
+    for name, frame in (("panel/coefficients", coef), ("panel/fit_stats", fit), ("panel/table1", pd.DataFrame({"N": ["30"]})),
+                        ("panel/table2", pd.DataFrame({"": ["CAR"], "m1": ["0.50***"]})), ("panel/table3", table3),
+                        ("panel/robustness", long)):
+        put(tmp_path, name, frame, stage="panel", params=params)
+    section = build_sections(ReportContext.open(tmp_path), [panel_regressions], tables=tmp_path / "tables")[0]
+    html = "".join(section.blocks)
+    assert html.index("<b>Table 2. </b>") < html.index("<b>Table 3. </b>Robustness of Table 2:")
+    assert "Controls and effects as in Table 2 (not shown). – not estimated: Years 2008–2009 m1." in html
+    assert "<td>Years 2008–2009</td>" in html and "<td>–</td>" in html
+    assert sorted(p.name for p in (tmp_path / "tables").glob("tab03*")) == ["tab03_panel_table3.csv", "tab03_panel_table3.tex"]
+
+
 # ---------------------------------------------------------------- provenance
 
 

@@ -20,7 +20,7 @@ from pipeline.report.figures import figure_html, placeholder, render_figure, sha
 from pipeline.report.tables import table_html
 
 __all__ = ["ReportContext", "Section", "build_sections", "clean_metric", "figure_html", "render_figure",
-           "render_report", "shade_episodes", "status_kind", "table_html", "write_plots"]
+           "render_report", "shade_episodes", "status_kind", "table_html", "write_frames", "write_plots"]
 from pipeline.report_config import ReportConfig
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -262,14 +262,22 @@ def build_section(ctx: ReportContext, module: Any) -> Section | None:
     return section
 
 
-def write_plots(folder: Path, sections: list[Section]) -> None:
-    """``plots/<section>_<name>.csv`` for ``dvc plots``; stale CSVs are removed first."""
+def write_plots(folder: Path, sections: list[Section], series: Mapping[str, pd.DataFrame] | None = None) -> None:
+    """Every CSV of ``plots/``: ``<section>_<name>.csv`` of the sections' ``plots`` and ``series_<name>.csv``
+    of ``series`` (:func:`pipeline.report.series.series_frames`, drawn by ``dvc.yaml``'s plots); stale
+    CSVs are removed first."""
+    frames = {f"{s.id}_{name}": frame for s in sections for name, frame in s.plots.items()}
+    frames.update({f"series_{name}": frame for name, frame in (series or {}).items()})
+    write_frames(folder, frames)
+
+
+def write_frames(folder: Path, frames: Mapping[str, pd.DataFrame], stale: str = "*.csv") -> None:
+    """``<name>.csv`` of each frame in ``folder`` (the files matching ``stale`` removed first): the one writer of ``plots/``."""
     folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.glob("*.csv"):
+    for old in folder.glob(stale):
         old.unlink()
-    for s in sections:
-        for name, frame in s.plots.items():
-            write_csv(frame, folder / f"{s.id}_{name}.csv", float_format="%.10g", date_format="%Y-%m-%d")
+    for name, frame in frames.items():
+        write_csv(frame, folder / f"{name}.csv", float_format="%.10g", date_format="%Y-%m-%d")
 
 
 def render_report(ctx: ReportContext, sections: list[Section]) -> str:

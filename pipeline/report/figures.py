@@ -121,16 +121,25 @@ def _links(stem: str) -> str:
     return " ".join(f"<a href='figures/{stem}.{ext}'>{ext.upper()}</a>" for ext in FILE_FORMATS)
 
 
-def _downsampled(png: io.BytesIO) -> bytes:
-    """The page's PNG: the 300-dpi raster reduced (box filter) by :data:`EMBED_REDUCE`."""
+def _png(image: Any, *, dpi: int | None = None, level: int = 6) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="png", compress_level=level, **({"dpi": (dpi, dpi)} if dpi else {}))
+    return out.getvalue()
+
+
+def _raster(fig: Any, bbox: Any) -> Any:
+    """The figure inside ``bbox`` drawn once at :data:`FILE_DPI` (a PIL image, RGB when opaque).
+
+    Drawn to the Agg buffer and taken from there, so that the file PNG and the page's smaller
+    one come from one drawing without encoding and decoding a PNG in between.
+    """
+    import numpy as np
     from PIL import Image  # a matplotlib dependency
 
-    png.seek(0)
-    with Image.open(png) as image:
-        small = image.reduce(EMBED_REDUCE)
-    out = io.BytesIO()
-    small.save(out, format="png", compress_level=6)
-    return out.getvalue()
+    fig.savefig(io.BytesIO(), format="rgba", dpi=FILE_DPI, bbox_inches=bbox)
+    pixels = np.asarray(fig.canvas.buffer_rgba())
+    opaque = bool((pixels[..., 3] == 255).all())
+    return Image.fromarray(np.ascontiguousarray(pixels[..., :3]) if opaque else pixels.copy())
 
 
 def render_figure(job: bytes | tuple) -> str:
@@ -154,17 +163,14 @@ def render_figure(job: bytes | tuple) -> str:
         try:
             draw(fig)
             bbox = fig.get_tightbbox(fig.canvas.get_renderer()).padded(0.05)
-            png = io.BytesIO()
-            fig.savefig(png, format="png", dpi=FILE_DPI, bbox_inches=bbox, metadata={"Software": None},
-                        pil_kwargs={"compress_level": 1})
+            image = _raster(fig, bbox)
             if folder is not None:
-                (Path(folder) / f"{stem}.png").write_bytes(png.getvalue())
+                (Path(folder) / f"{stem}.png").write_bytes(_png(image, dpi=FILE_DPI, level=1))
                 for ext in ("svg", "pdf"):
                     fig.savefig(Path(folder) / f"{stem}.{ext}", format=ext, bbox_inches=bbox, metadata=_METADATA[ext])
         finally:
             plt.close(fig)
-    embedded = _downsampled(png)
-    data = base64.b64encode(embedded).decode("ascii")
+    data = base64.b64encode(_png(image.reduce(EMBED_REDUCE))).decode("ascii")  # box filter: 100 dpi
     head = f"Figure {number}. " if number else ""
     files = f" <span class='files'>({_links(stem)})</span>" if folder is not None else ""
     cap = f"<figcaption><b>{escape(head)}</b>{escape(caption)}{files}</figcaption>" if caption or head else ""

@@ -4,14 +4,16 @@ One key per measure (``covar_dcc``, ``covar_qr``, ``srisk``, ``spillover``, ``co
 ``panel``, ``firesale``, ``cascade``) plus ``sample`` and ``quality``, each with a handful of
 numbers (percentages as ``*_pct``, currency amounts in billions as ``*_bn``) and at most one
 bank id (a string: ``dvc metrics diff`` shows its old and new value without a difference).
-Everything is read from the report stage's artifacts through the :class:`ReportContext` (which
-caches what the sections already read); a measure whose artifacts are absent or have no rows is
-left out, and the names of those marked not estimable are listed under ``not_estimable``; the
+A headline number that a report section also shows is taken from that section's ``metrics``
+(:data:`PICK`: one source for the page and ``metrics.json``); the others are read from the report
+stage's artifacts through the :class:`ReportContext` (which caches what the sections already
+read). A measure whose artifacts are absent or have no rows is left out, and the names of those marked not estimable are listed under ``not_estimable``; the
 measures computed on simulated data are listed under ``simulated`` (docs/experiments.md).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
@@ -51,30 +53,18 @@ def covar_dcc(r: ReportContext) -> dict[str, Any]:
 
 def covar_qr(r: ReportContext) -> dict[str, Any]:
     frame = r.artifact("covar_qr", ["bank_id", "delta_covar", "status"])
-    return {} if frame is None else _bank_means(frame, "delta_covar")
+    if frame is None:
+        return {}
+    means = _bank_means(frame, "delta_covar")  # top bank and rows not ok: from the spillover section (PICK)
+    return {k: v for k, v in means.items() if k in ("mean_pct", "top_bank_mean_pct")}
 
 
 def srisk(r: ReportContext) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    total = r.artifact("srisk_total")
-    series = total.set_index("date")["srisk_total"].dropna() / BILLION if total is not None else pd.Series(dtype=float)
-    if len(series):
-        out.update(total_latest_bn=series.iloc[-1], total_max_bn=series.max(), total_max_date=series.idxmax())
-    sr = r.artifact("srisk", ["bank_id", "date", "srisk"])
-    valid = sr.dropna(subset=["srisk"]) if sr is not None else pd.DataFrame()
-    if len(valid):
-        last = valid[valid["date"] == valid["date"].max()].sort_values(["srisk", "bank_id"], ascending=[False, True])
-        out["top_bank"] = str(last["bank_id"].iloc[0])
-    return out
+    return {}  # every headline number from the SRISK section (PICK)
 
 
 def spillover(r: ReportContext) -> dict[str, Any]:
-    daily = r.artifact("spillover_index", ["date", "improved_index", "traditional_index"])
-    if daily is None:
-        return {}
-    return {"improved_mean_pct": daily["improved_index"].mean() * 100.0,
-            "traditional_mean_pct": daily["traditional_index"].mean() * 100.0,
-            "corr_improved_traditional": daily["improved_index"].corr(daily["traditional_index"])}
+    return {}  # every headline number from the spillover section (PICK)
 
 
 def contagion(r: ReportContext) -> dict[str, Any]:
@@ -85,22 +75,15 @@ def contagion(r: ReportContext) -> dict[str, Any]:
         last = crw[crw[key] == crw[key].max()].sort_values(["crw", "bank_id"], ascending=[False, True])
         out.update(n_windows=int(crw[key].nunique()), crw_top_bank_last=str(last["bank_id"].iloc[0]),
                    crw_max_pct_last=last["crw"].iloc[0] * 100.0)
-    windows = r.artifact("contagion_windows", ["status"])
-    if windows is not None:
-        out["failed_windows"] = int(windows["status"].astype(str).str.startswith("failed").sum())
-    conn = r.artifact("connectedness", ["total"])
-    if conn is not None:
-        out["dy_total_mean"] = conn["total"].mean()
-    return out
+    return out  # failed windows and the mean total connectedness: from the contagion section (PICK)
 
 
 def panel(r: ReportContext) -> dict[str, Any]:
     fit = r.artifact("panel/fit_stats", ["model", "status", "nobs"])
     if fit is None:
         return {}
-    ok = _ok(fit)
-    return {"models_estimated": int(len(ok)), "models_not_estimated": int(len(fit) - len(ok)),
-            "max_nobs": int(ok["nobs"].max()) if len(ok) else 0}
+    ok = _ok(fit)  # the model counts: from the panel section (PICK)
+    return {"max_nobs": int(ok["nobs"].max()) if len(ok) else 0}
 
 
 def firesale(r: ReportContext) -> dict[str, Any]:
@@ -113,15 +96,10 @@ def firesale(r: ReportContext) -> dict[str, Any]:
 
 
 def cascade(r: ReportContext) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    surface = r.artifact("cascade_surface", ["system", "scenario", "failed_share"])
-    if surface is not None:
-        common = surface[surface["scenario"].astype(str) == "common"]
-        out.update({f"mean_failed_share_{s}": g["failed_share"].mean() for s, g in common.groupby("system", sort=True)})
-    debt = r.artifact("debtrank", ["bank_id", "debtrank"])
+    debt = r.artifact("debtrank", ["bank_id", "debtrank"])  # the rest: from the cascade section (PICK)
     if debt is not None and debt["debtrank"].notna().any():
-        out.update(debtrank_max=debt["debtrank"].max(), debtrank_top_bank=str(debt.loc[debt["debtrank"].idxmax(), "bank_id"]))
-    return out
+        return {"debtrank_top_bank": str(debt.loc[debt["debtrank"].idxmax(), "bank_id"])}
+    return {}
 
 
 def quality(r: ReportContext) -> dict[str, Any]:
@@ -146,13 +124,40 @@ MEASURES = {
 }
 
 
-def headline_metrics(report: ReportContext) -> dict[str, Any]:
-    """The content of ``metrics.json`` (JSON-safe: :func:`~pipeline.report.core.clean_metric`)."""
+#: measure -> {headline key: (section id, key in that section's ``metrics``, dots into nested dicts)}
+PICK = {
+    "covar_qr": {"top_bank": ("spillover", "top_bank"), "rows_not_ok": ("spillover", "covar_qr_non_ok_rows")},
+    "srisk": {"total_latest_bn": ("srisk", "srisk_total_latest_bn"), "total_max_bn": ("srisk", "srisk_total_max_bn"),
+              "total_max_date": ("srisk", "srisk_total_max_date"), "top_bank": ("srisk", "latest_top_bank")},
+    "spillover": {key: ("spillover", key) for key in ("improved_mean_pct", "traditional_mean_pct",
+                                                      "corr_improved_traditional")},
+    "contagion": {"failed_windows": ("contagion", "failed_windows"), "dy_total_mean": ("contagion", "dy_total.mean")},
+    "panel": {"models_estimated": ("panel", "models_estimated"), "models_not_estimated": ("panel", "models_not_estimated")},
+    "cascade": {"debtrank_max": ("cascade", "debtrank_max"), "mean_failed_share_all": ("cascade", "mean_failed_share_all"),
+                "mean_failed_share_without_largest": ("cascade", "mean_failed_share_without_largest")},
+}
+
+
+def picked(measure: str, sections: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """The headline numbers of ``measure`` that its section computed (:data:`PICK`; absent ones left out)."""
+    out = {}
+    for key, (section, dotted) in PICK.get(measure, {}).items():
+        node: Any = sections.get(section, {})
+        for part in dotted.split("."):
+            node = node.get(part) if isinstance(node, Mapping) else None
+        if node is not None:
+            out[key] = node
+    return out
+
+
+def headline_metrics(report: ReportContext, sections: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    """The content of ``metrics.json`` (JSON-safe: :func:`~pipeline.report.core.clean_metric`) from the
+    built sections' metrics (``{section id: metrics}``, see :data:`PICK`) and the artifacts."""
     out: dict[str, Any] = {}
     marked: list[str] = []
     simulated: list[str] = []
     for name, (fn, sources) in MEASURES.items():
-        values = fn(report)
+        values = {**fn(report), **picked(name, sections or {})}
         if any(s in report.marks for s in sources):
             marked.append(name)
         if not values:

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.io import write_csv
-from pipeline.report.core import ReportContext
+from pipeline.report.core import ReportContext, write_frames
 
 PREFIX = "series_"
 
@@ -87,15 +86,14 @@ SERIES = {
 }
 
 
+def series_frames(report: ReportContext) -> dict[str, pd.DataFrame]:
+    """The frame of every series that has data, by name (written by :func:`pipeline.report.core.write_plots`)."""
+    frames = {name: build(report) for name, build in SERIES.items()}
+    return {name: frame for name, frame in frames.items() if frame is not None and len(frame)}
+
+
 def write_series(folder: Path, report: ReportContext) -> list[str]:
-    """Write ``series_<name>.csv`` of every series that has data (old ones removed first); their names."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.glob(f"{PREFIX}*.csv"):
-        old.unlink()
-    written = []
-    for name, build in SERIES.items():
-        frame = build(report)
-        if frame is not None and len(frame):
-            write_csv(frame, folder / f"{PREFIX}{name}.csv", float_format="%.10g", date_format="%Y-%m-%d")
-            written.append(name)
-    return written
+    """Only the ``series_<name>.csv`` (old ones removed first), through the plots' writer; their names."""
+    frames = series_frames(report)
+    write_frames(folder, {f"{PREFIX}{name}": frame for name, frame in frames.items()}, stale=f"{PREFIX}*.csv")
+    return list(frames)

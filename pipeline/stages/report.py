@@ -18,7 +18,7 @@ from pipeline.report import ReportContext, render_report
 from pipeline.report_config import ReportConfig
 from pipeline.report.core import build_sections, write_plots
 from pipeline.report.metrics import headline_metrics
-from pipeline.report.series import write_series
+from pipeline.report.series import series_frames
 from pipeline.report.sections import SECTIONS
 from pipeline.stage import Stage, StageContext
 
@@ -30,14 +30,8 @@ def run(ctx: StageContext) -> dict:
     html = ctx.path("report/html")
     html.parent.mkdir(parents=True, exist_ok=True)
     html.write_text(render_report(report, sections), encoding="utf-8")
-    write_plots(ctx.path("report/plots"), sections)
-    write_series(ctx.path("report/plots"), report)  # the series dvc.yaml's plots draw (pipeline.dag.PLOTS)
-    return {"report/metrics": _metrics(report)}
-
-
-def _metrics(report: ReportContext) -> dict:
-    """``metrics.json``: a few headline numbers per measure (:mod:`pipeline.report.metrics`)."""
-    return headline_metrics(report)
+    write_plots(ctx.path("report/plots"), sections, series_frames(report))  # + the series dvc.yaml's plots draw
+    return {"report/metrics": headline_metrics(report, {s.id: s.metrics for s in sections})}
 
 
 STAGE = Stage(
@@ -52,7 +46,7 @@ STAGE = Stage(
         "crw", "granger", "contagion_windows", "connectedness", "connectedness_directional", "granger_dci",
         "system_measures", "early_warning", "early_warning_leads", "measure_concordance",
         "rankings", "rankings_crw", "rankings_tau",
-        "panel/coefficients", "panel/fit_stats", "panel/table1", "panel/table2",
+        "panel/coefficients", "panel/fit_stats", "panel/table1", "panel/table2", "panel/table3", "panel/robustness",
         "firesale", "firesale_regions", "firesale_mean", "firesale_mean_regions",
         "cascade_surface", "cascade_matrix", "cascade_hierarchy", "cascade_boundary", "debtrank",
         "cascade_descriptives", "cascade_boundary_stats",

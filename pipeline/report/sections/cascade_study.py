@@ -5,26 +5,37 @@ from __future__ import annotations
 
 import pandas as pd
 
+from pipeline.report import text
 from pipeline.report.core import ReportContext, Section, table_html
 
 ID = "cascade_study"
 TITLE = "Too many to fail: Fan–Rong–Duan's experiments"
-INTRO = (
-    "Fan–Rong–Duan's tables on the cross-section of the cascade section (docs/cascade.md). <b>Table 1</b>: descriptive "
-    "statistics of the banks' balance sheets (ln of total assets in 10<sup>4</sup> currency units, CAR, leverage, "
-    "loan-to-deposit ratio when the data has them, and the shares of loans, securities and interbank assets and "
-    "liabilities in total assets; sd = standard deviation). <b>Failure boundaries</b> (tables 2–3), per group: the "
-    "joint boundary (the loss on the members' external assets at which all of them have failed) and the mean, sd, "
-    "minimum, quartiles and maximum of the members' individual boundaries, under two definitions: <em>equity</em> — "
-    "the loss a bank bears on its own book until its equity reaches its threshold (this model); <em>dependency</em> — "
-    "Fan–Rong–Duan's, in Elliott–Golub–Jackson's cross-holding form, where a bank bears only the share A<sub>ii</sub> "
-    "of a loss on its own assets and so absorbs equity / A<sub>ii</sub> (its 40.8 trillion yuan for ICBC). "
-    "<b>Experiments</b>: banks failed when the named banks fail in layer 1 (the largest bank, size ranks 16–45 and "
-    "16–115 by default, the last two also in the system without the 15 largest banks), by fire-sale discount β at "
-    "the background shock α. <b>Rescue cost</b>: the capital injection that stops the cascade at the named banks — "
-    "the uniform recapitalisation of every other bank pro rata to its capital (rate by bisection, cost in currency) "
-    "and the targeted minimum (each bank's shortfall); 0 where the failure does not spread."
-)
+
+
+def _what(named: dict) -> str:
+    """A named-failure scenario of ``stress.cascade.named`` in words."""
+    if named.get("banks") == "largest":
+        n = named.get("n") or 1
+        text_ = "the largest bank" if n == 1 else f"the {n} largest banks"
+    elif isinstance(named.get("banks"), list):
+        text_ = ", ".join(map(str, named["banks"]))
+    elif named.get("ranks"):
+        lo, hi = named["ranks"]
+        text_ = f"size ranks {lo}–{hi}"
+    else:
+        text_ = "no bank"
+    if named.get("exclude_ranks"):
+        lo, hi = named["exclude_ranks"]
+        text_ += f", in the system without ranks {lo}–{hi}"
+    return text_
+
+
+def intro(ctx: ReportContext) -> str:
+    """The section text (template ``cascade_study.html.j2``) with the scenarios and α recorded in the
+    provenance of ``cascade_surface``."""
+    named = ctx.param("cascade_surface", "stress.cascade.named") or []
+    return text.render(ID, named=[{"name": n.get("name", ""), "what": _what(n)} for n in named if isinstance(n, dict)],
+                       named_alpha=ctx.param("cascade_surface", "stress.cascade.named_alpha"))
 
 
 def _pivot(named: pd.DataFrame, value: str) -> pd.DataFrame:
@@ -62,4 +73,4 @@ def build(ctx: ReportContext) -> Section | None:
         top_beta = named[named["beta"] == named["beta"].max()]
         metrics["rescue_at_max_beta"] = {r.scenario: {"targeted": r.rescue_targeted, "uniform": r.rescue_cost}
                                          for r in top_beta.itertuples()}
-    return Section(ID, TITLE, INTRO, blocks, metrics)
+    return Section(ID, TITLE, intro(ctx), blocks, metrics)

@@ -6,24 +6,11 @@ import numpy as np
 import pandas as pd
 
 from pipeline.report.core import ReportContext, Section, figure_html, shade_episodes, status_kind, table_html
-from pipeline.report.provenance import NOT_RECORDED
+from pipeline.report import text
+from pipeline.report.figures import episodes_within
 
 ID = "cca"
 TITLE = "Distance to default and expected loss (contingent claims)"
-INTRO = (
-    "Merton (1974) contingent-claims analysis (stage <code>cca</code>, parameters <code>measures.cca</code>; docs/cca.md). "
-    "A bank's equity E (market capitalisation) is a call on its assets V with the default barrier D as strike "
-    "(barrier rule <code>barrier</code> = {barrier}; D from the last balance sheet published on or before the day). "
-    "Solver <code>solver</code> = {solver}: the implied asset value V and volatility σ<sub>V</sub> solve "
-    "E = V N(d₁) − D e<sup>−rT</sup> N(d₂) and σ<sub>E</sub> E = N(d₁) σ<sub>V</sub> V, with σ<sub>E</sub> the "
-    "annualized volatility of the last {window} daily returns (two_equation), or σ<sub>V</sub> iterated on the "
-    "implied asset returns of that window (kmv). Horizon T = {horizon} years, rate r: {rate}. "
-    "<b>DD</b> = d₂ = [ln(V/D) + (r − σ<sub>V</sub>²/2)T]/(σ<sub>V</sub>√T), the distance to default in standard "
-    "deviations; <b>PD</b> = N(−DD), risk-neutral; <b>expected loss</b> = the implicit put "
-    "D e<sup>−rT</sup> N(−d₂) − V N(−d₁) (Gray, Merton &amp; Bodie 2007), in billions of the data currency; the "
-    "<b>system expected loss</b> is its sum over the banks measured that day, and a bank's <b>share</b> its part of "
-    "it. Rows without a barrier, a full volatility window or a solution carry a failed status and no value."
-)
 BILLION = 1e9
 COLUMNS = ("bank_id", "date", "distance_to_default", "default_probability", "expected_loss", "el_share", "asset_vol",
            "status")
@@ -111,9 +98,11 @@ def build(ctx: ReportContext) -> Section | None:
 
 
 def intro(ctx: ReportContext) -> str:
-    """The section text with the parameter values recorded in the provenance of ``cca``."""
-    found = {key: ctx.param("cca", f"measures.cca.{key}") for key in ("barrier", "solver", "window", "horizon")}
-    state, rate, unit = (ctx.param("cca", f"measures.cca.{k}") for k in ("rate_state", "rate", "rate_unit"))
-    found["rate"] = (f"the market state <code>{state}</code> ({unit})" if state else
-                     NOT_RECORDED if rate is None else f"constant {rate:g}")
-    return INTRO.format(**{k: NOT_RECORDED if v is None else v for k, v in found.items()})
+    """The section text (template ``cca.html.j2``) with the parameters recorded in the provenance of ``cca``
+    and the episodes inside its dates."""
+    found = {key: ctx.param("cca", f"measures.cca.{key}") for key in ("barrier", "solver", "window", "horizon", "rate_unit")}
+    rate = ctx.param("cca", "measures.cca.rate")
+    dates = ctx.artifact("cca", COLUMNS)
+    inside = [] if dates is None else episodes_within(ctx.episodes, dates["date"].min(), dates["date"].max())
+    return text.render(ID, **found, rate_state=ctx.param("cca", "measures.cca.rate_state") or "",
+                       rate=None if rate is None else f"constant {rate:g}", episodes=[e["name"] for e in inside])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from pipeline.report import text
 from pipeline.report.core import ReportContext, Section, figure_html, table_html
 
 MODEL_LABEL = {"sequential": "sequential (Furfine)", "eisenberg_noe": "Eisenberg–Noe", "rogers_veraart": "Rogers–Veraart"}
@@ -11,25 +12,30 @@ MAX_LISTED = 8
 
 ID = "interbank"
 TITLE = "Interbank contagion: sequential default and clearing"
-INTRO = (
-    "Lu–Zhang's balance-sheet models on the interbank matrix estimated from each bank's total interbank assets and "
-    "liabilities (docs/interbank.md; the first table gives the matrix's diagnostics as in the cascade section). Each "
-    "bank's external assets are its total assets minus its interbank claims; its other liabilities follow from the "
-    "balance-sheet identity. A scenario names the banks that fail first (by rank of total assets, 1 = largest: the "
-    "largest bank, and Fan–Rong–Duan's small and medium banks at ranks 16–45 and 16–115) and/or a common shock, the "
-    "share of every bank's external assets lost. <b>Sequential default</b> (Furfine 2003): a creditor loses λ (the loss "
-    "given default) times its claims on defaulted banks and defaults when that exceeds its capital; rounds repeat until "
-    "nobody new defaults. <b>Eisenberg–Noe</b> (2001): the greatest clearing vector p* = min(p̄, e + Πᵀp*) over the banks "
-    "and their external creditors (pari passu), where the banks failing first lose <code>initial_loss</code> of their "
-    "external assets; <b>Rogers–Veraart</b> (2013): the same with default costs, a defaulting bank realising α of its "
-    "external assets and β of its interbank claims. <b>Scenario table</b>: banks failing first, banks defaulted, the "
-    "share of total assets defaulted, contagion rounds (0 = nobody beyond those that default without contagion), the "
-    "interbank credit loss (claims not paid, for the sequential model λ × claims on defaulted banks) as a share of the "
-    "system's equity, and the payment shortfall Σ(p̄ − p*) of the clearing models in currency units. <b>Default "
-    "hierarchy</b>: round 0 = banks failing without contagion (clearing: those that cannot pay when every other bank "
-    "pays in full), round r = banks that default because of earlier rounds; at most eight banks are listed per cell. "
-    "<b>Figure</b>: the clearing recovery rate p*/p̄ of the banks that default, per scenario."
-)
+
+
+def _what(scenario: dict) -> str:
+    """A scenario of ``stress.interbank.scenarios`` in words."""
+    parts = []
+    ranks, banks, shock = scenario.get("ranks"), scenario.get("banks"), scenario.get("shock") or 0.0
+    if ranks:
+        parts.append(f"size rank {ranks[0]}" if ranks[0] == ranks[1] else f"size ranks {ranks[0]}–{ranks[1]}")
+    if banks:
+        parts.append(", ".join(map(str, banks)))
+    if shock:
+        parts.append(f"common shock {100 * shock:g}%")
+    return " and ".join(parts) or "no bank"
+
+
+def intro(ctx: ReportContext, figure: bool = True) -> str:
+    """The section text (template ``interbank.html.j2``) with the parameters recorded in the provenance of
+    ``interbank_scenarios``."""
+    def p(key):
+        return ctx.param("interbank_scenarios", f"stress.interbank.{key}")
+
+    scenarios = [{"name": s.get("name", ""), "what": _what(s)} for s in p("scenarios") or [] if isinstance(s, dict)]
+    return text.render(ID, matrix=p("matrix"), lgd=p("lgd"), initial_loss=p("initial_loss"), rv_alpha=p("rv_alpha"),
+                       rv_beta=p("rv_beta"), scenarios=scenarios, max_listed=MAX_LISTED, figure=figure)
 
 
 def _cell(banks: list[str]) -> str:
@@ -86,6 +92,7 @@ def build(ctx: ReportContext) -> Section | None:
     if banks is not None:
         blocks.append(table_html(hierarchy_table(banks), caption="Default hierarchy by scenario, round and model",
                                  wrap=True))
-        if ((banks["model"] != "sequential") & banks["defaulted"]).any():
+        figure = bool(((banks["model"] != "sequential") & banks["defaulted"]).any())
+        if figure:
             blocks.append(_recovery_figure(banks))
-    return Section(ID, TITLE, INTRO, blocks, metrics, plots)
+    return Section(ID, TITLE, intro(ctx, banks is not None and figure), blocks, metrics, plots)

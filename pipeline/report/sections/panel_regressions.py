@@ -1,9 +1,12 @@
-"""Panel regressions of the contagion risk weight (Liu–Ma 2021 Tables 1 and 2) from the panel stage's artifacts.
+"""Panel regressions of the contagion risk weight (Liu–Ma 2021 Tables 1 and 2, and the robustness Table 3)
+from the panel stage's artifacts.
 
-Nothing is re-estimated or re-laid-out: Tables 1 and 2 are the panel stage's display tables
-(artifacts ``panel/table1`` and ``panel/table2``, the frames of ``table1.csv`` / ``table2.csv``, with
-the stage's ``panel.brackets`` and ``panel.digits``); the figure and the health table read
-``panel/coefficients`` and ``panel/fit_stats``.
+Nothing is re-estimated or re-laid-out: Tables 1–3 are the panel stage's display tables
+(artifacts ``panel/table1``, ``panel/table2`` and ``panel/table3``, the frames of ``table1.csv`` …
+``table3.csv``, with the stage's ``panel.brackets`` and ``panel.digits``); Table 3's note is the
+panel stage's (brackets and stars as Table 2's; the (variant, model) pairs of ``panel/robustness``
+that were not estimated); the figure and
+the health table read ``panel/coefficients`` and ``panel/fit_stats``.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.report import text
+from pipeline.report import numbering, text
 from pipeline.report.core import ReportContext, Section, figure_html, status_kind, table_html
 from pipeline.report.figures import COLOURS, legend_outside
 from pipeline.report.provenance import NOT_RECORDED
@@ -76,6 +79,26 @@ def _draw_regulators(coefficients: pd.DataFrame, fit_stats: pd.DataFrame, terms:
     return draw
 
 
+def _table3(ctx: ReportContext, note: str) -> list[str]:
+    """Table 3 (robustness, docs/panel.md) with Table 2's ``note`` and the cells not estimated; nothing when
+    it was not made."""
+    table3 = ctx.artifact("panel/table3")
+    if table3 is None:
+        return []
+    long = ctx.artifact("panel/robustness", ["variant", "model", "label", "status"])
+    build = numbering.current()  # Table 2 of the paper is the table just numbered
+    ref = f"Table {build.n_tables}" if build is not None and build.n_tables else "the table above"
+    note = note.split(" †")[0] + f" Controls and effects as in {ref} (not shown)."
+    if long is not None:
+        bad = long[status_kind(long["status"].astype(str)) == "failed"].drop_duplicates(["variant", "model"])
+        if len(bad):
+            note += " – not estimated: " + "; ".join(f"{r.label} {r.model}" for r in bad.itertuples(index=False)) + "."
+    return [table_html(_display(table3), caption=f"Robustness of {ref}: the regulators' coefficients under other "
+                       "contagion series, subsamples, lagged ratios, bank and year effects and Driscoll–Kraay "
+                       "errors (one block of rows per variant, one column per model). " + note,
+                       name="table3", max_rows=None)]
+
+
 def build(ctx: ReportContext) -> Section | None:
     coefficients = ctx.artifact("panel/coefficients")
     fit_stats = ctx.artifact("panel/fit_stats")
@@ -101,6 +124,7 @@ def build(ctx: ReportContext) -> Section | None:
         table_html(_display(table2), caption="Contagion risk weight on capital and liquidity regulation (Liu–Ma 2021 "
                    "table 2). " + note, name="table2", max_rows=None),
     ]
+    blocks += _table3(ctx, note)
     if terms and len(ok):
         blocks.append(figure_html(_draw_regulators(coefficients, ok, terms), name="regulators",
                                   caption="Coefficient of each regulator on CRW with its 95 % interval (± 1.96 "

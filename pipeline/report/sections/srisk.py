@@ -72,7 +72,8 @@ def _srisk_part(ctx: ReportContext, sr: pd.DataFrame | None, total: pd.DataFrame
         rank = pd.DataFrame({
             "rank": np.arange(1, len(last) + 1), "bank": last["bank_id"].to_numpy(),
             f"SRISK ({unit})": last["srisk"].to_numpy() / BILLION, "SRISK% (share, %)": last["srisk_share"].to_numpy() * 100,
-            "LRMES (fraction)": last["lrmes"].to_numpy(), "β": last["beta"].to_numpy(), "status": last["status"].to_numpy(),
+            "LRMES (fraction)": last["lrmes"].to_numpy(), "β": last["beta"].to_numpy(),
+            **({f"SES ({unit})": last["ses"].to_numpy() / BILLION} if "ses" in last else {}), "status": last["status"].to_numpy(),
         })
         plots["ranking_latest"] = rank
         metrics["latest_date"] = latest
@@ -95,10 +96,11 @@ def _srisk_part(ctx: ReportContext, sr: pd.DataFrame | None, total: pd.DataFrame
         episodes = episodes_within(ctx.episodes, ts.index.min(), ts.index.max()) if len(ts) else []
         blocks.append(figure_html(draw_total, caption=f"Aggregate SRISK Σ max(SRISK_i, 0), daily, in {unit}"
                                   + ("; shaded: stress episodes" if episodes else ""), name="aggregate"))
-        plots["srisk_total"] = total.assign(srisk_total_bn=ts.to_numpy())
+        # the aggregate's CSV is plots/series_srisk_total.csv (pipeline.report.series, dvc.yaml's plots)
     if "ranking_latest" in plots:
         blocks.append(table_html(plots["ranking_latest"], caption=f"SRISK ranking on {metrics['latest_date']:%Y-%m-%d}: SRISK in {unit}, SRISK% = share of "
-                                 "aggregate SRISK", digits=3, name="ranking_latest"))
+                                 "aggregate SRISK" + (f"; SES (systemic expected shortfall) in {unit}" if "ses" in last else ""),
+                                 digits=3, name="ranking_latest"))
     if sr is None:
         return
     yearly = yearly_ranking(sr)
@@ -232,8 +234,10 @@ def intro(ctx: ReportContext) -> str:
         values = (ctx.param(name, f"measures.mes_srisk.{key}") for name in ("srisk", "mes"))
         return next((v for v in values if v is not None), None)
 
-    found = {key: param(key) for key in ("window", "kappa", "crash", "horizon", "k")}
+    found = {key: param(key) for key in ("window", "kappa", "crash", "horizon", "k", "ses_theta", "ses_delta", "ses_mes")}
     found["route"] = param("lrmes_route")
+    ses = ctx.artifact("srisk", ["ses"])
+    found["ses"] = ses is not None and "ses" in ses
     tail = param("tail")
     found["tail"] = None if tail is None else f"{100 * tail:g}%"
     return text.render(ID, **found)

@@ -4,36 +4,30 @@ from __future__ import annotations
 
 import pandas as pd
 
+from pipeline.report import text
 from pipeline.report.core import ReportContext, Section, figure_html, shade_episodes, table_html
+from pipeline.report.figures import episodes_within
 
 ID = "system_measures"
 TITLE = "System-wide measures: Absorption Ratio, Turbulence, CATFIN, DCI"
-INTRO = (
-    "<b>Absorption Ratio</b> (Kritzman et al. 2011): the share of the total variance of the banks' daily log returns "
-    "explained by the n leading eigenvectors of their covariance over the trailing <code>measures.system.ar_window</code> "
-    "= {ar_window} trading days (n = ⌈N/5⌉ unless <code>ar_components</code> is set); higher = more tightly coupled. "
-    "<b>Turbulence</b> (Kritzman &amp; Li 2010): the Mahalanobis distance (y<sub>t</sub> − μ)'Σ<sup>−1</sup>(y<sub>t</sub> − μ) "
-    "of the day's return vector from the mean and covariance of the previous <code>turbulence_window</code> = {tw} days; "
-    "under normal returns its mean is about N (the number of banks), shown in the table. <b>CATFIN</b> (Allen–Bali–Tang "
-    "2012): per calendar month, the average of three VaR estimates at q = {q} of the month's returns of all banks "
-    "(<code>catfin.sample</code> = {sample}): the empirical quantile, a generalized Pareto tail fitted beyond the "
-    "{tail} loss quantile, and a skewed t (Hansen 1994) fitted by maximum likelihood; a positive loss, as a fraction. "
-    "<b>DCI</b> (Billio et al. 2012): the share of the N(N − 1) directed pairs of banks with a Granger-causality "
-    "p-value below <code>measures.granger_network.alpha</code> = {alpha} in each contagion window (stage contagion). "
-    "Every value dated t uses data up to t only. The episode table gives each measure's mean inside each stress "
-    "episode of <code>report.episodes</code> (shaded) and its ratio to the full-sample mean."
-)
 LABELS = {"absorption_ratio": "Absorption Ratio", "turbulence": "Turbulence", "catfin": "CATFIN", "dci": "DCI"}
 
 
-def intro(ctx: ReportContext) -> str:
+def intro(ctx: ReportContext, series: dict[str, pd.Series] | None = None, n_banks: float | None = None) -> str:
+    """The section text (template ``system_measures.html.j2``): the parameters recorded in the provenance
+    of ``system_measures`` (``granger_dci`` for α), the measures present and the episodes inside their dates."""
     def p(dotted, name="system_measures"):
-        value = ctx.param(name, dotted)
-        return "n/a" if value is None else value
+        return ctx.param(name, dotted)
 
-    return INTRO.format(ar_window=p("measures.system.ar_window"), tw=p("measures.system.turbulence_window"),
-                        q=p("measures.system.catfin.q"), sample=p("measures.system.catfin.sample"),
-                        tail=p("measures.system.catfin.tail"), alpha=p("measures.granger_network.alpha", "granger_dci"))
+    series = series or {}
+    first = min((s.index.min() for s in series.values()), default=None)
+    last = max((s.index.max() for s in series.values()), default=None)
+    inside = episodes_within(ctx.episodes, first, last) if first is not None else []
+    return text.render(ID, has={k: k in series for k in LABELS}, ar_window=p("measures.system.ar_window"),
+                       ar_components=p("measures.system.ar_components"), turbulence_window=p("measures.system.turbulence_window"),
+                       n_banks=None if n_banks is None else f"{n_banks:.1f}", q=p("measures.system.catfin.q"),
+                       sample=p("measures.system.catfin.sample"), tail=p("measures.system.catfin.tail"),
+                       alpha=p("measures.granger_network.alpha", "granger_dci"), episodes=[e["name"] for e in inside])
 
 
 def _series(system: pd.DataFrame | None, dci: pd.DataFrame | None) -> dict[str, pd.Series]:
@@ -92,4 +86,5 @@ def build(ctx: ReportContext) -> Section | None:
     if banks is not None and len(banks):
         metrics["turbulence"]["mean_n_banks"] = float(banks.mean())
     plots = {"series": pd.concat([s.rename("value").reset_index().assign(measure=k) for k, s in series.items()], ignore_index=True)}
-    return Section(ID, TITLE, intro(ctx), blocks, metrics, plots)
+    mean_banks = float(banks.mean()) if banks is not None and len(banks) else None
+    return Section(ID, TITLE, intro(ctx, series, mean_banks), blocks, metrics, plots)
