@@ -82,6 +82,15 @@ SECTION_METRICS = {
     "contagion": {"failed_windows": 1, "dy_total": {"mean": 60.0, "min": 50.0, "max": 70.0}},
     "panel": {"models_estimated": 1, "models_not_estimated": 1, "models": {}},
     "cascade": {"debtrank_max": 0.3, "mean_failed_share_all": 0.35, "mean_failed_share_without_largest": 0.5},
+    "coes": {"delta_coes_mean_pct_dcc": 1.5, "delta_coes_mean_pct_qr": 1.4, "top_bank_dcc": "B", "top_bank_qr": "A",
+             "kendall_tau_covar_coes_qr": 0.5, "conditioning_dcc": "equal", "delta_covar_mean_pct_dcc": 1.5},
+    "cca": {"dd_median_latest": 5.0, "dd_median_min": 1.0, "dd_median_min_date": DATES[3],
+            "expected_loss_total_max_bn": 2.0, "expected_loss_total_max_date": DATES[3], "top_share_bank_latest": "A",
+            "rows": {"ok": 10}},
+    "system_measures": {m: {"mean": 1.0, "max": 2.0, "date_of_max": DATES[2], "last": 1.5}
+                        for m in ("absorption_ratio", "turbulence", "catfin", "dci")},
+    "early_warning": {"best_series_h20": "catfin", "best_auc_h20": 0.8, "best_series_h60": "turbulence",
+                      "best_auc_h60": 0.7, "series_evaluated": 10, "tau_median": 0.1},
 }
 
 
@@ -99,7 +108,12 @@ def test_headline_metrics_by_measure_with_known_values(frames):
                             "debtrank_max": 0.3, "debtrank_top_bank": "B"}
     assert m["quality"] == {"n_records": 3, "rows_excluded": 8, "rows_masked": 4}
     assert m["sample"] == {"n_banks": 2, "n_days": 30, "first_date": "2010-01-04", "last_date": "2010-02-12"}
-    assert m["simulated"] == ", ".join(k for k in MEASURES if k != "quality")
+    assert m["coes"] == {"delta_coes_mean_pct_dcc": 1.5, "delta_coes_mean_pct_qr": 1.4, "top_bank_dcc": "B",
+                         "top_bank_qr": "A", "kendall_tau_covar_coes_qr": 0.5, "conditioning_dcc": "equal"}
+    assert m["system_measures"]["catfin_max"] == 2.0 and m["granger_network"]["dci_mean"] == 1.0
+    assert m["early_warning"]["best_series_h60"] == "turbulence" and m["cca"]["dd_median_min"] == 1.0
+    no_frames = ("quality", "interbank", "cca", "granger_network", "system_measures", "early_warning")  # not in the fake's frames
+    assert m["simulated"] == ", ".join(k for k in MEASURES if k not in no_frames)
 
 
 def test_headline_metrics_take_the_sections_numbers(frames):
@@ -112,7 +126,10 @@ def test_headline_metrics_take_the_sections_numbers(frames):
 
 
 def test_headline_metrics_are_numbers_except_bank_ids_and_dates(frames):
-    strings = {"top_bank", "crw_top_bank_last", "debtrank_top_bank", "first_date", "last_date", "total_max_date"}
+    strings = {"top_bank", "crw_top_bank_last", "debtrank_top_bank", "first_date", "last_date", "total_max_date",
+               "top_bank_dcc", "top_bank_qr", "conditioning_dcc", "dd_median_min_date", "expected_loss_total_max_date",
+               "top_share_bank_latest", "best_series_h20", "best_series_h60", "dci_date_of_max",
+               *(f"{m}_date_of_max" for m in ("absorption_ratio", "turbulence", "catfin"))}
     for measure, values in headline_metrics(FakeReport(frames), SECTION_METRICS).items():
         if measure in ("simulated", "not_estimable"):
             continue
@@ -123,9 +140,10 @@ def test_headline_metrics_are_numbers_except_bank_ids_and_dates(frames):
 
 def test_headline_metrics_leave_out_absent_measures_and_list_marked_ones(frames):
     partial = {k: v for k, v in frames.items() if k not in ("covar_qr", "srisk_total", "srisk")}
-    sections = {k: v for k, v in SECTION_METRICS.items() if k not in ("srisk", "spillover")}
+    sections = {k: v for k, v in SECTION_METRICS.items() if k not in ("srisk", "spillover", "coes")}
     m = headline_metrics(FakeReport(partial, marks={"covar_qr": {"reason": "no states", "needs": "states"}}), sections)
-    assert "covar_qr" not in m and "srisk" not in m and m["not_estimable"] == "covar_qr"
+    assert "covar_qr" not in m and "srisk" not in m and "coes" not in m
+    assert m["not_estimable"] == "covar_qr, coes"  # CoES reads covar_qr too
 
 
 def test_series_files_have_the_columns_dvc_yaml_plots_declare(frames, tmp_path):

@@ -46,6 +46,10 @@ def sample(r: ReportContext) -> dict[str, Any]:
             "first_date": ret["date"].min(), "last_date": ret["date"].max()}
 
 
+def _picked_only(r: ReportContext) -> dict[str, Any]:
+    return {}  # every headline number from the measure's section (PICK)
+
+
 def covar_dcc(r: ReportContext) -> dict[str, Any]:
     frame = r.artifact("covar_dcc", ["bank_id", "delta_covar", "status"])
     return {} if frame is None else _bank_means(frame, "delta_covar")
@@ -102,6 +106,16 @@ def cascade(r: ReportContext) -> dict[str, Any]:
     return {}
 
 
+def interbank(r: ReportContext) -> dict[str, Any]:
+    runs = r.artifact("interbank_scenarios", ["scenario", "model", "n_initial", "n_defaulted"])
+    if runs is None or runs.empty:
+        return {}
+    contagious = runs[runs["n_defaulted"] > runs["n_initial"]]
+    return {"scenarios": int(runs["scenario"].nunique()), "models": int(runs["model"].nunique()),
+            "runs_with_contagious_defaults": int(len(contagious)),
+            "max_contagious_defaults": int((runs["n_defaulted"] - runs["n_initial"]).max())}
+
+
 def quality(r: ReportContext) -> dict[str, Any]:
     records = r.quality()
     rows = records.groupby("action")["n_rows"].sum()
@@ -115,11 +129,17 @@ MEASURES = {
     "covar_dcc": (covar_dcc, ("covar_dcc",)),
     "covar_qr": (covar_qr, ("covar_qr",)),
     "srisk": (srisk, ("srisk_total", "srisk")),
+    "coes": (_picked_only, ("covar_dcc", "covar_qr")),
+    "cca": (_picked_only, ("cca", "cca_total")),
     "spillover": (spillover, ("spillover_index",)),
     "contagion": (contagion, ("crw", "contagion_windows", "connectedness")),
+    "granger_network": (_picked_only, ("granger_dci",)),
+    "system_measures": (_picked_only, ("system_measures",)),
+    "early_warning": (_picked_only, ("early_warning", "measure_concordance")),
     "panel": (panel, ("panel/fit_stats",)),
     "firesale": (firesale, ("firesale_mean", "firesale")),
     "cascade": (cascade, ("cascade_surface", "debtrank")),
+    "interbank": (interbank, ("interbank_scenarios",)),
     "quality": (quality, ()),
 }
 
@@ -132,6 +152,16 @@ PICK = {
     "spillover": {key: ("spillover", key) for key in ("improved_mean_pct", "traditional_mean_pct",
                                                       "corr_improved_traditional")},
     "contagion": {"failed_windows": ("contagion", "failed_windows"), "dy_total_mean": ("contagion", "dy_total.mean")},
+    "coes": {key: ("coes", key) for key in ("delta_coes_mean_pct_dcc", "delta_coes_mean_pct_qr", "top_bank_dcc",
+                                             "top_bank_qr", "kendall_tau_covar_coes_qr", "conditioning_dcc")},
+    "cca": {key: ("cca", key) for key in ("dd_median_latest", "dd_median_min", "dd_median_min_date",
+                                           "expected_loss_total_max_bn", "expected_loss_total_max_date",
+                                           "top_share_bank_latest")},
+    "system_measures": {f"{m}_{stat}": ("system_measures", f"{m}.{stat}") for m in ("absorption_ratio", "turbulence", "catfin")
+                        for stat in ("max", "date_of_max")},
+    "granger_network": {f"dci_{stat}": ("system_measures", f"dci.{stat}") for stat in ("mean", "max", "date_of_max", "last")},
+    "early_warning": {key: ("early_warning", key) for key in ("best_series_h20", "best_auc_h20", "best_series_h60",
+                                                               "best_auc_h60", "series_evaluated", "tau_median")},
     "panel": {"models_estimated": ("panel", "models_estimated"), "models_not_estimated": ("panel", "models_not_estimated")},
     "cascade": {"debtrank_max": ("cascade", "debtrank_max"), "mean_failed_share_all": ("cascade", "mean_failed_share_all"),
                 "mean_failed_share_without_largest": ("cascade", "mean_failed_share_without_largest")},
