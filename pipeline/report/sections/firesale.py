@@ -211,6 +211,7 @@ CL_PARTS = (("lossre", "LOSSRE direct loss", "orange"), ("losssi", "LOSSSI secur
             ("lossla", "LOSSLA loan-sale loss", "purple"))
 LL_PARTS = (("delina", "DELINA interbank sold", "sky"), ("delsi", "DELSI securities sold", "blue"),
             ("delloss", "DELLOSS securities write-down", "green"))
+LOSS_COLUMNS = ("il", "cgap", "lgap", *(c for c, _, _ in CL_PARTS + LL_PARTS))
 PHASE_HEADERS = {"phase": "phase", "year_from": "from year", "year_to": "to year", "n_years": "years",
                  "sr_mean": "mean SR over α", "sr_max": "highest SR", "alpha_sr_max": "α of highest SR (%)",
                  "contagion_from": "contagion from α (%)", "contagion_to": "contagion to α (%)",
@@ -295,9 +296,10 @@ def _decomposition_figure(curve: pd.DataFrame, regions: pd.DataFrame, years: lis
 
 
 def tw_scale(sr_change: np.ndarray, tw: np.ndarray) -> float:
-    """The power of ten by which TW is divided to share the SR change rate's axis (1 when either is all blank)."""
+    """The power of ten (at least 1) by which TW is divided to share the SR change rate's axis (1 when either
+    is all blank)."""
     g, t = np.nanmax(np.abs(sr_change), initial=0.0), np.nanmax(np.abs(tw), initial=0.0)
-    return float(10.0 ** np.round(np.log10(t / g))) if g > 0 and t > 0 else 1.0
+    return max(1.0, float(10.0 ** np.round(np.log10(t / g)))) if g > 0 and t > 0 else 1.0
 
 
 def _change_figure(change: pd.DataFrame, regions: pd.DataFrame, years: list[int]) -> str:
@@ -363,9 +365,8 @@ def paper_blocks(curve: pd.DataFrame, regions: pd.DataFrame, change: pd.DataFram
     blocks = []
     if change is not None:
         blocks.append(_change_figure(change, regions, years))
-    blocks += [
-        _decomposition_figure(curve, regions, years, step),
-    ]
+    if set(LOSS_COLUMNS) <= set(curve.columns):
+        blocks.append(_decomposition_figure(curve, regions, years, step))
     if phase_curves is not None and phases is not None:
         blocks.append(_phases_figure(phase_curves, mean))
         shown = phases.copy()

@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 
 from measures.core.cells import stars
-from measures.core.windows import weekly_last
 from pipeline.report import text
 from pipeline.report.core import ReportContext, Section, figure_html, table_html
 from pipeline.report.figures import COLOURS, episodes_within, legend_outside, shade_episodes
@@ -171,7 +170,8 @@ def build(ctx: ReportContext) -> Section | None:
         metrics["covar_qr_non_ok_rows"] = int((status != "ok").sum())
         metrics["top_bank"] = str(tb["bank_id"].iloc[0]) if len(tb) else None
         plots["top_banks"] = tb
-    blocks += paper_blocks(ctx.artifact("spillover_stress"), channels, ctx.artifact("spillover_descriptives"), episodes)
+    blocks += paper_blocks(ctx.artifact("spillover_stress"), channels, ctx.artifact("spillover_descriptives"), episodes,
+                           None if weekly is None else weekly["date"])
     return Section(ID, TITLE, intro(ctx), blocks, metrics, plots)
 
 
@@ -210,7 +210,7 @@ def descriptive_table(desc: pd.DataFrame, variables: tuple[str, ...]) -> pd.Data
     return out.reset_index(drop=True)
 
 
-def _stress_figure(stress: pd.DataFrame, episodes: list) -> str:
+def _stress_figure(stress: pd.DataFrame, episodes: list, when: str) -> str:
     def draw(fig):
         ax = fig.subplots()
         ax.plot(stress["date"], stress["var_stress"] * 100.0, lw=0.7, color=COLOURS["blue"],
@@ -224,14 +224,14 @@ def _stress_figure(stress: pd.DataFrame, episodes: list) -> str:
 
     return figure_html(draw, caption="Bank risk under market stress and its contribution to system risk: the market-"
                        "value-weighted means over banks of VaR_i(q; Mˢ) (the bank's q-quantile regression on the states at "
-                       "their stress levels) and of ΔCoVaRᴹ_i, weekly (last trading day of the week), percent daily loss"
+                       f"their stress levels) and of ΔCoVaRᴹ_i, {when}, percent daily loss"
                        + ("; shaded: stress episodes" if episodes else ""), name="var_stress")
 
 
 CHANNEL_ROWS = (("delta_m", "own risk ΔM_k\n(state unit)"), ("c", "risk-taking c_k\n(loss per state unit)"))
 
 
-def _channels_figure(channels: pd.DataFrame, episodes: list) -> str:
+def _channels_figure(channels: pd.DataFrame, episodes: list, when: str) -> str:
     """Own risk ΔM_k (top row) and risk-taking c_k (bottom row) of each market (columns) over time."""
     markets = list(dict.fromkeys(channels["market"]))
 
@@ -255,22 +255,29 @@ def _channels_figure(channels: pd.DataFrame, episodes: list) -> str:
         fig.supxlabel("date", fontsize=8.5)
         legend_outside(fig, where="below")
 
-    return figure_html(draw, caption="Own risk and risk-taking channel of each market, weekly (last trading day of the "
-                       "week): top, own risk ΔM_k = M_k(stress) − M_k(normal), the rise of the market's state from its "
+    return figure_html(draw, caption=f"Own risk and risk-taking channel of each market, {when}: top, own risk "
+                       "ΔM_k = M_k(stress) − M_k(normal), the rise of the market's state from its "
                        "rolling median to its rolling q-quantile, in the state's own unit; bottom, the banks' q-quantile "
                        "loading c_k on the state (market-value-weighted over banks), in loss (fraction) per unit of the "
                        "state" + ("; shaded: stress episodes" if episodes else ""),
                        height=4.2, width=9.5, name="own_risk_risk_taking")
 
 
+def on_dates(frame: pd.DataFrame, dates: pd.Series | None) -> pd.DataFrame:
+    """The rows of ``frame`` on ``dates`` (the weekly dates of ``spillover_index_weekly``); all rows without them."""
+    return frame if dates is None else frame[frame["date"].isin(dates)]
+
+
 def paper_blocks(stress: pd.DataFrame | None, channels: pd.DataFrame | None, desc: pd.DataFrame | None,
-                 episodes: list) -> list[str]:
+                 episodes: list, weekly: pd.Series | None = None) -> list[str]:
     """Fang–Chen–Yang 2018's fig. 2 (bank risk under market stress and its contribution), figs. 5–6 (own
     risk ΔM_k and risk-taking c_k over time) and tables 2–3 (descriptives with sd, min, max), from
-    ``spillover_stress``, ``spillover_channels`` and ``spillover_descriptives``."""
+    ``spillover_stress``, ``spillover_channels`` and ``spillover_descriptives``; the figures on the
+    ``weekly`` dates (the last trading day of each week) when given."""
     blocks = []
+    when = "daily" if weekly is None else "weekly (last trading day of the week)"
     if stress is not None:
-        blocks.append(_stress_figure(weekly_last(stress, "date"), episodes))
+        blocks.append(_stress_figure(on_dates(stress, weekly), episodes, when))
     if desc is not None:
         blocks.append(table_html(descriptive_table(desc, ("var_stress", "covar_stress", "delta_covar_m", "spillover")),
                                  caption="Descriptive statistics of the market-spillover measures (percent daily loss): "
@@ -278,8 +285,8 @@ def paper_blocks(stress: pd.DataFrame | None, channels: pd.DataFrame | None, des
                                  "of the windows that did not fail; sd is the sample standard deviation",
                                  digits=3, name="descriptives", max_rows=None))
     if channels is not None and len(channels):
-        channels = weekly_last(channels, "date", by=["market"])
-        blocks.append(_channels_figure(channels, episodes))
+        channels = on_dates(channels, weekly)
+        blocks.append(_channels_figure(channels, episodes, when))
     if desc is not None:
         blocks.append(table_html(descriptive_table(desc, ("gamma",)), caption="Information-spillover channel γ_k (the "
                                  "system's q-quantile loading on market k, in loss fraction per unit of the state): "
