@@ -158,7 +158,8 @@ class FireSaleParams(FireSaleConfig):
     sector_indices: SectorIndices = SectorIndices()
     eba: EbaMapping = EbaMapping()
     il_share: float = 0.25
-    phases: Mapping[str, tuple[int, int]] = dataclasses.field(default_factory=lambda: dict(PHASES))
+    phases: Mapping[str, Sequence[int]] = dataclasses.field(
+        default_factory=lambda: {name: list(span_) for name, span_ in PHASES.items()})  # lists, as params.yaml reads
 
     def validate(self) -> None:
         super().validate()

@@ -14,21 +14,26 @@ ID = "spillover"
 TITLE = "ΔCoVaR by quantile regression and market spillovers"
 
 
-def _index_figure(weekly: pd.DataFrame, episodes: list) -> str:
+def series_figure(frame: pd.DataFrame, lines, ylabel: str, episodes: list, caption: str, name: str,
+                  lw: float = 1.0) -> str:
+    """``(column, label, colour)`` of ``lines`` in percent over ``frame["date"]``, episodes shaded, legend outside."""
     def draw(fig):
         ax = fig.subplots()
-        ax.plot(weekly["date"], weekly["improved_index"] * 100.0, lw=1.0, color=COLOURS["vermillion"],
-                label=r"improved index, $\Delta$CoVaR$^{M}$ (eq. 8)")
-        ax.plot(weekly["date"], weekly["traditional_index"] * 100.0, lw=1.0, color=COLOURS["blue"],
-                label=r"traditional index, $\Delta$CoVaR")
-        ax.set_ylabel("index, % daily loss")
+        for column, label, colour in lines:
+            ax.plot(frame["date"], frame[column] * 100.0, lw=lw, color=COLOURS[colour], label=label)
+        ax.set_ylabel(ylabel)
         ax.set_xlabel("date")
         shade_episodes(ax, episodes)
         legend_outside(fig)
 
-    return figure_html(draw, caption="System indices (market-value-weighted ΔCoVaRᴹ and ΔCoVaR), weekly (last trading "
-                       "day of the week), percent daily loss" + ("; shaded: stress episodes" if episodes else ""),
-                       name="indices")
+    return figure_html(draw, caption=caption + ("; shaded: stress episodes" if episodes else ""), name=name)
+
+
+def _index_figure(weekly: pd.DataFrame, episodes: list) -> str:
+    return series_figure(weekly, (("improved_index", r"improved index, $\Delta$CoVaR$^{M}$ (eq. 8)", "vermillion"),
+                                  ("traditional_index", r"traditional index, $\Delta$CoVaR", "blue")),
+                         "index, % daily loss", episodes, "System indices (market-value-weighted ΔCoVaRᴹ and ΔCoVaR), "
+                         "weekly (last trading day of the week), percent daily loss", "indices")
 
 
 def _markets_figure(weekly: pd.DataFrame, markets: list[str], episodes: list) -> str:
@@ -211,21 +216,13 @@ def descriptive_table(desc: pd.DataFrame, variables: tuple[str, ...]) -> pd.Data
 
 
 def _stress_figure(stress: pd.DataFrame, episodes: list, when: str) -> str:
-    def draw(fig):
-        ax = fig.subplots()
-        ax.plot(stress["date"], stress["var_stress"] * 100.0, lw=0.7, color=COLOURS["blue"],
-                label=r"bank VaR under market stress, VaR$_i(q; M^s)$ (weighted mean)")
-        ax.plot(stress["date"], stress["delta_covar_m"] * 100.0, lw=0.7, color=COLOURS["vermillion"],
-                label=r"its contribution $\Delta$CoVaR$^M_i$ (weighted mean = improved index)")
-        ax.set_ylabel("% daily loss")
-        ax.set_xlabel("date")
-        shade_episodes(ax, episodes)
-        legend_outside(fig)
-
-    return figure_html(draw, caption="Bank risk under market stress and its contribution to system risk: the market-"
-                       "value-weighted means over banks of VaR_i(q; Mˢ) (the bank's q-quantile regression on the states at "
-                       f"their stress levels) and of ΔCoVaRᴹ_i, {when}, percent daily loss"
-                       + ("; shaded: stress episodes" if episodes else ""), name="var_stress")
+    return series_figure(stress, (("var_stress", r"bank VaR under market stress, VaR$_i(q; M^s)$ (weighted mean)", "blue"),
+                                  ("delta_covar_m", r"its contribution $\Delta$CoVaR$^M_i$ (weighted mean = improved "
+                                   "index)", "vermillion")),
+                         "% daily loss", episodes, "Bank risk under market stress and its contribution to system risk: "
+                         "the market-value-weighted means over banks of VaR_i(q; Mˢ) (the bank's q-quantile regression on "
+                         f"the states at their stress levels) and of ΔCoVaRᴹ_i, {when}, percent daily loss", "var_stress",
+                         lw=0.7)
 
 
 CHANNEL_ROWS = (("delta_m", "own risk ΔM_k\n(state unit)"), ("c", "risk-taking c_k\n(loss per state unit)"))
