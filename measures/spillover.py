@@ -65,6 +65,8 @@ __all__ = [
     "estimate_market_spillover",
     "estimate_spillover_banks",
     "market_levels",
+    "spillover_descriptives",
+    "stress_series",
     "weekly_last",
 ]
 
@@ -74,7 +76,7 @@ IDENTITY_TOL = 1e-12
 TRADITIONAL = ("lagged", "same_window")
 CHANNELS = {"own_risk": "delta_m", "risk_taking": "c", "information": "gamma", "connectedness": "beta"}
 BANK_COLUMNS = ["bank_id", "date", "market", "delta_m", "c", "gamma", "beta", "spillover", "delta_covar_m",
-                "delta_covar", "status"]
+                "delta_covar", "status", "a", "var_stress", "covar_stress"]
 SUMMARY_COLUMNS = ["bank_id", "first_date", "last_date", "n_windows", "n_ok", "delta_covar_m_mean", "delta_covar_mean"]
 
 
@@ -126,7 +128,8 @@ class SpilloverConfig(Config):
 class SpilloverResult:
     """Tidy outputs of :func:`estimate_market_spillover`.
 
-    ``banks``: date, bank_id, delta_covar_m, delta_covar, status.
+    ``banks``: date, bank_id, delta_covar_m, delta_covar, status, a (the bank's q-quantile intercept),
+    var_stress (``VaR_i(q; M^s)``), covar_stress (``CoVaR_i(q; M^s)``).
     ``channels``: date, bank_id, market, spillover, own_risk, risk_taking, information, connectedness.
     ``system``: date, improved_index, traditional_index, n_banks.
     ``markets``: date, market, spillover, own_risk, risk_taking, information, connectedness
@@ -171,7 +174,11 @@ def decompose_spillover(
     -------
     dict with ``delta_covar_m`` (K,), ``spillover`` (K, k) from the definition,
     ``own_risk`` (K, k), ``risk_taking`` (K, k), ``information`` (K, k), ``connectedness`` (K,),
-    and ``delta_covar`` (K,) when ``current`` is given.
+    the bank's q-quantile intercept ``intercept`` (K,) = ``a^q``, its VaR under market stress
+    ``var_stress`` (K,) = ``VaR_i(q; M^s) = a^q + c^q' M^s`` (eq. 4 at the stress levels; the
+    "bank risk under market stress" of Fang–Chen–Yang 2018, fig. 2 and table 2), the system's
+    ``covar_stress`` (K,) = ``CoVaR_i(q; M^s) = α + β VaR_i(q; M^s) + γ' M^s`` (eq. 6), and
+    ``delta_covar`` (K,) when ``current`` is given.
 
     Raises
     ------
@@ -213,6 +220,9 @@ def decompose_spillover(
         "risk_taking": risk_taking,
         "information": gamma,
         "connectedness": beta,
+        "intercept": bank_q[:, 0],
+        "var_stress": var(bank_q, stress),
+        "covar_stress": covar(bank_q, stress),
     }
     if current is not None:
         out["delta_covar"] = beta * (var(bank_q, current) - var(bank_median, current))
@@ -234,6 +244,9 @@ def _bank_frames(item, system_loss, states, config):
             "delta_covar_m": parts["delta_covar_m"],
             "delta_covar": parts["delta_covar"],
             "status": reg.status.astype(str),
+            "a": parts["intercept"],
+            "var_stress": parts["var_stress"],
+            "covar_stress": parts["covar_stress"],
         }
     )
     K, nk = stress.shape
@@ -380,7 +393,8 @@ class SpilloverBanks:
     one row per bank (``SUMMARY_COLUMNS``, :func:`bank_summary`). ``index``: date, improved_index,
     traditional_index, n_banks, ``spill_<market>``...; ``index_weekly``: its last trading day of
     each week; ``channels``: date, market, spillover, delta_m, c, gamma, beta, n_banks (weighted
-    means over banks); ``statuses``: the status of every bank window; ``events``: exclusions and flags.
+    means over banks); ``statuses``: the status of every bank window; ``events``: exclusions and flags;
+    ``stress``: :func:`stress_series`; ``descriptives``: :func:`spillover_descriptives`.
     """
 
     banks: pd.DataFrame | None
@@ -391,6 +405,8 @@ class SpilloverBanks:
     statuses: pd.Series
     events: pd.DataFrame
     not_estimable: str = ""
+    stress: pd.DataFrame | None = None
+    descriptives: pd.DataFrame | None = None
 
     def check_estimable(self) -> None:
         """Raise :class:`NotEstimable` when no bank has enough observations (``not_estimable`` says why)."""
@@ -479,7 +495,8 @@ def estimate_spillover_banks(panel: LossPanel, config: SpilloverConfig | None = 
         empty = pd.DataFrame(columns=["date"])
         return SpilloverBanks(pd.DataFrame(columns=BANK_COLUMNS), pd.DataFrame(columns=SUMMARY_COLUMNS), empty, empty,
                               empty, pd.Series([], dtype=object), sample_events,
-                              f"no bank has {config.window} usable days (see the quality records)")
+                              f"no bank has {config.window} usable days (see the quality records)",
+                              pd.DataFrame(columns=STRESS_COLUMNS), pd.DataFrame(columns=DESCRIPTIVE_COLUMNS))
     weights = panel.weights[keep].fillna(0.0)
     res = estimate_market_spillover(panel.losses[keep], panel.system, panel.states, weights, config, mapper=mapper)
     bank_level = res.banks
@@ -504,8 +521,76 @@ def estimate_spillover_banks(panel: LossPanel, config: SpilloverConfig | None = 
     index["n_banks"] = index["n_banks"].astype("int64")
     channels = markets[["date", "market", "spillover", "delta_m", "c", "gamma", "beta", "n_banks"]].copy()
     channels["n_banks"] = channels["n_banks"].astype("int64")
+    stress = stress_series(bank_level, weights)
+    ok_channels = res.channels.rename(columns=CHANNELS).merge(
+        bank_level.loc[~failed_mask(bank_level["status"]), ["date", "bank_id"]], on=["date", "bank_id"], how="inner")
     return SpilloverBanks(per_bank, bank_summary(bank_level), index, weekly_last(index, "date"), channels,
-                          bank_level["status"].astype(str), concat_events(events))
+                          bank_level["status"].astype(str), concat_events(events), stress=stress,
+                          descriptives=spillover_descriptives(bank_level, ok_channels, stress, channels))
+
+
+# ----------------------------------------------------------------------------- figures and tables of the paper
+
+STRESS_COLUMNS = ["date", "var_stress", "covar_stress", "delta_covar_m", "n_banks"]
+DESCRIPTIVE_COLUMNS = ["level", "variable", "market", "n", "mean", "sd", "min", "max"]
+BANK_VARIABLES = ("var_stress", "covar_stress", "delta_covar_m")
+MARKET_VARIABLES = ("spillover", "delta_m", "c", "gamma")
+
+
+def stress_series(banks: pd.DataFrame, weights: pd.DataFrame) -> pd.DataFrame:
+    """Per date, the market-value-weighted means over the banks with a non-failed window of the bank's
+    VaR under market stress, the system's CoVaR under market stress and ΔCoVaR^M.
+
+    ``x_t = Σ_i w_i,t x_i,t / Σ_i w_i,t`` for ``x`` in ``VaR_i(q; M^s) = a^q + c^q' M^s``,
+    ``CoVaR_i(q; M^s)`` and ``ΔCoVaR^M_i`` (Fang–Chen–Yang 2018, fig. 2: the bank's risk under market
+    stress and its contribution; the weighted ``ΔCoVaR^M`` is the improved index, eq. 8). Columns
+    ``STRESS_COLUMNS`` (``n_banks``: banks averaged).
+    """
+    ok = banks.loc[~failed_mask(banks["status"]), ["date", "bank_id", *BANK_VARIABLES]]
+    out = _weighted(ok, weights, ["date"], list(BANK_VARIABLES))
+    out["n_banks"] = out["n_banks"].astype("int64")
+    return out[STRESS_COLUMNS]
+
+
+def describe(values: pd.Series) -> dict[str, float]:
+    """``n`` (finite values), ``mean``, ``sd`` (sample, ddof = 1; NaN below 2 values), ``min``, ``max``."""
+    v = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    v = v[np.isfinite(v)]
+    n = v.size
+    return {"n": n, "mean": float(v.mean()) if n else np.nan, "sd": float(v.std(ddof=1)) if n > 1 else np.nan,
+            "min": float(v.min()) if n else np.nan, "max": float(v.max()) if n else np.nan}
+
+
+def spillover_descriptives(banks: pd.DataFrame, channels: pd.DataFrame, stress: pd.DataFrame,
+                           markets: pd.DataFrame) -> pd.DataFrame:
+    """Descriptive statistics (n, mean, sd, min, max) of the spillover measures (Fang–Chen–Yang 2018,
+    tables 2–3), at two levels.
+
+    ``level = "bank"``: over the bank × date values of the non-failed windows — ``var_stress``
+    (``VaR_i(q; M^s)``), ``covar_stress`` (``CoVaR_i(q; M^s)``), ``delta_covar_m`` (eq. 5), ``beta``,
+    and per market ``spillover`` (``S_k,i``, eq. 11), ``c``, ``gamma`` (from ``channels``: the tidy
+    bank × date × market rows of those windows, columns ``delta_m, c, gamma, beta, spillover``);
+    ``level = "system"``: over the dates of the weighted series — the three of :func:`stress_series`
+    (its ``delta_covar_m`` is the improved index, eq. 8) and per market ``spillover`` (``S_k``, eq. 12),
+    ``delta_m``, ``c``, ``gamma`` and ``beta`` of ``markets`` (the weighted channel table). ``market``
+    is empty for the bank-level variables. Columns ``DESCRIPTIVE_COLUMNS``.
+    """
+    rows = []
+    ok = banks.loc[~failed_mask(banks["status"])]
+    firsts = channels.drop_duplicates(["date", "bank_id"])
+    for level, frame, beta in (("bank", ok, firsts["beta"]), ("system", stress, markets.drop_duplicates("date")["beta"])):
+        for var in BANK_VARIABLES:
+            rows.append({"level": level, "variable": var, "market": "", **describe(frame[var])})
+        rows.append({"level": level, "variable": "beta", "market": "", **describe(beta)})
+    for level, frame in (("bank", channels), ("system", markets)):
+        for var in MARKET_VARIABLES:
+            if level == "bank" and var == "delta_m":
+                continue  # the same for every bank: its statistics are the system's
+            for market, part in frame.groupby("market", sort=True):
+                rows.append({"level": level, "variable": var, "market": str(market), **describe(part[var])})
+    out = pd.DataFrame(rows, columns=DESCRIPTIVE_COLUMNS)
+    out["n"] = out["n"].astype("int64")
+    return out
 
 
 def check_plan(prices: pd.DataFrame, market_states: pd.DataFrame | None,

@@ -111,6 +111,10 @@ def _build() -> dict[str, Artifact]:
         Artifact("spillover_index", f"{SYSTEM}/spillover_index.parquet", ("date",)),
         Artifact("spillover_index_weekly", f"{SYSTEM}/spillover_index_weekly.parquet", ("date",)),
         Artifact("spillover_channels", f"{SYSTEM}/spillover_channels.parquet", ("date", "market")),
+        # the papers' figures and tables (spillover: Fang–Chen–Yang 2018 fig. 2, tables 2-3)
+        Artifact("spillover_stress", f"{SYSTEM}/spillover_stress.parquet", ("date",), {"n_banks": "int64"}),
+        Artifact("spillover_descriptives", f"{SYSTEM}/spillover_descriptives.parquet", ("level", "variable", "market"),
+                 {"level": "object", "variable": "object", "market": "object", "n": "int64"}),
         # contagion
         # (the window key is year or window_end, per contagion.window: the stage passes the sort key)
         Artifact("granger", f"{CONTAGION}/granger.parquet",
@@ -138,6 +142,11 @@ def _build() -> dict[str, Artifact]:
         Artifact("firesale_inputs", f"{STRESS}/firesale_inputs.parquet", ("year", "bank_id")),
         Artifact("firesale_mean", f"{STRESS}/firesale_mean.parquet", ("alpha",)),
         Artifact("firesale_mean_regions", f"{STRESS}/firesale_mean_regions.parquet"),
+        # the papers' figures and tables (fire sales: Zhang–Guo–Wen–Sun fig. 3 and the three phases)
+        Artifact("firesale_sr_change", f"{STRESS}/firesale_sr_change.parquet", ("year", "alpha"), {"region": "object"}),
+        Artifact("firesale_phase_curves", f"{STRESS}/firesale_phase_curves.parquet", ("phase", "alpha"), {"phase": "object"}),
+        Artifact("firesale_phases", f"{STRESS}/firesale_phases.parquet", dtypes={"phase": "object", "year_from": "int64",
+                                                                                 "year_to": "int64", "n_years": "int64"}),
         Artifact("cascade_matrix", f"{STRESS}/cascade_matrix.parquet", ("system",)),
         Artifact("cascade_surface", f"{STRESS}/cascade_surface.parquet", ("system", "scenario", "alpha", "beta")),
         Artifact("cascade_hierarchy", f"{STRESS}/cascade_hierarchy.parquet", ("system", "scenario", "beta", "layer", "bank_id")),

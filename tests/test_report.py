@@ -104,7 +104,8 @@ def test_firesale_regions_come_from_the_stage_artifact(tmp_path):
     _firesale_artifacts(tmp_path, contagion=(0.04, 0.07))
     section = build_sections(ReportContext.open(tmp_path), [firesale])[0]
     assert (section.metrics["mean_contagion_from"], section.metrics["mean_contagion_to"]) == (0.04, 0.07)
-    assert section.sources == ["firesale", "firesale_regions", "firesale_mean", "firesale_mean_regions"]
+    assert section.sources == ["firesale", "firesale_regions", "firesale_mean", "firesale_mean_regions",
+                               "firesale_sr_change", "firesale_phase_curves", "firesale_phases"]
     assert "<code>il_share</code> = 60%" in section.intro and "<code>r_star</code> = 20, a 5% leverage ratio" in section.intro
     assert "stress.firesale.il_share</code></td><td>0.6" in section.provenance
     assert "<b>Simulated data.</b> Every number in this section comes from simulated data (synthetic, seed 7)" \

@@ -127,7 +127,8 @@ def test_report_section_builds_with_both_stages(default_run):
     run_stage(default_run, "covar_qr")
     ctx = ReportContext.open(default_run, REPORT)
     sec = section.build(ctx)
-    assert sec is not None and sec.id == "spillover" and len(sec.blocks) == 5
+    # 5 blocks, and the paper's figure 2, table 2, figures 5-6 and table 3 (tests/test_seed_figures.py)
+    assert sec is not None and sec.id == "spillover" and len(sec.blocks) == 9
     assert set(sec.metrics["mean_spillover_pct"]) == set(MARKETS)
     assert sec.metrics["covar_qr_non_ok_rows"] == 0 and sec.metrics["top_bank"]
     assert list(sec.plots["episodes"]["episode"]) == [e["name"] for e in REPORT["episodes"]]

@@ -176,3 +176,21 @@ def fire_sale_regions(curve: pd.DataFrame, *, il_share: float = 0.25) -> pd.Data
             }
         )
     return pd.DataFrame(rows)
+
+
+def sr_change_rate(alphas: Sequence[float], sr: Sequence[float]) -> np.ndarray:
+    """The change rate of SR between consecutive grid points (Zhang–Guo–Wen–Sun fig. 3, drawn against TW).
+
+    ``g_k = (SR_k − SR_{k−1}) / SR_{k−1}``, the relative change of the system's loss from one shock
+    to the next (the paper plots it without a formula; this is the plain relative change, the
+    numerator of TW's arc elasticity, eq. 25, applied to SR); ``g_0`` and every ``g_k`` with
+    ``SR_{k−1} = 0`` are NaN. ``alphas`` must increase strictly (the same check as
+    :func:`weighted_round_elasticity`).
+    """
+    sr = np.asarray(sr, dtype=np.float64)
+    weighted_round_elasticity(alphas, sr)  # validates the shapes and the order
+    out = np.full(sr.shape, np.nan)
+    if sr.size > 1:
+        prev = sr[:-1]
+        out[1:] = np.divide(sr[1:] - prev, prev, out=np.full(prev.shape, np.nan), where=prev != 0)
+    return out

@@ -31,7 +31,7 @@ from measures.core.mapping import Mapper, map_items
 from measures.core.status import NotEstimable
 from measures.stress.coverage import InputPlan, apply_fills, check_fill, describe_missing, names, span
 from measures.stress.firesale import SYSTEM_OUTPUTS, FireSaleConfig
-from measures.stress.firesale_curve import alpha_grid, assemble_curve, fire_sale_regions, fire_sale_runs
+from measures.stress.firesale_curve import alpha_grid, assemble_curve, fire_sale_regions, fire_sale_runs, sr_change_rate
 from measures.stress.firesale_inputs import FIRE_SALE_COLUMNS, map_eba_balance_sheet, validate_fire_sale_balance_sheet
 
 SOURCES = ("auto", "synthetic", "balance_sheet", "eba")
@@ -122,6 +122,21 @@ SECTOR_CORRELATIONS = {
 }
 
 
+#: Zhang–Guo–Wen–Sun's three phases of the yearly SR curves (accumulation 2012–2013, adjustment
+#: 2014–2015, rise 2016–2020); the default of ``stress.firesale.phases``.
+PHASES = {"accumulation": (2012, 2013), "adjustment": (2014, 2015), "rise": (2016, 2020)}
+
+
+def check_phases(phases: Mapping[str, Any]) -> None:
+    """``phases`` must map names to ``[first, last]`` integer years, first <= last (ConfigError otherwise)."""
+    if not isinstance(phases, Mapping):
+        raise ConfigError(f"phases={phases!r} must be a mapping of name: [first year, last year]")
+    for name, span_ in phases.items():
+        if (not isinstance(span_, (list, tuple)) or len(span_) != 2
+                or any(isinstance(y, bool) or not isinstance(y, int) for y in span_) or span_[0] > span_[1]):
+            raise ConfigError(f"phases.{name}={span_!r}: allowed: [first, last] integer years, first <= last")
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class FireSaleParams(FireSaleConfig):
     """The fire-sale study (params group ``stress.firesale``; docs/firesale.md): the model's
@@ -138,6 +153,8 @@ class FireSaleParams(FireSaleConfig):
         keep ``sector_correlations``).
     fill : ``{input: FillRule mapping}`` for missing balance-sheet inputs (recorded).
     il_share : region rule of :func:`fire_sale_regions`.
+    phases : ``{name: [first year, last year]}`` of the three-phase comparison (:func:`phase_comparison`;
+        default :data:`PHASES`, Zhang–Guo–Wen–Sun's).
     """
 
     source: str = "auto"
@@ -149,9 +166,12 @@ class FireSaleParams(FireSaleConfig):
     sector_indices: SectorIndices = SectorIndices()
     eba: EbaMapping = EbaMapping()
     il_share: float = 0.25
+    phases: Mapping[str, Sequence[int]] = dataclasses.field(
+        default_factory=lambda: {name: list(span_) for name, span_ in PHASES.items()})  # lists, as params.yaml reads
 
     def validate(self) -> None:
         super().validate()
+        check_phases(self.phases)
         check_choice("source", self.source, SOURCES)
         check_range("seed", self.seed, low=0, integer=True)
         check_range("il_share", self.il_share, low=0.0, high=1.0, low_open=True)
@@ -475,3 +495,83 @@ def mean_curve(system: pd.DataFrame, *, il_share: float = 0.25) -> tuple[pd.Data
     """
     mean = system.groupby("alpha", sort=True)[list(MEAN_COLUMNS)].mean().reset_index()
     return mean, fire_sale_regions(mean, il_share=il_share)
+
+
+# ----------------------------------------------------------------------------- the paper's figures 3 and 2 (phases)
+
+CHANGE_COLUMNS = ("year", "alpha", "sr", "sr_change", "tw", "region")
+PHASE_COLUMNS = ("phase", "year_from", "year_to", "n_years", "sr_mean", "sr_max", "alpha_sr_max", "contagion_from",
+                 "contagion_to", "sr_mean_diff", "sr_max_diff", "alpha_sr_max_diff", "contagion_from_diff",
+                 "contagion_to_diff")
+ALL_YEARS = "all years"
+
+
+def sr_changes(system: pd.DataFrame) -> pd.DataFrame:
+    """Per year and α, the SR change rate next to TW (Zhang–Guo–Wen–Sun fig. 3).
+
+    ``sr_change`` is :func:`measures.stress.firesale_curve.sr_change_rate` of each year's curve
+    (``(SR_k − SR_{k−1}) / SR_{k−1}``) and ``tw`` the curve's TW (eq. 25); ``region`` is the
+    year's region label, so a reader can keep the contagion region (the paper's "from the
+    contagion trigger to the peak"). Columns :data:`CHANGE_COLUMNS`, sorted by year and α.
+    """
+    parts = []
+    for year, part in system.sort_values(["year", "alpha"], kind="mergesort").groupby("year", sort=True):
+        parts.append(part[["year", "alpha", "sr", "tw", "region"]].assign(
+            sr_change=sr_change_rate(part["alpha"].to_numpy(), part["sr"].to_numpy())))
+    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(CHANGE_COLUMNS))
+    return out[list(CHANGE_COLUMNS)]
+
+
+def _phase_row(name: str, years: list[int], mean: pd.DataFrame, regions: pd.DataFrame) -> dict[str, Any]:
+    contagion = regions[regions["region"] == "contagion"]
+    k = int(np.argmax(mean["sr"].to_numpy()))
+    return {"phase": name, "year_from": min(years), "year_to": max(years), "n_years": len(years),
+            "sr_mean": float(mean["sr"].mean()), "sr_max": float(mean["sr"].iloc[k]),
+            "alpha_sr_max": float(mean["alpha"].iloc[k]),
+            "contagion_from": float(contagion["alpha_from"].iloc[0]) if len(contagion) else np.nan,
+            "contagion_to": float(contagion["alpha_to"].iloc[0]) if len(contagion) else np.nan}
+
+
+def phase_comparison(system: pd.DataFrame, phases: Mapping[str, Sequence[int]] | None = None, *,
+                     il_share: float = 0.25) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Zhang–Guo–Wen–Sun's three-phase comparison: each phase's mean SR curve against the mean over all years.
+
+    The paper splits 2012–2020 into accumulation (2012–2013), adjustment (2014–2015) and rise
+    (2016–2020) and compares each phase's curves with the mean curve over all years: the level
+    (mean SR over the α grid), the peak (highest SR and the α where it is reached) and the
+    contagion region (where it starts and ends; the regions rule of :func:`fire_sale_regions`
+    with ``il_share``). For the years of phase p (those of ``system`` within its span) the phase
+    curve is :func:`mean_curve` of those years; the summary has a first row ``all years`` (the
+    reference, every year) and one row per phase with data: :data:`PHASE_COLUMNS`, the ``*_diff``
+    columns being the phase's value minus the reference's (α in fractions; NaN without a
+    contagion region).
+
+    Returns
+    -------
+    curves : phase, alpha and the mean-curve columns (:data:`MEAN_COLUMNS`) of every phase with data.
+    summary : the comparison, phases in the order given.
+    events : one ``excluded`` event (reason ``phase_outside_sample``) per phase without a year in ``system``.
+    """
+    phases = dict(PHASES if phases is None else phases)
+    check_phases(phases)
+    years = sorted(int(y) for y in system["year"].unique())
+    mean, regions = mean_curve(system, il_share=il_share)
+    rows = [_phase_row(ALL_YEARS, years, mean, regions)]
+    curves, events = [], []
+    for name, (first, last) in phases.items():
+        inside = [y for y in years if first <= y <= last]
+        if not inside:
+            events.append(_event(None, None, 0, "excluded", "phase_outside_sample",
+                                 f"stress.firesale.phases.{name} = {first}-{last}: no year of the sample "
+                                 f"({years[0]}-{years[-1]}) in it; not compared" if years else
+                                 f"stress.firesale.phases.{name}: no year in the sample; not compared"))
+            continue
+        p_mean, p_regions = mean_curve(system[system["year"].isin(inside)], il_share=il_share)
+        rows.append(_phase_row(name, inside, p_mean, p_regions))
+        curves.append(p_mean.assign(phase=name))
+    summary = pd.DataFrame(rows)
+    for col in ("sr_mean", "sr_max", "alpha_sr_max", "contagion_from", "contagion_to"):
+        summary[f"{col}_diff"] = summary[col] - summary[col].iloc[0]
+    curve_columns = ["phase", "alpha", *MEAN_COLUMNS]
+    curves_df = pd.concat(curves, ignore_index=True)[curve_columns] if curves else pd.DataFrame(columns=curve_columns)
+    return curves_df, summary[list(PHASE_COLUMNS)], _events(events)

@@ -51,6 +51,7 @@ STAGE = Stage(
         "cascade_surface", "cascade_matrix", "cascade_hierarchy", "cascade_boundary", "debtrank",
         "cascade_descriptives", "cascade_boundary_stats",
         "interbank_matrix", "interbank_scenarios", "interbank_banks",
+        "spillover_stress", "spillover_descriptives", "firesale_sr_change", "firesale_phase_curves", "firesale_phases",
         *(f"quality/{stage}" for stage in STAGES if stage not in ("params", "report")),  # params writes no quality file
     ),
     outputs=("report/html", "report/metrics", "report/plots", "report/figures", "report/tables"),

@@ -35,7 +35,9 @@ from measures.stress.firesale_years import (
     fire_sale_years,
     firesale_plan,
     mean_curve,
+    phase_comparison,
     screened_plan,
+    sr_changes,
 )
 from measures.stress.firesale_inputs import sector_correlations_from_indices
 from pipeline.adapters.eba import read_eba
@@ -130,6 +132,12 @@ def run(ctx: StageContext) -> dict:
                              il_share=cfg.il_share, mapper=ctx.mapper)
     ctx.events(result.events, table="balance_sheet")
     mean, mean_regions = mean_curve(result.system, il_share=cfg.il_share)
+    # the paper's fig. 3 and three-phase comparison (wiring only): firesale_sr_change (year, alpha: SR change
+    # rate and TW), firesale_phase_curves (phase, alpha: each phase's mean curve), firesale_phases (the comparison)
+    phase_curves, phases, phase_events = phase_comparison(result.system, cfg.phases, il_share=cfg.il_share)
+    ctx.events(phase_events, table="balance_sheet")
+    figures = {"firesale_sr_change": sr_changes(result.system), "firesale_phase_curves": phase_curves,
+               "firesale_phases": phases}
     return {
         "firesale": result.system,
         "firesale_banks": result.banks,
@@ -137,6 +145,7 @@ def run(ctx: StageContext) -> dict:
         "firesale_inputs": result.inputs.assign(currency=currency),
         "firesale_mean": mean,
         "firesale_mean_regions": mean_regions,
+        **figures,
     }
 
 
@@ -178,5 +187,6 @@ STAGE = Stage(
     params={GROUP: FireSaleParams, "data": DataConfig},
     inputs=("balance_sheet", "sector_indices", "canonical/meta"),
     outputs=("firesale", "firesale_banks", "firesale_regions", "firesale_inputs", "firesale_mean",
-             "firesale_mean_regions"),
+             "firesale_mean_regions",
+             "firesale_sr_change", "firesale_phase_curves", "firesale_phases"),  # the paper's fig. 3 and phases
 )

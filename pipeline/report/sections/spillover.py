@@ -14,21 +14,26 @@ ID = "spillover"
 TITLE = "ΔCoVaR by quantile regression and market spillovers"
 
 
-def _index_figure(weekly: pd.DataFrame, episodes: list) -> str:
+def series_figure(frame: pd.DataFrame, lines, ylabel: str, episodes: list, caption: str, name: str,
+                  lw: float = 1.0) -> str:
+    """``(column, label, colour)`` of ``lines`` in percent over ``frame["date"]``, episodes shaded, legend outside."""
     def draw(fig):
         ax = fig.subplots()
-        ax.plot(weekly["date"], weekly["improved_index"] * 100.0, lw=1.0, color=COLOURS["vermillion"],
-                label=r"improved index, $\Delta$CoVaR$^{M}$ (eq. 8)")
-        ax.plot(weekly["date"], weekly["traditional_index"] * 100.0, lw=1.0, color=COLOURS["blue"],
-                label=r"traditional index, $\Delta$CoVaR")
-        ax.set_ylabel("index, % daily loss")
+        for column, label, colour in lines:
+            ax.plot(frame["date"], frame[column] * 100.0, lw=lw, color=COLOURS[colour], label=label)
+        ax.set_ylabel(ylabel)
         ax.set_xlabel("date")
         shade_episodes(ax, episodes)
         legend_outside(fig)
 
-    return figure_html(draw, caption="System indices (market-value-weighted ΔCoVaRᴹ and ΔCoVaR), weekly (last trading "
-                       "day of the week), percent daily loss" + ("; shaded: stress episodes" if episodes else ""),
-                       name="indices")
+    return figure_html(draw, caption=caption + ("; shaded: stress episodes" if episodes else ""), name=name)
+
+
+def _index_figure(weekly: pd.DataFrame, episodes: list) -> str:
+    return series_figure(weekly, (("improved_index", r"improved index, $\Delta$CoVaR$^{M}$ (eq. 8)", "vermillion"),
+                                  ("traditional_index", r"traditional index, $\Delta$CoVaR", "blue")),
+                         "index, % daily loss", episodes, "System indices (market-value-weighted ΔCoVaRᴹ and ΔCoVaR), "
+                         "weekly (last trading day of the week), percent daily loss", "indices")
 
 
 def _markets_figure(weekly: pd.DataFrame, markets: list[str], episodes: list) -> str:
@@ -170,6 +175,8 @@ def build(ctx: ReportContext) -> Section | None:
         metrics["covar_qr_non_ok_rows"] = int((status != "ok").sum())
         metrics["top_bank"] = str(tb["bank_id"].iloc[0]) if len(tb) else None
         plots["top_banks"] = tb
+    blocks += paper_blocks(ctx.artifact("spillover_stress"), channels, ctx.artifact("spillover_descriptives"), episodes,
+                           None if weekly is None else weekly["date"])
     return Section(ID, TITLE, intro(ctx), blocks, metrics, plots)
 
 
@@ -180,3 +187,106 @@ def intro(ctx: ReportContext) -> str:
               "traditional": ("spillover_index", "measures.spillover.traditional")}
     found = {key: ctx.param(name, dotted) for key, (name, dotted) in values.items()}
     return text.render(ID, **found)
+
+
+# ----------------------------------------------------------------------------- Fang–Chen–Yang 2018 figs. 2, 5-6, tables 2-3
+
+#: the measures of the descriptive tables, their labels and whether they are losses (shown in percent)
+MEASURES = {"var_stress": ("bank VaR under market stress, VaR_i(q; Mˢ)", True),
+            "covar_stress": ("system CoVaR under market stress, CoVaR_i(q; Mˢ)", True),
+            "delta_covar_m": ("ΔCoVaRᴹ (contribution; weighted: improved index)", True),
+            "spillover": ("market spillover S_k", True), "gamma": ("information spillover γ_k", False)}
+LEVELS = {"system": "weighted series, over dates", "bank": "banks × dates"}
+
+
+def descriptive_table(desc: pd.DataFrame, variables: tuple[str, ...]) -> pd.DataFrame:
+    """The rows of ``spillover_descriptives`` for ``variables`` (system level first), readable headers,
+    losses in percent (γ_k as estimated)."""
+    part = desc[desc["variable"].isin(variables)].copy()
+    part["order"] = part["variable"].map({v: i for i, v in enumerate(variables)})
+    part["lvl"] = part["level"].map({"system": 0, "bank": 1})
+    part = part.sort_values(["lvl", "order", "market"], kind="mergesort")
+    scale = np.where(part["variable"].map(lambda v: MEASURES[v][1]), 100.0, 1.0)
+    out = pd.DataFrame({"measure": part["variable"].map(lambda v: MEASURES[v][0]),
+                        "market": part["market"].replace("", "all"),
+                        "over": part["level"].map(LEVELS), "n": part["n"].to_numpy()})
+    for col in ("mean", "sd", "min", "max"):
+        out[col] = part[col].to_numpy() * scale
+    return out.reset_index(drop=True)
+
+
+def _stress_figure(stress: pd.DataFrame, episodes: list, when: str) -> str:
+    return series_figure(stress, (("var_stress", r"bank VaR under market stress, VaR$_i(q; M^s)$ (weighted mean)", "blue"),
+                                  ("delta_covar_m", r"its contribution $\Delta$CoVaR$^M_i$ (weighted mean = improved "
+                                   "index)", "vermillion")),
+                         "% daily loss", episodes, "Bank risk under market stress and its contribution to system risk: "
+                         "the market-value-weighted means over banks of VaR_i(q; Mˢ) (the bank's q-quantile regression on "
+                         f"the states at their stress levels) and of ΔCoVaRᴹ_i, {when}, percent daily loss", "var_stress",
+                         lw=0.7)
+
+
+CHANNEL_ROWS = (("delta_m", "own risk ΔM_k\n(state unit)"), ("c", "risk-taking c_k\n(loss per state unit)"))
+
+
+def _channels_figure(channels: pd.DataFrame, episodes: list, when: str) -> str:
+    """Own risk ΔM_k (top row) and risk-taking c_k (bottom row) of each market (columns) over time."""
+    markets = list(dict.fromkeys(channels["market"]))
+
+    def draw(fig):
+        import matplotlib.dates as mdates
+
+        grid = fig.subplots(len(CHANNEL_ROWS), len(markets), sharex=True, squeeze=False)
+        span = (channels["date"].max() - channels["date"].min()).days / 365.25
+        grid[0, 0].xaxis.set_major_locator(mdates.YearLocator(max(1, int(np.ceil(span / 3)))))
+        grid[0, 0].xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
+        for j, market in enumerate(markets):
+            part = channels[channels["market"] == market]
+            grid[0, j].set_title(f"market {market}", pad=2)
+            for i, (column, label) in enumerate(CHANNEL_ROWS):
+                ax = grid[i, j]
+                ax.plot(part["date"], part[column], lw=0.6, color=COLOURS["blue"])
+                ax.locator_params(axis="y", nbins=4)
+                shade_episodes(ax, episodes, names=False)
+                if j == 0:
+                    ax.set_ylabel(label)
+        fig.supxlabel("date", fontsize=8.5)
+        legend_outside(fig, where="below")
+
+    return figure_html(draw, caption=f"Own risk and risk-taking channel of each market, {when}: top, own risk "
+                       "ΔM_k = M_k(stress) − M_k(normal), the rise of the market's state from its "
+                       "rolling median to its rolling q-quantile, in the state's own unit; bottom, the banks' q-quantile "
+                       "loading c_k on the state (market-value-weighted over banks), in loss (fraction) per unit of the "
+                       "state" + ("; shaded: stress episodes" if episodes else ""),
+                       height=4.2, width=9.5, name="own_risk_risk_taking")
+
+
+def on_dates(frame: pd.DataFrame, dates: pd.Series | None) -> pd.DataFrame:
+    """The rows of ``frame`` on ``dates`` (the weekly dates of ``spillover_index_weekly``); all rows without them."""
+    return frame if dates is None else frame[frame["date"].isin(dates)]
+
+
+def paper_blocks(stress: pd.DataFrame | None, channels: pd.DataFrame | None, desc: pd.DataFrame | None,
+                 episodes: list, weekly: pd.Series | None = None) -> list[str]:
+    """Fang–Chen–Yang 2018's fig. 2 (bank risk under market stress and its contribution), figs. 5–6 (own
+    risk ΔM_k and risk-taking c_k over time) and tables 2–3 (descriptives with sd, min, max), from
+    ``spillover_stress``, ``spillover_channels`` and ``spillover_descriptives``; the figures on the
+    ``weekly`` dates (the last trading day of each week) when given."""
+    blocks = []
+    when = "daily" if weekly is None else "weekly (last trading day of the week)"
+    if stress is not None:
+        blocks.append(_stress_figure(on_dates(stress, weekly), episodes, when))
+    if desc is not None:
+        blocks.append(table_html(descriptive_table(desc, ("var_stress", "covar_stress", "delta_covar_m", "spillover")),
+                                 caption="Descriptive statistics of the market-spillover measures (percent daily loss): "
+                                 "over the dates of the market-value-weighted series and over all bank × date values "
+                                 "of the windows that did not fail; sd is the sample standard deviation",
+                                 digits=3, name="descriptives", max_rows=None))
+    if channels is not None and len(channels):
+        channels = on_dates(channels, weekly)
+        blocks.append(_channels_figure(channels, episodes, when))
+    if desc is not None:
+        blocks.append(table_html(descriptive_table(desc, ("gamma",)), caption="Information-spillover channel γ_k (the "
+                                 "system's q-quantile loading on market k, in loss fraction per unit of the state): "
+                                 "descriptive statistics over the dates of the weighted series and over all bank × date "
+                                 "values", digits=4, name="information"))
+    return blocks
