@@ -161,6 +161,8 @@ def _build() -> dict[str, Artifact]:
         # stress_cascade: Table 1 descriptives and tables 2-3 boundary statistics (the cascade study's descriptive tables)
         Artifact("cascade_descriptives", f"{STRESS}/cascade_descriptives.parquet", ("item",)),
         Artifact("cascade_boundary_stats", f"{STRESS}/cascade_boundary_stats.parquet", ("rule", "group")),
+        # params: the code fingerprint of every stage, one JSON file per stage (pipeline.dag.write_fingerprints)
+        Artifact("code", f"{INTERIM}/code", kind="dir"),
         # report
         Artifact("report/html", f"{REPORT}/index.html", kind="file"),
         Artifact("report/metrics", f"{REPORT}/metrics.json", kind="json", cache=False),

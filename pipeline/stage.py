@@ -460,11 +460,17 @@ def dvc_deps(name: str, root: str | Path = ".") -> list[str] | None:
 def check_imports_covered(stage: Stage, dvc_yaml: str | Path = "dvc.yaml") -> list[str]:
     """Repository source files loaded in this process that the stage's ``deps`` in ``dvc.yaml`` miss.
 
-    Run by :func:`main` with ``PIPELINE_CHECK_DEPS=1`` (the end-to-end test sets it): the check
-    of the generated deps against what really ran.
+    A dep that is a code fingerprint (:func:`pipeline.dag.fingerprint_path`) stands for the files it
+    lists. Run by :func:`main` with ``PIPELINE_CHECK_DEPS=1`` (the end-to-end test sets it): the
+    check of the generated deps and fingerprints against what really ran.
     """
+    from pipeline.dag import fingerprint_files, fingerprint_path
+
     repo = Path(__file__).resolve().parents[1]
-    deps = [d.rstrip("/") for d in dvc_deps(stage.name, Path(dvc_yaml).parent) or []]
+    project = Path(dvc_yaml).parent
+    deps = [d.rstrip("/") for d in dvc_deps(stage.name, project) or []]
+    if fingerprint_path(stage.name) in deps:
+        deps += fingerprint_files(project / fingerprint_path(stage.name))
     loaded = set()
     for module in list(sys.modules.values()):
         path = getattr(module, "__file__", None)

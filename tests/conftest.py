@@ -173,3 +173,43 @@ def default_data_dir(default_root) -> Path:
 def stage_root(tmp_path, default_root) -> Path:
     """A fresh data root holding copies of the canonical tables and the returns artifacts."""
     return copy_root(default_root, tmp_path / "root", "prices", "returns", "system_returns", "quality/ingest", "quality/returns")
+
+
+# --- pytest -n N (README, CI): each module's tests on one worker, the long modules first ----------------
+#
+# Under pytest-xdist's default `load` distribution consecutive tests go to different workers, so a
+# module-scoped fixture (a whole `dvc repro`, the real-time runs) was built once per worker. With
+# `-n N` the tests of one module (of one dataset, in the own-data runs) are instead sent to one
+# worker, and the modules with `slow` tests are handed out first, so that the long ones run side by
+# side rather than last. (xdist's own `--dist loadgroup` names the groups through a node attribute
+# that pytest 9 no longer reads, hence this scheduler.)
+
+#: Modules whose module-scoped fixture is parametrized: one group per parameter.
+GROUP_BY_PARAM = ("tests/test_own_data_end_to_end.py",)
+
+
+def _scope(nodeid: str) -> str:
+    module = nodeid.split("::")[0]
+    if module in GROUP_BY_PARAM and nodeid.endswith("]"):
+        return f"{module}[{nodeid.rsplit('[', 1)[1]}"
+    return module
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") != "load":  # an explicit --dist other than the default
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _scope(nodeid)
+
+    config.option.loadscopereorder = False  # keep the collection order: slow modules first
+    return ModuleScheduling(config, log)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    slow = {_scope(item.nodeid) for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: _scope(item.nodeid) not in slow)  # stable: otherwise the collection order

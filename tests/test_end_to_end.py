@@ -4,7 +4,7 @@ Checks the acceptance of the backbone: the report exists, ``dvc status`` is
 clean, a second ``dvc repro`` runs nothing, ``dvc repro -f`` gives byte-identical
 Parquet artifacts, every Parquet artifact carries its provenance, and the committed
 ``dvc.lock`` matches the code and params. Stages run with ``PIPELINE_CHECK_DEPS=1``:
-each fails when it imported a repository module that its ``dvc.yaml`` deps miss.
+each fails when it imported a repository module that its code fingerprint misses.
 """
 
 from __future__ import annotations
@@ -122,6 +122,32 @@ def test_bad_input_misspelled_params_group_fails_repro_and_marks_the_report_stal
     assert "This report is stale" not in (fresh_repo / "data/report/index.html").read_text(encoding="utf-8")
 
 
+def test_a_code_change_reruns_only_the_stages_that_load_it(fresh_repo):
+    """One code dep per stage (its fingerprint, written by ``params``): editing a module that one stage
+    loads changes that stage's fingerprint only; ``dvc status`` then names that stage alone."""
+    import json
+
+    dvc("repro", cwd=fresh_repo)
+    code = fresh_repo / "data/interim/code"
+    users: dict[str, list[str]] = {}
+    for path in sorted(code.glob("*.json")):
+        for rel in json.loads(path.read_text(encoding="utf-8"))["files"]:
+            users.setdefault(rel, []).append(path.stem)
+    rel, (only,) = next((f, u) for f, u in sorted(users.items()) if len(u) == 1 and f.startswith("measures/"))
+    module = fresh_repo / rel
+    text = module.read_text(encoding="utf-8")
+    try:
+        module.write_text(text + "\n# an edit\n", encoding="utf-8")
+        assert "params" in dvc("status", cwd=fresh_repo)  # the package folders changed
+        dvc("repro", "params", cwd=fresh_repo)
+        status = yaml.safe_load(dvc("status", "--json", cwd=fresh_repo).strip().splitlines()[-1])
+        assert list(status) == [only], (rel, status)
+    finally:
+        module.write_text(text, encoding="utf-8")
+    dvc("repro", "params", cwd=fresh_repo)
+    assert "up to date" in dvc("status", cwd=fresh_repo)
+
+
 def test_committed_lock_matches_code_and_params(fresh_repo):
     """The committed dvc.lock records the current code and params (run `dvc repro` and commit dvc.lock)."""
     committed = yaml.safe_load((REPO / "dvc.lock").read_text(encoding="utf-8"))
@@ -131,5 +157,6 @@ def test_committed_lock_matches_code_and_params(fresh_repo):
     for name, stage in fresh["stages"].items():
         old = committed["stages"][name]
         assert old.get("params") == stage.get("params"), f"stage {name}: params changed since dvc.lock was committed"
-        code = lambda s: {d["path"]: d.get("md5") for d in s.get("deps", []) if not d["path"].startswith("data/")}  # noqa: E731
+        code = lambda s: {d["path"]: d.get("md5") for d in s.get("deps", [])  # noqa: E731
+                          if not d["path"].startswith("data/") or d["path"].startswith("data/interim/code/")}
         assert code(old) == code(stage), f"stage {name}: code dependencies changed since dvc.lock was committed"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -56,11 +57,13 @@ def test_the_worked_example_adds_a_stage_that_runs(tmp_path):
 
     run("-m", "pipeline", "dag", "--write")
     stage = yaml.safe_load((root / "dvc.yaml").read_text(encoding="utf-8"))["stages"]["volatility"]
-    assert "measures/volatility.py" in stage["deps"] and "data/interim/returns.parquet" in stage["deps"]
+    assert stage["deps"] == ["data/interim/code/volatility.json", "data/interim/returns.parquet"]
     assert stage["params"] == ["measures.volatility"]
     assert "data/processed/measures/volatility.parquet" in stage["outs"]
-    for name in ("ingest", "returns", "volatility"):
+    for name in ("params", "ingest", "returns", "volatility"):
         run("-m", "pipeline", "run", name)
+    code = json.loads((root / "data/interim/code/volatility.json").read_text(encoding="utf-8"))["files"]
+    assert "measures/volatility.py" in code and "pipeline/stages/volatility.py" in code  # the stage's code fingerprint
     out = pd.read_parquet(root / "data/processed/measures/volatility.parquet")
     returns = pd.read_parquet(root / "data/interim/returns.parquet")
     bank = returns[returns["bank_id"] == returns["bank_id"].iloc[0]].dropna(subset=["loss"]).sort_values("date")

@@ -2,7 +2,7 @@
 
 A user's clone (a copy of the repository), the dataset linked under ``data/raw`` (the link is
 added to the ingest stage's deps by ``python -m pipeline dag --write``), params.yaml's ``data``
-group replaced, and nothing else: the whole DAG must run, every section built from simulated
+group replaced, and nothing else (but fewer ranking bootstrap replications, to keep the test short): the whole DAG must run, every section built from simulated
 data must be labelled, and a stage the data cannot support must say why.
 """
 
@@ -28,7 +28,7 @@ def _run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
 
 
-@pytest.fixture(scope="module", params=sorted(DATASETS))
+@pytest.fixture(scope="module", params=sorted(DATASETS))  # pytest -n: one worker per dataset (conftest.GROUP_BY_PARAM)
 def own_run(request, tmp_path_factory, shared_data):
     name = request.param
     repo = copy_repository(tmp_path_factory.mktemp(name))
@@ -36,6 +36,9 @@ def own_run(request, tmp_path_factory, shared_data):
     (repo / "data/raw" / name).symlink_to(shared_data / name)
     params = yaml.safe_load((repo / "params.yaml").read_text(encoding="utf-8"))
     params["data"] = DATASETS[name]
+    # the one other change: 10 bootstrap replications of the rankings instead of 200 (the rankings stage
+    # is the longest; its replications are not what this test is about, tests/test_rankings.py checks them)
+    params["measures"]["rankings"]["replications"] = 10
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False, allow_unicode=True), encoding="utf-8")
     for cmd in (["-m", "pipeline", "dag", "--write"], ["-m", "dvc", "repro"]):
         proc = _run([sys.executable, *cmd], repo)

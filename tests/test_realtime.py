@@ -40,7 +40,7 @@ def _params(realtime: bool) -> dict:
         # fewer refits keep the test short; the property does not depend on the refit interval
         "measures.covar_qr": {"refit_every": 63},
         "measures.covar_dcc": {"refit_every": 63},
-        "measures.rankings": {"replications": 20},
+        "measures.rankings": {"replications": 10},
     })
 
 
