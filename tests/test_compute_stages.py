@@ -22,7 +22,7 @@ import yaml
 from conftest import REPO, repo_params, run_stage
 
 STAGES = ("system_measures", "covar_dcc", "mes_srisk", "cca", "covar_qr", "spillover", "contagion", "rankings", "panel",
-          "stress_firesale", "stress_cascade", "stress_interbank", "report")
+          "stress_firesale", "stress_cascade", "stress_interbank", "early_warning", "report")
 COMPUTE = {
     "serial": {"scheduler": "serial"},
     "processes-1": {"scheduler": "processes", "workers": 1},

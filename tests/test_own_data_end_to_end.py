@@ -18,6 +18,8 @@ import pytest
 import yaml
 from conftest import cn_banks_data, copy_repository, us_financials_data
 
+from pipeline.io import read_parquet
+
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 
 DATASETS = {"cn-banks": cn_banks_data("data/raw"), "us-financials": us_financials_data("data/raw")}
@@ -85,3 +87,16 @@ def test_stress_stages_run_on_the_users_balance_sheets_or_say_why(own_run):
             assert mark["reason"] and mark["needs"], f"{name}: {stage} is not estimable without saying what to add"
             html = (repo / "data/report/index.html").read_text(encoding="utf-8")
             assert "Not estimable from your data" in html
+
+
+def test_the_early_warning_table_is_in_the_report_of_the_users_data(own_run):
+    """Which measure warns first, on the user's episodes (the data's table or report.episodes inside the sample)."""
+    name, repo, _ = own_run
+    auc = read_parquet(repo / "data/processed/system/early_warning.parquet")
+    ok = auc[auc["status"].astype(str) == "ok"]
+    assert len(ok) >= 10 and ok["auc"].between(0.0, 1.0).all() and ok["n_pos"].gt(0).all(), name
+    metrics = json.loads((repo / "data/report/metrics.json").read_text(encoding="utf-8"))
+    assert 0.0 <= metrics["early_warning"]["best_auc_h60"] <= 1.0
+    html = (repo / "data/report/index.html").read_text(encoding="utf-8")
+    assert "Early warning: which measure warns first" in html and "Not estimable from your data" not in html.split(
+        "Early warning: which measure warns first", 2)[-1].split("<h2", 1)[0]

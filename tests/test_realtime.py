@@ -21,8 +21,11 @@ from pipeline.stage import load_stage
 
 pytestmark = pytest.mark.slow
 
-#: Estimating stages in DAG order (the stress stages read balance sheets and simulate, no prices).
-STAGES = ("returns", "covar_qr", "spillover", "covar_dcc", "mes_srisk", "contagion", "rankings", "panel")
+#: Estimating stages in DAG order (the stress stages read balance sheets and simulate, no prices;
+#: early_warning's AUC and concordance tables summarize the whole sample and its lead rows are
+#: tested for look-ahead in tests/test_early_warning.py, on a sample with episodes inside it).
+STAGES = ("returns", "system_measures", "covar_qr", "spillover", "covar_dcc", "mes_srisk", "cca", "contagion", "rankings",
+          "panel")
 #: Columns that date a row, in the order they are looked for; a ``year`` row is dated at the year's end;
 #: a summary over dates (per-bank means, rankings, quality records) by the last date it covers.
 DATING = ("date", "window_end", "refit_date", "year", "last_date", "date_end")

@@ -60,7 +60,7 @@ def build(ctx: ReportContext) -> Section | None:
                 ax.grid(alpha=0.3)
 
         blocks.append(figure_html(draw, caption="Distance to default per bank (grey) and median (blue); the sum of the "
-                                  "banks' expected losses; shaded: stress episodes", height=5.6))
+                                  "banks' expected losses; shaded: stress episodes", name="distance_to_default", height=5.6))
         plots["dd_median"] = pd.DataFrame({"date": dd.index, "dd_median": dd.median(axis=1).to_numpy()})
         valid = cca.dropna(subset=["distance_to_default"])
         if not valid.empty:

@@ -68,7 +68,7 @@ def _recovery_figure(banks: pd.DataFrame):
         ax.set_ylim(0, 1.02)
         ax.tick_params(axis="x", labelsize=7)
 
-    return figure_html(draw, caption="Clearing recovery rates of the defaulting banks", height=3.8)
+    return figure_html(draw, caption="Clearing recovery rates of the defaulting banks", name="recovery", height=3.8)
 
 
 def build(ctx: ReportContext) -> Section | None:

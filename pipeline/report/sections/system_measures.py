@@ -76,7 +76,7 @@ def build(ctx: ReportContext) -> Section | None:
             shade_episodes(ax, episodes)
             ax.grid(alpha=0.3)
 
-    blocks = [figure_html(draw, caption="System-wide measures; shaded: stress episodes", height=1.6 * len(series) + 1.0),
+    blocks = [figure_html(draw, caption="System-wide measures; shaded: stress episodes", name="series", height=1.6 * len(series) + 1.0),
               table_html(summary, caption="Summary of each series", digits=4)]
     episode_table = _episode_table(series, episodes)
     if len(episode_table):
