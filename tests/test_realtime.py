@@ -31,7 +31,7 @@ STAGES = ("returns", "system_measures", "covar_qr", "spillover", "covar_dcc", "m
 DATING = ("date", "window_end", "refit_date", "year", "last_date", "date_end")
 #: Outputs without a dating column: full-sample summaries by construction (docs/realtime.md).
 UNDATED = {"panel/coefficients", "panel/fit_stats", "panel/descriptives", "panel/table1", "panel/table2", "panel/robustness",
-           "panel/table3", "rankings_tau"}
+           "panel/table3", "rankings_tau", "spillover_descriptives"}
 PERTURBED_DAYS = 60
 START, END = "2017-01-02", "2020-12-31"
 

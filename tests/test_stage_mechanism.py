@@ -219,7 +219,7 @@ def test_a_failing_stage_names_its_quality_file(tmp_path):
 def test_an_unknown_stage_is_refused_with_the_stage_names(tmp_path):
     proc = _cli(["run", "covar", "--root", str(tmp_path)], REPO)
     assert proc.returncode == 2
-    assert "unknown stage 'covar'; allowed values: 'cca', 'contagion', 'covar_dcc', 'covar_qr', 'ingest'" in proc.stderr
+    assert "unknown stage 'covar'; allowed values: 'cca', 'contagion', 'covar_dcc', 'covar_qr', 'early_warning', 'ingest'" in proc.stderr
 
 
 def _stage_groups():

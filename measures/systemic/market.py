@@ -177,7 +177,8 @@ def gpd_fit(excess: np.ndarray) -> tuple[float, float]:
         return y.size * np.log(beta) + tail
 
     start = np.array([xi0, np.log(max(m * (1 - xi0), 1e-12))])
-    res = optimize.minimize(nll, start, method="Nelder-Mead", options={"xatol": 1e-8, "fatol": 1e-12, "maxiter": 4_000})
+    with np.errstate(invalid="ignore"):  # vertices outside the support (nll = inf): inf - inf in the stopping test
+        res = optimize.minimize(nll, start, method="Nelder-Mead", options={"xatol": 1e-8, "fatol": 1e-12, "maxiter": 4_000})
     return float(res.x[0]), float(np.exp(res.x[1]))
 
 
